@@ -1,0 +1,1 @@
+"""Wiring of Chorus: config, CLI, runtimes, scheduler, delivery, sandbox."""

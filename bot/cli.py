@@ -1,0 +1,119 @@
+"""The `chorus` command: run, sandbox, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings
+from storage import create_engine, migrate
+
+log = logging.getLogger("chorus")
+
+
+def _run_async(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(main)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _run(settings: Settings) -> None:
+    from bot.app import run_bot
+
+    if settings.bot_token is None:
+        raise ConfigError("BOT_TOKEN is not set (to try Chorus without a token: chorus sandbox)")
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    await run_bot(
+        settings,
+        token=settings.bot_token.get_secret_value(),
+        api_url=settings.telegram_api_url,
+        database_url=settings.database_url,
+        stop=stop,
+    )
+
+
+async def _sandbox(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.sandbox_app import run_sandbox
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    await run_sandbox(settings, port=args.port, reset=args.reset, demo=args.demo, stop=stop)
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from bot.app import open_storage
+
+    storage = await open_storage(settings.database_url)
+    await storage.engine.dispose()
+    print("The database schema is up to date.")
+
+
+async def _db_downgrade(settings: Settings, revision: str) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.downgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    top = argparse.ArgumentParser(prog="chorus", description="Chorus, the coalition's bot.")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot with BOT_TOKEN (long polling)")
+    sandbox = commands.add_parser("sandbox", help="the embedded emulator and the bot, no token")
+    sandbox.add_argument("--port", type=int, default=None, help="port of the emulator and page")
+    sandbox.add_argument("--reset", action="store_true", help="start with an empty sandbox")
+    sandbox.add_argument("--demo", action="store_true", help="register a demo coalition")
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="bring the schema to the latest revision")
+    down = db_commands.add_parser("downgrade", help="go back to a revision")
+    down.add_argument("revision")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"chorus: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    try:
+        if args.command == "run":
+            _run_async(_run(settings))
+        elif args.command == "sandbox":
+            _run_async(_sandbox(settings, args))
+        elif args.db_command == "upgrade":
+            _run_async(_db_upgrade(settings))
+        else:
+            _run_async(_db_downgrade(settings, args.revision))
+    except ConfigError as exc:
+        print(f"chorus: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,132 @@
+"""Bot API update objects (as JSON dicts) → the handlers' neutral events. Shared by runtimes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from handlers.events import Chat, ChatType, Event, EventKind, Person
+from handlers.ports import Keyboard
+
+ALLOWED_UPDATES = ("message", "callback_query", "poll_answer", "my_chat_member", "chat_member")
+
+
+def _person(raw: Mapping[str, Any]) -> Person:
+    return Person(
+        id=int(raw["id"]),
+        first_name=str(raw.get("first_name") or ""),
+        last_name=raw.get("last_name"),
+        username=raw.get("username"),
+        language_code=raw.get("language_code"),
+        is_bot=bool(raw.get("is_bot")),
+    )
+
+
+def _chat(raw: Mapping[str, Any]) -> Chat:
+    try:
+        kind = ChatType(raw.get("type", "private"))
+    except ValueError:
+        kind = ChatType.PRIVATE
+    return Chat(id=int(raw["id"]), type=kind, title=raw.get("title"))
+
+
+def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
+    sender = message.get("from")
+    if sender is None:
+        return None
+    chat = _chat(message["chat"])
+    if "migrate_to_chat_id" in message:
+        return Event(
+            update_id,
+            EventKind.MIGRATION,
+            _person(sender),
+            chat,
+            migrate_to_chat_id=int(message["migrate_to_chat_id"]),
+        )
+    text = message.get("text")
+    if text is None:
+        return None
+    reply = message.get("reply_to_message") or {}
+    reply_from = reply.get("from")
+    return Event(
+        update_id,
+        EventKind.MESSAGE,
+        _person(sender),
+        chat,
+        text=str(text),
+        message_id=int(message["message_id"]),
+        reply_to_user=_person(reply_from) if reply_from else None,
+    )
+
+
+def event_from_update(update: Mapping[str, Any]) -> Event | None:
+    """The neutral event for one update, or None for updates Chorus does not use."""
+    update_id = int(update["update_id"])
+    if "message" in update:
+        return _message_event(update_id, update["message"])
+    if "callback_query" in update:
+        query = update["callback_query"]
+        message = query.get("message") or {}
+        chat_raw = message.get("chat") or {"id": query["from"]["id"], "type": "private"}
+        return Event(
+            update_id,
+            EventKind.CALLBACK,
+            _person(query["from"]),
+            _chat(chat_raw),
+            callback_id=str(query["id"]),
+            data=query.get("data") or "",
+            message_id=message.get("message_id"),
+        )
+    if "poll_answer" in update:
+        answer = update["poll_answer"]
+        user = answer.get("user")
+        if user is None:
+            return None
+        return Event(
+            update_id,
+            EventKind.POLL_ANSWER,
+            _person(user),
+            Chat(id=int(user["id"]), type=ChatType.PRIVATE),
+            poll_id=str(answer["poll_id"]),
+            option_ids=tuple(int(i) for i in answer.get("option_ids", [])),
+        )
+    for key, kind in (
+        ("my_chat_member", EventKind.BOT_MEMBERSHIP),
+        ("chat_member", EventKind.MEMBERSHIP),
+    ):
+        if key in update:
+            change = update[key]
+            member = change["new_chat_member"]
+            return Event(
+                update_id,
+                kind,
+                _person(change["from"])
+                if kind is EventKind.BOT_MEMBERSHIP
+                else _person(member["user"]),
+                _chat(change["chat"]),
+                member_status=str(member.get("status")),
+            )
+    return None
+
+
+def inline_keyboard(keyboard: Keyboard | None) -> dict[str, Any] | None:
+    """The Bot API InlineKeyboardMarkup for a neutral keyboard."""
+    if keyboard is None:
+        return None
+    rows: list[list[dict[str, str]]] = []
+    for row in keyboard:
+        cells: list[dict[str, str]] = []
+        for button in row:
+            cell = {"text": button.label}
+            if button.url is not None:
+                cell["url"] = button.url
+            else:
+                cell["callback_data"] = button.data or ""
+            cells.append(cell)
+        rows.append(cells)
+    return {"inline_keyboard": rows}
+
+
+def empty_keyboard() -> dict[str, Sequence[Any]]:
+    """An InlineKeyboardMarkup with no buttons (removes a message's buttons)."""
+    return {"inline_keyboard": []}

@@ -1,0 +1,105 @@
+"""What everyone can do in a private chat: start, help, cancel, switch language."""
+
+from __future__ import annotations
+
+from handlers import menu, registration
+from handlers.callbacks import choice, expect, pack, unpack
+from handlers.context import Context
+from handlers.guards import is_coordinator
+from handlers.i18n import SUPPORTED_LOCALES, Html
+from handlers.ports import Button
+from handlers.routing import Router
+from storage import preferences, volunteers
+
+router = Router("common")
+events = Router("common-events")  # not limited to private chats: each handler checks
+LANGUAGE = "lang"
+
+
+@router.command("start")
+async def start(ctx: Context) -> None:
+    """Starts or resumes registration; welcomes back a registered volunteer."""
+    if ctx.volunteer is not None:
+        if ctx.args and await registration.run_start_payload(ctx, ctx.args):
+            return
+        ctx.reply(ctx.t("common.welcome_back", name=ctx.volunteer.display_name))
+        return
+    if ctx.dialog is not None and ctx.dialog.flow == registration.FLOW:
+        registration.resume(ctx)
+        return
+    await registration.begin(ctx, ctx.args)
+
+
+@router.command("help")
+async def help_(ctx: Context) -> None:
+    """Lists what this person can do here."""
+    audiences = ["private"]
+    if is_coordinator(ctx):
+        audiences.append("coordinator")
+    lines: list[str] = [ctx.t("help.intro")]
+    for command in menu.commands_for(ctx.t, tuple(audiences)):
+        lines.append(f"/{command.command} — {command.description}")
+    group_commands = menu.commands_for(ctx.t, ("group",))
+    if group_commands:
+        lines.append("")
+        lines.append(ctx.t("help.in_groups"))
+        lines.extend(f"/{c.command} — {c.description}" for c in group_commands)
+    if ctx.volunteer is None:
+        lines += ["", ctx.t("help.register_first")]
+    ctx.reply(Html("\n".join(lines)))
+
+
+@router.command("cancel")
+async def cancel(ctx: Context) -> None:
+    """Leaves the dialog in progress; nothing half-done is kept."""
+    if ctx.dialog is None:
+        ctx.reply(ctx.t("common.nothing_to_cancel"))
+        return
+    await ctx.clear_dialog()
+    ctx.reply(ctx.t("common.cancelled"))
+
+
+@router.command("language")
+async def language(ctx: Context) -> None:
+    """Offers the languages Chorus speaks."""
+    keyboard = [
+        [Button(ctx.t.language_name(code), pack(LANGUAGE, code))] for code in SUPPORTED_LOCALES
+    ]
+    ctx.reply(ctx.t("common.choose_language"), keyboard)
+
+
+@router.button(LANGUAGE)
+async def language_chosen(ctx: Context) -> None:
+    """Switches the person's language."""
+    _, parts = unpack(ctx.event.data or "")
+    (code,) = expect(parts, 1)
+    choice(code, SUPPORTED_LOCALES)
+    await preferences.set_language(ctx.session, ctx.user_id, code, ctx.now())
+    if ctx.volunteer is not None:
+        await volunteers.update_field(ctx.session, ctx.volunteer, "language", code, ctx.now())
+    ctx.use_locale(code)
+    ctx.answer()
+    ctx.edit(ctx.t("common.language_set", language=ctx.t.language_name(code)))
+
+
+@events.on("unknown_command")
+async def unknown_command(ctx: Context) -> None:
+    """Says the command is unknown and points to /help (in private chats)."""
+    if ctx.event.chat.is_private:
+        ctx.reply(ctx.t("common.unknown_command"))
+
+
+@events.on("text")
+async def stray_text(ctx: Context) -> None:
+    """Answers text outside any dialog in a private chat."""
+    if ctx.event.chat.is_private:
+        key = "common.not_understood" if ctx.volunteer else "common.not_understood_newcomer"
+        ctx.reply(ctx.t(key))
+
+
+@events.on("bot_membership")
+async def bot_membership(ctx: Context) -> None:
+    """Remembers when a person blocks or unblocks the bot."""
+    if ctx.event.chat.is_private:
+        blocked = ctx.event.member_status == "kicked"
+        await preferences.set_blocked(ctx.session, ctx.user_id, blocked, ctx.now())

@@ -1,0 +1,176 @@
+"""Feeds one neutral event through the routes: one transaction, then the replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from handlers.callbacks import StaleButton, unpack
+from handlers.context import AfterCommit, Context, Services
+from handlers.events import Event, EventKind
+from handlers.i18n import normalise_locale, translator
+from handlers.ports import BotBlocked, MessengerError, RetryAfter
+from handlers.routing import Route, Router
+from storage import dialogs, preferences, roles, updates, volunteers
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_RETRY_WAIT = 30.0
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """("name", "args") for "/name@bot args" addressed to this bot; None otherwise."""
+    if not text.startswith("/"):
+        return None
+    head, _, args = text.partition(" ")
+    name, _, target = head[1:].partition("@")
+    if target and target.lower() != bot_username.lower():
+        return None
+    if not name:
+        return None
+    return name.lower(), args.strip()
+
+
+class Dispatcher:
+    """Turns events into handler calls, exactly once each, with replies after commit."""
+
+    def __init__(self, router: Router, services: Services) -> None:
+        self.router = router
+        self.services = services
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: defaultdict[int, int] = defaultdict(int)
+
+    async def feed(self, event: Event) -> None:
+        """Handles one event; safe to call concurrently and with redelivered updates."""
+        if event.user.is_bot:
+            return
+        key = event.user.id
+        self._waiting[key] += 1
+        try:
+            async with self._locks[key]:
+                await self._handle(event)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                self._locks.pop(key, None)
+
+    async def _handle(self, event: Event) -> None:
+        services = self.services
+        ctx: Context | None = None
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                now = services.clock.now()
+                if not await updates.claim(session, event.update_id, now):
+                    log.info("update %s already processed; skipped", event.update_id)
+                    return
+                volunteer = await volunteers.get(session, event.user.id)
+                held = await roles.of_user(session, event.user.id)
+                if event.user.id in services.settings.admin_ids:
+                    held = held | {roles.OWNER, roles.COORDINATOR}
+                preference = await preferences.get(session, event.user.id)
+                locale = (
+                    (volunteer.language if volunteer else None)
+                    or (preference.language if preference else None)
+                    or normalise_locale(event.user.language_code, services.settings.default_locale)
+                )
+                dialog = await dialogs.get(session, event.user.id, event.chat.id)
+                ctx = Context(
+                    event=event,
+                    session=session,
+                    services=services,
+                    t=translator(locale),
+                    volunteer=volunteer,
+                    roles=frozenset(held),
+                    dialog=dialog,
+                )
+                await self._route(ctx)
+        except Exception:
+            log.exception("handler failed on update %s (%s)", event.update_id, event.kind)
+            await self._after_failure(event, ctx)
+            return
+        if ctx.event.kind is EventKind.CALLBACK and not ctx.answered:
+            ctx.answer()
+        await self.flush(ctx.outbox, event)
+
+    async def _route(self, ctx: Context) -> None:
+        event = ctx.event
+        table = self.router
+        if event.kind is EventKind.CALLBACK:
+            await self._route_button(ctx)
+            return
+        if event.kind is EventKind.MESSAGE and event.text is not None:
+            command = parse_command(event.text, ctx.settings.bot_username)
+            if command is not None:
+                name, ctx.args = command
+                route = table.commands.get(name)
+                if route is not None:
+                    await route(ctx)
+                else:
+                    await self._run_events("unknown_command", ctx)
+                return
+            if ctx.dialog is not None and ctx.dialog.flow in table.dialogs:
+                await table.dialogs[ctx.dialog.flow](ctx)
+                return
+            await self._run_events("text", ctx)
+            return
+        await self._run_events(event.kind.value, ctx)
+
+    async def _route_button(self, ctx: Context) -> None:
+        try:
+            prefix, _ = unpack(ctx.event.data or "")
+            route: Route | None = self.router.buttons.get(prefix)
+            if route is None:
+                raise StaleButton(ctx.event.data)
+            await route(ctx)
+        except StaleButton:
+            log.info("stale or forged button %r from %s", ctx.event.data, ctx.user_id)
+            ctx.outbox.clear()
+            ctx.answered = False
+            ctx.answer(ctx.t("errors.stale_button"), alert=True)
+
+    async def _run_events(self, kind: str, ctx: Context) -> None:
+        for route in self.router.events.get(kind, []):
+            await route(ctx)
+
+    async def _after_failure(self, event: Event, ctx: Context | None) -> None:
+        """Marks a failed update processed (so a replay does not crash again) and apologises."""
+        services = self.services
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                await updates.claim(session, event.update_id, services.clock.now())
+        except Exception:
+            log.exception("could not record failed update %s", event.update_id)
+        t = ctx.t if ctx is not None else translator(services.settings.default_locale)
+        try:
+            if event.callback_id is not None:
+                await services.messenger.answer_button(
+                    event.callback_id, t("errors.internal"), True
+                )
+            elif event.kind is EventKind.MESSAGE and event.chat.is_private:
+                await services.messenger.send_message(event.chat.id, t("errors.internal"))
+        except MessengerError:
+            log.warning("could not apologise for update %s", event.update_id)
+
+    async def flush(self, outbox: list[AfterCommit], event: Event) -> None:
+        """Sends the replies; a blocked bot is recorded, a 429 waited out once."""
+        for action in outbox:
+            try:
+                await self._deliver(action)
+            except BotBlocked:
+                await self._record_blocked(event.user.id)
+            except MessengerError as exc:
+                log.warning("reply to update %s failed: %r", event.update_id, exc)
+
+    async def _deliver(self, action: AfterCommit) -> None:
+        messenger = self.services.messenger
+        try:
+            await action(messenger)
+        except RetryAfter as exc:
+            await asyncio.sleep(min(exc.seconds, MAX_REPLY_RETRY_WAIT))
+            await action(messenger)
+
+    async def _record_blocked(self, user_id: int) -> None:
+        async with self.services.sessionmaker() as session, session.begin():
+            await preferences.set_blocked(session, user_id, True, self.services.clock.now())

@@ -1,0 +1,81 @@
+"""The neutral event a runtime hands to the handlers: who, where, what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ChatType(StrEnum):
+    """Telegram's chat types, as the handlers see them."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+    SUPERGROUP = "supergroup"
+    CHANNEL = "channel"
+
+
+class EventKind(StrEnum):
+    """What happened."""
+
+    MESSAGE = "message"
+    CALLBACK = "callback"
+    POLL_ANSWER = "poll_answer"
+    BOT_MEMBERSHIP = "bot_membership"  # the bot was added to / removed from a chat, or blocked
+    MEMBERSHIP = "membership"  # a person joined or left a group
+    MIGRATION = "migration"  # a group became a supergroup
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A Telegram user."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, as Telegram shows them."""
+        return f"{self.first_name} {self.last_name}".strip() if self.last_name else self.first_name
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A chat: private with one person, or a group."""
+
+    id: int
+    type: ChatType
+    title: str | None = None
+
+    @property
+    def is_private(self) -> bool:
+        """True for a one-to-one chat with the bot."""
+        return self.type is ChatType.PRIVATE
+
+    @property
+    def is_group(self) -> bool:
+        """True for groups and supergroups."""
+        return self.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One update, framework-neutral."""
+
+    update_id: int
+    kind: EventKind
+    user: Person
+    chat: Chat
+    text: str | None = None
+    message_id: int | None = None
+    callback_id: str | None = None
+    data: str | None = None
+    poll_id: str | None = None
+    option_ids: tuple[int, ...] = field(default_factory=tuple)
+    member_status: str | None = None  # for membership events: member, left, kicked, administrator
+    migrate_to_chat_id: int | None = None
+    reply_to_user: Person | None = None

@@ -1,0 +1,186 @@
+"""What the handlers need from the outside world: a messenger and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button: callback data, or a link."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+Keyboard = Sequence[Sequence[Button]]
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """What the messenger reports back about a message it sent."""
+
+    chat_id: int
+    message_id: int
+    poll_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotCommand:
+    """A command with its localised description, for the command menu."""
+
+    command: str
+    description: str
+
+
+class MessengerError(Exception):
+    """A failure of the messenger, already classified for the callers."""
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class RetryAfter(MessengerError):
+    """Telegram asks to slow down for `seconds`."""
+
+    def __init__(self, seconds: float, description: str = "") -> None:
+        super().__init__(description or f"retry after {seconds}")
+        self.seconds = seconds
+
+
+class BotBlocked(MessengerError):
+    """The person blocked the bot, or never started it (403): stop sending to them."""
+
+
+class ChatNotFound(MessengerError):
+    """The chat does not exist or the bot is not in it (400)."""
+
+
+class ChatMigrated(MessengerError):
+    """The group became a supergroup with a new id (400 with migrate_to_chat_id)."""
+
+    def __init__(self, new_chat_id: int, description: str = "") -> None:
+        super().__init__(description or f"migrated to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class MessageNotModified(MessengerError):
+    """An edit that would change nothing."""
+
+
+class BadRequest(MessengerError):
+    """Any other permanent 400: the reason is in `description`."""
+
+
+class TransientError(MessengerError):
+    """A 5xx, a timeout or a dropped connection: worth retrying later."""
+
+
+class Messenger(Protocol):
+    """The port the runtimes implement with their framework's Bot."""
+
+    async def send_message(
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> SentMessage:
+        """Sends an HTML message, with optional inline buttons."""
+        ...
+
+    async def edit_message(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> None:
+        """Replaces a message's text and buttons."""
+        ...
+
+    async def edit_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> None:
+        """Replaces only a message's buttons."""
+        ...
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Deletes a message."""
+        ...
+
+    async def answer_button(
+        self, callback_id: str, text: str | None = None, alert: bool = False
+    ) -> None:
+        """Acknowledges a button press, optionally with a toast or an alert."""
+        ...
+
+    async def send_poll(
+        self,
+        chat_id: int,
+        question: str,
+        options: Sequence[str],
+        *,
+        anonymous: bool,
+        multiple: bool,
+        close_in_seconds: int | None = None,
+    ) -> SentMessage:
+        """Sends a native Telegram poll."""
+        ...
+
+    async def stop_poll(self, chat_id: int, message_id: int) -> None:
+        """Closes a native poll."""
+        ...
+
+    async def send_document(
+        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+    ) -> SentMessage:
+        """Sends a file."""
+        ...
+
+    async def send_photo(
+        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+    ) -> SentMessage:
+        """Sends a picture."""
+        ...
+
+    async def pin_message(self, chat_id: int, message_id: int) -> None:
+        """Pins a message in a group (when the bot may)."""
+        ...
+
+    async def set_commands(
+        self,
+        commands: Sequence[BotCommand],
+        *,
+        language: str | None = None,
+        chat_id: int | None = None,
+        scope: str = "default",
+    ) -> None:
+        """Sets the command menu for a scope and language."""
+        ...
+
+
+class Clock(Protocol):
+    """The one source of "now" (production: real time; tests and sandbox: movable)."""
+
+    def now(self) -> datetime:
+        """The current aware UTC time."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """The current aware UTC time."""
+        return datetime.now(UTC)
+
+
+class ShiftedClock:
+    """The real clock moved forward by an offset that tests and the sandbox can grow."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        """The current aware UTC time, plus the offset."""
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        """Moves time forward."""
+        self.offset += delta

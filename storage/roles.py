@@ -1,0 +1,51 @@
+"""Roles: who may coordinate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Role
+
+OWNER = "owner"
+COORDINATOR = "coordinator"
+
+
+async def of_user(session: AsyncSession, user_id: int) -> frozenset[str]:
+    """The roles a person holds."""
+    rows = await session.scalars(select(Role.role).where(Role.user_id == user_id))
+    return frozenset(rows)
+
+
+async def grant(
+    session: AsyncSession, user_id: int, role: str, now: datetime, granted_by: int | None = None
+) -> bool:
+    """Gives a role; False when the person had it already."""
+    existing = await session.scalar(
+        select(Role.id).where(Role.user_id == user_id, Role.role == role)
+    )
+    if existing is not None:
+        return False
+    session.add(Role(user_id=user_id, role=role, granted_by=granted_by, granted_at=now))
+    await session.flush()
+    return True
+
+
+async def revoke(session: AsyncSession, user_id: int, role: str) -> None:
+    """Takes a role away."""
+    await session.execute(delete(Role).where(Role.user_id == user_id, Role.role == role))
+
+
+async def holders(session: AsyncSession, role: str) -> list[int]:
+    """Everyone with a role."""
+    return list(await session.scalars(select(Role.user_id).where(Role.role == role)))
+
+
+async def ensure_admins(session: AsyncSession, admin_ids: Iterable[int], now: datetime) -> None:
+    """Makes the configured admins owners and coordinators from the first start."""
+    for user_id in admin_ids:
+        await grant(session, user_id, OWNER, now)
+        await grant(session, user_id, COORDINATOR, now)

@@ -1,0 +1,39 @@
+"""Processed updates: handling an update twice must not change anything twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ProcessedUpdate
+
+# Telegram picks update ids at random after a week of silence: forget old ones well before.
+KEEP_FOR = timedelta(days=2)
+
+
+async def claim(session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Records the update as processed; False when it was processed already."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(ProcessedUpdate)
+        .values(update_id=update_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    result = await session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def prune(session: AsyncSession, now: datetime) -> int:
+    """Forgets updates processed long ago; returns how many."""
+    result = await session.execute(
+        delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - KEEP_FOR)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -1,0 +1,91 @@
+"""Volunteers: registration, profile changes, look-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Volunteer
+
+PROFILE_FIELDS = frozenset(
+    {
+        "kind",
+        "display_name",
+        "username",
+        "org_name",
+        "org_type",
+        "org_country",
+        "country",
+        "language",
+        "timezone",
+        "skills",
+        "hours_per_month",
+        "resources",
+        "interests",
+        "discreet",
+    }
+)
+
+
+async def get(session: AsyncSession, user_id: int) -> Volunteer | None:
+    """A volunteer by Telegram user id."""
+    return await session.get(Volunteer, user_id)
+
+
+async def register(
+    session: AsyncSession,
+    user_id: int,
+    profile: Mapping[str, Any],
+    *,
+    pledge_accepted_at: datetime,
+    consent_given_at: datetime,
+    status: str,
+    now: datetime,
+) -> Volunteer:
+    """Creates (or re-creates) a volunteer from a completed registration."""
+    unknown = set(profile) - PROFILE_FIELDS
+    if unknown:
+        raise ValueError(f"unknown profile fields: {sorted(unknown)}")
+    volunteer = await session.get(Volunteer, user_id)
+    if volunteer is None:
+        volunteer = Volunteer(user_id=user_id, registered_at=now)
+        session.add(volunteer)
+    for name in PROFILE_FIELDS:
+        setattr(volunteer, name, profile.get(name, _default(name)))
+    volunteer.pledge_accepted_at = pledge_accepted_at
+    volunteer.consent_given_at = consent_given_at
+    volunteer.status = status
+    volunteer.updated_at = now
+    await session.flush()
+    return volunteer
+
+
+def _default(name: str) -> Any:
+    if name in ("skills", "resources", "interests"):
+        return []
+    if name == "hours_per_month":
+        return 0
+    if name == "discreet":
+        return False
+    return None
+
+
+async def update_field(
+    session: AsyncSession, volunteer: Volunteer, name: str, value: Any, now: datetime
+) -> None:
+    """Changes one profile field."""
+    if name not in PROFILE_FIELDS:
+        raise ValueError(f"unknown profile field: {name}")
+    setattr(volunteer, name, value)
+    volunteer.updated_at = now
+    await session.flush()
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many volunteers there are in each status."""
+    rows = await session.execute(select(Volunteer.status, func.count()).group_by(Volunteer.status))
+    return {status: count for status, count in rows.tuples()}

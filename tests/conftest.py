@@ -1,0 +1,70 @@
+"""Shared fixtures: a fresh database per test, the handlers with a recording messenger."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Storage, open_storage
+from handlers import build_router
+from handlers.context import HandlerSettings, Services
+from handlers.dispatch import Dispatcher
+from handlers.ports import ShiftedClock
+from tests.support.recording import Conversation, RecordingMessenger
+
+COORDINATOR_ID = 900_001
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file for this test."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'chorus.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL test database, or a skip with the reason."""
+    url = os.environ.get("CHORUS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("CHORUS_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    return url
+
+
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    """The database at head."""
+    opened = await open_storage(database_url)
+    yield opened
+    await opened.engine.dispose()
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    """A clock tests can move forward."""
+    return ShiftedClock()
+
+
+@pytest.fixture
+def messenger() -> RecordingMessenger:
+    """A messenger that records what chats show."""
+    return RecordingMessenger()
+
+
+@pytest.fixture
+def services(storage: Storage, messenger: RecordingMessenger, clock: ShiftedClock) -> Services:
+    """What every update shares."""
+    return Services(
+        sessionmaker=storage.sessionmaker,
+        messenger=messenger,
+        clock=clock,
+        settings=HandlerSettings(admin_ids=frozenset({COORDINATOR_ID}), bot_username="chorus_bot"),
+    )
+
+
+@pytest.fixture
+def conversation(services: Services, messenger: RecordingMessenger) -> Conversation:
+    """People talking to the handlers."""
+    return Conversation(Dispatcher(build_router(), services), messenger)
