@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, sqlite_path
+from bot.scheduler import TimerScheduler
 from handlers import build_router
 from handlers.context import HandlerSettings, Services
 from handlers.dispatch import Dispatcher
@@ -145,11 +146,18 @@ async def run_bot(
     """Runs Chorus until `stop` is set."""
     storage = await open_storage(database_url)
     runtime = create_runtime(settings, token, api_url)
+    the_clock = clock or SystemClock()
+    scheduler: TimerScheduler | None = None
     try:
-        dispatcher = await prepare(settings, storage, runtime, clock or SystemClock())
+        dispatcher = await prepare(settings, storage, runtime, the_clock)
+        scheduler = TimerScheduler(dispatcher, the_clock)
+        dispatcher.services.scheduler = scheduler
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale)
+        await scheduler.start()
         log.info("Chorus is running on %s (%s)", api_url, runtime.name)
         await runtime.poll(dispatcher, stop)
     finally:
+        if scheduler is not None:
+            await scheduler.shutdown()
         await runtime.close()
         await storage.engine.dispose()

@@ -5,17 +5,31 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.events import Event
 from handlers.i18n import Translator, translator
 from handlers.ports import Clock, Keyboard, Messenger
-from storage import dialogs
+from storage import dialogs, outbox, timers
 from storage.models import DialogState, Volunteer
+from storage.outbox import Outgoing
 
 AfterCommit = Callable[[Messenger], Awaitable[None]]
+
+
+class Wakeable(Protocol):
+    """Something to nudge after commit: the scheduler (timers changed) or the delivery engine."""
+
+    def wake(self) -> None:
+        """New work may be waiting."""
+        ...
+
+
+class _Idle:
+    def wake(self) -> None:
+        """Nothing to wake (tests that run timers and the outbox by hand)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +50,8 @@ class Services:
     messenger: Messenger
     clock: Clock
     settings: HandlerSettings
-    extras: dict[str, Any] = field(default_factory=dict)
+    scheduler: Wakeable = field(default_factory=_Idle)
+    delivery: Wakeable = field(default_factory=_Idle)
 
 
 @dataclass(slots=True)
@@ -129,6 +144,56 @@ class Context:
             await messenger.answer_button(callback_id, text, alert)
 
         self.outbox.insert(0, _answer)
+
+    async def schedule(
+        self,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        *,
+        chat_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+        grace_seconds: int | None = None,
+    ) -> None:
+        """Creates or moves the timer `kind`/`key`; its handler runs at `due_at`."""
+        await timers.schedule(
+            self.session,
+            kind,
+            key,
+            due_at,
+            self.now(),
+            chat_id=chat_id,
+            payload=payload,
+            grace_seconds=grace_seconds,
+        )
+        self._wake_after_commit(self.services.scheduler)
+
+    async def cancel_timers(self, kind: str, key_prefix: str) -> None:
+        """Cancels pending timers of `kind` whose key starts with `key_prefix`."""
+        if await timers.cancel(self.session, kind, key_prefix):
+            self._wake_after_commit(self.services.scheduler)
+
+    async def enqueue(
+        self,
+        messages: list[Outgoing],
+        *,
+        purpose: str,
+        ref: str | None = None,
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queues messages for paced delivery, in this transaction; returns how many."""
+        count = await outbox.enqueue(
+            self.session, messages, purpose=purpose, ref=ref, now=self.now(), not_before=not_before
+        )
+        if count:
+            self._wake_after_commit(self.services.delivery)
+        return count
+
+    def _wake_after_commit(self, target: Wakeable) -> None:
+        async def _wake(_: Messenger) -> None:
+            target.wake()
+
+        self.after_commit(_wake)
 
     async def set_dialog(self, flow: str, step: str, data: dict[str, Any] | None = None) -> None:
         """Moves this person's dialog in this chat to `step` (stored in this transaction)."""

@@ -8,11 +8,11 @@ from collections import defaultdict
 
 from handlers.callbacks import StaleButton, unpack
 from handlers.context import AfterCommit, Context, Services
-from handlers.events import Event, EventKind
+from handlers.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.i18n import normalise_locale, translator
 from handlers.ports import BotBlocked, MessengerError, RetryAfter
 from handlers.routing import Route, Router
-from storage import dialogs, preferences, roles, updates, volunteers
+from storage import dialogs, preferences, roles, timers, updates, volunteers
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,65 @@ class Dispatcher:
             ctx.answer()
         await self.flush(ctx.outbox, event)
 
+    async def fire_timer(self, timer_id: int) -> bool:
+        """Runs a due timer's handler exactly once; one later than its grace is logged, not run."""
+        services = self.services
+        ctx: Context | None = None
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                now = services.clock.now()
+                timer = await timers.get(session, timer_id)
+                if timer is None or timer.status != timers.PENDING or timer.due_at > now:
+                    return False
+                late = (now - timer.due_at).total_seconds()
+                if timer.grace_seconds is not None and late > timer.grace_seconds:
+                    await timers.claim(session, timer_id, timers.MISSED, now)
+                    log.warning(
+                        "timer %s %s skipped: %.0f s late, grace %s s",
+                        timer.kind,
+                        timer.key,
+                        late,
+                        timer.grace_seconds,
+                    )
+                    return False
+                if not await timers.claim(session, timer_id, timers.DONE, now):
+                    return False
+                chat_id = timer.chat_id or 0
+                event = Event(
+                    0,
+                    EventKind.TIMER,
+                    SYSTEM,
+                    Chat(chat_id, ChatType.GROUP if chat_id < 0 else ChatType.PRIVATE),
+                    data=timer.kind,
+                    payload={**timer.payload, "key": timer.key, "late_seconds": late},
+                )
+                ctx = Context(
+                    event=event,
+                    session=session,
+                    services=services,
+                    t=translator(services.settings.default_locale),
+                    volunteer=None,
+                    roles=frozenset(),
+                    dialog=None,
+                )
+                await self._run_events(f"timer:{timer.kind}", ctx)
+        except Exception:
+            log.exception("timer %s failed", timer_id)
+            async with services.sessionmaker() as session, session.begin():
+                await timers.claim(session, timer_id, "failed", services.clock.now())
+            return False
+        await self.flush(ctx.outbox, ctx.event)
+        return True
+
+    async def run_due_timers(self) -> int:
+        """Fires every timer whose moment has come (the scheduler's catch-up, and tests')."""
+        async with self.services.sessionmaker() as session:
+            due = await timers.due(session, self.services.clock.now())
+        fired = 0
+        for timer_id in due:
+            fired += await self.fire_timer(timer_id)
+        return fired
+
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
         table = self.router
@@ -159,7 +218,8 @@ class Dispatcher:
             try:
                 await self._deliver(action)
             except BotBlocked:
-                await self._record_blocked(event.user.id)
+                if event.kind is not EventKind.TIMER:
+                    await self._record_blocked(event.user.id)
             except MessengerError as exc:
                 log.warning("reply to update %s failed: %r", event.update_id, exc)
 

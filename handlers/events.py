@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class ChatType(StrEnum):
@@ -24,6 +26,7 @@ class EventKind(StrEnum):
     BOT_MEMBERSHIP = "bot_membership"  # the bot was added to / removed from a chat, or blocked
     MEMBERSHIP = "membership"  # a person joined or left a group
     MIGRATION = "migration"  # a group became a supergroup
+    TIMER = "timer"  # a timer's moment came (data: the timer kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +82,7 @@ class Event:
     member_status: str | None = None  # for membership events: member, left, kicked, administrator
     migrate_to_chat_id: int | None = None
     reply_to_user: Person | None = None
+    payload: Mapping[str, Any] | None = None  # a timer's payload
+
+
+SYSTEM = Person(0, "Chorus", is_bot=False)

@@ -82,6 +82,10 @@ class Router:
 
         return register
 
+    def timer(self, kind: str, guards: Sequence[Guard] = ()) -> Callable[[Handler], Handler]:
+        """Routes the firing of timers of `kind` (scheduled with ctx.schedule) to the handler."""
+        return self.on(f"timer:{kind}", guards)
+
     def include(self, child: Router) -> None:
         """Adopts a child's routes, putting this router's guards in front of theirs."""
         for table, child_table in (

@@ -1,0 +1,113 @@
+"""Timers on APScheduler 3: our `timers` table is the source of truth, jobs are rebuilt from it.
+
+Why not APScheduler's SQLAlchemyJobStore: it is synchronous (it would block the event loop or
+need a second, sync engine), it pickles its jobs (renaming a function breaks stored jobs), and a
+job store "must never be shared between schedulers" — yet Chorus may run several workers on one
+PostgreSQL database. Our table is claimed row by row (pending → done in one UPDATE), so any
+number of workers can each run a scheduler over it and a timer still fires exactly once.
+
+So APScheduler keeps a MemoryJobStore holding the timers due within a window, refilled at start,
+every few minutes, and whenever this process changes a timer. Each job's misfire_grace_time is
+None on purpose: APScheduler's 1-second default would silently drop a late run. Lateness is
+judged instead against each timer's own grace (see Dispatcher.fire_timer), and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from handlers.dispatch import Dispatcher
+from handlers.ports import Clock
+from storage import timers
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=6)
+RESYNC_EVERY = timedelta(minutes=5)
+JOB_PREFIX = "timer-"
+
+
+class TimerScheduler:
+    """Fires the handlers of due timers, on time, across restarts."""
+
+    def __init__(self, dispatcher: Dispatcher, clock: Clock) -> None:
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self._sync_task: asyncio.Task[None] | None = None
+        self._sync_again = False
+
+    async def start(self) -> None:
+        """Catches up on timers missed while stopped, then schedules the coming ones."""
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self.sync,
+            "interval",
+            seconds=RESYNC_EVERY.total_seconds(),
+            id="timers-resync",
+            replace_existing=True,
+        )
+        await self.sync()
+
+    def wake(self) -> None:
+        """Timers changed (or the clock moved): resynchronise soon, once."""
+        if self._sync_task is not None and not self._sync_task.done():
+            self._sync_again = True
+            return
+        self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
+
+    async def _sync_loop(self) -> None:
+        while True:
+            self._sync_again = False
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("timer resync failed")
+            if not self._sync_again:
+                return
+
+    def _real_time(self, due_at: datetime) -> datetime:
+        """When, on the real clock, the (possibly shifted) clock reaches `due_at`."""
+        return datetime.now(UTC) + (due_at - self.clock.now())
+
+    async def sync(self) -> None:
+        """Runs what is overdue, and puts the timers of the coming window on the schedule."""
+        await self.dispatcher.run_due_timers()
+        horizon = self.clock.now() + WINDOW
+        async with self.dispatcher.services.sessionmaker() as session:
+            upcoming = [t for t in await timers.pending(session) if t.due_at <= horizon]
+        wanted = {f"{JOB_PREFIX}{t.id}": t for t in upcoming}
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+                with contextlib.suppress(JobLookupError):
+                    job.remove()
+        for job_id, timer in wanted.items():
+            self._scheduler.add_job(
+                self._fire,
+                "date",
+                run_date=self._real_time(timer.due_at),
+                id=job_id,
+                args=[timer.id],
+                replace_existing=True,
+            )
+
+    async def _fire(self, timer_id: int) -> None:
+        if not await self.dispatcher.fire_timer(timer_id):
+            # Moved later, or the clock was shifted: let the schedule follow the table.
+            self.wake()
+
+    async def shutdown(self) -> None:
+        """Stops scheduling; timers stay in the table for the next start."""
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -1,0 +1,92 @@
+"""Timers: reminders, deadlines and nudges, stored so that none is lost across restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Timer
+
+PENDING = "pending"
+DONE = "done"
+MISSED = "missed"
+CANCELLED = "cancelled"
+
+
+async def schedule(
+    session: AsyncSession,
+    kind: str,
+    key: str,
+    due_at: datetime,
+    now: datetime,
+    *,
+    chat_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    grace_seconds: int | None = None,
+) -> Timer:
+    """Creates the timer `kind`/`key`, or moves it (and re-arms it) when it exists."""
+    timer = await session.scalar(select(Timer).where(Timer.kind == kind, Timer.key == key))
+    if timer is None:
+        timer = Timer(kind=kind, key=key, created_at=now)
+        session.add(timer)
+    timer.due_at = due_at
+    timer.chat_id = chat_id
+    timer.payload = dict(payload or {})
+    timer.grace_seconds = grace_seconds
+    timer.status = PENDING
+    timer.fired_at = None
+    await session.flush()
+    return timer
+
+
+async def cancel(session: AsyncSession, kind: str, key_prefix: str) -> list[int]:
+    """Cancels pending timers of a kind whose key starts with `key_prefix`; returns their ids."""
+    ids = list(
+        await session.scalars(
+            select(Timer.id).where(
+                Timer.kind == kind, Timer.key.startswith(key_prefix), Timer.status == PENDING
+            )
+        )
+    )
+    if ids:
+        await session.execute(update(Timer).where(Timer.id.in_(ids)).values(status=CANCELLED))
+    return ids
+
+
+async def get(session: AsyncSession, timer_id: int) -> Timer | None:
+    """A timer by id."""
+    return await session.get(Timer, timer_id)
+
+
+async def pending(session: AsyncSession) -> Sequence[Timer]:
+    """Every timer still to fire, soonest first."""
+    return (
+        await session.scalars(select(Timer).where(Timer.status == PENDING).order_by(Timer.due_at))
+    ).all()
+
+
+async def due(session: AsyncSession, now: datetime) -> Sequence[int]:
+    """Ids of pending timers whose moment has come."""
+    return (
+        await session.scalars(
+            select(Timer.id)
+            .where(Timer.status == PENDING, Timer.due_at <= now)
+            .order_by(Timer.due_at, Timer.id)
+        )
+    ).all()
+
+
+async def claim(session: AsyncSession, timer_id: int, status: str, now: datetime) -> bool:
+    """Moves a pending timer to `status`; False when another worker got there first."""
+    result = await session.execute(
+        update(Timer)
+        .where(Timer.id == timer_id, Timer.status == PENDING)
+        .values(status=status, fired_at=now)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
