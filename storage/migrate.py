@@ -33,7 +33,7 @@ def _downgrade(connection: Connection, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Upgrades the schema on the engine's database."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade, revision)
