@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import common, profile, registration
+from handlers import common, groups, profile, registration
 from handlers.guards import private_only
 from handlers.routing import Router
 
@@ -16,6 +16,7 @@ def build_router() -> Router:
     private.include(profile.router)
     root.include(private)
     root.include(common.events)
+    root.include(groups.router)
     return root
 
 

@@ -12,7 +12,7 @@ from handlers.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.i18n import normalise_locale, translator
 from handlers.ports import BotBlocked, MessengerError, RetryAfter
 from handlers.routing import Route, Router
-from storage import dialogs, preferences, roles, timers, updates, volunteers
+from storage import dialogs, groups, preferences, roles, timers, updates, volunteers
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,15 @@ class Dispatcher:
                     or normalise_locale(event.user.language_code, services.settings.default_locale)
                 )
                 dialog = await dialogs.get(session, event.user.id, event.chat.id)
+                if event.chat.is_group and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK):
+                    await groups.seen(
+                        session,
+                        event.chat.id,
+                        event.chat.title or "",
+                        event.chat.type.value,
+                        event.user.id,
+                        now,
+                    )
                 ctx = Context(
                     event=event,
                     session=session,

@@ -162,6 +162,7 @@ __all__ = [
     "Base",
     "DialogState",
     "GroupChat",
+    "GroupMember",
     "OutboxMessage",
     "ProcessedUpdate",
     "Role",
@@ -208,3 +209,14 @@ class OutboxMessage(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class GroupMember(Base):
+    """A person seen in a group chat, and whether they are still in it."""
+
+    __tablename__ = "group_members"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))  # member | administrator | creator | left
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -17,7 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -60,7 +59,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("timers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_timers_status"))
         batch_op.drop_index(batch_op.f("ix_timers_due_at"))
