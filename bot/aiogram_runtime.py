@@ -206,8 +206,15 @@ class AiogramMessenger:
             )
 
 
+def _unset_default(value: Any) -> None:
+    """aiogram's Default(...) sentinels only matter for outgoing calls: drop them."""
+    return None
+
+
 async def _feed(dispatcher: Dispatcher, event_update: Update) -> None:
-    raw = event_update.model_dump(mode="json", exclude_none=True, by_alias=True)
+    raw = event_update.model_dump(
+        mode="json", exclude_none=True, by_alias=True, fallback=_unset_default
+    )
     event = event_from_update(raw)
     if event is not None:
         await dispatcher.feed(event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +37,15 @@ class Runtime(Protocol):
     async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Running:
+    """A started Chorus, for the sandbox and tests: move its clock, wake its scheduler."""
+
+    dispatcher: Dispatcher
+    scheduler: TimerScheduler
+    runtime: Runtime
 
 
 @dataclass(slots=True)
@@ -142,8 +152,9 @@ async def run_bot(
     database_url: str,
     stop: asyncio.Event,
     clock: Clock | None = None,
+    on_ready: Callable[[Running], None] | None = None,
 ) -> None:
-    """Runs Chorus until `stop` is set."""
+    """Runs Chorus until `stop` is set; `on_ready` gets the running parts before polling."""
     storage = await open_storage(database_url)
     runtime = create_runtime(settings, token, api_url)
     the_clock = clock or SystemClock()
@@ -154,6 +165,8 @@ async def run_bot(
         dispatcher.services.scheduler = scheduler
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale)
         await scheduler.start()
+        if on_ready is not None:
+            on_ready(Running(dispatcher, scheduler, runtime))
         log.info("Chorus is running on %s (%s)", api_url, runtime.name)
         await runtime.poll(dispatcher, stop)
     finally:

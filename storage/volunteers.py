@@ -88,4 +88,4 @@ async def update_field(
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
     """How many volunteers there are in each status."""
     rows = await session.execute(select(Volunteer.status, func.count()).group_by(Volunteer.status))
-    return {status: count for status, count in rows.tuples()}
+    return {status: count for status, count in rows}

@@ -137,7 +137,14 @@ async def test_forged_and_stale_buttons_get_a_polite_answer(conversation: Conver
     kim = conversation.person("Kim")
     await kim.send("/start")
     question = kim.last.message_id
-    for forged in ("rq:language:xx", "rq:kind:individual", "rq:language", "zz:1", "", "rg:confirm:yes"):
+    for forged in (
+        "rq:language:xx",
+        "rq:kind:individual",
+        "rq:language",
+        "zz:1",
+        "",
+        "rg:confirm:yes",
+    ):
         text, alert = await kim.press_data(question, forged)
         assert alert and text is not None and "no longer active" in text
     await kim.press("English")

@@ -1,0 +1,162 @@
+"""End-to-end: the Bot API emulator and the real bot, over HTTP on loopback.
+
+`chorus` starts the emulator and runs Chorus (the unmodified aiogram client, long polling) as a
+task in the test process, sharing one movable clock. It can be stopped, restarted and killed.
+Every request the bot sent, and every object the emulator returned, is checked against the
+official Bot API description when the test ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import Running, run_bot
+from bot.config import Settings
+from bot.sandbox.client import Person, SandboxClient
+from bot.sandbox.emulator import RunningEmulator, start_emulator
+from handlers.ports import ShiftedClock
+from tests.support import bot_api_spec
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT = 20.0
+
+
+@dataclass
+class ChorusUnderTest:
+    """The emulator, the bot, and the people who talk to it."""
+
+    emulator: RunningEmulator
+    sandbox: SandboxClient
+    clock: ShiftedClock
+    database_url: str
+    coordinator: Person
+    runtime: str = "aiogram"
+    running: Running | None = None
+    _task: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def settings(self) -> Settings:
+        """The bot's settings for this test."""
+        return Settings(
+            admin_ids=frozenset({self.coordinator.id}),
+            bot_runtime=self.runtime,  # type: ignore[arg-type]
+            _env_file=None,  # type: ignore[call-arg]
+        )
+
+    async def start(self) -> None:
+        """Starts the bot and waits until it polls."""
+        ready = asyncio.Event()
+        self._stop = asyncio.Event()
+
+        def on_ready(running: Running) -> None:
+            self.running = running
+            ready.set()
+
+        self._task = asyncio.create_task(
+            run_bot(
+                self.settings(),
+                token=self.emulator.token,
+                api_url=self.emulator.url,
+                database_url=self.database_url,
+                stop=self._stop,
+                clock=self.clock,
+                on_ready=on_ready,
+            )
+        )
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiter not in done:
+            waiter.cancel()
+            if self._task in done:
+                self._task.result()
+            raise TimeoutError("Chorus did not start")
+
+    async def stop(self) -> None:
+        """Stops the bot gracefully."""
+        if self._task is None:
+            return
+        self._stop.set()
+        await asyncio.wait_for(self._task, READY_TIMEOUT)
+        self._task = None
+        self.running = None
+
+    async def kill(self) -> None:
+        """Stops the bot abruptly, in the middle of whatever it was doing."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        self.running = None
+
+    async def restart(self) -> None:
+        """Stops the bot and starts it again on the same database."""
+        await self.stop()
+        await self.start()
+
+    async def advance(self, delta: timedelta) -> None:
+        """Moves time forward for the bot and the emulator, and lets due timers fire."""
+        self.clock.advance(delta)
+        if self.running is not None:
+            await self.running.scheduler.sync()
+
+    async def person(self, first_name: str, language_code: str | None = "en") -> Person:
+        """A new Telegram user."""
+        return await self.sandbox.create_user(first_name, language_code=language_code)
+
+
+@pytest.fixture
+async def emulator(clock: ShiftedClock) -> AsyncIterator[RunningEmulator]:
+    """The Bot API emulator with Telegram's limits, on the shared clock."""
+    running = await start_emulator(now=lambda: clock.now().timestamp())
+    try:
+        yield running
+        problems = bot_api_spec.check_log(list(running.state.request_log))
+        assert problems == [], "requests or answers differ from the Bot API:\n" + "\n".join(
+            problems[:20]
+        )
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def sandbox(emulator: RunningEmulator) -> AsyncIterator[SandboxClient]:
+    """A client of the emulator's control API."""
+    async with SandboxClient(emulator.url) as client:
+        yield client
+
+
+@pytest.fixture(params=["aiogram"])
+async def chorus(
+    request: pytest.FixtureRequest,
+    emulator: RunningEmulator,
+    sandbox: SandboxClient,
+    clock: ShiftedClock,
+    tmp_path: Path,
+) -> AsyncIterator[ChorusUnderTest]:
+    """Chorus running against the emulator, with a coordinator from ADMIN_IDS."""
+    coordinator = await sandbox.create_user("Coral", language_code="en")
+    under_test = ChorusUnderTest(
+        emulator=emulator,
+        sandbox=sandbox,
+        clock=clock,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}",
+        coordinator=coordinator,
+        runtime=request.param,
+    )
+    await under_test.start()
+    try:
+        yield under_test
+    finally:
+        await under_test.kill()
