@@ -53,6 +53,10 @@ class RetryAfter(MessengerError):
         self.seconds = seconds
 
 
+class Unauthorized(MessengerError):
+    """Telegram rejected the bot's token (401)."""
+
+
 class BotBlocked(MessengerError):
     """The person blocked the bot, or never started it (403): stop sending to them."""
 

@@ -1,0 +1,422 @@
+"""What people do in the sandbox: join, write, press buttons, vote, block the bot, upgrade groups.
+
+Every action stores what the chat now shows and queues the updates Telegram would send the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from .entities import detect_entities
+from .errors import ControlError
+from .models import (
+    ACTIVE_STATUSES,
+    CallbackQuery,
+    Chat,
+    JsonDict,
+    Member,
+    Message,
+    Poll,
+    User,
+    visible,
+)
+from .world import World
+
+
+class EmulatorState(World):
+    """The whole sandbox: World plus the actions of its people (usable directly from tests)."""
+
+    # people and chats
+
+    def create_user(
+        self,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = None,
+        *,
+        user_id: int | None = None,
+        is_premium: bool = False,
+    ) -> User:
+        """Creates a person and their (not yet started) private chat with the bot."""
+        if not first_name:
+            raise ControlError(400, "first_name is required")
+        if user_id is not None and user_id in self.users:
+            raise ControlError(409, f"user {user_id} exists")
+        user = User(
+            user_id if user_id is not None else self.next_user_id(),
+            first_name,
+            last_name,
+            username,
+            language_code,
+            is_premium=is_premium,
+        )
+        self.users[user.id] = user
+        chat = Chat(user.id, "private", self.next_object_id(), user_id=user.id)
+        chat.members = {
+            user.id: Member(user.id, "member"),
+            self.bot.id: Member(self.bot.id, "member"),
+        }
+        self.chats[chat.id] = chat
+        self.broadcast({"type": "user", "user_id": user.id})
+        return user
+
+    def create_group(
+        self,
+        title: str,
+        member_ids: Sequence[int] = (),
+        *,
+        type: str = "group",
+        creator_id: int | None = None,
+        bot_status: str = "member",
+        username: str | None = None,
+    ) -> Chat:
+        """Creates a group or supergroup with these people and the bot in it."""
+        if type not in ("group", "supergroup"):
+            raise ControlError(400, "type must be group or supergroup")
+        if bot_status not in ("member", "administrator"):
+            raise ControlError(400, "bot_status must be member or administrator")
+        people = [self.user(uid) for uid in member_ids]
+        creator = (
+            self.user(creator_id) if creator_id is not None else (people[0] if people else None)
+        )
+        if creator is None:
+            raise ControlError(400, "a group needs a creator or at least one member")
+        chat = Chat(
+            self.next_group_id(type == "supergroup"),
+            type,
+            self.next_object_id(),
+            title=title,
+            username=username,
+        )
+        chat.members[creator.id] = Member(creator.id, "creator")
+        for person in people:
+            chat.members.setdefault(person.id, Member(person.id, "member"))
+        self.chats[chat.id] = chat
+        self.broadcast({"type": "chat_created", "chat_id": chat.id})
+        self._set_status(chat, self.bot.id, bot_status, by=creator.id)
+        service: JsonDict = (
+            {"group_chat_created": True}
+            if type == "group"
+            else {"new_chat_members": [self.user_api(self.bot.id)]}
+        )
+        self._service_message(chat, creator.id, service)
+        return chat
+
+    def add_member(
+        self, chat_id: int, user_id: int, *, status: str = "member", by: int | None = None
+    ) -> None:
+        """Adds a person (or the bot) to a group, or changes the status of one already in it."""
+        chat = self._group(chat_id)
+        if status not in ("member", "administrator", "creator"):
+            raise ControlError(400, "status must be member, administrator or creator")
+        is_bot = user_id == self.bot.id
+        if not is_bot:
+            self.user(user_id)
+        current = chat.status_of(user_id)
+        if current == status:
+            raise ControlError(409, f"user {user_id} is already {status} in chat {chat_id}")
+        actor = by if by is not None else (self._anyone(chat, but=user_id) if is_bot else user_id)
+        if current in ACTIVE_STATUSES:
+            self._set_status(chat, user_id, status, by=by if by is not None else self._anyone(chat))
+            return
+        self._set_status(chat, user_id, status, by=actor)
+        self._service_message(chat, actor, {"new_chat_members": [self.user_api(user_id)]})
+
+    def remove_member(
+        self, chat_id: int, user_id: int, *, kicked: bool = False, by: int | None = None
+    ) -> None:
+        """Removes a person (or the bot) from a group: they leave, or are banned with `kicked`."""
+        chat = self._group(chat_id)
+        if chat.status_of(user_id) not in ACTIVE_STATUSES:
+            raise ControlError(409, f"user {user_id} is not in chat {chat_id}")
+        removed_by_someone = kicked or user_id == self.bot.id
+        actor = (
+            by
+            if by is not None
+            else (self._anyone(chat, but=user_id) if removed_by_someone else user_id)
+        )
+        self._service_message(chat, actor, {"left_chat_member": self.user_api(user_id)})
+        self._set_status(chat, user_id, "kicked" if kicked else "left", by=actor)
+
+    def block_bot(self, user_id: int) -> None:
+        """The person blocks the bot: sends become 403 and the bot gets my_chat_member."""
+        chat = self.chat(self.user(user_id).id)
+        if chat.blocked:
+            return
+        old = self.member_api(chat, self.bot.id, "member")
+        chat.blocked = True
+        self._chat_member_update(
+            "my_chat_member", chat, user_id, old, self.member_api(chat, self.bot.id, "kicked")
+        )
+        self.touch(chat)
+
+    def unblock_bot(self, user_id: int) -> None:
+        """The person unblocks the bot (the bot gets my_chat_member with status member)."""
+        chat = self.chat(self.user(user_id).id)
+        if not chat.blocked:
+            return
+        old = self.member_api(chat, self.bot.id, "kicked")
+        chat.blocked = False
+        self._chat_member_update(
+            "my_chat_member", chat, user_id, old, self.member_api(chat, self.bot.id, "member")
+        )
+        self.touch(chat)
+
+    def bot_leaves(self, chat: Chat) -> None:
+        """The bot leaves a group by itself (leaveChat): the bot gets my_chat_member."""
+        self._set_status(chat, self.bot.id, "left", by=self.bot.id)
+
+    def migrate(self, chat_id: int, *, by: int | None = None) -> Chat:
+        """Upgrades a group to a supergroup; the old id then answers migrate_to_chat_id."""
+        old = self._group(chat_id)
+        if old.type != "group":
+            raise ControlError(409, f"chat {chat_id} is not a basic group")
+        actor = by if by is not None else self._anyone(old)
+        new = Chat(self.next_group_id(True), "supergroup", self.next_object_id(), title=old.title)
+        new.members = {
+            uid: Member(m.user_id, m.status, m.until_date) for uid, m in old.members.items()
+        }
+        new.migrated_from = old.id
+        self.chats[new.id] = new
+        self._service_message(old, actor, {"migrate_to_chat_id": new.id})
+        old.migrated_to = new.id
+        self.broadcast({"type": "chat_created", "chat_id": new.id})
+        self._service_message(new, actor, {"migrate_from_chat_id": old.id})
+        return new
+
+    # messages, buttons, votes
+
+    def send_text(
+        self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: int | None = None
+    ) -> Message:
+        """The person writes `text` in a chat (default: their private chat with the bot)."""
+        user = self.user(user_id)
+        chat = self.chat(chat_id if chat_id is not None else user.id)
+        if not text.strip():
+            raise ControlError(400, "text is empty")
+        if chat.migrated_to is not None:
+            raise ControlError(409, f"chat {chat.id} was upgraded to {chat.migrated_to}")
+        if chat.type == "private":
+            if chat.id != user.id:
+                raise ControlError(403, "people write only in their own private chat with the bot")
+            if chat.blocked:
+                self.unblock_bot(user.id)
+            chat.started = True
+            self.limiter.user_activity(chat.id)
+        elif chat.status_of(user.id) not in ACTIVE_STATUSES:
+            raise ControlError(403, f"user {user_id} is not a member of chat {chat.id}")
+        if reply_to is not None:
+            self.message(chat, reply_to)
+        text = text.strip()
+        message = self.add_message(
+            chat, user.id, text=text, entities=detect_entities(text), reply_to=reply_to
+        )
+        if self._bot_sees(chat, message):
+            self.enqueue("message", self.message_api(message))
+        return message
+
+    def press_button(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        *,
+        data: str | None = None,
+        label: str | None = None,
+    ) -> CallbackQuery:
+        """The person presses an inline button (by label), or sends raw (possibly forged) data."""
+        user = self.user(user_id)
+        chat = self.chat(chat_id)
+        message = self.message(chat, message_id)
+        if chat.type != "private" and chat.status_of(user.id) not in ACTIVE_STATUSES:
+            raise ControlError(403, f"user {user_id} is not a member of chat {chat.id}")
+        if chat.type == "private" and chat.id != user.id:
+            raise ControlError(403, "people press buttons only in their own private chat")
+        if data is None:
+            data = self._button_data(message, label)
+        query = CallbackQuery(self.next_object_id(), user.id, chat.id, message.message_id, data)
+        self.queries[query.id] = query
+        if chat.type == "private":
+            self.limiter.user_activity(chat.id)
+        payload: JsonDict = {
+            "id": query.id,
+            "from": self.user_api(user.id),
+            "message": self.message_api(message),
+            "chat_instance": chat.chat_instance,
+            "data": data,
+        }
+        self.enqueue("callback_query", payload)
+        return query
+
+    async def wait_answer(self, query_id: str, wait: float) -> JsonDict | None:
+        """Waits for the bot's answerCallbackQuery to a press; None if it does not come."""
+        query = self.queries.get(query_id)
+        if query is None:
+            raise ControlError(404, f"no callback query {query_id}")
+        if query.answer is None and wait > 0:
+            try:
+                await asyncio.wait_for(query.answered.wait(), wait)
+            except TimeoutError:
+                return None
+        return query.answer
+
+    def vote(
+        self,
+        user_id: int,
+        option_ids: Sequence[int],
+        *,
+        poll_id: str | None = None,
+        chat_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Poll:
+        """The person answers a poll (an empty list retracts their vote)."""
+        user = self.user(user_id)
+        poll = self._find_poll(poll_id, chat_id, message_id)
+        self.tick()
+        chat = self.chats[poll.chat_id]
+        if chat.type != "private" and chat.status_of(user.id) not in ACTIVE_STATUSES:
+            raise ControlError(403, f"user {user_id} is not a member of chat {chat.id}")
+        choice = tuple(sorted(set(option_ids)))
+        _check_vote(poll, user.id, choice)
+        if poll.votes.get(user.id, ()) == choice:
+            return poll
+        if choice:
+            poll.votes[user.id] = choice
+        else:
+            poll.votes.pop(user.id, None)
+        if chat.type == "private":
+            self.limiter.user_activity(chat.id)
+        if not poll.is_anonymous:
+            self.enqueue(
+                "poll_answer",
+                {
+                    "poll_id": poll.id,
+                    "user": self.user_api(user.id),
+                    "option_ids": list(choice),
+                    "option_persistent_ids": [str(i) for i in choice],
+                },
+            )
+        self.enqueue("poll", poll.to_api())
+        self.touch(chat, chat.messages.get(poll.message_id))
+        return poll
+
+    # helpers
+
+    def _group(self, chat_id: int) -> Chat:
+        chat = self.chat(chat_id)
+        if chat.type == "private":
+            raise ControlError(400, "private chats have no members to add or remove")
+        if chat.migrated_to is not None:
+            raise ControlError(409, f"chat {chat.id} was upgraded to {chat.migrated_to}")
+        return chat
+
+    def _anyone(self, chat: Chat, but: int | None = None) -> int:
+        """Returns the creator (or any active member) to act for the group."""
+        ranked = sorted(
+            (m for m in chat.members.values() if m.active and m.user_id not in (but, self.bot.id)),
+            key=lambda m: m.status != "creator",
+        )
+        if not ranked:
+            raise ControlError(409, f"nobody in chat {chat.id} can do that")
+        return ranked[0].user_id
+
+    def _set_status(self, chat: Chat, user_id: int, status: str, *, by: int) -> None:
+        old = self.member_api(chat, user_id)
+        chat.members[user_id] = Member(user_id, status)
+        new = self.member_api(chat, user_id)
+        if user_id == self.bot.id:
+            self._chat_member_update("my_chat_member", chat, by, old, new)
+        elif self.bot_status(chat) == "administrator":
+            self._chat_member_update("chat_member", chat, by, old, new)
+        self.touch(chat)
+
+    def _chat_member_update(
+        self, kind: str, chat: Chat, by: int, old: JsonDict, new: JsonDict
+    ) -> None:
+        self.enqueue(
+            kind,
+            {
+                "chat": self.chat_api(chat),
+                "from": self.user_api(by),
+                "date": self.today(),
+                "old_chat_member": old,
+                "new_chat_member": new,
+            },
+        )
+
+    def _service_message(self, chat: Chat, from_id: int, service: JsonDict) -> Message:
+        message = self.add_message(chat, from_id, service=service)
+        if self.bot_status(chat) in ACTIVE_STATUSES or "left_chat_member" in service:
+            self.enqueue("message", self.message_api(message))
+        return message
+
+    def _bot_sees(self, chat: Chat, message: Message) -> bool:
+        """Applies privacy mode: in groups the bot sees commands, mentions and replies to it."""
+        status = self.bot_status(chat)
+        if chat.type == "private":
+            return status == "member"
+        if status not in ACTIVE_STATUSES:
+            return False
+        if not self.privacy_mode or status in ("administrator", "creator"):
+            return True
+        text = message.text or ""
+        if text.startswith("/"):
+            return True
+        username = (self.bot.username or "").lower()
+        if username and f"@{username}" in text.lower():
+            return True
+        replied = chat.messages.get(message.reply_to) if message.reply_to else None
+        return replied is not None and replied.from_id == self.bot.id
+
+    def _button_data(self, message: Message, label: str | None) -> str:
+        if label is None:
+            raise ControlError(400, "give the button's data or its label")
+        rows = (message.reply_markup or {}).get("inline_keyboard", [])
+        wanted = visible(label)
+        for row in rows:
+            for button in row:
+                if visible(str(button.get("text", ""))) != wanted:
+                    continue
+                if "callback_data" in button:
+                    return str(button["callback_data"])
+                raise ControlError(
+                    409, f"button {label!r} is not a callback button: {_describe(button)}"
+                )
+        labels = [b.get("text") for row in rows for b in row]
+        raise ControlError(404, f"no button {label!r} on message {message.message_id}: {labels}")
+
+    def _find_poll(self, poll_id: str | None, chat_id: int | None, message_id: int | None) -> Poll:
+        if poll_id is not None:
+            poll = self.polls.get(poll_id)
+            if poll is None:
+                raise ControlError(404, f"no poll {poll_id}")
+            return poll
+        if chat_id is None or message_id is None:
+            raise ControlError(400, "give poll_id, or chat_id and message_id")
+        message = self.message(self.chat(chat_id), message_id)
+        if message.poll_id is None:
+            raise ControlError(404, f"message {message_id} has no poll")
+        return self.polls[message.poll_id]
+
+
+def _check_vote(poll: Poll, user_id: int, choice: tuple[int, ...]) -> None:
+    """Refuses a vote the way Telegram's apps would not let a person cast it."""
+    if poll.is_closed:
+        raise ControlError(409, "the poll is closed")
+    if len(choice) > 1 and not poll.allows_multiple_answers:
+        raise ControlError(400, "this poll takes one answer")
+    if not choice and not poll.allows_revoting:
+        raise ControlError(409, "this poll does not allow taking a vote back")
+    if any(not 0 <= i < len(poll.options) for i in choice):
+        raise ControlError(400, f"option ids must be 0..{len(poll.options) - 1}")
+    previous = poll.votes.get(user_id)
+    if previous and previous != choice and not poll.allows_revoting:
+        raise ControlError(409, "this poll does not allow changing a vote")
+
+
+def _describe(button: dict[str, Any]) -> str:
+    keys = [k for k in button if k != "text"]
+    return ", ".join(f"{k}={button[k]!r}" for k in keys) or "no action"

@@ -1,0 +1,148 @@
+"""What a chat shows a person: the control API's JSON view of chats and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .entities import entities_to_html
+from .models import Chat, JsonDict, Message, Poll
+from .state import EmulatorState
+
+
+def chat_summary(state: EmulatorState, chat: Chat) -> JsonDict:
+    """Returns a chat's identity and version."""
+    if chat.type == "private":
+        name = state.users[chat.user_id or chat.id].full_name
+    else:
+        name = chat.title or ""
+    return {
+        "id": chat.id,
+        "type": chat.type,
+        "title": name,
+        "username": chat.username,
+        "user_id": chat.user_id,
+        "version": chat.version,
+        "migrated_to": chat.migrated_to,
+        "migrated_from": chat.migrated_from,
+        "bot_status": state.bot_status(chat),
+        "started": chat.started,
+    }
+
+
+def chat_view(state: EmulatorState, chat: Chat) -> JsonDict:
+    """Returns everything the chat shows: messages (deleted ones omitted), keyboard, members."""
+    return {
+        "chat": chat_summary(state, chat),
+        "version": chat.version,
+        "messages": [message_view(state, m) for m in chat.live_messages()],
+        "keyboard": chat.keyboard,
+        "members": [
+            {"user": state.user_api(m.user_id), "status": m.status} for m in chat.members.values()
+        ],
+        "callback_answers": list(chat.answers),
+        "blocked": chat.blocked,
+    }
+
+
+def message_view(state: EmulatorState, message: Message) -> JsonDict:
+    """Returns one message as a person sees it."""
+    sender = state.users[message.from_id]
+    view: JsonDict = {
+        "message_id": message.message_id,
+        "chat_id": message.chat_id,
+        "version": message.version,
+        "date": message.date,
+        "from": {
+            "id": sender.id,
+            "name": sender.full_name,
+            "username": sender.username,
+            "is_bot": sender.is_bot,
+        },
+        "text": message.text,
+        "html": entities_to_html(message.text, message.entities) if message.text else None,
+        "entities": message.entities,
+        "caption": message.caption,
+        "caption_html": (
+            entities_to_html(message.caption, message.caption_entities) if message.caption else None
+        ),
+        "buttons": [
+            [_button_view(b) for b in row]
+            for row in (message.reply_markup or {}).get("inline_keyboard", [])
+        ],
+        "keyboard": message.keyboard,
+        "edited": message.edit_date is not None,
+        "edit_date": message.edit_date,
+        "reply_to_message_id": message.reply_to,
+        "pinned": message.pinned,
+        "service": _service_text(state, message) if message.service else None,
+        "poll": _poll_view(state.polls[message.poll_id]) if message.poll_id else None,
+        "document": None,
+        "photo": None,
+    }
+    if message.document_id is not None:
+        stored = state.files[message.document_id]
+        view["document"] = {
+            **state.document_api(stored),
+            "url": f"/control/files/{stored.file_id}",
+        }
+    if message.photo_id is not None:
+        stored = state.files[message.photo_id]
+        view["photo"] = {**state.photo_api(stored), "url": f"/control/files/{stored.file_id}"}
+    return view
+
+
+def _button_view(button: JsonDict) -> JsonDict:
+    view: JsonDict = {"text": button.get("text", "")}
+    for key in ("callback_data", "url"):
+        if key in button:
+            view[key] = button[key]
+    return view
+
+
+def _poll_view(poll: Poll) -> JsonDict:
+    counts = poll.counts()
+    view: JsonDict = {
+        "id": poll.id,
+        "question": poll.question,
+        "options": [
+            {"text": t, "voter_count": c} for t, c in zip(poll.options, counts, strict=True)
+        ],
+        "total_voter_count": sum(1 for choice in poll.votes.values() if choice),
+        "is_closed": poll.is_closed,
+        "is_anonymous": poll.is_anonymous,
+        "type": poll.type,
+        "allows_multiple_answers": poll.allows_multiple_answers,
+        "close_date": poll.close_date,
+        "votes": {str(uid): list(choice) for uid, choice in poll.votes.items()},
+    }
+    return view
+
+
+def _service_text(state: EmulatorState, message: Message) -> JsonDict:
+    service = message.service
+    actor = state.users[message.from_id].full_name
+    text: str
+    if service.get("group_chat_created"):
+        text = f"{actor} created the group"
+    elif "new_chat_members" in service:
+        names = ", ".join(_name(u) for u in service["new_chat_members"])
+        joined = [u["id"] for u in service["new_chat_members"]] == [message.from_id]
+        text = f"{names} joined the group" if joined else f"{actor} added {names}"
+    elif "left_chat_member" in service:
+        left = service["left_chat_member"]
+        gone = left["id"] == message.from_id
+        text = f"{_name(left)} left the group" if gone else f"{actor} removed {_name(left)}"
+    elif "migrate_to_chat_id" in service:
+        text = f"The group was upgraded to a supergroup ({service['migrate_to_chat_id']})"
+    elif "migrate_from_chat_id" in service:
+        text = f"Upgraded from the group {service['migrate_from_chat_id']}"
+    elif "pinned_message" in service:
+        text = f"{actor} pinned a message"
+    else:
+        text = ", ".join(sorted(service))
+    return {"text": text, **service}
+
+
+def _name(user: dict[str, Any]) -> str:
+    last = user.get("last_name")
+    return f"{user['first_name']} {last}" if last else str(user["first_name"])
