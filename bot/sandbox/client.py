@@ -429,6 +429,16 @@ class SandboxClient:
         result: list[JsonDict] = await self.request("GET", f"/control/requests{query}")
         return result
 
+    async def confirmed_updates(self) -> list[JsonDict]:
+        """The updates the bot has confirmed, oldest first."""
+        result: list[JsonDict] = await self.request("GET", "/control/updates/confirmed")
+        return result
+
+    async def redeliver(self, update_id: int) -> JsonDict:
+        """Makes Telegram deliver a confirmed update again (as after a crash)."""
+        result: JsonDict = await self.post(f"/control/updates/{update_id}/redeliver")
+        return result
+
     async def clear_requests(self) -> None:
         """Empties the request log."""
         await self.request("DELETE", "/control/requests")

@@ -275,6 +275,17 @@ async def pending_updates(request: web.Request) -> web.Response:
     return json_response(list(_state(request).updates))
 
 
+async def confirmed_updates(request: web.Request) -> web.Response:
+    """Lists the updates the bot confirmed, oldest first (the last 10,000)."""
+    return json_response(list(_state(request).confirmed))
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    """Delivers a confirmed update again, as Telegram does after a bot crashed unconfirmed."""
+    update_id = _int(request.match_info["update_id"], "update_id")
+    return json_response(_state(request).redeliver(update_id))
+
+
 async def commands(request: web.Request) -> web.Response:
     """Lists the command sets stored by setMyCommands, by scope and language."""
     state = _state(request)
@@ -382,6 +393,8 @@ def add_routes(app: web.Application) -> None:
             web.get("/control/requests", requests_log),
             web.delete("/control/requests", clear_requests),
             web.get("/control/updates", pending_updates),
+            web.get("/control/updates/confirmed", confirmed_updates),
+            web.post("/control/updates/{update_id}/redeliver", redeliver),
             web.get("/control/commands", commands),
             web.get("/control/rate-limits", get_limits),
             web.put("/control/rate-limits", set_limits),

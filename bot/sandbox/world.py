@@ -101,6 +101,7 @@ class World:
         self.default_menu_button: JsonDict | None = None
         self.webhook: JsonDict | None = None
         self.updates: deque[JsonDict] = deque()
+        self.confirmed: deque[JsonDict] = deque(maxlen=10_000)
         self.allowed_updates = DEFAULT_UPDATE_TYPES
         self._timed_polls: dict[str, Poll] = {}
         self.request_log.clear()
@@ -256,7 +257,19 @@ class World:
                 updates.popleft()
         else:
             while updates and updates[0]["update_id"] < offset:
-                updates.popleft()
+                self.confirmed.append(updates.popleft())
+
+    def redeliver(self, update_id: int) -> JsonDict:
+        """Makes a confirmed update pending again, as Telegram does when a bot crashed before
+        its confirmation reached Telegram; a poller that starts afresh gets it a second time."""
+        for update in self.confirmed:
+            if update["update_id"] == update_id:
+                if all(u["update_id"] != update_id for u in self.updates):
+                    self.updates.appendleft(update)
+                    self.updates = deque(sorted(self.updates, key=lambda u: u["update_id"]))
+                    self._wake_pollers()
+                return update
+        raise ControlError(404, f"no confirmed update {update_id} (the last 10,000 are kept)")
 
     async def next_updates(self, limit: int, wait: float) -> list[JsonDict]:
         """Returns pending updates, waiting up to `wait` s; a newer poll ends this one (409)."""

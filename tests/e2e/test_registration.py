@@ -125,3 +125,27 @@ async def test_commands_are_published_per_language(chorus: ChorusUnderTest) -> N
     assert "Voir et modifier votre profil" in text
     assert "عرض ملفك الشخصي وتعديله" in text
     assert "See and change your profile" in text
+
+
+async def test_an_update_delivered_twice_changes_nothing_twice(chorus: ChorusUnderTest) -> None:
+    ada = await chorus.person("Ada")
+    await ada.send("/start")
+    await ada.press("English")
+    await ada.press("An individual")
+    await _says(ada, "What name")
+    await ada.send("Ada Lovelace")
+    await _says(ada, "Which country")
+    shown_before = len(await ada.chat_messages())
+    confirmed = await chorus.sandbox.confirmed_updates()
+    name_update = next(
+        u for u in reversed(confirmed) if u.get("message", {}).get("text") == "Ada Lovelace"
+    )
+    await chorus.kill()
+    await chorus.sandbox.redeliver(name_update["update_id"])
+    await chorus.start()
+    await ada.send("Ireland")
+    await _says(ada, "Which skills")
+    messages = await ada.chat_messages()
+    bot_texts = [m.text or "" for m in messages[shown_before:] if m.from_bot]
+    assert not any("Which country" in text for text in bot_texts), bot_texts
+    assert not any("know that country" in text or "Did you mean" in text for text in bot_texts)
