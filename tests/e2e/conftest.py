@@ -137,7 +137,7 @@ async def sandbox(emulator: RunningEmulator) -> AsyncIterator[SandboxClient]:
         yield client
 
 
-@pytest.fixture(params=["aiogram"])
+@pytest.fixture(params=["aiogram", "ptb"])
 async def chorus(
     request: pytest.FixtureRequest,
     emulator: RunningEmulator,
