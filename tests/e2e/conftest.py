@@ -122,10 +122,12 @@ async def emulator(clock: ShiftedClock) -> AsyncIterator[RunningEmulator]:
     running = await start_emulator(now=lambda: clock.now().timestamp())
     try:
         yield running
-        problems = bot_api_spec.check_log(list(running.state.request_log))
-        assert problems == [], "requests or answers differ from the Bot API:\n" + "\n".join(
-            problems[:20]
-        )
+        spec = bot_api_spec.load_spec()
+        if spec is not None:
+            problems = spec.check_log(list(running.state.request_log))
+            assert problems == [], "requests or answers differ from the Bot API:\n" + "\n".join(
+                problems[:20]
+            )
     finally:
         await running.stop()
 
