@@ -21,6 +21,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import BotCommand as AiogramCommand
 from aiogram.types import (
@@ -47,6 +48,7 @@ from handlers.ports import (
     RetryAfter,
     SentMessage,
     TransientError,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ async def _neutral_errors() -> AsyncIterator[None]:
         raise RetryAfter(float(exc.retry_after), exc.message) from exc
     except TelegramMigrateToChat as exc:
         raise ChatMigrated(exc.migrate_to_chat_id, exc.message) from exc
+    except TelegramUnauthorizedError as exc:
+        raise Unauthorized(exc.message) from exc
     except TelegramForbiddenError as exc:
         raise BotBlocked(exc.message) from exc
     except TelegramBadRequest as exc:

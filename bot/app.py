@@ -18,7 +18,7 @@ from handlers.context import HandlerSettings, Services
 from handlers.dispatch import Dispatcher
 from handlers.i18n import SUPPORTED_LOCALES, translator
 from handlers.menu import commands_for
-from handlers.ports import BotBlocked, Clock, Messenger, MessengerError, SystemClock
+from handlers.ports import BotBlocked, Clock, Messenger, MessengerError, SystemClock, Unauthorized
 from storage import create_engine, create_sessionmaker, migrate, roles, updates
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ async def prepare(
     """Builds the neutral dispatcher for a runtime and gets the database ready."""
     try:
         username = await runtime.username()
-    except BotBlocked as exc:
+    except Unauthorized as exc:
         raise ConfigError("BOT_TOKEN: Telegram rejected the token") from exc
     except MessengerError as exc:
         raise ConfigError(f"TELEGRAM_API_URL: cannot reach the Bot API: {exc}") from exc
