@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -114,6 +115,13 @@ class ChorusUnderTest:
     async def person(self, first_name: str, language_code: str | None = "en") -> Person:
         """A new Telegram user."""
         return await self.sandbox.create_user(first_name, language_code=language_code)
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaks() -> Iterator[None]:
+    """Collects garbage after each test, so that an unclosed connection fails its own test."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture
