@@ -259,6 +259,8 @@ class PtbRuntime:
             await self.application.stop()
 
     async def close(self) -> None:
-        """Closes the HTTP connections."""
+        """Closes the HTTP connections (also after a failed start, e.g. a rejected token)."""
         if self._initialised:
             await self.application.shutdown()
+        else:
+            await self.application.bot.shutdown()
