@@ -117,3 +117,17 @@ def test_cli_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
     assert (tmp_path / "x.sqlite3").exists()
+
+
+def test_ptb_runtime_without_the_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow" / "telegram"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named telegram')\n")
+    env = _env(BOT_RUNTIME="ptb", BOT_TOKEN=GOOD_TOKEN)
+    env["PYTHONPATH"] = f"{tmp_path / 'shadow'}:{env['PYTHONPATH']}"
+    result = _chorus("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "chorus: configuration error: BOT_RUNTIME=ptb needs python-telegram-bot: "
+        "pip install 'chorus[ptb]'"
+    ]
