@@ -16,9 +16,15 @@ from storage import create_engine, migrate
 from storage.schema import Base
 
 
-def _revisions() -> list[str]:
+def _revisions() -> list[tuple[str, str]]:
+    """(revision, the revision just below it) for every revision, oldest first."""
     script = ScriptDirectory.from_config(migrate.alembic_config())
-    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    steps = []
+    for rev in reversed(list(script.walk_revisions())):
+        below = rev.down_revision
+        assert not isinstance(below, tuple), "merge revisions: step down to each parent"
+        steps.append((rev.revision, below or "base"))
+    return steps
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -53,10 +59,10 @@ async def engine(request: pytest.FixtureRequest, database_url: str) -> AsyncIter
 
 async def test_stairway_upgrade_downgrade_upgrade_every_revision(engine: AsyncEngine) -> None:
     revisions = _revisions()
-    assert revisions[0] == "0001"
-    for revision in revisions:
+    assert revisions[0] == ("0001", "base")
+    for revision, below in revisions:
         await migrate.upgrade(engine, revision)
-        await migrate.downgrade(engine, "-1")
+        await migrate.downgrade(engine, below)
         await migrate.upgrade(engine, revision)
     await migrate.upgrade(engine, "heads")
     await migrate.downgrade(engine, "base")
