@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ from aiogram.types import (
 )
 
 from bot.errors import bad_request
+from bot.lean_sender import LeanSender
 from bot.updates import ALLOWED_UPDATES, event_from_update, inline_keyboard
 from handlers.dispatch import Dispatcher
 from handlers.ports import (
@@ -52,6 +54,7 @@ from handlers.ports import (
 )
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT = 10.0
 
 
 def create_bot(token: str, api_url: str) -> Bot:
@@ -254,12 +257,20 @@ async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> 
         )
     )
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if stopper in done:
-        await polling.stop_polling()
-    else:
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Stopped, or killed (cancelled): either way aiogram must see its stop signal, since
+        # cancelling start_polling would leave its inner polling tasks running on a closed
+        # session (they would open a new one).
         stopper.cancel()
-    await task
+        if not task.done():
+            with contextlib.suppress(RuntimeError):  # "Polling is not started" yet
+                await polling.stop_polling()
+            await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+            if not task.done():
+                task.cancel()
+    task.result()
 
 
 class AiogramRuntime:
@@ -280,6 +291,10 @@ class AiogramRuntime:
     async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         """Long-polls until `stop` is set."""
         await run_polling(self.bot, dispatcher, stop)
+
+    def bulk_sender(self) -> LeanSender:
+        """The lean send path the delivery engine uses for broadcasts."""
+        return LeanSender(self.bot)
 
     async def close(self) -> None:
         """Closes the HTTP session."""

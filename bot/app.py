@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,16 +13,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, sqlite_path
+from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport, Transport
 from bot.scheduler import TimerScheduler
 from handlers import build_router
+from handlers.broadcasts import refresh_refs
 from handlers.context import HandlerSettings, Services
 from handlers.dispatch import Dispatcher
 from handlers.i18n import SUPPORTED_LOCALES, translator
-from handlers.menu import commands_for
-from handlers.ports import BotBlocked, Clock, Messenger, MessengerError, SystemClock, Unauthorized
+from handlers.menu import commands_for, publish_for
+from handlers.ports import Clock, Messenger, MessengerError, SystemClock, Unauthorized
 from storage import create_engine, create_sessionmaker, migrate, roles, updates
 
 log = logging.getLogger(__name__)
+DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
 
 
 class Runtime(Protocol):
@@ -46,6 +50,7 @@ class Running:
     dispatcher: Dispatcher
     scheduler: TimerScheduler
     runtime: Runtime
+    delivery: DeliveryEngine | None = None
 
 
 @dataclass(slots=True)
@@ -91,9 +96,13 @@ def create_runtime(settings: Settings, token: str, api_url: str) -> Runtime:
 
 
 async def publish_commands(
-    messenger: Messenger, admin_ids: frozenset[int], default_locale: str
+    messenger: Messenger,
+    admin_ids: frozenset[int],
+    default_locale: str,
+    held: Mapping[int, frozenset[str]] | None = None,
 ) -> None:
-    """Sets the command menus: per language, for private chats, groups and coordinators."""
+    """Sets the command menus: per language, for private chats and groups, and for each person
+    with a role (owners from ADMIN_IDS included) the menu of their roles (chat scope)."""
     for locale in SUPPORTED_LOCALES:
         t = translator(locale)
         languages: list[str | None] = [locale]
@@ -106,15 +115,11 @@ async def publish_commands(
             group = commands_for(t, ("group",))
             if group:
                 await messenger.set_commands(group, language=language, scope="groups")
-            for admin in sorted(admin_ids):
-                try:
-                    await messenger.set_commands(
-                        commands_for(t, ("private", "coordinator")),
-                        language=language,
-                        chat_id=admin,
-                    )
-                except (BotBlocked, MessengerError) as exc:
-                    log.info("no coordinator menu for %s yet: %s", admin, exc)
+    people = dict(held or {})
+    for admin in admin_ids:
+        people[admin] = people.get(admin, frozenset()) | {roles.OWNER, roles.COORDINATOR}
+    for user_id in sorted(people):
+        await publish_for(messenger, user_id, people[user_id], default_locale)
 
 
 async def prepare(
@@ -144,6 +149,46 @@ async def prepare(
     return Dispatcher(build_router(), services)
 
 
+def create_delivery(
+    settings: Settings, storage: Storage, runtime: Runtime, dispatcher: Dispatcher, clock: Clock
+) -> DeliveryEngine:
+    """The paced outbox worker, on the runtime's lean send path when it has one."""
+    bulk_sender = getattr(runtime, "bulk_sender", None)
+    transport: Transport = (
+        bulk_sender() if callable(bulk_sender) else MessengerTransport(runtime.messenger)
+    )
+    services = dispatcher.services
+
+    async def report(refs: set[str]) -> None:
+        await refresh_refs(services, refs)
+
+    return DeliveryEngine(
+        storage.sessionmaker,
+        transport,
+        clock,
+        DeliveryConfig(rate=settings.broadcast_rate),
+        on_flush=report,
+    )
+
+
+async def stop_delivery(delivery: DeliveryEngine) -> None:
+    """A graceful stop records every result; a cancelled (killed) bot stops like a crash."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        await delivery.abort()
+    else:
+        await delivery.stop()
+
+
+async def _close_all(steps: list[Callable[[], Awaitable[None]]]) -> None:
+    """Runs every clean-up step, even when an earlier one fails or the bot is being killed."""
+    for step in steps:
+        try:
+            await step()
+        except (Exception, asyncio.CancelledError):
+            log.exception("clean-up step %s failed", step)
+
+
 async def run_bot(
     settings: Settings,
     *,
@@ -159,18 +204,31 @@ async def run_bot(
     runtime = create_runtime(settings, token, api_url)
     the_clock = clock or SystemClock()
     scheduler: TimerScheduler | None = None
+    delivery: DeliveryEngine | None = None
+    dispatcher: Dispatcher | None = None
     try:
         dispatcher = await prepare(settings, storage, runtime, the_clock)
         scheduler = TimerScheduler(dispatcher, the_clock)
         dispatcher.services.scheduler = scheduler
-        await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale)
+        delivery = create_delivery(settings, storage, runtime, dispatcher, the_clock)
+        dispatcher.services.delivery = delivery
+        async with storage.sessionmaker() as session:
+            held = await roles.everyone(session)
+        await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale, held)
         await scheduler.start()
+        await delivery.start()
         if on_ready is not None:
-            on_ready(Running(dispatcher, scheduler, runtime))
+            on_ready(Running(dispatcher, scheduler, runtime, delivery))
         log.info("Chorus is running on %s (%s)", api_url, runtime.name)
         await runtime.poll(dispatcher, stop)
     finally:
+        steps: list[Callable[[], Awaitable[None]]] = []
+        if dispatcher is not None:
+            killed = bool((task := asyncio.current_task()) and task.cancelling())
+            steps.append(functools.partial(dispatcher.drain, DRAIN_TIMEOUT, cancel=killed))
+        if delivery is not None:
+            steps.append(functools.partial(stop_delivery, delivery))
         if scheduler is not None:
-            await scheduler.shutdown()
-        await runtime.close()
-        await storage.engine.dispose()
+            steps.append(scheduler.shutdown)
+        steps += [runtime.close, storage.engine.dispose]
+        await _close_all(steps)

@@ -54,7 +54,7 @@ async def _sandbox(settings: Settings, args: argparse.Namespace) -> None:
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    await run_sandbox(settings, port=args.port, reset=args.reset, stop=stop)
+    await run_sandbox(settings, port=args.port, reset=args.reset, demo=args.demo, stop=stop)
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="the embedded emulator and the bot, no token")
     sandbox.add_argument("--port", type=int, default=None, help="port of the emulator and page")
     sandbox.add_argument("--reset", action="store_true", help="start with an empty sandbox")
+    sandbox.add_argument(
+        "--demo", action="store_true", help="add a few hundred registered demo volunteers"
+    )
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="bring the schema to the latest revision")

@@ -1,132 +1,277 @@
-"""`chorus sandbox`: the Bot API emulator, ready-made people, and Chorus, with no token."""
+"""`chorus sandbox`: the Bot API emulator, its people, the sandbox page and Chorus, no token.
+
+The sandbox's world (people, chats, messages, polls, files, and how far its clock was moved) is
+saved beside the sandbox database, so both survive a restart; `--reset` deletes both.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import logging
-from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
-from bot.app import Running, run_bot
+from bot.app import Running, open_storage, run_bot
 from bot.config import ConfigError, Settings, sqlite_path
 from bot.sandbox.emulator import RunningEmulator, fake_token, start_emulator
+from bot.sandbox.models import Chat, JsonDict
+from bot.sandbox.page import SandboxPage
+from bot.sandbox.snapshot import SnapshotError, WorldKeeper, load
+from bot.sandbox_people import (
+    COALITION_GROUP,
+    COORDINATOR_ID,
+    PEOPLE,
+    SeedVolunteer,
+    add_to_world,
+    demo_volunteers,
+    populate,
+    ready_volunteers,
+    register,
+)
 from handlers.ports import ShiftedClock
 
 log = logging.getLogger(__name__)
 
 SANDBOX_BOT_ID = 700_000_001
-COORDINATOR_ID = 100_001
+READY_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class ReadyPerson:
-    """A simulated person who exists from the first start."""
-
-    user_id: int
-    first_name: str
-    language_code: str
-    role: str
+def world_path(database_url: str) -> Path:
+    """Where the emulator's world is kept: beside the SQLite file (`x.sqlite3` → `x.world.json`)."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return Path("sandbox.world.json")
+    return path.with_name(path.stem + ".world.json")
 
 
-PEOPLE = (
-    ReadyPerson(COORDINATOR_ID, "Coral", "en", "coordinator"),
-    ReadyPerson(100_002, "Amira", "ar", "volunteer"),
-    ReadyPerson(100_003, "Marie", "fr", "volunteer"),
-    ReadyPerson(100_004, "Lucía", "es", "volunteer"),
-    ReadyPerson(100_005, "Sam", "en", "organisation representative"),
-)
-COALITION_GROUP = "Coalition"
-
-
-def populate(emulator: RunningEmulator) -> None:
-    """Creates the ready-made people and the coalition group (the same ids on every start)."""
-    state = emulator.state
-    for person in PEOPLE:
-        state.create_user(
-            person.first_name, language_code=person.language_code, user_id=person.user_id
-        )
-    state.create_group(
-        COALITION_GROUP,
-        [person.user_id for person in PEOPLE],
-        creator_id=COORDINATOR_ID,
-        bot_status="administrator",
-    )
-
-
-def _reset_database(url: str) -> None:
-    path = sqlite_path(url)
+def reset_files(database_url: str) -> None:
+    """Deletes the sandbox database and the saved world."""
+    path = sqlite_path(database_url)
     if path is None:
         raise ConfigError("SANDBOX_DATABASE_URL: --reset works with an SQLite file only")
     for suffix in ("", "-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
+    world_path(database_url).unlink(missing_ok=True)
 
 
-def banner(emulator: RunningEmulator) -> str:
+class Sandbox:
+    """The emulator, its saved world, the page and Chorus, started and stopped together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        port: int | None = None,
+        demo: bool = False,
+        clock: ShiftedClock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.port = settings.sandbox_port if port is None else port
+        self.demo = demo
+        self.clock = clock or ShiftedClock()
+        self.database_url = settings.sandbox_database_url
+        self.world_file = world_path(self.database_url)
+        self.admin_ids = settings.admin_ids | {COORDINATOR_ID}
+        self.page = SandboxPage(
+            roles={
+                **{p.user_id: p.role for p in PEOPLE},
+                **dict.fromkeys(sorted(self.admin_ids), "coordinator"),
+            },
+            advance_clock=self.advance,
+        )
+        self.running: Running | None = None
+        self._emulator: RunningEmulator | None = None
+        self._keeper: WorldKeeper | None = None
+        self._bot: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    @property
+    def emulator(self) -> RunningEmulator:
+        """The running emulator."""
+        if self._emulator is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._emulator
+
+    @property
+    def url(self) -> str:
+        """The page's (and the emulator's) address."""
+        return self.emulator.url
+
+    async def start(self) -> None:
+        """Starts the emulator, restores or creates its world, and starts Chorus."""
+        try:
+            self._emulator = await start_emulator(
+                port=self.port,
+                token=fake_token(SANDBOX_BOT_ID),
+                now=lambda: self.clock.now().timestamp(),
+                bot_username="chorus_sandbox_bot",
+                sandbox_page=self.page,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"SANDBOX_PORT: port {self.port} is in use (set SANDBOX_PORT or pass --port)"
+                ) from None
+            raise
+        try:
+            await self._prepare_world()
+            self._keeper = WorldKeeper(self.emulator.state, self.world_file, self._extra)
+            self._keeper.save()
+            self._keeper.start()
+            await self._start_bot()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _prepare_world(self) -> None:
+        state = self.emulator.state
+        group: Chat | None = None
+        if self.world_file.exists():
+            try:
+                extra = load(state, self.world_file.read_bytes())
+                self.clock.offset = timedelta(seconds=float(extra.get("clock_offset", 0)))
+            except (OSError, SnapshotError) as exc:
+                broken = self.world_file.with_name(self.world_file.name + ".broken")
+                log.warning(
+                    "starting a new sandbox world (%s kept as %s): %s",
+                    self.world_file.name,
+                    broken.name,
+                    exc,
+                )
+                self.world_file.replace(broken)
+        fresh = not state.chats
+        if fresh:
+            group = populate(state)
+        else:
+            group = next(
+                (
+                    c
+                    for c in state.chats.values()
+                    if c.title == COALITION_GROUP and not c.migrated_to
+                ),
+                None,
+            )
+        seeds = ready_volunteers() if fresh else []
+        if self.demo:
+            demo = demo_volunteers()
+            add_to_world(state, demo, group)
+            seeds += demo
+        if seeds:
+            await self._register(seeds, group if fresh or self.demo else None)
+
+    async def _register(self, seeds: list[SeedVolunteer], group: Chat | None) -> None:
+        storage = await open_storage(self.database_url)
+        try:
+            async with storage.sessionmaker() as session, session.begin():
+                added = await register(session, seeds, group, self.clock.now())
+        finally:
+            await storage.engine.dispose()
+        log.info("registered %d sandbox volunteers", added)
+
+    def _extra(self) -> JsonDict:
+        return {"clock_offset": self.clock.offset.total_seconds()}
+
+    async def _start_bot(self) -> None:
+        ready = asyncio.Event()
+
+        def on_ready(running: Running) -> None:
+            self.running = running
+            ready.set()
+
+        self._stop = asyncio.Event()
+        self._bot = asyncio.create_task(
+            run_bot(
+                self.settings.model_copy(update={"admin_ids": self.admin_ids}),
+                token=self.emulator.token,
+                api_url=self.emulator.url,
+                database_url=self.database_url,
+                stop=self._stop,
+                clock=self.clock,
+                on_ready=on_ready,
+            )
+        )
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._bot}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiter not in done:
+            waiter.cancel()
+            if self._bot in done:
+                self._bot.result()
+            raise TimeoutError("Chorus did not start in the sandbox")
+
+    async def advance(self, seconds: float) -> None:
+        """Moves the sandbox's time forward; timers now due fire, paced sends resume."""
+        self.clock.advance(timedelta(seconds=seconds))
+        running = self.running
+        if running is not None:
+            await running.scheduler.sync()
+            if running.delivery is not None:
+                running.delivery.wake()
+
+    async def wait(self) -> None:
+        """Waits until Chorus stops (after `stop()`, or when it fails)."""
+        if self._bot is not None:
+            await self._bot
+
+    async def stop(self) -> None:
+        """Stops Chorus, saves the world and stops the emulator."""
+        self._stop.set()
+        try:
+            if self._bot is not None and not self._bot.done():
+                await self._bot
+        finally:
+            self._bot = None
+            self.running = None
+            if self._keeper is not None:
+                await self._keeper.stop()
+                self._keeper = None
+            if self._emulator is not None:
+                await self._emulator.stop()
+                self._emulator = None
+
+
+def banner(sandbox: Sandbox) -> str:
     """What to print so that a newcomer knows where to go."""
+    url = sandbox.url
     people = "\n".join(
         f"    {p.first_name:<7} id {p.user_id}  ({p.role}, Telegram language {p.language_code})"
         for p in PEOPLE
     )
+    demo = (
+        "  Demo: a few hundred registered volunteers are in the group too.\n"
+        if sandbox.demo
+        else ""
+    )
     return (
         "Chorus sandbox is running (no Telegram token needed).\n"
-        f"  Sandbox page and control API: {emulator.url}/   and   {emulator.url}/control/\n"
-        f"  Bot API emulator:             {emulator.url}/bot<token>/<method>\n"
+        f"  Open the sandbox page:  {url}/\n"
+        f"  Control API:            {url}/control/   (see bot/sandbox/README.md)\n"
+        f"  Bot API emulator:       {url}/bot<token>/<method>\n"
         f"  Ready-made people:\n{people}\n"
         f"  Group chat: {COALITION_GROUP!r}, with all of them.\n"
-        "  Try it from a shell:\n"
-        f"    curl -s -X POST {emulator.url}/control/messages -H 'content-type: application/json'"
-        f' -d \'{{"user_id": {PEOPLE[1].user_id}, "text": "/start"}}\'\n'
-        f"    curl -s {emulator.url}/control/chats/{PEOPLE[1].user_id}\n"
-        "  Stop with Ctrl+C. Data is kept between runs (chorus sandbox --reset starts afresh)."
+        f"{demo}"
+        f"  Data is kept in {sandbox.world_file} and the sandbox database between runs\n"
+        "  (chorus sandbox --reset starts afresh). Stop with Ctrl+C."
     )
 
 
 async def run_sandbox(
-    settings: Settings, *, port: int | None, reset: bool, stop: asyncio.Event
+    settings: Settings, *, port: int | None, reset: bool, stop: asyncio.Event, demo: bool = False
 ) -> None:
-    """Runs the emulator and Chorus together until `stop` is set."""
+    """Runs the sandbox until `stop` is set."""
     if reset:
-        _reset_database(settings.sandbox_database_url)
-    clock = ShiftedClock()
+        reset_files(settings.sandbox_database_url)
+    sandbox = Sandbox(settings, port=port, demo=demo)
+    await sandbox.start()
     try:
-        emulator = await start_emulator(
-            port=settings.sandbox_port if port is None else port,
-            token=fake_token(SANDBOX_BOT_ID),
-            now=lambda: clock.now().timestamp(),
-            bot_username="chorus_sandbox_bot",
-        )
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"SANDBOX_PORT: port {port or settings.sandbox_port} is in use "
-                "(set SANDBOX_PORT or pass --port)"
-            ) from None
-        raise
-    try:
-        populate(emulator)
-        ready = asyncio.Event()
-
-        def on_ready(_: Running) -> None:
-            ready.set()
-
-        admins = settings.admin_ids | {COORDINATOR_ID}
-        bot_task = asyncio.create_task(
-            run_bot(
-                settings.model_copy(update={"admin_ids": admins}),
-                token=emulator.token,
-                api_url=emulator.url,
-                database_url=settings.sandbox_database_url,
-                stop=stop,
-                clock=clock,
-                on_ready=on_ready,
-            )
-        )
-        ready_task = asyncio.create_task(ready.wait())
-        await asyncio.wait({bot_task, ready_task}, return_when=asyncio.FIRST_COMPLETED)
-        if ready.is_set():
-            print(banner(emulator), flush=True)
-        else:
-            ready_task.cancel()
-        await bot_task
+        print(banner(sandbox), flush=True)
+        stopping = asyncio.create_task(stop.wait())
+        bot = asyncio.create_task(sandbox.wait())
+        await asyncio.wait({stopping, bot}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if bot.done():
+            bot.result()
     finally:
-        await emulator.stop()
+        await sandbox.stop()

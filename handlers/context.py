@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.coalesce import EditCoalescer
 from handlers.events import Event
 from handlers.i18n import Translator, translator
 from handlers.ports import Clock, Keyboard, Messenger
@@ -52,6 +53,7 @@ class Services:
     settings: HandlerSettings
     scheduler: Wakeable = field(default_factory=_Idle)
     delivery: Wakeable = field(default_factory=_Idle)
+    edits: EditCoalescer = field(default_factory=EditCoalescer)  # live-result edits, per message
 
 
 @dataclass(slots=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 from handlers.callbacks import StaleButton, unpack
 from handlers.context import AfterCommit, Context, Services
 from handlers.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.i18n import normalise_locale, translator
-from handlers.ports import BotBlocked, MessengerError, RetryAfter
+from handlers.ports import BotBlocked, Clock, MessengerError, RetryAfter
 from handlers.routing import Route, Router
 from storage import dialogs, groups, preferences, roles, timers, updates, volunteers
 
@@ -32,6 +33,55 @@ def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
     return name.lower(), args.strip()
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """How many commands and button presses a person may make: a burst, then a steady rate."""
+
+    burst: float = 30.0
+    per_second: float = 2.0
+    warn_every: float = 10.0  # at most one "slow down" reply in this many seconds
+
+
+class RateLimiter:
+    """A token bucket per person, in memory (cheap: no database before the decision)."""
+
+    MAX_PEOPLE = 10_000  # beyond this, idle full buckets are dropped
+
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        self.limit = limit
+        self.clock = clock
+        self._buckets: dict[int, tuple[float, float, float]] = {}  # tokens, at, warned at
+
+    def take(self, user_id: int) -> tuple[bool, bool]:
+        """(allowed, warn): whether to handle the update, and whether to say "slow down"."""
+        now = self.clock.now().timestamp()
+        limit = self.limit
+        tokens, at, warned = self._buckets.get(user_id, (limit.burst, now, float("-inf")))
+        tokens = min(limit.burst, tokens + max(0.0, now - at) * limit.per_second)
+        if tokens >= 1:
+            self._buckets[user_id] = (tokens - 1, now, warned)
+            self._prune(now)
+            return True, False
+        warn = now - warned >= limit.warn_every
+        self._buckets[user_id] = (tokens, now, now if warn else warned)
+        return False, warn
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) <= self.MAX_PEOPLE:
+            return
+        full_after = self.limit.burst / self.limit.per_second
+        for user_id, (_, at, _) in list(self._buckets.items()):
+            if now - at > full_after:
+                del self._buckets[user_id]
+
+
+def is_limited(event: Event) -> bool:
+    """Commands and button presses count against the rate limit; dialog answers do not."""
+    if event.kind is EventKind.CALLBACK:
+        return True
+    return event.kind is EventKind.MESSAGE and (event.text or "").startswith("/")
+
+
 class Dispatcher:
     """Turns events into handler calls, exactly once each, with replies after commit."""
 
@@ -40,21 +90,69 @@ class Dispatcher:
         self.services = services
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waiting: defaultdict[int, int] = defaultdict(int)
+        self._inflight: set[asyncio.Task[object]] = set()
+        self.limiter = RateLimiter(RateLimit(), services.clock)
 
     async def feed(self, event: Event) -> None:
         """Handles one event; safe to call concurrently and with redelivered updates."""
         if event.user.is_bot:
             return
+        if is_limited(event):
+            allowed, warn = self.limiter.take(event.user.id)
+            if not allowed:
+                await self._slow_down(event, warn)
+                return
         key = event.user.id
         self._waiting[key] += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
         try:
             async with self._locks[key]:
                 await self._handle(event)
         finally:
+            if task is not None:
+                self._inflight.discard(task)
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key]
                 self._locks.pop(key, None)
+
+    async def drain(self, grace: float, *, cancel: bool = False) -> None:
+        """Waits for the updates being handled (a graceful stop), or cancels them (a kill),
+        so that no reply goes out after the messenger is closed."""
+        current = asyncio.current_task()
+        tasks = {task for task in self._inflight if task is not current}
+        if not tasks:
+            return
+        if not cancel:
+            await asyncio.wait(tasks, timeout=grace)
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=grace)
+
+    async def _slow_down(self, event: Event, warn: bool) -> None:
+        """Answers an update over the rate limit: "slow down" once a window, else silently."""
+        log.info("rate limit: update %s from %s dropped", event.update_id, event.user.id)
+        text: str | None = None
+        if warn:
+            async with self.services.sessionmaker() as session:
+                volunteer = await volunteers.get(session, event.user.id)
+                preference = await preferences.get(session, event.user.id)
+            locale = (
+                (volunteer.language if volunteer else None)
+                or (preference.language if preference else None)
+                or normalise_locale(event.user.language_code, self.services.settings.default_locale)
+            )
+            text = translator(locale)("errors.slow_down")
+        messenger = self.services.messenger
+        try:
+            if event.callback_id is not None:
+                await messenger.answer_button(event.callback_id, text, bool(text))
+            elif text is not None:
+                await messenger.send_message(event.chat.id, text)
+        except MessengerError as exc:
+            log.info("could not say slow down to %s: %r", event.user.id, exc)
 
     async def _handle(self, event: Event) -> None:
         services = self.services

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from handlers.context import Context
 from handlers.events import EventKind
-from storage import roles
+from storage import audit, roles
 
-COORDINATOR_ROLES = frozenset({roles.OWNER, roles.COORDINATOR})
+# Owner, chair, secretariat, coordinator, volunteer coordinator (see the table in handlers/roles.py)
+COORDINATOR_ROLES = roles.COORDINATORS
+WAITING_STATUSES = frozenset({"applicant", "rejected"})  # registered, not (yet) a member
 
 
 def _refuse(ctx: Context, key: str) -> None:
@@ -34,8 +36,11 @@ async def group_only(ctx: Context) -> bool:
 
 async def registered_only(ctx: Context) -> bool:
     """Lets the route run for registered volunteers only."""
-    if ctx.volunteer is not None:
+    if ctx.volunteer is not None and ctx.volunteer.status not in WAITING_STATUSES:
         return True
+    if ctx.volunteer is not None:
+        _refuse(ctx, f"membership.refused.{ctx.volunteer.status}")
+        return False
     _refuse(ctx, "errors.not_registered")
     return False
 
@@ -48,6 +53,17 @@ def is_coordinator(ctx: Context) -> bool:
 async def coordinator_only(ctx: Context) -> bool:
     """Lets the route run for coordinators only."""
     if is_coordinator(ctx):
+        await audit_command(ctx)
         return True
     _refuse(ctx, "errors.coordinators_only")
     return False
+
+
+async def audit_command(ctx: Context) -> None:
+    """Writes an admin command (not its buttons or typed answers) to the audit log."""
+    text = ctx.event.text or ""
+    if ctx.event.kind is not EventKind.MESSAGE or not text.startswith("/"):
+        return
+    name = text[1:].split(maxsplit=1)[0].split("@")[0].lower() if len(text) > 1 else ""
+    if name:
+        await audit.record(ctx.session, ctx.user_id, f"command.{name}"[:64], ctx.now())

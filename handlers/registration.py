@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from handlers import fields
+from handlers import fields, membership
 from handlers.callbacks import StaleButton, choice, expect, pack, unpack
 from handlers.context import Context
 from handlers.fields import QUESTIONS, Invalid
@@ -247,11 +247,13 @@ async def _complete(ctx: Context, data: dict[str, Any]) -> None:
         profile,
         pledge_accepted_at=datetime.fromisoformat(str(data["pledge_at"])),
         consent_given_at=datetime.fromisoformat(str(data["consent_at"])),
-        status="active",
+        status=await membership.status_for_newcomer(ctx),
         now=ctx.now(),
     )
     ctx.volunteer = volunteer
     await ctx.clear_dialog()
+    if await membership.registered(ctx, volunteer):
+        return  # by application: the person is told their application was received
     ctx.reply(ctx.t("registration.done", name=volunteer.display_name))
     payload = str(data.get("payload") or "")
     if payload:

@@ -209,6 +209,8 @@ class OutboxMessage(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # went in flight (0004)
+    failure: Mapped[str | None] = mapped_column(String(32))  # why it failed, classified (0004)
 
 
 class GroupMember(Base):

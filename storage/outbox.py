@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
@@ -51,3 +52,180 @@ async def enqueue(
     if rows:
         await session.execute(insert(OutboxMessage), rows)
     return len(rows)
+
+
+# The delivery engine's side: claim rows, record results, resume after a crash.
+
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+STOPPED = "stopped"
+
+_table: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_c = _table.c
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row taken for sending: it is in state 'sending' until its result is recorded."""
+
+    id: int
+    chat_id: int
+    text: str
+    keyboard: list[Any] | None
+    ref: str | None
+    attempts: int
+
+
+@dataclass(slots=True)
+class Results:
+    """What happened to a batch of sends, written back in a few batched UPDATEs."""
+
+    sent: list[tuple[int, int]] = field(default_factory=list)  # (row id, message id)
+    failed: list[tuple[int, str, str]] = field(default_factory=list)  # (row id, failure, detail)
+    retry: list[tuple[int, datetime]] = field(default_factory=list)  # (row id, not before)
+    moved: list[tuple[int, int]] = field(default_factory=list)  # (row id, new chat id)
+    unreachable: set[int] = field(default_factory=set)  # chats that blocked the bot
+    refs: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.failed) + len(self.retry) + len(self.moved)
+
+    def merge(self, other: Results) -> None:
+        """Takes back results that could not be written yet."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.retry += other.retry
+        self.moved += other.moved
+        self.unreachable |= other.unreachable
+        self.refs |= other.refs
+
+
+async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claimed]:
+    """Takes up to `limit` due rows, oldest first, and marks them in flight ('sending')."""
+    due = (
+        select(_c.id)
+        .where(_c.state == PENDING, or_(_c.not_before.is_(None), _c.not_before <= now))
+        .order_by(_c.id)
+        .limit(limit)
+    )
+    if _dialect(session) == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(_table)
+        .where(_c.id.in_(due.scalar_subquery()))
+        .values(state=SENDING, claimed_at=now, attempts=_c.attempts + 1)
+        .returning(_c.id, _c.chat_id, _c.text, _c.keyboard, _c.ref, _c.attempts)
+    )
+    rows = (await session.execute(statement)).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda item: item.id)
+
+
+async def record(session: AsyncSession, results: Results, now: datetime) -> None:
+    """Writes a batch of results; chats that blocked the bot get nothing more from the outbox."""
+    if results.sent:
+        await session.execute(
+            update(_table)
+            .where(_c.id == bindparam("row"))
+            .values(state=SENT, message_id=bindparam("mid"), sent_at=now, last_error=None),
+            [{"row": row, "mid": mid} for row, mid in results.sent],
+        )
+    if results.failed:
+        await session.execute(
+            update(_table)
+            .where(_c.id == bindparam("row"))
+            .values(state=FAILED, failure=bindparam("why"), last_error=bindparam("detail")),
+            [{"row": r, "why": why, "detail": d[:255]} for r, why, d in results.failed],
+        )
+    if results.retry:
+        await session.execute(
+            update(_table)
+            .where(_c.id == bindparam("row"))
+            .values(state=PENDING, not_before=bindparam("when")),
+            [{"row": row, "when": when} for row, when in results.retry],
+        )
+    if results.moved:
+        await session.execute(
+            update(_table)
+            .where(_c.id == bindparam("row"))
+            .values(state=PENDING, chat_id=bindparam("chat")),
+            [{"row": row, "chat": chat} for row, chat in results.moved],
+        )
+    if results.unreachable:
+        await session.execute(
+            update(_table)
+            .where(_c.chat_id.in_(results.unreachable), _c.state == PENDING)
+            .values(state=FAILED, failure="blocked", last_error="the bot is blocked")
+        )
+
+
+async def recover(session: AsyncSession) -> int:
+    """After a crash: rows left in flight go back to pending; returns how many (maybe sent)."""
+    result = await session.execute(update(_table).where(_c.state == SENDING).values(state=PENDING))
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+async def release(session: AsyncSession, ids: Iterable[int]) -> None:
+    """Puts rows claimed but never sent back to pending (a graceful stop)."""
+    await session.execute(
+        update(_table).where(_c.id.in_(list(ids)), _c.state == SENDING).values(state=PENDING)
+    )
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest pending row may be sent (None: nothing pending)."""
+    first = await session.scalar(
+        select(func.min(func.coalesce(_c.not_before, _c.created_at))).where(_c.state == PENDING)
+    )
+    if first is None:
+        return None
+    value: datetime = first
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def in_flight(session: AsyncSession) -> int:
+    """How many rows are in state 'sending'."""
+    count = await session.scalar(select(func.count()).where(_c.state == SENDING))
+    return int(count or 0)
+
+
+async def stop(session: AsyncSession, ref: str) -> int:
+    """Stops what is still waiting under `ref`; returns how many rows will not be sent."""
+    result = await session.execute(
+        update(_table)
+        .where(_c.ref == ref, _c.state == PENDING)
+        .values(state=STOPPED, failure="stopped")
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+async def counts(session: AsyncSession, ref: str) -> dict[str, int]:
+    """How many rows of `ref` are in each state."""
+    rows = await session.execute(
+        select(_c.state, func.count()).where(_c.ref == ref).group_by(_c.state)
+    )
+    return {state: count for state, count in rows}
+
+
+async def failures(session: AsyncSession, ref: str) -> dict[str, int]:
+    """Why the failed rows of `ref` failed, by reason."""
+    rows = await session.execute(
+        select(_c.failure, func.count())
+        .where(_c.ref == ref, _c.state == FAILED)
+        .group_by(_c.failure)
+    )
+    return {str(failure or "other"): count for failure, count in rows}
+
+
+async def chats_sent(session: AsyncSession, refs: Iterable[str]) -> list[int]:
+    """The chats that received a message under any of `refs`."""
+    rows = await session.scalars(
+        select(_c.chat_id).where(_c.ref.in_(list(refs)), _c.state == SENT).distinct()
+    )
+    return list(rows)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"

@@ -1,17 +1,30 @@
-"""Roles: who may coordinate."""
+"""Roles: who runs the coalition (owner, chair, secretariat, coordinators, treasurer).
+
+A registered volunteer with none of these roles is a plain member. Who may do what with which
+role is decided in handlers/roles.py (the permission table); this module only stores roles.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Role
 
 OWNER = "owner"
+CHAIR = "chair"
+SECRETARIAT = "secretariat"
 COORDINATOR = "coordinator"
+TREASURER = "treasurer"
+VOLUNTEER_COORDINATOR = "volunteer_coordinator"
+MEMBER = "member"  # no stored role: a registered volunteer
+
+ALL = (OWNER, CHAIR, SECRETARIAT, COORDINATOR, TREASURER, VOLUNTEER_COORDINATOR)
+# The roles that coordinate volunteers (guards.coordinator_only lets them in).
+COORDINATORS = frozenset({OWNER, CHAIR, SECRETARIAT, COORDINATOR, VOLUNTEER_COORDINATOR})
 
 
 async def of_user(session: AsyncSession, user_id: int) -> frozenset[str]:
@@ -37,6 +50,19 @@ async def grant(
 async def revoke(session: AsyncSession, user_id: int, role: str) -> None:
     """Takes a role away."""
     await session.execute(delete(Role).where(Role.user_id == user_id, Role.role == role))
+
+
+async def count(session: AsyncSession, role: str) -> int:
+    """How many people hold a role."""
+    return int(await session.scalar(select(func.count()).where(Role.role == role)) or 0)
+
+
+async def everyone(session: AsyncSession) -> dict[int, frozenset[str]]:
+    """Every person holding any role, with their roles."""
+    held: dict[int, set[str]] = {}
+    for user_id, role in await session.execute(select(Role.user_id, Role.role)):
+        held.setdefault(user_id, set()).add(role)
+    return {user_id: frozenset(names) for user_id, names in held.items()}
 
 
 async def holders(session: AsyncSession, role: str) -> list[int]:

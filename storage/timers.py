@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,18 +31,29 @@ async def schedule(
     payload: dict[str, Any] | None = None,
     grace_seconds: int | None = None,
 ) -> Timer:
-    """Creates the timer `kind`/`key`, or moves it (and re-arms it) when it exists."""
-    timer = await session.scalar(select(Timer).where(Timer.kind == kind, Timer.key == key))
-    if timer is None:
-        timer = Timer(kind=kind, key=key, created_at=now)
-        session.add(timer)
-    timer.due_at = due_at
-    timer.chat_id = chat_id
-    timer.payload = dict(payload or {})
-    timer.grace_seconds = grace_seconds
-    timer.status = PENDING
-    timer.fired_at = None
-    await session.flush()
+    """Creates the timer `kind`/`key`, or moves it (and re-arms it) when it exists.
+
+    One upsert, so that two workers scheduling the same timer at once both succeed.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {
+        "due_at": due_at,
+        "chat_id": chat_id,
+        "payload": dict(payload or {}),
+        "grace_seconds": grace_seconds,
+        "status": PENDING,
+        "fired_at": None,
+    }
+    statement = (
+        insert(Timer)
+        .values(kind=kind, key=key, created_at=now, **values)
+        .on_conflict_do_update(index_elements=["kind", "key"], set_=values)
+        .returning(Timer.id)
+    )
+    timer_id = (await session.execute(statement)).scalar_one()
+    timer = await session.get(Timer, timer_id, populate_existing=True)
+    assert timer is not None
     return timer
 
 

@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,6 +26,8 @@ from .errors import NOT_FOUND, UNAUTHORIZED, WEBHOOK_ACTIVE, ApiError, bad_reque
 from .files import MAX_UPLOAD
 from .limits import RateLimits
 from .models import JsonDict, Upload
+from .page import SandboxPage
+from .page import add_routes as add_page_routes
 from .params import as_int, decode_params
 from .state import EmulatorState
 from .world import DEFAULT_UPDATE_TYPES, TOKEN_RE
@@ -152,8 +154,8 @@ async def _read_params(request: web.Request) -> Params:
     return decode_params(raw, files)
 
 
-def build_app(state: EmulatorState) -> web.Application:
-    """Builds the aiohttp application for a state."""
+def build_app(state: EmulatorState, sandbox_page: SandboxPage | None = None) -> web.Application:
+    """Builds the aiohttp application for a state (with the sandbox page at `/`)."""
     app = web.Application(
         middlewares=[control.control_errors], client_max_size=MAX_UPLOAD + 1024**2
     )
@@ -162,6 +164,7 @@ def build_app(state: EmulatorState) -> web.Application:
     app.router.add_route("*", "/bot{token}/{method}", server.handle)
     app.router.add_get("/file/bot{token}/{path:.+}", server.download)
     control.add_routes(app)
+    add_page_routes(app, sandbox_page or SandboxPage())
     return app
 
 
@@ -173,6 +176,7 @@ class RunningEmulator:
     state: EmulatorState
     runner: web.AppRunner
     ticker: asyncio.Task[None]
+    page: SandboxPage = field(default_factory=SandboxPage)
 
     @property
     def token(self) -> str:
@@ -213,9 +217,12 @@ async def start_emulator(
     rate_limits: RateLimits | None = None,
     now: Callable[[], float] = time.time,
     state: EmulatorState | None = None,
+    sandbox_page: SandboxPage | None = None,
     **options: Any,
 ) -> RunningEmulator:
     """Starts the emulator on loopback (port 0 picks a free port) and returns it.
+
+    `sandbox_page` tells the page at `/` people's roles and how to move the clock.
 
     `options` go to EmulatorState (bot_username, bot_name, strict_html, privacy_mode, log_limit).
     """
@@ -223,7 +230,8 @@ async def start_emulator(
         raise ValueError("the emulator binds to loopback only")
     if state is None:
         state = EmulatorState(token or fake_token(), now=now, rate_limits=rate_limits, **options)
-    runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=1.0)
+    sandbox_page = sandbox_page or SandboxPage()
+    runner = web.AppRunner(build_app(state, sandbox_page), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -232,7 +240,7 @@ async def start_emulator(
     bound_port = sockets[0].getsockname()[1] if sockets else port
     url_host = f"[{host}]" if ":" in host else host
     ticker = asyncio.get_running_loop().create_task(_tick(state))
-    return RunningEmulator(f"http://{url_host}:{bound_port}", state, runner, ticker)
+    return RunningEmulator(f"http://{url_host}:{bound_port}", state, runner, ticker, sandbox_page)
 
 
 async def _serve(args: argparse.Namespace) -> None:

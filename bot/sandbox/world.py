@@ -147,6 +147,24 @@ class World:
         """Returns a new negative chat id for a group (-4…) or a supergroup (-100…)."""
         return -next(self._supergroup_ids if supergroup else self._group_ids)
 
+    def id_counters(self) -> dict[str, int]:
+        """Returns the next ids to hand out (to save a world and restore it without reuse)."""
+        counters = {"update_id": self._next_update_id}
+        for name in ("user", "group", "supergroup", "object"):
+            attribute = f"_{name}_ids"
+            value = next(getattr(self, attribute))
+            setattr(self, attribute, itertools.count(value))
+            counters[f"{name}_id"] = value
+        return counters
+
+    def restore_id_counters(self, counters: dict[str, int]) -> None:
+        """Continues counting from saved next ids (never below the current ones)."""
+        current = self.id_counters()
+        self._next_update_id = max(current["update_id"], int(counters.get("update_id", 0)))
+        for name in ("user", "group", "supergroup", "object"):
+            value = max(current[f"{name}_id"], int(counters.get(f"{name}_id", 0)))
+            setattr(self, f"_{name}_ids", itertools.count(value))
+
     # lookups
 
     def user(self, user_id: int) -> User:

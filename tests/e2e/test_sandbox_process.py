@@ -61,14 +61,16 @@ async def test_the_sandbox_runs_as_a_process(tmp_path: Path) -> None:
             await client.post("/control/messages", user_id=AMIRA, text="/start")
             view = await client.chat(AMIRA)
             for _ in range(50):
-                if any("Chorus" in (m.get("text") or "") for m in view["messages"][1:]):
+                if any("أهلاً" in (m.get("text") or "") for m in view["messages"][1:]):
                     break
                 view = await client.chat(AMIRA, after_version=view["version"], wait=2)
             texts = [m.get("text") or "" for m in view["messages"]]
-            assert any("أهلاً بك في Chorus" in text for text in texts), texts
+            # Amira is registered from the first start: she is welcomed back, in Arabic.
+            assert any("أهلاً بعودتك يا أميرة" in text for text in texts), texts
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 30) == 0
         assert (tmp_path / "sandbox.sqlite3").exists()
+        assert (tmp_path / "sandbox.world.json").exists()
     finally:
         if process.returncode is None:
             process.kill()

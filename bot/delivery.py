@@ -1,0 +1,457 @@
+"""The delivery engine: sends the outbox at Telegram's pace, resumes after a crash.
+
+- Pacing: one global schedule spaces sends at `rate × safety` per second (30/s by default,
+  up to 1000/s in paid-broadcast mode), and each chat gets at most one message a second
+  (one every three seconds for groups: 20 a minute). A 429 pauses the whole sender for its
+  `retry_after`.
+- Bookkeeping: rows are claimed in batches (pending → sending, one UPDATE … RETURNING), sent
+  concurrently, and their results written back in batched UPDATEs every 50 ms.
+- Crash safety: at most `window` rows are ever in state 'sending'. After a crash they go back
+  to pending and are sent again — the only possible duplicates (see docs/delivery.md).
+- Errors: 403 fails the row and every pending row to that chat, and marks the person as having
+  blocked the bot; 5xx, timeouts and dropped connections are retried with exponential backoff
+  (up to `max_attempts`); a permanent 400 is recorded with Telegram's description.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.ports import (
+    BotBlocked,
+    Button,
+    ChatMigrated,
+    ChatNotFound,
+    Clock,
+    Messenger,
+    MessengerError,
+    RetryAfter,
+    TransientError,
+)
+from storage import outbox, preferences
+from storage.outbox import Claimed, Results
+
+log = logging.getLogger(__name__)
+
+FREE_RATE = 30.0
+OnFlush = Callable[[set[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """How fast and how carefully to send."""
+
+    rate: float = FREE_RATE  # messages per second, overall
+    paid: bool | None = None  # allow_paid_broadcast; None: when rate is over 30/s
+    safety: float = 0.97  # pace a little under the limit
+    window: int | None = None  # most rows in flight ('sending'); None: rate/5 + 8
+    max_in_flight: int = 64  # concurrent HTTP requests
+    private_interval: float = 1.0
+    group_interval: float = 3.0
+    max_attempts: int = 5
+    retry_base: float = 1.0  # seconds before the first retry; doubles each time, at most 60
+    flush_interval: float = 0.05
+    report_interval: float = 0.5
+    idle_poll: float = 5.0
+    paced: bool = True
+
+    @property
+    def paid_mode(self) -> bool:
+        """Whether sends ask for paid broadcast (Telegram's limit lifted to 1000/s)."""
+        return self.paid if self.paid is not None else self.rate > FREE_RATE
+
+    @property
+    def pace(self) -> float:
+        """The rate actually aimed at."""
+        return self.rate * self.safety
+
+    @property
+    def in_flight_window(self) -> int:
+        """The most rows in state 'sending' at once: the bound on duplicates after a crash."""
+        return self.window or math.ceil(self.rate / 5) + 8
+
+
+class Transport(Protocol):
+    """Sends one outbox row; raises the messenger's neutral errors."""
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        """Sends the row's message and returns its message id."""
+        ...
+
+
+class MessengerTransport:
+    """A transport over any messenger port (tests, the ptb runtime): simple, not the fastest."""
+
+    def __init__(self, messenger: Messenger) -> None:
+        self.messenger = messenger
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        """Sends through the messenger."""
+        keyboard = None
+        if item.keyboard:
+            keyboard = [
+                [Button(c["text"], c.get("callback_data"), c.get("url")) for c in row]
+                for row in item.keyboard
+            ]
+        sent = await self.messenger.send_message(item.chat_id, item.text, keyboard)
+        return sent.message_id
+
+
+@dataclass(slots=True)
+class Stats:
+    """What the engine did since it started."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    recovered: int = 0
+
+
+class Pacer:
+    """Spaces sends evenly at a rate, keeps Telegram's one-second window, pauses after a 429.
+
+    The schedule is drift-free (a late wake-up is made up for within CATCH_UP seconds, so the
+    pace holds at high rates). The window guard is exact whatever the jitter: the `limit`-th
+    send before this one had its answer at `answered`, so it reached Telegram before then; this
+    one leaves after `answered + 1 s`, so no second holds more than `limit` arrivals.
+    """
+
+    CATCH_UP = 0.1
+    MARGIN = 0.005
+    IN_FLIGHT = math.inf
+
+    def __init__(self, rate: float, limit: float) -> None:
+        self.interval = 1.0 / rate
+        self.cap = max(1, int(limit))
+        self.next_at = 0.0
+        self.paused_until = 0.0
+        self._recent: deque[list[float]] = deque()  # [answered at] of the last `cap` sends
+
+    async def slot(self) -> list[float]:
+        """Waits for the next free slot; returns the mark to pass to `answered`."""
+        loop = asyncio.get_running_loop()
+        recent = self._recent
+        while True:
+            now = loop.time()
+            start = max(self.next_at, self.paused_until)
+            if len(recent) >= self.cap:
+                oldest = recent[0][0]
+                start = max(start, now + 0.005 if oldest == self.IN_FLIGHT else oldest + 1.0)
+            if start <= now + 0.002:
+                break
+            await asyncio.sleep(start - now + (self.MARGIN if start > self.next_at else 0.0))
+        self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
+        mark = [self.IN_FLIGHT]
+        recent.append(mark)
+        if len(recent) > self.cap:
+            recent.popleft()
+        return mark
+
+    @staticmethod
+    def answered(mark: list[float]) -> None:
+        """Records when the answer to a send came back."""
+        mark[0] = asyncio.get_running_loop().time()
+
+    def pause(self, seconds: float) -> None:
+        """Nothing is sent for `seconds`."""
+        until = asyncio.get_running_loop().time() + seconds
+        self.paused_until = max(self.paused_until, until)
+
+
+class DeliveryEngine:
+    """Works through the outbox: the `Wakeable` the handlers nudge after queueing messages."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        transport: Transport,
+        clock: Clock,
+        config: DeliveryConfig | None = None,
+        on_flush: OnFlush | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.transport = transport
+        self.clock = clock
+        self.config = config or DeliveryConfig()
+        self.on_flush = on_flush
+        self.stats = Stats()
+        self.window = self.config.in_flight_window
+        self._pacer = Pacer(self.config.pace, self.config.rate)
+        self._claim_size = max(1, min(self.window // 2, 200))
+        self._semaphore = asyncio.Semaphore(self.config.max_in_flight)
+        self._wakeup = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._results = Results()
+        self._report_refs: set[str] = set()
+        self._last_report = 0.0
+        self._outstanding = 0
+        self._ready: deque[Claimed] = deque()
+        self._deferred: list[tuple[float, int, Claimed]] = []
+        self._chat_next: dict[int, float] = {}
+        self._unreachable: set[int] = set()  # answered 403 since the engine was last idle
+        self._sends: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._flushed = asyncio.Event()
+
+    # lifecycle
+
+    def wake(self) -> None:
+        """New rows may be waiting."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        """Puts rows left in flight by a crash back in the queue, then starts working."""
+        async with self.sessionmaker() as session, session.begin():
+            recovered = await outbox.recover(session)
+        if recovered:
+            self.stats.recovered = recovered
+            log.warning(
+                "%s outbox messages were in flight when Chorus stopped: sending them again "
+                "(those Telegram had already accepted arrive twice)",
+                recovered,
+            )
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._flush_loop())]
+
+    async def stop(self) -> None:
+        """Stops gracefully: waits for requests in flight, records every result."""
+        if not self._tasks:
+            return
+        main, flusher = self._tasks
+        main.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
+        if self._sends:
+            await asyncio.wait(set(self._sends), timeout=10.0)
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        await self._flush()
+        unsent = [item.id for item in self._ready] + [entry[2].id for entry in self._deferred]
+        if unsent:
+            async with self.sessionmaker() as session, session.begin():
+                await outbox.release(session, unsent)
+        self._ready.clear()
+        self._deferred.clear()
+        self._tasks = []
+
+    async def abort(self) -> None:
+        """Stops at once, recording nothing more: what a crash does (a killed bot, tests)."""
+        tasks = [*self._tasks, *self._sends]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # let open transactions roll back
+        self._tasks = []
+
+    async def drain(self) -> int:
+        """Sends everything due now, one by one and unpaced (tests and tools); returns how many."""
+        handled = 0
+        while True:
+            items = await self._claim(1000)
+            if not items and not self._ready:
+                return handled
+            self._ready.extend(items)
+            while self._ready:
+                item = self._ready.popleft()
+                await self._semaphore.acquire()
+                await self._send(item)
+                handled += 1
+            await self._flush()
+
+    async def wait_for_flush(self) -> None:
+        """Returns after the next batch of results is recorded."""
+        self._flushed.clear()
+        await self._flushed.wait()
+
+    async def wait_until_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Returns once nothing is pending or in flight (checked after each recorded batch)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._flushed.clear()
+            async with self.sessionmaker() as session:
+                if await outbox.next_due(session) is None and not await outbox.in_flight(session):
+                    return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("the outbox is still not empty")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flushed.wait(), min(remaining, 1.0))
+
+    # the work
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        async with self.sessionmaker() as session, session.begin():
+            items = await outbox.claim(session, limit, self.clock.now())
+        self._outstanding += len(items)
+        return items
+
+    def _interval(self, chat_id: int) -> float:
+        return self.config.group_interval if chat_id < 0 else self.config.private_interval
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        paced = self.config.paced
+        while True:
+            now = loop.time()
+            while self._deferred and self._deferred[0][0] <= now:
+                self._ready.append(heapq.heappop(self._deferred)[2])
+            room = self.window - self._outstanding
+            exhausted = False
+            if len(self._ready) < self._claim_size // 2 + 1 and room > 0:
+                items = await self._claim(min(room, self._claim_size))
+                self._ready.extend(items)
+                exhausted = len(items) < min(room, self._claim_size)
+            if not self._ready:
+                await self._idle(exhausted and room > 0)
+                continue
+            item = self._ready.popleft()
+            if item.chat_id in self._unreachable:
+                self._fail(item, "blocked", "the bot is blocked")
+                self._flush_now.set()
+                continue
+            ready_at = self._chat_next.get(item.chat_id, 0.0)
+            if paced and ready_at > loop.time():
+                heapq.heappush(self._deferred, (ready_at, item.id, item))
+                continue
+            mark = await self._pacer.slot() if paced else None
+            await self._semaphore.acquire()
+            self._chat_next[item.chat_id] = loop.time() + self._interval(item.chat_id)
+            if len(self._chat_next) > 50_000:
+                self._forget_old_chats(loop.time())
+            task = loop.create_task(self._send(item, mark))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    def _forget_old_chats(self, now: float) -> None:
+        self._chat_next = {chat: t for chat, t in self._chat_next.items() if t > now}
+
+    async def _idle(self, look_ahead: bool) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.config.idle_poll
+        if self._deferred:
+            timeout = min(timeout, self._deferred[0][0] - loop.time())
+        if look_ahead:
+            async with self.sessionmaker() as session:
+                due = await outbox.next_due(session)
+            if due is not None:
+                timeout = min(timeout, (due - self.clock.now()).total_seconds())
+        if self._outstanding == 0:
+            self._unreachable.clear()
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), max(timeout, 0.01))
+
+    async def _send(self, item: Claimed, mark: list[float] | None = None) -> None:
+        try:
+            try:
+                message_id = await self.transport.send(item, self.config.paid_mode)
+            finally:
+                if mark is not None:
+                    Pacer.answered(mark)
+        except RetryAfter as exc:
+            self.stats.rate_limited += 1
+            log.warning(
+                "429 from Telegram after %s sends: pausing every send for %s s",
+                self.stats.sent,
+                exc.seconds,
+            )
+            self._pacer.pause(exc.seconds)
+            self._ready.appendleft(item)
+            self._wakeup.set()
+            return
+        except BotBlocked as exc:
+            self._fail(item, "blocked", exc.description)
+            self._results.unreachable.add(item.chat_id)
+            self._unreachable.add(item.chat_id)
+        except ChatMigrated as exc:
+            self._results.moved.append((item.id, exc.new_chat_id))
+        except TransientError as exc:
+            self._retry(item, exc.description)
+        except ChatNotFound as exc:
+            self._fail(item, "chat_not_found", exc.description)
+        except MessengerError as exc:
+            self._fail(item, "bad_request", exc.description)
+        except Exception as exc:
+            log.exception("sending outbox row %s failed unexpectedly", item.id)
+            self._retry(item, repr(exc))
+        else:
+            self.stats.sent += 1
+            self._results.sent.append((item.id, message_id))
+        finally:
+            self._semaphore.release()
+        # Always the current batch: one being written may not grow (see _flush).
+        results = self._results
+        if item.ref:
+            results.refs.add(item.ref)
+        if len(results) >= 200:
+            self._flush_now.set()
+
+    def _fail(self, item: Claimed, why: str, detail: str) -> None:
+        self.stats.failed += 1
+        self._results.failed.append((item.id, why, detail or why))
+
+    def _retry(self, item: Claimed, detail: str) -> None:
+        if item.attempts >= self.config.max_attempts:
+            self._fail(item, "transient", detail)
+            return
+        self.stats.retried += 1
+        delay = min(self.config.retry_base * 2.0 ** (item.attempts - 1), 60.0)
+        self._results.retry.append((item.id, self.clock.now() + timedelta(seconds=delay)))
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.config.flush_interval)
+            self._flush_now.clear()
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("recording delivery results failed; will try again")
+
+    async def _flush(self) -> None:
+        results = self._results
+        if not len(results):
+            return
+        self._results = Results()
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                now = self.clock.now()
+                await outbox.record(session, results, now)
+                for chat_id in results.unreachable:
+                    if chat_id > 0:
+                        await preferences.set_blocked(session, chat_id, True, now)
+        except BaseException:
+            self._results.merge(results)
+            raise
+        self._outstanding -= len(results)
+        self._wakeup.set()
+        self._flushed.set()
+        self._report_refs |= results.refs
+        await self._report()
+
+    async def _report(self) -> None:
+        if self.on_flush is None or not self._report_refs:
+            return
+        now = asyncio.get_running_loop().time()
+        idle = self._outstanding == 0
+        if not idle and now - self._last_report < self.config.report_interval:
+            return
+        refs, self._report_refs = self._report_refs, set()
+        self._last_report = now
+        try:
+            await self.on_flush(refs)
+        except Exception:
+            log.exception("delivery report failed")

@@ -1,0 +1,304 @@
+"""/actions for coordinators: current and past actions with their counts; edit, cancel, close,
+stop a broadcast. Also the deep link that shows an action to anyone who opens it.
+
+Volunteers who answered are told when an action changes or is cancelled (through the outbox).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from handlers import action_dialog, reminders, rsvp
+from handlers import action_views as views
+from handlers import broadcasts as sending
+from handlers.action_views import Invalid
+from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.context import Context
+from handlers.i18n import Html, Translator, escape
+from handlers.ports import Button, Keyboard
+from handlers.registration import on_start_payload
+from handlers.roster import ROSTER
+from handlers.routing import Router
+from storage import actions, broadcasts, outbox
+from storage.action_models import Action
+
+CARD = "ac"  # ac:<operation>:<action id>[:<field>]
+EDIT_FLOW = "actionedit"
+OPERATIONS = ("open", "edit", "field", "stop", "close", "cancel", "cancel_yes")
+FIELDS = ("title", "description", "link", "when", "place", "capacity", "reminders")
+CONCERNED = (actions.GOING, actions.MAYBE, actions.WAITLIST, actions.DONE)
+LIST_LIMIT = 20
+
+router = Router("actions")
+
+
+def _is_current(action: Action, now: datetime) -> bool:
+    return action.status == actions.OPEN and (action.at is None or action.at > now)
+
+
+async def _counts_line(ctx: Context, action: Action) -> str:
+    t = ctx.t
+    counts = await actions.counts(ctx.session, action.id)
+    names = [*views.answers_for(action.kind)]
+    if action.capacity is not None:
+        names.append(actions.WAITLIST)
+    parts = [f"{t(f'actions.count_{n}')} {t.number(counts.get(n, 0))}" for n in names]
+    return " · ".join(parts)
+
+
+async def _delivery_line(ctx: Context, action: Action) -> str:
+    totals: dict[str, int] = {}
+    for broadcast in await broadcasts.of_action(ctx.session, action.id):
+        if broadcast.purpose == broadcasts.ANNOUNCE:
+            for state, count in (
+                await outbox.counts(ctx.session, broadcasts.ref(broadcast.id))
+            ).items():
+                totals[state] = totals.get(state, 0) + count
+    t = ctx.t
+    return t(
+        "actions.delivery_line",
+        sent=t.number(totals.get(outbox.SENT, 0)),
+        total=t.number(sum(totals.values())),
+        failed=t.number(totals.get(outbox.FAILED, 0)),
+    )
+
+
+@router.command("actions")
+async def list_actions(ctx: Context) -> None:
+    """Lists current and past actions with their counts, each with a button to open it."""
+    t = ctx.t
+    found = await actions.recent(ctx.session, LIST_LIMIT)
+    if not found:
+        ctx.reply(t("actions.none_yet"))
+        return
+    now = ctx.now()
+    current = [a for a in found if _is_current(a, now)]
+    past = [a for a in found if not _is_current(a, now)]
+    lines: list[str] = []
+    for key, group in (("actions.list_current", current), ("actions.list_past", past)):
+        if not group:
+            continue
+        lines += ["", t(key)]
+        for action in group:
+            status = t(f"actions.status_{action.status}")
+            lines.append(
+                f"#{action.id} <b>{_short(action.title)}</b> — {status}\n"
+                f"   {await _counts_line(ctx, action)}"
+            )
+    rows = [
+        [Button(f"#{a.id} {a.title[:40]}", pack(CARD, "open", a.id))] for a in [*current, *past]
+    ]
+    ctx.reply(Html("\n".join([t("actions.list_title"), *lines])), rows)
+
+
+def _short(title: str) -> str:
+    return escape(title if len(title) <= 60 else title[:59] + "…")
+
+
+async def card(ctx: Context, action: Action) -> tuple[Html, Keyboard]:
+    """An action as a coordinator manages it: the text, the counts, the buttons."""
+    t = ctx.t
+    lines = [
+        views.render(t, action, action.timezone),
+        "",
+        t("actions.card_status", id=action.id, status=t(f"actions.status_{action.status}")),
+        await _counts_line(ctx, action),
+        await _delivery_line(ctx, action),
+        t("actions.card_reminders", when=views.reminders_text(t, action.reminder_minutes)),
+        t("actions.card_link", link=views.deep_link(ctx.settings.bot_username, action.code)),
+    ]
+    rows: list[list[Button]] = [[Button(t("actions.roster"), pack(ROSTER, action.id))]]
+    if action.status == actions.OPEN:
+        rows.insert(0, [Button(t("actions.edit"), pack(CARD, "edit", action.id))])
+        running = [
+            b for b in await broadcasts.of_action(ctx.session, action.id) if b.state == "running"
+        ]
+        if running:
+            rows.append([Button(t("broadcast.stop"), pack(CARD, "stop", action.id))])
+        rows.append(
+            [
+                Button(t("actions.close"), pack(CARD, "close", action.id)),
+                Button(t("actions.cancel_action"), pack(CARD, "cancel", action.id)),
+            ]
+        )
+    return Html("\n".join(lines)), rows
+
+
+@router.button(CARD)
+async def on_card(ctx: Context) -> None:
+    """Opens an action, or edits, stops, closes or cancels it."""
+    _, parts = unpack(ctx.event.data or "")
+    if len(parts) not in (2, 3):
+        raise StaleButton(ctx.event.data)
+    operation = choice(parts[0], OPERATIONS)
+    action = await actions.get(ctx.session, integer(parts[1], 1))
+    if action is None:
+        raise StaleButton(ctx.event.data)
+    ctx.answer()
+    t = ctx.t
+    if operation == "open":
+        ctx.reply(*await card(ctx, action))
+        return
+    if action.status != actions.OPEN:
+        ctx.reply(t("actions.not_open", status=t(f"actions.status_{action.status}")))
+        return
+    if operation == "edit":
+        names = [f for f in FIELDS if views.is_event(action.kind) or f not in ("place", "capacity")]
+        rows = [[Button(t(f"actions.field_{f}"), pack(CARD, "field", action.id, f))] for f in names]
+        ctx.reply(t("actions.ask_edit_field"), rows)
+    elif operation == "field":
+        field = choice(parts[2] if len(parts) == 3 else "", FIELDS)
+        await ctx.set_dialog(EDIT_FLOW, field, {"action_id": action.id})
+        ctx.reply(_question(t, action, field))
+    elif operation == "stop":
+        stopped = await broadcasts.stop_all(ctx.session, action.id)
+        ctx.reply(t.plural("broadcast.stopped", stopped))
+        _refresh_reports_after_commit(
+            ctx, [b.id for b in await broadcasts.of_action(ctx.session, action.id)]
+        )
+    elif operation == "close":
+        await _end(ctx, action, actions.CLOSED)
+    elif operation == "cancel":
+        yes = Button(t("actions.cancel_confirm"), pack(CARD, "cancel_yes", action.id))
+        ctx.reply(t("actions.cancel_question", title=action.title), [[yes]])
+    else:
+        ctx.edit_keyboard(None)
+        await _end(ctx, action, actions.CANCELLED)
+
+
+def _question(t: Translator, action: Action, field: str) -> str:
+    if field == "when":
+        return t("actions.ask_new_when", zone=action.timezone)
+    if field == "reminders":
+        return t("actions.ask_reminders", now=views.reminders_text(t, action.reminder_minutes))
+    if field == "capacity":
+        return t("actions.ask_new_capacity")
+    if field == "link":
+        return t("actions.ask_new_link")
+    return t(
+        f"actions.ask_{field}",
+        max=views.TITLE_LIMITS[1] if field == "title" else views.DESCRIPTION_LIMITS[1],
+    )
+
+
+def _refresh_reports_after_commit(ctx: Context, broadcast_ids: list[int]) -> None:
+    services = ctx.services
+
+    async def refresh(_: Any) -> None:
+        for broadcast_id in broadcast_ids:
+            await sending.refresh(services, broadcast_id, force=True)
+
+    ctx.after_commit(refresh)
+
+
+async def _end(ctx: Context, action: Action, status: str) -> None:
+    """Closes or cancels an action: no more answers, no reminders, nothing more sent."""
+    await actions.change(ctx.session, action, {"status": status}, ctx.now())
+    await reminders.drop(ctx, action)
+    await broadcasts.stop_all(ctx.session, action.id)
+    if status == actions.CANCELLED:
+        people = await actions.responders(ctx.session, action.id, CONCERNED)
+        await sending.send_about(
+            ctx,
+            action,
+            people,
+            "cancel",
+            intro=lambda t: t("actions.cancelled_notice"),
+            buttons=False,
+        )
+    ctx.reply(ctx.t(f"actions.{status}_done", title=action.title))
+
+
+@router.button(sending.STOP)
+async def stop_broadcast(ctx: Context) -> None:
+    """Stops a broadcast from its progress message."""
+    _, parts = unpack(ctx.event.data or "")
+    (raw,) = expect(parts, 1)
+    broadcast = await broadcasts.get(ctx.session, integer(raw, 1))
+    if broadcast is None:
+        raise StaleButton(raw)
+    if broadcast.state != broadcasts.RUNNING:
+        ctx.answer(ctx.t("broadcast.already_finished"))
+        return
+    stopped = await broadcasts.stop(ctx.session, broadcast)
+    ctx.answer(ctx.t.plural("broadcast.stopped", stopped))
+    _refresh_reports_after_commit(ctx, [broadcast.id])
+
+
+@router.dialog(EDIT_FLOW)
+async def on_edit_text(ctx: Context) -> None:
+    """Takes the new value of a field, applies it and tells the volunteers who answered."""
+    if ctx.dialog is None:
+        return
+    field, data = ctx.dialog.step, dict(ctx.dialog.data)
+    action = await actions.get(ctx.session, int(data.get("action_id", 0)))
+    if action is None or action.status != actions.OPEN:
+        await ctx.clear_dialog()
+        ctx.reply(ctx.t("actions.not_open", status=ctx.t("actions.status_closed")))
+        return
+    try:
+        changes = _changes(ctx, action, field, ctx.event.text or "")
+    except Invalid as problem:
+        ctx.reply(problem.message)
+        ctx.reply(_question(ctx.t, action, field))
+        return
+    old_capacity = action.capacity
+    await actions.change(ctx.session, action, changes, ctx.now())
+    await ctx.clear_dialog()
+    if field in ("when", "reminders"):
+        await reminders.reschedule(ctx, action)
+    if field == "capacity" and (action.capacity is None or (old_capacity or 0) < action.capacity):
+        await rsvp.promote(ctx, action)
+    if field != "reminders":
+        people = await actions.responders(ctx.session, action.id, CONCERNED)
+        label = field
+
+        def intro(t: Translator) -> str:
+            return t("actions.changed_notice", field=t(f"actions.field_{label}"))
+
+        await sending.send_about(ctx, action, people, "update", intro=intro)
+        ctx.reply(ctx.t.plural("actions.saved_told", len(people)))
+    else:
+        ctx.reply(ctx.t("profile.saved"))
+    ctx.reply(*await card(ctx, action))
+
+
+def _changes(ctx: Context, action: Action, field: str, text: str) -> dict[str, Any]:
+    t = ctx.t
+    if field == "when":
+        moment = views.to_utc(views.parse_local_time(t, text), action.timezone)
+        if moment <= ctx.now():
+            raise Invalid(t("actions.in_the_past"))
+        return {"at": moment}
+    if field == "capacity" and text.strip().lower() in (
+        "none",
+        "0",
+        t("actions.none_word").lower(),
+    ):
+        return {"capacity": None}
+    if field == "place" and text.strip().lower() == t("actions.online").lower():
+        return {"place": None, "online": True}
+    values = action_dialog.parse_field(ctx, field, text)
+    if field == "reminders":
+        return {"reminder_minutes": values["reminders"]}
+    return values
+
+
+@on_start_payload("a_")
+async def open_from_link(ctx: Context, code: str) -> None:
+    """Shows the action behind a deep link, with its buttons."""
+    action = await actions.by_code(ctx.session, code.lower()) if code.isalnum() else None
+    if action is None:
+        ctx.reply(ctx.t("actions.link_unknown"))
+        return
+    if action.status != actions.OPEN:
+        ctx.reply(ctx.t("actions.not_open", status=ctx.t(f"actions.status_{action.status}")))
+        return
+    zone = ctx.volunteer.timezone if ctx.volunteer else action.timezone
+    previous = await actions.answer_of(ctx.session, action.id, ctx.user_id)
+    chosen = previous.status if previous else None
+    ctx.reply(
+        views.render(ctx.t, action, zone),
+        views.rsvp_keyboard(ctx.t, action.id, action.kind, chosen),
+    )

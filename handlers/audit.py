@@ -1,0 +1,154 @@
+"""/audit: the log of every admin action — who, what, when, on whom — for owners and the chair,
+a page at a time, and as CSV naming who exported it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import orjson
+
+from handlers.callbacks import StaleButton, expect, integer, pack, unpack
+from handlers.context import Context
+from handlers.i18n import Html, Translator
+from handlers.ports import Button, Keyboard, Messenger
+from handlers.routing import Router
+from storage import audit, membership
+from storage.models import AuditEntry
+
+BUTTON = "au"  # au:<page> | au:csv
+PER_PAGE = 15
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+KNOWN = frozenset(
+    {
+        "role.grant",
+        "role.revoke",
+        "settings.change",
+        "application.approve",
+        "application.reject",
+        "application.ask",
+        "members.export",
+        "audit.export",
+        "privacy.forget",
+    }
+)
+
+router = Router("audit")
+
+
+def what(t: Translator, action: str) -> str:
+    """An action in words (a command as /name)."""
+    if action in KNOWN:
+        return t(f"audit.act.{action.replace('.', '_')}")
+    if action.startswith("command."):
+        return "/" + action.removeprefix("command.")
+    return action
+
+
+async def _names(ctx: Context, entries: list[AuditEntry]) -> dict[int, str]:
+    ids = {e.actor_id for e in entries} | {e.target_id for e in entries if e.target_id}
+    return await membership.names(ctx.session, ids)
+
+
+def _who(t: Translator, names: dict[int, str], user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    if user_id == 0:
+        return t("audit.erased")
+    return names.get(user_id) or str(user_id)
+
+
+async def _page(ctx: Context, number: int) -> tuple[Html, Keyboard]:
+    t = ctx.t
+    total = await audit.total(ctx.session)
+    pages = max(1, -(-total // PER_PAGE))
+    number = min(max(number, 0), pages - 1)
+    entries = list(await audit.page(ctx.session, number * PER_PAGE, PER_PAGE))
+    names = await _names(ctx, entries)
+    lines = [t.plural("audit.title", total), t("audit.page", page=number + 1, pages=pages), ""]
+    zone = ctx.volunteer.timezone if ctx.volunteer else ctx.settings.default_timezone
+    for entry in entries:
+        target = _who(t, names, entry.target_id)
+        details = ", ".join(f"{k}={v}" for k, v in entry.details.items())
+        lines.append(
+            t(
+                "audit.line",
+                when=t.datetime_text(entry.at, zone),
+                who=_who(t, names, entry.actor_id),
+                what=what(t, entry.action),
+                whom=f" → {target}" if target else "",
+                details=f" ({details})" if details else "",
+            )
+        )
+    if not entries:
+        lines.append(t("audit.empty"))
+    pager: list[Button] = []
+    if number > 0:
+        pager.append(Button(t("directory.previous"), pack(BUTTON, number - 1)))
+    if number + 1 < pages:
+        pager.append(Button(t("directory.next"), pack(BUTTON, number + 1)))
+    rows = [pager] if pager else []
+    rows.append([Button(t("audit.export"), pack(BUTTON, "csv"))])
+    return Html("\n".join(lines)), rows
+
+
+@router.command("audit")
+async def show(ctx: Context) -> None:
+    """Shows the latest admin actions."""
+    ctx.reply(*await _page(ctx, 0))
+
+
+def _cell(value: object) -> str:
+    text = str(value)
+    return "'" + text if text.startswith(CSV_FORMULA_START) else text
+
+
+def export_csv(
+    entries: list[AuditEntry], names: dict[int, str], exported_by: str, at: str
+) -> bytes:
+    """The whole log as CSV, the first row naming who exported it and when."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_cell(f"exported by {exported_by}"), at])
+    writer.writerow(["id", "at", "actor_id", "actor", "action", "target_id", "target", "details"])
+    for e in entries:
+        writer.writerow(
+            [
+                e.id,
+                e.at.isoformat(timespec="seconds"),
+                e.actor_id,
+                _cell(names.get(e.actor_id, "")),
+                e.action,
+                e.target_id if e.target_id is not None else "",
+                _cell(names.get(e.target_id or 0, "")),
+                _cell(orjson.dumps(e.details).decode()),
+            ]
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+@router.button(BUTTON)
+async def pressed(ctx: Context) -> None:
+    """Turns the page, or sends the log as CSV."""
+    _, parts = unpack(ctx.event.data or "")
+    (raw,) = expect(parts, 1)
+    if raw != "csv":
+        ctx.answer()
+        ctx.edit(*await _page(ctx, integer(raw, 0)))
+        return
+    if ctx.event.message_id is None:
+        raise StaleButton(raw)
+    me = ctx.volunteer.display_name if ctx.volunteer else ctx.event.user.full_name
+    await audit.record(ctx.session, ctx.user_id, "audit.export", ctx.now())
+    entries = list(await audit.everything(ctx.session))
+    names = await _names(ctx, entries)
+    at = ctx.now().isoformat(timespec="seconds")
+    content = export_csv(entries, names, f"{me} ({ctx.user_id})", at)
+    user_id, caption = ctx.user_id, ctx.t("audit.export_caption", name=me, count=len(entries))
+
+    async def _send(messenger: Messenger) -> None:
+        await messenger.send_document(user_id, "audit.csv", content, caption)
+
+    ctx.after_commit(_send)
+    ctx.answer(ctx.t("directory.export_sent"))

@@ -1,0 +1,178 @@
+"""Sending an action to many people through the outbox, and the coordinator's progress report.
+
+The report is one message in the coordinator's chat, edited at most every few seconds while
+the delivery engine works (it calls `refresh_refs` after recording results), then turned into
+the final summary with the reasons of failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from handlers.action_views import keyboard_rows, relative_text, render, rsvp_keyboard
+from handlers.callbacks import pack
+from handlers.context import AfterCommit, Context, Services
+from handlers.i18n import Html, Translator, translator
+from handlers.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
+from storage import broadcasts, outbox
+from storage.action_models import Action, Broadcast
+from storage.actions import Recipient
+from storage.outbox import Outgoing
+
+log = logging.getLogger(__name__)
+
+STOP = "bs"  # bs:<broadcast id>
+REPORT_EVERY = timedelta(seconds=3)
+FAILURE_REASONS = ("blocked", "chat_not_found", "bad_request", "transient", "stopped", "other")
+
+
+async def send_about(
+    ctx: Context,
+    action: Action,
+    people: Sequence[Recipient],
+    purpose: str,
+    *,
+    intro: Callable[[Translator], str] | None = None,
+    group_ids: Iterable[int] = (),
+    buttons: bool = True,
+    report: bool = False,
+) -> Broadcast:
+    """Queues the action (with an optional intro line) for each person, in their language."""
+    broadcast = await broadcasts.create(
+        ctx.session,
+        action.id,
+        purpose,
+        ctx.now(),
+        report_chat_id=ctx.chat_id if report else None,
+        report_locale=ctx.t.locale,
+    )
+    views: dict[tuple[str, str], tuple[str, list[Any] | None]] = {}
+
+    def view(language: str, timezone: str) -> tuple[str, list[Any] | None]:
+        found = views.get((language, timezone))
+        if found is None:
+            t = translator(language)
+            text = render(t, action, timezone)
+            if intro is not None:
+                text = Html(intro(t) + "\n\n" + text)
+            keyboard = keyboard_rows(rsvp_keyboard(t, action.id, action.kind)) if buttons else None
+            found = views[(language, timezone)] = (text, keyboard)
+        return found
+
+    messages = [Outgoing(p.user_id, *view(p.language, p.timezone)) for p in people]
+    default = ctx.settings.default_locale
+    messages += [Outgoing(chat_id, *view(default, action.timezone)) for chat_id in group_ids]
+    broadcast.total = await ctx.enqueue(
+        messages, purpose="broadcast", ref=broadcasts.ref(broadcast.id)
+    )
+    if report:
+        ctx.after_commit(_start_report(ctx.services, broadcast.id, ctx.chat_id, ctx.t))
+    return broadcast
+
+
+def _start_report(
+    services: Services, broadcast_id: int, chat_id: int, t: Translator
+) -> AfterCommit:
+    async def start(messenger: Messenger) -> None:
+        text, keyboard = progress_view(t, broadcast_id, {})
+        sent = await messenger.send_message(chat_id, text, keyboard)
+        async with services.sessionmaker() as session, session.begin():
+            broadcast = await broadcasts.get(session, broadcast_id)
+            if broadcast is not None:
+                broadcast.report_message_id = sent.message_id
+        await refresh(services, broadcast_id, force=True)
+
+    return start
+
+
+def progress_view(
+    t: Translator,
+    broadcast_id: int,
+    counts: dict[str, int],
+    eta: timedelta | None = None,
+) -> tuple[Html, Keyboard | None]:
+    """The progress message while sending, with its stop button."""
+    sent = counts.get(outbox.SENT, 0)
+    failed = counts.get(outbox.FAILED, 0)
+    remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
+    lines = [
+        t("broadcast.progress_title"),
+        t("broadcast.progress", sent=t.number(sent), failed=t.number(failed)),
+        t("broadcast.remaining", remaining=t.number(remaining)),
+    ]
+    if eta is not None:
+        lines.append(t("broadcast.eta", eta=relative_text(t, eta)))
+    keyboard = [[Button(t("broadcast.stop"), pack(STOP, broadcast_id))]]
+    return Html("\n".join(lines)), keyboard
+
+
+def summary_view(
+    t: Translator, broadcast: Broadcast, counts: dict[str, int], reasons: dict[str, int]
+) -> Html:
+    """The final report: delivered, failed and why, stopped."""
+    key = (
+        "broadcast.summary_stopped"
+        if broadcast.state == broadcasts.STOPPED
+        else "broadcast.summary"
+    )
+    lines: list[str] = [t(key), t.plural("broadcast.delivered", counts.get(outbox.SENT, 0))]
+    failed = counts.get(outbox.FAILED, 0)
+    if failed:
+        lines.append(t.plural("broadcast.failed", failed))
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            known = reason if reason in FAILURE_REASONS else "other"
+            lines.append(f"  • {t(f'broadcast.reason_{known}')}: {t.number(count)}")
+    stopped = counts.get(outbox.STOPPED, 0)
+    if stopped:
+        lines.append(t.plural("broadcast.not_sent", stopped))
+    return Html("\n".join(lines))
+
+
+async def refresh(services: Services, broadcast_id: int, *, force: bool = False) -> None:
+    """Edits the coordinator's progress message (at most every few seconds), or its summary."""
+    async with services.sessionmaker() as session, session.begin():
+        broadcast = await broadcasts.get(session, broadcast_id)
+        if broadcast is None or broadcast.finished_at is not None:
+            return
+        ref = broadcasts.ref(broadcast_id)
+        counts = await outbox.counts(session, ref)
+        remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
+        now = services.clock.now()
+        if remaining == 0:
+            broadcast.finished_at = now
+            if broadcast.state == broadcasts.RUNNING:
+                broadcast.state = broadcasts.DONE
+        if broadcast.report_message_id is None or broadcast.report_chat_id is None:
+            return
+        recent = broadcast.reported_at is not None and now - broadcast.reported_at < REPORT_EVERY
+        if remaining and recent and not force:
+            return
+        broadcast.reported_at = now
+        t = translator(broadcast.report_locale)
+        keyboard: Keyboard | None
+        if remaining:
+            done = counts.get(outbox.SENT, 0) + counts.get(outbox.FAILED, 0)
+            elapsed = (now - broadcast.created_at).total_seconds()
+            eta = timedelta(seconds=remaining * elapsed / done) if done and elapsed > 0 else None
+            text, keyboard = progress_view(t, broadcast_id, counts, eta)
+        else:
+            reasons = await outbox.failures(session, ref)
+            text, keyboard = summary_view(t, broadcast, counts, reasons), None
+        chat_id, message_id = broadcast.report_chat_id, broadcast.report_message_id
+    try:
+        await services.messenger.edit_message(chat_id, message_id, text, keyboard)
+    except MessageNotModified:
+        pass
+    except MessengerError as exc:
+        log.warning("could not update the report of broadcast %s: %r", broadcast_id, exc)
+
+
+async def refresh_refs(services: Services, refs: Iterable[str]) -> None:
+    """Refreshes the reports of the broadcasts behind these outbox refs (the engine's hook)."""
+    for ref in refs:
+        broadcast_id = broadcasts.id_of(ref)
+        if broadcast_id is not None:
+            await refresh(services, broadcast_id)

@@ -1,0 +1,232 @@
+"""A group's decisions: /decisions (past outcomes, CSV export, settings) and the coordinator's
+close-now and extend buttons, and the close at the deadline (also late, after a restart)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import timedelta
+
+from handlers import ballots
+from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.context import Context
+from handlers.decision_views import ADMIN_BUTTON, Snapshot, option_labels, outcome_text
+from handlers.guards import is_coordinator
+from handlers.i18n import Html, Translator, escape
+from handlers.ports import Button, Keyboard, Messenger
+from handlers.routing import Router
+from storage import decisions, groups
+from storage.decision_models import Decision
+
+router = Router("decisions")  # group chats only
+events = Router("decisions-events")  # timers and migrations
+
+EXPORT_BUTTON = "dcsv"
+SETTING_BUTTON = "dset"
+SETTINGS = {"members": ballots.MEMBERS_CAN_CREATE, "org": ballots.ORG_VOTING}
+EXTEND_BY = timedelta(days=1)
+HISTORY_LIMIT = 10
+CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _counts(t: Translator, decision: Decision, snap: Snapshot) -> str:
+    labels = option_labels(t, decision)
+    return " · ".join(
+        f"{escape(label)} {count}" for label, count in zip(labels, snap.counts, strict=False)
+    )
+
+
+def _settings_keyboard(t: Translator, settings: dict[str, object]) -> Keyboard:
+    rows = [[Button(t("decisions.button.export"), pack(EXPORT_BUTTON))]]
+    for short, name in SETTINGS.items():
+        state = t("decisions.on") if settings.get(name) else t("decisions.off")
+        rows.append(
+            [Button(t(f"decisions.setting.{short}", state=state), pack(SETTING_BUTTON, short))]
+        )
+    return rows
+
+
+async def _history_text(ctx: Context) -> Html:
+    t = ctx.t
+    past = await decisions.history(ctx.session, ctx.chat_id, HISTORY_LIMIT)
+    lines = [t("decisions.history_head")]
+    if not past:
+        lines.append(t("decisions.history_empty"))
+    for decision in past:
+        snap = Snapshot.from_json(decision.result)
+        closed = decision.closed_at or decision.closes_at
+        lines.append(
+            t(
+                "decisions.history_line",
+                date=t.date_text(closed, decision.timezone),
+                question=decision.question,
+                rule=t(f"decisions.rule_short.{decision.rule}"),
+                counts=Html(_counts(t, decision, snap)),
+                outcome=Html(outcome_text(t, decision, snap)),
+            )
+        )
+    still_open = await decisions.open_count(ctx.session, ctx.chat_id)
+    if still_open:
+        lines.append(t.plural("decisions.open_now", still_open))
+    return Html("\n".join(lines))
+
+
+@router.command("decisions")
+async def decisions_command(ctx: Context) -> None:
+    """Lists the group's past outcomes; coordinators also get the export and the settings."""
+    if ctx.args.strip().casefold() == "csv":
+        await _export(ctx)
+        return
+    text = await _history_text(ctx)
+    if is_coordinator(ctx):
+        group = await groups.get(ctx.session, ctx.chat_id)
+        ctx.reply(text, _settings_keyboard(ctx.t, group.settings if group else {}))
+    else:
+        ctx.reply(text)
+
+
+@router.button(EXPORT_BUTTON)
+async def export_pressed(ctx: Context) -> None:
+    """Sends the coordinator the group's outcomes as CSV, privately."""
+    await _export(ctx)
+
+
+async def _export(ctx: Context) -> None:
+    if not is_coordinator(ctx):
+        _refuse(ctx, "decisions.error.coordinators_only")
+        return
+    past = await decisions.history(ctx.session, ctx.chat_id)
+    content = export_csv(ctx.t, past)
+    user_id, caption = ctx.user_id, ctx.t("decisions.export_caption", count=len(past))
+
+    async def _send(messenger: Messenger) -> None:
+        await messenger.send_document(user_id, "decisions.csv", content, caption)
+
+    ctx.after_commit(_send)
+    if ctx.event.callback_id is not None:
+        ctx.answer(ctx.t("decisions.export_sent"))
+    else:
+        ctx.reply(ctx.t("decisions.export_sent"))
+
+
+def _cell(value: object) -> str:
+    text = str(value)
+    return "'" + text if text.startswith(CSV_INJECTION) else text
+
+
+def export_csv(t: Translator, past: Sequence[Decision]) -> bytes:
+    """The outcomes as CSV (UTF-8 with a BOM, so spreadsheets read the accents)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "id",
+            "kind",
+            "question",
+            "rule",
+            "options",
+            "counts",
+            "voters",
+            "eligible",
+            "quorum_needed",
+            "result",
+            "winner",
+            "anonymous",
+            "one_vote_per_org",
+            "created_at",
+            "closes_at",
+            "closed_at",
+            "closed_late_seconds",
+        ]
+    )
+    for decision in past:
+        snap = Snapshot.from_json(decision.result)
+        labels = option_labels(t, decision)
+        winners = " / ".join(labels[i] for i in snap.winners if i < len(labels))
+        row = [
+            decision.id,
+            decision.kind,
+            decision.question,
+            decision.rule,
+            " | ".join(labels),
+            " | ".join(str(c) for c in snap.counts),
+            snap.voters,
+            snap.eligible,
+            snap.needed,
+            snap.status,
+            winners,
+            decision.anonymous,
+            decision.org_voting,
+            decision.created_at.isoformat(),
+            decision.closes_at.isoformat(),
+            decision.closed_at.isoformat() if decision.closed_at else "",
+            round(snap.late_seconds),
+        ]
+        writer.writerow([_cell(value) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+@router.button(SETTING_BUTTON)
+async def setting_pressed(ctx: Context) -> None:
+    """Switches a group setting (coordinators only)."""
+    _, parts = unpack(ctx.event.data or "")
+    (short,) = expect(parts, 1)
+    name = SETTINGS[choice(short, tuple(SETTINGS))]
+    if not is_coordinator(ctx):
+        _refuse(ctx, "decisions.error.coordinators_only")
+        return
+    group = await groups.get(ctx.session, ctx.chat_id)
+    if group is None:
+        raise StaleButton(ctx.event.data)
+    await groups.set_setting(ctx.session, ctx.chat_id, name, not group.settings.get(name))
+    ctx.answer(ctx.t("decisions.setting_saved"))
+    ctx.edit(await _history_text(ctx), _settings_keyboard(ctx.t, group.settings))
+
+
+def _refuse(ctx: Context, key: str) -> None:
+    if ctx.event.callback_id is not None:
+        ctx.answer(ctx.t(key), alert=True)
+    else:
+        ctx.reply(ctx.t(key))
+
+
+@router.button(ADMIN_BUTTON)
+async def admin_pressed(ctx: Context) -> None:
+    """Closes a decision now, or gives it one more day (its creator or a coordinator)."""
+    _, parts = unpack(ctx.event.data or "")
+    decision_text, action = expect(parts, 2)
+    choice(action, ("close", "extend"))
+    decision = await decisions.get(ctx.session, integer(decision_text, 1))
+    if decision is None or decision.chat_id != ctx.chat_id:
+        raise StaleButton(ctx.event.data)
+    if decision.status != decisions.OPEN:
+        ctx.answer(ctx.t("decisions.closed_already"), alert=True)
+        return
+    if not (is_coordinator(ctx) or decision.created_by == ctx.user_id):
+        ctx.answer(ctx.t("decisions.error.admin_only"), alert=True)
+        return
+    if action == "close":
+        await ballots.close(ctx, decision)
+        ctx.answer(ctx.t("decisions.closed_now"))
+    elif await ballots.extend(ctx, decision, EXTEND_BY):
+        ctx.answer(ctx.t("decisions.extended_toast"))
+    else:
+        ctx.answer(ctx.t("decisions.error.extend_too_far"), alert=True)
+
+
+@events.timer(ballots.CLOSE_TIMER)
+async def close_due(ctx: Context) -> None:
+    """Closes a decision at its deadline — late, and saying so, if the bot was down."""
+    payload = ctx.event.payload or {}
+    decision = await decisions.get(ctx.session, int(payload.get("decision", 0)))
+    if decision is None or decision.status != decisions.OPEN:
+        return
+    await ballots.close(ctx, decision, float(payload.get("late_seconds", 0.0)))
+
+
+@events.on("migration")
+async def group_migrated(ctx: Context) -> None:
+    """Follows a group that became a supergroup, with its decisions."""
+    if ctx.event.migrate_to_chat_id is not None:
+        await decisions.move_chat(ctx.session, ctx.chat_id, ctx.event.migrate_to_chat_id)

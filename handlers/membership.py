@@ -1,0 +1,334 @@
+"""Membership: the coalition's settings (/coalition) and applications (/applications).
+
+When membership is by application, a completed registration is an application: coordinators
+get a card with Approve / Reject / Ask a question; the applicant is told the outcome in their
+language. The review dialog is drawn in membership.mmd.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import checkins, fields, roles
+from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.context import Context
+from handlers.i18n import Html, Translator, translator
+from handlers.ports import Button, Keyboard
+from handlers.routing import Router
+from storage import audit, dialogs, membership, volunteers
+from storage import roles as stored_roles
+from storage.coalition_models import Application
+from storage.models import Volunteer
+
+SETTING = "cs"  # cs:<m|c|d>:<value>
+REVIEW = "ap"  # ap:<application>:<ok|no|ask|skip>
+REVIEW_FLOW = "app_review"  # a coordinator types a reason or a question
+ANSWER_FLOW = "app_answer"  # the applicant types an answer
+MAX_TEXT = 1000
+
+SETTINGS: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "m": ("membership", (membership.OPEN, membership.BY_APPLICATION)),
+    "c": ("checkin_months", (3, 6, 12, 0)),
+    "d": ("checkin_days", (7, 14, 30)),
+}
+CARD_FIELDS = ("kind", "org_name", "org_type", "country", "language", "skills", "hours_per_month")
+
+router = Router("membership")
+
+
+# The coalition's settings
+
+
+def settings_view(ctx: Context, values: dict[str, Any]) -> tuple[Html, Keyboard]:
+    """The settings with a button for each choice (the current one ticked)."""
+    t = ctx.t
+    months, days = int(values["checkin_months"]), int(values["checkin_days"])
+    checkin = (
+        t.plural("coalition.checkins_every", months, days=t.number(days))
+        if months
+        else t("coalition.checkins_off")
+    )
+    text = Html(
+        "\n".join(
+            [
+                t("coalition.settings_title"),
+                "",
+                t(f"coalition.membership.{values['membership']}"),
+                checkin,
+            ]
+        )
+    )
+
+    def cell(short: str, value: Any, label: str) -> Button:
+        name = SETTINGS[short][0]
+        mark = "✅ " if values[name] == value else ""
+        return Button(mark + label, pack(SETTING, short, value))
+
+    rows: list[list[Button]] = [
+        [
+            cell("m", membership.OPEN, t("coalition.open")),
+            cell("m", membership.BY_APPLICATION, t("coalition.by_application")),
+        ],
+        [
+            cell("c", m, t.plural("coalition.months", m) if m else t("coalition.off"))
+            for m in SETTINGS["c"][1]
+        ],
+        [cell("d", d, t.plural("coalition.days", d)) for d in SETTINGS["d"][1]],
+    ]
+    return text, rows
+
+
+@router.command("coalition")
+async def show_settings(ctx: Context) -> None:
+    """Shows the coalition's settings: how people join, how often they check in."""
+    ctx.reply(*settings_view(ctx, await membership.settings(ctx.session)))
+
+
+@router.button(SETTING)
+async def setting_pressed(ctx: Context) -> None:
+    """Changes one setting, writes it to the audit log, shows the settings again."""
+    _, parts = unpack(ctx.event.data or "")
+    short, raw = expect(parts, 2)
+    name, options = SETTINGS[choice(short, tuple(SETTINGS))]
+    value: Any = raw if isinstance(options[0], str) else integer(raw)
+    if value not in options:
+        raise StaleButton(raw)
+    before = await membership.change_setting(ctx.session, name, value, ctx.user_id, ctx.now())
+    if before != value:
+        await audit.record(
+            ctx.session,
+            ctx.user_id,
+            "settings.change",
+            ctx.now(),
+            details={"setting": name, "from": before, "to": value},
+        )
+    if name.startswith("checkin") and value:
+        await checkins.ensure_sweep(ctx)
+    ctx.answer(ctx.t("coalition.saved"))
+    ctx.edit(*settings_view(ctx, await membership.settings(ctx.session)))
+
+
+# Applications
+
+
+async def registered(ctx: Context, volunteer: Volunteer) -> bool:
+    """After a registration: starts check-ins, or files an application. True: it is one."""
+    if volunteer.status != membership.APPLICANT:
+        await checkins.start(ctx, volunteer.user_id)
+        return False
+    application = await membership.submit(ctx.session, volunteer.user_id, ctx.now())
+    ctx.reply(ctx.t("membership.received", name=volunteer.display_name))
+    for reviewer, language in (await _reviewers(ctx)).items():
+        t = translator(language)
+        text = Html(t("membership.new") + "\n\n" + card(t, application, volunteer))
+        await roles.tell(ctx, reviewer, text, review_keyboard(t, application.id))
+    return True
+
+
+async def status_for_newcomer(ctx: Context) -> str:
+    """The status a completed registration gets: active, or applicant (by application)."""
+    mode = await membership.setting(ctx.session, "membership")
+    return membership.APPLICANT if mode == membership.BY_APPLICATION else membership.ACTIVE
+
+
+async def _reviewers(ctx: Context) -> dict[int, str]:
+    """Who reviews applications, with their language; those who blocked the bot are skipped."""
+    wanted = roles.PERMISSIONS["applications.review"]
+    ids = {uid for uid, held in (await stored_roles.everyone(ctx.session)).items() if held & wanted}
+    ids |= set(ctx.settings.admin_ids)
+    ids -= await membership.blocked(ctx.session, ids)
+    languages = await membership.languages(ctx.session, ids)
+    default = ctx.settings.default_locale
+    return {uid: languages.get(uid) or default for uid in sorted(ids)}
+
+
+def card(t: Translator, application: Application, volunteer: Volunteer) -> Html:
+    """The applicant's profile and the questions and answers so far."""
+    values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
+    names = [n for n in CARD_FIELDS if n != "org_name" or volunteer.kind == "organisation"]
+    lines: list[str] = [
+        t("membership.card_title", name=volunteer.display_name, number=application.id)
+    ]
+    if volunteer.username:
+        lines.append(t("membership.username", username=volunteer.username))
+    lines += fields.summary_lines(t, values, names)
+    for exchange in application.exchanges:
+        key = "membership.asked" if exchange["from"] == "coordinator" else "membership.replied"
+        lines.append(t(key, text=exchange["text"]))
+    return Html("\n".join(lines))
+
+
+def review_keyboard(t: Translator, application_id: int) -> Keyboard:
+    """Approve / Reject / Ask a question."""
+    return [
+        [
+            Button(t("membership.approve"), pack(REVIEW, application_id, "ok")),
+            Button(t("membership.reject"), pack(REVIEW, application_id, "no")),
+        ],
+        [Button(t("membership.ask"), pack(REVIEW, application_id, "ask"))],
+    ]
+
+
+@router.command("applications")
+async def list_applications(ctx: Context) -> None:
+    """Shows each application still waiting, with its buttons."""
+    waiting = await membership.pending(ctx.session)
+    if not waiting:
+        ctx.reply(ctx.t("membership.none_waiting"))
+        return
+    ctx.reply(ctx.t.plural("membership.waiting", len(waiting)))
+    for application, volunteer in waiting[:20]:
+        ctx.reply(card(ctx.t, application, volunteer), review_keyboard(ctx.t, application.id))
+
+
+async def _open(ctx: Context, application_id: int) -> tuple[Application, Volunteer] | None:
+    """The pending application and its applicant, or None (the reviewer is told why)."""
+    application = await membership.get(ctx.session, application_id)
+    volunteer = await volunteers.get(ctx.session, application.user_id) if application else None
+    if application is None or volunteer is None:
+        raise StaleButton("no such application")
+    if application.status != membership.PENDING:
+        who = await volunteers.get(ctx.session, application.decided_by or 0)
+        key = f"membership.already_{application.status}"
+        message = ctx.t(key, name=who.display_name if who else ctx.t("membership.someone"))
+        if ctx.event.callback_id is not None:
+            ctx.answer(message, alert=True)
+            ctx.edit_keyboard(None)
+        else:
+            ctx.reply(message)
+        await ctx.clear_dialog()
+        return None
+    return application, volunteer
+
+
+@router.button(REVIEW)
+async def review_pressed(ctx: Context) -> None:
+    """Approves at once; for a rejection or a question, asks the coordinator to type it."""
+    _, parts = unpack(ctx.event.data or "")
+    raw_id, what = expect(parts, 2)
+    choice(what, ("ok", "no", "ask", "skip"))
+    opened = await _open(ctx, integer(raw_id, 1))
+    if opened is None:
+        return
+    application, volunteer = opened
+    ctx.answer()
+    if what == "ok":
+        ctx.edit_keyboard(None)
+        await decide(ctx, application, volunteer, approved=True)
+    elif what == "skip":
+        ctx.edit_keyboard(None)
+        await decide(ctx, application, volunteer, approved=False)
+    else:
+        step = "reason" if what == "no" else "question"
+        await ctx.set_dialog(REVIEW_FLOW, step, {"application": application.id})
+        if step == "reason":
+            skip = [[Button(ctx.t("membership.no_reason"), pack(REVIEW, application.id, "skip"))]]
+            ctx.reply(ctx.t("membership.type_reason", name=volunteer.display_name), skip)
+        else:
+            ctx.reply(ctx.t("membership.type_question", name=volunteer.display_name))
+
+
+async def decide(
+    ctx: Context,
+    application: Application,
+    volunteer: Volunteer,
+    *,
+    approved: bool,
+    reason: str | None = None,
+) -> None:
+    """Records the decision, tells the applicant in their language and the coordinator."""
+    await membership.decide(
+        ctx.session, application, volunteer, approved, ctx.user_id, ctx.now(), reason
+    )
+    await audit.record(
+        ctx.session,
+        ctx.user_id,
+        "application.approve" if approved else "application.reject",
+        ctx.now(),
+        target_id=volunteer.user_id,
+        details={"application": application.id, **({"reason": reason} if reason else {})},
+    )
+    await ctx.clear_dialog()
+    t = translator(volunteer.language)
+    if approved:
+        await checkins.start(ctx, volunteer.user_id)
+        text = t("membership.approved", name=volunteer.display_name)
+    elif reason:
+        text = t("membership.rejected_because", reason=reason)
+    else:
+        text = t("membership.rejected")
+    await roles.tell(ctx, volunteer.user_id, text)
+    key = "membership.you_approved" if approved else "membership.you_rejected"
+    ctx.reply(ctx.t(key, name=volunteer.display_name))
+
+
+def _typed(ctx: Context) -> str | None:
+    """The typed text, cleaned, or None (and the person is told) when it cannot be used."""
+    text = " ".join((ctx.event.text or "").split())
+    if not text:
+        ctx.reply(ctx.t("membership.type_text"))
+        return None
+    if len(text) > MAX_TEXT:
+        ctx.reply(ctx.t("membership.too_long", max=MAX_TEXT, length=len(text)))
+        return None
+    return text
+
+
+@router.dialog(REVIEW_FLOW)
+async def review_typed(ctx: Context) -> None:
+    """Takes the reason of a rejection, or a question for the applicant."""
+    assert ctx.dialog is not None
+    opened = await _open(ctx, int(ctx.dialog.data.get("application", 0)))
+    if opened is None:
+        return
+    application, volunteer = opened
+    text = _typed(ctx)
+    if text is None:
+        return
+    if ctx.dialog.step == "reason":
+        await decide(ctx, application, volunteer, approved=False, reason=text)
+        return
+    await membership.add_exchange(ctx.session, application, "coordinator", text, ctx.now())
+    await audit.record(
+        ctx.session,
+        ctx.user_id,
+        "application.ask",
+        ctx.now(),
+        target_id=volunteer.user_id,
+        details={"application": application.id, "question": text},
+    )
+    await ctx.clear_dialog()
+    await dialogs.save(
+        ctx.session,
+        volunteer.user_id,
+        volunteer.user_id,
+        ANSWER_FLOW,
+        "answer",
+        {"application": application.id, "asker": ctx.user_id},
+        ctx.now(),
+    )
+    t = translator(volunteer.language)
+    await roles.tell(ctx, volunteer.user_id, t("membership.question_for_you", question=text))
+    ctx.reply(ctx.t("membership.question_sent", name=volunteer.display_name))
+
+
+@router.dialog(ANSWER_FLOW)
+async def answer_typed(ctx: Context) -> None:
+    """Passes the applicant's answer on to the coordinator who asked, with the buttons again."""
+    assert ctx.dialog is not None
+    application = await membership.get(ctx.session, int(ctx.dialog.data.get("application", 0)))
+    if application is None or application.status != membership.PENDING or not ctx.volunteer:
+        await ctx.clear_dialog()
+        ctx.reply(ctx.t("membership.answer_too_late"))
+        return
+    text = _typed(ctx)
+    if text is None:
+        return
+    asker = int(ctx.dialog.data.get("asker", 0))
+    await membership.add_exchange(ctx.session, application, "applicant", text, ctx.now())
+    await ctx.clear_dialog()
+    languages = await membership.languages(ctx.session, [asker])
+    t = translator(languages.get(asker) or ctx.settings.default_locale)
+    body = Html(t("membership.answer_came") + "\n\n" + card(t, application, ctx.volunteer))
+    await roles.tell(ctx, asker, body, review_keyboard(t, application.id))
+    ctx.reply(ctx.t("membership.answer_sent"))

@@ -1,0 +1,94 @@
+"""Reminders before a decision closes: the eligible members who have not voted, privately.
+
+Halfway and one hour before the close (handlers/ballots.py schedules them). Nobody is reminded
+twice for the same moment (decision_nudges rows), nobody who voted (or whose organisation
+voted, with one vote per organisation) is reminded, extending a vote does not re-run a moment
+that has run, and anyone can turn the reminders off (and on again) with the button they get.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import ballots
+from handlers.callbacks import choice, expect, pack, unpack
+from handlers.context import Context
+from handlers.i18n import translator
+from handlers.ports import Button
+from handlers.routing import Router
+from storage import decisions, groups
+from storage.decision_models import Decision
+from storage.models import Volunteer
+from storage.outbox import Outgoing
+
+events = Router("nudges-events")  # timers
+private = Router("nudges-private")  # the on/off buttons, in private chats
+
+NUDGE_SWITCH = "dnudge"
+
+
+def message_link(chat_id: int, message_id: int | None) -> str | None:
+    """A t.me link to a message of a supergroup (basic groups have no message links)."""
+    text = str(chat_id)
+    if message_id is None or not text.startswith("-100"):
+        return None
+    return f"https://t.me/c/{text[4:]}/{message_id}"
+
+
+def nudge_for(decision: Decision, volunteer: Volunteer, title: str) -> Outgoing:
+    """One reminder, in the member's language and time zone (buttons in the Bot API's shape)."""
+    t = translator(volunteer.language)
+    closes = t.datetime_text(decision.closes_at, volunteer.timezone or decision.timezone)
+    text = t("nudges.reminder", question=decision.question, group=title, time=closes)
+    rows: list[list[dict[str, Any]]] = []
+    link = message_link(decision.chat_id, decision.results_message_id)
+    if link is not None:
+        rows.append([{"text": t("nudges.open_vote"), "url": link}])
+    rows.append([{"text": t("nudges.stop"), "callback_data": pack(NUDGE_SWITCH, "off")}])
+    return Outgoing(volunteer.user_id, text, rows)
+
+
+@events.timer(ballots.NUDGE_TIMER)
+async def nudge_due(ctx: Context) -> None:
+    """Reminds the eligible members who have not voted yet."""
+    payload = ctx.event.payload or {}
+    decision = await decisions.get(ctx.session, int(payload.get("decision", 0)))
+    moment = str(payload.get("moment", ""))
+    if decision is None or decision.status != decisions.OPEN or moment in decision.nudged:
+        return
+    decision.nudged = [*decision.nudged, moment]
+    rows = await decisions.ballots(ctx.session, decision.id)
+    voted = {row.unit for row in rows if ballots.counts_as_vote(decision, row.choice)}
+    quiet = [
+        v
+        for v in await decisions.eligible(ctx.session, decision.chat_id)
+        if ballots.unit_for(v, decision.org_voting) not in voted
+    ]
+    skip = await decisions.not_to_nudge(ctx.session, [v.user_id for v in quiet])
+    wanted = [v for v in quiet if v.user_id not in skip]
+    fresh = set(
+        await decisions.mark_nudged(
+            ctx.session, decision.id, [v.user_id for v in wanted], moment, ctx.now()
+        )
+    )
+    group = await groups.get(ctx.session, decision.chat_id)
+    title = group.title if group is not None else ""
+    messages = [nudge_for(decision, v, title) for v in wanted if v.user_id in fresh]
+    await ctx.enqueue(messages, purpose="nudge", ref=f"decision:{decision.id}:{moment}")
+
+
+@private.button(NUDGE_SWITCH)
+async def switch_pressed(ctx: Context) -> None:
+    """Turns reminders about group decisions off, or back on."""
+    _, parts = unpack(ctx.event.data or "")
+    (state,) = expect(parts, 1)
+    wanted = choice(state, ("on", "off")) == "on"
+    await decisions.set_nudges(ctx.session, ctx.user_id, wanted, ctx.now())
+    if wanted:
+        ctx.answer(ctx.t("nudges.on"))
+        ctx.edit_keyboard([])
+    else:
+        ctx.answer()
+        ctx.reply(
+            ctx.t("nudges.off"), [[Button(ctx.t("nudges.turn_on"), pack(NUDGE_SWITCH, "on"))]]
+        )

@@ -1,0 +1,84 @@
+"""Majority votes in group chats: /poll, the vote buttons, and answers to native polls.
+
+Why a native poll for some votes and buttons for others is explained in handlers/ballots.py:
+open, live, one-vote-per-person votes are native non-anonymous polls (the bot receives every
+poll_answer); anonymous, hidden-until-close and one-vote-per-organisation votes use buttons.
+"""
+
+from __future__ import annotations
+
+from handlers import ballots
+from handlers.callbacks import StaleButton, expect, integer, unpack
+from handlers.context import Context
+from handlers.decision_input import VOTE
+from handlers.decision_views import VOTE_BUTTON
+from handlers.i18n import Html
+from handlers.routing import Router
+from storage import decisions
+
+router = Router("polls")  # group chats only (the guard is applied where it is included)
+events = Router("polls-events")  # poll answers arrive from the voter's private side
+
+
+@router.command("poll")
+async def poll_command(ctx: Context) -> None:
+    """Puts a question to the group as a vote, or explains how to write one."""
+    await ballots.create(ctx, VOTE)
+
+
+@router.button(VOTE_BUTTON)
+async def vote_pressed(ctx: Context) -> None:
+    """Records (or changes) the member's vote and refreshes the live results."""
+    _, parts = unpack(ctx.event.data or "")
+    decision_text, option_text = expect(parts, 2)
+    decision = await decisions.get(ctx.session, integer(decision_text, 1))
+    if decision is None or decision.kind != VOTE or decision.transport != ballots.BUTTONS:
+        raise StaleButton(ctx.event.data)
+    option = integer(option_text, 0, len(decision.options) - 1)
+    if decision.status != decisions.OPEN:
+        ctx.answer(ctx.t("decisions.closed_already"), alert=True)
+        return
+    volunteer = await ballots.voter(ctx, decision)
+    if volunteer is None:
+        return
+    existing = await decisions.ballot_of(ctx.session, decision.id, ctx.user_id)
+    current = set(existing.choice) if existing is not None else set()
+    chosen = current ^ {option} if decision.multiple else {option}
+    if chosen == current:
+        ctx.answer(ctx.t("decisions.vote_unchanged", option=decision.options[option]))
+        return
+    if not chosen:
+        await decisions.retract(ctx.session, decision.id, ctx.user_id)
+        ctx.answer(ctx.t("decisions.vote_withdrawn"))
+    else:
+        unit = ballots.unit_for(volunteer, decision.org_voting)
+        await decisions.cast(ctx.session, decision.id, ctx.user_id, unit, sorted(chosen), ctx.now())
+        labels = ", ".join(decision.options[i] for i in sorted(chosen))
+        key = "decisions.vote_changed" if current else "decisions.vote_recorded"
+        ctx.answer(ctx.t(key, option=labels))
+    ballots.refresh_later(ctx, decision.id)
+
+
+@events.on("poll_answer")
+async def poll_answered(ctx: Context) -> None:
+    """Counts an eligible member's answer to a native poll; invites anyone else to register."""
+    if ctx.event.poll_id is None:
+        return
+    decision = await decisions.by_poll(ctx.session, ctx.event.poll_id)
+    if decision is None or decision.status != decisions.OPEN:
+        return
+    volunteer = await ballots.voter(ctx, decision)
+    if volunteer is None:
+        return
+    picks = sorted({i for i in ctx.event.option_ids if 0 <= i < len(decision.options)})
+    if not decision.multiple:
+        picks = picks[:1]
+    existing = await decisions.ballot_of(ctx.session, decision.id, ctx.user_id)
+    if not picks:
+        await decisions.retract(ctx.session, decision.id, ctx.user_id)
+    else:
+        unit = ballots.unit_for(volunteer, decision.org_voting)
+        await decisions.cast(ctx.session, decision.id, ctx.user_id, unit, picks, ctx.now())
+        if volunteer.discreet and existing is None:
+            ctx.reply(Html(ctx.t("polls.discreet_note", question=decision.question)))
+    ballots.refresh_later(ctx, decision.id)

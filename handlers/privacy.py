@@ -1,0 +1,83 @@
+"""/mydata and /forget: every volunteer sees everything Chorus stores about them, and can erase it.
+
+/forget asks for a confirmation first (drawn in privacy.mmd). Aggregates stay true: an answer
+to an action, a ballot, a delivered message keep counting, with nobody behind them.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from handlers import roles
+from handlers.callbacks import choice, expect, pack, unpack
+from handlers.context import Context
+from handlers.ports import Button, Messenger
+from handlers.routing import Router
+from storage import audit, privacy
+from storage import roles as stored_roles
+
+FORGET = "fg"  # fg:yes | fg:no
+FILE_NAME = "chorus-my-data.json"
+
+router = Router("privacy")
+
+
+@router.command("mydata")
+async def my_data(ctx: Context) -> None:
+    """Sends the person a JSON document with everything Chorus stores about them."""
+    tables = await privacy.export(ctx.session, ctx.user_id)
+    if not tables:
+        ctx.reply(ctx.t("privacy.nothing"))
+        return
+    document = {
+        "about": str(ctx.t("privacy.document_about")),
+        "user_id": ctx.user_id,
+        "generated_at": ctx.now().isoformat(timespec="seconds"),
+        "tables": tables,
+    }
+    content = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    user_id, caption = ctx.user_id, ctx.t("privacy.caption")
+
+    async def _send(messenger: Messenger) -> None:
+        await messenger.send_document(user_id, FILE_NAME, content, caption)
+
+    ctx.after_commit(_send)
+
+
+@router.command("forget")
+async def forget(ctx: Context) -> None:
+    """Explains what /forget erases and asks for a confirmation."""
+    keyboard = [
+        [Button(ctx.t("privacy.forget_yes"), pack(FORGET, "yes"))],
+        [Button(ctx.t("privacy.forget_no"), pack(FORGET, "no"))],
+    ]
+    ctx.reply(ctx.t("privacy.forget_confirm"), keyboard)
+
+
+@router.button(FORGET)
+async def forget_answered(ctx: Context) -> None:
+    """Erases the person's data once they confirmed (the last owner must hand over first)."""
+    _, parts = unpack(ctx.event.data or "")
+    (answer,) = expect(parts, 1)
+    choice(answer, ("yes", "no"))
+    ctx.answer()
+    if answer == "no":
+        ctx.edit(ctx.t("privacy.forget_kept"))
+        return
+    held = await stored_roles.of_user(ctx.session, ctx.user_id)
+    if stored_roles.OWNER in held and ctx.user_id not in ctx.settings.admin_ids:
+        owners = set(await stored_roles.holders(ctx.session, stored_roles.OWNER))
+        if len(owners | set(ctx.settings.admin_ids)) <= 1:
+            ctx.edit(ctx.t("privacy.last_owner"))
+            return
+    volunteer = ctx.volunteer
+    names = {ctx.event.user.username or ""}
+    if volunteer is not None:
+        names |= {volunteer.display_name, volunteer.org_name or "", volunteer.username or ""}
+    await privacy.erase(ctx.session, ctx.user_id, frozenset(names))
+    await audit.record(ctx.session, privacy.ERASED, "privacy.forget", ctx.now())
+    ctx.volunteer = None
+    ctx.dialog = None
+    ctx.edit(ctx.t("privacy.forgotten"))
+    if held:
+        roles.refresh_menu(ctx, ctx.user_id, roles.held_by(ctx, ctx.user_id, frozenset()))

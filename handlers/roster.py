@@ -1,0 +1,131 @@
+"""/roster <action>: who answered what, for coordinators, with a CSV export.
+
+Names are escaped; volunteers in discreet mode appear without their name, in the list and in
+the file alike (a roster gets forwarded).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from handlers.callbacks import StaleButton, expect, integer, pack, unpack
+from handlers.context import Context
+from handlers.i18n import Html, Translator, escape
+from handlers.ports import Button, Messenger
+from handlers.routing import Router
+from storage import actions
+from storage.action_models import Action, Rsvp
+from storage.models import Volunteer
+
+ROSTER = "ro"  # ro:<action id>
+ORDER = (actions.GOING, actions.WAITLIST, actions.MAYBE, actions.DONE, actions.CANT)
+MAX_TEXT = 3800
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+router = Router("roster")
+
+
+def shown_name(t: Translator, volunteer: Volunteer | None) -> str:
+    """How a volunteer appears on a roster (discreet volunteers without their name)."""
+    if volunteer is None:
+        return t("roster.unknown")
+    if volunteer.discreet:
+        return t("roster.discreet")
+    name = volunteer.display_name
+    if volunteer.kind == "organisation" and volunteer.org_name:
+        name = f"{name} ({volunteer.org_name})"
+    return name
+
+
+def _cell(value: str) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    return "'" + value if value.startswith(CSV_FORMULA_START) else value
+
+
+def csv_bytes(t: Translator, rows: list[tuple[Rsvp, Volunteer | None]]) -> bytes:
+    """The roster as CSV (UTF-8 with a byte-order mark, for spreadsheets)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["name", "username", "kind", "country", "answer", "answered_at"])
+    for rsvp, volunteer in rows:
+        hidden = volunteer is None or volunteer.discreet
+        writer.writerow(
+            [
+                _cell(shown_name(t, volunteer)),
+                "" if hidden or volunteer is None else _cell(volunteer.username or ""),
+                volunteer.kind if volunteer else "",
+                volunteer.country if volunteer else "",
+                rsvp.status,
+                rsvp.answered_at.isoformat(timespec="seconds"),
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+async def show(ctx: Context, action: Action) -> None:
+    """Sends the counts and the list of an action, then the CSV file."""
+    t = ctx.t
+    rows = await actions.roster(ctx.session, action.id)
+    counts = await actions.counts(ctx.session, action.id)
+    lines: list[str] = [t("roster.title", id=action.id, title=action.title)]
+    length = len(lines[0])
+    omitted = 0
+    for status in ORDER:
+        group = [(r, v) for r, v in rows if r.status == status]
+        if not group:
+            continue
+        heading = f"\n<b>{t(f'actions.count_{status}')}</b> ({t.number(counts.get(status, 0))})"
+        lines.append(heading)
+        length += len(heading)
+        for _, volunteer in group:
+            line = f"• {escape(shown_name(t, volunteer))}"
+            if length + len(line) > MAX_TEXT:
+                omitted += 1
+                continue
+            lines.append(line)
+            length += len(line) + 1
+    if not rows:
+        lines.append(t("roster.empty"))
+    if omitted:
+        lines.append(t.plural("roster.more_in_file", omitted))
+    ctx.reply(Html("\n".join(lines)))
+    if rows:
+        content = csv_bytes(t, rows)
+        chat_id = ctx.chat_id
+        caption = t("roster.file_caption", title=action.title)
+
+        async def send_file(messenger: Messenger) -> None:
+            await messenger.send_document(chat_id, f"roster-{action.id}.csv", content, caption)
+
+        ctx.after_commit(send_file)
+
+
+@router.command("roster")
+async def roster(ctx: Context) -> None:
+    """Shows the roster of the action named in the command, or asks which action."""
+    if ctx.args:
+        action = await actions.find(ctx.session, ctx.args)
+        if action is None:
+            ctx.reply(ctx.t("roster.not_found", reference=ctx.args))
+            return
+        await show(ctx, action)
+        return
+    recent = await actions.recent(ctx.session, 10)
+    if not recent:
+        ctx.reply(ctx.t("actions.none_yet"))
+        return
+    rows = [[Button(f"#{a.id} {a.title[:40]}", pack(ROSTER, a.id))] for a in recent]
+    ctx.reply(ctx.t("roster.which"), rows)
+
+
+@router.button(ROSTER)
+async def roster_button(ctx: Context) -> None:
+    """Shows the roster of the chosen action."""
+    _, parts = unpack(ctx.event.data or "")
+    (raw,) = expect(parts, 1)
+    action = await actions.get(ctx.session, integer(raw, 1))
+    if action is None:
+        raise StaleButton(raw)
+    ctx.answer()
+    await show(ctx, action)

@@ -1,0 +1,73 @@
+"""RSVP buttons: Going / Maybe / Can't for events, "I signed" / "I sent it" for petitions, letters.
+
+An answer is stored once per volunteer and action (a second press of the same button, or a
+replayed update, changes nothing). When an event is full, new "Going" answers join a waitlist,
+promoted in order — and told — when a place frees up.
+"""
+
+from __future__ import annotations
+
+from handlers.action_views import RSVP, answer_label, answers_for, render, rsvp_keyboard
+from handlers.callbacks import StaleButton, expect, integer, unpack
+from handlers.context import Context
+from handlers.i18n import Html, translator
+from handlers.routing import Router
+from storage import actions
+from storage.action_models import Action
+from storage.outbox import Outgoing
+
+router = Router("rsvp")
+
+
+@router.button(RSVP)
+async def answer(ctx: Context) -> None:
+    """Records the volunteer's answer to an action, or puts them on its waitlist."""
+    _, parts = unpack(ctx.event.data or "")
+    raw_id, choice = expect(parts, 2)
+    action = await actions.get(ctx.session, integer(raw_id, 1), lock=True)
+    if action is None or choice not in answers_for(action.kind):
+        raise StaleButton(ctx.event.data)
+    if action.status != actions.OPEN:
+        ctx.answer(ctx.t(f"rsvp.action_{action.status}"), alert=True)
+        return
+    previous = await actions.answer_of(ctx.session, action.id, ctx.user_id)
+    before = previous.status if previous is not None else None
+    if before == choice or (before == actions.WAITLIST and choice == actions.GOING):
+        ctx.answer(ctx.t("rsvp.unchanged"))
+        return
+    status = choice
+    if choice == actions.GOING and action.capacity is not None:
+        going = (await actions.counts(ctx.session, action.id)).get(actions.GOING, 0)
+        if going >= action.capacity:
+            status = actions.WAITLIST
+    await actions.set_answer(ctx.session, action.id, ctx.user_id, status, ctx.now())
+    if before == actions.GOING:
+        await promote(ctx, action)
+    if status == actions.WAITLIST:
+        ctx.answer(ctx.t("rsvp.waitlisted"), alert=True)
+    else:
+        ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
+    if ctx.event.chat.is_private:
+        ctx.edit_keyboard(rsvp_keyboard(ctx.t, action.id, action.kind, status))
+
+
+async def promote(ctx: Context, action: Action) -> int:
+    """Gives free places to the waitlist, first come first served, and tells those promoted."""
+    if action.capacity is None:
+        free = 1 << 30
+    else:
+        going = (await actions.counts(ctx.session, action.id)).get(actions.GOING, 0)
+        free = action.capacity - going
+    if free <= 0:
+        return 0
+    promoted = await actions.waitlisted(ctx.session, action.id, min(free, 1000))
+    for rsvp in promoted:
+        await actions.set_answer(ctx.session, action.id, rsvp.user_id, actions.GOING, ctx.now())
+    people = await actions.recipients(ctx.session, [r.user_id for r in promoted])
+    messages = []
+    for person in people:
+        t = translator(person.language)
+        text = Html(t("rsvp.promoted") + "\n\n" + render(t, action, person.timezone))
+        messages.append(Outgoing(person.user_id, text))
+    await ctx.enqueue(messages, purpose="notice", ref=f"p{action.id}")
+    return len(promoted)

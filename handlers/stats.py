@@ -1,0 +1,91 @@
+"""/stats for coordinators: members by kind, country and skill; the reach, answers and response
+rate of recent actions; the turnout of recent decisions — in words, then as a picture.
+"""
+
+from __future__ import annotations
+
+from handlers import charts
+from handlers.context import Context
+from handlers.directory import inventory_text
+from handlers.i18n import Html, Translator
+from handlers.ports import Messenger
+from handlers.routing import Router
+from storage import directory, stats
+
+router = Router("stats")
+TITLE_LIMIT = 40
+
+
+def _percent(t: Translator, share: float) -> str:
+    return t.number(round(share * 100)) + " %"
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
+
+
+def report(
+    t: Translator,
+    inventory: directory.Inventory,
+    actions: list[stats.ActionFigures],
+    decisions: list[stats.DecisionFigures],
+) -> Html:
+    """The figures in words."""
+    lines = [inventory_text(t, inventory), "", t("stats.actions_title")]
+    if not actions:
+        lines.append(t("stats.no_actions"))
+    for a in actions:
+        answers = ", ".join(
+            f"{t(f'stats.answer.{k}')} {t.number(n)}" for k, n in sorted(a.answers.items())
+        )
+        lines.append(
+            t(
+                "stats.action",
+                number=a.id,
+                title=_short(a.title),
+                delivered=t.number(a.delivered),
+                failed=t.number(a.failed),
+                answers=answers or t("common.none"),
+                rate=_percent(t, a.response_rate),
+            )
+        )
+    lines += ["", t("stats.decisions_title")]
+    if not decisions:
+        lines.append(t("stats.no_decisions"))
+    for d in decisions:
+        lines.append(
+            t(
+                "stats.decision",
+                question=_short(d.question),
+                voters=t.number(d.voters),
+                eligible=t.number(d.eligible),
+                rate=_percent(t, d.turnout),
+            )
+        )
+    return Html("\n".join(lines))
+
+
+@router.command("stats")
+async def show(ctx: Context) -> None:
+    """Sends the figures, then a chart of members over time and response rates per action."""
+    t = ctx.t
+    inventory = await directory.inventory(ctx.session)
+    actions = await stats.recent_actions(ctx.session)
+    decisions = await stats.recent_decisions(ctx.session)
+    ctx.reply(report(t, inventory, actions, decisions))
+    by_day = await stats.registrations_by_day(ctx.session)
+    data = charts.ChartData(
+        days=[day for day, _ in by_day],
+        joined=[count for _, count in by_day],
+        actions=[f"#{a.id}" for a in reversed(actions)],
+        rates=[a.response_rate for a in reversed(actions)],
+        members_title=t("stats.chart_members"),
+        rates_title=t("stats.chart_rates"),
+    )
+    chat_id, caption = ctx.chat_id, t("stats.chart_caption")
+
+    async def _send(messenger: Messenger) -> None:
+        picture = await charts.render_png(data)
+        await messenger.send_photo(chat_id, "stats.png", picture, caption)
+
+    ctx.after_commit(_send)

@@ -1,0 +1,71 @@
+"""Models of calls to action: the actions, the answers of volunteers, and their broadcasts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base, UTCDateTime
+
+
+class Action(Base):
+    """A petition, letter-writing drive, stunt, fundraiser or meeting put to volunteers."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)  # for deep links
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(512))
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # start, or deadline
+    timezone: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str | None] = mapped_column(String(300))
+    online: Mapped[bool] = mapped_column(default=False)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    group_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reminder_minutes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | cancelled | closed
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Rsvp(Base):
+    """One volunteer's answer to an action (one row per person and action)."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (
+        UniqueConstraint("action_id", "user_id"),
+        Index("ix_rsvps_action_status", "action_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # going | maybe | cant | done | waitlist
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # waitlist order
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Broadcast(Base):
+    """One sending of messages about an action: the announcement, a reminder, an update."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(Integer, index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # announce | reminder | update | cancel
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running|stopped|done
+    report_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    report_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    report_locale: Mapped[str] = mapped_column(String(8), default="en")
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,79 @@
+"""Delivery: 3,000 recipients at 30/s with Telegram's limits on; then the paid and lifted modes."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.aiogram_runtime import create_bot
+from bot.app import open_storage
+from bot.delivery import DeliveryConfig, DeliveryEngine
+from bot.lean_sender import LeanSender
+from handlers.ports import SystemClock
+from storage import outbox
+from storage.outbox import Outgoing
+from tests.bench.emulator_process import EmulatorProcess
+
+TEXT = (
+    "🤝 Meeting\n<b>Vigil for the survivors of cluster munitions</b>\n\n"
+    + "Bring candles, wear white, and invite a friend. " * 8
+    + "\n\n🗓 When: Friday 5 December 2026, 18:30 (Asia/Beirut)\n📍 Where: Martyrs' Square"
+)
+KEYBOARD = [
+    [
+        {"text": "Going", "callback_data": "rv:1:going"},
+        {"text": "Maybe", "callback_data": "rv:1:maybe"},
+        {"text": "Can't", "callback_data": "rv:1:cant"},
+    ]
+]
+
+
+async def run(recipients: int, config: DeliveryConfig, limits: dict[str, Any]) -> dict[str, Any]:
+    """Delivers one broadcast to `recipients` people and measures it."""
+    emulator = EmulatorProcess(recipients, **limits)
+    url, token, ids = emulator.start()
+    with tempfile.TemporaryDirectory() as directory:
+        storage = await open_storage(f"sqlite+aiosqlite:///{Path(directory) / 'bench.sqlite3'}")
+        clock = SystemClock()
+        async with storage.sessionmaker() as session, session.begin():
+            messages = [Outgoing(chat, TEXT, KEYBOARD) for chat in ids]
+            await outbox.enqueue(session, messages, purpose="broadcast", ref="b1", now=clock.now())
+        bot = create_bot(token, url)
+        engine = DeliveryEngine(storage.sessionmaker, LeanSender(bot), clock, config)
+        cpu, wall = time.process_time(), time.perf_counter()
+        await engine.start()
+        await engine.wait_until_idle(timeout=recipients / config.rate * 3 + 60)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await engine.stop()
+        await bot.session.close()
+        await storage.engine.dispose()
+    delivered = emulator.delivered()
+    return {
+        "recipients": recipients,
+        "delivered": delivered,
+        "seconds": round(wall, 2),
+        "rate": round(delivered / wall, 1),
+        "cpu_ms_per_delivery": round(cpu * 1000 / max(delivered, 1), 3),
+        "rate_limited": engine.stats.rate_limited,
+        "failed": engine.stats.failed,
+    }
+
+
+async def main() -> dict[str, dict[str, Any]]:
+    """The three delivery measurements."""
+    results = {}
+    results["free 30/s, limits on"] = await run(3000, DeliveryConfig(rate=30), {})
+    print("free:", results["free 30/s, limits on"], flush=True)
+    results["paid 1000/s, limits on"] = await run(10_000, DeliveryConfig(rate=1000), {})
+    print("paid:", results["paid 1000/s, limits on"], flush=True)
+    lifted = DeliveryConfig(rate=1000, paced=False, window=400)
+    results["limit lifted, unpaced"] = await run(10_000, lifted, {"enabled": False})
+    print("lifted:", results["limit lifted, unpaced"], flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,130 @@
+"""An RSVP storm: 2,000 volunteers press an RSVP button within a few seconds.
+
+Measured through the neutral dispatcher (handlers + SQLite, one transaction per update, replies
+to a messenger that answers at once): Chorus's own cost, without the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.app import open_storage
+from handlers import build_router
+from handlers.context import HandlerSettings, Services
+from handlers.dispatch import Dispatcher
+from handlers.events import Chat, ChatType, Event, EventKind, Person
+from handlers.ports import SystemClock
+from storage import actions, volunteers
+from storage.action_models import Rsvp
+from tests.support.recording import RecordingMessenger
+
+
+class QuietMessenger(RecordingMessenger):
+    """Answers at once; the pressed messages exist only in the volunteers' chats."""
+
+    async def edit_keyboard(self, chat_id: int, message_id: int, keyboard: Any) -> None:
+        return None
+
+
+VOLUNTEERS = 2000
+CAPACITY = 500
+ARRIVALS_PER_SECOND = 1000
+
+
+async def main() -> dict[str, Any]:
+    """Registers volunteers, opens an event with 500 places, and lets everyone press Going."""
+    with tempfile.TemporaryDirectory() as directory:
+        storage = await open_storage(f"sqlite+aiosqlite:///{Path(directory) / 'storm.sqlite3'}")
+        clock = SystemClock()
+        now = clock.now()
+        async with storage.sessionmaker() as session, session.begin():
+            for user_id in range(1, VOLUNTEERS + 1):
+                await volunteers.register(
+                    session,
+                    user_id,
+                    {
+                        "kind": "individual",
+                        "display_name": f"V{user_id}",
+                        "country": "LB",
+                        "language": "en",
+                        "timezone": "Asia/Beirut",
+                    },
+                    pledge_accepted_at=now,
+                    consent_given_at=now,
+                    status="active",
+                    now=now,
+                )
+            action = await actions.create(
+                session,
+                {
+                    "kind": "meeting",
+                    "title": "Storm",
+                    "description": "d",
+                    "at": now + timedelta(days=1),
+                    "timezone": "UTC",
+                    "capacity": CAPACITY,
+                    "audience": {},
+                    "group_ids": [],
+                    "reminder_minutes": [],
+                    "created_by": 1,
+                },
+                now,
+            )
+        services = Services(storage.sessionmaker, QuietMessenger(), clock, HandlerSettings())
+        dispatcher = Dispatcher(build_router(), services)
+        latencies: list[float] = []
+
+        async def press(user_id: int) -> None:
+            event = Event(
+                user_id,
+                EventKind.CALLBACK,
+                Person(user_id, f"V{user_id}"),
+                Chat(user_id, ChatType.PRIVATE),
+                callback_id=str(user_id),
+                data=f"rv:{action.id}:going",
+                message_id=1,
+            )
+            start = time.perf_counter()
+            await dispatcher.feed(event)
+            latencies.append(time.perf_counter() - start)
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        tasks = []
+        for user_id in range(1, VOLUNTEERS + 1):
+            tasks.append(asyncio.create_task(press(user_id)))
+            if user_id % 50 == 0:
+                await asyncio.sleep(50 / ARRIVALS_PER_SECOND)
+        await asyncio.gather(*tasks)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        replays = [asyncio.create_task(press(user_id)) for user_id in range(1, 201)]
+        await asyncio.gather(*replays)
+        async with storage.sessionmaker() as session:
+            recorded = await session.scalar(select(func.count()).select_from(Rsvp))
+            counts = await actions.counts(session, action.id)
+        await storage.engine.dispose()
+    latencies = sorted(latencies[:VOLUNTEERS])
+    result = {
+        "presses": VOLUNTEERS,
+        "recorded": recorded,
+        "going": counts.get("going", 0),
+        "waitlist": counts.get("waitlist", 0),
+        "seconds": round(wall, 2),
+        "updates_per_second": round(VOLUNTEERS / wall, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1),
+        "cpu_ms_per_update": round(cpu * 1000 / VOLUNTEERS, 2),
+    }
+    print("rsvp:", result, flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

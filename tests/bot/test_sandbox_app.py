@@ -1,0 +1,129 @@
+"""`chorus sandbox`: the world and the clock survive a restart, --reset, --demo, the clock hook."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import open_storage
+from bot.cli import parser
+from bot.config import Settings
+from bot.sandbox.client import Person, SandboxClient
+from bot.sandbox_app import Sandbox, reset_files, world_path
+from bot.sandbox_people import COALITION_GROUP, DEMO_SIZE, FIRST_DEMO_ID, PEOPLE, demo_volunteers
+from storage.models import GroupMember, Volunteer
+
+AMIRA = PEOPLE[1].user_id
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Sandbox settings on a database of this test."""
+    return Settings(
+        sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.sqlite3'}",
+        admin_ids=frozenset(),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def started(settings: Settings) -> AsyncIterator[Callable[..., Sandbox]]:
+    """Starts sandboxes on this test's database; stops whatever is still running at the end."""
+    running: list[Sandbox] = []
+
+    async def start(**options: object) -> Sandbox:
+        sandbox = Sandbox(settings, port=0, **options)  # type: ignore[arg-type]
+        await sandbox.start()
+        running.append(sandbox)
+        return sandbox
+
+    yield start  # type: ignore[misc]
+    for sandbox in running:
+        await sandbox.stop()
+
+
+async def _person(client: SandboxClient, user_id: int) -> Person:
+    users = await client.request("GET", "/control/users")
+    return Person(client, next(u for u in users if u["id"] == user_id))
+
+
+async def _volunteers(settings: Settings) -> tuple[int, int]:
+    storage = await open_storage(settings.sandbox_database_url)
+    try:
+        async with storage.sessionmaker() as session:
+            people = await session.scalar(select(func.count()).select_from(Volunteer))
+            members = await session.scalar(select(func.count()).select_from(GroupMember))
+    finally:
+        await storage.engine.dispose()
+    return int(people or 0), int(members or 0)
+
+
+async def test_the_world_and_the_clock_survive_a_restart(
+    started: Callable[..., Sandbox], settings: Settings
+) -> None:
+    first = await started()
+    assert await _volunteers(settings) == (5, 5)  # the ready-made people but Tom
+    async with SandboxClient(first.url) as client:
+        amira = await _person(client, AMIRA)
+        await amira.send("/start")
+        await amira.wait_for_message(lambda m: "أهلاً" in m.text)
+        moved = await client.post("/control/clock", advance_seconds=86400)
+        assert moved["movable"] is True
+    assert first.clock.offset >= timedelta(days=1)
+    await first.stop()
+    assert world_path(settings.sandbox_database_url).exists()
+
+    second = await started()
+    assert second.clock.offset >= timedelta(days=1)
+    async with SandboxClient(second.url) as client:
+        amira = await _person(client, AMIRA)
+        shown = await amira.chat_messages()
+        assert [m.text for m in shown][:1] == ["/start"] and len(shown) == 2
+        await amira.send("/help")  # a new update id: the bot must not take it for a duplicate
+        await amira.wait_for_reply()
+        groups = [
+            c for c in await client.request("GET", "/control/chats") if c["type"] != "private"
+        ]
+        assert [g["title"] for g in groups] == [COALITION_GROUP]
+    assert await _volunteers(settings) == (5, 5)
+
+
+async def test_reset_starts_afresh(started: Callable[..., Sandbox], settings: Settings) -> None:
+    sandbox = await started()
+    sandbox.emulator.state.create_user("Extra", user_id=5555)
+    await sandbox.stop()
+    reset_files(settings.sandbox_database_url)
+    assert not world_path(settings.sandbox_database_url).exists()
+    again = await started()
+    assert 5555 not in again.emulator.state.users
+    assert again.clock.offset < timedelta(minutes=1)
+
+
+async def test_the_demo_registers_a_varied_coalition_once(
+    started: Callable[..., Sandbox], settings: Settings
+) -> None:
+    people = demo_volunteers()
+    assert people == demo_volunteers()  # the same set on every start
+    profiles = [p.profile for p in people]
+    assert {p["language"] for p in profiles} == {"en", "fr", "es", "ar"}
+    assert len({p["country"] for p in profiles}) >= 10
+    assert any(p["kind"] == "organisation" for p in profiles)
+    assert any(p["discreet"] for p in profiles)
+    sandbox = await started(demo=True)
+    state = sandbox.emulator.state
+    assert state.chats[FIRST_DEMO_ID].started
+    group = next(c for c in state.chats.values() if c.title == COALITION_GROUP)
+    assert len(group.members) == len(PEOPLE) + DEMO_SIZE + 1  # and the bot
+    assert await _volunteers(settings) == (5 + DEMO_SIZE, 5 + DEMO_SIZE)
+    await sandbox.stop()
+    await started(demo=True)
+    assert await _volunteers(settings) == (5 + DEMO_SIZE, 5 + DEMO_SIZE)
+
+
+def test_the_command_line_takes_demo_and_reset() -> None:
+    args = parser().parse_args(["sandbox", "--demo", "--reset", "--port", "0"])
+    assert (args.demo, args.reset, args.port) == (True, True, 0)

@@ -1,0 +1,178 @@
+"""Calls to action end to end: the real aiogram bot, the emulator, the delivery engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Storage, open_storage
+from bot.sandbox.client import Person
+from storage.action_models import Action, Rsvp
+from tests.e2e.conftest import ChorusUnderTest
+from tests.support.actions import make_volunteer
+
+
+async def _says(person: Person, fragment: str) -> str:
+    message = await person.wait_for_message(lambda m: fragment in (m.text or ""))
+    return message.text or ""
+
+
+async def _storage(chorus: ChorusUnderTest) -> Storage:
+    return await open_storage(chorus.database_url)
+
+
+async def _volunteer(
+    chorus: ChorusUnderTest, name: str, language: str = "en", **profile: object
+) -> Person:
+    """A person registered directly in the database, who has started the bot."""
+    person = await chorus.person(name, language_code=language)
+    storage = await _storage(chorus)
+    try:
+        await make_volunteer(
+            storage,
+            person.id,
+            now=chorus.clock.now(),
+            name=name,
+            language=language,
+            **profile,  # type: ignore[arg-type]
+        )
+    finally:
+        await storage.engine.dispose()
+    await person.send("/start")
+    await _says(person, "" if language != "en" else "Welcome back")
+    return person
+
+
+async def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:  # noqa: ASYNC109
+    """Waits for a condition of the emulator's state, checked every few milliseconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise TimeoutError("condition never met")
+        await asyncio.sleep(0.02)
+
+
+async def _create_meeting(coordinator: Person, when: str, *, skills: tuple[str, ...] = ()) -> None:
+    await coordinator.send("/newaction")
+    await coordinator.press("🤝 Meeting")
+    await _says(coordinator, "What is its title?")
+    await coordinator.send("Vigil & march")
+    await _says(coordinator, "Describe it")
+    await coordinator.send("Bring <candles>.")
+    await coordinator.press("No link")
+    await _says(coordinator, "When does it start?")
+    await coordinator.send(when)
+    await coordinator.press("UTC")
+    await _says(coordinator, "Where does it happen?")
+    await coordinator.press("Online")
+    await coordinator.press("No limit")
+    await _says(coordinator, "Who receives it?")
+    if skills:
+        await coordinator.press("Skills")
+        for skill in skills:
+            await coordinator.press(skill)
+        await coordinator.press("Done ✔")
+        await _says(coordinator, "Who receives it?")
+    await coordinator.press("Done ✔")
+    await _says(coordinator, "It will go to")
+
+
+async def test_a_targeted_action_reaches_the_right_volunteers_who_answer(
+    chorus: ChorusUnderTest,
+) -> None:
+    amira = await _volunteer(chorus, "Amira", skills=["media"])
+    lucia = await _volunteer(chorus, "Lucía", "es", skills=["media"], timezone="America/Bogota")
+    omar = await _volunteer(chorus, "Omar", skills=["legal"])
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+    await _create_meeting(chorus.coordinator, when, skills=("Media",))
+    await chorus.coordinator.press("✅ Send it")
+    await _says(chorus.coordinator, "Sending finished")
+    text = await _says(amira, "Vigil & march")
+    assert "Bring <candles>." in text and "(UTC)" not in text and "Asia/Beirut" in text
+    text = await _says(lucia, "Vigil & march")
+    assert "Cuándo:" in text and "13:00" in text  # 18:00 UTC in Bogotá
+    assert all("Vigil" not in (m.text or "") for m in await omar.chat_messages())
+    answer = await lucia.press("Voy")
+    assert answer is not None and "Anotado: Voy" in (answer.text or "")
+    forged = await amira.press_data(await amira.last_bot_message() or 0, "rv:1:done")
+    assert forged is not None and forged.show_alert and "no longer active" in (forged.text or "")
+    storage = await _storage(chorus)
+    try:
+        async with storage.sessionmaker() as session:
+            rows = (await session.execute(select(Rsvp.user_id, Rsvp.status))).all()
+    finally:
+        await storage.engine.dispose()
+    assert [(u, s) for u, s in rows] == [(lucia.id, "going")]
+
+
+async def test_a_volunteer_cannot_create_actions(chorus: ChorusUnderTest) -> None:
+    lee = await _volunteer(chorus, "Lee")
+    await lee.send("/newaction")
+    await _says(lee, "Only coordinators can do this.")
+
+
+async def test_a_kill_mid_broadcast_loses_nobody_and_duplicates_stay_in_the_bound(
+    chorus: ChorusUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROADCAST_RATE", "300")
+    await chorus.restart()
+    state = chorus.emulator.state
+    storage = await _storage(chorus)
+    ids = []
+    try:
+        for index in range(300):
+            user = state.create_user(f"V{index}")
+            state.chats[user.id].started = True
+            ids.append(user.id)
+            await make_volunteer(storage, user.id, now=chorus.clock.now(), name=f"V{index}")
+    finally:
+        await storage.engine.dispose()
+    when = (chorus.clock.now() + timedelta(days=2)).strftime("%Y-%m-%d 10:00")
+    await _create_meeting(chorus.coordinator, when)
+    await chorus.coordinator.press("✅ Send it")
+
+    def delivered() -> int:
+        return sum(len(state.chats[i].messages) for i in ids)
+
+    await _until(lambda: delivered() >= 100)
+    await chorus.kill()
+    await chorus.start()
+    assert chorus.running is not None and chorus.running.delivery is not None
+    engine = chorus.running.delivery
+    assert engine.stats.recovered <= engine.window
+    await _until(lambda: all(state.chats[i].messages for i in ids))
+    await engine.wait_until_idle()
+    counts = [len(state.chats[i].messages) for i in ids]
+    assert min(counts) == 1 and sum(counts) - len(ids) <= engine.stats.recovered
+
+
+async def test_reminders_fire_on_time_and_survive_a_restart(chorus: ChorusUnderTest) -> None:
+    ana = await _volunteer(chorus, "Ana")
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 12:00")
+    await _create_meeting(chorus.coordinator, when)
+    await chorus.coordinator.press("✅ Send it")
+    await _says(ana, "Vigil & march")
+    await ana.press("Going")
+    await chorus.restart()
+    storage = await _storage(chorus)
+    try:
+        async with storage.sessionmaker() as session:
+            at = await session.scalar(select(Action.at))
+    finally:
+        await storage.engine.dispose()
+    assert at is not None
+    await chorus.advance(at - timedelta(hours=25) - chorus.clock.now())
+    await chorus.advance(timedelta(hours=2))
+    text = await _says(ana, "Reminder")
+    assert "starts in 23 hours" in text
+    await chorus.restart()
+    await chorus.advance(timedelta(minutes=1))
+    assert chorus.running is not None and chorus.running.delivery is not None
+    await chorus.running.delivery.wait_until_idle()
+    reminders = [m for m in await ana.chat_messages() if "Reminder" in (m.text or "")]
+    assert len(reminders) == 1

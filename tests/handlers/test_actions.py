@@ -1,0 +1,284 @@
+"""/newaction, targeting, RSVP, waitlist, /actions, /roster — with the recording messenger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Storage
+from handlers.events import Event, EventKind
+from handlers.ports import ShiftedClock
+from storage.action_models import Action, Rsvp
+from storage.models import OutboxMessage
+from tests.conftest import COORDINATOR_ID
+from tests.support.actions import engine_for, make_volunteer
+from tests.support.recording import Conversation, RecordingMessenger, Someone
+
+
+def in_days(clock: ShiftedClock, days: int) -> str:
+    """A local date-time string `days` from now, at 18:30."""
+    return (clock.now() + timedelta(days=days)).strftime("%Y-%m-%d 18:30")
+
+
+async def create_meeting(
+    coordinator: Someone,
+    clock: ShiftedClock,
+    *,
+    title: str = "Vigil for survivors",
+    capacity: str | None = None,
+    skills: list[str] | None = None,
+) -> None:
+    """Goes through /newaction for a meeting, up to (not including) the final confirmation."""
+    await coordinator.send("/newaction")
+    await coordinator.press("Meeting")
+    await coordinator.send(title)
+    await coordinator.send("Bring candles.\n\nWe meet <outside> the ministry & stay 1h.")
+    await coordinator.press("No link")
+    await coordinator.send(in_days(clock, 3))
+    await coordinator.send("Beirut")
+    await coordinator.send("Martyrs' Square")
+    if capacity is None:
+        await coordinator.press("No limit")
+    else:
+        await coordinator.send(capacity)
+    if skills:
+        await coordinator.press("Skills")
+        for skill in skills:
+            await coordinator.press(skill)
+        await coordinator.press("Done ✔")
+    await coordinator.press("Done ✔")
+
+
+@pytest.fixture
+def coordinator(conversation: Conversation) -> Someone:
+    """The coordinator (in ADMIN_IDS)."""
+    return conversation.person("Coral", user_id=COORDINATOR_ID)
+
+
+async def test_targeted_action_reaches_only_the_right_volunteers_in_their_language(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    now = clock.now()
+    await make_volunteer(storage, 1, now=now, name="Amira", skills=["media"])
+    await make_volunteer(
+        storage, 2, now=now, name="Marie", language="fr", timezone="Europe/Paris", skills=["media"]
+    )
+    await make_volunteer(storage, 3, now=now, name="Omar", language="ar", skills=["legal"])
+    await create_meeting(coordinator, clock, skills=["Media"])
+    preview = coordinator.messages[-2]
+    assert "Bring candles." in preview.text
+    assert "&lt;outside&gt; the ministry &amp; stay" in preview.text
+    assert "It will go to <b>2</b> volunteers." in coordinator.last.text
+    await coordinator.press("✅ Send it")
+    assert "is on its way" in coordinator.messages[-2].text
+    assert "https://t.me/chorus_bot?start=a_" in coordinator.messages[-2].text
+    delivered = await engine_for(conversation.dispatcher.services).drain()
+    assert delivered == 2
+    amira, marie = messenger.chats[1], messenger.chats[2]
+    assert 3 not in messenger.chats
+    assert "Vigil for survivors" in amira[-1].text and "When:" in amira[-1].text
+    assert "(Asia/Beirut)" in amira[-1].text
+    assert "Quand :" in marie[-1].text and "(Europe/Paris)" in marie[-1].text
+    assert marie[-1].labels == ["J’y serai", "Peut-être", "Je ne peux pas"]
+    report = coordinator.messages[-1]
+    assert "Sending finished" in report.text and "Delivered: 2 messages" in report.text
+
+
+async def test_every_validation_path_explains_and_asks_again(
+    coordinator: Someone, clock: ShiftedClock
+) -> None:
+    await coordinator.send("/newaction")
+    await coordinator.send("a petition please")
+    assert "answer with the buttons" in coordinator.messages[-2].text
+    await coordinator.press("Petition")
+    await coordinator.send("x" * 121)
+    assert "too long (121 characters)" in coordinator.messages[-2].text
+    await coordinator.send("Ban cluster munitions")
+    await coordinator.send("d" * 3001)
+    assert "too long (3001 characters)" in coordinator.messages[-2].text
+    await coordinator.send("Sign and share.")
+    await coordinator.send("javascript:alert(1)")
+    assert "not a web address" in coordinator.messages[-2].text
+    await coordinator.send("https://example.org/sign")
+    await coordinator.send("next friday")
+    assert "could not read that date" in coordinator.messages[-2].text
+    await coordinator.send("2001-01-01")
+    await coordinator.send("Atlantis/Nowhere")
+    assert "don't know that time zone" in coordinator.messages[-2].text
+    await coordinator.press("UTC")
+    assert "already passed" in coordinator.messages[-2].text
+    await coordinator.send(in_days(clock, 10))
+    await coordinator.press("UTC")
+    assert "Who receives it?" in coordinator.last.text
+
+
+async def test_non_coordinator_is_refused(conversation: Conversation) -> None:
+    lee = conversation.person("Lee")
+    for command in ("/newaction", "/actions", "/roster 1"):
+        await lee.send(command)
+        assert "Only coordinators" in lee.last.text
+
+
+async def test_rsvp_changes_capacity_waitlist_and_promotion(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    now = clock.now()
+    people = []
+    for user_id, language in ((11, "en"), (12, "es"), (13, "en")):
+        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}", language=language)
+        people.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    first, second, third = people
+    text, _ = await first.press("Going")
+    assert text is not None and "Noted: Going" in text
+    assert first.last.labels[0] == "✅ Going"
+    text, alert = await second.press("Voy")
+    assert alert and text is not None and "lista de espera" in text
+    text, alert = await third.press("Going")
+    assert alert and "waitlist" in (text or "")
+    text, _ = await first.press("✅ Going")
+    assert text == "That is already your answer."
+    await first.press("Can't")
+    await engine_for(conversation.dispatcher.services).drain()
+    assert "estás dentro" in second.last.text
+    assert "you are in" not in third.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {11: "cant", 12: "going", 13: "waitlist"}
+
+
+async def test_same_rsvp_update_twice_counts_once_and_forged_buttons_are_refused(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    await make_volunteer(storage, 21, now=clock.now(), name="Ana")
+    ana = conversation.person("Ana", user_id=21)
+    await create_meeting(coordinator, clock)
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    message = ana.last
+    going = next(data for label, data in message.keyboard[0] if label == "Going")
+    press = Event(
+        7777,
+        EventKind.CALLBACK,
+        ana.person,
+        ana.chat,
+        callback_id="c1",
+        data=going,
+        message_id=message.message_id,
+    )
+    await conversation.dispatcher.feed(press)
+    await conversation.dispatcher.feed(press)
+    assert [a for a in messenger.answers if a[0] == "c1"] == [
+        ("c1", "Noted: Going. You can change your answer at any time.", False)
+    ]
+    for forged in ("rv:99999:going", "rv:1:done", "rv:1", "rv:x:going", "rv:1:going:extra"):
+        text, alert = await ana.press_data(message.message_id, forged)
+        assert alert and "no longer active" in (text or ""), forged
+    stranger = conversation.person("Stranger")
+    text, alert = await stranger.press_data(message.message_id, going)
+    assert alert and "not registered" in (text or "")
+    async with storage.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Rsvp)) == 1
+
+
+async def test_roster_escapes_names_hides_discreet_ones_and_exports_csv(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    now = clock.now()
+    await make_volunteer(storage, 31, now=now, name="<b>Bold</b> & co")
+    await make_volunteer(storage, 32, now=now, name="Secret Person", discreet=True)
+    await make_volunteer(storage, 33, now=now, name="=HYPERLINK(1)")
+    await create_meeting(coordinator, clock)
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    for user_id in (31, 32, 33):
+        await conversation.person("x", user_id=user_id).press("Going")
+    async with storage.sessionmaker() as session:
+        action_id = await session.scalar(select(Action.id))
+    await coordinator.send(f"/roster {action_id}")
+    listing = coordinator.messages[-2].text
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in listing
+    assert "Secret Person" not in listing and "discreet mode" in listing
+    document = coordinator.last.document
+    assert document is not None and document[0] == f"roster-{action_id}.csv"
+    content = document[1].decode("utf-8-sig")
+    assert "Secret Person" not in content
+    assert "'=HYPERLINK(1)" in content
+    await coordinator.send("/roster nothing-like-this")
+    assert "found no action" in coordinator.last.text
+
+
+async def test_actions_list_edit_tells_responders_and_cancel_drops_everything(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    await make_volunteer(storage, 41, now=clock.now(), name="Kim", language="fr")
+    kim = conversation.person("Kim", user_id=41)
+    await create_meeting(coordinator, clock)
+    await coordinator.press("✅ Send it")
+    engine = engine_for(conversation.dispatcher.services)
+    await engine.drain()
+    await kim.press("Peut-être")
+    await coordinator.send("/actions")
+    assert "Current" in coordinator.last.text and "Maybe 1" in coordinator.last.text
+    await coordinator.press("#1 Vigil for survivors")
+    assert "Delivered 1 of 1" in coordinator.last.text
+    await coordinator.press("✏️ Edit")
+    await coordinator.press("Place")
+    await coordinator.send("Parliament gate")
+    assert "1 volunteer who answered is being told" in coordinator.messages[-2].text
+    await engine.drain()
+    assert "Modifié : Lieu" in kim.last.text and "Parliament gate" in kim.last.text
+    await coordinator.press("🚫 Cancel the action")
+    await coordinator.press("Yes, cancel it")
+    await engine.drain()
+    assert "Annulée" in kim.last.text and kim.last.labels == []
+    text, alert = await kim.press("Peut-être")
+    assert alert and "annulée" in (text or "")
+    async with storage.sessionmaker() as session:
+        states = (await session.scalars(select(OutboxMessage.state))).all()
+    assert set(states) == {"sent"}
+
+
+async def test_deep_link_shows_the_action_and_registers_newcomers_first(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+) -> None:
+    await make_volunteer(storage, 51, now=clock.now(), name="Rui")
+    await create_meeting(coordinator, clock)
+    await coordinator.press("✅ Send it")
+    async with storage.sessionmaker() as session:
+        code = await session.scalar(select(Action.code))
+    rui = conversation.person("Rui", user_id=51)
+    await rui.send(f"/start a_{code}")
+    assert "Vigil for survivors" in rui.last.text and rui.last.labels[0] == "Going"
+    await rui.send("/start a_unknown1")
+    assert "don't know this action" in rui.last.text
+    newcomer = conversation.person("Nia")
+    await newcomer.send(f"/start a_{code}")
+    assert "Which language" in newcomer.last.text

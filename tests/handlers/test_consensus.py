@@ -1,0 +1,104 @@
+"""Consensus proposals: positions, a block and its private reason, weak consensus, questions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from handlers.ports import ShiftedClock
+from tests.conftest import COORDINATOR_ID
+from tests.handlers.test_polls import close_all, members
+from tests.support.groups import CountingMessenger, Group
+from tests.support.recording import Conversation, Someone
+
+
+@pytest.fixture
+def messenger() -> CountingMessenger:
+    """A messenger that also counts edits and pins."""
+    return CountingMessenger()
+
+
+@pytest.fixture
+def group(conversation: Conversation) -> Group:
+    """The coalition's supergroup."""
+    return Group(conversation)
+
+
+@pytest.fixture
+def coral(conversation: Conversation) -> Someone:
+    """A coordinator."""
+    return conversation.person("Coral", user_id=COORDINATOR_ID)
+
+
+async def test_a_block_asks_for_a_reason_privately_and_shows_it_with_the_outcome(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    amira, bilal, chadi = await members(conversation, group, "Amira", "Bilal", "Chadi")
+    await group.say(coral, "/consensus We co-sign the letter <to the ministry> | in 2d | quorum 2")
+    proposal = group.find("Proposal:")
+    assert "&lt;to the ministry&gt;" in proposal.text
+    assert "Quorum: 2 voters" in proposal.text
+    await group.press(amira, "👍 Agree")
+    toast, alert = await group.press(bilal, "✋ Block")
+    assert alert and toast is not None and "asked you privately" in toast
+    assert "Please tell me why" in bilal.last.text
+    await bilal.send("x" * 501)
+    assert "1 to 500 characters (this one has 501)" in bilal.last.text
+    await bilal.send("We have not <read> it yet")
+    assert "will be shown with the outcome" in bilal.last.text
+    await group.press(chadi, "❓ I have a question")
+    await conversation.dispatcher.services.edits.flush()
+    assert "❓ 1 open question: Chadi" in proposal.text
+    await close_all(conversation, clock, timedelta(days=2))
+    result = group.last.text
+    assert "Blocked (1): the proposal does not pass." in result
+    assert "Bilal: We have not &lt;read&gt; it yet" in result
+
+
+async def test_weak_consensus_when_a_third_stand_aside(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    amira, bilal, chadi = await members(conversation, group, "Amira", "Bilal", "Chadi")
+    await group.say(coral, "/consensus Join the national campaign")
+    await group.press(amira, "👍 Agree")
+    await group.press(bilal, "👍 Agree")
+    await group.press(chadi, "🤚 Stand aside")
+    await close_all(conversation, clock, timedelta(days=1))
+    assert "Weak consensus: the proposal passes, but 1 stood aside." in group.last.text
+
+
+async def test_consensus_passes_under_the_weak_share_and_block_can_be_withdrawn(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    people = await members(conversation, group, "A1", "A2", "A3", "S1")
+    await group.say(coral, "/consensus Adopt the charter | weak 40%")
+    for someone in people[:3]:
+        await group.press(someone, "👍 Agree")
+    await group.press(people[3], "✋ Block")
+    await group.press(people[3], "🤚 Stand aside")  # changes their mind: no reason needed
+    await people[3].send("too late anyway")
+    assert "Did you mean" not in people[3].last.text
+    await close_all(conversation, clock, timedelta(days=1))
+    assert "Consensus: the proposal passes; nobody blocked." in group.last.text
+
+
+async def test_a_block_reason_after_the_close_is_not_added(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    (amira,) = await members(conversation, group, "Amira")
+    await group.say(coral, "/consensus Adopt the charter | in 2h")
+    await group.press(amira, "✋ Block")
+    await close_all(conversation, clock, timedelta(hours=2))
+    assert "(no reason given)" in group.last.text
+    await amira.send("Because")
+    assert "already closed" in amira.last.text
+
+
+async def test_vote_settings_are_refused_for_consensus(
+    conversation: Conversation, group: Group, coral: Someone
+) -> None:
+    await group.say(coral, "/consensus Adopt the charter | majority")
+    assert "is a setting for votes" in group.last.text
+    await group.say(coral, "/consensus")
+    assert "How to propose for consensus" in group.last.text

@@ -1,0 +1,184 @@
+"""A group's decisions: history, CSV export, one vote per organisation, nudges, late closes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Storage
+from handlers.ports import ShiftedClock
+from storage.models import OutboxMessage
+from tests.conftest import COORDINATOR_ID
+from tests.handlers.test_polls import close_all, members
+from tests.support.groups import CountingMessenger, Group, make_volunteer
+from tests.support.recording import Conversation, Someone
+
+
+@pytest.fixture
+def messenger() -> CountingMessenger:
+    """A messenger that also counts edits and pins."""
+    return CountingMessenger()
+
+
+@pytest.fixture
+def group(conversation: Conversation) -> Group:
+    """The coalition's supergroup."""
+    return Group(conversation)
+
+
+@pytest.fixture
+def coral(conversation: Conversation) -> Someone:
+    """A coordinator."""
+    return conversation.person("Coral", user_id=COORDINATOR_ID)
+
+
+async def nudges(storage: Storage) -> list[tuple[int, str | None]]:
+    async with storage.sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        return [(row.chat_id, row.ref) for row in rows if row.purpose == "nudge"]
+
+
+async def test_history_and_csv_export(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    amira, bilal = await members(conversation, group, "Amira", "Bilal")
+    await group.say(coral, "/poll =Venue? | Hall | Park | anonymous")
+    await group.press(amira, "Hall")
+    await group.press(bilal, "Hall")
+    await close_all(conversation, clock, timedelta(days=1))
+    await group.say(amira, "/decisions")
+    listing = group.last
+    assert "=Venue?" in listing.text and "Hall 2 · Park 0" in listing.text
+    assert "Adopted: <b>Hall</b>" in listing.text and listing.keyboard == []
+    await group.say(amira, "/decisions csv")
+    assert "Only a coordinator" in group.last.text
+    await group.say(coral, "/decisions")
+    await group.press(coral, "⬇ Export as CSV")
+    document = coral.last.document
+    assert document is not None and document[0] == "decisions.csv"
+    rows = list(csv.DictReader(io.StringIO(document[1].decode("utf-8-sig"))))
+    assert rows[0]["question"] == "'=Venue?"  # no formula injection in spreadsheets
+    assert (rows[0]["rule"], rows[0]["counts"], rows[0]["result"], rows[0]["winner"]) == (
+        "plurality",
+        "2 | 0",
+        "adopted",
+        "Hall",
+    )
+
+
+async def test_one_vote_per_organisation_latest_counts(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    first, second = await members(
+        conversation, group, "Rana", "Samir", kind="organisation", org_name="Handicap & Co"
+    )
+    (third,) = await members(
+        conversation, group, "Tala", kind="organisation", org_name="  handicap &  CO "
+    )
+    (solo,) = await members(conversation, group, "Yusuf")
+    await group.say(coral, "/decisions")
+    await group.press(coral, "One vote per organisation: off")
+    await group.say(coral, "/poll Endorse? | Yes | No | in 2h")
+    results = group.find("Endorse?")
+    assert "One vote per organisation" in results.text and "Yes · 0" in results.labels
+    await group.press(first, "Yes")
+    await group.press(second, "No")
+    await group.press(third, "No")
+    await group.press(solo, "Yes")
+    await group.press(first, "No")  # the organisation's latest vote
+    await close_all(conversation, clock, timedelta(hours=2))
+    text = group.last.text
+    assert "<b>No</b> — 1 (50%): Handicap &amp; Co" in text
+    assert "2 of 2 eligible members have voted." in text
+
+
+async def test_nudges_go_only_to_quiet_members_once_per_moment(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock, storage: Storage
+) -> None:
+    amira, bilal, chadi = await members(conversation, group, "Amira", "Bilal", "Chadi")
+    dalia = conversation.person("Dalia")
+    await make_volunteer(conversation, dalia, language="fr")
+    await group.join(dalia)
+    await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 4h")
+    await group.press(amira, "Hall")
+    clock.advance(timedelta(hours=2))
+    assert await conversation.dispatcher.run_due_timers() == 1
+    halfway = await nudges(storage)
+    assert sorted(chat for chat, _ in halfway) == sorted(
+        [bilal.person.id, chadi.person.id, dalia.person.id]
+    )
+    assert {ref for _, ref in halfway} == {"decision:1:half"}
+    async with storage.sessionmaker() as session:
+        french = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.chat_id == dalia.person.id)
+        )
+        assert french is not None and "Votre voix manque" in french.text
+        assert french.keyboard is not None and french.keyboard[0][0]["url"].startswith(
+            "https://t.me/c/1234567890/"
+        )
+    await group.press(coral, "⏰ +1 day")  # extending does not nudge again for "half"
+    await group.press(bilal, "Park")
+    await chadi.press_data(1, "dnudge:off")
+    assert "no more reminders" in chadi.last.text
+    clock.advance(timedelta(days=1, hours=1))  # one hour before the new close
+    await conversation.dispatcher.run_due_timers()
+    after = await nudges(storage)
+    assert after[len(halfway) :] == [(dalia.person.id, "decision:1:hour")]
+
+
+async def test_the_deadline_passed_while_the_bot_was_down(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    (amira,) = await members(conversation, group, "Amira")
+    await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 1h | quiet")
+    await group.press(amira, "Park")
+    clock.advance(timedelta(hours=4))  # nobody ran the timers: the bot was stopped
+    assert await conversation.dispatcher.run_due_timers() == 1  # what the scheduler does at start
+    text = group.last.text
+    assert "Adopted: <b>Park</b>" in text
+    assert "Closed 180 minutes late: the bot was offline at the deadline." in text
+
+
+async def test_hidden_open_vote_shows_turnout_then_names_discreet_masked(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    (amira,) = await members(conversation, group, "Amira")
+    (dana,) = await members(conversation, group, "Dana", discreet=True)
+    await group.say(coral, "/poll Venue? | Hall | Park | hidden")
+    await group.press(amira, "Hall")
+    await group.press(dana, "Park")
+    await conversation.dispatcher.services.edits.flush()
+    live = group.find("Venue?")
+    assert live.labels[:2] == ["Hall", "Park"]  # no counts on the buttons
+    assert "— 1" not in live.text and "Has voted: Amira, a member (discreet)" in live.text
+    await close_all(conversation, clock, timedelta(days=1))
+    final = group.last.text
+    assert "<b>Hall</b> — 1 (50%): Amira" in final
+    assert "<b>Park</b> — 1 (50%): a member (discreet)" in final
+    assert "Dana" not in final
+
+
+async def test_group_migration_keeps_the_decisions(
+    conversation: Conversation, coral: Someone, clock: ShiftedClock
+) -> None:
+    from handlers.events import Event, EventKind
+
+    old = Group(conversation, -4242, "Old group")
+    (amira,) = await members(conversation, old, "Amira")
+    await old.say(coral, "/poll Venue? | Hall | Park | anonymous")
+    await conversation.dispatcher.feed(
+        Event(
+            conversation.next_update_id(),
+            EventKind.MIGRATION,
+            coral.person,
+            old.chat,
+            migrate_to_chat_id=-100_4242,
+        )
+    )
+    new = Group(conversation, -100_4242, "Old group")
+    await new.say(amira, "/decisions")
+    assert "1 decision is open now." in new.last.text

@@ -1,0 +1,91 @@
+"""/members: search by skill, country, kind, language, time, status; pages; inventory; CSV."""
+
+from __future__ import annotations
+
+from bot.app import Storage
+from handlers.ports import ShiftedClock
+from tests.conftest import COORDINATOR_ID
+from tests.support.coalition import make_member, someone
+from tests.support.recording import Conversation
+
+
+async def _people(storage: Storage, clock: ShiftedClock) -> None:
+    now = clock.now()
+    for i in range(11):
+        await make_member(
+            storage, 8000 + i, now=now, name=f"Media {i:02}", skills=["media"], hours=i
+        )
+    await make_member(
+        storage,
+        8100,
+        now=now,
+        name="Legal <Org>",
+        kind="organisation",
+        org_name="Lawyers",
+        skills=["legal"],
+        country="FR",
+        language="fr",
+        discreet=True,
+    )
+    await make_member(storage, 8101, now=now, name="Sleepy", skills=["legal"], status="inactive")
+
+
+async def test_search_pages_and_filters(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _people(storage, clock)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members")
+    assert "12 members match" in coral.last.text and "Page 1 of 2" in coral.last.text
+    await coral.press("Next ▶")
+    assert "Page 2 of 2" in coral.last.text and coral.last.edited
+    await coral.send("/members skill:legal")
+    assert "1 member matches" in coral.last.text
+    assert "🔒 Legal &lt;Org&gt; (Lawyers)" in coral.last.text
+    await coral.send("/members skill:legal status:all")
+    assert "2 members match" in coral.last.text and "Sleepy" in coral.last.text
+    await coral.send("/members country:France kind:organisation lang:fr")
+    assert "1 member matches" in coral.last.text
+    await coral.send("/members skill:media hours:8")
+    assert "3 members match" in coral.last.text
+    await coral.send("/members skill:juggling")
+    assert "“juggling” is not one of the skills" in coral.last.text
+    await coral.send("/members colour:blue")
+    assert "I do not understand “colour:blue”" in coral.last.text
+    await coral.send("/members status:asleep")
+    assert "choose one of" in coral.last.text
+
+
+async def test_member_card_inventory_and_export(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _people(storage, clock)
+    await make_member(storage, COORDINATOR_ID, now=clock.now(), name="Coral")
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members skill:legal")
+    await coral.press("1. Legal <Org>")
+    assert "Roles: member" in coral.last.text and "➕ Give a role" in coral.last.labels
+    await coral.press("📊 Skill inventory")
+    assert "Media: 11" in coral.last.text and "Legal: 1" in coral.last.text
+    assert "France: 1" in coral.last.text
+    await coral.press("⬇️ CSV")
+    assert coral.last.document is not None
+    _, content = coral.last.document
+    text = content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith(f"exported by Coral ({COORDINATOR_ID})")
+    assert "Legal <Org>" in text
+    assert "exported by Coral" in coral.last.text
+
+
+async def test_another_coordinators_list_is_refused(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _people(storage, clock)
+    await make_member(storage, 8200, now=clock.now(), name="Sam", role="coordinator")
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members")
+    data = coral.last.keyboard[-1][0][1]
+    sam = someone(conversation, 8200, "Sam")
+    text, alert = await sam.press_data(coral.last.message_id, data)
+    assert alert and text is not None and "belongs to another coordinator" in text
+    assert sam.messages == []

@@ -1,0 +1,202 @@
+"""/mydata and /forget, checked in the database: no personal trace left in ANY table, counts kept.
+
+The scan walks Base.metadata, so a table added later is checked too: anything that still holds
+the person's user id, name or username fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.app import Storage
+from handlers.ports import ShiftedClock
+from storage import actions, audit, broadcasts, decisions, groups, outbox, roles
+from storage.outbox import Outgoing
+from storage.schema import Base
+from tests.conftest import COORDINATOR_ID
+from tests.support.coalition import make_member, someone
+from tests.support.recording import Conversation
+
+NINA = 7_700_001
+NAME, USERNAME = "Nina Quartermaine", "nina_q_77"
+OTHER = 7_700_002
+
+
+async def _traces(storage: Storage, needles: list[str], user_id: int) -> list[str]:
+    """Every cell of every table that still points at the person."""
+    token = re.compile(rf"(?<!\d){user_id}(?!\d)")
+    found: list[str] = []
+    async with storage.sessionmaker() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).mappings():
+                for column, value in row.items():
+                    if value is None or isinstance(value, bool):
+                        continue
+                    if isinstance(value, int) and value == user_id:
+                        found.append(f"{table.name}.{column} = {value}")
+                    elif isinstance(value, str | dict | list):
+                        text = value if isinstance(value, str) else json.dumps(value)
+                        if token.search(text) or any(
+                            n.casefold() in text.casefold() for n in needles
+                        ):
+                            found.append(f"{table.name}.{column} = {text[:80]!r}")
+    return found
+
+
+async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
+    """Nina takes part in everything: an action, a vote, a group, a role, the outbox, the log."""
+    now = clock.now()
+    await make_member(storage, NINA, now=now, name=NAME, username=USERNAME, skills=["media"])
+    await make_member(storage, OTHER, now=now, name="Omar")
+    async with storage.sessionmaker() as session, session.begin():
+        action = await actions.create(
+            session,
+            {
+                "kind": "meeting",
+                "title": "Town hall",
+                "description": "Bring a friend",
+                "timezone": "UTC",
+                "audience": {},
+                "group_ids": [],
+                "reminder_minutes": [],
+                "created_by": NINA,
+            },
+            now,
+        )
+        await actions.set_answer(session, action.id, NINA, actions.GOING, now)
+        await actions.set_answer(session, action.id, OTHER, actions.GOING, now)
+        sending = await broadcasts.create(session, action.id, "announce", now, report_chat_id=NINA)
+        await outbox.enqueue(
+            session,
+            [Outgoing(NINA, f"Hello {NAME}!"), Outgoing(OTHER, "Hello Omar!")],
+            purpose="broadcast",
+            ref=broadcasts.ref(sending.id),
+            now=now,
+        )
+        decision = await decisions.create(
+            session,
+            chat_id=-500,
+            kind="consensus",
+            question="Adopt the charter?",
+            options=[],
+            rule="consensus",
+            transport="buttons",
+            created_by=NINA,
+            locale="en",
+            timezone="UTC",
+            created_at=now,
+            closes_at=now + timedelta(days=1),
+        )
+        await decisions.cast(
+            session, decision.id, NINA, f"user:{NINA}", [2], now, reason="Too vague"
+        )
+        await decisions.cast(session, decision.id, OTHER, f"user:{OTHER}", [0], now)
+        await decisions.mark_nudged(session, decision.id, [NINA], "half", now)
+        await decisions.set_nudges(session, NINA, False, now)
+        closed = await decisions.create(
+            session,
+            chat_id=-500,
+            kind="vote",
+            question="Meet on Monday?",
+            options=["Yes", "No"],
+            rule="majority",
+            transport="native",
+            created_by=OTHER,
+            locale="en",
+            timezone="UTC",
+            created_at=now,
+            closes_at=now,
+        )
+        result = {
+            "counts": [2, 0],
+            "voters": 2,
+            "eligible": 2,
+            "needed": 0,
+            "status": "passed",
+            "winners": [0],
+            "names": [[NAME, "Omar"], []],
+            "voted": [NAME, "Omar"],
+            "reasons": [[NAME, "Because"]],
+        }
+        await decisions.close(session, closed, result, now)
+        await groups.joined(session, -500, "Coalition", "supergroup", now)
+        await groups.set_member(session, -500, NINA, "member", now)
+        await roles.grant(session, NINA, "treasurer", now, granted_by=COORDINATOR_ID)
+        await roles.grant(session, OTHER, "coordinator", now, granted_by=NINA)
+        await audit.record(session, COORDINATOR_ID, "role.grant", now, target_id=NINA)
+    return {"action": action.id, "decision": decision.id, "closed": closed.id}
+
+
+async def test_mydata_sends_everything_stored_about_the_person(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _world(storage, clock)
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/mydata")
+    assert nina.last.document is not None
+    name, content = nina.last.document
+    assert name == "chorus-my-data.json"
+    data = json.loads(content)
+    assert data["user_id"] == NINA
+    tables = data["tables"]
+    assert tables["volunteers"][0]["display_name"] == NAME
+    assert tables["volunteers"][0]["skills"] == ["media"]
+    assert {r["role"] for r in tables["roles"]} == {"treasurer"}
+    assert tables["rsvps"][0]["status"] == "going"
+    assert tables["decision_ballots"][0]["reason"] == "Too vague"
+    assert tables["outbox"][0]["text"] == f"Hello {NAME}!"
+    assert tables["group_members"][0]["chat_id"] == -500
+    assert tables["checkins"][0]["user_id"] == NINA
+    assert tables["audit_log"][0]["action"] == "role.grant"
+    assert all("result" not in row for row in tables.get("decisions", []))
+    assert "Omar" not in content.decode()
+
+
+async def test_forget_leaves_no_personal_trace_in_any_table_and_keeps_counts(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    ids = await _world(storage, clock)
+    assert await _traces(storage, [NAME, USERNAME], NINA)  # the scan does find her first
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/forget")
+    assert "Erase your data?" in nina.last.text
+    await nina.press("No, keep it")
+    assert nina.last.text == "Nothing was erased."
+    await nina.send("/forget")
+    await nina.press("🗑 Yes, erase my data")
+    assert "Your data has been erased" in nina.last.text
+    assert await _traces(storage, [NAME, USERNAME], NINA) == []
+    async with storage.sessionmaker() as session:
+        assert await actions.counts(session, ids["action"]) == {"going": 2}
+        ballots = await decisions.ballots(session, ids["decision"])
+        assert sorted(b.choice[0] for b in ballots) == [0, 2]
+        assert all(b.reason is None for b in ballots if b.choice == [2])
+        closed = await decisions.get(session, ids["closed"])
+        assert closed is not None
+        assert closed.result["counts"] == [2, 0] and closed.result["voters"] == 2
+        assert closed.result["names"] == [[None, "Omar"], []]
+        assert closed.result["status"] == "passed"
+        states = await outbox.counts(session, "b1")
+        assert sum(states.values()) == 2
+        assert await audit.of_action(session, "privacy.forget")
+    await nina.send("/mydata")
+    assert nina.last.text == "Chorus stores nothing about you."
+
+
+async def test_the_last_owner_must_hand_over_before_forgetting(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    from handlers.context import HandlerSettings
+
+    conversation.dispatcher.services.settings = HandlerSettings(admin_ids=frozenset())
+    await make_member(storage, NINA, now=clock.now(), name=NAME, role="owner")
+    nina = someone(conversation, NINA, "Nina")
+    await nina.send("/forget")
+    await nina.press("🗑 Yes, erase my data")
+    assert "last owner" in nina.last.text
+    assert await _traces(storage, [NAME], NINA)

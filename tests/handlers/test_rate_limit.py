@@ -1,0 +1,40 @@
+"""The per-person rate limit on commands and buttons, and messages from other bots."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers.dispatch import RateLimit, RateLimiter
+from handlers.events import Chat, ChatType, Event, EventKind, Person
+from handlers.ports import ShiftedClock
+from tests.support.recording import Conversation
+
+
+async def test_too_many_commands_get_one_slow_down_then_work_again(
+    conversation: Conversation, clock: ShiftedClock
+) -> None:
+    dispatcher = conversation.dispatcher
+    dispatcher.limiter = RateLimiter(RateLimit(burst=3, per_second=0.001, warn_every=60), clock)
+    lee = conversation.person("Lee", language_code="fr")
+    for _ in range(6):
+        await lee.send("/help")
+    texts = [m.text for m in lee.messages]
+    assert sum("Doucement" in t for t in texts) == 1
+    assert len(texts) == 4  # three answers and one "slow down"
+    text, alert = await lee.press_data(1, "lang:fr")
+    assert text is None and not alert  # silently: one warning per window
+    await lee.send("I am typing an answer")  # dialog answers are not limited
+    assert len(lee.messages) == 5
+    clock.advance(timedelta(seconds=3600))
+    await lee.send("/help")
+    assert "Doucement" not in lee.last.text
+    other = conversation.person("Kim")
+    await other.send("/help")
+    assert "Slow down" not in other.last.text
+
+
+async def test_messages_from_other_bots_are_ignored(conversation: Conversation) -> None:
+    robot = Person(4444, "Spam", is_bot=True)
+    event = Event(1, EventKind.MESSAGE, robot, Chat(4444, ChatType.PRIVATE), text="/start")
+    await conversation.dispatcher.feed(event)
+    assert conversation.messenger.chats == {}
