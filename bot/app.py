@@ -222,13 +222,15 @@ async def run_bot(
         log.info("Chorus is running on %s (%s)", api_url, runtime.name)
         await runtime.poll(dispatcher, stop)
     finally:
+        # Killed (cancelled): stop at once, as a crash would; stopped: let work in hand finish.
+        killed = bool((task := asyncio.current_task()) and task.cancelling())
+        grace = 0.0 if killed else DRAIN_TIMEOUT
         steps: list[Callable[[], Awaitable[None]]] = []
         if dispatcher is not None:
-            killed = bool((task := asyncio.current_task()) and task.cancelling())
             steps.append(functools.partial(dispatcher.drain, DRAIN_TIMEOUT, cancel=killed))
         if delivery is not None:
             steps.append(functools.partial(stop_delivery, delivery))
         if scheduler is not None:
-            steps.append(scheduler.shutdown)
+            steps.append(functools.partial(scheduler.shutdown, grace))
         steps += [runtime.close, storage.engine.dispose]
         await _close_all(steps)

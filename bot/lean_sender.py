@@ -49,6 +49,21 @@ def classify(status: int, answer: dict[str, Any]) -> MessengerError:
     return BadRequest(description)
 
 
+def build_payload(item: Claimed, paid: bool) -> dict[str, Any]:
+    """The sendMessage parameters of one outbox row (shared by both runtimes' lean paths)."""
+    payload: dict[str, Any] = {
+        "chat_id": item.chat_id,
+        "text": item.text,
+        "parse_mode": "HTML",
+        "link_preview_options": NO_PREVIEW,
+    }
+    if item.keyboard:
+        payload["reply_markup"] = {"inline_keyboard": item.keyboard}
+    if paid:
+        payload["allow_paid_broadcast"] = True
+    return payload
+
+
 class LeanSender:
     """sendMessage for the delivery engine, on the aiogram Bot's session."""
 
@@ -60,16 +75,7 @@ class LeanSender:
 
     async def send(self, item: Claimed, paid: bool) -> int:
         """Sends one outbox row; returns the message id or raises a neutral error."""
-        payload: dict[str, Any] = {
-            "chat_id": item.chat_id,
-            "text": item.text,
-            "parse_mode": "HTML",
-            "link_preview_options": NO_PREVIEW,
-        }
-        if item.keyboard:
-            payload["reply_markup"] = {"inline_keyboard": item.keyboard}
-        if paid:
-            payload["allow_paid_broadcast"] = True
+        payload = build_payload(item, paid)
         session = await self.session.create_session()
         try:
             async with session.post(

@@ -42,10 +42,12 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.errors import bad_request
+from bot.lean_sender import build_payload
 from bot.updates import ALLOWED_UPDATES, event_from_update, inline_keyboard
 from handlers import ports
 from handlers.dispatch import Dispatcher
 from handlers.ports import BotCommand, Keyboard, SentMessage
+from storage.outbox import Claimed
 
 POLL_TIMEOUT = 25
 
@@ -210,6 +212,26 @@ class PtbMessenger:
             )
 
 
+class PtbBulkSender:
+    """The delivery engine's send path on PTB: the same pre-built payload as on aiogram, through
+    PTB's request layer without building model objects (do_api_request returns plain JSON).
+
+    The method is spelled "sendmessage": Bot API method names are case-insensitive, and PTB
+    warns about do_api_request only for names that match one of its own Bot methods.
+    """
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        """Sends one outbox row; returns the message id or raises a neutral error."""
+        async with _neutral_errors():
+            result = await self.bot.do_api_request(
+                "sendmessage", api_kwargs=build_payload(item, paid)
+            )
+        return int(result["message_id"])
+
+
 class PtbRuntime:
     """Opens PTB's Application, reports who the bot is, polls, and closes."""
 
@@ -257,6 +279,10 @@ class PtbRuntime:
         finally:
             await updater.stop()
             await self.application.stop()
+
+    def bulk_sender(self) -> PtbBulkSender:
+        """The lean send path the delivery engine uses for broadcasts."""
+        return PtbBulkSender(self.application.bot)
 
     async def close(self) -> None:
         """Closes the HTTP connections (also after a failed start, e.g. a rejected token)."""

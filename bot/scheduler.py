@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=6)
 RESYNC_EVERY = timedelta(minutes=5)
 JOB_PREFIX = "timer-"
+UNWIND_TIMEOUT = 5.0
 
 
 class TimerScheduler:
@@ -45,6 +46,8 @@ class TimerScheduler:
         )
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_again = False
+        self._firing: set[asyncio.Task[object]] = set()
+        self._closing = False
 
     async def start(self) -> None:
         """Catches up on timers missed while stopped, then schedules the coming ones."""
@@ -101,13 +104,27 @@ class TimerScheduler:
             )
 
     async def _fire(self, timer_id: int) -> None:
-        if not await self.dispatcher.fire_timer(timer_id):
-            # Moved later, or the clock was shifted: let the schedule follow the table.
-            self.wake()
+        task = asyncio.current_task()
+        if self._closing or task is None:
+            return
+        self._firing.add(task)
+        try:
+            if not await self.dispatcher.fire_timer(timer_id):
+                # Moved later, or the clock was shifted: let the schedule follow the table.
+                self.wake()
+        finally:
+            self._firing.discard(task)
 
-    async def shutdown(self) -> None:
-        """Stops scheduling; timers stay in the table for the next start."""
-        if self._sync_task is not None:
-            self._sync_task.cancel()
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stops scheduling and lets the timers being fired finish (or cancels them after
+        `grace` seconds), so none outlives the bot; timers stay in the table for the next start."""
+        self._closing = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        tasks = [t for t in (self._sync_task, *self._firing) if t is not None and not t.done()]
+        if tasks:
+            if grace > 0:
+                await asyncio.wait(tasks, timeout=grace)
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=UNWIND_TIMEOUT)  # let them roll back

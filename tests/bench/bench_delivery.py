@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from bot.aiogram_runtime import create_bot
 from bot.app import open_storage
-from bot.delivery import DeliveryConfig, DeliveryEngine
+from bot.delivery import DeliveryConfig, DeliveryEngine, Transport
 from bot.lean_sender import LeanSender
 from handlers.ports import SystemClock
 from storage import outbox
@@ -31,7 +33,29 @@ KEYBOARD = [
 ]
 
 
-async def run(recipients: int, config: DeliveryConfig, limits: dict[str, Any]) -> dict[str, Any]:
+@asynccontextmanager
+async def bulk_sender(runtime: str, token: str, url: str) -> AsyncIterator[Transport]:
+    """The runtime's lean send path, as run_bot gives it to the delivery engine."""
+    if runtime == "ptb":
+        from bot.ptb_runtime import PtbRuntime
+
+        ptb = PtbRuntime(token, url)
+        await ptb.username()
+        try:
+            yield ptb.bulk_sender()
+        finally:
+            await ptb.close()
+        return
+    bot = create_bot(token, url)
+    try:
+        yield LeanSender(bot)
+    finally:
+        await bot.session.close()
+
+
+async def run(
+    recipients: int, config: DeliveryConfig, limits: dict[str, Any], runtime: str = "aiogram"
+) -> dict[str, Any]:
     """Delivers one broadcast to `recipients` people and measures it."""
     emulator = EmulatorProcess(recipients, **limits)
     url, token, ids = emulator.start()
@@ -41,14 +65,13 @@ async def run(recipients: int, config: DeliveryConfig, limits: dict[str, Any]) -
         async with storage.sessionmaker() as session, session.begin():
             messages = [Outgoing(chat, TEXT, KEYBOARD) for chat in ids]
             await outbox.enqueue(session, messages, purpose="broadcast", ref="b1", now=clock.now())
-        bot = create_bot(token, url)
-        engine = DeliveryEngine(storage.sessionmaker, LeanSender(bot), clock, config)
-        cpu, wall = time.process_time(), time.perf_counter()
-        await engine.start()
-        await engine.wait_until_idle(timeout=recipients / config.rate * 3 + 60)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        await engine.stop()
-        await bot.session.close()
+        async with bulk_sender(runtime, token, url) as sender:
+            engine = DeliveryEngine(storage.sessionmaker, sender, clock, config)
+            cpu, wall = time.process_time(), time.perf_counter()
+            await engine.start()
+            await engine.wait_until_idle(timeout=recipients / config.rate * 3 + 60)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            await engine.stop()
         await storage.engine.dispose()
     delivered = emulator.delivered()
     return {
@@ -65,13 +88,17 @@ async def run(recipients: int, config: DeliveryConfig, limits: dict[str, Any]) -
 async def main() -> dict[str, dict[str, Any]]:
     """The three delivery measurements."""
     results = {}
-    results["free 30/s, limits on"] = await run(3000, DeliveryConfig(rate=30), {})
-    print("free:", results["free 30/s, limits on"], flush=True)
-    results["paid 1000/s, limits on"] = await run(10_000, DeliveryConfig(rate=1000), {})
-    print("paid:", results["paid 1000/s, limits on"], flush=True)
     lifted = DeliveryConfig(rate=1000, paced=False, window=400)
-    results["limit lifted, unpaced"] = await run(10_000, lifted, {"enabled": False})
-    print("lifted:", results["limit lifted, unpaced"], flush=True)
+    for runtime in ("aiogram", "ptb"):
+        scenarios = {
+            "free 30/s, limits on": (3000, DeliveryConfig(rate=30), {}),
+            "paid 1000/s, limits on": (10_000, DeliveryConfig(rate=1000), {}),
+            "limit lifted, unpaced": (10_000, lifted, {"enabled": False}),
+        }
+        for name, (recipients, config, limits) in scenarios.items():
+            label = f"{runtime}: {name}"
+            results[label] = await run(recipients, config, limits, runtime)
+            print(label, results[label], flush=True)
     return results
 
 
