@@ -26,6 +26,7 @@ from storage import create_engine, create_sessionmaker, migrate, roles, updates
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
+KILL_GRACE = 2.0  # seconds a killed bot gives work that is inside a database call
 
 
 class Runtime(Protocol):
@@ -222,12 +223,14 @@ async def run_bot(
         log.info("Chorus is running on %s (%s)", api_url, runtime.name)
         await runtime.poll(dispatcher, stop)
     finally:
-        # Killed (cancelled): stop at once, as a crash would; stopped: let work in hand finish.
+        # Stopped: let the work in hand finish. Killed (cancelled): stop almost at once, as a
+        # crash would, but give an update or timer that is inside a database call a moment to
+        # leave it: an SQLite call cancelled halfway leaves its worker thread holding the lock.
         killed = bool((task := asyncio.current_task()) and task.cancelling())
-        grace = 0.0 if killed else DRAIN_TIMEOUT
+        grace = KILL_GRACE if killed else DRAIN_TIMEOUT
         steps: list[Callable[[], Awaitable[None]]] = []
         if dispatcher is not None:
-            steps.append(functools.partial(dispatcher.drain, DRAIN_TIMEOUT, cancel=killed))
+            steps.append(functools.partial(dispatcher.drain, grace))
         if delivery is not None:
             steps.append(functools.partial(stop_delivery, delivery))
         if scheduler is not None:

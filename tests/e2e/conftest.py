@@ -100,6 +100,9 @@ class ChorusUnderTest:
             await self._task
         self._task = None
         self.running = None
+        # A killed process's SQLite connections die with it; in one process, a connection whose
+        # call was cancelled halfway lingers until collected, holding its lock.
+        gc.collect()
 
     async def restart(self) -> None:
         """Stops the bot and starts it again on the same database."""
