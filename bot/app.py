@@ -181,6 +181,14 @@ async def stop_delivery(delivery: DeliveryEngine) -> None:
         await delivery.stop()
 
 
+async def _finish_edits(services: Services, killed: bool) -> None:
+    """Sends the live-result edits still waiting (a stop), or drops them (a kill)."""
+    if killed:
+        services.edits.close()
+    else:
+        await services.edits.flush()
+
+
 async def _close_all(steps: list[Callable[[], Awaitable[None]]]) -> None:
     """Runs every clean-up step, even when an earlier one fails or the bot is being killed."""
     for step in steps:
@@ -231,6 +239,7 @@ async def run_bot(
         steps: list[Callable[[], Awaitable[None]]] = []
         if dispatcher is not None:
             steps.append(functools.partial(dispatcher.drain, grace))
+            steps.append(functools.partial(_finish_edits, dispatcher.services, killed))
         if delivery is not None:
             steps.append(functools.partial(stop_delivery, delivery))
         if scheduler is not None:

@@ -29,7 +29,7 @@ from handlers.decision_input import CONSENSUS, VOTE, InputError, parse
 from handlers.decision_views import Snapshot, final_text, keyboard, live_text
 from handlers.guards import is_coordinator
 from handlers.i18n import Html, translator
-from handlers.ports import Button, MessageNotModified, Messenger, MessengerError
+from handlers.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
 from handlers.vote_rules import (
     BLOCK,
     COUNTED_POSITIONS,
@@ -176,8 +176,10 @@ def refresh_later(ctx: Context, decision_id: int) -> None:
     ctx.after_commit(_submit)
 
 
-async def render(services: Services, decision_id: int) -> None:
-    """Edits the results message to show the decision as it is now."""
+async def render(
+    services: Services, decision_id: int, *, shown: tuple[str, Keyboard] | None = None
+) -> None:
+    """Edits the results message to show the decision as it is now (unless it shows that)."""
     async with services.sessionmaker() as session:
         decision = await decisions.get(session, decision_id)
         if decision is None or decision.results_message_id is None:
@@ -186,12 +188,12 @@ async def render(services: Services, decision_id: int) -> None:
             return
         snap = await assess(session, decision)
     t = translator(decision.locale)
+    text, buttons = live_text(t, decision, snap), keyboard(t, decision, snap)
+    if shown is not None and (text, buttons) == shown:
+        return
     with contextlib.suppress(MessageNotModified):
         await services.messenger.edit_message(
-            decision.chat_id,
-            decision.results_message_id,
-            live_text(t, decision, snap),
-            keyboard(t, decision, snap),
+            decision.chat_id, decision.results_message_id, text, buttons
         )
 
 
@@ -287,6 +289,8 @@ def publish(ctx: Context, decision: Decision, snap: Snapshot) -> None:
                 await decisions.fail(session, decision.id, services.clock.now())
             return
         await _remember(services, decision.id, poll_id, poll_message_id, results.message_id)
+        # A vote handled while the message was on its way found no message to edit: show it.
+        await render(services, decision.id, shown=(text, buttons))
 
     ctx.after_commit(_publish)
 
