@@ -13,7 +13,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Writers wait their turn in SQLAlchemy's pool (first come, first served) rather than in
+# SQLite's busy handler, which is not fair: under load an unlucky writer could wait past the
+# busy timeout ("database is locked") while others kept taking the lock.
+SQLITE_POOL_SIZE = 5
 
 
 def is_sqlite(url: str) -> bool:
@@ -26,7 +30,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
     engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=60,
     )
     sync_engine = engine.sync_engine
 
