@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -246,3 +246,37 @@ async def run_bot(
             steps.append(functools.partial(scheduler.shutdown, grace))
         steps += [runtime.close, storage.engine.dispose]
         await _close_all(steps)
+
+
+async def start_bot(
+    settings: Settings,
+    *,
+    token: str,
+    api_url: str,
+    database_url: str,
+    stop: asyncio.Event,
+    clock: Clock,
+    ready_within: float,
+) -> tuple[asyncio.Task[None], Running]:
+    """Runs Chorus as a task and returns once it polls (the sandbox and tests use this);
+    raises what stopped it from starting, or TimeoutError."""
+    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        run_bot(
+            settings,
+            token=token,
+            api_url=api_url,
+            database_url=database_url,
+            stop=stop,
+            clock=clock,
+            on_ready=ready.set_result,
+        )
+    )
+    either: set[asyncio.Future[Any]] = {ready, task}
+    done, _ = await asyncio.wait(either, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        if task in done:
+            task.result()
+        raise TimeoutError("Chorus did not start")
+    return task, ready.result()

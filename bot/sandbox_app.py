@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from bot.app import Running, open_storage, run_bot
+from bot.app import Running, open_storage, start_bot
 from bot.config import ConfigError, Settings, sqlite_path
 from bot.sandbox.emulator import RunningEmulator, fake_token, start_emulator
 from bot.sandbox.models import Chat, JsonDict
@@ -173,33 +173,16 @@ class Sandbox:
         return {"clock_offset": self.clock.offset.total_seconds()}
 
     async def _start_bot(self) -> None:
-        ready = asyncio.Event()
-
-        def on_ready(running: Running) -> None:
-            self.running = running
-            ready.set()
-
         self._stop = asyncio.Event()
-        self._bot = asyncio.create_task(
-            run_bot(
-                self.settings.model_copy(update={"admin_ids": self.admin_ids}),
-                token=self.emulator.token,
-                api_url=self.emulator.url,
-                database_url=self.database_url,
-                stop=self._stop,
-                clock=self.clock,
-                on_ready=on_ready,
-            )
+        self._bot, self.running = await start_bot(
+            self.settings.model_copy(update={"admin_ids": self.admin_ids}),
+            token=self.emulator.token,
+            api_url=self.emulator.url,
+            database_url=self.database_url,
+            stop=self._stop,
+            clock=self.clock,
+            ready_within=READY_TIMEOUT,
         )
-        waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait(
-            {waiter, self._bot}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-        )
-        if waiter not in done:
-            waiter.cancel()
-            if self._bot in done:
-                self._bot.result()
-            raise TimeoutError("Chorus did not start in the sandbox")
 
     async def advance(self, seconds: float) -> None:
         """Moves the sandbox's time forward; timers now due fire, paced sends resume."""

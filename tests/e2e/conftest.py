@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Running, run_bot
+from bot.app import Running, start_bot
 from bot.config import Settings
 from bot.sandbox.client import Person, SandboxClient
 from bot.sandbox.emulator import RunningEmulator, start_emulator
@@ -55,33 +55,17 @@ class ChorusUnderTest:
 
     async def start(self) -> None:
         """Starts the bot and waits until it polls."""
-        ready = asyncio.Event()
         self._stop = asyncio.Event()
 
-        def on_ready(running: Running) -> None:
-            self.running = running
-            ready.set()
-
-        self._task = asyncio.create_task(
-            run_bot(
-                self.settings(),
-                token=self.emulator.token,
-                api_url=self.emulator.url,
-                database_url=self.database_url,
-                stop=self._stop,
-                clock=self.clock,
-                on_ready=on_ready,
-            )
+        self._task, self.running = await start_bot(
+            self.settings(),
+            token=self.emulator.token,
+            api_url=self.emulator.url,
+            database_url=self.database_url,
+            stop=self._stop,
+            clock=self.clock,
+            ready_within=READY_TIMEOUT,
         )
-        waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait(
-            {waiter, self._task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-        )
-        if waiter not in done:
-            waiter.cancel()
-            if self._task in done:
-                self._task.result()
-            raise TimeoutError("Chorus did not start")
 
     async def stop(self) -> None:
         """Stops the bot gracefully."""
