@@ -1,14 +1,12 @@
 """/audit: the log of every admin action — who, what, when, on whom — for owners and the chair,
-a page at a time, and as CSV naming who exported it.
+a page at a time, and as CSV (its file name says who exported it and when).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
 import orjson
 
+from handlers import csv_export
 from handlers.callbacks import StaleButton, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.i18n import Html, Translator
@@ -19,7 +17,6 @@ from storage.models import AuditEntry
 
 BUTTON = "au"  # au:<page> | au:csv
 PER_PAGE = 15
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 KNOWN = frozenset(
     {
         "role.grant",
@@ -99,33 +96,27 @@ async def show(ctx: Context) -> None:
     ctx.reply(*await _page(ctx, 0))
 
 
-def _cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
+CSV_HEADER = ("id", "at", "actor_id", "actor", "action", "target_id", "target", "details")
 
 
-def export_csv(
-    entries: list[AuditEntry], names: dict[int, str], exported_by: str, at: str
-) -> bytes:
-    """The whole log as CSV, the first row naming who exported it and when."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_cell(f"exported by {exported_by}"), at])
-    writer.writerow(["id", "at", "actor_id", "actor", "action", "target_id", "target", "details"])
-    for e in entries:
-        writer.writerow(
-            [
+def export_csv(entries: list[AuditEntry], names: dict[int, str]) -> bytes:
+    """The whole log as CSV (see handlers.csv_export; who exported it is in the file name)."""
+    return csv_export.table(
+        CSV_HEADER,
+        (
+            (
                 e.id,
                 e.at.isoformat(timespec="seconds"),
                 e.actor_id,
-                _cell(names.get(e.actor_id, "")),
+                names.get(e.actor_id, ""),
                 e.action,
-                e.target_id if e.target_id is not None else "",
-                _cell(names.get(e.target_id or 0, "")),
-                _cell(orjson.dumps(e.details).decode()),
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")
+                e.target_id,
+                names.get(e.target_id or 0, ""),
+                orjson.dumps(e.details).decode(),
+            )
+            for e in entries
+        ),
+    )
 
 
 @router.button(BUTTON)
@@ -143,12 +134,12 @@ async def pressed(ctx: Context) -> None:
     await audit.record(ctx.session, ctx.user_id, "audit.export", ctx.now())
     entries = list(await audit.everything(ctx.session))
     names = await _names(ctx, entries)
-    at = ctx.now().isoformat(timespec="seconds")
-    content = export_csv(entries, names, f"{me} ({ctx.user_id})", at)
+    content = export_csv(entries, names)
     user_id, caption = ctx.user_id, ctx.t("audit.export_caption", name=me, count=len(entries))
+    name = csv_export.file_name("audit", ctx.now(), user_id)
 
     async def _send(messenger: Messenger) -> None:
-        await messenger.send_document(user_id, "audit.csv", content, caption)
+        await messenger.send_document(user_id, name, content, caption)
 
     ctx.after_commit(_send)
     ctx.answer(ctx.t("directory.export_sent"))

@@ -3,12 +3,10 @@ close-now and extend buttons, and the close at the deadline (also late, after a 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import timedelta
 
-from handlers import ballots
+from handlers import ballots, csv_export
 from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.decision_views import ADMIN_BUTTON, Snapshot, option_labels, outcome_text
@@ -27,7 +25,6 @@ SETTING_BUTTON = "dset"
 SETTINGS = {"members": ballots.MEMBERS_CAN_CREATE, "org": ballots.ORG_VOTING}
 EXTEND_BY = timedelta(days=1)
 HISTORY_LIMIT = 10
-CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _counts(t: Translator, decision: Decision, snap: Snapshot) -> str:
@@ -99,9 +96,10 @@ async def _export(ctx: Context) -> None:
     past = await decisions.history(ctx.session, ctx.chat_id)
     content = export_csv(ctx.t, past)
     user_id, caption = ctx.user_id, ctx.t("decisions.export_caption", count=len(past))
+    name = csv_export.file_name("decisions", ctx.now(), user_id)
 
     async def _send(messenger: Messenger) -> None:
-        await messenger.send_document(user_id, "decisions.csv", content, caption)
+        await messenger.send_document(user_id, name, content, caption)
 
     ctx.after_commit(_send)
     if ctx.event.callback_id is not None:
@@ -110,61 +108,56 @@ async def _export(ctx: Context) -> None:
         ctx.reply(ctx.t("decisions.export_sent"))
 
 
-def _cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(CSV_INJECTION) else text
+CSV_HEADER = (
+    "id",
+    "kind",
+    "question",
+    "rule",
+    "options",
+    "counts",
+    "voters",
+    "eligible",
+    "quorum_needed",
+    "result",
+    "winner",
+    "anonymous",
+    "one_vote_per_org",
+    "created_at",
+    "closes_at",
+    "closed_at",
+    "closed_late_seconds",
+)
 
 
 def export_csv(t: Translator, past: Sequence[Decision]) -> bytes:
-    """The outcomes as CSV (UTF-8 with a BOM, so spreadsheets read the accents)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            "id",
-            "kind",
-            "question",
-            "rule",
-            "options",
-            "counts",
-            "voters",
-            "eligible",
-            "quorum_needed",
-            "result",
-            "winner",
-            "anonymous",
-            "one_vote_per_org",
-            "created_at",
-            "closes_at",
-            "closed_at",
-            "closed_late_seconds",
-        ]
-    )
+    """The outcomes as CSV (see handlers.csv_export), one row per decision."""
+    rows: list[tuple[csv_export.Cell, ...]] = []
     for decision in past:
         snap = Snapshot.from_json(decision.result)
         labels = option_labels(t, decision)
         winners = " / ".join(labels[i] for i in snap.winners if i < len(labels))
-        row = [
-            decision.id,
-            decision.kind,
-            decision.question,
-            decision.rule,
-            " | ".join(labels),
-            " | ".join(str(c) for c in snap.counts),
-            snap.voters,
-            snap.eligible,
-            snap.needed,
-            snap.status,
-            winners,
-            decision.anonymous,
-            decision.org_voting,
-            decision.created_at.isoformat(),
-            decision.closes_at.isoformat(),
-            decision.closed_at.isoformat() if decision.closed_at else "",
-            round(snap.late_seconds),
-        ]
-        writer.writerow([_cell(value) for value in row])
-    return buffer.getvalue().encode("utf-8-sig")
+        rows.append(
+            (
+                decision.id,
+                decision.kind,
+                decision.question,
+                decision.rule,
+                " | ".join(labels),
+                " | ".join(str(c) for c in snap.counts),
+                snap.voters,
+                snap.eligible,
+                snap.needed,
+                snap.status,
+                winners,
+                decision.anonymous,
+                decision.org_voting,
+                decision.created_at.isoformat(),
+                decision.closes_at.isoformat(),
+                decision.closed_at.isoformat() if decision.closed_at else "",
+                round(snap.late_seconds),
+            )
+        )
+    return csv_export.table(CSV_HEADER, rows)
 
 
 @router.button(SETTING_BUTTON)

@@ -3,17 +3,16 @@ skill inventory (counts by skill and country).
 
 Search words: skill:media country:Lebanon kind:organisation lang:fr hours:10 status:inactive
 (several of the same kind widen the search: skill:media skill:legal). Discreet members are shown
-to coordinators with a 🔒, as the registration promises; the CSV names who exported it.
+to coordinators with a 🔒, as the registration promises; the CSV's file name says who
+exported it and when.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import shlex
 from typing import Any
 
-from handlers import fields, roles
+from handlers import csv_export, fields, roles
 from handlers.callbacks import StaleButton, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.fields import Invalid
@@ -40,7 +39,6 @@ KEYS = {
     "status": "statuses",
     "hours": "min_hours",
 }
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TOP = 12
 
 router = Router("directory")
@@ -287,46 +285,40 @@ async def role_editor(ctx: Context) -> None:
     await roles.open_editor(ctx, integer(raw_user, 1), mode)
 
 
-def _cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
+CSV_HEADER = (
+    "name",
+    "username",
+    "kind",
+    "organisation",
+    "country",
+    "language",
+    "skills",
+    "hours_per_month",
+    "status",
+    "discreet",
+)
 
 
-def export_csv(found: list[Volunteer], exported_by: str, at: str) -> bytes:
-    """The members as CSV, the first row saying who exported it and when."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_cell(f"exported by {exported_by}"), at])
-    writer.writerow(
-        [
-            "name",
-            "username",
-            "kind",
-            "organisation",
-            "country",
-            "language",
-            "skills",
-            "hours_per_month",
-            "status",
-            "discreet",
-        ]
-    )
-    for v in found:
-        writer.writerow(
-            [
-                _cell(v.display_name),
-                _cell(v.username or ""),
+def export_csv(found: list[Volunteer]) -> bytes:
+    """The members as CSV (see handlers.csv_export; who exported it is in the file name)."""
+    return csv_export.table(
+        CSV_HEADER,
+        (
+            (
+                v.display_name,
+                v.username or "",
                 v.kind,
-                _cell(v.org_name or ""),
+                v.org_name or "",
                 v.country,
                 v.language,
                 " ".join(v.skills),
                 v.hours_per_month,
                 v.status,
                 v.discreet,
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")
+            )
+            for v in found
+        ),
+    )
 
 
 @router.button(EXPORT)
@@ -339,8 +331,7 @@ async def export(ctx: Context) -> None:
         return
     page = await directory.search(ctx.session, search.filters, 0, 100_000)
     me = ctx.volunteer.display_name if ctx.volunteer else ctx.event.user.full_name
-    at = ctx.now().isoformat(timespec="seconds")
-    content = export_csv(list(page.volunteers), f"{me} ({ctx.user_id})", at)
+    content = export_csv(list(page.volunteers))
     await audit.record(
         ctx.session,
         ctx.user_id,
@@ -349,9 +340,10 @@ async def export(ctx: Context) -> None:
         details={"filters": search.filters, "count": page.total},
     )
     user_id, caption = ctx.user_id, ctx.t("directory.export_caption", name=me, count=page.total)
+    name = csv_export.file_name("members", ctx.now(), user_id)
 
     async def _send(messenger: Messenger) -> None:
-        await messenger.send_document(user_id, "members.csv", content, caption)
+        await messenger.send_document(user_id, name, content, caption)
 
     ctx.after_commit(_send)
     ctx.answer(ctx.t("directory.export_sent"))

@@ -6,9 +6,7 @@ the file alike (a roster gets forwarded).
 
 from __future__ import annotations
 
-import csv
-import io
-
+from handlers import csv_export
 from handlers.callbacks import StaleButton, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.i18n import Html, Translator, escape
@@ -21,7 +19,6 @@ from storage.models import Volunteer
 ROSTER = "ro"  # ro:<action id>
 ORDER = (actions.GOING, actions.WAITLIST, actions.MAYBE, actions.DONE, actions.CANT)
 MAX_TEXT = 3800
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 router = Router("roster")
 
@@ -38,29 +35,25 @@ def shown_name(t: Translator, volunteer: Volunteer | None) -> str:
     return name
 
 
-def _cell(value: str) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    return "'" + value if value.startswith(CSV_FORMULA_START) else value
+CSV_HEADER = ("name", "username", "kind", "country", "answer", "answered_at")
 
 
 def csv_bytes(t: Translator, rows: list[tuple[Rsvp, Volunteer | None]]) -> bytes:
-    """The roster as CSV (UTF-8 with a byte-order mark, for spreadsheets)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["name", "username", "kind", "country", "answer", "answered_at"])
-    for rsvp, volunteer in rows:
-        hidden = volunteer is None or volunteer.discreet
-        writer.writerow(
-            [
-                _cell(shown_name(t, volunteer)),
-                "" if hidden or volunteer is None else _cell(volunteer.username or ""),
+    """The roster as CSV (see handlers.csv_export), discreet volunteers without name."""
+    return csv_export.table(
+        CSV_HEADER,
+        (
+            (
+                shown_name(t, volunteer),
+                "" if volunteer is None or volunteer.discreet else volunteer.username or "",
                 volunteer.kind if volunteer else "",
                 volunteer.country if volunteer else "",
                 rsvp.status,
                 rsvp.answered_at.isoformat(timespec="seconds"),
-            ]
-        )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            )
+            for rsvp, volunteer in rows
+        ),
+    )
 
 
 async def show(ctx: Context, action: Action) -> None:
@@ -94,9 +87,10 @@ async def show(ctx: Context, action: Action) -> None:
         content = csv_bytes(t, rows)
         chat_id = ctx.chat_id
         caption = t("roster.file_caption", title=action.title)
+        name = csv_export.file_name(f"roster-{action.id}", ctx.now(), ctx.user_id)
 
         async def send_file(messenger: Messenger) -> None:
-            await messenger.send_document(chat_id, f"roster-{action.id}.csv", content, caption)
+            await messenger.send_document(chat_id, name, content, caption)
 
         ctx.after_commit(send_file)
 

@@ -8,12 +8,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Storage
+from handlers import roster
 from handlers.events import Event, EventKind
 from handlers.ports import ShiftedClock
 from storage.action_models import Action, Rsvp
 from storage.models import OutboxMessage
 from tests.conftest import COORDINATOR_ID
 from tests.support.actions import engine_for, make_volunteer
+from tests.support.csv_files import read_export
 from tests.support.recording import Conversation, RecordingMessenger, Someone
 
 
@@ -220,10 +222,10 @@ async def test_roster_escapes_names_hides_discreet_ones_and_exports_csv(
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in listing
     assert "Secret Person" not in listing and "discreet mode" in listing
     document = coordinator.last.document
-    assert document is not None and document[0] == f"roster-{action_id}.csv"
-    content = document[1].decode("utf-8-sig")
-    assert "Secret Person" not in content
-    assert "'=HYPERLINK(1)" in content
+    header = roster.CSV_HEADER
+    rows = read_export(document, f"roster-{action_id}", coordinator.person.id, header)
+    assert document is not None and b"Secret Person" not in document[1]
+    assert "'=HYPERLINK(1)" in [row["name"] for row in rows]
     await coordinator.send("/roster nothing-like-this")
     assert "found no action" in coordinator.last.text
 

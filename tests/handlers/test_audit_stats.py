@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bot.app import Storage
+from handlers import audit
 from handlers.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
+from tests.support.csv_files import read_export
 from tests.support.recording import Conversation
 
 
@@ -25,10 +27,9 @@ async def test_audit_log_lists_admin_actions_and_exports_them(
     assert "<b>Coral</b>: gave a role → Amira (role=treasurer)" in shown
     assert "changed a setting" in shown and "/promote" in shown
     await coral.press("⬇️ CSV")
-    assert coral.last.document is not None
-    rows = coral.last.document[1].decode("utf-8-sig").splitlines()
-    assert rows[0].startswith(f"exported by Coral ({COORDINATOR_ID})")
-    assert any("role.grant" in row and "Amira" in row for row in rows)
+    rows = read_export(coral.last.document, "audit", COORDINATOR_ID, audit.CSV_HEADER)
+    assert any(row["action"] == "role.grant" and row["target"] == "Amira" for row in rows)
+    assert "exported by Coral" in coral.last.text
     amira = someone(conversation, 9001, "Amira")
     await amira.send("/audit")
     assert "Sorry, only these roles can do this: owner, chair." in amira.last.text

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import Storage
+from handlers import decisions
 from handlers.ports import ShiftedClock
 from storage.models import OutboxMessage
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
+from tests.support.csv_files import read_export
 from tests.support.groups import CountingMessenger, Group, make_volunteer
 from tests.support.recording import Conversation, Someone
 
@@ -58,9 +58,7 @@ async def test_history_and_csv_export(
     assert "Only a coordinator" in group.last.text
     await group.say(coral, "/decisions")
     await group.press(coral, "⬇ Export as CSV")
-    document = coral.last.document
-    assert document is not None and document[0] == "decisions.csv"
-    rows = list(csv.DictReader(io.StringIO(document[1].decode("utf-8-sig"))))
+    rows = read_export(coral.last.document, "decisions", coral.person.id, decisions.CSV_HEADER)
     assert rows[0]["question"] == "'=Venue?"  # no formula injection in spreadsheets
     assert (rows[0]["rule"], rows[0]["counts"], rows[0]["result"], rows[0]["winner"]) == (
         "plurality",

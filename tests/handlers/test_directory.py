@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bot.app import Storage
+from handlers import directory
 from handlers.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
+from tests.support.csv_files import read_export
 from tests.support.recording import Conversation
 
 
@@ -69,11 +71,8 @@ async def test_member_card_inventory_and_export(
     assert "Media: 11" in coral.last.text and "Legal: 1" in coral.last.text
     assert "France: 1" in coral.last.text
     await coral.press("⬇️ CSV")
-    assert coral.last.document is not None
-    _, content = coral.last.document
-    text = content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith(f"exported by Coral ({COORDINATOR_ID})")
-    assert "Legal <Org>" in text
+    rows = read_export(coral.last.document, "members", COORDINATOR_ID, directory.CSV_HEADER)
+    assert [row["name"] for row in rows] == ["Legal <Org>"]
     assert "exported by Coral" in coral.last.text
 
 
