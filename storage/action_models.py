@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, UTCDateTime
+from storage.models import Base, TrackedJSON, UTCDateTime
 
 
 class Action(Base):
@@ -27,9 +27,9 @@ class Action(Base):
     place: Mapped[str | None] = mapped_column(String(300))
     online: Mapped[bool] = mapped_column(default=False)
     capacity: Mapped[int | None] = mapped_column(Integer)
-    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    group_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    reminder_minutes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    audience: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
+    group_ids: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)
+    reminder_minutes: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | cancelled | closed
     created_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

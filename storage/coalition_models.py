@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, UTCDateTime
+from storage.models import Base, TrackedJSON, UTCDateTime
 
 
 class CoalitionSetting(Base):
@@ -30,7 +30,7 @@ class Application(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending | approved | rejected
-    exchanges: Mapped[list[Any]] = mapped_column(JSON, default=list)  # questions and answers
+    exchanges: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)  # questions and answers
     reason: Mapped[str | None] = mapped_column(Text)  # of a rejection
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -55,7 +55,7 @@ class DirectorySearch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    filters: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, UTCDateTime
+from storage.models import Base, TrackedJSON, UTCDateTime
 
 
 class Decision(Base):
@@ -20,7 +20,7 @@ class Decision(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[str] = mapped_column(String(16))  # vote | consensus
     question: Mapped[str] = mapped_column(Text)
-    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    options: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
     multiple: Mapped[bool] = mapped_column(default=False)
     rule: Mapped[str] = mapped_column(String(16))  # plurality | majority | two_thirds | consensus
     quorum_count: Mapped[int | None] = mapped_column(Integer)
@@ -41,8 +41,10 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    nudged: Mapped[list[str]] = mapped_column(JSON, default=list)  # nudge moments already run
-    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    nudged: Mapped[list[str]] = mapped_column(
+        TrackedJSON, default=list
+    )  # nudge moments already run
+    result: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
 
 
 class Ballot(Base):
@@ -55,7 +57,7 @@ class Ballot(Base):
     )
     voter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     unit: Mapped[str] = mapped_column(String(200))  # "user:<id>", or "org:<normalised name>"
-    choice: Mapped[list[int]] = mapped_column(JSON, default=list)
+    choice: Mapped[list[int]] = mapped_column(TrackedJSON, default=list)
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

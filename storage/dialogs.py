@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import DialogState
+from storage.models import DialogState, detached
 
 
 async def get(session: AsyncSession, user_id: int, chat_id: int) -> DialogState | None:
@@ -32,7 +32,7 @@ async def save(
         session.add(state)
     state.flow = flow
     state.step = step
-    state.data = dict(data)
+    state.data = detached(data)
     state.updated_at = now
     await session.flush()
     return state

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.coalition_models import Application, CoalitionSetting
-from storage.models import UserPreference, Volunteer
+from storage.models import UserPreference, Volunteer, detached
 
 OPEN = "open"
 BY_APPLICATION = "application"
@@ -33,15 +33,16 @@ DEFAULTS: dict[str, Any] = {
 
 
 async def setting(session: AsyncSession, name: str) -> Any:
-    """A setting's value, or its default."""
+    """A setting's value, or its default: a copy (settings change through `change_setting`)."""
     row = await session.get(CoalitionSetting, name)
-    return row.value if row is not None else DEFAULTS[name]
+    return detached(row.value if row is not None else DEFAULTS[name])
 
 
 async def settings(session: AsyncSession) -> dict[str, Any]:
     """Every setting with its value."""
     rows = await session.scalars(select(CoalitionSetting))
-    return {**DEFAULTS, **{row.name: row.value for row in rows if row.name in DEFAULTS}}
+    stored = {row.name: row.value for row in rows if row.name in DEFAULTS}
+    return {name: detached(value) for name, value in {**DEFAULTS, **stored}.items()}
 
 
 async def change_setting(
@@ -55,7 +56,7 @@ async def change_setting(
     if row is None:
         row = CoalitionSetting(name=name)
         session.add(row)
-    row.value = value
+    row.value = detached(value)
     row.updated_by = actor_id
     row.updated_at = now
     await session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy_json import mutable_json_type
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -47,14 +48,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# A JSON column holding a dict or a list, with change tracking at every depth: an in-place change
+# (`action.audience["countries"].append("FR")`) marks the row dirty, so the commit stores it.
+# SQLAlchemy's plain JSON sees only a new value assigned to the attribute ("Mutation Tracking"
+# in the SQLAlchemy ORM docs); that lost the audience filters of /newaction (issue 10).
+# The column type stays JSON: migrations and the schema do not change.
+TrackedJSON = mutable_json_type(dbtype=JSON, nested=True)
+
+
+def detached(value: Any) -> Any:
+    """A plain deep copy of a JSON value (dicts, lists, scalars), tied to no row.
+
+    Used where a value read from one row is stored in another, or handed out to be changed
+    freely: the copy's changes reach the database only when it is assigned to an attribute.
+    """
+    if isinstance(value, dict):
+        return {key: detached(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [detached(item) for item in value]
+    return value
+
+
 class Base(DeclarativeBase):
     """Declarative base with a naming convention that Alembic can rely on."""
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JSON,
-        list[str]: JSON,
-        list[Any]: JSON,
+        dict[str, Any]: TrackedJSON,
+        list[str]: TrackedJSON,
+        list[Any]: TrackedJSON,
     }
 
 
@@ -73,10 +95,10 @@ class Volunteer(Base):
     country: Mapped[str] = mapped_column(String(2))
     language: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))
-    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
     hours_per_month: Mapped[int] = mapped_column(Integer, default=0)
-    resources: Mapped[list[str]] = mapped_column(JSON, default=list)
-    interests: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
+    interests: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
     discreet: Mapped[bool] = mapped_column(default=False)
     pledge_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -107,7 +129,7 @@ class DialogState(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     flow: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -140,7 +162,7 @@ class GroupChat(Base):
     title: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))  # group | supergroup
     active: Mapped[bool] = mapped_column(default=True)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -153,7 +175,7 @@ class AuditEntry(Base):
     actor_id: Mapped[int] = mapped_column(BigInteger, index=True)
     action: Mapped[str] = mapped_column(String(64))
     target_id: Mapped[int | None] = mapped_column(BigInteger)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
@@ -184,7 +206,7 @@ class Timer(Base):
     key: Mapped[str] = mapped_column(String(128))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     grace_seconds: Mapped[int | None] = mapped_column(Integer)  # None: run however late
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -201,7 +223,7 @@ class OutboxMessage(Base):
     ref: Mapped[str | None] = mapped_column(String(64), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
-    keyboard: Mapped[list[Any] | None] = mapped_column(JSON)
+    keyboard: Mapped[list[Any] | None] = mapped_column(TrackedJSON)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())

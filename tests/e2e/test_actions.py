@@ -176,3 +176,95 @@ async def test_reminders_fire_on_time_and_survive_a_restart(chorus: ChorusUnderT
     await chorus.running.delivery.wait_until_idle()
     reminders = [m for m in await ana.chat_messages() if "Reminder" in (m.text or "")]
     assert len(reminders) == 1
+
+
+async def _meeting_up_to_audience(coordinator: Person, when: str) -> None:
+    await coordinator.send("/newaction")
+    await coordinator.press("🤝 Meeting")
+    await _says(coordinator, "What is its title?")
+    await coordinator.send("Town hall")
+    await _says(coordinator, "Describe it")
+    await coordinator.send("Questions to the minister.")
+    await coordinator.press("No link")
+    await _says(coordinator, "When does it start?")
+    await coordinator.send(when)
+    await coordinator.press("UTC")
+    await _says(coordinator, "Where does it happen?")
+    await coordinator.press("Online")
+    await coordinator.press("No limit")
+    await _says(coordinator, "Who receives it?")
+
+
+async def _tick(coordinator: Person, filter_label: str, *labels: str) -> None:
+    await coordinator.press(filter_label)
+    for label in labels:
+        await coordinator.press(label)
+    await coordinator.press("Done ✔")
+    await _says(coordinator, "Who receives it?")
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        pytest.param(
+            [("Countries", "France, Spain, Lebanon")], {"Anne", "Bea", "Cham", "Emma", "Fadi"}
+        ),
+        pytest.param(
+            [("Skills", "Events", "Translation")], {"Anne", "Bea", "Cham", "Dirk", "Fadi"}
+        ),
+        pytest.param([("Languages", "Français", "Español")], {"Anne", "Bea", "Emma"}),
+        pytest.param([("Individuals / organisations", "An organisation")], {"Cham"}),
+        pytest.param(
+            [
+                ("Countries", "France, Spain, Lebanon"),
+                ("Skills", "Events", "Translation"),
+                ("Individuals / organisations", "An individual"),
+                ("Languages", "Français", "Español", "العربية"),
+            ],
+            {"Anne", "Bea"},
+            id="combined",
+        ),
+    ],
+)
+async def test_audience_filters_stick_and_the_preview_counts_who_is_reached(
+    chorus: ChorusUnderTest, filters: list[tuple[str, ...]], expected: set[str]
+) -> None:
+    """Issue 10: the country filter never applied and a second tick of a filter was dropped."""
+    people = {
+        "Anne": await _volunteer(
+            chorus, "Anne", "fr", country="FR", skills=["events", "translation"]
+        ),
+        "Bea": await _volunteer(chorus, "Bea", "es", country="ES", skills=["translation"]),
+        "Cham": await _volunteer(
+            chorus, "Cham", "ar", country="LB", skills=["events"], kind="organisation"
+        ),
+        "Dirk": await _volunteer(chorus, "Dirk", country="DE", skills=["events"]),
+        "Emma": await _volunteer(chorus, "Emma", "fr", country="FR", skills=["media"]),
+        "Fadi": await _volunteer(chorus, "Fadi", country="LB", skills=["translation"]),
+    }
+    coordinator = chorus.coordinator
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+    await _meeting_up_to_audience(coordinator, when)
+    for name, *choices in filters:
+        if name == "Countries":
+            await coordinator.press("Countries")
+            await _says(coordinator, "Type one or more countries")
+            await coordinator.send(choices[0])
+            await coordinator.press("Done ✔")
+            await _says(coordinator, "Who receives it?")
+        else:
+            await _tick(coordinator, name, *choices)
+    await coordinator.press("Done ✔")
+    preview = await _says(coordinator, "It will go to")
+    count = len(expected)
+    assert f"It will go to <b>{count}</b>" in preview or f"It will go to {count} " in preview
+    await coordinator.press("✅ Send it")
+    await _says(coordinator, "Sending finished")
+    assert chorus.running is not None and chorus.running.delivery is not None
+    await chorus.running.delivery.wait_until_idle()
+    reached = {
+        name
+        for name, person in people.items()
+        if any("Town hall" in (m.text or "") for m in await person.chat_messages())
+    }
+    assert reached == expected
