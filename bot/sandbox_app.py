@@ -14,10 +14,6 @@ from pathlib import Path
 
 from bot.app import Running, open_storage, start_bot
 from bot.config import ConfigError, Settings, sqlite_path
-from bot.sandbox.emulator import RunningEmulator, fake_token, start_emulator
-from bot.sandbox.models import Chat, JsonDict
-from bot.sandbox.page import SandboxPage
-from bot.sandbox.snapshot import SnapshotError, WorldKeeper, load
 from bot.sandbox_people import (
     COALITION_GROUP,
     COORDINATOR_ID,
@@ -29,6 +25,10 @@ from bot.sandbox_people import (
     ready_volunteers,
     register,
 )
+from botapi_emulator.emulator import RunningEmulator, fake_token, start_emulator
+from botapi_emulator.models import Chat, JsonDict
+from botapi_emulator.page import SandboxPage
+from botapi_emulator.snapshot import SnapshotError, WorldKeeper, load
 from handlers.ports import ShiftedClock
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def banner(sandbox: Sandbox) -> str:
     return (
         "Chorus sandbox is running (no Telegram token needed).\n"
         f"  Open the sandbox page:  {url}/\n"
-        f"  Control API:            {url}/control/   (see bot/sandbox/README.md)\n"
+        f"  Control API:            {url}/control/   (see botapi_emulator/README.md)\n"
         f"  Bot API emulator:       {url}/bot<token>/<method>\n"
         f"  Ready-made people:\n{people}\n"
         f"  Group chat: {COALITION_GROUP!r}, with all of them.\n"

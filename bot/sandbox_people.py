@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.sandbox.models import Chat, Member
-from bot.sandbox.state import EmulatorState
+from botapi_emulator.models import Chat, Member
+from botapi_emulator.state import EmulatorState
 from handlers.fields import INTERESTS, ORG_TYPES, RESOURCES, SKILLS
 from storage import groups, volunteers
 

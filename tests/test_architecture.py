@@ -38,3 +38,15 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
         "aiogram.types",
         "telegram.ext",
     ]
+
+
+def test_the_emulator_imports_nothing_from_chorus() -> None:
+    """The Bot API emulator models Telegram, not Chorus: it stands alone (issue 10)."""
+    chorus = ("bot", "handlers", "storage", "tests")
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "botapi_emulator").rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.split(".")[0] in chorus
+    ]
+    assert offenders == []

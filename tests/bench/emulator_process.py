@@ -7,8 +7,8 @@ import multiprocessing
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bot.sandbox.emulator import start_emulator
-from bot.sandbox.limits import RateLimits
+from botapi_emulator.emulator import start_emulator
+from botapi_emulator.limits import RateLimits
 
 
 async def _serve(conn: Connection, users: int, limits: dict[str, Any]) -> None:

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from bot.app import open_storage
 from bot.cli import parser
 from bot.config import Settings
-from bot.sandbox.client import Person, SandboxClient
 from bot.sandbox_app import Sandbox, reset_files, world_path
 from bot.sandbox_people import COALITION_GROUP, DEMO_SIZE, FIRST_DEMO_ID, PEOPLE, demo_volunteers
+from botapi_emulator.client import Person, SandboxClient
 from storage.models import GroupMember, Volunteer
 
 AMIRA = PEOPLE[1].user_id

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.sandbox.client import Person, SandboxClient
 from bot.sandbox_app import Sandbox
 from bot.sandbox_people import PEOPLE
+from botapi_emulator.client import Person, SandboxClient
 from handlers.ports import ShiftedClock
 
 pytestmark = pytest.mark.browser

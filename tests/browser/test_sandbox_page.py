@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from bot.sandbox.client import Person
 from bot.sandbox_app import Sandbox
+from botapi_emulator.client import Person
 from tests.browser.screen import Screen
 
 pytestmark = pytest.mark.browser

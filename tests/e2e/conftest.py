@@ -22,8 +22,8 @@ import pytest
 
 from bot.app import Running, start_bot
 from bot.config import Settings
-from bot.sandbox.client import Person, SandboxClient
-from bot.sandbox.emulator import RunningEmulator, start_emulator
+from botapi_emulator.client import Person, SandboxClient
+from botapi_emulator.emulator import RunningEmulator, start_emulator
 from handlers.ports import ShiftedClock
 from tests.support import bot_api_spec
 

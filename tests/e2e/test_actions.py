@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage, open_storage
-from bot.sandbox.client import Person
+from botapi_emulator.client import Person
 from storage.action_models import Action, Rsvp
 from tests.e2e.conftest import ChorusUnderTest
 from tests.support.actions import make_volunteer

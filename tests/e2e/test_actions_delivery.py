@@ -12,8 +12,8 @@ from bot.aiogram_runtime import create_bot
 from bot.app import Storage
 from bot.delivery import DeliveryConfig, DeliveryEngine
 from bot.lean_sender import LeanSender
-from bot.sandbox.emulator import RunningEmulator
-from bot.sandbox.faults import FaultRule
+from botapi_emulator.emulator import RunningEmulator
+from botapi_emulator.faults import FaultRule
 from handlers.ports import ShiftedClock
 from storage import outbox
 from storage.models import OutboxMessage, UserPreference

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.app import Storage, open_storage
-from bot.sandbox.client import Person
+from botapi_emulator.client import Person
 from handlers.dispatch import RateLimit, RateLimiter
 from storage.models import AuditEntry, Role, Volunteer
 from tests.e2e.conftest import ChorusUnderTest

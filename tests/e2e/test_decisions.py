@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.app import open_storage
-from bot.sandbox.client import Group, Person
+from botapi_emulator.client import Group, Person
 from storage import volunteers
 from tests.e2e.conftest import ChorusUnderTest
 

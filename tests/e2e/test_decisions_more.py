@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import open_storage
-from bot.sandbox.client import Group, Person
-from bot.sandbox.client_models import SandboxMessage
+from botapi_emulator.client import Group, Person
+from botapi_emulator.client_models import SandboxMessage
 from storage import groups, volunteers
 from storage.decision_models import Decision
 from tests.e2e.conftest import ChorusUnderTest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import open_storage
-from bot.sandbox.client import Person
+from botapi_emulator.client import Person
 from storage.models import Volunteer
 from tests.e2e.conftest import ChorusUnderTest
 

@@ -8,8 +8,8 @@ import pytest
 
 from bot.app import Runtime, create_runtime
 from bot.config import Settings
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.emulator import RunningEmulator, fake_token
+from botapi_emulator.client import SandboxClient
+from botapi_emulator.emulator import RunningEmulator, fake_token
 from handlers.ports import (
     BotBlocked,
     BotCommand,

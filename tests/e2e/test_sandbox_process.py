@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from bot.sandbox.client import SandboxClient
+from botapi_emulator.client import SandboxClient
 
 ROOT = Path(__file__).resolve().parents[2]
 AMIRA = 100_002

@@ -12,8 +12,8 @@ import pytest
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
-from bot.sandbox import EmulatorState, RunningEmulator, SandboxClient, SandboxError
-from bot.sandbox.models import User
+from botapi_emulator import EmulatorState, RunningEmulator, SandboxClient, SandboxError
+from botapi_emulator.models import User
 
 
 async def call(

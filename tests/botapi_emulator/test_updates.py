@@ -8,7 +8,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramConflictError
 
-from bot.sandbox import EmulatorState, SandboxClient, SandboxError
+from botapi_emulator import EmulatorState, SandboxClient, SandboxError
 
 
 async def test_user_message_becomes_an_update(bot: Bot, state: EmulatorState) -> None:

@@ -22,9 +22,9 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
-from bot.sandbox import EmulatorState, RunningEmulator, fake_token
-from bot.sandbox.models import User
-from tests.sandbox.helpers import make_bot
+from botapi_emulator import EmulatorState, RunningEmulator, fake_token
+from botapi_emulator.models import User
+from tests.botapi_emulator.helpers import make_bot
 
 
 def keyboard(*buttons: tuple[str, str]) -> InlineKeyboardMarkup:

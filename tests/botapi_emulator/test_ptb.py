@@ -7,7 +7,7 @@ from telegram import Bot as PtbBot
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden
 
-from bot.sandbox import EmulatorState, RunningEmulator
+from botapi_emulator import EmulatorState, RunningEmulator
 
 
 async def test_ptb_get_me_send_message_and_get_updates(

@@ -14,7 +14,7 @@ from aiogram.types import (
     InputPollOption,
 )
 
-from bot.sandbox import EmulatorState, RunningEmulator
+from botapi_emulator import EmulatorState, RunningEmulator
 from tests.support import bot_api_spec
 from tests.support.bot_api_spec import require_spec
 

@@ -13,10 +13,10 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.sandbox import EmulatorState, FaultRule, RateLimits, SandboxClient
-from bot.sandbox.errors import ApiError
-from bot.sandbox.limits import RateLimiter
-from bot.sandbox.models import User
+from botapi_emulator import EmulatorState, FaultRule, RateLimits, SandboxClient
+from botapi_emulator.errors import ApiError
+from botapi_emulator.limits import RateLimiter
+from botapi_emulator.models import User
 
 
 @pytest.fixture

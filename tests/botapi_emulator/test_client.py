@@ -20,7 +20,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from bot.sandbox import SandboxClient, SandboxError
+from botapi_emulator import SandboxClient, SandboxError
 
 
 def echo_router() -> Router:

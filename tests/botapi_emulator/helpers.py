@@ -8,7 +8,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.sandbox import RunningEmulator
+from botapi_emulator import RunningEmulator
 
 
 class LoopbackSession(AiohttpSession):

@@ -11,8 +11,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile
 
-from bot.sandbox import RunningEmulator, SandboxClient
-from bot.sandbox.models import User
+from botapi_emulator import RunningEmulator, SandboxClient
+from botapi_emulator.models import User
 
 
 def png(width: int, height: int) -> bytes:

@@ -9,9 +9,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputPollOption
 
-from bot.sandbox import EmulatorState, SandboxClient, SandboxError, start_emulator
-from bot.sandbox.models import User
-from tests.sandbox.helpers import make_bot
+from botapi_emulator import EmulatorState, SandboxClient, SandboxError, start_emulator
+from botapi_emulator.models import User
+from tests.botapi_emulator.helpers import make_bot
 
 
 def options(*texts: str) -> list[InputPollOption | str]:

@@ -1,6 +1,6 @@
 """The emulator's HTTP server: the Bot API at /bot<token>/<method>, plus the control API.
 
-Run it by hand with `python -m bot.sandbox.emulator --port 8081`.
+Run it by hand with `python -m botapi_emulator.emulator --port 8081`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeChat
 
-from bot.sandbox import RunningEmulator, SandboxClient, SandboxError, start_emulator
-from bot.sandbox.page import STATIC, SandboxPage
+from botapi_emulator import RunningEmulator, SandboxClient, SandboxError, start_emulator
+from botapi_emulator.page import STATIC, SandboxPage
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import pytest
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.sandbox import EmulatorState, RunningEmulator, fake_token, snapshot
-from bot.sandbox.errors import ControlError
-from bot.sandbox.models import User
-from bot.sandbox.snapshot import SnapshotError, WorldKeeper, dump, load
-from bot.sandbox.views import chat_view
-from tests.sandbox.test_buttons_and_polls import options
-from tests.sandbox.test_files import png
+from botapi_emulator import EmulatorState, RunningEmulator, fake_token, snapshot
+from botapi_emulator.errors import ControlError
+from botapi_emulator.models import User
+from botapi_emulator.snapshot import SnapshotError, WorldKeeper, dump, load
+from botapi_emulator.views import chat_view
+from tests.botapi_emulator.test_buttons_and_polls import options
+from tests.botapi_emulator.test_files import png
 
 
 async def _lived_in(bot: Bot, state: EmulatorState, alice: User) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.entities import detect_entities, entities_to_html, trim
-from bot.sandbox.formatting import HtmlError, parse_html, utf16_len
+from botapi_emulator.entities import detect_entities, entities_to_html, trim
+from botapi_emulator.formatting import HtmlError, parse_html, utf16_len
 
 
 def test_every_allowed_tag_becomes_an_entity() -> None:

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram import Bot
 
-from bot.sandbox import EmulatorState, RunningEmulator, SandboxClient, start_emulator
-from bot.sandbox.models import User
-from tests.sandbox.helpers import make_bot
+from botapi_emulator import EmulatorState, RunningEmulator, SandboxClient, start_emulator
+from botapi_emulator.models import User
+from tests.botapi_emulator.helpers import make_bot
 from tests.support.bot_api_spec import load_spec
 
 
