@@ -393,7 +393,7 @@ def parse_field(ctx: Context, step: str, text: str) -> dict[str, Any]:
     if step == "link":
         return {"link": views.parse_link(t, text)}
     if step == "when":
-        return {"local": views.parse_local_time(t, text)}
+        return {"local": views.parse_local_time(t, text, ctx.now(), _own_zone(ctx))}
     if step == "place":
         return {"place": views.clean_line(t, text, views.PLACE_LIMITS), "online": False}
     if step == "capacity":

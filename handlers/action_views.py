@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, format_timedelta
 
+from handlers import when
 from handlers.callbacks import pack
 from handlers.i18n import Html, Translator, escape
+from handlers.invalid_input import InvalidInput
 from handlers.ports import Button, Keyboard
 from storage.action_models import Action
 
@@ -204,21 +206,14 @@ def parse_link(t: Translator, text: str) -> str:
     return value
 
 
-DATE_FORMATS = ("%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y")
-
-
-def parse_local_time(t: Translator, text: str) -> str:
-    """A local date and time typed by the coordinator, as "YYYY-MM-DD HH:MM" (no zone yet)."""
-    value = " ".join(text.replace("T", " ").split())
-    for pattern in DATE_FORMATS:
-        try:
-            moment = datetime.strptime(value, pattern)
-        except ValueError:
-            continue
-        if "%H" not in pattern:
-            moment = moment.replace(hour=23, minute=59)
-        return moment.strftime("%Y-%m-%d %H:%M")
-    raise Invalid(t("actions.invalid_when"))
+def parse_local_time(t: Translator, text: str, now: datetime, timezone: str) -> str:
+    """A moment typed by the coordinator (grammar: handlers.when), read in `timezone`, as the
+    local "YYYY-MM-DD HH:MM" there (the action's zone may still change after this step)."""
+    try:
+        moment = when.parse(text, now, timezone)
+    except InvalidInput as problem:
+        raise Invalid(problem.text(t)) from problem
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def to_utc(local: str, timezone: str) -> datetime:

@@ -267,7 +267,8 @@ async def on_edit_text(ctx: Context) -> None:
 def _changes(ctx: Context, action: Action, field: str, text: str) -> dict[str, Any]:
     t = ctx.t
     if field == "when":
-        moment = views.to_utc(views.parse_local_time(t, text), action.timezone)
+        local = views.parse_local_time(t, text, ctx.now(), action.timezone)
+        moment = views.to_utc(local, action.timezone)
         if moment <= ctx.now():
             raise Invalid(t("actions.in_the_past"))
         return {"at": moment}

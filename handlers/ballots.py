@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import deadlines
 from handlers.context import Context, Services
-from handlers.decision_input import CONSENSUS, VOTE, InputError, parse
+from handlers.decision_input import CONSENSUS, VOTE, parse
 from handlers.decision_views import Snapshot, final_text, keyboard, live_text
 from handlers.guards import is_coordinator
 from handlers.i18n import Html, translator
+from handlers.invalid_input import InvalidInput
 from handlers.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
 from handlers.vote_rules import (
     BLOCK,
@@ -216,14 +217,8 @@ async def create(ctx: Context, kind: str) -> None:
     timezone = ctx.volunteer.timezone if ctx.volunteer else ctx.settings.default_timezone
     try:
         draft = parse(kind, ctx.args, t, ctx.now(), timezone)
-    except InputError as exc:
-        ctx.reply(
-            Html(
-                t(exc.key, **exc.values)
-                + "\n"
-                + t("decisions.usage_hint", command=kind_command(kind))
-            )
-        )
+    except InvalidInput as exc:
+        ctx.reply(Html(exc.text(t) + "\n" + t("decisions.usage_hint", command=kind_command(kind))))
         return
     org_voting = bool(settings.get(ORG_VOTING))
     native = kind == VOTE and not (draft.anonymous or draft.hidden or org_voting)
@@ -383,7 +378,7 @@ async def extend(ctx: Context, decision: Decision, delta: timedelta) -> bool:
     """Moves the close later (the nudges already sent are not sent again); False if too far."""
     try:
         deadlines.check(decision.closes_at + delta, ctx.now())
-    except deadlines.DeadlineError:
+    except InvalidInput:
         return False
     decision.closes_at = decision.closes_at + delta
     await ctx.session.flush()

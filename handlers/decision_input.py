@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
 
-from handlers import deadlines
+from handlers import deadlines, when
 from handlers.i18n import Translator, translator
+from handlers.invalid_input import InvalidInput
 from handlers.vote_rules import (
     DEFAULT_WEAK_SHARE,
     MAJORITY,
@@ -47,15 +47,6 @@ FLAGS = (
 RULE_FLAGS = {"plurality": PLURALITY, "majority": MAJORITY, "two_thirds": TWO_THIRDS}
 VOTE_ONLY = frozenset({"plurality", "majority", "two_thirds", "multiple", "single"})
 _NUMBER = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(%|٪)?$")
-
-
-class InputError(ValueError):
-    """Input that cannot make a decision: `key` and `values` make the explanation."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 @dataclass(slots=True)
@@ -101,7 +92,7 @@ def _split(args: str) -> list[str]:
 def _number(text: str, what: str) -> tuple[Fraction, bool]:
     match = _NUMBER.match(text.strip())
     if match is None:
-        raise InputError(f"decisions.error.bad_{what}", value=text)
+        raise InvalidInput(f"decisions.error.bad_{what}", value=text)
     value = Fraction(match.group(1).replace(",", "."))
     return value, match.group(2) is not None
 
@@ -110,17 +101,17 @@ def _quorum(text: str) -> Quorum:
     value, percent = _number(text, "quorum")
     if percent:
         if not 0 < value <= 100:
-            raise InputError("decisions.error.bad_quorum", value=text)
+            raise InvalidInput("decisions.error.bad_quorum", value=text)
         return Quorum(share=value / 100)
     if value.denominator != 1 or not 1 <= value <= MAX_QUORUM:
-        raise InputError("decisions.error.bad_quorum", value=text)
+        raise InvalidInput("decisions.error.bad_quorum", value=text)
     return Quorum(count=int(value))
 
 
 def _weak(text: str) -> Fraction:
     value, _ = _number(text, "weak")
     if not 0 < value <= 100:
-        raise InputError("decisions.error.bad_weak", value=text)
+        raise InvalidInput("decisions.error.bad_weak", value=text)
     return value / 100
 
 
@@ -135,16 +126,16 @@ def _prefixed(part: str, words: set[str]) -> str | None:
 
 
 def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> Draft:
-    """A validated draft from the command's text; InputError says what to fix."""
+    """A validated draft from the command's text; InvalidInput says what to fix."""
     parts = _split(args)
     if not parts:
-        raise InputError("decisions.error.no_question")
+        raise InvalidInput("decisions.error.no_question")
     question, rest = parts[0], parts[1:]
     limit = MAX_QUESTION if kind == VOTE else MAX_PROPOSAL
     if len(question) > limit:
-        raise InputError("decisions.error.question_too_long", length=len(question), limit=limit)
-    if deadlines.looks_like_deadline(question) or question.casefold() in _keywords(t):
-        raise InputError("decisions.error.no_question")
+        raise InvalidInput("decisions.error.question_too_long", length=len(question), limit=limit)
+    if when.looks_like_moment(question) or question.casefold() in _keywords(t):
+        raise InvalidInput("decisions.error.no_question")
     draft = Draft(kind, question, now + deadlines.DEFAULT)
     keywords = _keywords(t)
     quorum_words, weak_words = _words(t, "quorum"), _words(t, "weak")
@@ -156,7 +147,7 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
         if name is not None:
             settings_started = True
             if kind == CONSENSUS and name in VOTE_ONLY:
-                raise InputError("decisions.error.not_for_consensus", value=part)
+                raise InvalidInput("decisions.error.not_for_consensus", value=part)
             _apply_flag(draft, name)
         elif quorum_text is not None:
             settings_started = True
@@ -164,20 +155,17 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
         elif weak_text is not None:
             settings_started = True
             if kind != CONSENSUS:
-                raise InputError("decisions.error.weak_only_consensus")
+                raise InvalidInput("decisions.error.weak_only_consensus")
             draft.weak_share = _weak(weak_text)
-        elif deadlines.looks_like_deadline(part):
+        elif when.looks_like_moment(part):
             settings_started = True
-            try:
-                draft.closes_at = deadlines.parse_deadline(part, now, timezone, t.locale)
-            except deadlines.DeadlineError as exc:
-                raise InputError(exc.key, value=part) from exc
+            draft.closes_at = deadlines.parse_deadline(part, now, timezone)
         elif settings_started or kind == CONSENSUS:
-            raise InputError("decisions.error.unknown_setting", value=part)
+            raise InvalidInput("decisions.error.unknown_setting", value=part)
         else:
             _add_option(draft, part)
     if kind == VOTE and len(draft.options) < 2:
-        raise InputError("decisions.error.too_few_options")
+        raise InvalidInput("decisions.error.too_few_options")
     return draft
 
 
@@ -196,11 +184,11 @@ def _apply_flag(draft: Draft, name: str) -> None:
 
 def _add_option(draft: Draft, option: str) -> None:
     if len(option) > MAX_OPTION:
-        raise InputError(
+        raise InvalidInput(
             "decisions.error.option_too_long", option=option[:30] + "…", limit=MAX_OPTION
         )
     if option.casefold() in {o.casefold() for o in draft.options}:
-        raise InputError("decisions.error.duplicate_option", option=option)
+        raise InvalidInput("decisions.error.duplicate_option", option=option)
     if len(draft.options) >= MAX_OPTIONS:
-        raise InputError("decisions.error.too_many_options", limit=MAX_OPTIONS)
+        raise InvalidInput("decisions.error.too_many_options", limit=MAX_OPTIONS)
     draft.options.append(option)

@@ -266,7 +266,7 @@ async def test_non_member_and_unregistered_votes_are_refused_with_an_invitation(
         ("/poll Really? | Yes", "at least two options"),
         (
             "/poll Really? | Yes | No | in 2 fortnights",
-            "I can't read the deadline «in 2 fortnights»",
+            "I can't read «in 2 fortnights» as a date",
         ),
         ("/poll Really? | Yes | No | 2020-01-01 10:00", "is in the past"),
         ("/poll Really? | Yes | No | in 45d", "too far away"),

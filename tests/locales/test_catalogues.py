@@ -15,7 +15,7 @@ from handlers.i18n import SUPPORTED_LOCALES, locales_dir
 from handlers.menu import MENU
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY_CALL = re.compile(r"""\bt(?:\.plural)?\(\s*f?["']([a-z_]+\.[a-z0-9_.]+)["']""")
+KEY_CALL = re.compile(r"""\b(?:t(?:\.plural)?|InvalidInput)\(\s*f?["']([a-z_]+\.[a-z0-9_.]+)["']""")
 
 
 def _catalogues(locale: str) -> dict[str, Catalog]:
