@@ -20,7 +20,8 @@ from handlers.broadcasts import refresh_refs
 from handlers.context import HandlerSettings, Services
 from handlers.dispatch import Dispatcher
 from handlers.i18n import SUPPORTED_LOCALES, translator
-from handlers.menu import commands_for, publish_for
+from handlers.menu import commands_for_roles, group_commands, publish_for
+from handlers.permissions import held_roles
 from handlers.ports import Clock, Messenger, MessengerError, SystemClock, Unauthorized
 from storage import create_engine, create_sessionmaker, migrate, roles, updates
 
@@ -111,14 +112,16 @@ async def publish_commands(
             languages.append(None)
         for language in languages:
             await messenger.set_commands(
-                commands_for(t, ("private",)), language=language, scope="private"
+                commands_for_roles(t, ()), language=language, scope="private"
             )
-            group = commands_for(t, ("group",))
+            group = group_commands(t)
             if group:
                 await messenger.set_commands(group, language=language, scope="groups")
-    people = dict(held or {})
-    for admin in admin_ids:
-        people[admin] = people.get(admin, frozenset()) | {roles.OWNER, roles.COORDINATOR}
+    stored = dict(held or {})
+    people = {
+        uid: held_roles(uid, stored.get(uid, frozenset()), admin_ids)
+        for uid in set(stored) | set(admin_ids)
+    }
     for user_id in sorted(people):
         await publish_for(messenger, user_id, people[user_id], default_locale)
 
@@ -145,7 +148,8 @@ async def prepare(
         ),
     )
     async with storage.sessionmaker() as session, session.begin():
-        await roles.ensure_admins(session, settings.admin_ids, clock.now())
+        configured = {uid: held_roles(uid, (), settings.admin_ids) for uid in settings.admin_ids}
+        await roles.ensure(session, configured, clock.now())
         await updates.prune(session, clock.now())
     return Dispatcher(build_router(), services)
 

@@ -13,7 +13,6 @@ from handlers import (
     directory,
     groups,
     membership,
-    menu,
     nudges,
     polls,
     privacy,
@@ -25,51 +24,47 @@ from handlers import (
     rsvp,
     stats,
 )
-from handlers.guards import coordinator_only, group_only, private_only, registered_only
+from handlers.permissions import enforce
 from handlers.routing import Router
 
 
 def build_router() -> Router:
-    """The root router: shared rules applied once per area."""
+    """The root router: every area's routes, each command, button and dialog checked against
+    the one permission table (handlers/permissions.py) — who may use it, and where."""
     root = Router("chorus")
-    private = Router("private", guards=[private_only])
-    private.include(common.router)
-    private.include(registration.router)
-    private.include(profile.router)
-    root.include(private)
-    root.include(common.events)
-    root.include(groups.router)
-    coordinators = Router("coordinators", guards=[private_only, coordinator_only])
-    coordinators.include(action_dialog.router)
-    coordinators.include(actions.router)
-    coordinators.include(roster.router)
-    root.include(coordinators)
-    volunteers = Router("volunteers", guards=[registered_only])
-    volunteers.include(rsvp.router)
-    root.include(volunteers)
-    root.include(reminders.router)
-    in_groups = Router("group-decisions", guards=[group_only])
-    in_groups.include(polls.router)
-    in_groups.include(consensus.router)
-    in_groups.include(decisions.router)
-    root.include(in_groups)
-    root.include(polls.events)
-    root.include(decisions.events)
-    root.include(nudges.events)
-    decisions_private = Router("decisions-private", guards=[private_only])
-    decisions_private.include(consensus.private)
-    decisions_private.include(nudges.private)
-    root.include(decisions_private)
-    # Running the coalition: every command, button and dialog checked against the permission
-    # table in handlers/roles.py (enforce); /promote and /demote also work by reply in groups.
-    menu.add(*roles.menu_entries())
-    root.include(roles.enforce(roles.router))
-    coalition = Router("coalition", guards=[private_only])
-    for area in (membership, directory, checkins, privacy, audit, stats):
-        coalition.include(roles.enforce(area.router))
-    root.include(coalition)
-    root.include(checkins.events)
-    return root
+    for area in (
+        common.router,
+        registration.router,
+        profile.router,
+        action_dialog.router,
+        actions.router,
+        roster.router,
+        rsvp.router,
+        polls.router,
+        consensus.router,
+        decisions.router,
+        consensus.private,
+        nudges.private,
+        roles.router,
+        membership.router,
+        directory.router,
+        checkins.router,
+        privacy.router,
+        audit.router,
+        stats.router,
+    ):
+        root.include(area)
+    for events in (
+        common.events,
+        groups.router,
+        reminders.router,
+        polls.events,
+        decisions.events,
+        nudges.events,
+        checkins.events,
+    ):
+        root.include(events)
+    return enforce(root)
 
 
 __all__ = ["build_router"]

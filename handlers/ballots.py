@@ -27,9 +27,9 @@ from handlers import deadlines
 from handlers.context import Context, Services
 from handlers.decision_input import CONSENSUS, VOTE, parse
 from handlers.decision_views import Snapshot, final_text, keyboard, live_text
-from handlers.guards import is_coordinator
 from handlers.i18n import Html, translator
 from handlers.invalid_input import InvalidInput
+from handlers.permissions import may_start_decision
 from handlers.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
 from handlers.vote_rules import (
     BLOCK,
@@ -207,13 +207,10 @@ async def create(ctx: Context, kind: str) -> None:
         return
     group = await groups.get(ctx.session, ctx.chat_id)
     settings = group.settings if group is not None else {}
-    if not is_coordinator(ctx):
-        if not settings.get(MEMBERS_CAN_CREATE):
-            ctx.reply(t("decisions.error.create_coordinators"))
-            return
-        if ctx.volunteer is None or ctx.volunteer.status != ACTIVE:
-            ctx.reply(t("decisions.error.register_to_create"))
-            return
+    refused = may_start_decision(ctx.roles, ctx.volunteer, bool(settings.get(MEMBERS_CAN_CREATE)))
+    if refused is not None:
+        ctx.reply(t(refused))
+        return
     timezone = ctx.volunteer.timezone if ctx.volunteer else ctx.settings.default_timezone
     try:
         draft = parse(kind, ctx.args, t, ctx.now(), timezone)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from handlers import menu, registration
 from handlers.callbacks import choice, expect, pack, unpack
 from handlers.context import Context
-from handlers.guards import is_coordinator
 from handlers.i18n import SUPPORTED_LOCALES, Html
 from handlers.ports import Button
 from handlers.routing import Router
@@ -32,14 +31,11 @@ async def start(ctx: Context) -> None:
 
 @router.command("help")
 async def help_(ctx: Context) -> None:
-    """Lists what this person can do here."""
-    audiences = ["private"]
-    if is_coordinator(ctx):
-        audiences.append("coordinator")
+    """Lists what this person may do (the commands their roles allow: handlers/permissions.py)."""
     lines: list[str] = [ctx.t("help.intro")]
-    for command in menu.commands_for(ctx.t, tuple(audiences)):
+    for command in menu.commands_for_roles(ctx.t, ctx.roles):
         lines.append(f"/{command.command} — {command.description}")
-    group_commands = menu.commands_for(ctx.t, ("group",))
+    group_commands = menu.group_commands(ctx.t)
     if group_commands:
         lines.append("")
         lines.append(ctx.t("help.in_groups"))

@@ -10,8 +10,8 @@ from handlers import ballots, csv_export
 from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.decision_views import ADMIN_BUTTON, Snapshot, option_labels, outcome_text
-from handlers.guards import is_coordinator
 from handlers.i18n import Html, Translator, escape
+from handlers.permissions import allowed, check, may_manage_decision, refusal
 from handlers.ports import Button, Keyboard, Messenger
 from handlers.routing import Router
 from storage import decisions, groups
@@ -76,7 +76,7 @@ async def decisions_command(ctx: Context) -> None:
         await _export(ctx)
         return
     text = await _history_text(ctx)
-    if is_coordinator(ctx):
+    if allowed(ctx.roles, "decisions.manage"):
         group = await groups.get(ctx.session, ctx.chat_id)
         ctx.reply(text, _settings_keyboard(ctx.t, group.settings if group else {}))
     else:
@@ -90,8 +90,7 @@ async def export_pressed(ctx: Context) -> None:
 
 
 async def _export(ctx: Context) -> None:
-    if not is_coordinator(ctx):
-        _refuse(ctx, "decisions.error.coordinators_only")
+    if not check(ctx, "decisions.manage"):
         return
     past = await decisions.history(ctx.session, ctx.chat_id)
     content = export_csv(ctx.t, past)
@@ -166,22 +165,12 @@ async def setting_pressed(ctx: Context) -> None:
     _, parts = unpack(ctx.event.data or "")
     (short,) = expect(parts, 1)
     name = SETTINGS[choice(short, tuple(SETTINGS))]
-    if not is_coordinator(ctx):
-        _refuse(ctx, "decisions.error.coordinators_only")
-        return
     group = await groups.get(ctx.session, ctx.chat_id)
     if group is None:
         raise StaleButton(ctx.event.data)
     await groups.set_setting(ctx.session, ctx.chat_id, name, not group.settings.get(name))
     ctx.answer(ctx.t("decisions.setting_saved"))
     ctx.edit(await _history_text(ctx), _settings_keyboard(ctx.t, group.settings))
-
-
-def _refuse(ctx: Context, key: str) -> None:
-    if ctx.event.callback_id is not None:
-        ctx.answer(ctx.t(key), alert=True)
-    else:
-        ctx.reply(ctx.t(key))
 
 
 @router.button(ADMIN_BUTTON)
@@ -196,8 +185,8 @@ async def admin_pressed(ctx: Context) -> None:
     if decision.status != decisions.OPEN:
         ctx.answer(ctx.t("decisions.closed_already"), alert=True)
         return
-    if not (is_coordinator(ctx) or decision.created_by == ctx.user_id):
-        ctx.answer(ctx.t("decisions.error.admin_only"), alert=True)
+    if not may_manage_decision(ctx.roles, ctx.user_id, decision):
+        ctx.answer(refusal(ctx.t, "decisions.manage", or_author=True), alert=True)
         return
     if action == "close":
         await ballots.close(ctx, decision)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from handlers import csv_export, fields, roles
+from handlers import csv_export, fields, permissions, roles
 from handlers.callbacks import StaleButton, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.fields import Invalid
@@ -20,7 +20,6 @@ from handlers.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.ports import Button, Keyboard, Messenger
 from handlers.routing import Router
 from storage import audit, directory, volunteers
-from storage import roles as stored_roles
 from storage.coalition_models import DirectorySearch
 from storage.models import Volunteer
 
@@ -195,7 +194,7 @@ async def _search(ctx: Context, raw: str) -> DirectorySearch:
     search = await directory.get_search(ctx.session, integer(raw, 1))
     if search is None:
         raise StaleButton("search expired")
-    if search.owner_id != ctx.user_id:
+    if not permissions.may_use_search(ctx.user_id, search.owner_id):
         raise NotYours
     return search
 
@@ -235,9 +234,7 @@ async def member_card(ctx: Context) -> None:
     if volunteer is None:
         raise StaleButton("member gone")
     t = ctx.t
-    held = roles.held_by(
-        ctx, volunteer.user_id, await stored_roles.of_user(ctx.session, volunteer.user_id)
-    )
+    held = await permissions.roles_of(ctx, volunteer.user_id)
     values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
     names = [
         "kind",
@@ -255,13 +252,13 @@ async def member_card(ctx: Context) -> None:
     if volunteer.username:
         lines.append(f"@{escape(volunteer.username)}")
     lines += [
-        t("directory.roles", roles=roles.role_names(t, sorted(held))),
+        t("directory.roles", roles=permissions.role_names(t, held)),
         t("directory.status_line", status=t(f"directory.status.{volunteer.status}")),
         "",
         *fields.summary_lines(t, values, names),
     ]
     keyboard: list[list[Button]] = []
-    if roles.allowed(ctx.roles, "roles.manage"):
+    if permissions.allowed(ctx.roles, "roles.manage"):
         keyboard.append(
             [
                 Button(t("directory.give_role"), pack(ROLE_EDITOR, volunteer.user_id, roles.GRANT)),

@@ -11,6 +11,7 @@ from handlers.callbacks import StaleButton, unpack
 from handlers.context import AfterCommit, Context, Services
 from handlers.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.i18n import normalise_locale, translator
+from handlers.permissions import held_roles
 from handlers.ports import BotBlocked, Clock, MessengerError, RetryAfter
 from handlers.routing import Route, Router
 from storage import dialogs, groups, preferences, roles, timers, updates, volunteers
@@ -164,9 +165,11 @@ class Dispatcher:
                     log.info("update %s already processed; skipped", event.update_id)
                     return
                 volunteer = await volunteers.get(session, event.user.id)
-                held = await roles.of_user(session, event.user.id)
-                if event.user.id in services.settings.admin_ids:
-                    held = held | {roles.OWNER, roles.COORDINATOR}
+                held = held_roles(
+                    event.user.id,
+                    await roles.of_user(session, event.user.id),
+                    services.settings.admin_ids,
+                )
                 preference = await preferences.get(session, event.user.id)
                 locale = (
                     (volunteer.language if volunteer else None)

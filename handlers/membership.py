@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import checkins, fields, roles
+from handlers import checkins, fields, permissions, roles
 from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
 from handlers.context import Context
 from handlers.i18n import Html, Translator, translator
 from handlers.ports import Button, Keyboard
 from handlers.routing import Router
 from storage import audit, dialogs, membership, volunteers
-from storage import roles as stored_roles
 from storage.coalition_models import Application
 from storage.models import Volunteer
 
@@ -133,9 +132,7 @@ async def status_for_newcomer(ctx: Context) -> str:
 
 async def _reviewers(ctx: Context) -> dict[int, str]:
     """Who reviews applications, with their language; those who blocked the bot are skipped."""
-    wanted = roles.PERMISSIONS["applications.review"]
-    ids = {uid for uid, held in (await stored_roles.everyone(ctx.session)).items() if held & wanted}
-    ids |= set(ctx.settings.admin_ids)
+    ids = set(await permissions.holders(ctx, "applications.review"))
     ids -= await membership.blocked(ctx.session, ids)
     languages = await membership.languages(ctx.session, ids)
     default = ctx.settings.default_locale

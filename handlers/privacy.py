@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from handlers import roles
+from handlers import permissions, roles
 from handlers.callbacks import choice, expect, pack, unpack
 from handlers.context import Context
 from handlers.ports import Button, Messenger
@@ -65,11 +65,10 @@ async def forget_answered(ctx: Context) -> None:
         ctx.edit(ctx.t("privacy.forget_kept"))
         return
     held = await stored_roles.of_user(ctx.session, ctx.user_id)
-    if stored_roles.OWNER in held and ctx.user_id not in ctx.settings.admin_ids:
-        owners = set(await stored_roles.holders(ctx.session, stored_roles.OWNER))
-        if len(owners | set(ctx.settings.admin_ids)) <= 1:
-            ctx.edit(ctx.t("privacy.last_owner"))
-            return
+    owners = await permissions.owners(ctx)
+    if not permissions.may_forget(ctx.user_id, held, owners, ctx.settings.admin_ids):
+        ctx.edit(ctx.t("privacy.last_owner"))
+        return
     volunteer = ctx.volunteer
     names = {ctx.event.user.username or ""}
     if volunteer is not None:
@@ -80,4 +79,5 @@ async def forget_answered(ctx: Context) -> None:
     ctx.dialog = None
     ctx.edit(ctx.t("privacy.forgotten"))
     if held:
-        roles.refresh_menu(ctx, ctx.user_id, roles.held_by(ctx, ctx.user_id, frozenset()))
+        after = permissions.held_roles(ctx.user_id, (), ctx.settings.admin_ids)
+        roles.refresh_menu(ctx, ctx.user_id, after)

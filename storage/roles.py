@@ -1,12 +1,13 @@
 """Roles: who runs the coalition (owner, chair, secretariat, coordinators, treasurer).
 
 A registered volunteer with none of these roles is a plain member. Who may do what with which
-role is decided in handlers/roles.py (the permission table); this module only stores roles.
+role is decided in handlers/permissions.py (the one permission model); this module only stores
+roles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -23,8 +24,6 @@ VOLUNTEER_COORDINATOR = "volunteer_coordinator"
 MEMBER = "member"  # no stored role: a registered volunteer
 
 ALL = (OWNER, CHAIR, SECRETARIAT, COORDINATOR, TREASURER, VOLUNTEER_COORDINATOR)
-# The roles that coordinate volunteers (guards.coordinator_only lets them in).
-COORDINATORS = frozenset({OWNER, CHAIR, SECRETARIAT, COORDINATOR, VOLUNTEER_COORDINATOR})
 
 
 async def of_user(session: AsyncSession, user_id: int) -> frozenset[str]:
@@ -70,8 +69,9 @@ async def holders(session: AsyncSession, role: str) -> list[int]:
     return list(await session.scalars(select(Role.user_id).where(Role.role == role)))
 
 
-async def ensure_admins(session: AsyncSession, admin_ids: Iterable[int], now: datetime) -> None:
-    """Makes the configured admins owners and coordinators from the first start."""
-    for user_id in admin_ids:
-        await grant(session, user_id, OWNER, now)
-        await grant(session, user_id, COORDINATOR, now)
+async def ensure(session: AsyncSession, held: Mapping[int, Iterable[str]], now: datetime) -> None:
+    """Stores the given roles of each person, keeping the ones they had (at start-up: the
+    configured admins' roles, which handlers/permissions.py held_roles decides)."""
+    for user_id, names in held.items():
+        for role in sorted(names):
+            await grant(session, user_id, role, now)

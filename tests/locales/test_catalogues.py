@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 from handlers import fields
 from handlers.i18n import SUPPORTED_LOCALES, locales_dir
-from handlers.menu import MENU
+from handlers.permissions import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_CALL = re.compile(r"""\b(?:t(?:\.plural)?|InvalidInput)\(\s*f?["']([a-z_]+\.[a-z0-9_.]+)["']""")
@@ -84,7 +84,7 @@ def _keys_used_in_code() -> set[str]:
 
 
 def _dynamic_keys() -> set[str]:
-    keys = {f"command.{entry.command}" for entry in MENU}
+    keys = {f"command.{name}" for name in COMMANDS}
     for question in fields.QUESTIONS.values():
         keys.add(f"ask.{question.name}")
         keys.add(f"field.{question.name}")
