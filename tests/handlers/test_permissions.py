@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app import Storage
+from bot.app import Storage, publish_commands
 from handlers import build_router, permissions
 from handlers.callbacks import pack
 from handlers.events import Chat, ChatType, Event, EventKind
@@ -21,7 +21,7 @@ from storage.decision_models import Decision
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.groups import Group, make_volunteer
-from tests.support.recording import Conversation, Someone
+from tests.support.recording import Conversation, RecordingMessenger, Someone
 
 ROLES = ("owner", "chair", "secretariat", "coordinator", "treasurer", "volunteer_coordinator", "")
 
@@ -372,3 +372,16 @@ async def test_a_volunteer_cannot_change_a_groups_settings_or_export_its_decisio
         settings = await groups.get(session, group.id)
     assert settings is None or not settings.settings.get("members_can_create")
     assert amira.messages == []
+
+
+async def test_the_published_menus_follow_the_table_and_admins_get_the_owners_menu() -> None:
+    messenger = RecordingMessenger()
+    await publish_commands(messenger, frozenset({7}), "en", {8: frozenset({"treasurer"})})
+
+    def names(scope: str, language: str | None, chat_id: int | None) -> list[str]:
+        return [c.command for c in messenger.commands[(scope, language, chat_id)]]
+
+    assert names("private", "fr", None) == MENUS[""]
+    assert names("groups", None, None) == ["poll", "consensus", "decisions"]
+    assert names("default", "es", 7) == MENUS["owner"]
+    assert names("default", None, 8) == MENUS["treasurer"]
