@@ -2,6 +2,8 @@
 
 matplotlib with the Agg backend (no display), drawn in a worker thread: rendering takes tens of
 milliseconds and must not hold up the event loop. Labels come translated from the caller.
+matplotlib is the optional `charts` extra: it is imported only when a picture is drawn, and
+without it `render` raises `ChartsUnavailable` (the caller says so in the reader's language).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
 
-import matplotlib
+EXTRA = "charts"
 
-matplotlib.use("Agg")
 
-from matplotlib.figure import Figure
+class ChartsUnavailable(Exception):
+    """matplotlib (the `charts` extra: pip install 'chorus[charts]') is not installed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,14 @@ class ChartData:
 
 
 def render(data: ChartData) -> bytes:
-    """Draws the two panels and returns the PNG."""
+    """Draws the two panels and returns the PNG; raises ChartsUnavailable without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ChartsUnavailable(EXTRA) from exc
     figure = Figure(figsize=(8, 6), dpi=100)
     top, bottom = figure.subplots(2, 1)
     if data.days:
@@ -55,5 +64,5 @@ def render(data: ChartData) -> bytes:
 
 
 async def render_png(data: ChartData) -> bytes:
-    """Renders in a worker thread."""
+    """Renders in a worker thread; raises ChartsUnavailable without matplotlib."""
     return await asyncio.to_thread(render, data)

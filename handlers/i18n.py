@@ -31,7 +31,8 @@ RLM = "\u200f"
 
 
 def locales_dir() -> Path:
-    """Where the catalogues live (CHORUS_LOCALES_DIR overrides, for tests)."""
+    """Where the catalogues live: `locales/` beside the packages, in the working tree and in the
+    installed wheel alike (pyproject.toml ships it); CHORUS_LOCALES_DIR overrides, for tests."""
     override = os.environ.get("CHORUS_LOCALES_DIR")
     return Path(override) if override else Path(__file__).resolve().parents[1] / "locales"
 
@@ -64,7 +65,12 @@ def _load_domain_files(directory: Path) -> Translations | None:
 
 @cache
 def _translations(locale: str) -> Translations | None:
-    return _load_domain_files(locales_dir() / locale / "LC_MESSAGES")
+    directory = locales_dir() / locale / "LC_MESSAGES"
+    merged = _load_domain_files(directory)
+    if merged is None and locale == FALLBACK_LOCALE:
+        # Without them every message would go out as its key: refuse to start instead.
+        raise FileNotFoundError(f"no gettext catalogues (*.po) in {directory}")
+    return merged
 
 
 def reload_catalogues() -> None:

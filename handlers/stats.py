@@ -4,6 +4,8 @@ rate of recent actions; the turnout of recent decisions — in words, then as a 
 
 from __future__ import annotations
 
+import logging
+
 from handlers import charts
 from handlers.context import Context
 from handlers.directory import inventory_text
@@ -12,6 +14,7 @@ from handlers.ports import Messenger
 from handlers.routing import Router
 from storage import directory, stats
 
+log = logging.getLogger(__name__)
 router = Router("stats")
 TITLE_LIMIT = 40
 
@@ -83,9 +86,15 @@ async def show(ctx: Context) -> None:
         rates_title=t("stats.chart_rates"),
     )
     chat_id, caption = ctx.chat_id, t("stats.chart_caption")
+    missing = t("stats.chart_needs_extra", extra=charts.EXTRA)
 
     async def _send(messenger: Messenger) -> None:
-        picture = await charts.render_png(data)
+        try:
+            picture = await charts.render_png(data)
+        except charts.ChartsUnavailable:
+            log.warning("/stats sent no chart: pip install 'chorus[charts]' to draw it")
+            await messenger.send_message(chat_id, missing)
+            return
         await messenger.send_photo(chat_id, "stats.png", picture, caption)
 
     ctx.after_commit(_send)
