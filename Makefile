@@ -15,13 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# No BOT_TOKEN (in the environment or .env): the embedded sandbox. With one: the real bot.
+# No BOT_TOKEN (unset, empty or blank, in the environment or .env): the embedded sandbox. With
+# one: the real bot. chorus reads the settings and decides, so both always agree.
 run: $(STAMP)
-	@if [ -n "$$BOT_TOKEN" ] || grep -qsE '^BOT_TOKEN=.+' .env; then \
-		$(BIN)/chorus run; \
-	else \
-		$(BIN)/chorus sandbox; \
-	fi
+	$(BIN)/chorus run --or-sandbox
 
 sandbox: $(STAMP)
 	$(BIN)/chorus sandbox

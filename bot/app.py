@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -232,7 +233,12 @@ async def run_bot(
         await delivery.start()
         if on_ready is not None:
             on_ready(Running(dispatcher, scheduler, runtime, delivery))
-        log.info("Chorus is running on %s (%s)", api_url, runtime.name)
+        log.info(
+            "Chorus is polling for updates as @%s through the Bot API at %s (%s runtime)",
+            dispatcher.services.settings.bot_username,
+            urlsplit(api_url).netloc.rpartition("@")[2],
+            runtime.name,
+        )
         await runtime.poll(dispatcher, stop)
     finally:
         # Stopped: let the work in hand finish. Killed (cancelled): stop almost at once, as a

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from bot import logs
 from bot.config import ConfigError, Settings, load_settings
 from storage import create_engine, migrate
 
@@ -49,12 +54,39 @@ async def _run(settings: Settings) -> None:
     )
 
 
-async def _sandbox(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.sandbox_app import run_sandbox
+@contextlib.contextmanager
+def _only_sandbox_on(world_file: Path, port: int) -> Iterator[None]:
+    """Holds `<world file>.lock` while a sandbox runs, or raises ConfigError: two sandboxes on
+    one database and world file would overwrite each other's world."""
+    lock_path = world_file.with_name(world_file.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another sandbox"
+            raise ConfigError(
+                f"SANDBOX_DATABASE_URL: {holder} already uses {world_file.name} and its database;"
+                " give this one its own (SANDBOX_DATABASE_URL=sqlite+aiosqlite:///other.sqlite3)"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"the sandbox on port {port} (process {os.getpid()})\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
 
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
-    await run_sandbox(settings, port=args.port, reset=args.reset, demo=args.demo, stop=stop)
+
+async def _sandbox(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.sandbox_app import run_sandbox, world_path
+
+    port = settings.sandbox_port if args.port is None else args.port
+    with _only_sandbox_on(world_path(settings.sandbox_database_url), port):
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await run_sandbox(settings, port=args.port, reset=args.reset, demo=args.demo, stop=stop)
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -77,7 +109,12 @@ def parser() -> argparse.ArgumentParser:
     """The command line."""
     top = argparse.ArgumentParser(prog="chorus", description="Chorus, the coalition's bot.")
     commands = top.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot with BOT_TOKEN (long polling)")
+    run = commands.add_parser("run", help="run the bot with BOT_TOKEN (long polling)")
+    run.add_argument(
+        "--or-sandbox",
+        action="store_true",
+        help="without BOT_TOKEN (unset, empty or blank), run the sandbox instead (make run)",
+    )
     sandbox = commands.add_parser("sandbox", help="the embedded emulator and the bot, no token")
     sandbox.add_argument("--port", type=int, default=None, help="port of the emulator and page")
     sandbox.add_argument("--reset", action="store_true", help="start with an empty sandbox")
@@ -100,11 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chorus: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("aiogram.event", "alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    logs.configure(settings.log_level, settings.log_format, secrets=[token])
+    if args.command == "run" and args.or_sandbox and not token:
+        args = parser().parse_args(["sandbox"])
     try:
         if args.command == "run":
             _run_async(_run(settings))

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     default_locale: Literal["en", "fr", "es", "ar"] = "en"
     default_timezone: str = "UTC"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
     broadcast_rate: float = Field(default=30.0, gt=0, le=1000)
     sandbox_port: int = Field(default=8081, ge=0, le=65535)
     sandbox_database_url: str = "sqlite+aiosqlite:///sandbox.sqlite3"
@@ -34,11 +35,12 @@ class Settings(BaseSettings):
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if not TOKEN_PATTERN.match(value.get_secret_value()):
+        token = value.get_secret_value().strip() if value is not None else ""
+        if not token:
+            return None  # empty or blank: unset, as for `make run` (chorus run --or-sandbox)
+        if not TOKEN_PATTERN.match(token):
             raise ValueError("malformed token: expected digits, a colon, then 35 characters")
-        return value
+        return SecretStr(token)
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -76,6 +77,24 @@ class RateLimiter:
                 del self._buckets[user_id]
 
 
+def log_update(event: Event, outcome: str, started: float) -> None:
+    """The one INFO line per update (kind, id, duration, outcome; never text or names)."""
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    log.info(
+        "update %s %s: %s in %s ms",
+        event.update_id,
+        event.kind.value,
+        outcome,
+        duration_ms,
+        extra={
+            "update_id": event.update_id,
+            "kind": event.kind.value,
+            "duration_ms": duration_ms,
+            "outcome": outcome,
+        },
+    )
+
+
 def is_limited(event: Event) -> bool:
     """Commands and button presses count against the rate limit; dialog answers do not."""
     if event.kind is EventKind.CALLBACK:
@@ -98,10 +117,12 @@ class Dispatcher:
         """Handles one event; safe to call concurrently and with redelivered updates."""
         if event.user.is_bot:
             return
+        started, outcome = time.perf_counter(), "error"
         if is_limited(event):
             allowed, warn = self.limiter.take(event.user.id)
             if not allowed:
                 await self._slow_down(event, warn)
+                log_update(event, "refused", started)
                 return
         key = event.user.id
         self._waiting[key] += 1
@@ -110,8 +131,9 @@ class Dispatcher:
             self._inflight.add(task)
         try:
             async with self._locks[key]:
-                await self._handle(event)
+                outcome = await self._handle(event)
         finally:
+            log_update(event, outcome, started)
             if task is not None:
                 self._inflight.discard(task)
             self._waiting[key] -= 1
@@ -155,15 +177,15 @@ class Dispatcher:
         except MessengerError as exc:
             log.info("could not say slow down to %s: %r", event.user.id, exc)
 
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, event: Event) -> str:
+        """Handles one update; returns its outcome: "handled", "duplicate" or "error"."""
         services = self.services
         ctx: Context | None = None
         try:
             async with services.sessionmaker() as session, session.begin():
                 now = services.clock.now()
                 if not await updates.claim(session, event.update_id, now):
-                    log.info("update %s already processed; skipped", event.update_id)
-                    return
+                    return "duplicate"
                 volunteer = await volunteers.get(session, event.user.id)
                 held = held_roles(
                     event.user.id,
@@ -197,12 +219,18 @@ class Dispatcher:
                 )
                 await self._route(ctx)
         except Exception:
-            log.exception("handler failed on update %s (%s)", event.update_id, event.kind)
+            log.exception(
+                "handler failed on update %s (%s)",
+                event.update_id,
+                event.kind.value,
+                extra={"update_id": event.update_id, "kind": event.kind.value},
+            )
             await self._after_failure(event, ctx)
-            return
+            return "error"
         if ctx.event.kind is EventKind.CALLBACK and not ctx.answered:
             ctx.answer()
         await self.flush(ctx.outbox, event)
+        return "handled"
 
     async def fire_timer(self, timer_id: int) -> bool:
         """Runs a due timer's handler exactly once; one later than its grace is logged, not run."""
