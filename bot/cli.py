@@ -155,4 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Through the log (not Python's own print), so the traceback is masked like every line.
+        log.critical("chorus %s stopped on an unexpected error", args.command, exc_info=True)
+        return 1
     return 0

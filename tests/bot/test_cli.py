@@ -88,3 +88,20 @@ def test_sandboxes_with_their_own_databases_run_side_by_side(
         monkeypatch.setenv("SANDBOX_DATABASE_URL", "sqlite+aiosqlite:///second.sqlite3")
         assert cli.main(["sandbox", "--port", "8082"]) == 0
     assert sandboxes == [8082]
+
+
+def test_a_crash_is_logged_through_the_masking_log(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "123456789:AAE" + "s" * 32
+    monkeypatch.setenv("BOT_TOKEN", token)
+
+    async def crash(settings: Settings) -> None:
+        raise OSError(f"cannot connect to http://127.0.0.1:9/bot{token}/getMe")
+
+    monkeypatch.setattr(cli, "_run", crash)
+    assert cli.main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert "CRITICAL chorus: chorus run stopped on an unexpected error" in err
+    assert "OSError: cannot connect to http://127.0.0.1:9/bot123456789:***/getMe" in err
+    assert token.partition(":")[2] not in err
