@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from bot import logs
-from bot.sandbox.emulator import fake_token
+from botapi_emulator.emulator import fake_token
 from handlers import build_router
 from handlers.context import Context, Services
 from handlers.dispatch import Dispatcher

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.emulator import RunningEmulator, start_emulator
+from botapi_emulator.client import SandboxClient
+from botapi_emulator.emulator import RunningEmulator, start_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0
