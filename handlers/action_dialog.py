@@ -14,7 +14,7 @@ from handlers import action_views as views
 from handlers import broadcasts as sending
 from handlers import fields, reminders
 from handlers.action_views import Invalid
-from handlers.callbacks import StaleButton, expect, pack, unpack
+from handlers.callbacks import StaleButton
 from handlers.context import Context
 from handlers.fields import Invalid as FieldInvalid
 from handlers.i18n import SUPPORTED_LOCALES, Html
@@ -23,7 +23,6 @@ from handlers.routing import Router
 from storage import actions, groups
 
 FLOW = "newaction"
-ANSWER = "na"  # na:<step>:<value>
 DONE = "_done"
 TEXT_STEPS = frozenset(
     {"title", "description", "link", "when", "timezone", "place", "capacity", "f_countries"}
@@ -39,6 +38,10 @@ FILTER_OPTIONS = {
 router = Router(FLOW)
 
 
+class Answer(fields.AnswerButton, prefix="na"):
+    """An answer chosen with a button: na:<step>:<value> (a group's chat id may be negative)."""
+
+
 def steps(data: dict[str, Any]) -> list[str]:
     """The steps of the dialog for the answers so far."""
     sequence = ["kind", "title", "description", "link", "when", "timezone"]
@@ -48,7 +51,7 @@ def steps(data: dict[str, Any]) -> list[str]:
 
 
 def _button(step: str, value: str | int, label: str) -> Button:
-    return Button(label, pack(ANSWER, step, value))
+    return Button(label, Answer(step, str(value)).pack())
 
 
 def _filter_label(ctx: Context, name: str, value: str) -> str:
@@ -206,11 +209,10 @@ def _current(ctx: Context) -> tuple[str, dict[str, Any]]:
     return ctx.dialog.step, dict(ctx.dialog.data)
 
 
-@router.button(ANSWER)
-async def on_button(ctx: Context) -> None:
+@router.button(Answer)
+async def on_button(ctx: Context, button: Answer) -> None:
     """Takes an answer chosen with a button."""
-    _, parts = unpack(ctx.event.data or "")
-    name, raw = expect(parts, 2)
+    name, raw = button.question, button.value
     step, data = _current(ctx)
     if name == "country" and step == "f_countries" and raw in fields.country_codes():
         _add_countries(data, [raw])
@@ -367,7 +369,7 @@ async def on_text(ctx: Context) -> None:
             if not await _set_moment(ctx, data, zone):
                 return
         elif step == "f_countries":
-            codes = [fields.parse_country(ctx.t, p, ANSWER) for p in text.split(",") if p.strip()]
+            codes = [fields.parse_country(ctx.t, p, Answer) for p in text.split(",") if p.strip()]
             _add_countries(data, codes)
             await ctx.set_dialog(FLOW, step, data)
             ctx.reply(audience_summary(ctx, data["audience"]))

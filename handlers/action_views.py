@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time, format_timedelta
 
 from handlers import when
-from handlers.callbacks import pack
+from handlers.callbacks import CallbackData
 from handlers.i18n import Html, Translator, escape
 from handlers.invalid_input import InvalidInput
 from handlers.ports import Button, Keyboard
@@ -46,7 +46,12 @@ CAPACITY_MAX = 100_000
 MAX_REMINDERS = 5
 MAX_REMINDER_MINUTES = 60 * 24 * 30
 
-RSVP = "rv"  # RSVP buttons: rv:<action id>:<answer>
+
+class RsvpButton(CallbackData, prefix="rv"):
+    """An RSVP button: rv:<action id>:<answer> (the answer is checked against the action's kind)."""
+
+    action_id: int
+    answer: str
 
 
 class Invalid(Exception):
@@ -143,7 +148,9 @@ def rsvp_keyboard(t: Translator, action_id: int, kind: str, chosen: str | None =
     for answer in answers_for(kind):
         label = answer_label(t, kind, answer)
         selected = chosen == answer or (chosen == "waitlist" and answer == "going")
-        cells.append(Button(("✅ " if selected else "") + label, pack(RSVP, action_id, answer)))
+        cells.append(
+            Button(("✅ " if selected else "") + label, RsvpButton(action_id, answer).pack())
+        )
     return [cells]
 
 

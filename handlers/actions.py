@@ -7,30 +7,41 @@ Volunteers who answered are told when an action changes or is cancelled (through
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from handlers import action_dialog, reminders, rsvp
 from handlers import action_views as views
 from handlers import broadcasts as sending
 from handlers.action_views import Invalid
-from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, Translator, escape
 from handlers.ports import Button, Keyboard
 from handlers.registration import on_start_payload
-from handlers.roster import ROSTER
+from handlers.roster import RosterButton
 from handlers.routing import Router
 from storage import actions, broadcasts, outbox
 from storage.action_models import Action
 
-CARD = "ac"  # ac:<operation>:<action id>[:<field>]
 EDIT_FLOW = "actionedit"
-OPERATIONS = ("open", "edit", "field", "stop", "close", "cancel", "cancel_yes")
 FIELDS = ("title", "description", "link", "when", "place", "capacity", "reminders")
+Operation = Literal["open", "edit", "field", "stop", "close", "cancel", "cancel_yes"]
 CONCERNED = (actions.GOING, actions.MAYBE, actions.WAITLIST, actions.DONE)
 LIST_LIMIT = 20
 
 router = Router("actions")
+
+
+class CardButton(CallbackData, prefix="ac"):
+    """A button of an action's card: ac:<operation>:<action id>[:<field>] (field for "field")."""
+
+    operation: Operation
+    action_id: int
+    field: str = ""
+
+    def __post_init__(self) -> None:
+        if self.field not in (FIELDS if self.operation == "field" else ("",)):
+            raise ValueError(self.field)
 
 
 def _is_current(action: Action, now: datetime) -> bool:
@@ -87,7 +98,8 @@ async def list_actions(ctx: Context) -> None:
                 f"   {await _counts_line(ctx, action)}"
             )
     rows = [
-        [Button(f"#{a.id} {a.title[:40]}", pack(CARD, "open", a.id))] for a in [*current, *past]
+        [Button(f"#{a.id} {a.title[:40]}", CardButton("open", a.id).pack())]
+        for a in [*current, *past]
     ]
     ctx.reply(Html("\n".join([t("actions.list_title"), *lines])), rows)
 
@@ -108,31 +120,28 @@ async def card(ctx: Context, action: Action) -> tuple[Html, Keyboard]:
         t("actions.card_reminders", when=views.reminders_text(t, action.reminder_minutes)),
         t("actions.card_link", link=views.deep_link(ctx.settings.bot_username, action.code)),
     ]
-    rows: list[list[Button]] = [[Button(t("actions.roster"), pack(ROSTER, action.id))]]
+    rows: list[list[Button]] = [[Button(t("actions.roster"), RosterButton(action.id).pack())]]
     if action.status == actions.OPEN:
-        rows.insert(0, [Button(t("actions.edit"), pack(CARD, "edit", action.id))])
+        rows.insert(0, [Button(t("actions.edit"), CardButton("edit", action.id).pack())])
         running = [
             b for b in await broadcasts.of_action(ctx.session, action.id) if b.state == "running"
         ]
         if running:
-            rows.append([Button(t("broadcast.stop"), pack(CARD, "stop", action.id))])
+            rows.append([Button(t("broadcast.stop"), CardButton("stop", action.id).pack())])
         rows.append(
             [
-                Button(t("actions.close"), pack(CARD, "close", action.id)),
-                Button(t("actions.cancel_action"), pack(CARD, "cancel", action.id)),
+                Button(t("actions.close"), CardButton("close", action.id).pack()),
+                Button(t("actions.cancel_action"), CardButton("cancel", action.id).pack()),
             ]
         )
     return Html("\n".join(lines)), rows
 
 
-@router.button(CARD)
-async def on_card(ctx: Context) -> None:
+@router.button(CardButton)
+async def on_card(ctx: Context, button: CardButton) -> None:
     """Opens an action, or edits, stops, closes or cancels it."""
-    _, parts = unpack(ctx.event.data or "")
-    if len(parts) not in (2, 3):
-        raise StaleButton(ctx.event.data)
-    operation = choice(parts[0], OPERATIONS)
-    action = await actions.get(ctx.session, integer(parts[1], 1))
+    operation = button.operation
+    action = await actions.get(ctx.session, button.action_id)
     if action is None:
         raise StaleButton(ctx.event.data)
     ctx.answer()
@@ -145,10 +154,13 @@ async def on_card(ctx: Context) -> None:
         return
     if operation == "edit":
         names = [f for f in FIELDS if views.is_event(action.kind) or f not in ("place", "capacity")]
-        rows = [[Button(t(f"actions.field_{f}"), pack(CARD, "field", action.id, f))] for f in names]
+        rows = [
+            [Button(t(f"actions.field_{f}"), CardButton("field", action.id, f).pack())]
+            for f in names
+        ]
         ctx.reply(t("actions.ask_edit_field"), rows)
     elif operation == "field":
-        field = choice(parts[2] if len(parts) == 3 else "", FIELDS)
+        field = button.field
         await ctx.set_dialog(EDIT_FLOW, field, {"action_id": action.id})
         ctx.reply(_question(t, action, field))
     elif operation == "stop":
@@ -160,7 +172,7 @@ async def on_card(ctx: Context) -> None:
     elif operation == "close":
         await _end(ctx, action, actions.CLOSED)
     elif operation == "cancel":
-        yes = Button(t("actions.cancel_confirm"), pack(CARD, "cancel_yes", action.id))
+        yes = Button(t("actions.cancel_confirm"), CardButton("cancel_yes", action.id).pack())
         ctx.reply(t("actions.cancel_question", title=action.title), [[yes]])
     else:
         ctx.edit_keyboard(None)
@@ -210,14 +222,12 @@ async def _end(ctx: Context, action: Action, status: str) -> None:
     ctx.reply(ctx.t(f"actions.{status}_done", title=action.title))
 
 
-@router.button(sending.STOP)
-async def stop_broadcast(ctx: Context) -> None:
+@router.button(sending.StopButton)
+async def stop_broadcast(ctx: Context, button: sending.StopButton) -> None:
     """Stops a broadcast from its progress message."""
-    _, parts = unpack(ctx.event.data or "")
-    (raw,) = expect(parts, 1)
-    broadcast = await broadcasts.get(ctx.session, integer(raw, 1))
+    broadcast = await broadcasts.get(ctx.session, button.broadcast_id)
     if broadcast is None:
-        raise StaleButton(raw)
+        raise StaleButton(ctx.event.data)
     if broadcast.state != broadcasts.RUNNING:
         ctx.answer(ctx.t("broadcast.already_finished"))
         return

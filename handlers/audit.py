@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 
 from handlers import csv_export
-from handlers.callbacks import StaleButton, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, Translator
 from handlers.ports import Button, Keyboard, Messenger
@@ -15,7 +15,7 @@ from handlers.routing import Router
 from storage import audit, membership
 from storage.models import AuditEntry
 
-BUTTON = "au"  # au:<page> | au:csv
+EXPORT = "csv"
 PER_PAGE = 15
 KNOWN = frozenset(
     {
@@ -82,12 +82,27 @@ async def _page(ctx: Context, number: int) -> tuple[Html, Keyboard]:
         lines.append(t("audit.empty"))
     pager: list[Button] = []
     if number > 0:
-        pager.append(Button(t("directory.previous"), pack(BUTTON, number - 1)))
+        pager.append(Button(t("directory.previous"), AuditButton(str(number - 1)).pack()))
     if number + 1 < pages:
-        pager.append(Button(t("directory.next"), pack(BUTTON, number + 1)))
+        pager.append(Button(t("directory.next"), AuditButton(str(number + 1)).pack()))
     rows = [pager] if pager else []
-    rows.append([Button(t("audit.export"), pack(BUTTON, "csv"))])
+    rows.append([Button(t("audit.export"), AuditButton(EXPORT).pack())])
     return Html("\n".join(lines)), rows
+
+
+class AuditButton(CallbackData, prefix="au"):
+    """A page of the log, or its export: au:<page number from 0> | au:csv."""
+
+    target: str
+
+    def __post_init__(self) -> None:
+        if self.target != EXPORT and not (self.target.isdecimal() and self.target.isascii()):
+            raise ValueError(self.target)
+
+    @property
+    def page(self) -> int | None:
+        """The page asked for; None for the CSV export."""
+        return None if self.target == EXPORT else int(self.target)
 
 
 @router.command("audit")
@@ -119,17 +134,15 @@ def export_csv(entries: list[AuditEntry], names: dict[int, str]) -> bytes:
     )
 
 
-@router.button(BUTTON)
-async def pressed(ctx: Context) -> None:
+@router.button(AuditButton)
+async def pressed(ctx: Context, button: AuditButton) -> None:
     """Turns the page, or sends the log as CSV."""
-    _, parts = unpack(ctx.event.data or "")
-    (raw,) = expect(parts, 1)
-    if raw != "csv":
+    if button.page is not None:
         ctx.answer()
-        ctx.edit(*await _page(ctx, integer(raw, 0)))
+        ctx.edit(*await _page(ctx, button.page))
         return
     if ctx.event.message_id is None:
-        raise StaleButton(raw)
+        raise StaleButton(ctx.event.data)
     me = ctx.volunteer.display_name if ctx.volunteer else ctx.event.user.full_name
     await audit.record(ctx.session, ctx.user_id, "audit.export", ctx.now())
     entries = list(await audit.everything(ctx.session))

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from handlers.action_views import keyboard_rows, relative_text, render, rsvp_keyboard
-from handlers.callbacks import pack
+from handlers.callbacks import CallbackData
 from handlers.context import AfterCommit, Context, Services
 from handlers.i18n import Html, Translator, translator
 from handlers.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
@@ -24,7 +24,13 @@ from storage.outbox import Outgoing
 
 log = logging.getLogger(__name__)
 
-STOP = "bs"  # bs:<broadcast id>
+
+class StopButton(CallbackData, prefix="bs"):
+    """Stops a broadcast from its progress message: bs:<broadcast id>."""
+
+    broadcast_id: int
+
+
 REPORT_EVERY = timedelta(seconds=3)
 FAILURE_REASONS = ("blocked", "chat_not_found", "bad_request", "transient", "stopped", "other")
 
@@ -105,7 +111,7 @@ def progress_view(
     ]
     if eta is not None:
         lines.append(t("broadcast.eta", eta=relative_text(t, eta)))
-    keyboard = [[Button(t("broadcast.stop"), pack(STOP, broadcast_id))]]
+    keyboard = [[Button(t("broadcast.stop"), StopButton(broadcast_id).pack())]]
     return Html("\n".join(lines)), keyboard
 
 

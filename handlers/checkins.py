@@ -8,9 +8,10 @@ are kept, but broadcasts and votes leave them out; answering the check-in brings
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from handlers import profile
-from handlers.callbacks import StaleButton, choice, expect, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, translator
 from handlers.routing import Router
@@ -18,11 +19,16 @@ from storage import checkins, membership
 from storage.outbox import Outgoing
 
 SWEEP = "checkin_sweep"
-BUTTON = "ci"  # ci:ok | ci:edit
 SWEEP_GRACE_SECONDS = None  # a late sweep still runs: it only looks at dates
 
 router = Router("checkins")
 events = Router("checkins-events")
+
+
+class CheckinButton(CallbackData, prefix="ci"):
+    """The answer to a check-in: ci:ok | ci:edit."""
+
+    answer: Literal["ok", "edit"]
 
 
 def next_sweep(now: datetime) -> datetime:
@@ -45,8 +51,8 @@ async def start(ctx: Context, user_id: int) -> None:
 def _keyboard(language: str) -> list[list[dict[str, str]]]:
     t = translator(language)
     return [
-        [{"text": t("checkin.still_right"), "callback_data": pack(BUTTON, "ok")}],
-        [{"text": t("checkin.update"), "callback_data": pack(BUTTON, "edit")}],
+        [{"text": t("checkin.still_right"), "callback_data": CheckinButton("ok").pack()}],
+        [{"text": t("checkin.update"), "callback_data": CheckinButton("edit").pack()}],
     ]
 
 
@@ -75,12 +81,10 @@ async def sweep(ctx: Context) -> None:
     await ensure_sweep(ctx)
 
 
-@router.button(BUTTON)
-async def answered(ctx: Context) -> None:
+@router.button(CheckinButton)
+async def answered(ctx: Context, button: CheckinButton) -> None:
     """Records the volunteer's check-in; an inactive volunteer becomes active again."""
-    _, parts = unpack(ctx.event.data or "")
-    (what,) = expect(parts, 1)
-    choice(what, ("ok", "edit"))
+    what = button.answer
     volunteer = ctx.volunteer
     if volunteer is None or volunteer.status not in (checkins.ACTIVE, checkins.INACTIVE):
         raise StaleButton("not a member")

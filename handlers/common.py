@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import menu, registration
-from handlers.callbacks import choice, expect, pack, unpack
+from handlers.callbacks import CallbackData
 from handlers.context import Context
 from handlers.i18n import SUPPORTED_LOCALES, Html
 from handlers.ports import Button
@@ -12,7 +12,16 @@ from storage import preferences, volunteers
 
 router = Router("common")
 events = Router("common-events")  # not limited to private chats: each handler checks
-LANGUAGE = "lang"
+
+
+class LanguageButton(CallbackData, prefix="lang"):
+    """A language offered by /language: lang:<code>."""
+
+    code: str
+
+    def __post_init__(self) -> None:
+        if self.code not in SUPPORTED_LOCALES:
+            raise ValueError(self.code)
 
 
 @router.command("start")
@@ -59,17 +68,16 @@ async def cancel(ctx: Context) -> None:
 async def language(ctx: Context) -> None:
     """Offers the languages Chorus speaks."""
     keyboard = [
-        [Button(ctx.t.language_name(code), pack(LANGUAGE, code))] for code in SUPPORTED_LOCALES
+        [Button(ctx.t.language_name(code), LanguageButton(code).pack())]
+        for code in SUPPORTED_LOCALES
     ]
     ctx.reply(ctx.t("common.choose_language"), keyboard)
 
 
-@router.button(LANGUAGE)
-async def language_chosen(ctx: Context) -> None:
+@router.button(LanguageButton)
+async def language_chosen(ctx: Context, button: LanguageButton) -> None:
     """Switches the person's language."""
-    _, parts = unpack(ctx.event.data or "")
-    (code,) = expect(parts, 1)
-    choice(code, SUPPORTED_LOCALES)
+    code = button.code
     await preferences.set_language(ctx.session, ctx.user_id, code, ctx.now())
     if ctx.volunteer is not None:
         await volunteers.update_field(ctx.session, ctx.volunteer, "language", code, ctx.now())

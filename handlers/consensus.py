@@ -8,10 +8,10 @@ without counting as a position. Positions are inline buttons (see handlers/ballo
 from __future__ import annotations
 
 from handlers import ballots
-from handlers.callbacks import StaleButton, expect, integer, unpack
+from handlers.callbacks import StaleButton
 from handlers.context import Context
 from handlers.decision_input import CONSENSUS
-from handlers.decision_views import POSITION_BUTTON
+from handlers.decision_views import PositionButton
 from handlers.routing import Router
 from handlers.vote_rules import BLOCK, POSITIONS, QUESTION
 from storage import decisions, dialogs
@@ -30,15 +30,13 @@ async def consensus_command(ctx: Context) -> None:
     await ballots.create(ctx, CONSENSUS)
 
 
-@router.button(POSITION_BUTTON)
-async def position_pressed(ctx: Context) -> None:
+@router.button(PositionButton)
+async def position_pressed(ctx: Context, button: PositionButton) -> None:
     """Records the member's position; a Block asks privately for the reason."""
-    _, parts = unpack(ctx.event.data or "")
-    decision_text, position_text = expect(parts, 2)
-    decision = await decisions.get(ctx.session, integer(decision_text, 1))
+    decision = await decisions.get(ctx.session, button.decision_id)
     if decision is None or decision.kind != CONSENSUS:
         raise StaleButton(ctx.event.data)
-    position = integer(position_text, 0, QUESTION)
+    position = button.position
     if decision.status != decisions.OPEN:
         ctx.answer(ctx.t("decisions.closed_already"), alert=True)
         return

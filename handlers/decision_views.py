@@ -8,11 +8,11 @@ turnout can be checked; a hidden vote shows only turnout until the close.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from babel.numbers import format_percent
 
-from handlers.callbacks import pack
+from handlers.callbacks import CallbackData
 from handlers.i18n import Html, Translator, escape
 from handlers.ports import Button, Keyboard
 from handlers.vote_rules import (
@@ -25,9 +25,32 @@ from handlers.vote_rules import (
 )
 from storage.decision_models import Decision
 
-VOTE_BUTTON = "dv"  # dv:<decision>:<option>
-POSITION_BUTTON = "dp"  # dp:<decision>:<position>
-ADMIN_BUTTON = "dx"  # dx:<decision>:close|extend
+
+class VoteButton(CallbackData, prefix="dv"):
+    """An option of a vote by buttons: dv:<decision>:<option index> (checked when pressed)."""
+
+    decision_id: int
+    option: int
+
+
+class PositionButton(CallbackData, prefix="dp"):
+    """A consensus position: dp:<decision>:<position> (0 agree … 3 a question)."""
+
+    decision_id: int
+    position: int
+
+    def __post_init__(self) -> None:
+        if self.position >= len(POSITIONS):
+            raise ValueError(self.position)
+
+
+class AdminButton(CallbackData, prefix="dx"):
+    """Close now or extend by a day: dx:<decision>:close|extend."""
+
+    decision_id: int
+    operation: Literal["close", "extend"]
+
+
 MAX_NAMES = 25
 LATE_NOTICE_SECONDS = 120  # on time is within a second; later means the bot was down
 MAX_TEXT = 4000
@@ -229,8 +252,8 @@ def outcome_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
 def admin_row(t: Translator, decision: Decision) -> list[Button]:
     """Close now and extend, for coordinators (checked when pressed)."""
     return [
-        Button(t("decisions.button.close"), pack(ADMIN_BUTTON, decision.id, "close")),
-        Button(t("decisions.button.extend"), pack(ADMIN_BUTTON, decision.id, "extend")),
+        Button(t("decisions.button.close"), AdminButton(decision.id, "close").pack()),
+        Button(t("decisions.button.extend"), AdminButton(decision.id, "extend").pack()),
     ]
 
 
@@ -239,14 +262,14 @@ def keyboard(t: Translator, decision: Decision, snap: Snapshot) -> Keyboard:
     rows: list[list[Button]] = []
     if decision.transport == "buttons":
         labels = option_labels(t, decision)
-        prefix = POSITION_BUTTON if decision.kind == CONSENSUS else VOTE_BUTTON
+        kind = PositionButton if decision.kind == CONSENSUS else VoteButton
         for index, label in enumerate(labels):
             text = label
             if not decision.hidden and index < len(snap.counts):
                 text = f"{label} · {snap.counts[index]}"
-            rows.append([Button(text, pack(prefix, decision.id, index))])
+            rows.append([Button(text, kind(decision.id, index).pack())])
         if decision.kind == CONSENSUS:
             question = f"{POSITION_ICONS[3]} {t('decisions.position.question')}"
-            rows.append([Button(question, pack(prefix, decision.id, 3))])
+            rows.append([Button(question, PositionButton(decision.id, 3).pack())])
     rows.append(admin_row(t, decision))
     return rows

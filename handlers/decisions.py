@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Literal
 
 from handlers import ballots, csv_export
-from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
-from handlers.decision_views import ADMIN_BUTTON, Snapshot, option_labels, outcome_text
+from handlers.decision_views import AdminButton, Snapshot, option_labels, outcome_text
 from handlers.i18n import Html, Translator, escape
 from handlers.permissions import allowed, check, may_manage_decision, refusal
 from handlers.ports import Button, Keyboard, Messenger
@@ -20,9 +21,19 @@ from storage.decision_models import Decision
 router = Router("decisions")  # group chats only
 events = Router("decisions-events")  # timers and migrations
 
-EXPORT_BUTTON = "dcsv"
-SETTING_BUTTON = "dset"
-SETTINGS = {"members": ballots.MEMBERS_CAN_CREATE, "org": ballots.ORG_VOTING}
+
+class ExportButton(CallbackData, prefix="dcsv"):
+    """Sends the group's outcomes as CSV: dcsv."""
+
+
+class SettingButton(CallbackData, prefix="dset"):
+    """Switches a group setting: dset:members | dset:org."""
+
+    setting: Setting
+
+
+Setting = Literal["members", "org"]
+SETTINGS: dict[Setting, str] = {"members": ballots.MEMBERS_CAN_CREATE, "org": ballots.ORG_VOTING}
 EXTEND_BY = timedelta(days=1)
 HISTORY_LIMIT = 10
 
@@ -35,11 +46,11 @@ def _counts(t: Translator, decision: Decision, snap: Snapshot) -> str:
 
 
 def _settings_keyboard(t: Translator, settings: dict[str, object]) -> Keyboard:
-    rows = [[Button(t("decisions.button.export"), pack(EXPORT_BUTTON))]]
+    rows = [[Button(t("decisions.button.export"), ExportButton().pack())]]
     for short, name in SETTINGS.items():
         state = t("decisions.on") if settings.get(name) else t("decisions.off")
         rows.append(
-            [Button(t(f"decisions.setting.{short}", state=state), pack(SETTING_BUTTON, short))]
+            [Button(t(f"decisions.setting.{short}", state=state), SettingButton(short).pack())]
         )
     return rows
 
@@ -83,8 +94,8 @@ async def decisions_command(ctx: Context) -> None:
         ctx.reply(text)
 
 
-@router.button(EXPORT_BUTTON)
-async def export_pressed(ctx: Context) -> None:
+@router.button(ExportButton)
+async def export_pressed(ctx: Context, button: ExportButton) -> None:
     """Sends the coordinator the group's outcomes as CSV, privately."""
     await _export(ctx)
 
@@ -159,12 +170,10 @@ def export_csv(t: Translator, past: Sequence[Decision]) -> bytes:
     return csv_export.table(CSV_HEADER, rows)
 
 
-@router.button(SETTING_BUTTON)
-async def setting_pressed(ctx: Context) -> None:
+@router.button(SettingButton)
+async def setting_pressed(ctx: Context, button: SettingButton) -> None:
     """Switches a group setting (coordinators only)."""
-    _, parts = unpack(ctx.event.data or "")
-    (short,) = expect(parts, 1)
-    name = SETTINGS[choice(short, tuple(SETTINGS))]
+    name = SETTINGS[button.setting]
     group = await groups.get(ctx.session, ctx.chat_id)
     if group is None:
         raise StaleButton(ctx.event.data)
@@ -173,13 +182,11 @@ async def setting_pressed(ctx: Context) -> None:
     ctx.edit(await _history_text(ctx), _settings_keyboard(ctx.t, group.settings))
 
 
-@router.button(ADMIN_BUTTON)
-async def admin_pressed(ctx: Context) -> None:
+@router.button(AdminButton)
+async def admin_pressed(ctx: Context, button: AdminButton) -> None:
     """Closes a decision now, or gives it one more day (its creator or a coordinator)."""
-    _, parts = unpack(ctx.event.data or "")
-    decision_text, action = expect(parts, 2)
-    choice(action, ("close", "extend"))
-    decision = await decisions.get(ctx.session, integer(decision_text, 1))
+    action = button.operation
+    decision = await decisions.get(ctx.session, button.decision_id)
     if decision is None or decision.chat_id != ctx.chat_id:
         raise StaleButton(ctx.event.data)
     if decision.status != decisions.OPEN:

@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 from handlers import csv_export, fields, permissions, roles
-from handlers.callbacks import StaleButton, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.fields import Invalid
 from handlers.i18n import SUPPORTED_LOCALES, Html, Translator, escape
@@ -23,11 +23,6 @@ from storage import audit, directory, volunteers
 from storage.coalition_models import DirectorySearch
 from storage.models import Volunteer
 
-PAGE = "mp"  # mp:<search>:<page>
-MEMBER = "mm"  # mm:<search>:<user>
-EXPORT = "mx"  # mx:<search>
-INVENTORY = "mi"
-ROLE_EDITOR = "mr"  # mr:<user>:<g|r>
 PER_PAGE = 8
 STATUSES = ("active", "inactive", "applicant", "rejected")
 KEYS = {
@@ -71,7 +66,7 @@ def parse(t: Translator, args: str) -> dict[str, Any]:
             parsed: Any = _skill(t, value)
         elif name == "countries":
             try:
-                parsed = fields.parse_country(t, value, PAGE)
+                parsed = fields.parse_country(t, value)
             except Invalid as problem:
                 raise BadSearch(problem.message) from problem
         elif name == "kinds":
@@ -153,25 +148,56 @@ async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Htm
     cells = [
         Button(
             f"{page.number * PER_PAGE + i + 1}. {v.display_name}"[:40],
-            pack(MEMBER, search.id, v.user_id),
+            MemberButton(search.id, v.user_id).pack(),
         )
         for i, v in enumerate(page.volunteers)
     ]
     rows += [cells[i : i + 2] for i in range(0, len(cells), 2)]
     pager: list[Button] = []
     if page.number > 0:
-        pager.append(Button(t("directory.previous"), pack(PAGE, search.id, page.number - 1)))
+        pager.append(Button(t("directory.previous"), PageButton(search.id, page.number - 1).pack()))
     if page.number + 1 < page.pages:
-        pager.append(Button(t("directory.next"), pack(PAGE, search.id, page.number + 1)))
+        pager.append(Button(t("directory.next"), PageButton(search.id, page.number + 1).pack()))
     if pager:
         rows.append(pager)
     rows.append(
         [
-            Button(t("directory.export"), pack(EXPORT, search.id)),
-            Button(t("directory.inventory"), pack(INVENTORY)),
+            Button(t("directory.export"), ExportButton(search.id).pack()),
+            Button(t("directory.inventory"), InventoryButton().pack()),
         ]
     )
     return Html("\n".join(lines)), rows
+
+
+class PageButton(CallbackData, prefix="mp"):
+    """Another page of a saved search: mp:<search>:<page from 0>."""
+
+    search_id: int
+    page: int
+
+
+class MemberButton(CallbackData, prefix="mm"):
+    """One member's card, from a saved search: mm:<search>:<user>."""
+
+    search_id: int
+    user_id: int
+
+
+class ExportButton(CallbackData, prefix="mx"):
+    """The whole saved search as CSV: mx:<search>."""
+
+    search_id: int
+
+
+class InventoryButton(CallbackData, prefix="mi"):
+    """The skill inventory: mi."""
+
+
+class RoleEditorButton(CallbackData, prefix="mr"):
+    """Opens the role editor from a member's card: mr:<user>:g|r."""
+
+    user_id: int
+    mode: roles.Mode
 
 
 @router.command("members")
@@ -189,9 +215,9 @@ async def members(ctx: Context) -> None:
     ctx.reply(text, keyboard)
 
 
-async def _search(ctx: Context, raw: str) -> DirectorySearch:
+async def _search(ctx: Context, search_id: int) -> DirectorySearch:
     """The saved search behind a button; someone else's search is refused politely."""
-    search = await directory.get_search(ctx.session, integer(raw, 1))
+    search = await directory.get_search(ctx.session, search_id)
     if search is None:
         raise StaleButton("search expired")
     if not permissions.may_use_search(ctx.user_id, search.owner_id):
@@ -203,34 +229,30 @@ class NotYours(Exception):
     """A button of another coordinator's list (forwarded or forged)."""
 
 
-async def _guarded(ctx: Context, raw: str) -> DirectorySearch | None:
+async def _guarded(ctx: Context, search_id: int) -> DirectorySearch | None:
     try:
-        return await _search(ctx, raw)
+        return await _search(ctx, search_id)
     except NotYours:
         ctx.answer(ctx.t("directory.not_yours"), alert=True)
         return None
 
 
-@router.button(PAGE)
-async def turn_page(ctx: Context) -> None:
+@router.button(PageButton)
+async def turn_page(ctx: Context, button: PageButton) -> None:
     """Shows another page of the search."""
-    _, parts = unpack(ctx.event.data or "")
-    raw_search, raw_page = expect(parts, 2)
-    search = await _guarded(ctx, raw_search)
+    search = await _guarded(ctx, button.search_id)
     if search is None:
         return
     ctx.answer()
-    ctx.edit(*await _page(ctx, search, integer(raw_page, 0)))
+    ctx.edit(*await _page(ctx, search, button.page))
 
 
-@router.button(MEMBER)
-async def member_card(ctx: Context) -> None:
+@router.button(MemberButton)
+async def member_card(ctx: Context, button: MemberButton) -> None:
     """Shows one member's profile and roles; leaders also get the role buttons."""
-    _, parts = unpack(ctx.event.data or "")
-    raw_search, raw_user = expect(parts, 2)
-    if await _guarded(ctx, raw_search) is None:
+    if await _guarded(ctx, button.search_id) is None:
         return
-    volunteer = await volunteers.get(ctx.session, integer(raw_user, 1))
+    volunteer = await volunteers.get(ctx.session, button.user_id)
     if volunteer is None:
         raise StaleButton("member gone")
     t = ctx.t
@@ -261,9 +283,13 @@ async def member_card(ctx: Context) -> None:
     if permissions.allowed(ctx.roles, "roles.manage"):
         keyboard.append(
             [
-                Button(t("directory.give_role"), pack(ROLE_EDITOR, volunteer.user_id, roles.GRANT)),
                 Button(
-                    t("directory.take_role"), pack(ROLE_EDITOR, volunteer.user_id, roles.REVOKE)
+                    t("directory.give_role"),
+                    RoleEditorButton(volunteer.user_id, roles.GRANT).pack(),
+                ),
+                Button(
+                    t("directory.take_role"),
+                    RoleEditorButton(volunteer.user_id, roles.REVOKE).pack(),
                 ),
             ]
         )
@@ -271,15 +297,11 @@ async def member_card(ctx: Context) -> None:
     ctx.reply(Html("\n".join(lines)), keyboard or None)
 
 
-@router.button(ROLE_EDITOR)
-async def role_editor(ctx: Context) -> None:
+@router.button(RoleEditorButton)
+async def role_editor(ctx: Context, button: RoleEditorButton) -> None:
     """Opens the role editor of a member from their card."""
-    _, parts = unpack(ctx.event.data or "")
-    raw_user, mode = expect(parts, 2)
-    if mode not in (roles.GRANT, roles.REVOKE):
-        raise StaleButton(mode)
     ctx.answer()
-    await roles.open_editor(ctx, integer(raw_user, 1), mode)
+    await roles.open_editor(ctx, button.user_id, button.mode)
 
 
 CSV_HEADER = (
@@ -318,12 +340,10 @@ def export_csv(found: list[Volunteer]) -> bytes:
     )
 
 
-@router.button(EXPORT)
-async def export(ctx: Context) -> None:
+@router.button(ExportButton)
+async def export(ctx: Context, button: ExportButton) -> None:
     """Sends the whole search as CSV, naming who exported it (and notes it in the audit log)."""
-    _, parts = unpack(ctx.event.data or "")
-    (raw_search,) = expect(parts, 1)
-    search = await _guarded(ctx, raw_search)
+    search = await _guarded(ctx, button.search_id)
     if search is None:
         return
     page = await directory.search(ctx.session, search.filters, 0, 100_000)
@@ -367,8 +387,8 @@ def inventory_text(t: Translator, counts: directory.Inventory) -> Html:
     return Html("\n".join(lines))
 
 
-@router.button(INVENTORY)
-async def show_inventory(ctx: Context) -> None:
+@router.button(InventoryButton)
+async def show_inventory(ctx: Context, button: InventoryButton) -> None:
     """Shows the skill inventory."""
     ctx.answer()
     ctx.reply(inventory_text(ctx.t, await directory.inventory(ctx.session)))

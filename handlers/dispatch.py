@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from handlers.callbacks import StaleButton, unpack
+from handlers.callbacks import StaleButton, prefix_of
 from handlers.context import AfterCommit, Context, Services
 from handlers.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.i18n import normalise_locale, translator
@@ -316,8 +316,7 @@ class Dispatcher:
 
     async def _route_button(self, ctx: Context) -> None:
         try:
-            prefix, _ = unpack(ctx.event.data or "")
-            route: Route | None = self.router.buttons.get(prefix)
+            route: Route | None = self.router.buttons.get(prefix_of(ctx.event.data or ""))
             if route is None:
                 raise StaleButton(ctx.event.data)
             await route(ctx)

@@ -1,8 +1,8 @@
 """The questions of the volunteer profile, asked once by registration and again by /profile.
 
 Each question knows how to ask itself (text and buttons), how to read a typed answer, and which
-button values it accepts. Button data: "<flow prefix>:<question>:<value>"; the flow checks it
-against the step its dialog is at.
+button values it accepts. Button data: an `AnswerButton` of the flow ("<flow prefix>:<question>:
+<value>"); the flow checks it against the step its dialog is at.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from babel import Locale
 from babel.core import get_global
 
-from handlers.callbacks import pack
+from handlers.callbacks import CallbackData
 from handlers.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.ports import Button, Keyboard
 
@@ -100,6 +100,16 @@ QUESTIONS: dict[str, Question] = {
 }
 
 
+class AnswerButton(CallbackData):
+    """An answer to a question, pressed in some flow: "<flow prefix>:<question>:<value>".
+
+    Each flow subclasses it with its own prefix; the value is checked by the question.
+    """
+
+    question: str
+    value: str
+
+
 class Invalid(Exception):
     """A typed answer that does not fit; the message says why, in the person's language."""
 
@@ -122,19 +132,19 @@ def option_label(t: Translator, question: str, value: str) -> str:
     return t(f"{question}.{value}")
 
 
-def button(prefix: str, question: str, value: str, label: str) -> Button:
-    """A button that answers `question` with `value` in the flow with that prefix."""
-    return Button(label, pack(prefix, question, value))
+def button(kind: type[AnswerButton], question: str, value: str, label: str) -> Button:
+    """A button that answers `question` with `value` in the flow whose answers are `kind`."""
+    return Button(label, kind(question, value).pack())
 
 
 def ask(
-    t: Translator, question: Question, data: dict[str, Any], prefix: str
+    t: Translator, question: Question, data: dict[str, Any], kind: type[AnswerButton]
 ) -> tuple[Html, Keyboard | None]:
     """The question's text and buttons, showing what is already selected."""
     text = t(f"ask.{question.name}")
     if question.kind == "choice":
         rows = [
-            [button(prefix, question.name, v, option_label(t, question.name, v))]
+            [button(kind, question.name, v, option_label(t, question.name, v))]
             for v in question.options
         ]
         if question.name in ("kind", "discreet"):
@@ -144,7 +154,7 @@ def ask(
         chosen = set(data.get(question.name) or [])
         cells = [
             button(
-                prefix,
+                kind,
                 question.name,
                 value,
                 ("✅ " if value in chosen else "") + option_label(t, question.name, value),
@@ -152,17 +162,17 @@ def ask(
             for value in question.options
         ]
         rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
-        rows.append([button(prefix, question.name, DONE, t("common.done"))])
+        rows.append([button(kind, question.name, DONE, t("common.done"))])
         return text, rows
     if question.kind == "number":
-        presets = [button(prefix, question.name, str(h), t.number(h)) for h in HOURS_PRESETS]
+        presets = [button(kind, question.name, str(h), t.number(h)) for h in HOURS_PRESETS]
         return text, [presets]
     if question.kind == "timezone":
         country = str(data.get("country") or "")
         zones = timezone_choices(country)
         if zones:
             rows = [
-                [button(prefix, question.name, str(i), timezone_label(z))]
+                [button(kind, question.name, str(i), timezone_label(z))]
                 for i, z in enumerate(zones)
             ]
             return text, rows
@@ -181,7 +191,7 @@ def _clean_text(t: Translator, text: str, low: int, high: int) -> str:
 
 
 def parse_text(
-    t: Translator, question: Question, text: str, data: dict[str, Any], prefix: str
+    t: Translator, question: Question, text: str, data: dict[str, Any], kind: type[AnswerButton]
 ) -> Any:
     """The value of a typed answer, or Invalid with a message saying what to type."""
     if question.kind == "text":
@@ -195,7 +205,7 @@ def parse_text(
             raise Invalid(t("invalid.number", max=question.limits[1]))
         return number
     if question.kind == "country":
-        return parse_country(t, text, prefix)
+        return parse_country(t, text, kind)
     if question.kind == "timezone":
         return parse_timezone(t, text)
     raise Invalid(t("invalid.use_buttons"))
@@ -263,16 +273,20 @@ def _country_index(locale: str) -> dict[str, str]:
     return index
 
 
-def parse_country(t: Translator, text: str, prefix: str) -> str:
-    """An ISO code from a country's name (in the person's language or English) or code."""
+def parse_country(t: Translator, text: str, kind: type[AnswerButton] | None = None) -> str:
+    """An ISO code from a country's name (in the person's language or English) or code.
+
+    Invalid when nothing matches; with close matches, and `kind` given, it carries one
+    suggestion button per guess (an answer to the question "country").
+    """
     index = _country_index(t.locale)
     folded = _fold(text)
     if folded in index:
         return index[folded]
     guesses = get_close_matches(folded, list(index), n=4, cutoff=0.6)
     codes = list(dict.fromkeys(index[g] for g in guesses))
-    if codes:
-        keyboard = [[button(prefix, "country", code, t.country_name(code))] for code in codes]
+    if codes and kind is not None:
+        keyboard = [[button(kind, "country", code, t.country_name(code))] for code in codes]
         raise Invalid(t("invalid.country_suggest"), keyboard)
     raise Invalid(t("invalid.country"))
 

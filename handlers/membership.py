@@ -7,10 +7,10 @@ language. The review dialog is drawn in membership.mmd.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from handlers import checkins, fields, permissions, roles
-from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, Translator, translator
 from handlers.ports import Button, Keyboard
@@ -19,13 +19,12 @@ from storage import audit, dialogs, membership, volunteers
 from storage.coalition_models import Application
 from storage.models import Volunteer
 
-SETTING = "cs"  # cs:<m|c|d>:<value>
-REVIEW = "ap"  # ap:<application>:<ok|no|ask|skip>
 REVIEW_FLOW = "app_review"  # a coordinator types a reason or a question
 ANSWER_FLOW = "app_answer"  # the applicant types an answer
 MAX_TEXT = 1000
 
-SETTINGS: dict[str, tuple[str, tuple[Any, ...]]] = {
+Short = Literal["m", "c", "d"]
+SETTINGS: dict[Short, tuple[str, tuple[Any, ...]]] = {
     "m": ("membership", (membership.OPEN, membership.BY_APPLICATION)),
     "c": ("checkin_months", (3, 6, 12, 0)),
     "d": ("checkin_days", (7, 14, 30)),
@@ -33,6 +32,29 @@ SETTINGS: dict[str, tuple[str, tuple[Any, ...]]] = {
 CARD_FIELDS = ("kind", "org_name", "org_type", "country", "language", "skills", "hours_per_month")
 
 router = Router("membership")
+
+
+class SettingButton(CallbackData, prefix="cs"):
+    """One choice of a coalition setting: cs:<m|c|d>:<value> (one of that setting's options)."""
+
+    short: Short
+    raw: str
+
+    def __post_init__(self) -> None:
+        if self.raw not in (str(option) for option in SETTINGS[self.short][1]):
+            raise ValueError(self.raw)
+
+    @property
+    def value(self) -> Any:
+        """The option itself (a string or a number, as the setting stores it)."""
+        return next(o for o in SETTINGS[self.short][1] if str(o) == self.raw)
+
+
+class ReviewButton(CallbackData, prefix="ap"):
+    """A review of an application: ap:<application>:ok|no|ask|skip."""
+
+    application_id: int
+    verdict: Literal["ok", "no", "ask", "skip"]
 
 
 # The coalition's settings
@@ -58,10 +80,10 @@ def settings_view(ctx: Context, values: dict[str, Any]) -> tuple[Html, Keyboard]
         )
     )
 
-    def cell(short: str, value: Any, label: str) -> Button:
+    def cell(short: Short, value: Any, label: str) -> Button:
         name = SETTINGS[short][0]
         mark = "✅ " if values[name] == value else ""
-        return Button(mark + label, pack(SETTING, short, value))
+        return Button(mark + label, SettingButton(short, str(value)).pack())
 
     rows: list[list[Button]] = [
         [
@@ -83,15 +105,10 @@ async def show_settings(ctx: Context) -> None:
     ctx.reply(*settings_view(ctx, await membership.settings(ctx.session)))
 
 
-@router.button(SETTING)
-async def setting_pressed(ctx: Context) -> None:
+@router.button(SettingButton)
+async def setting_pressed(ctx: Context, button: SettingButton) -> None:
     """Changes one setting, writes it to the audit log, shows the settings again."""
-    _, parts = unpack(ctx.event.data or "")
-    short, raw = expect(parts, 2)
-    name, options = SETTINGS[choice(short, tuple(SETTINGS))]
-    value: Any = raw if isinstance(options[0], str) else integer(raw)
-    if value not in options:
-        raise StaleButton(raw)
+    name, value = SETTINGS[button.short][0], button.value
     before = await membership.change_setting(ctx.session, name, value, ctx.user_id, ctx.now())
     if before != value:
         await audit.record(
@@ -159,10 +176,10 @@ def review_keyboard(t: Translator, application_id: int) -> Keyboard:
     """Approve / Reject / Ask a question."""
     return [
         [
-            Button(t("membership.approve"), pack(REVIEW, application_id, "ok")),
-            Button(t("membership.reject"), pack(REVIEW, application_id, "no")),
+            Button(t("membership.approve"), ReviewButton(application_id, "ok").pack()),
+            Button(t("membership.reject"), ReviewButton(application_id, "no").pack()),
         ],
-        [Button(t("membership.ask"), pack(REVIEW, application_id, "ask"))],
+        [Button(t("membership.ask"), ReviewButton(application_id, "ask").pack())],
     ]
 
 
@@ -198,13 +215,11 @@ async def _open(ctx: Context, application_id: int) -> tuple[Application, Volunte
     return application, volunteer
 
 
-@router.button(REVIEW)
-async def review_pressed(ctx: Context) -> None:
+@router.button(ReviewButton)
+async def review_pressed(ctx: Context, button: ReviewButton) -> None:
     """Approves at once; for a rejection or a question, asks the coordinator to type it."""
-    _, parts = unpack(ctx.event.data or "")
-    raw_id, what = expect(parts, 2)
-    choice(what, ("ok", "no", "ask", "skip"))
-    opened = await _open(ctx, integer(raw_id, 1))
+    what = button.verdict
+    opened = await _open(ctx, button.application_id)
     if opened is None:
         return
     application, volunteer = opened
@@ -219,7 +234,8 @@ async def review_pressed(ctx: Context) -> None:
         step = "reason" if what == "no" else "question"
         await ctx.set_dialog(REVIEW_FLOW, step, {"application": application.id})
         if step == "reason":
-            skip = [[Button(ctx.t("membership.no_reason"), pack(REVIEW, application.id, "skip"))]]
+            data = ReviewButton(application.id, "skip").pack()
+            skip = [[Button(ctx.t("membership.no_reason"), data)]]
             ctx.reply(ctx.t("membership.type_reason", name=volunteer.display_name), skip)
         else:
             ctx.reply(ctx.t("membership.type_question", name=volunteer.display_name))

@@ -8,10 +8,10 @@ that has run, and anyone can turn the reminders off (and on again) with the butt
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from handlers import ballots
-from handlers.callbacks import choice, expect, pack, unpack
+from handlers.callbacks import CallbackData
 from handlers.context import Context
 from handlers.i18n import translator
 from handlers.ports import Button
@@ -24,7 +24,11 @@ from storage.outbox import Outgoing
 events = Router("nudges-events")  # timers
 private = Router("nudges-private")  # the on/off buttons, in private chats
 
-NUDGE_SWITCH = "dnudge"
+
+class NudgeSwitch(CallbackData, prefix="dnudge"):
+    """Turns reminders about group decisions on or off: dnudge:on | dnudge:off."""
+
+    state: Literal["on", "off"]
 
 
 def message_link(chat_id: int, message_id: int | None) -> str | None:
@@ -44,7 +48,7 @@ def nudge_for(decision: Decision, volunteer: Volunteer, title: str) -> Outgoing:
     link = message_link(decision.chat_id, decision.results_message_id)
     if link is not None:
         rows.append([{"text": t("nudges.open_vote"), "url": link}])
-    rows.append([{"text": t("nudges.stop"), "callback_data": pack(NUDGE_SWITCH, "off")}])
+    rows.append([{"text": t("nudges.stop"), "callback_data": NudgeSwitch("off").pack()}])
     return Outgoing(volunteer.user_id, text, rows)
 
 
@@ -77,12 +81,10 @@ async def nudge_due(ctx: Context) -> None:
     await ctx.enqueue(messages, purpose="nudge", ref=f"decision:{decision.id}:{moment}")
 
 
-@private.button(NUDGE_SWITCH)
-async def switch_pressed(ctx: Context) -> None:
+@private.button(NudgeSwitch)
+async def switch_pressed(ctx: Context, button: NudgeSwitch) -> None:
     """Turns reminders about group decisions off, or back on."""
-    _, parts = unpack(ctx.event.data or "")
-    (state,) = expect(parts, 1)
-    wanted = choice(state, ("on", "off")) == "on"
+    wanted = button.state == "on"
     await decisions.set_nudges(ctx.session, ctx.user_id, wanted, ctx.now())
     if wanted:
         ctx.answer(ctx.t("nudges.on"))
@@ -90,5 +92,5 @@ async def switch_pressed(ctx: Context) -> None:
     else:
         ctx.answer()
         ctx.reply(
-            ctx.t("nudges.off"), [[Button(ctx.t("nudges.turn_on"), pack(NUDGE_SWITCH, "on"))]]
+            ctx.t("nudges.off"), [[Button(ctx.t("nudges.turn_on"), NudgeSwitch("on").pack())]]
         )

@@ -8,10 +8,10 @@ poll_answer); anonymous, hidden-until-close and one-vote-per-organisation votes 
 from __future__ import annotations
 
 from handlers import ballots
-from handlers.callbacks import StaleButton, expect, integer, unpack
+from handlers.callbacks import StaleButton
 from handlers.context import Context
 from handlers.decision_input import VOTE
-from handlers.decision_views import VOTE_BUTTON
+from handlers.decision_views import VoteButton
 from handlers.i18n import Html
 from handlers.routing import Router
 from storage import decisions
@@ -26,15 +26,18 @@ async def poll_command(ctx: Context) -> None:
     await ballots.create(ctx, VOTE)
 
 
-@router.button(VOTE_BUTTON)
-async def vote_pressed(ctx: Context) -> None:
+@router.button(VoteButton)
+async def vote_pressed(ctx: Context, button: VoteButton) -> None:
     """Records (or changes) the member's vote and refreshes the live results."""
-    _, parts = unpack(ctx.event.data or "")
-    decision_text, option_text = expect(parts, 2)
-    decision = await decisions.get(ctx.session, integer(decision_text, 1))
-    if decision is None or decision.kind != VOTE or decision.transport != ballots.BUTTONS:
+    decision = await decisions.get(ctx.session, button.decision_id)
+    option = button.option
+    if (
+        decision is None
+        or decision.kind != VOTE
+        or decision.transport != ballots.BUTTONS
+        or option >= len(decision.options)
+    ):
         raise StaleButton(ctx.event.data)
-    option = integer(option_text, 0, len(decision.options) - 1)
     if decision.status != decisions.OPEN:
         ctx.answer(ctx.t("decisions.closed_already"), alert=True)
         return

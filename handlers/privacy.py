@@ -6,17 +6,25 @@ to an action, a ballot, a delivered message keep counting, with nobody behind th
 
 from __future__ import annotations
 
+from typing import Literal
+
 import orjson
 
 from handlers import permissions, roles
-from handlers.callbacks import choice, expect, pack, unpack
+from handlers.callbacks import CallbackData
 from handlers.context import Context
 from handlers.ports import Button, Messenger
 from handlers.routing import Router
 from storage import audit, privacy
 from storage import roles as stored_roles
 
-FORGET = "fg"  # fg:yes | fg:no
+
+class ForgetButton(CallbackData, prefix="fg"):
+    """The answer to /forget's confirmation: fg:yes | fg:no."""
+
+    answer: Literal["yes", "no"]
+
+
 FILE_NAME = "chorus-my-data.json"
 
 router = Router("privacy")
@@ -48,18 +56,16 @@ async def my_data(ctx: Context) -> None:
 async def forget(ctx: Context) -> None:
     """Explains what /forget erases and asks for a confirmation."""
     keyboard = [
-        [Button(ctx.t("privacy.forget_yes"), pack(FORGET, "yes"))],
-        [Button(ctx.t("privacy.forget_no"), pack(FORGET, "no"))],
+        [Button(ctx.t("privacy.forget_yes"), ForgetButton("yes").pack())],
+        [Button(ctx.t("privacy.forget_no"), ForgetButton("no").pack())],
     ]
     ctx.reply(ctx.t("privacy.forget_confirm"), keyboard)
 
 
-@router.button(FORGET)
-async def forget_answered(ctx: Context) -> None:
+@router.button(ForgetButton)
+async def forget_answered(ctx: Context, button: ForgetButton) -> None:
     """Erases the person's data once they confirmed (the last owner must hand over first)."""
-    _, parts = unpack(ctx.event.data or "")
-    (answer,) = expect(parts, 1)
-    choice(answer, ("yes", "no"))
+    answer = button.answer
     ctx.answer()
     if answer == "no":
         ctx.edit(ctx.t("privacy.forget_kept"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import fields
-from handlers.callbacks import StaleButton, choice, expect, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.fields import QUESTIONS, Invalid
 from handlers.i18n import Html
@@ -18,8 +18,17 @@ from storage import volunteers
 from storage.models import Volunteer
 
 FLOW = "profile"
-EDIT = "pe"  # open the editor of one field
-ANSWER = "pq"  # answers inside the editor
+
+
+class EditButton(CallbackData, prefix="pe"):
+    """Opens the editor of one field: pe:<field>."""
+
+    field: str
+
+
+class Answer(fields.AnswerButton, prefix="pq"):
+    """A new value chosen inside the editor: pq:<question>:<value>."""
+
 
 router = Router(FLOW)
 
@@ -54,7 +63,7 @@ def view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboard]:
     lines = [t("profile.title"), "", *fields.summary_lines(t, values, names)]
     if volunteer.discreet:
         lines += ["", t("profile.discreet_note")]
-    cells = [Button(t(f"field.{name}"), pack(EDIT, name)) for name in editable(volunteer)]
+    cells = [Button(t(f"field.{name}"), EditButton(name).pack()) for name in editable(volunteer)]
     rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
     return Html("\n".join(lines)), rows
 
@@ -69,19 +78,17 @@ async def show(ctx: Context) -> None:
     ctx.reply(text, keyboard)
 
 
-@router.button(EDIT)
-async def edit_field(ctx: Context) -> None:
+@router.button(EditButton)
+async def edit_field(ctx: Context, button: EditButton) -> None:
     """Asks the new value of one field."""
     volunteer = ctx.volunteer
-    if volunteer is None:
-        raise StaleButton("not registered")
-    _, parts = unpack(ctx.event.data or "")
-    (name,) = expect(parts, 1)
-    choice(name, tuple(editable(volunteer)))
+    name = button.field
+    if volunteer is None or name not in editable(volunteer):
+        raise StaleButton(ctx.event.data)
     data = current_values(volunteer)
     await ctx.set_dialog(FLOW, name, data)
     ctx.answer()
-    text, keyboard = fields.ask(ctx.t, QUESTIONS[name], data, ANSWER)
+    text, keyboard = fields.ask(ctx.t, QUESTIONS[name], data, Answer)
     ctx.reply(Html(text + "\n\n" + ctx.t("profile.cancel_hint")), keyboard)
 
 
@@ -103,7 +110,7 @@ async def _save(ctx: Context, volunteer: Volunteer, name: str, value: Any) -> No
         if zone is None:
             data = current_values(volunteer)
             await ctx.set_dialog(FLOW, "timezone", data)
-            text, keyboard = fields.ask(ctx.t, QUESTIONS["timezone"], data, ANSWER)
+            text, keyboard = fields.ask(ctx.t, QUESTIONS["timezone"], data, Answer)
             ctx.reply(text, keyboard)
             return
         await volunteers.update_field(ctx.session, volunteer, "timezone", zone, ctx.now())
@@ -113,14 +120,13 @@ async def _save(ctx: Context, volunteer: Volunteer, name: str, value: Any) -> No
     ctx.reply(text, keyboard)
 
 
-@router.button(ANSWER)
-async def on_answer_button(ctx: Context) -> None:
+@router.button(Answer)
+async def on_answer_button(ctx: Context, button: Answer) -> None:
     """Takes a new value chosen with a button."""
-    _, parts = unpack(ctx.event.data or "")
-    name, raw = expect(parts, 2)
+    raw = button.value
     volunteer, step, data = _current(ctx)
-    if name != step:
-        raise StaleButton(name)
+    if button.question != step:
+        raise StaleButton(button.question)
     question = QUESTIONS[step]
     value = fields.parse_button(question, raw, data)
     if value is None:
@@ -129,7 +135,7 @@ async def on_answer_button(ctx: Context) -> None:
     if question.kind == "multi" and value != fields.DONE:
         fields.toggle(data, step, value)
         await ctx.set_dialog(FLOW, step, data)
-        ctx.edit_keyboard(fields.ask(ctx.t, question, data, ANSWER)[1])
+        ctx.edit_keyboard(fields.ask(ctx.t, question, data, Answer)[1])
         return
     if question.kind == "multi":
         value = list(data.get(step) or [])
@@ -146,7 +152,7 @@ async def on_text(ctx: Context) -> None:
         ctx.reply(ctx.t("invalid.use_buttons"))
         return
     try:
-        value = fields.parse_text(ctx.t, question, ctx.event.text or "", data, ANSWER)
+        value = fields.parse_text(ctx.t, question, ctx.event.text or "", data, Answer)
     except Invalid as problem:
         ctx.reply(problem.message, problem.keyboard)
         return

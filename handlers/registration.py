@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from handlers import fields, membership
-from handlers.callbacks import StaleButton, choice, expect, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.fields import QUESTIONS, Invalid
 from handlers.i18n import Html, normalise_locale
@@ -20,12 +20,21 @@ from handlers.routing import Router
 from storage import preferences, volunteers
 
 FLOW = "registration"
-ANSWER = "rq"  # answers to profile questions
-STEP = "rg"  # the pledge, the consent and the summary
+PLEDGE: Final = "pledge"
+CONSENT: Final = "consent"
+CONFIRM: Final = "confirm"
 
-PLEDGE = "pledge"
-CONSENT = "consent"
-CONFIRM = "confirm"
+
+class Answer(fields.AnswerButton, prefix="rq"):
+    """An answer to a profile question during registration: rq:<question>:<value>."""
+
+
+class StepButton(CallbackData, prefix="rg"):
+    """The pledge, the consent and the summary: rg:<step>:<answer>."""
+
+    step: Literal["pledge", "consent", "confirm"]
+    answer: Literal["yes", "no", "restart"]
+
 
 StartPayloadHandler = Callable[[Context, str], Awaitable[None]]
 _start_payloads: dict[str, StartPayloadHandler] = {}
@@ -70,11 +79,13 @@ def next_step(data: dict[str, Any], current: str) -> str:
     return sequence[sequence.index(current) + 1]
 
 
-def _yes_no(ctx: Context, step: str, yes_key: str, no_key: str) -> Keyboard:
+def _yes_no(
+    ctx: Context, step: Literal["pledge", "consent"], yes_key: str, no_key: str
+) -> Keyboard:
     return [
         [
-            Button(ctx.t(yes_key), pack(STEP, step, "yes")),
-            Button(ctx.t(no_key), pack(STEP, step, "no")),
+            Button(ctx.t(yes_key), StepButton(step, "yes").pack()),
+            Button(ctx.t(no_key), StepButton(step, "no").pack()),
         ]
     ]
 
@@ -99,12 +110,12 @@ def ask_step(ctx: Context, step: str, data: dict[str, Any]) -> None:
         )
     elif step == CONFIRM:
         keyboard = [
-            [Button(t("registration.confirm"), pack(STEP, CONFIRM, "yes"))],
-            [Button(t("registration.restart"), pack(STEP, CONFIRM, "restart"))],
+            [Button(t("registration.confirm"), StepButton(CONFIRM, "yes").pack())],
+            [Button(t("registration.restart"), StepButton(CONFIRM, "restart").pack())],
         ]
         ctx.reply(summary(ctx, data), keyboard)
     else:
-        text, buttons = fields.ask(t, QUESTIONS[step], data, ANSWER)
+        text, buttons = fields.ask(t, QUESTIONS[step], data, Answer)
         ctx.reply(text, buttons)
 
 
@@ -154,14 +165,13 @@ def _current(ctx: Context) -> tuple[str, dict[str, Any]]:
     return ctx.dialog.step, dict(ctx.dialog.data)
 
 
-@router.button(ANSWER)
-async def on_answer_button(ctx: Context) -> None:
+@router.button(Answer)
+async def on_answer_button(ctx: Context, button: Answer) -> None:
     """Takes the answer a volunteer chose with a button."""
-    _, parts = unpack(ctx.event.data or "")
-    question_name, raw = expect(parts, 2)
+    raw = button.value
     step, data = _current(ctx)
-    if question_name != step:
-        raise StaleButton(question_name)
+    if button.question != step:
+        raise StaleButton(button.question)
     question = QUESTIONS[step]
     value = fields.parse_button(question, raw, data)
     if value is None:
@@ -170,7 +180,7 @@ async def on_answer_button(ctx: Context) -> None:
         fields.toggle(data, step, value)
         await ctx.set_dialog(FLOW, step, data)
         ctx.answer()
-        ctx.edit_keyboard(fields.ask(ctx.t, question, data, ANSWER)[1])
+        ctx.edit_keyboard(fields.ask(ctx.t, question, data, Answer)[1])
         return
     if question.kind == "multi":
         value = list(data.get(step) or [])
@@ -189,7 +199,7 @@ async def on_text(ctx: Context) -> None:
         ask_step(ctx, step, data)
         return
     try:
-        value = fields.parse_text(ctx.t, question, ctx.event.text or "", data, ANSWER)
+        value = fields.parse_text(ctx.t, question, ctx.event.text or "", data, Answer)
     except Invalid as problem:
         ctx.reply(problem.message, problem.keyboard)
         if problem.keyboard is None:
@@ -198,18 +208,17 @@ async def on_text(ctx: Context) -> None:
     await _accept(ctx, step, value, data)
 
 
-@router.button(STEP)
-async def on_step_button(ctx: Context) -> None:
+@router.button(StepButton)
+async def on_step_button(ctx: Context, button: StepButton) -> None:
     """The pledge, the consent, and the final confirmation."""
-    _, parts = unpack(ctx.event.data or "")
-    name, raw = expect(parts, 2)
+    raw = button.answer
     step, data = _current(ctx)
-    if name != step:
-        raise StaleButton(name)
+    allowed = ("yes", "restart") if step == CONFIRM else ("yes", "no")
+    if button.step != step or raw not in allowed:
+        raise StaleButton(ctx.event.data)
     ctx.answer()
     ctx.edit_keyboard(None)
     if step == PLEDGE:
-        choice(raw, ("yes", "no"))
         if raw == "no":
             ctx.reply(ctx.t("registration.pledge_declined"))
             ask_step(ctx, PLEDGE, data)
@@ -218,7 +227,6 @@ async def on_step_button(ctx: Context) -> None:
         await ctx.set_dialog(FLOW, CONSENT, data)
         ask_step(ctx, CONSENT, data)
     elif step == CONSENT:
-        choice(raw, ("yes", "no"))
         if raw == "no":
             await ctx.clear_dialog()
             ctx.reply(ctx.t("registration.consent_declined"))
@@ -227,7 +235,6 @@ async def on_step_button(ctx: Context) -> None:
         await ctx.set_dialog(FLOW, CONFIRM, data)
         ask_step(ctx, CONFIRM, data)
     else:
-        choice(raw, ("yes", "restart"))
         if raw == "restart":
             await begin(ctx, str(data.get("payload") or ""))
             return

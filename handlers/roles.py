@@ -6,9 +6,10 @@ role_change_refusal); this module shows the editor, applies the change and tells
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from handlers import menu, permissions
-from handlers.callbacks import StaleButton, choice, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, translator
 from handlers.permissions import grantable, role_names
@@ -18,8 +19,21 @@ from storage import audit, directory, roles, volunteers
 from storage.models import Volunteer
 from storage.outbox import Outgoing
 
-ROLE_BUTTON = "rl"
-GRANT, REVOKE = "g", "r"
+GRANT: Literal["g"] = "g"
+REVOKE: Literal["r"] = "r"
+Mode = Literal["g", "r"]
+
+
+class RoleButton(CallbackData, prefix="rl"):
+    """Gives or takes a role: rl:g|r:<user id>:<role> (the right to press it is checked)."""
+
+    op: Mode
+    user_id: int
+    role: str
+
+    def __post_init__(self) -> None:
+        if self.role not in roles.ALL:
+            raise ValueError(self.role)
 
 
 def refresh_menu(ctx: Context, user_id: int, held: frozenset[str]) -> None:
@@ -97,8 +111,8 @@ def editor(ctx: Context, target: Target, mode: str) -> tuple[Html, Keyboard | No
     return text, rows or None
 
 
-def _data(op: str, target: Target, role: str) -> str:
-    return pack(ROLE_BUTTON, op, target.volunteer.user_id, role)
+def _data(op: Mode, target: Target, role: str) -> str:
+    return RoleButton(op, target.volunteer.user_id, role).pack()
 
 
 async def open_editor(ctx: Context, user_id: int, mode: str) -> None:
@@ -138,14 +152,11 @@ async def _refusal(ctx: Context, op: str, role: str, target: Target) -> str | No
     )
 
 
-@router.button(ROLE_BUTTON)
-async def role_pressed(ctx: Context) -> None:
+@router.button(RoleButton)
+async def role_pressed(ctx: Context, button: RoleButton) -> None:
     """Gives or takes a role, after checking the presser may, and tells the person."""
-    _, parts = unpack(ctx.event.data or "")
-    op, raw_user, role = expect(parts, 3)
-    choice(op, (GRANT, REVOKE))
-    choice(role, roles.ALL)
-    target = await _target_by_id(ctx, integer(raw_user, 1))
+    op, role = button.op, button.role
+    target = await _target_by_id(ctx, button.user_id)
     if target is None:
         raise StaleButton("no such volunteer")
     problem = await _refusal(ctx, op, role, target)

@@ -7,7 +7,7 @@ the file alike (a roster gets forwarded).
 from __future__ import annotations
 
 from handlers import csv_export
-from handlers.callbacks import StaleButton, expect, integer, pack, unpack
+from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, Translator, escape
 from handlers.ports import Button, Messenger
@@ -16,7 +16,13 @@ from storage import actions
 from storage.action_models import Action, Rsvp
 from storage.models import Volunteer
 
-ROSTER = "ro"  # ro:<action id>
+
+class RosterButton(CallbackData, prefix="ro"):
+    """Opens the roster of an action: ro:<action id>."""
+
+    action_id: int
+
+
 ORDER = (actions.GOING, actions.WAITLIST, actions.MAYBE, actions.DONE, actions.CANT)
 MAX_TEXT = 3800
 
@@ -109,17 +115,15 @@ async def roster(ctx: Context) -> None:
     if not recent:
         ctx.reply(ctx.t("actions.none_yet"))
         return
-    rows = [[Button(f"#{a.id} {a.title[:40]}", pack(ROSTER, a.id))] for a in recent]
+    rows = [[Button(f"#{a.id} {a.title[:40]}", RosterButton(a.id).pack())] for a in recent]
     ctx.reply(ctx.t("roster.which"), rows)
 
 
-@router.button(ROSTER)
-async def roster_button(ctx: Context) -> None:
+@router.button(RosterButton)
+async def roster_button(ctx: Context, button: RosterButton) -> None:
     """Shows the roster of the chosen action."""
-    _, parts = unpack(ctx.event.data or "")
-    (raw,) = expect(parts, 1)
-    action = await actions.get(ctx.session, integer(raw, 1))
+    action = await actions.get(ctx.session, button.action_id)
     if action is None:
-        raise StaleButton(raw)
+        raise StaleButton(ctx.event.data)
     ctx.answer()
     await show(ctx, action)

@@ -1,13 +1,17 @@
-"""Routes commands, button data, dialog answers and other events to handler functions."""
+"""Routes commands, typed button data, dialog answers and other events to handler functions."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from handlers.callbacks import CallbackData
 from handlers.context import Context
 
+B = TypeVar("B", bound=CallbackData)
 Handler = Callable[[Context], Awaitable[None]]
+ButtonHandler = Callable[[Context, B], Awaitable[None]]
 Guard = Callable[[Context], Awaitable[bool]]
 
 
@@ -51,13 +55,27 @@ class Router:
 
         return register
 
-    def button(self, prefix: str, guards: Sequence[Guard] = ()) -> Callable[[Handler], Handler]:
-        """Routes button data starting with `prefix:` to the handler."""
+    def button(
+        self, kind: type[B], guards: Sequence[Guard] = ()
+    ) -> Callable[[ButtonHandler[B]], ButtonHandler[B]]:
+        """Routes presses of buttons of `kind` to the handler, with the parsed button data.
 
-        def register(handler: Handler) -> Handler:
+        The data is parsed after the guards have passed; malformed or forged data raises
+        `StaleButton`, which the dispatcher answers politely.
+        """
+        prefix = kind.prefix()
+        kind.codecs()  # an unsupported field type fails at start-up, not at the first press
+
+        def register(handler: ButtonHandler[B]) -> ButtonHandler[B]:
             if prefix in self.buttons:
                 raise ValueError(f"button prefix {prefix!r} routed twice")
-            self.buttons[prefix] = self._route(handler, guards)
+
+            async def parsed(ctx: Context) -> None:
+                await handler(ctx, kind.unpack(ctx.event.data or ""))
+
+            parsed.__name__ = handler.__name__
+            parsed.__doc__ = handler.__doc__
+            self.buttons[prefix] = self._route(parsed, guards)
             return handler
 
         return register

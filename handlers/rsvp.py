@@ -7,8 +7,8 @@ promoted in order — and told — when a place frees up.
 
 from __future__ import annotations
 
-from handlers.action_views import RSVP, answer_label, answers_for, render, rsvp_keyboard
-from handlers.callbacks import StaleButton, expect, integer, unpack
+from handlers.action_views import RsvpButton, answer_label, answers_for, render, rsvp_keyboard
+from handlers.callbacks import StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, translator
 from handlers.routing import Router
@@ -19,12 +19,11 @@ from storage.outbox import Outgoing
 router = Router("rsvp")
 
 
-@router.button(RSVP)
-async def answer(ctx: Context) -> None:
+@router.button(RsvpButton)
+async def answer(ctx: Context, button: RsvpButton) -> None:
     """Records the volunteer's answer to an action, or puts them on its waitlist."""
-    _, parts = unpack(ctx.event.data or "")
-    raw_id, choice = expect(parts, 2)
-    action = await actions.get(ctx.session, integer(raw_id, 1), lock=True)
+    choice = button.answer
+    action = await actions.get(ctx.session, button.action_id, lock=True)
     if action is None or choice not in answers_for(action.kind):
         raise StaleButton(ctx.event.data)
     if action.status != actions.OPEN:
