@@ -79,6 +79,7 @@ class Question:
     kind: str  # choice | multi | text | number | country | timezone
     options: tuple[str, ...] = ()
     limits: tuple[int, int] = (0, 0)
+    required: bool = False  # a multi-select that refuses "Done" with nothing chosen
 
 
 QUESTIONS: dict[str, Question] = {
@@ -91,7 +92,7 @@ QUESTIONS: dict[str, Question] = {
         Question("org_type", "choice", ORG_TYPES),
         Question("country", "country"),
         Question("timezone", "timezone"),
-        Question("skills", "multi", SKILLS),
+        Question("skills", "multi", SKILLS, required=True),
         Question("hours_per_month", "number", limits=(0, MAX_HOURS)),
         Question("resources", "multi", RESOURCES),
         Question("interests", "multi", INTERESTS),

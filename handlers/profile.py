@@ -1,17 +1,21 @@
 """/profile: shows a volunteer everything they told Chorus, and lets them change any of it.
 
-The edit dialog is drawn in profile.mmd.
+Each field's editor is a one-question form run by handlers/forms.py (drawn in profile.mmd): the
+answer is saved at once and the profile shown again; a new country with several time zones asks
+which one first.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from handlers import fields
+from handlers import fields, forms
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
-from handlers.fields import QUESTIONS, Invalid
-from handlers.i18n import Html
+from handlers.fields import QUESTIONS, AnswerButton
+from handlers.forms import Data, Step
+from handlers.i18n import Html, Translator
 from handlers.ports import Button, Keyboard
 from handlers.routing import Router
 from storage import volunteers
@@ -78,6 +82,72 @@ async def show(ctx: Context) -> None:
     ctx.reply(text, keyboard)
 
 
+def _ask_with_hint(step: Step) -> Step:
+    def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard | None]:
+        text, keyboard = step.ask(t, data, kind)
+        return Html(text + "\n\n" + t("profile.cancel_hint")), keyboard
+
+    return replace(step, ask=ask)
+
+
+def _after(data: Data, value: Any) -> str:
+    return forms.FINISH
+
+
+def _after_country(data: Data, value: Any) -> str:
+    return "timezone" if fields.default_timezone(str(value)) is None else forms.FINISH
+
+
+async def _save(ctx: Context, data: Data) -> None:
+    """Stores the changed values and shows the profile again."""
+    volunteer = ctx.volunteer
+    if volunteer is None:
+        raise StaleButton("not registered")
+    values = dict(data)
+    if values.get("country") != volunteer.country:
+        values["timezone"] = fields.default_timezone(str(values["country"])) or values.get(
+            "timezone"
+        )
+        if volunteer.kind == "organisation":
+            values["org_country"] = values["country"]
+    for name, value in values.items():
+        if name in PROFILE_STORED and getattr(volunteer, name) != value:
+            await volunteers.update_field(ctx.session, volunteer, name, value, ctx.now())
+    await ctx.clear_dialog()
+    ctx.reply(ctx.t("profile.saved"))
+    text, keyboard = view(ctx, volunteer)
+    ctx.reply(text, keyboard)
+
+
+PROFILE_STORED = frozenset({*volunteers.PROFILE_FIELDS, "org_country"})
+
+
+def _declare() -> dict[str, Step]:
+    declared: dict[str, Step] = {}
+    for name, question in QUESTIONS.items():
+        step = forms.question_step(question, then=_after)
+        if name == "discreet":
+            step = replace(step, store=forms.store_discreet)
+        if name == "country":
+            step = replace(step, then=_after_country)
+        declared[name] = _ask_with_hint(step)
+    return declared
+
+
+def _order(data: Data) -> list[str]:
+    return list(QUESTIONS)
+
+
+FORM = forms.Form(
+    flow=FLOW,
+    button=Answer,
+    steps=_declare(),
+    order=_order,
+    finish=_save,
+)
+forms.route(FORM, router)
+
+
 @router.button(EditButton)
 async def edit_field(ctx: Context, button: EditButton) -> None:
     """Asks the new value of one field."""
@@ -85,75 +155,5 @@ async def edit_field(ctx: Context, button: EditButton) -> None:
     name = button.field
     if volunteer is None or name not in editable(volunteer):
         raise StaleButton(ctx.event.data)
-    data = current_values(volunteer)
-    await ctx.set_dialog(FLOW, name, data)
     ctx.answer()
-    text, keyboard = fields.ask(ctx.t, QUESTIONS[name], data, Answer)
-    ctx.reply(Html(text + "\n\n" + ctx.t("profile.cancel_hint")), keyboard)
-
-
-def _current(ctx: Context) -> tuple[Volunteer, str, dict[str, Any]]:
-    if ctx.volunteer is None or ctx.dialog is None or ctx.dialog.flow != FLOW:
-        raise StaleButton("no profile edit in progress")
-    return ctx.volunteer, ctx.dialog.step, dict(ctx.dialog.data)
-
-
-async def _save(ctx: Context, volunteer: Volunteer, name: str, value: Any) -> None:
-    """Stores the new value and shows the profile again."""
-    if name == "discreet":
-        value = value == "yes"
-    await volunteers.update_field(ctx.session, volunteer, name, value, ctx.now())
-    if name == "country":
-        if volunteer.kind == "organisation":
-            await volunteers.update_field(ctx.session, volunteer, "org_country", value, ctx.now())
-        zone = fields.default_timezone(str(value))
-        if zone is None:
-            data = current_values(volunteer)
-            await ctx.set_dialog(FLOW, "timezone", data)
-            text, keyboard = fields.ask(ctx.t, QUESTIONS["timezone"], data, Answer)
-            ctx.reply(text, keyboard)
-            return
-        await volunteers.update_field(ctx.session, volunteer, "timezone", zone, ctx.now())
-    await ctx.clear_dialog()
-    ctx.reply(ctx.t("profile.saved"))
-    text, keyboard = view(ctx, volunteer)
-    ctx.reply(text, keyboard)
-
-
-@router.button(Answer)
-async def on_answer_button(ctx: Context, button: Answer) -> None:
-    """Takes a new value chosen with a button."""
-    raw = button.value
-    volunteer, step, data = _current(ctx)
-    if button.question != step:
-        raise StaleButton(button.question)
-    question = QUESTIONS[step]
-    value = fields.parse_button(question, raw, data)
-    if value is None:
-        raise StaleButton(raw)
-    ctx.answer()
-    if question.kind == "multi" and value != fields.DONE:
-        fields.toggle(data, step, value)
-        await ctx.set_dialog(FLOW, step, data)
-        ctx.edit_keyboard(fields.ask(ctx.t, question, data, Answer)[1])
-        return
-    if question.kind == "multi":
-        value = list(data.get(step) or [])
-    ctx.edit_keyboard(None)
-    await _save(ctx, volunteer, step, value)
-
-
-@router.dialog(FLOW)
-async def on_text(ctx: Context) -> None:
-    """Takes a typed new value, or says what is wrong with it."""
-    volunteer, step, data = _current(ctx)
-    question = QUESTIONS[step]
-    if question.kind in ("choice", "multi"):
-        ctx.reply(ctx.t("invalid.use_buttons"))
-        return
-    try:
-        value = fields.parse_text(ctx.t, question, ctx.event.text or "", data, Answer)
-    except Invalid as problem:
-        ctx.reply(problem.message, problem.keyboard)
-        return
-    await _save(ctx, volunteer, step, value)
+    await forms.start(ctx, FORM, current_values(volunteer), name)

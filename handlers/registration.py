@@ -1,20 +1,21 @@
 """Registration in a private chat: language, who you are, skills and time, pledge, consent.
 
-The dialog is drawn in registration.mmd. Its state lives in the database, so it survives a
-restart of the bot at any step.
+A form run by the engine in handlers/forms.py, drawn in registration.mmd. Its state lives in
+the database, so it survives a restart of the bot at any step. The summary at the end has one
+"change" button per answer; refusing consent asks "are you sure?" before anything is deleted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from handlers import fields, membership
-from handlers.callbacks import CallbackData, StaleButton
+from handlers import fields, forms, membership
 from handlers.context import Context
-from handlers.fields import QUESTIONS, Invalid
-from handlers.i18n import Html, normalise_locale
+from handlers.fields import QUESTIONS, AnswerButton
+from handlers.forms import Data, Step
+from handlers.i18n import Html, Translator, normalise_locale
 from handlers.ports import Button, Keyboard
 from handlers.routing import Router
 from storage import preferences, volunteers
@@ -23,17 +24,18 @@ FLOW = "registration"
 PLEDGE: Final = "pledge"
 CONSENT: Final = "consent"
 CONFIRM: Final = "confirm"
+CONSENT_SURE: Final = "consent_sure"
 
 
 class Answer(fields.AnswerButton, prefix="rq"):
     """An answer to a profile question during registration: rq:<question>:<value>."""
 
 
-class StepButton(CallbackData, prefix="rg"):
-    """The pledge, the consent and the summary: rg:<step>:<answer>."""
+class StepButton(fields.AnswerButton, prefix="rg"):
+    """The pledge, the consent and the summary as sent before the form engine: rg:<step>:<answer>.
 
-    step: Literal["pledge", "consent", "confirm"]
-    answer: Literal["yes", "no", "restart"]
+    New messages carry `Answer` buttons only; these stay routed for messages already sent.
+    """
 
 
 StartPayloadHandler = Callable[[Context, str], Awaitable[None]]
@@ -61,7 +63,7 @@ async def run_start_payload(ctx: Context, payload: str) -> bool:
     return False
 
 
-def steps(data: dict[str, Any]) -> list[str]:
+def order(data: Data) -> list[str]:
     """The steps of the dialog, given the answers so far."""
     sequence = ["language", "kind", "display_name"]
     if data.get("kind") == "organisation":
@@ -73,50 +75,173 @@ def steps(data: dict[str, Any]) -> list[str]:
     return [*sequence, PLEDGE, CONSENT, CONFIRM]
 
 
-def next_step(data: dict[str, Any], current: str) -> str:
-    """The step after `current`."""
-    sequence = steps(data)
-    return sequence[sequence.index(current) + 1]
+def steps(data: Data) -> list[str]:
+    """The steps of the dialog for the answers so far (the form's order)."""
+    return order(data)
 
 
-def _yes_no(
-    ctx: Context, step: Literal["pledge", "consent"], yes_key: str, no_key: str
-) -> Keyboard:
-    return [
-        [
-            Button(ctx.t(yes_key), StepButton(step, "yes").pack()),
-            Button(ctx.t(no_key), StepButton(step, "no").pack()),
-        ]
-    ]
-
-
-def summary(ctx: Context, data: dict[str, Any]) -> Html:
+def summary(ctx: Context, data: Data) -> Html:
     """The whole profile, for the person to check."""
-    names = [s for s in steps(data) if s in QUESTIONS]
-    lines = fields.summary_lines(ctx.t, data, names)
-    return Html(ctx.t("registration.summary") + "\n\n" + "\n".join(lines))
+    return _summary(ctx.t, data)
 
 
-def ask_step(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    """Asks the question of `step`."""
-    t = ctx.t
-    if step == PLEDGE:
-        ctx.reply(
-            t("registration.pledge"), _yes_no(ctx, PLEDGE, "registration.accept", "common.no")
-        )
-    elif step == CONSENT:
-        ctx.reply(
-            t("registration.consent"), _yes_no(ctx, CONSENT, "registration.agree", "common.no")
-        )
-    elif step == CONFIRM:
-        keyboard = [
-            [Button(t("registration.confirm"), StepButton(CONFIRM, "yes").pack())],
-            [Button(t("registration.restart"), StepButton(CONFIRM, "restart").pack())],
-        ]
-        ctx.reply(summary(ctx, data), keyboard)
-    else:
-        text, buttons = fields.ask(t, QUESTIONS[step], data, Answer)
-        ctx.reply(text, buttons)
+def _summary(t: Translator, data: Data) -> Html:
+    names = [s for s in order(data) if s in QUESTIONS]
+    lines = fields.summary_lines(t, dict(data), names)
+    return Html(t("registration.summary") + "\n\n" + "\n".join(lines))
+
+
+def _buttons(
+    kind: type[AnswerButton], step: str, *choices: tuple[str, str], t: Translator
+) -> Keyboard:
+    return [[Button(t(label), kind(step, value).pack()) for value, label in choices]]
+
+
+async def _language_chosen(ctx: Context, data: Data, value: Any) -> None:
+    ctx.use_locale(value)
+    await preferences.set_language(ctx.session, ctx.user_id, value, ctx.now())
+
+
+def _kind_stored(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    kept = {k: v for k, v in data.items() if value == "organisation" or k not in ORG_ONLY}
+    return {**kept, "kind": value}
+
+
+def _country_stored(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    new = {k: v for k, v in data.items() if k != "timezone"}
+    zone = fields.default_timezone(str(value))
+    if zone is not None:
+        new["timezone"] = zone
+    return {**new, "country": value}
+
+
+def _yes_no(name: str, prompt: str, yes: str) -> forms.Ask:
+    def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard | None]:
+        return t(prompt), _buttons(kind, name, ("yes", yes), ("no", "common.no"), t=t)
+
+    return ask
+
+
+def _read_yes_no(data: Data, raw: str) -> str | None:
+    return raw if raw in ("yes", "no") else None
+
+
+def _accepted(prompt: str, label: str) -> forms.Shown:
+    def shown(t: Translator, data: Data, value: Any) -> str:
+        answer = "✅ " + t(label) if value == "yes" else "✖ " + t("common.no")
+        return t(prompt) + "\n\n" + answer
+
+    return shown
+
+
+def _keep(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return dict(data)
+
+
+def _moment_if_yes(key: str) -> forms.Store:
+    def store(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+        return {**data, key: ctx.now().isoformat()} if value == "yes" else dict(data)
+
+    return store
+
+
+async def _pledge_declined(ctx: Context, data: Data, value: Any) -> None:
+    if value == "no":
+        ctx.reply(ctx.t("registration.pledge_declined"))
+
+
+def _ask_consent_sure(
+    t: Translator, data: Data, kind: type[AnswerButton]
+) -> tuple[str, Keyboard | None]:
+    rows = [
+        [Button(t("registration.consent_delete"), kind(CONSENT_SURE, "delete").pack())],
+        [Button(t("registration.consent_back"), kind(CONSENT_SURE, "back").pack())],
+    ]
+    return t("registration.consent_sure"), rows
+
+
+async def _consent_refused(ctx: Context, data: Data, value: Any) -> None:
+    if value == "delete":
+        await ctx.clear_dialog()
+        ctx.reply(ctx.t("registration.consent_declined"))
+
+
+def _ask_confirm(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard]:
+    rows = [
+        [Button(t("registration.confirm"), kind(CONFIRM, "yes").pack())],
+        [Button(t("registration.restart"), kind(CONFIRM, "restart").pack())],
+    ]
+    return _summary(t, data), rows
+
+
+async def _restart(ctx: Context, data: Data, value: Any) -> None:
+    if value == "restart":
+        await begin(ctx, str(data.get("payload") or ""))
+
+
+ORG_ONLY = ("org_name", "org_type")
+
+
+def _declare() -> dict[str, Step]:
+    declared = {name: forms.question_step(question) for name, question in QUESTIONS.items()}
+    declared["language"] = forms.question_step(QUESTIONS["language"], effect=_language_chosen)
+    declared["kind"] = forms.question_step(QUESTIONS["kind"], store=_kind_stored)
+    declared["country"] = forms.question_step(QUESTIONS["country"], store=_country_stored)
+    declared["discreet"] = forms.question_step(QUESTIONS["discreet"], store=forms.store_discreet)
+    declared[PLEDGE] = Step(
+        PLEDGE,
+        _yes_no(PLEDGE, "registration.pledge", "registration.accept"),
+        read_button=_read_yes_no,
+        key="pledge_at",
+        store=_moment_if_yes("pledge_at"),
+        effect=_pledge_declined,
+        shown=_accepted("registration.pledge", "registration.accept"),
+        then=lambda data, value: CONSENT if value == "yes" else PLEDGE,
+    )
+    declared[CONSENT] = Step(
+        CONSENT,
+        _yes_no(CONSENT, "registration.consent", "registration.agree"),
+        read_button=_read_yes_no,
+        key="consent_at",
+        store=_moment_if_yes("consent_at"),
+        shown=_accepted("registration.consent", "registration.agree"),
+        then=lambda data, value: CONFIRM if value == "yes" else CONSENT_SURE,
+    )
+    declared[CONSENT_SURE] = Step(
+        CONSENT_SURE,
+        _ask_consent_sure,
+        read_button=lambda data, raw: raw if raw in ("delete", "back") else None,
+        store=_keep,
+        effect=_consent_refused,
+        then=lambda data, value: CONSENT if value == "back" else None,
+    )
+    declared[CONFIRM] = Step(
+        CONFIRM,
+        _ask_confirm,
+        read_button=lambda data, raw: raw if raw in ("yes", "restart") else None,
+        store=_keep,
+        effect=_restart,
+        then=lambda data, value: forms.FINISH if value == "yes" else None,
+    )
+    return declared
+
+
+def _changeable(data: Data) -> list[str]:
+    return [name for name in order(data) if name in QUESTIONS and name != "language"]
+
+
+FORM = forms.Form(
+    flow=FLOW,
+    button=Answer,
+    steps=_declare(),
+    order=order,
+    finish=lambda ctx, data: _complete(ctx, data),
+    preview=CONFIRM,
+    changeable=_changeable,
+    change_label=lambda t, name: t(f"field.{name}"),
+    legacy_buttons=(StepButton,),
+)
+forms.route(FORM, router)
 
 
 async def begin(ctx: Context, payload: str = "") -> None:
@@ -126,122 +251,17 @@ async def begin(ctx: Context, payload: str = "") -> None:
     data: dict[str, Any] = {"language": locale}
     if payload:
         data["payload"] = payload
-    await ctx.set_dialog(FLOW, "language", data)
     ctx.reply(ctx.t("registration.welcome"))
-    ask_step(ctx, "language", data)
+    await forms.start(ctx, FORM, data, "language")
 
 
 def resume(ctx: Context) -> None:
     """Asks again the question the person stopped at."""
-    assert ctx.dialog is not None
     ctx.reply(ctx.t("registration.resume"))
-    ask_step(ctx, ctx.dialog.step, dict(ctx.dialog.data))
+    forms.resume(ctx, FORM)
 
 
-async def _accept(ctx: Context, step: str, value: Any, data: dict[str, Any]) -> None:
-    """Stores one answer and asks the next question."""
-    if step == "language":
-        ctx.use_locale(value)
-        await preferences.set_language(ctx.session, ctx.user_id, value, ctx.now())
-    if step == "discreet":
-        value = value == "yes"
-    if step == "kind" and value == "individual":
-        data.pop("org_name", None)
-        data.pop("org_type", None)
-    if step == "country":
-        data.pop("timezone", None)
-        zone = fields.default_timezone(str(value))
-        if zone is not None:
-            data["timezone"] = zone
-    data[step] = value
-    following = next_step(data, step)
-    await ctx.set_dialog(FLOW, following, data)
-    ask_step(ctx, following, data)
-
-
-def _current(ctx: Context) -> tuple[str, dict[str, Any]]:
-    if ctx.dialog is None or ctx.dialog.flow != FLOW:
-        raise StaleButton("no registration in progress")
-    return ctx.dialog.step, dict(ctx.dialog.data)
-
-
-@router.button(Answer)
-async def on_answer_button(ctx: Context, button: Answer) -> None:
-    """Takes the answer a volunteer chose with a button."""
-    raw = button.value
-    step, data = _current(ctx)
-    if button.question != step:
-        raise StaleButton(button.question)
-    question = QUESTIONS[step]
-    value = fields.parse_button(question, raw, data)
-    if value is None:
-        raise StaleButton(raw)
-    if question.kind == "multi" and value != fields.DONE:
-        fields.toggle(data, step, value)
-        await ctx.set_dialog(FLOW, step, data)
-        ctx.answer()
-        ctx.edit_keyboard(fields.ask(ctx.t, question, data, Answer)[1])
-        return
-    if question.kind == "multi":
-        value = list(data.get(step) or [])
-    ctx.answer()
-    ctx.edit_keyboard(None)
-    await _accept(ctx, step, value, data)
-
-
-@router.dialog(FLOW)
-async def on_text(ctx: Context) -> None:
-    """Takes a typed answer, or says what is wrong with it and asks again."""
-    step, data = _current(ctx)
-    question = QUESTIONS.get(step)
-    if question is None or question.kind in ("choice", "multi"):
-        ctx.reply(ctx.t("invalid.use_buttons"))
-        ask_step(ctx, step, data)
-        return
-    try:
-        value = fields.parse_text(ctx.t, question, ctx.event.text or "", data, Answer)
-    except Invalid as problem:
-        ctx.reply(problem.message, problem.keyboard)
-        if problem.keyboard is None:
-            ask_step(ctx, step, data)
-        return
-    await _accept(ctx, step, value, data)
-
-
-@router.button(StepButton)
-async def on_step_button(ctx: Context, button: StepButton) -> None:
-    """The pledge, the consent, and the final confirmation."""
-    raw = button.answer
-    step, data = _current(ctx)
-    allowed = ("yes", "restart") if step == CONFIRM else ("yes", "no")
-    if button.step != step or raw not in allowed:
-        raise StaleButton(ctx.event.data)
-    ctx.answer()
-    ctx.edit_keyboard(None)
-    if step == PLEDGE:
-        if raw == "no":
-            ctx.reply(ctx.t("registration.pledge_declined"))
-            ask_step(ctx, PLEDGE, data)
-            return
-        data["pledge_at"] = ctx.now().isoformat()
-        await ctx.set_dialog(FLOW, CONSENT, data)
-        ask_step(ctx, CONSENT, data)
-    elif step == CONSENT:
-        if raw == "no":
-            await ctx.clear_dialog()
-            ctx.reply(ctx.t("registration.consent_declined"))
-            return
-        data["consent_at"] = ctx.now().isoformat()
-        await ctx.set_dialog(FLOW, CONFIRM, data)
-        ask_step(ctx, CONFIRM, data)
-    else:
-        if raw == "restart":
-            await begin(ctx, str(data.get("payload") or ""))
-            return
-        await _complete(ctx, data)
-
-
-async def _complete(ctx: Context, data: dict[str, Any]) -> None:
+async def _complete(ctx: Context, data: Data) -> None:
     """Saves the volunteer and welcomes them."""
     profile = {name: data[name] for name in volunteers.PROFILE_FIELDS if name in data}
     profile["username"] = ctx.event.user.username

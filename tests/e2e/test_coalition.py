@@ -87,6 +87,7 @@ async def _register(person: Person, words: dict[str, str]) -> None:
     await person.send(words["name"])
     await _says(person, words["country?"])
     await person.send(words["country"])
+    await person.press(words["skill"])  # a skill is required
     await person.press(words["done"])
     await person.press("5")
     await person.press(words["done"])
@@ -104,6 +105,7 @@ FRENCH = {
     "name": "Élise",
     "country?": "pays",
     "country": "France",
+    "skill": "Médias",
     "done": "Terminé ✔",
     "no": "Non",
     "pledge": "J'accepte l'engagement",
@@ -117,6 +119,7 @@ SPANISH = {
     "name": "Lucía",
     "country?": "¿En qué país",
     "country": "Colombia",
+    "skill": "Medios",
     "done": "Listo ✔",
     "no": "No",
     "pledge": "Acepto el compromiso",

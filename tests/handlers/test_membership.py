@@ -89,6 +89,7 @@ async def test_an_application_rejected_with_a_reason_in_spanish_after_a_question
     await lucia.press("A título individual")
     await lucia.send("Lucía")
     await lucia.send("Colombia")
+    await lucia.press("Medios")  # a skill is required
     await lucia.press("Listo ✔")
     await lucia.press("5")
     await lucia.press("Listo ✔")

@@ -124,6 +124,7 @@ async def test_invalid_answers_are_explained_and_asked_again(conversation: Conve
     await lee.send("Lebannon")
     assert "Did you mean" in lee.last.text
     await lee.press("Lebanon")
+    await lee.press("Media")
     await lee.press("Done ✔")
     await lee.send("many")
     assert "whole number from 0 to 200" in lee.messages[-2].text
@@ -179,6 +180,8 @@ async def test_declining_consent_saves_nothing(
     jo = conversation.person("Jo")
     await register_individual_until_consent(jo)
     await jo.press("No")
+    assert "Are you sure?" in jo.last.text
+    await jo.press("Yes, delete my answers")
     assert "nothing was saved" in jo.last.text
     async with storage.sessionmaker() as session:
         assert await session.get(Volunteer, jo.person.id) is None
@@ -191,6 +194,7 @@ async def register_individual_until_consent(person: Someone) -> None:
     await person.press("An individual")
     await person.send("Jo")
     await person.send("LB")
+    await person.press("Legal")
     await person.press("Done ✔")
     await person.press("2")
     await person.press("Done ✔")
