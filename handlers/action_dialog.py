@@ -1,8 +1,9 @@
 """/newaction: a coordinator describes a call to action, chooses who receives it, previews, sends.
 
-The dialog is drawn in actions.mmd. Its answers live in the dialog state (surviving restarts);
-nothing is created until the coordinator confirms the preview. Then the action, its broadcast
-and one outbox row per recipient are written in one transaction.
+A form run by handlers/forms.py, drawn in newaction.mmd. Its answers live in the dialog state
+(surviving restarts); nothing is created until the coordinator confirms the preview, which has
+one "change" button per field. Then the action, its broadcast and one outbox row per recipient
+are written in one transaction.
 """
 
 from __future__ import annotations
@@ -12,21 +13,18 @@ from typing import Any
 
 from handlers import action_views as views
 from handlers import broadcasts as sending
-from handlers import fields, reminders
+from handlers import fields, forms, reminders
 from handlers.action_views import Invalid
-from handlers.callbacks import StaleButton
 from handlers.context import Context
-from handlers.fields import Invalid as FieldInvalid
-from handlers.i18n import SUPPORTED_LOCALES, Html
-from handlers.ports import Button, Keyboard
+from handlers.fields import AnswerButton
+from handlers.forms import NEXT, STAY, Data, Message, Step, get_in, put_in
+from handlers.i18n import SUPPORTED_LOCALES, Html, Translator
+from handlers.ports import Button
 from handlers.routing import Router
 from storage import actions, groups
 
 FLOW = "newaction"
 DONE = "_done"
-TEXT_STEPS = frozenset(
-    {"title", "description", "link", "when", "timezone", "place", "capacity", "f_countries"}
-)
 EDITABLE = ("title", "description", "link", "when", "place", "capacity", "audience", "groups")
 FILTER_STEPS = {"skills": "f_skills", "kinds": "f_kinds", "languages": "f_languages"}
 FILTER_OPTIONS = {
@@ -42,7 +40,15 @@ class Answer(fields.AnswerButton, prefix="na"):
     """An answer chosen with a button: na:<step>:<value> (a group's chat id may be negative)."""
 
 
-def steps(data: dict[str, Any]) -> list[str]:
+class _Mark:
+    """A button answer that is not a typed value ("online", "no limit")."""
+
+
+ONLINE, NO_LIMIT = _Mark(), _Mark()
+HUB_CHOICES = ("skills", "countries", "kinds", "languages", "all", DONE)
+
+
+def order(data: Data) -> list[str]:
     """The steps of the dialog for the answers so far."""
     sequence = ["kind", "title", "description", "link", "when", "timezone"]
     if views.is_event(str(data.get("kind") or "other")):
@@ -50,339 +56,449 @@ def steps(data: dict[str, Any]) -> list[str]:
     return [*sequence, "audience", "groups", "preview"]
 
 
-def _button(step: str, value: str | int, label: str) -> Button:
-    return Button(label, Answer(step, str(value)).pack())
+def steps(data: Data) -> list[str]:
+    """The steps of the dialog for the answers so far (the form's order)."""
+    return order(data)
 
 
-def _filter_label(ctx: Context, name: str, value: str) -> str:
+def _button(kind: type[AnswerButton], step: str, value: str | int, label: str) -> Button:
+    return Button(label, kind(step, str(value)).pack())
+
+
+def _filter_label(t: Translator, name: str, value: str) -> str:
     if name == "languages":
-        return ctx.t.language_name(value)
-    return fields.option_label(ctx.t, "kind" if name == "kinds" else name, value)
+        return t.language_name(value)
+    return fields.option_label(t, "kind" if name == "kinds" else name, value)
 
 
-def audience_summary(ctx: Context, audience: dict[str, Any]) -> str:
-    """The chosen filters, one line each ("everyone active" when none)."""
+def _summary(t: Translator, audience: Data) -> str:
     lines = []
     for name in actions.FILTERS:
         chosen = audience.get(name) or []
         if chosen:
             labels = (
-                [ctx.t.country_name(c) for c in chosen]
+                [t.country_name(c) for c in chosen]
                 if name == "countries"
-                else [_filter_label(ctx, name, v) for v in chosen]
+                else [_filter_label(t, name, v) for v in chosen]
             )
-            lines.append(f"• {ctx.t(f'actions.filter_{name}')}: {', '.join(labels)}")
-    return "\n".join(lines) if lines else ctx.t("actions.everyone")
+            lines.append(f"• {t(f'actions.filter_{name}')}: {', '.join(labels)}")
+    return "\n".join(lines) if lines else t("actions.everyone")
 
 
-async def ask(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    """Asks the question of `step` (or shows the preview)."""
-    t = ctx.t
-    if step == "kind":
-        rows = [
-            [_button("kind", k, f"{views.KIND_ICONS[k]} {t(f'actions.kind_{k}')}")]
-            for k in views.KINDS
-        ]
-        ctx.reply(t("actions.ask_kind"), rows)
-    elif step == "title":
-        ctx.reply(t("actions.ask_title", max=views.TITLE_LIMITS[1]))
-    elif step == "description":
-        ctx.reply(t("actions.ask_description", max=views.DESCRIPTION_LIMITS[1]))
-    elif step == "link":
-        ctx.reply(t("actions.ask_link"), [[_button("link", "skip", t("actions.no_link"))]])
-    elif step == "when":
-        key = "actions.ask_when" if views.is_event(data["kind"]) else "actions.ask_deadline"
-        ctx.reply(t(key))
-    elif step == "timezone":
-        zone = data.get("timezone") or _own_zone(ctx)
-        ctx.reply(t("actions.ask_timezone", zone=zone), [[_button("timezone", "keep", zone)]])
-    elif step == "place":
-        ctx.reply(t("actions.ask_place"), [[_button("place", "online", t("actions.online"))]])
-    elif step == "capacity":
-        ctx.reply(t("actions.ask_capacity"), [[_button("capacity", "none", t("actions.no_limit"))]])
-    elif step == "audience":
-        await _ask_audience(ctx, data)
-    elif step in FILTER_STEPS.values():
-        ctx.reply(*_filter_question(ctx, step, data))
-    elif step == "f_countries":
-        ctx.reply(t("actions.ask_countries"), [[_button("f_countries", DONE, t("common.done"))]])
-    elif step == "groups":
-        await _ask_groups(ctx, data)
-    else:
-        await _preview(ctx, data)
+def audience_summary(ctx: Context, audience: dict[str, Any]) -> str:
+    """The chosen filters, one line each ("everyone active" when none)."""
+    return _summary(ctx.t, audience)
+
+
+def _line(t: Translator, label_key: str, answer: str) -> str:
+    return f"<b>{t(label_key)}</b>: {answer}"
+
+
+def _invalid(problem: Invalid) -> fields.Invalid:
+    return fields.Invalid(problem.message)
+
+
+def _text_step(name: str, parse: Any, **more: Any) -> Step:
+    """A step answered by typing: `parse(ctx, data, text)` raises action_views.Invalid."""
+
+    def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+        try:
+            return parse(ctx, data, text)
+        except Invalid as problem:
+            raise _invalid(problem) from problem
+
+    return Step(name, more.pop("ask"), read_text=read_text, **more)
+
+
+def _ask_kind(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    rows = [
+        [_button(kind, "kind", k, f"{views.KIND_ICONS[k]} {t(f'actions.kind_{k}')}")]
+        for k in views.KINDS
+    ]
+    return t("actions.ask_kind"), rows
+
+
+def _store_kind(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**data, "kind": value, "reminders": views.default_reminders(value)}
+
+
+def _shown_kind(t: Translator, data: Data, value: Any) -> str:
+    kind = str(data["kind"])
+    return _line(t, "actions.field_kind", f"{views.KIND_ICONS[kind]} {t(f'actions.kind_{kind}')}")
+
+
+def _ask_link(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_link"), [[_button(kind, "link", "skip", t("actions.no_link"))]]
+
+
+def _ask_when(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    key = "actions.ask_when" if views.is_event(str(data["kind"])) else "actions.ask_deadline"
+    return t(key), None
+
+
+def _read_when(ctx: Context, data: Data, text: str) -> str:
+    return views.parse_local_time(ctx.t, text, ctx.now(), _zone_of(ctx, data))
+
+
+def _store_when(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**{k: v for k, v in data.items() if k != "at"}, "local": value}
 
 
 def _own_zone(ctx: Context) -> str:
     return ctx.volunteer.timezone if ctx.volunteer is not None else ctx.settings.default_timezone
 
 
-def _filter_question(ctx: Context, step: str, data: dict[str, Any]) -> tuple[Html, Keyboard]:
-    name = next(n for n, s in FILTER_STEPS.items() if s == step)
-    chosen = set(data.get("audience", {}).get(name) or [])
-    cells = [
-        _button(step, v, ("✅ " if v in chosen else "") + _filter_label(ctx, name, v))
-        for v in FILTER_OPTIONS[name]
-    ]
-    rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
-    rows.append([_button(step, DONE, ctx.t("common.done"))])
-    return ctx.t(f"actions.ask_filter_{name}"), rows
+def _zone_of(ctx: Context, data: Data) -> str:
+    return str(data.get("timezone") or _own_zone(ctx))
 
 
-async def _ask_audience(ctx: Context, data: dict[str, Any]) -> None:
-    t = ctx.t
-    audience = data.get("audience") or {}
-    count = len(await actions.audience(ctx.session, audience))
+async def _offered_zone(ctx: Context, data: Data) -> dict[str, Any]:
+    return {"zone_offered": _zone_of(ctx, data)}
+
+
+def _ask_timezone(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    zone = str(data["zone_offered"])
+    return t("actions.ask_timezone", zone=zone), [[_button(kind, "timezone", "keep", zone)]]
+
+
+def _read_zone(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+    return fields.parse_timezone(ctx.t, text)
+
+
+def _store_moment(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    """Combines the typed local time with its zone; a moment already passed is not kept."""
+    moment = views.to_utc(str(data["local"]), str(value))
+    if moment <= ctx.now():
+        return {k: v for k, v in data.items() if k != "at"}
+    return {**data, "timezone": value, "at": moment.isoformat()}
+
+
+async def _past(ctx: Context, data: Data, value: Any) -> None:
+    if "at" not in data:
+        ctx.reply(ctx.t("actions.in_the_past"))
+
+
+def _ask_place(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_place"), [[_button(kind, "place", "online", t("actions.online"))]]
+
+
+def _store_place(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value is ONLINE:
+        return {**data, "place": None, "online": True}
+    return {**data, "place": value, "online": False}
+
+
+def _ask_capacity(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_capacity"), [[_button(kind, "capacity", "none", t("actions.no_limit"))]]
+
+
+def _store_capacity(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**data, "capacity": None if value is NO_LIMIT else value}
+
+
+async def _audience_count(ctx: Context, data: Data) -> dict[str, Any]:
+    return {
+        "recipients": len(await actions.audience(ctx.session, dict(data.get("audience") or {})))
+    }
+
+
+def _ask_audience(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
     text = Html(
         t("actions.ask_audience")
         + "\n\n"
-        + audience_summary(ctx, audience)
+        + _summary(t, data.get("audience") or {})
         + "\n"
-        + t.plural("actions.recipients_now", count)
+        + t.plural("actions.recipients_now", int(data["recipients"]))
     )
-    rows = [
-        [_button("audience", "skills", t("actions.filter_skills"))],
-        [_button("audience", "countries", t("actions.filter_countries"))],
-        [_button("audience", "kinds", t("actions.filter_kinds"))],
-        [_button("audience", "languages", t("actions.filter_languages"))],
-        [_button("audience", "all", t("actions.everyone_button"))],
-        [_button("audience", DONE, t("actions.audience_done"))],
-    ]
-    ctx.reply(text, rows)
+    labels = {
+        "skills": "actions.filter_skills",
+        "countries": "actions.filter_countries",
+        "kinds": "actions.filter_kinds",
+        "languages": "actions.filter_languages",
+        "all": "actions.everyone_button",
+        DONE: "actions.audience_done",
+    }
+    return text, [[_button(kind, "audience", value, t(label))] for value, label in labels.items()]
 
 
-async def _ask_groups(ctx: Context, data: dict[str, Any]) -> None:
+def _store_audience(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value == "all":
+        return {**data, "audience": {}}
+    if value == "countries":
+        return put_in(data, "audience.countries", [])
+    return {**data, "audience": dict(data.get("audience") or {})}
+
+
+def _after_audience(data: Data, value: Any) -> str:
+    if value == DONE:
+        return NEXT
+    if value == "all":
+        return "audience"
+    return "f_countries" if value == "countries" else FILTER_STEPS[value]
+
+
+def _filter_step(name: str) -> Step:
+    step = FILTER_STEPS[name]
+
+    def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+        chosen = set(get_in(data, f"audience.{name}") or [])
+        cells = [
+            _button(kind, step, v, ("✅ " if v in chosen else "") + _filter_label(t, name, v))
+            for v in FILTER_OPTIONS[name]
+        ]
+        rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+        rows.append([_button(kind, step, DONE, t("common.done"))])
+        return t(f"actions.ask_filter_{name}"), rows
+
+    def shown(t: Translator, data: Data, value: Any) -> str:
+        chosen = get_in(data, f"audience.{name}") or []
+        answer = ", ".join(_filter_label(t, name, v) for v in chosen) or t("common.none")
+        return _line(t, f"actions.filter_{name}", answer)
+
+    return Step(
+        step,
+        ask,
+        multi=True,
+        choices=tuple(FILTER_OPTIONS[name]),
+        key=f"audience.{name}",
+        shown=shown,
+        then=lambda data, value: "audience",
+    )
+
+
+def _ask_countries(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_countries"), [[_button(kind, "f_countries", DONE, t("common.done"))]]
+
+
+def _read_countries(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+    return [fields.parse_country(ctx.t, part, kind) for part in text.split(",") if part.strip()]
+
+
+def _read_country_button(data: Data, raw: str) -> Any:
+    if raw == DONE:
+        return DONE
+    return [raw] if raw in fields.country_codes() else None
+
+
+def _store_countries(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value == DONE:
+        return dict(data)
+    chosen = set(get_in(data, "audience.countries") or []) | set(value)
+    return put_in(data, "audience.countries", sorted(chosen))
+
+
+async def _countries_so_far(ctx: Context, data: Data, value: Any) -> None:
+    if value != DONE:
+        ctx.reply(_summary(ctx.t, data.get("audience") or {}))
+
+
+def _shown_countries(t: Translator, data: Data, value: Any) -> str:
+    chosen = get_in(data, "audience.countries") or []
+    answer = ", ".join(t.country_name(c) for c in chosen) or t("common.none")
+    return _line(t, "actions.filter_countries", answer)
+
+
+async def _known_groups(ctx: Context, data: Data) -> dict[str, Any]:
     known = await groups.active(ctx.session)
-    if not known:
-        await _advance(ctx, "groups", data)
-        return
+    return {"known_groups": [(g.chat_id, g.title) for g in known[:30]]}
+
+
+async def _no_groups(ctx: Context, data: Data) -> bool:
+    return not await groups.active(ctx.session)
+
+
+def _ask_groups(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
     chosen = set(data.get("groups") or [])
     rows = [
-        [_button("groups", g.chat_id, ("✅ " if g.chat_id in chosen else "") + g.title[:60])]
-        for g in known[:30]
+        [_button(kind, "groups", chat_id, ("✅ " if chat_id in chosen else "") + title[:60])]
+        for chat_id, title in data["known_groups"]
     ]
-    rows.append([_button("groups", DONE, ctx.t("common.done"))])
-    ctx.reply(ctx.t("actions.ask_groups"), rows)
+    rows.append([_button(kind, "groups", DONE, t("common.done"))])
+    return t("actions.ask_groups"), rows
 
 
-async def _preview(ctx: Context, data: dict[str, Any]) -> None:
-    t = ctx.t
-    people = len(await actions.audience(ctx.session, data.get("audience") or {}))
+def _read_group(data: Data, raw: str) -> Any:
+    known = {chat_id: title for chat_id, title in data["known_groups"]}
+    try:
+        chat_id = int(raw)
+    except ValueError:
+        return None
+    return chat_id if chat_id in known else None
+
+
+def _shown_groups(t: Translator, data: Data, value: Any) -> str:
+    known = dict(data.get("known_groups") or [])
+    names = [str(known.get(chat_id, chat_id)) for chat_id in data.get("groups") or []]
+    return _line(t, "actions.field_groups", ", ".join(names) or t("common.none"))
+
+
+async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
+    people = len(await actions.audience(ctx.session, dict(data.get("audience") or {})))
+    return {"people": people}
+
+
+def _before_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> list[Message]:
+    rendered = views.render(t, dict(data), str(data["timezone"]))
+    return [
+        (t("actions.preview_intro"), None),
+        (rendered, views.rsvp_keyboard(t, 0, str(data["kind"]))),
+    ]
+
+
+def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    lines = [t.plural("actions.preview_people", int(data["people"]))]
     group_count = len(data.get("groups") or [])
-    ctx.reply(t("actions.preview_intro"))
-    ctx.reply(views.render(t, data, data["timezone"]), views.rsvp_keyboard(t, 0, data["kind"]))
-    lines = [t.plural("actions.preview_people", people)]
     if group_count:
         lines.append(t.plural("actions.preview_groups", group_count))
     lines.append(t("actions.preview_reminders", when=views.reminders_text(t, data["reminders"])))
     rows = [
-        [_button("preview", "send", t("actions.send"))],
-        [_button("preview", "edit", t("actions.edit"))],
-        [_button("preview", "cancel", t("actions.cancel_draft"))],
+        [_button(kind, "preview", "send", t("actions.send"))],
+        [_button(kind, "preview", "cancel", t("actions.cancel_draft"))],
     ]
-    ctx.reply(Html("\n".join(lines)), rows)
+    return Html("\n".join(lines)), rows
 
 
-async def _advance(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    """Goes to the step after `step` (back to the preview when a field was being edited)."""
-    if data.get("editing") and step not in ("when", *FILTER_STEPS.values(), "f_countries"):
-        following = "preview"
-    elif step in (*FILTER_STEPS.values(), "f_countries"):
-        following = "audience"
-    else:
-        sequence = steps(data)
-        following = sequence[sequence.index(step) + 1]
-    await ctx.set_dialog(FLOW, following, data)
-    await ask(ctx, following, data)
+async def _cancel_draft(ctx: Context, data: Data, value: Any) -> None:
+    if value == "cancel":
+        await ctx.clear_dialog()
+        ctx.reply(ctx.t("actions.draft_cancelled"))
+
+
+def _after_preview(data: Data, value: Any) -> str | None:
+    return {"send": forms.FINISH, "edit": "preview"}.get(value)
+
+
+def _changeable(data: Data) -> list[str]:
+    event = views.is_event(str(data.get("kind") or "other"))
+    return [n for n in EDITABLE if event or n not in ("place", "capacity")]
+
+
+def _keep(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return dict(data)
+
+
+def _declare() -> dict[str, Step]:
+    declared = [
+        Step(
+            "kind",
+            _ask_kind,
+            read_button=lambda data, raw: raw if raw in views.KINDS else None,
+            store=_store_kind,
+            shown=_shown_kind,
+        ),
+        _text_step(
+            "title",
+            lambda ctx, data, text: views.clean_line(ctx.t, text, views.TITLE_LIMITS),
+            ask=lambda t, data, kind: (t("actions.ask_title", max=views.TITLE_LIMITS[1]), None),
+        ),
+        _text_step(
+            "description",
+            lambda ctx, data, text: views.clean_block(ctx.t, text, views.DESCRIPTION_LIMITS),
+            ask=lambda t, data, kind: (
+                t("actions.ask_description", max=views.DESCRIPTION_LIMITS[1]),
+                None,
+            ),
+        ),
+        _text_step(
+            "link",
+            lambda ctx, data, text: views.parse_link(ctx.t, text),
+            ask=_ask_link,
+            read_button=lambda data, raw: "skip" if raw == "skip" else None,
+            store=lambda ctx, data, value: {**data, "link": None if value == "skip" else value},
+            shown=lambda t, data, value: _line(t, "actions.field_link", t("actions.no_link")),
+        ),
+        _text_step("when", _read_when, ask=_ask_when, key="local", store=_store_when),
+        Step(
+            "timezone",
+            _ask_timezone,
+            read_text=_read_zone,
+            read_button=lambda data, raw: data["zone_offered"] if raw == "keep" else None,
+            key="at",
+            store=_store_moment,
+            effect=_past,
+            shown=lambda t, data, value: _line(t, "actions.field_timezone", str(value)),
+            then=lambda data, value: NEXT if "at" in data else "when",
+            view=_offered_zone,
+        ),
+        _text_step(
+            "place",
+            lambda ctx, data, text: views.clean_line(ctx.t, text, views.PLACE_LIMITS),
+            ask=_ask_place,
+            read_button=lambda data, raw: ONLINE if raw == "online" else None,
+            store=_store_place,
+            shown=lambda t, data, value: _line(t, "actions.field_place", t("actions.online")),
+        ),
+        _text_step(
+            "capacity",
+            lambda ctx, data, text: views.parse_capacity(ctx.t, text),
+            ask=_ask_capacity,
+            read_button=lambda data, raw: NO_LIMIT if raw == "none" else None,
+            store=_store_capacity,
+            shown=lambda t, data, value: _line(t, "actions.field_capacity", t("actions.no_limit")),
+        ),
+        Step(
+            "audience",
+            _ask_audience,
+            read_button=lambda data, raw: raw if raw in HUB_CHOICES else None,
+            store=_store_audience,
+            then=_after_audience,
+            view=_audience_count,
+        ),
+        *(_filter_step(name) for name in FILTER_STEPS),
+        Step(
+            "f_countries",
+            _ask_countries,
+            read_text=_read_countries,
+            read_button=_read_country_button,
+            key="audience.countries",
+            store=_store_countries,
+            effect=_countries_so_far,
+            shown=_shown_countries,
+            then=lambda data, value: "audience" if value == DONE else STAY,
+        ),
+        Step(
+            "groups",
+            _ask_groups,
+            read_button=_read_group,
+            multi=True,
+            shown=_shown_groups,
+            view=_known_groups,
+            skip=_no_groups,
+        ),
+        Step(
+            "preview",
+            _ask_preview,
+            read_button=lambda data, raw: raw if raw in ("send", "cancel", "edit") else None,
+            store=_keep,
+            effect=_cancel_draft,
+            then=_after_preview,
+            view=_preview_counts,
+            before=_before_preview,
+        ),
+    ]
+    return {step.name: step for step in declared}
+
+
+FORM = forms.Form(
+    flow=FLOW,
+    button=Answer,
+    steps=_declare(),
+    order=order,
+    finish=lambda ctx, data: publish(ctx, dict(data)),
+    preview="preview",
+    changeable=_changeable,
+    change_label=lambda t, name: t(f"actions.field_{name}"),
+    aliases={"country": "f_countries"},
+    legacy_change="edit",
+)
+forms.route(FORM, router)
 
 
 @router.command("newaction")
 async def new_action(ctx: Context) -> None:
     """Starts describing a new call to action."""
-    await ctx.set_dialog(FLOW, "kind", {})
     ctx.reply(ctx.t("actions.intro"))
-    await ask(ctx, "kind", {})
-
-
-def _current(ctx: Context) -> tuple[str, dict[str, Any]]:
-    if ctx.dialog is None or ctx.dialog.flow != FLOW:
-        raise StaleButton("no new action in progress")
-    return ctx.dialog.step, dict(ctx.dialog.data)
-
-
-@router.button(Answer)
-async def on_button(ctx: Context, button: Answer) -> None:
-    """Takes an answer chosen with a button."""
-    name, raw = button.question, button.value
-    step, data = _current(ctx)
-    if name == "country" and step == "f_countries" and raw in fields.country_codes():
-        _add_countries(data, [raw])
-        ctx.answer()
-        await ctx.set_dialog(FLOW, step, data)
-        ctx.reply(audience_summary(ctx, data["audience"]))
-        return
-    if name != step and not (step == "preview" and name == "edit"):
-        raise StaleButton(name)
-    ctx.answer()
-    if name == "kind":
-        data["kind"] = _one_of(raw, views.KINDS)
-        data["reminders"] = views.default_reminders(raw)
-    elif name == "link":
-        _one_of(raw, ("skip",))
-        data["link"] = None
-    elif name == "timezone":
-        _one_of(raw, ("keep",))
-        if not await _set_moment(ctx, data, str(data.get("timezone") or _own_zone(ctx))):
-            return
-    elif name == "place":
-        _one_of(raw, ("online",))
-        data.update(place=None, online=True)
-    elif name == "capacity":
-        _one_of(raw, ("none",))
-        data["capacity"] = None
-    elif name == "audience":
-        await _audience_button(ctx, raw, data)
-        return
-    elif name in FILTER_STEPS.values():
-        await _filter_button(ctx, name, raw, data)
-        return
-    elif name == "f_countries":
-        _one_of(raw, (DONE,))
-    elif name == "groups":
-        if raw != DONE:
-            _toggle_group(data, raw, {g.chat_id for g in await groups.active(ctx.session)})
-            await ctx.set_dialog(FLOW, step, data)
-            ctx.edit_keyboard(None)
-            await _ask_groups(ctx, data)
-            return
-    elif name == "preview":
-        await _preview_button(ctx, raw, data)
-        return
-    elif name == "edit":
-        field = _one_of(raw, EDITABLE)
-        if field == "place" and not views.is_event(data["kind"]):
-            raise StaleButton(raw)
-        data["editing"] = True
-        await ctx.set_dialog(FLOW, field, data)
-        await ask(ctx, field, data)
-        return
-    ctx.edit_keyboard(None)
-    await _advance(ctx, name, data)
-
-
-def _one_of(value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise StaleButton(value)
-    return value
-
-
-def _toggle_group(data: dict[str, Any], raw: str, known: set[int]) -> None:
-    try:
-        chat_id = int(raw)
-    except ValueError as exc:
-        raise StaleButton(raw) from exc
-    if chat_id not in known:
-        raise StaleButton(raw)
-    chosen = set(data.get("groups") or [])
-    chosen ^= {chat_id}
-    data["groups"] = sorted(chosen)
-
-
-def _add_countries(data: dict[str, Any], codes: list[str]) -> None:
-    audience = data.setdefault("audience", {})
-    audience["countries"] = sorted(set(audience.get("countries") or []) | set(codes))
-
-
-async def _audience_button(ctx: Context, raw: str, data: dict[str, Any]) -> None:
-    ctx.edit_keyboard(None)
-    if raw == "all":
-        data["audience"] = {}
-        await ctx.set_dialog(FLOW, "audience", data)
-        await _ask_audience(ctx, data)
-    elif raw == DONE:
-        await _advance(ctx, "audience", data)
-    elif raw == "countries":
-        data.setdefault("audience", {})["countries"] = []
-        await ctx.set_dialog(FLOW, "f_countries", data)
-        await ask(ctx, "f_countries", data)
-    else:
-        step = FILTER_STEPS.get(raw)
-        if step is None:
-            raise StaleButton(raw)
-        await ctx.set_dialog(FLOW, step, data)
-        await ask(ctx, step, data)
-
-
-async def _filter_button(ctx: Context, step: str, raw: str, data: dict[str, Any]) -> None:
-    name = next(n for n, s in FILTER_STEPS.items() if s == step)
-    if raw == DONE:
-        ctx.edit_keyboard(None)
-        await _advance(ctx, step, data)
-        return
-    _one_of(raw, tuple(FILTER_OPTIONS[name]))
-    audience = data.setdefault("audience", {})
-    chosen = set(audience.get(name) or []) ^ {raw}
-    audience[name] = [v for v in FILTER_OPTIONS[name] if v in chosen]
-    await ctx.set_dialog(FLOW, step, data)
-    ctx.edit_keyboard(_filter_question(ctx, step, data)[1])
-
-
-async def _preview_button(ctx: Context, raw: str, data: dict[str, Any]) -> None:
-    ctx.edit_keyboard(None)
-    if raw == "cancel":
-        await ctx.clear_dialog()
-        ctx.reply(ctx.t("actions.draft_cancelled"))
-    elif raw == "edit":
-        names = [n for n in EDITABLE if n != "place" or views.is_event(data["kind"])]
-        if "capacity" in names and not views.is_event(data["kind"]):
-            names.remove("capacity")
-        rows = [[_button("edit", n, ctx.t(f"actions.field_{n}"))] for n in names]
-        ctx.reply(ctx.t("actions.ask_edit_field"), rows)
-    else:
-        _one_of(raw, ("send",))
-        await publish(ctx, data)
-
-
-async def _set_moment(ctx: Context, data: dict[str, Any], zone: str) -> bool:
-    """Combines the typed local time with its zone; a past moment sends back to the date."""
-    moment = views.to_utc(str(data["local"]), zone)
-    if moment <= ctx.now():
-        ctx.reply(ctx.t("actions.in_the_past"))
-        await ctx.set_dialog(FLOW, "when", data)
-        await ask(ctx, "when", data)
-        return False
-    data.update(timezone=zone, at=moment.isoformat())
-    return True
-
-
-@router.dialog(FLOW)
-async def on_text(ctx: Context) -> None:
-    """Takes a typed answer, or says what is wrong with it and asks again."""
-    step, data = _current(ctx)
-    text = ctx.event.text or ""
-    if step not in TEXT_STEPS:
-        ctx.reply(ctx.t("invalid.use_buttons"))
-        await ask(ctx, step, data)
-        return
-    try:
-        if step == "timezone":
-            zone = fields.parse_timezone(ctx.t, text)
-            if not await _set_moment(ctx, data, zone):
-                return
-        elif step == "f_countries":
-            codes = [fields.parse_country(ctx.t, p, Answer) for p in text.split(",") if p.strip()]
-            _add_countries(data, codes)
-            await ctx.set_dialog(FLOW, step, data)
-            ctx.reply(audience_summary(ctx, data["audience"]))
-            return
-        else:
-            data.update(parse_field(ctx, step, text))
-    except (Invalid, FieldInvalid) as problem:
-        keyboard = problem.keyboard if isinstance(problem, FieldInvalid) else None
-        ctx.reply(problem.message, keyboard)
-        if keyboard is None:
-            await ask(ctx, step, data)
-        return
-    await _advance(ctx, step, data)
+    await forms.start(ctx, FORM, {})
 
 
 def parse_field(ctx: Context, step: str, text: str) -> dict[str, Any]:

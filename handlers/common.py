@@ -33,7 +33,7 @@ async def start(ctx: Context) -> None:
         ctx.reply(ctx.t("common.welcome_back", name=ctx.volunteer.display_name))
         return
     if ctx.dialog is not None and ctx.dialog.flow == registration.FLOW:
-        registration.resume(ctx)
+        await registration.resume(ctx)
         return
     await registration.begin(ctx, ctx.args)
 

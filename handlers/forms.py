@@ -15,8 +15,9 @@ example/wizard.py):
 
 Button data: the form's `AnswerButton` class, "<prefix>:<step>:<value>"; a button of a step
 the dialog is no longer at is stale. Values starting with "@" are the preview's "change"
-buttons. Each form is drawn in `handlers/<flow>.mmd`, which names every step
-(tests/handlers/test_forms.py checks it).
+buttons. A step's `key` may be a path ("audience.skills"): the answer is kept in a nested dict,
+rebuilt (never changed in place) on every answer. Each form is drawn in `handlers/<flow>.mmd`,
+which names every step (tests/handlers/test_forms.py checks it).
 """
 
 from __future__ import annotations
@@ -35,11 +36,17 @@ from handlers.routing import Router
 
 Data = Mapping[str, Any]
 FINISH = "_finish"  # a `then` that ends the form with Form.finish
+STAY = "_stay"  # a `then` that stores the answer and stays at the step without asking again
+NEXT = "_next"  # a `then` that goes on as if the step had no `then` (the form's order)
 CHANGE = "@"  # prefix of the preview's "change this answer" values
 RETURN = "_return"  # data key: the preview to come back to after a change
 
-Ask = Callable[[Translator, Data, type[AnswerButton]], tuple[str, Keyboard | None]]
-ReadText = Callable[[Translator, Data, str, type[AnswerButton]], Any]
+Message = tuple[str, Keyboard | None]
+Ask = Callable[[Translator, Data, type[AnswerButton]], Message]
+View = Callable[[Context, Data], Awaitable[Mapping[str, Any]]]
+Before = Callable[[Translator, Data, type[AnswerButton]], Sequence[Message]]
+Skip = Callable[[Context, Data], Awaitable[bool]]
+ReadText = Callable[[Context, Data, str, type[AnswerButton]], Any]
 ReadButton = Callable[[Data, str], Any]
 Store = Callable[[Context, Data, Any], dict[str, Any]]
 Shown = Callable[[Translator, Data, Any], str]
@@ -47,9 +54,36 @@ Then = Callable[[Data, Any], str | None]
 Effect = Callable[[Context, Data, Any], Awaitable[None]]
 
 
+def get_in(data: Data, key: str) -> Any:
+    """The value at `key` ("a.b" reads data["a"]["b"]); None when absent."""
+    value: Any = data
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def has(data: Data, key: str) -> bool:
+    """Whether `key` ("a.b" for nested) holds an answer."""
+    head, _, rest = key.partition(".")
+    if head not in data:
+        return False
+    return not rest or (isinstance(data[head], Mapping) and has(data[head], rest))
+
+
+def put_in(data: Data, key: str, value: Any) -> dict[str, Any]:
+    """A new dict like `data` with `value` at `key` (nested dicts on the path are new too)."""
+    head, _, rest = key.partition(".")
+    if not rest:
+        return {**data, head: value}
+    inner = data.get(head)
+    return {**data, head: put_in(inner if isinstance(inner, Mapping) else {}, rest, value)}
+
+
 def _store_under(key: str) -> Store:
     def store(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
-        return {**data, key: value}
+        return put_in(data, key, value)
 
     return store
 
@@ -61,11 +95,15 @@ class Step:
     `ask` gives the text and keyboard; `read_text` turns a typed answer into a value (raising
     `Invalid`), None when the step takes buttons only; `read_button` turns a pressed value
     into a value, None for a value the step does not offer (the button is then stale).
-    `multi` steps toggle `choices` until "Done" (refused when empty if `required`). `store`
+    `multi` steps toggle `choices` (or what `read_button` accepts) until "Done" (refused when
+    empty if `required`). `view` loads what the question shows from the database (merged into
+    the data it is asked with, never stored); `before` gives messages sent ahead of the question;
+    `skip` says the step has nothing to ask (it is passed over). `store`
     builds the new data (default: the value under `key`); `effect` does what else the answer
     needs (switch language, tell the person); `shown` is what the question reads once
     answered (None: just remove its buttons); `then` names the following step (default: the
-    next one of `Form.order`), `FINISH`, or None when `effect` already moved the dialog on.
+    next one of `Form.order`), `FINISH`, `STAY`, or None when `effect` already moved the dialog
+    on.
     """
 
     name: str
@@ -80,6 +118,9 @@ class Step:
     effect: Effect | None = None
     shown: Shown | None = None
     then: Then | None = None
+    view: View | None = None
+    before: Before | None = None
+    skip: Skip | None = None
 
     @property
     def data_key(self) -> str:
@@ -100,6 +141,8 @@ class Form:
     changeable: Callable[[Data], Sequence[str]] = field(default=lambda data: ())
     change_label: Callable[[Translator, str], str] = field(default=lambda t, name: name)
     legacy_buttons: tuple[type[AnswerButton], ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)  # old question name → its step
+    legacy_change: str | None = None  # an old question whose value means "change that answer"
 
     def step(self, name: str) -> Step:
         """The step called `name` (StaleButton for a step this form does not have)."""
@@ -115,8 +158,8 @@ def question_step(question: Question, **overrides: Any) -> Step:
     def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard | None]:
         return fields.ask(t, question, dict(data), kind)
 
-    def read_text(t: Translator, data: Data, text: str, kind: type[AnswerButton]) -> Any:
-        return fields.parse_text(t, question, text, dict(data), kind)
+    def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+        return fields.parse_text(ctx.t, question, text, dict(data), kind)
 
     def read_button(data: Data, raw: str) -> Any:
         return fields.parse_button(question, raw, dict(data))
@@ -150,9 +193,14 @@ def current(ctx: Context, form: Form) -> tuple[Step, Data]:
     return form.step(ctx.dialog.step), dict(ctx.dialog.data)
 
 
-def keyboard(ctx: Context, form: Form, step: Step, data: Data) -> tuple[str, Keyboard | None]:
+async def shown_data(ctx: Context, step: Step, data: Data) -> Data:
+    """The data a question is asked with: the answers, and what its `view` loads."""
+    return {**data, **(await step.view(ctx, data))} if step.view is not None else data
+
+
+async def keyboard(ctx: Context, form: Form, step: Step, data: Data) -> Message:
     """The question of `step` and its buttons (with the "change" buttons on a preview)."""
-    text, rows = step.ask(ctx.t, data, form.button)
+    text, rows = step.ask(ctx.t, await shown_data(ctx, step, data), form.button)
     if step.name == form.preview:
         changes = [
             Button(
@@ -165,16 +213,18 @@ def keyboard(ctx: Context, form: Form, step: Step, data: Data) -> tuple[str, Key
     return text, rows
 
 
-def ask(ctx: Context, form: Form, name: str, data: Data) -> None:
-    """Sends the question of step `name`."""
-    ctx.reply(*keyboard(ctx, form, form.step(name), data))
+async def ask(ctx: Context, form: Form, name: str, data: Data) -> None:
+    """Sends the question of step `name` (after its `before` messages)."""
+    step = form.step(name)
+    if step.before is not None:
+        for message in step.before(ctx.t, await shown_data(ctx, step, data), form.button):
+            ctx.reply(*message)
+    ctx.reply(*await keyboard(ctx, form, step, data))
 
 
 async def start(ctx: Context, form: Form, data: Data, first: str | None = None) -> None:
     """Starts the form at `first` (default: its first step) with `data`, and asks it."""
-    name = first or form.order(data)[0]
-    await ctx.set_dialog(form.flow, name, dict(data))
-    ask(ctx, form, name, data)
+    await go(ctx, form, first or form.order(data)[0], data)
 
 
 async def go(ctx: Context, form: Form, name: str, data: Data) -> None:
@@ -182,23 +232,30 @@ async def go(ctx: Context, form: Form, name: str, data: Data) -> None:
     if name == FINISH:
         await form.finish(ctx, data)
         return
+    step = form.step(name)
+    if step.skip is not None and await step.skip(ctx, data):
+        following = _following(form, step, data, None)
+        if following not in (None, STAY, name):
+            await go(ctx, form, following, data)
+        return
     if name == form.preview and RETURN in data:
         data = {key: value for key, value in data.items() if key != RETURN}
     await ctx.set_dialog(form.flow, name, dict(data))
-    ask(ctx, form, name, data)
+    await ask(ctx, form, name, data)
 
 
 def _following(form: Form, step: Step, data: Data, value: Any) -> str | None:
     if step.then is not None:
-        return step.then(data, value)
+        chosen = step.then(data, value)
+        if chosen != NEXT:
+            return chosen
     order = form.order(data)
     if step.name not in order:
         return order[0]
     rest = order[order.index(step.name) + 1 :]
     if RETURN in data:
         for name in rest:
-            later = form.steps[name]
-            if name == data[RETURN] or later.data_key not in data:
+            if name == data[RETURN] or not has(data, form.steps[name].data_key):
                 return name
     return rest[0] if rest else FINISH
 
@@ -211,20 +268,24 @@ async def accept(ctx: Context, form: Form, step: Step, data: Data, value: Any) -
         await step.effect(ctx, new, value)
     if ctx.event.callback_id is not None:
         if step.shown is not None:
-            ctx.edit(Html(step.shown(ctx.t, new, value)))
+            ctx.edit(Html(step.shown(ctx.t, await shown_data(ctx, step, new), value)))
         else:
             ctx.edit_keyboard(None)
     following = _following(form, step, new, value)
-    if following is not None:
+    if following == STAY:
+        await ctx.set_dialog(form.flow, step.name, new)
+    elif following is not None:
         await go(ctx, form, following, new)
 
 
 async def on_button(ctx: Context, form: Form, button: AnswerButton) -> None:
     """Takes an answer chosen with a button of `form`."""
     step, data = current(ctx, form)
-    if button.question != step.name:
-        raise StaleButton(button.question)
     raw = button.value
+    if button.question == form.legacy_change and step.name == form.preview:
+        raw = CHANGE + raw
+    elif button.question != step.name and form.aliases.get(button.question) != step.name:
+        raise StaleButton(button.question)
     if step.name == form.preview and raw.startswith(CHANGE):
         name = raw[len(CHANGE) :]
         if name not in form.changeable(data):
@@ -232,12 +293,14 @@ async def on_button(ctx: Context, form: Form, button: AnswerButton) -> None:
         ctx.answer()
         ctx.edit_keyboard(None)
         await ctx.set_dialog(form.flow, name, {**data, RETURN: step.name})
-        ask(ctx, form, name, data)
+        await ask(ctx, form, name, data)
         return
     if step.multi:
         await _multi(ctx, form, step, data, raw)
         return
-    value = step.read_button(data, raw) if step.read_button is not None else None
+    if step.read_button is None:
+        raise StaleButton(raw)
+    value = step.read_button(await shown_data(ctx, step, data), raw)
     if value is None:
         raise StaleButton(raw)
     ctx.answer()
@@ -245,7 +308,7 @@ async def on_button(ctx: Context, form: Form, button: AnswerButton) -> None:
 
 
 async def _multi(ctx: Context, form: Form, step: Step, data: Data, raw: str) -> None:
-    chosen = list(data.get(step.data_key) or [])
+    chosen = list(get_in(data, step.data_key) or [])
     if raw == DONE:
         if step.required and not chosen:
             ctx.answer(ctx.t("forms.choose_one"), alert=True)
@@ -253,13 +316,22 @@ async def _multi(ctx: Context, form: Form, step: Step, data: Data, raw: str) -> 
         ctx.answer()
         await accept(ctx, form, step, data, chosen)
         return
-    if raw not in step.choices:
+    if step.read_button is not None:
+        value = step.read_button(await shown_data(ctx, step, data), raw)
+    else:
+        value = raw if raw in step.choices else None
+    if value is None:
         raise StaleButton(raw)
-    selected = set(chosen) ^ {raw}
-    new = {**data, step.data_key: [value for value in step.choices if value in selected]}
+    selected = set(chosen) ^ {value}
+    ordered = (
+        [choice for choice in step.choices if choice in selected]
+        if step.choices
+        else sorted(selected)
+    )
+    new = put_in(data, step.data_key, ordered)
     await ctx.set_dialog(form.flow, step.name, new)
     ctx.answer()
-    ctx.edit_keyboard(keyboard(ctx, form, step, new)[1])
+    ctx.edit_keyboard((await keyboard(ctx, form, step, new))[1])
 
 
 async def on_text(ctx: Context, form: Form) -> None:
@@ -267,22 +339,22 @@ async def on_text(ctx: Context, form: Form) -> None:
     step, data = current(ctx, form)
     if step.read_text is None:
         ctx.reply(ctx.t("invalid.use_buttons"))
-        ask(ctx, form, step.name, data)
+        await ask(ctx, form, step.name, data)
         return
     try:
-        value = step.read_text(ctx.t, data, ctx.event.text or "", form.button)
+        value = step.read_text(ctx, data, ctx.event.text or "", form.button)
     except Invalid as problem:
         ctx.reply(problem.message, problem.keyboard)
         if problem.keyboard is None:
-            ask(ctx, form, step.name, data)
+            await ask(ctx, form, step.name, data)
         return
     await accept(ctx, form, step, data, value)
 
 
-def resume(ctx: Context, form: Form) -> None:
+async def resume(ctx: Context, form: Form) -> None:
     """Asks again the question the person stopped at."""
     step, data = current(ctx, form)
-    ask(ctx, form, step.name, data)
+    await ask(ctx, form, step.name, data)
 
 
 def route(form: Form, router: Router) -> None:

@@ -255,10 +255,10 @@ async def begin(ctx: Context, payload: str = "") -> None:
     await forms.start(ctx, FORM, data, "language")
 
 
-def resume(ctx: Context) -> None:
+async def resume(ctx: Context) -> None:
     """Asks again the question the person stopped at."""
     ctx.reply(ctx.t("registration.resume"))
-    forms.resume(ctx, FORM)
+    await forms.resume(ctx, FORM)
 
 
 async def _complete(ctx: Context, data: Data) -> None:

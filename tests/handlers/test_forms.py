@@ -9,12 +9,16 @@ from pathlib import Path
 import pytest
 
 from bot.app import Storage
-from handlers import forms, profile, registration
+from handlers import action_dialog, forms, profile, registration
+from handlers.ports import ShiftedClock
 from storage.models import DialogState, Volunteer
+from tests.conftest import COORDINATOR_ID
+from tests.handlers.test_actions import in_days
+from tests.support.actions import make_volunteer
 from tests.support.recording import Conversation, Someone
 
 HANDLERS = Path(registration.__file__).parent
-FORMS = [registration.FORM, profile.FORM]
+FORMS = [registration.FORM, profile.FORM, action_dialog.FORM]
 
 
 async def _until_skills(person: Someone) -> None:
@@ -201,3 +205,69 @@ async def test_a_profile_field_is_changed_with_the_same_engine(
             "America/Chicago",
         )
         assert await session.get(DialogState, (rima.person.id, rima.person.id)) is None
+
+
+async def _until_audience(coral: Someone, clock: ShiftedClock) -> None:
+    await coral.send("/newaction")
+    await coral.press("Meeting")
+    await coral.send("Vigil")
+    await coral.send("Bring candles.")
+    await coral.press("No link")
+    await coral.send(in_days(clock, 3))
+    await coral.send("Beirut")
+    await coral.press("Online")
+    await coral.press("No limit")
+    assert "Who receives it?" in coral.last.text
+
+
+async def test_newaction_filters_stick_and_show_their_answers(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await make_volunteer(storage, 1, now=clock.now(), name="Amira", skills=["events"])
+    await make_volunteer(storage, 2, now=clock.now(), name="Omar", skills=["translation"])
+    await make_volunteer(storage, 3, now=clock.now(), name="Lina", skills=["legal"])
+    coral = conversation.person("Coral", user_id=COORDINATOR_ID)
+    await _until_audience(coral, clock)
+    assert "<b>Kind</b>: 🤝 Meeting" in [m.text for m in coral.messages]
+    await coral.press("Skills")
+    question = coral.last
+    await coral.press("Events")
+    await coral.press("Translation")
+    await coral.press("Done ✔")
+    assert question.text == "<b>Skills</b>: Translation, Events" and question.keyboard == []
+    assert "Skills: Translation, Events" in coral.last.text
+    assert "<b>2</b>" in coral.last.text or "2 volunteers" in coral.last.text
+    await coral.press("Countries")
+    await coral.send("Lebanon, France")
+    await coral.press("Done ✔")
+    assert "Countries: France, Lebanon" in coral.last.text
+    state = await _dialog(storage, coral)
+    assert state is not None
+    assert state.data["audience"] == {
+        "skills": ["translation", "events"],
+        "countries": ["FR", "LB"],
+    }
+
+
+async def test_newaction_preview_changes_a_field_and_comes_back(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    coral = conversation.person("Coral", user_id=COORDINATOR_ID)
+    await _until_audience(coral, clock)
+    await coral.press("Done ✔")
+    assert "It will go to" in coral.last.text
+    await coral.press("✏️ Title")
+    await coral.send("Vigil at dawn")
+    assert "It will go to" in coral.last.text and "Vigil at dawn" in coral.messages[-2].text
+    await coral.press("✏️ Date and time")
+    await coral.send(in_days(clock, 5))
+    assert "time zone" in coral.last.text  # a new date asks its zone again
+    await coral.send("Europe/Paris")
+    assert "It will go to" in coral.last.text
+    await coral.press("✅ Send it")
+    async with storage.sessionmaker() as session:
+        from storage.action_models import Action
+
+        action = await session.get(Action, 1)
+        assert action is not None and action.title == "Vigil at dawn"
+        assert action.timezone == "Europe/Paris"
