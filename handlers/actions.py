@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from handlers import action_dialog, reminders, rsvp
+from handlers import action_dialog, fields, forms, reminders, rsvp
 from handlers import action_views as views
 from handlers import broadcasts as sending
 from handlers.action_views import Invalid
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
+from handlers.fields import AnswerButton
+from handlers.forms import Data, Message, Step
 from handlers.i18n import Html, Translator, escape
 from handlers.ports import Button, Keyboard
 from handlers.registration import on_start_payload
@@ -161,8 +163,12 @@ async def on_card(ctx: Context, button: CardButton) -> None:
         ctx.reply(t("actions.ask_edit_field"), rows)
     elif operation == "field":
         field = button.field
-        await ctx.set_dialog(EDIT_FLOW, field, {"action_id": action.id})
-        ctx.reply(_question(t, action, field))
+        data = {
+            "action_id": action.id,
+            "timezone": action.timezone,
+            "reminders": list(action.reminder_minutes),
+        }
+        await forms.start(ctx, EDIT_FORM, data, field)
     elif operation == "stop":
         stopped = await broadcasts.stop_all(ctx.session, action.id)
         ctx.reply(t.plural("broadcast.stopped", stopped))
@@ -179,11 +185,11 @@ async def on_card(ctx: Context, button: CardButton) -> None:
         await _end(ctx, action, actions.CANCELLED)
 
 
-def _question(t: Translator, action: Action, field: str) -> str:
+def _question(t: Translator, data: Data, field: str) -> str:
     if field == "when":
-        return t("actions.ask_new_when", zone=action.timezone)
+        return t("actions.ask_new_when", zone=data["timezone"])
     if field == "reminders":
-        return t("actions.ask_reminders", now=views.reminders_text(t, action.reminder_minutes))
+        return t("actions.ask_reminders", now=views.reminders_text(t, data["reminders"]))
     if field == "capacity":
         return t("actions.ask_new_capacity")
     if field == "link":
@@ -236,22 +242,33 @@ async def stop_broadcast(ctx: Context, button: sending.StopButton) -> None:
     _refresh_reports_after_commit(ctx, [broadcast.id])
 
 
-@router.dialog(EDIT_FLOW)
-async def on_edit_text(ctx: Context) -> None:
-    """Takes the new value of a field, applies it and tells the volunteers who answered."""
-    if ctx.dialog is None:
-        return
-    field, data = ctx.dialog.step, dict(ctx.dialog.data)
+def _edit_step(field: str) -> Step:
+    def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+        return _question(t, data, field), None
+
+    def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
+        try:
+            _changes(ctx, str(data["timezone"]), field, text)
+        except Invalid as problem:
+            raise fields.Invalid(problem.message) from problem
+        return text
+
+    return Step(field, ask, read_text=read_text, key="text", then=lambda data, value: forms.FINISH)
+
+
+async def apply_edit(ctx: Context, data: Data) -> None:
+    """Applies the new value of a field and tells the volunteers who answered."""
+    field = ctx.dialog.step if ctx.dialog is not None else ""
     action = await actions.get(ctx.session, int(data.get("action_id", 0)))
     if action is None or action.status != actions.OPEN:
         await ctx.clear_dialog()
         ctx.reply(ctx.t("actions.not_open", status=ctx.t("actions.status_closed")))
         return
     try:
-        changes = _changes(ctx, action, field, ctx.event.text or "")
+        changes = _changes(ctx, action.timezone, field, str(data["text"]))
     except Invalid as problem:
         ctx.reply(problem.message)
-        ctx.reply(_question(ctx.t, action, field))
+        ctx.reply(_question(ctx.t, data, field))
         return
     old_capacity = action.capacity
     await actions.change(ctx.session, action, changes, ctx.now())
@@ -274,11 +291,22 @@ async def on_edit_text(ctx: Context) -> None:
     ctx.reply(*await card(ctx, action))
 
 
-def _changes(ctx: Context, action: Action, field: str, text: str) -> dict[str, Any]:
+EDIT_FORM = forms.Form(
+    flow=EDIT_FLOW,
+    button=AnswerButton,  # typed only
+    steps={field: _edit_step(field) for field in FIELDS},
+    order=lambda data: list(FIELDS),
+    finish=apply_edit,
+    diagram="actionedit.mmd",
+)
+forms.route(EDIT_FORM, router)
+
+
+def _changes(ctx: Context, zone: str, field: str, text: str) -> dict[str, Any]:
     t = ctx.t
     if field == "when":
-        local = views.parse_local_time(t, text, ctx.now(), action.timezone)
-        moment = views.to_utc(local, action.timezone)
+        local = views.parse_local_time(t, text, ctx.now(), zone)
+        moment = views.to_utc(local, zone)
         if moment <= ctx.now():
             raise Invalid(t("actions.in_the_past"))
         return {"at": moment}

@@ -1,17 +1,23 @@
 """Consensus proposals in group chats: Agree, Stand aside, Block (with a reason), a question.
 
-A Block asks the member privately for their reason (the dialog is drawn in consensus.mmd); the
-reason is shown with the outcome. "I have a question" keeps the proposal open for discussion
-without counting as a position. Positions are inline buttons (see handlers/ballots.py).
+A Block asks the member privately for their reason (a one-step form of handlers/forms.py, drawn
+in consensus.mmd); the reason is shown with the outcome. "I have a question" keeps the proposal
+open for discussion without counting as a position. Positions are inline buttons (see
+handlers/ballots.py).
 """
 
 from __future__ import annotations
 
-from handlers import ballots
+from typing import Any
+
+from handlers import ballots, forms
 from handlers.callbacks import StaleButton
 from handlers.context import Context
 from handlers.decision_input import CONSENSUS
 from handlers.decision_views import PositionButton
+from handlers.fields import AnswerButton, Invalid
+from handlers.forms import Data, Message, Step
+from handlers.i18n import Translator
 from handlers.routing import Router
 from handlers.vote_rules import BLOCK, POSITIONS, QUESTION
 from storage import decisions, dialogs
@@ -52,16 +58,7 @@ async def position_pressed(ctx: Context, button: PositionButton) -> None:
     await decisions.cast(ctx.session, decision.id, ctx.user_id, unit, [position], ctx.now())
     pending = await dialogs.get(ctx.session, ctx.user_id, ctx.user_id)
     if position == BLOCK:
-        await dialogs.save(
-            ctx.session,
-            ctx.user_id,
-            ctx.user_id,
-            FLOW,
-            REASON,
-            {"decision": decision.id},
-            ctx.now(),
-        )
-        ctx.send(ctx.user_id, ctx.t("consensus.ask_reason", question=decision.question))
+        await forms.start_in(ctx, FORM, ctx.user_id, {"decision": decision.id}, REASON)
         ctx.answer(ctx.t("consensus.block_recorded"), alert=True)
     else:
         if pending is not None and pending.flow == FLOW:
@@ -71,14 +68,24 @@ async def position_pressed(ctx: Context, button: PositionButton) -> None:
     ballots.refresh_later(ctx, decision.id)
 
 
-@private.dialog(FLOW)
-async def reason_given(ctx: Context) -> None:
-    """Keeps the reason for a Block, to be shown with the outcome."""
-    data = ctx.dialog.data if ctx.dialog is not None else {}
-    reason = (ctx.event.text or "").strip()
+async def _proposal(ctx: Context, data: Data) -> dict[str, Any]:
+    decision = await decisions.get(ctx.session, int(data.get("decision", 0)))
+    return {"question": decision.question if decision is not None else ""}
+
+
+def _ask_reason(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("consensus.ask_reason", question=data["question"]), None
+
+
+def _read_reason(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
+    reason = text.strip()
     if not reason or len(reason) > MAX_REASON:
-        ctx.reply(ctx.t("consensus.reason_length", length=len(reason), limit=MAX_REASON))
-        return
+        raise Invalid(ctx.t("consensus.reason_length", length=len(reason), limit=MAX_REASON))
+    return reason
+
+
+async def reason_given(ctx: Context, data: Data) -> None:
+    """Keeps the reason for a Block, to be shown with the outcome."""
     decision = await decisions.get(ctx.session, int(data.get("decision", 0)))
     await ctx.clear_dialog()
     if decision is None or decision.status != decisions.OPEN:
@@ -88,5 +95,24 @@ async def reason_given(ctx: Context) -> None:
     if ballot is None or ballot.choice != [BLOCK]:
         ctx.reply(ctx.t("consensus.reason_not_blocking"))
         return
-    await decisions.set_reason(ctx.session, decision.id, ctx.user_id, reason)
+    await decisions.set_reason(ctx.session, decision.id, ctx.user_id, str(data["reason"]))
     ctx.reply(ctx.t("consensus.reason_saved", question=decision.question))
+
+
+FORM = forms.Form(
+    flow=FLOW,
+    button=AnswerButton,  # typed only
+    steps={
+        REASON: Step(
+            REASON,
+            _ask_reason,
+            read_text=_read_reason,
+            then=lambda data, value: forms.FINISH,
+            view=_proposal,
+        )
+    },
+    order=lambda data: [REASON],
+    finish=reason_given,
+    diagram="consensus.mmd",
+)
+forms.route(FORM, private)

@@ -33,6 +33,7 @@ from handlers.fields import DONE, AnswerButton, Invalid, Question
 from handlers.i18n import Html, Translator
 from handlers.ports import Button, Keyboard
 from handlers.routing import Router
+from storage import dialogs
 
 Data = Mapping[str, Any]
 FINISH = "_finish"  # a `then` that ends the form with Form.finish
@@ -133,7 +134,7 @@ class Form:
     """A declared form: its flow name, steps, order, button class, preview and ending."""
 
     flow: str
-    button: type[AnswerButton]
+    button: type[AnswerButton]  # AnswerButton itself: a form typed only, with no buttons
     steps: Mapping[str, Step]
     order: Callable[[Data], list[str]]
     finish: Callable[[Context, Data], Awaitable[None]]
@@ -143,6 +144,7 @@ class Form:
     legacy_buttons: tuple[type[AnswerButton], ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)  # old question name → its step
     legacy_change: str | None = None  # an old question whose value means "change that answer"
+    diagram: str = ""  # the .mmd file next to the module (default: "<flow>.mmd")
 
     def step(self, name: str) -> Step:
         """The step called `name` (StaleButton for a step this form does not have)."""
@@ -225,6 +227,15 @@ async def ask(ctx: Context, form: Form, name: str, data: Data) -> None:
 async def start(ctx: Context, form: Form, data: Data, first: str | None = None) -> None:
     """Starts the form at `first` (default: its first step) with `data`, and asks it."""
     await go(ctx, form, first or form.order(data)[0], data)
+
+
+async def start_in(
+    ctx: Context, form: Form, chat_id: int, data: Data, first: str | None = None
+) -> None:
+    """Starts the form for this person in another chat (a group's button asks privately)."""
+    name = first or form.order(data)[0]
+    await dialogs.save(ctx.session, ctx.user_id, chat_id, form.flow, name, dict(data), ctx.now())
+    ctx.send(chat_id, *await keyboard(ctx, form, form.step(name), data))
 
 
 async def go(ctx: Context, form: Form, name: str, data: Data) -> None:
@@ -368,6 +379,7 @@ def route(form: Form, router: Router) -> None:
         """Takes a typed answer, or says what is wrong with it and asks again."""
         await on_text(ctx, form)
 
-    for kind in (form.button, *form.legacy_buttons):
+    buttons = () if form.button is AnswerButton else (form.button,)
+    for kind in (*buttons, *form.legacy_buttons):
         router.button(kind)(pressed)
     router.dialog(form.flow)(typed)

@@ -44,7 +44,8 @@ async def test_a_block_asks_for_a_reason_privately_and_shows_it_with_the_outcome
     assert alert and toast is not None and "asked you privately" in toast
     assert "Please tell me why" in bilal.last.text
     await bilal.send("x" * 501)
-    assert "1 to 500 characters (this one has 501)" in bilal.last.text
+    assert "1 to 500 characters (this one has 501)" in bilal.messages[-2].text
+    assert "Please tell me why" in bilal.last.text  # asked again
     await bilal.send("We have not <read> it yet")
     assert "will be shown with the outcome" in bilal.last.text
     await group.press(chadi, "❓ I have a question")

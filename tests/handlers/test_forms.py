@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Storage
-from handlers import action_dialog, forms, profile, registration
+from handlers import action_dialog, actions, consensus, forms, profile, registration
 from handlers.ports import ShiftedClock
 from storage.models import DialogState, Volunteer
 from tests.conftest import COORDINATOR_ID
@@ -18,7 +18,13 @@ from tests.support.actions import make_volunteer
 from tests.support.recording import Conversation, Someone
 
 HANDLERS = Path(registration.__file__).parent
-FORMS = [registration.FORM, profile.FORM, action_dialog.FORM]
+FORMS = [
+    registration.FORM,
+    profile.FORM,
+    action_dialog.FORM,
+    actions.EDIT_FORM,
+    consensus.FORM,
+]
 
 
 async def _until_skills(person: Someone) -> None:
@@ -49,7 +55,7 @@ async def _dialog(storage: Storage, person: Someone) -> DialogState | None:
 
 @pytest.mark.parametrize("form", FORMS, ids=lambda form: form.flow)
 def test_each_state_diagram_names_every_step_of_its_form(form: forms.Form) -> None:
-    diagram = (HANDLERS / f"{form.flow}.mmd").read_text(encoding="utf-8")
+    diagram = (HANDLERS / (form.diagram or f"{form.flow}.mmd")).read_text(encoding="utf-8")
     named = set(re.findall(r"\b([a-z_]+)\b", diagram))
     assert set(form.steps) - named == set()
 
