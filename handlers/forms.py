@@ -238,6 +238,13 @@ async def start_in(
     ctx.send(chat_id, *await keyboard(ctx, form, form.step(name), data))
 
 
+async def open_for(
+    ctx: Context, form: Form, user_id: int, chat_id: int, data: Data, step: str
+) -> None:
+    """Opens the form for another person at `step` without asking (the caller tells them)."""
+    await dialogs.save(ctx.session, user_id, chat_id, form.flow, step, dict(data), ctx.now())
+
+
 async def go(ctx: Context, form: Form, name: str, data: Data) -> None:
     """Moves the dialog to step `name` with `data` (stored) and asks it; FINISH ends the form."""
     if name == FINISH:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from handlers import checkins, fields, permissions, roles
+from handlers import checkins, fields, forms, permissions, roles
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
+from handlers.fields import AnswerButton, Invalid
+from handlers.forms import Data, Message, Step
 from handlers.i18n import Html, Translator, translator
 from handlers.ports import Button, Keyboard
 from handlers.routing import Router
-from storage import audit, dialogs, membership, volunteers
+from storage import audit, membership, volunteers
 from storage.coalition_models import Application
 from storage.models import Volunteer
 
@@ -232,13 +234,7 @@ async def review_pressed(ctx: Context, button: ReviewButton) -> None:
         await decide(ctx, application, volunteer, approved=False)
     else:
         step = "reason" if what == "no" else "question"
-        await ctx.set_dialog(REVIEW_FLOW, step, {"application": application.id})
-        if step == "reason":
-            data = ReviewButton(application.id, "skip").pack()
-            skip = [[Button(ctx.t("membership.no_reason"), data)]]
-            ctx.reply(ctx.t("membership.type_reason", name=volunteer.display_name), skip)
-        else:
-            ctx.reply(ctx.t("membership.type_question", name=volunteer.display_name))
+        await forms.start(ctx, REVIEW_FORM, {"application": application.id}, step)
 
 
 async def decide(
@@ -275,30 +271,41 @@ async def decide(
     ctx.reply(ctx.t(key, name=volunteer.display_name))
 
 
-def _typed(ctx: Context) -> str | None:
-    """The typed text, cleaned, or None (and the person is told) when it cannot be used."""
-    text = " ".join((ctx.event.text or "").split())
-    if not text:
-        ctx.reply(ctx.t("membership.type_text"))
-        return None
-    if len(text) > MAX_TEXT:
-        ctx.reply(ctx.t("membership.too_long", max=MAX_TEXT, length=len(text)))
-        return None
-    return text
+def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
+    """The typed text, cleaned; Invalid (said why, asked again) when it cannot be used."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise Invalid(ctx.t("membership.type_text"))
+    if len(cleaned) > MAX_TEXT:
+        raise Invalid(ctx.t("membership.too_long", max=MAX_TEXT, length=len(cleaned)))
+    return cleaned
 
 
-@router.dialog(REVIEW_FLOW)
-async def review_typed(ctx: Context) -> None:
+async def _applicant(ctx: Context, data: Data) -> dict[str, Any]:
+    application = await membership.get(ctx.session, int(data.get("application", 0)))
+    volunteer = await volunteers.get(ctx.session, application.user_id) if application else None
+    return {"name": volunteer.display_name if volunteer is not None else ""}
+
+
+def _ask_reason(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    skip = ReviewButton(int(data["application"]), "skip").pack()
+    text = t("membership.type_reason", name=data["name"])
+    return text, [[Button(t("membership.no_reason"), skip)]]
+
+
+def _ask_question(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("membership.type_question", name=data["name"]), None
+
+
+async def review_typed(ctx: Context, data: Data) -> None:
     """Takes the reason of a rejection, or a question for the applicant."""
-    assert ctx.dialog is not None
-    opened = await _open(ctx, int(ctx.dialog.data.get("application", 0)))
+    step = ctx.dialog.step if ctx.dialog is not None else ""
+    opened = await _open(ctx, int(data.get("application", 0)))
     if opened is None:
         return
     application, volunteer = opened
-    text = _typed(ctx)
-    if text is None:
-        return
-    if ctx.dialog.step == "reason":
+    text = str(data["text"])
+    if step == "reason":
         await decide(ctx, application, volunteer, approved=False, reason=text)
         return
     await membership.add_exchange(ctx.session, application, "coordinator", text, ctx.now())
@@ -311,37 +318,60 @@ async def review_typed(ctx: Context) -> None:
         details={"application": application.id, "question": text},
     )
     await ctx.clear_dialog()
-    await dialogs.save(
-        ctx.session,
-        volunteer.user_id,
-        volunteer.user_id,
-        ANSWER_FLOW,
-        "answer",
-        {"application": application.id, "asker": ctx.user_id},
-        ctx.now(),
-    )
+    asked = {"application": application.id, "asker": ctx.user_id, "question": text}
+    await forms.open_for(ctx, ANSWER_FORM, volunteer.user_id, volunteer.user_id, asked, "answer")
     t = translator(volunteer.language)
     await roles.tell(ctx, volunteer.user_id, t("membership.question_for_you", question=text))
     ctx.reply(ctx.t("membership.question_sent", name=volunteer.display_name))
 
 
-@router.dialog(ANSWER_FLOW)
-async def answer_typed(ctx: Context) -> None:
+def _ask_answer(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("membership.question_for_you", question=data.get("question") or ""), None
+
+
+async def answer_typed(ctx: Context, data: Data) -> None:
     """Passes the applicant's answer on to the coordinator who asked, with the buttons again."""
-    assert ctx.dialog is not None
-    application = await membership.get(ctx.session, int(ctx.dialog.data.get("application", 0)))
+    application = await membership.get(ctx.session, int(data.get("application", 0)))
     if application is None or application.status != membership.PENDING or not ctx.volunteer:
         await ctx.clear_dialog()
         ctx.reply(ctx.t("membership.answer_too_late"))
         return
-    text = _typed(ctx)
-    if text is None:
-        return
-    asker = int(ctx.dialog.data.get("asker", 0))
-    await membership.add_exchange(ctx.session, application, "applicant", text, ctx.now())
+    asker = int(data.get("asker", 0))
+    await membership.add_exchange(
+        ctx.session, application, "applicant", str(data["text"]), ctx.now()
+    )
     await ctx.clear_dialog()
     languages = await membership.languages(ctx.session, [asker])
     t = translator(languages.get(asker) or ctx.settings.default_locale)
     body = Html(t("membership.answer_came") + "\n\n" + card(t, application, ctx.volunteer))
     await roles.tell(ctx, asker, body, review_keyboard(t, application.id))
     ctx.reply(ctx.t("membership.answer_sent"))
+
+
+def _typed_step(name: str, ask: forms.Ask, view: forms.View | None = None) -> Step:
+    return Step(
+        name, ask, read_text=_read_text, key="text", then=lambda data, v: forms.FINISH, view=view
+    )
+
+
+REVIEW_FORM = forms.Form(
+    flow=REVIEW_FLOW,
+    button=AnswerButton,  # typed only (the reason's "skip" is a ReviewButton)
+    steps={
+        "reason": _typed_step("reason", _ask_reason, _applicant),
+        "question": _typed_step("question", _ask_question, _applicant),
+    },
+    order=lambda data: ["reason", "question"],
+    finish=review_typed,
+    diagram="membership.mmd",
+)
+ANSWER_FORM = forms.Form(
+    flow=ANSWER_FLOW,
+    button=AnswerButton,  # typed only
+    steps={"answer": _typed_step("answer", _ask_answer)},
+    order=lambda data: ["answer"],
+    finish=answer_typed,
+    diagram="membership.mmd",
+)
+forms.route(REVIEW_FORM, router)
+forms.route(ANSWER_FORM, router)

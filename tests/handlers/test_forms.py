@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Storage
-from handlers import action_dialog, actions, consensus, forms, profile, registration
+from handlers import action_dialog, actions, consensus, forms, membership, profile, registration
 from handlers.ports import ShiftedClock
 from storage.models import DialogState, Volunteer
 from tests.conftest import COORDINATOR_ID
@@ -24,6 +24,8 @@ FORMS = [
     action_dialog.FORM,
     actions.EDIT_FORM,
     consensus.FORM,
+    membership.REVIEW_FORM,
+    membership.ANSWER_FORM,
 ]
 
 
