@@ -1,6 +1,6 @@
 """A Telegram Bot API emulator for tests and the sandbox: `start_emulator()` and SandboxClient."""
 
-from .client import Group, Person, SandboxClient
+from .client import Channel, Group, Person, SandboxClient, Topic
 from .client_models import (
     Button,
     CallbackAnswer,
@@ -17,6 +17,7 @@ from .state import EmulatorState
 __all__ = [
     "Button",
     "CallbackAnswer",
+    "Channel",
     "EmulatorState",
     "FaultRule",
     "Group",
@@ -28,6 +29,7 @@ __all__ = [
     "SandboxFile",
     "SandboxMessage",
     "SandboxPoll",
+    "Topic",
     "build_app",
     "fake_token",
     "start_emulator",

@@ -6,7 +6,7 @@ import re
 
 from .api_common import ApiBase, Handler, Params
 from .errors import bad_request
-from .models import ACTIVE_STATUSES, Chat, JsonDict
+from .models import ACTIVE_STATUSES, TOPIC_COLORS, Chat, JsonDict
 from .params import as_bool, as_int
 from .world import DEFAULT_UPDATE_TYPES
 
@@ -68,6 +68,7 @@ class ChatMethods(ApiBase):
             "setChatMenuButton": self.set_chat_menu_button,
             "getChatMenuButton": self.get_chat_menu_button,
             "leaveChat": self.leave_chat,
+            "createForumTopic": self.create_forum_topic,
             "sendChatAction": self.send_chat_action,
         }
         for suffix, (field, limit) in _TEXT_SETTINGS.items():
@@ -190,6 +191,8 @@ class ChatMethods(ApiBase):
         )
         if chat.type != "private":
             info["permissions"] = dict.fromkeys(_PERMISSIONS, True)
+        if chat.linked_chat_id is not None:
+            info["linked_chat_id"] = chat.linked_chat_id
         pinned = [m for m in chat.live_messages() if m.pinned]
         if pinned:
             info["pinned_message"] = self.state.message_api(pinned[-1], with_reply=False)
@@ -237,6 +240,29 @@ class ChatMethods(ApiBase):
         )
         self.state.bot_leaves(chat)
         return True
+
+    def create_forum_topic(self, params: Params) -> JsonDict:
+        """Opens a topic in a forum supergroup where the bot is an administrator."""
+        chat = self.writable_chat(params)
+        if not chat.is_forum:
+            raise bad_request("the chat is not a forum")
+        if self.state.bot_status(chat) not in ("administrator", "creator"):
+            raise bad_request("not enough rights to create a topic")
+        name = str(params.get("name") or "").strip()
+        if not name:
+            raise bad_request("topic name is empty")
+        if len(name) > 128:
+            raise bad_request("TOPIC_TITLE_TOO_LONG")
+        color = params.get("icon_color")
+        if color is not None and as_int(color) not in TOPIC_COLORS:
+            raise bad_request("invalid icon color specified")
+        topic = self.state.create_topic(
+            chat.id,
+            name,
+            by=self.state.bot.id,
+            icon_color=as_int(color) if color is not None else None,
+        )
+        return topic.to_api()
 
     def send_chat_action(self, params: Params) -> bool:
         """Accepts a chat action (typing…)."""

@@ -100,7 +100,11 @@ class ApiBase:
         too_long: str = "message is too long",
         detect: bool = True,
     ) -> tuple[str, list[JsonDict]]:
-        """Parses a text parameter with its parse mode or entities, as Telegram stores it."""
+        """Parses a text parameter with its parse mode or entities, as Telegram stores it.
+
+        The length limit counts UTF-16 code units of the text after entity parsing (markup does
+        not count; an emoji outside the BMP counts 2), like the entity offsets Telegram uses.
+        """
         raw = params.get(key)
         if raw is None or raw == "":
             raise bad_request(TEXT_EMPTY)
@@ -110,12 +114,12 @@ class ApiBase:
         text, entities = trim(text, entities)
         if not text:
             raise bad_request(TEXT_MUST_BE_NON_EMPTY)
-        if len(text) > limit:
+        if utf16_len(text) > limit:
             raise bad_request(too_long)
         return text, detect_entities(text, entities) if detect else entities
 
     def caption(self, params: Params) -> tuple[str | None, list[JsonDict]]:
-        """Parses an optional caption (at most 1024 characters)."""
+        """Parses an optional caption (at most 1024 UTF-16 code units after entity parsing)."""
         raw = params.get("caption")
         if raw is None or raw == "":
             return None, []
@@ -123,7 +127,7 @@ class ApiBase:
             str(raw), params.get("parse_mode"), params.get("caption_entities")
         )
         text, entities = trim(text, entities)
-        if len(text) > 1024:
+        if utf16_len(text) > 1024:
             raise bad_request("message caption is too long")
         return (text, detect_entities(text, entities)) if text else (None, [])
 
@@ -168,10 +172,32 @@ class ApiBase:
             raise bad_request("message to be replied not found")
         return message_id
 
+    def thread_target(self, chat: Chat, params: Params, reply_to: int | None) -> int | None:
+        """Returns the forum topic a new message goes to (None: General, or not a forum).
+
+        In a forum, message_thread_id must name a topic (General has none: 400 "message thread
+        not found", tdlib/telegram-bot-api#798); without it a reply goes to the replied message's
+        topic. Other chats ignore it.
+        """
+        if not chat.is_forum:
+            return None
+        if params.get("message_thread_id") is not None:
+            thread_id = as_int(params["message_thread_id"])
+            topic = chat.topics.get(thread_id)
+            if topic is None:
+                raise bad_request("message thread not found")
+            if topic.closed and self.state.bot_status(chat) != "creator":
+                raise bad_request("TOPIC_CLOSED")
+            return thread_id
+        if reply_to is not None:
+            return chat.messages[reply_to].thread_id
+        return None
+
     def new_bot_message(self, chat: Chat, params: Params, **fields: Any) -> Message:
         """Checks markup and reply, applies the rate limit and stores the bot's new message."""
         inline, keyboard = parse_reply_markup(params.get("reply_markup"))
         reply_to = self.reply_target(chat, params)
+        thread_id = self.thread_target(chat, params, reply_to)
         self.state.limiter.acquire_send(
             chat.id, chat.type, as_bool(params.get("allow_paid_broadcast"))
         )
@@ -181,6 +207,7 @@ class ApiBase:
             reply_markup=inline,
             keyboard=keyboard,
             reply_to=reply_to,
+            thread_id=thread_id,
             **fields,
         )
         if keyboard is not None:

@@ -12,6 +12,7 @@ Waiting long-polls the chat's version; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,13 +33,53 @@ Predicate = Callable[[SandboxMessage], bool]
 
 
 @dataclass(frozen=True)
+class Topic:
+    """A topic of a forum supergroup; `id` is the message_thread_id of its messages."""
+
+    group: Group = field(repr=False, compare=False)
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel; with a discussion group its posts are forwarded there automatically."""
+
+    client: SandboxClient = field(repr=False, compare=False)
+    id: int
+    title: str
+
+    async def post(self, text: str) -> SandboxMessage | None:
+        """Posts in the channel; returns the forwarded copy in the discussion group, if any."""
+        answer = await self.client.post(f"/control/channels/{self.id}/posts", text=text)
+        forwarded = answer.get("forwarded")
+        if forwarded is None:
+            return None
+        return await self.client.message(forwarded["chat"]["id"], forwarded["message_id"])
+
+
+@dataclass(frozen=True)
 class Group:
-    """A group or supergroup in the sandbox."""
+    """A group or supergroup in the sandbox (`is_forum`: a supergroup with topics)."""
 
     client: SandboxClient = field(repr=False, compare=False)
     id: int
     title: str
     type: str
+    is_forum: bool = False
+
+    async def create_topic(self, name: str, *, by: Person | None = None) -> Topic:
+        """Opens a forum topic (by the creator unless `by` says who)."""
+        topic = await self.client.post(
+            f"/control/chats/{self.id}/topics", name=name, by=by.id if by else None
+        )
+        return Topic(self, topic["message_thread_id"], topic["name"])
+
+    async def make_anonymous(self, person: Person, anonymous: bool = True) -> None:
+        """Makes an administrator anonymous: their messages come from GroupAnonymousBot."""
+        await self.client.post(
+            f"/control/chats/{self.id}/members/{person.id}/anonymous", anonymous=anonymous
+        )
 
     async def add(self, person: Person, *, admin: bool = False) -> None:
         """Adds a person to the group."""
@@ -75,6 +116,7 @@ class Group:
 
 ChatRef = Group | int | None
 FRESH_GRACE = 1.0
+MediaSpec = dict[str, Any]
 
 
 class Person:
@@ -101,23 +143,122 @@ class Person:
         self._reply_cursor[chat_id] = last_message_id
 
     async def send(
-        self, text: str, *, chat: ChatRef = None, reply_to: SandboxMessage | int | None = None
+        self,
+        text: str,
+        *,
+        chat: ChatRef = None,
+        reply_to: SandboxMessage | int | None = None,
+        topic: Topic | None = None,
+        as_channel: Channel | None = None,
     ) -> SandboxMessage:
-        """Writes a message (default: in the private chat with the bot); returns it."""
+        """Writes a message (default: in the private chat with the bot); returns it.
+
+        `topic`: a forum topic (default: General, or the replied message's topic);
+        `as_channel`: write in the name of a channel I own (sender_chat = the channel).
+        """
+        return await self._post(chat, reply_to, topic, as_channel, text=text)
+
+    async def send_sticker(
+        self, emoji: str = "👍", *, chat: ChatRef = None, topic: Topic | None = None
+    ) -> SandboxMessage:
+        """Sends a sticker (Message.sticker, type regular, 512×512)."""
+        return await self._post(chat, None, topic, None, sticker={"emoji": emoji})
+
+    async def send_photo(
+        self,
+        *,
+        caption: str | None = None,
+        width: int = 1280,
+        height: int = 960,
+        chat: ChatRef = None,
+        topic: Topic | None = None,
+    ) -> SandboxMessage:
+        """Sends a photo (Message.photo: PhotoSize list, smallest first)."""
+        spec = {"width": width, "height": height}
+        return await self._post(chat, None, topic, None, photo=spec, caption=caption)
+
+    async def send_location(
+        self, latitude: float, longitude: float, *, chat: ChatRef = None, topic: Topic | None = None
+    ) -> SandboxMessage:
+        """Sends a location (degrees)."""
+        spec = {"latitude": latitude, "longitude": longitude}
+        return await self._post(chat, None, topic, None, location=spec)
+
+    async def send_voice(
+        self,
+        duration: int = 2,
+        *,
+        caption: str | None = None,
+        chat: ChatRef = None,
+        topic: Topic | None = None,
+    ) -> SandboxMessage:
+        """Sends a voice note of `duration` seconds (audio/ogg)."""
+        spec = {"duration": duration}
+        return await self._post(chat, None, topic, None, voice=spec, caption=caption)
+
+    async def send_contact(
+        self,
+        phone_number: str,
+        first_name: str,
+        last_name: str | None = None,
+        *,
+        user: Person | None = None,
+        chat: ChatRef = None,
+        topic: Topic | None = None,
+    ) -> SandboxMessage:
+        """Shares a contact (with `user`, the contact's Telegram account)."""
+        spec: MediaSpec = {"phone_number": phone_number, "first_name": first_name}
+        if last_name:
+            spec["last_name"] = last_name
+        if user is not None:
+            spec["user_id"] = user.id
+        return await self._post(chat, None, topic, None, contact=spec)
+
+    async def send_document(
+        self,
+        file_name: str = "notes.txt",
+        data: bytes | str = "Notes\n",
+        *,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        chat: ChatRef = None,
+        topic: Topic | None = None,
+    ) -> SandboxMessage:
+        """Sends a file as a document (the MIME type is guessed from the name if not given)."""
+        raw = data.encode() if isinstance(data, str) else data
+        spec: MediaSpec = {
+            "file_name": file_name,
+            "content_base64": base64.b64encode(raw).decode("ascii"),
+        }
+        if mime_type:
+            spec["mime_type"] = mime_type
+        return await self._post(chat, None, topic, None, document=spec, caption=caption)
+
+    async def _post(
+        self,
+        chat: ChatRef,
+        reply_to: SandboxMessage | int | None,
+        topic: Topic | None,
+        as_channel: Channel | None,
+        **content: Any,
+    ) -> SandboxMessage:
+        if topic is not None and chat is None:
+            chat = topic.group
         chat_id = self._chat_id(chat)
-        body: JsonDict = {"user_id": self.id, "chat_id": chat_id, "text": text}
+        body: JsonDict = {"user_id": self.id, "chat_id": chat_id}
+        body.update({k: v for k, v in content.items() if v is not None})
         if reply_to is not None:
             body["reply_to_message_id"] = (
                 reply_to.message_id if isinstance(reply_to, SandboxMessage) else reply_to
             )
+        if topic is not None:
+            body["message_thread_id"] = topic.id
+        if as_channel is not None:
+            body["as_chat_id"] = as_channel.id
         answer = await self.client.post("/control/messages", **body)
         message_id = answer["message"]["message_id"]
         self._mark(chat_id, answer["version"], message_id)
-        view = await self.client.chat(chat_id)
-        found = next((m for m in view["messages"] if m["message_id"] == message_id), None)
-        if found is None:
-            raise LookupError(f"message {message_id} is not shown in chat {chat_id}")
-        return SandboxMessage.from_view(found)
+        return await self.client.message(chat_id, message_id)
 
     async def press(
         self,
@@ -359,17 +500,48 @@ class SandboxClient:
         type: str = "group",
         creator: Person | None = None,
         bot_admin: bool = False,
+        forum: bool = False,
     ) -> Group:
-        """Creates a group with these people and the bot (the first member is the creator)."""
+        """Creates a group with these people and the bot (the first member is the creator).
+
+        `forum=True` makes a forum supergroup (topics; `type` is then supergroup).
+        """
         chat = await self.post(
             "/control/groups",
             title=title,
-            type=type,
+            type="supergroup" if forum else type,
             member_ids=[p.id for p in members],
             creator_id=creator.id if creator else None,
             bot_status="administrator" if bot_admin else "member",
+            is_forum=forum,
         )
-        return Group(self, chat["id"], chat["title"], chat["type"])
+        return Group(self, chat["id"], chat["title"], chat["type"], chat["is_forum"])
+
+    async def create_channel(
+        self,
+        title: str,
+        owner: Person,
+        *,
+        discussion_group: Group | None = None,
+        username: str | None = None,
+    ) -> Channel:
+        """Creates a channel owned by `owner`, linked to a discussion supergroup if given."""
+        chat = await self.post(
+            "/control/channels",
+            title=title,
+            creator_id=owner.id,
+            username=username,
+            discussion_group_id=discussion_group.id if discussion_group else None,
+        )
+        return Channel(self, chat["id"], chat["title"])
+
+    async def message(self, chat_id: int, message_id: int) -> SandboxMessage:
+        """Returns one message as the chat shows it (LookupError if absent or deleted)."""
+        view = await self.chat(chat_id)
+        found = next((m for m in view["messages"] if m["message_id"] == message_id), None)
+        if found is None:
+            raise LookupError(f"message {message_id} is not shown in chat {chat_id}")
+        return SandboxMessage.from_view(found)
 
     async def migrate(self, group: Group) -> Group:
         """Upgrades a group to a supergroup."""

@@ -85,6 +85,17 @@ class SandboxMessage:
     document: SandboxFile | None
     photo: SandboxFile | None
     raw: JsonDict = field(repr=False, compare=False)
+    message_thread_id: int | None = None
+    is_topic_message: bool = False
+    topic: str | None = None
+    sender_chat_id: int | None = None
+    media_kind: str | None = None
+    media: JsonDict | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        """True when sent on behalf of a chat (anonymous admin, channel) rather than a person."""
+        return self.sender_chat_id is not None
 
     @property
     def labels(self) -> list[str]:
@@ -125,6 +136,12 @@ class SandboxMessage:
             document=_file(view.get("document")),
             photo=_file(view.get("photo")),
             raw=view,
+            message_thread_id=view.get("message_thread_id"),
+            is_topic_message=bool(view.get("is_topic_message")),
+            topic=view.get("topic"),
+            sender_chat_id=(view.get("sender_chat") or {}).get("id"),
+            media_kind=(view.get("media") or {}).get("kind"),
+            media=(view.get("media") or {}).get((view.get("media") or {}).get("kind", "")),
         )
 
 

@@ -14,9 +14,11 @@ from aiohttp import web
 from .errors import ControlError
 from .faults import FaultRule
 from .limits import RateLimits
+from .media import MEDIA_KINDS
 from .models import JsonDict
 from .state import EmulatorState
 from .views import chat_summary, chat_view
+from .world import SYSTEM_USER_IDS
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger(__name__)
@@ -55,6 +57,10 @@ async def _body(request: web.Request) -> JsonDict:
     return data
 
 
+def _optional_int(body: JsonDict, name: str) -> int | None:
+    return _int(body[name], name) if body.get(name) is not None else None
+
+
 def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE_KEY]
 
@@ -83,7 +89,9 @@ async def reset(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     """Lists the people."""
     state = _state(request)
-    return json_response([u.to_api() for u in state.users.values() if not u.is_bot])
+    return json_response(
+        [u.to_api() for u in state.users.values() if not u.is_bot and u.id not in SYSTEM_USER_IDS]
+    )
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -125,8 +133,65 @@ async def create_group(request: web.Request) -> web.Response:
         creator_id=_int(body["creator_id"], "creator_id") if body.get("creator_id") else None,
         bot_status=str(body.get("bot_status", "member")),
         username=body.get("username"),
+        is_forum=bool(body.get("is_forum", False)),
     )
     return json_response(chat_summary(state, chat), 201)
+
+
+async def create_topic(request: web.Request) -> web.Response:
+    """Opens a forum topic: name, by (default: the creator), icon_color; returns ForumTopic."""
+    body = await _body(request)
+    state = _state(request)
+    topic = state.create_topic(
+        _int(request.match_info["chat_id"], "chat_id"),
+        str(body.get("name", "")),
+        by=_int(body["by"], "by") if body.get("by") is not None else None,
+        icon_color=_int(body["icon_color"], "icon_color") if body.get("icon_color") else None,
+    )
+    return json_response(topic.to_api(), 201)
+
+
+async def set_anonymous(request: web.Request) -> web.Response:
+    """Makes a group admin anonymous (body: anonymous, default true)."""
+    body = await _body(request)
+    state = _state(request)
+    chat_id = _int(request.match_info["chat_id"], "chat_id")
+    state.set_anonymous(
+        chat_id,
+        _int(request.match_info["user_id"], "user_id"),
+        bool(body.get("anonymous", True)),
+    )
+    return json_response(chat_summary(state, state.chat(chat_id)))
+
+
+async def create_channel(request: web.Request) -> web.Response:
+    """Creates a channel: title, creator_id, username, discussion_group_id."""
+    body = await _body(request)
+    state = _state(request)
+    group = body.get("discussion_group_id")
+    channel = state.create_channel(
+        str(body.get("title") or "Channel"),
+        creator_id=_int(body.get("creator_id"), "creator_id"),
+        username=body.get("username"),
+        discussion_group_id=_int(group, "discussion_group_id") if group is not None else None,
+    )
+    return json_response(chat_summary(state, channel), 201)
+
+
+async def channel_post(request: web.Request) -> web.Response:
+    """Posts in a channel (text); returns the post and its copy in the discussion group."""
+    body = await _body(request)
+    state = _state(request)
+    post, copy = state.channel_post(
+        _int(request.match_info["chat_id"], "chat_id"), str(body.get("text", ""))
+    )
+    return json_response(
+        {
+            "message": state.message_api(post),
+            "forwarded": state.message_api(copy) if copy is not None else None,
+        },
+        201,
+    )
 
 
 async def list_chats(request: web.Request) -> web.Response:
@@ -188,17 +253,36 @@ async def migrate(request: web.Request) -> web.Response:
 
 
 async def send_message(request: web.Request) -> web.Response:
-    """A person writes: user_id, text, chat_id (default: their private chat), reply_to."""
+    """A person writes: user_id, chat_id (default: their private chat), reply_to_message_id,
+    message_thread_id (a forum topic), as_chat_id (a channel they own), and either text or one
+    of sticker, photo, location, voice, contact, document (an object, see media.make_media)
+    with an optional caption."""
     body = await _body(request)
     state = _state(request)
     user_id = _int(body.get("user_id"), "user_id")
-    reply_to = body.get("reply_to_message_id")
-    message = state.send_text(
-        user_id,
-        str(body.get("text", "")),
-        chat_id=_int(body["chat_id"], "chat_id") if body.get("chat_id") is not None else None,
-        reply_to=_int(reply_to, "reply_to_message_id") if reply_to is not None else None,
-    )
+    where: dict[str, Any] = {
+        "chat_id": _optional_int(body, "chat_id"),
+        "reply_to": _optional_int(body, "reply_to_message_id"),
+        "thread_id": _optional_int(body, "message_thread_id"),
+        "as_chat": _optional_int(body, "as_chat_id"),
+    }
+    kinds = [kind for kind in MEDIA_KINDS if body.get(kind) is not None]
+    if len(kinds) > 1 or (kinds and body.get("text") is not None):
+        raise ControlError(400, "send text or one kind of media, not several")
+    if kinds:
+        spec = body[kinds[0]]
+        if not isinstance(spec, dict):
+            raise ControlError(400, f"{kinds[0]} must be an object")
+        caption = body.get("caption")
+        message = state.send_media(
+            user_id,
+            kinds[0],
+            spec,
+            caption=str(caption) if caption is not None else None,
+            **where,
+        )
+    else:
+        message = state.send_text(user_id, str(body.get("text", "")), **where)
     chat = state.chats[message.chat_id]
     return json_response({"message": state.message_api(message), "version": chat.version}, 201)
 
@@ -387,6 +471,10 @@ def add_routes(app: web.Application) -> None:
             web.post("/control/chats/{chat_id}/members", add_member),
             web.delete("/control/chats/{chat_id}/members/{user_id}", remove_member),
             web.post("/control/chats/{chat_id}/migrate", migrate),
+            web.post("/control/chats/{chat_id}/topics", create_topic),
+            web.post("/control/chats/{chat_id}/members/{user_id}/anonymous", set_anonymous),
+            web.post("/control/channels", create_channel),
+            web.post("/control/channels/{chat_id}/posts", channel_post),
             web.post("/control/messages", send_message),
             web.post("/control/press", press),
             web.post("/control/votes", vote),

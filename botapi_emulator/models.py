@@ -10,6 +10,11 @@ from typing import Any
 JsonDict = dict[str, Any]
 
 ACTIVE_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
+ADMIN_STATUSES = frozenset({"creator", "administrator"})
+GROUP_ANONYMOUS_BOT_ID = 1087968824
+CHANNEL_BOT_ID = 136817688
+TELEGRAM_ID = 777000
+TOPIC_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
 
 
 def visible(text: str) -> str:
@@ -56,6 +61,7 @@ class Member:
     user_id: int
     status: str
     until_date: int = 0
+    is_anonymous: bool = False
 
     @property
     def active(self) -> bool:
@@ -114,6 +120,10 @@ class Message:
     document_id: str | None = None
     photo_id: str | None = None
     service: JsonDict = field(default_factory=dict)
+    media: JsonDict = field(default_factory=dict)
+    thread_id: int | None = None
+    sender_chat_id: int | None = None
+    forward_origin: JsonDict | None = None
     reply_to: int | None = None
     deleted: bool = False
     pinned: bool = False
@@ -189,8 +199,23 @@ class CallbackQuery:
     chat_id: int
     message_id: int
     data: str
+    date: float = 0.0
     answer: JsonDict | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Topic:
+    """A forum topic; its id is the id of the forum_topic_created message that opened it."""
+
+    id: int
+    name: str
+    icon_color: int = TOPIC_COLORS[0]
+    closed: bool = False
+
+    def to_api(self) -> JsonDict:
+        """Returns the Bot API ForumTopic object."""
+        return {"message_thread_id": self.id, "name": self.name, "icon_color": self.icon_color}
 
 
 @dataclass
@@ -211,6 +236,9 @@ class Chat:
     blocked: bool = False
     migrated_to: int | None = None
     migrated_from: int | None = None
+    is_forum: bool = False
+    topics: dict[int, Topic] = field(default_factory=dict)
+    linked_chat_id: int | None = None
     keyboard: JsonDict | None = None
     menu_button: JsonDict | None = None
     answers: list[JsonDict] = field(default_factory=list)

@@ -20,14 +20,15 @@ from typing import Any
 
 import orjson
 
-from .models import Chat, JsonDict, Member, Message, Poll, StoredFile, User
+from .models import Chat, JsonDict, Member, Message, Poll, StoredFile, Topic, User
 from .state import EmulatorState
+from .world import SYSTEM_USER_IDS
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 SAVE_DELAY = 2.0
-_CHAT_SKIPPED = frozenset({"members", "messages", "changed"})
+_CHAT_SKIPPED = frozenset({"members", "messages", "topics", "changed"})
 
 
 class SnapshotError(Exception):
@@ -40,7 +41,9 @@ def dump(state: EmulatorState, extra: JsonDict | None = None) -> bytes:
         "format": FORMAT,
         "bot_id": state.bot.id,
         "counters": state.id_counters(),
-        "users": [asdict(u) for u in state.users.values() if not u.is_bot],
+        "users": [
+            asdict(u) for u in state.users.values() if not u.is_bot and u.id not in SYSTEM_USER_IDS
+        ],
         "chats": [_chat(chat) for chat in state.chats.values()],
         "polls": [_poll(poll) for poll in state.polls.values()],
         "files": [_file(stored) for stored in state.files.values()],
@@ -145,12 +148,14 @@ def _chat(chat: Chat) -> JsonDict:
     data = {f.name: getattr(chat, f.name) for f in fields(Chat) if f.name not in _CHAT_SKIPPED}
     data["members"] = [asdict(m) for m in chat.members.values()]
     data["messages"] = [asdict(m) for m in chat.messages.values()]
+    data["topics"] = [asdict(t) for t in chat.topics.values()]
     return data
 
 
 def _restore_chat(data: JsonDict) -> Chat:
     chat = Chat(**{k: v for k, v in _known(Chat, data).items() if k not in _CHAT_SKIPPED})
     chat.members = {m["user_id"]: Member(**_known(Member, m)) for m in data["members"]}
+    chat.topics = {t["id"]: Topic(**_known(Topic, t)) for t in data.get("topics", [])}
     for item in data["messages"]:
         message = Message(**_known(Message, item))
         chat.messages[message.message_id] = message

@@ -11,18 +11,25 @@ from typing import Any
 
 from .entities import detect_entities
 from .errors import ControlError
+from .media import MEDIA_KINDS, make_media
 from .models import (
     ACTIVE_STATUSES,
+    ADMIN_STATUSES,
+    CHANNEL_BOT_ID,
+    GROUP_ANONYMOUS_BOT_ID,
+    TELEGRAM_ID,
+    TOPIC_COLORS,
     CallbackQuery,
     Chat,
     JsonDict,
     Member,
     Message,
     Poll,
+    Topic,
     User,
     visible,
 )
-from .world import World
+from .world import INACCESSIBLE_AFTER, World
 
 
 class EmulatorState(World):
@@ -72,10 +79,16 @@ class EmulatorState(World):
         creator_id: int | None = None,
         bot_status: str = "member",
         username: str | None = None,
+        is_forum: bool = False,
     ) -> Chat:
-        """Creates a group or supergroup with these people and the bot in it."""
+        """Creates a group or supergroup with these people and the bot in it.
+
+        `is_forum` makes a forum supergroup (topics; messages without one land in General).
+        """
         if type not in ("group", "supergroup"):
             raise ControlError(400, "type must be group or supergroup")
+        if is_forum and type != "supergroup":
+            raise ControlError(400, "only a supergroup can be a forum")
         if bot_status not in ("member", "administrator"):
             raise ControlError(400, "bot_status must be member or administrator")
         people = [self.user(uid) for uid in member_ids]
@@ -90,6 +103,7 @@ class EmulatorState(World):
             self.next_object_id(),
             title=title,
             username=username,
+            is_forum=is_forum,
         )
         chat.members[creator.id] = Member(creator.id, "creator")
         for person in people:
@@ -177,7 +191,8 @@ class EmulatorState(World):
         actor = by if by is not None else self._anyone(old)
         new = Chat(self.next_group_id(True), "supergroup", self.next_object_id(), title=old.title)
         new.members = {
-            uid: Member(m.user_id, m.status, m.until_date) for uid, m in old.members.items()
+            uid: Member(m.user_id, m.status, m.until_date, m.is_anonymous)
+            for uid, m in old.members.items()
         }
         new.migrated_from = old.id
         self.chats[new.id] = new
@@ -187,16 +202,184 @@ class EmulatorState(World):
         self._service_message(new, actor, {"migrate_from_chat_id": old.id})
         return new
 
+    def create_topic(
+        self, chat_id: int, name: str, *, by: int | None = None, icon_color: int | None = None
+    ) -> Topic:
+        """Opens a topic in a forum: a forum_topic_created message whose id is the topic's id."""
+        chat = self._group(chat_id)
+        if not chat.is_forum:
+            raise ControlError(409, f"chat {chat_id} is not a forum")
+        name = name.strip()
+        if not 1 <= len(name) <= 128:
+            raise ControlError(400, "a topic name has 1-128 characters")
+        color = (
+            TOPIC_COLORS[len(chat.topics) % len(TOPIC_COLORS)] if icon_color is None else icon_color
+        )
+        if color not in TOPIC_COLORS:
+            raise ControlError(400, f"icon_color must be one of {list(TOPIC_COLORS)}")
+        actor = by if by is not None else self._anyone(chat)
+        if actor != self.bot.id and chat.status_of(actor) not in ACTIVE_STATUSES:
+            raise ControlError(403, f"user {actor} is not a member of chat {chat.id}")
+        topic = Topic(chat.next_message_id, name, color)
+        chat.topics[topic.id] = topic
+        service = {"forum_topic_created": {"name": name, "icon_color": color}}
+        self._service_message(chat, actor, service, thread_id=topic.id)
+        return topic
+
+    def set_anonymous(self, chat_id: int, user_id: int, anonymous: bool = True) -> None:
+        """Makes a group admin anonymous (or not): they then write as GroupAnonymousBot."""
+        chat = self._group(chat_id)
+        member = chat.members.get(user_id)
+        if member is None or member.status not in ADMIN_STATUSES:
+            raise ControlError(409, f"user {user_id} is not an administrator of chat {chat_id}")
+        if member.is_anonymous == anonymous:
+            return
+        old = self.member_api(chat, user_id)
+        member.is_anonymous = anonymous
+        if user_id != self.bot.id and self.bot_status(chat) == "administrator":
+            self._chat_member_update(
+                "chat_member", chat, self._anyone(chat), old, self.member_api(chat, user_id)
+            )
+        self.touch(chat)
+
+    def create_channel(
+        self,
+        title: str,
+        *,
+        creator_id: int,
+        username: str | None = None,
+        discussion_group_id: int | None = None,
+    ) -> Chat:
+        """Creates a channel; with a discussion group its posts are forwarded there."""
+        creator = self.user(creator_id)
+        channel = Chat(
+            self.next_group_id(True),
+            "channel",
+            self.next_object_id(),
+            title=title,
+            username=username,
+        )
+        channel.members[creator.id] = Member(creator.id, "creator")
+        if discussion_group_id is not None:
+            group = self._group(discussion_group_id)
+            if group.type != "supergroup":
+                raise ControlError(409, "a discussion group must be a supergroup")
+            group.linked_chat_id = channel.id
+            channel.linked_chat_id = group.id
+        self.chats[channel.id] = channel
+        self.broadcast({"type": "chat_created", "chat_id": channel.id})
+        self.add_message(channel, CHANNEL_BOT_ID, service={"channel_chat_created": True})
+        return channel
+
+    def channel_post(self, channel_id: int, text: str) -> tuple[Message, Message | None]:
+        """Posts in a channel; Telegram forwards the post into its discussion group.
+
+        The copy in the group comes from Telegram (777000) with sender_chat = the channel,
+        forward_origin and is_automatic_forward. Returns the post and that copy (or None).
+        """
+        channel = self.chat(channel_id)
+        if channel.type != "channel":
+            raise ControlError(409, f"chat {channel_id} is not a channel")
+        if not text.strip():
+            raise ControlError(400, "text is empty")
+        text = text.strip()
+        entities = detect_entities(text)
+        post = self.add_message(
+            channel, CHANNEL_BOT_ID, text=text, entities=entities, sender_chat_id=channel.id
+        )
+        if channel.linked_chat_id is None:
+            return post, None
+        group = self.chat(channel.linked_chat_id)
+        origin = {
+            "type": "channel",
+            "chat": self.chat_api(channel),
+            "message_id": post.message_id,
+            "date": post.date,
+        }
+        copy = self.add_message(
+            group,
+            TELEGRAM_ID,
+            text=text,
+            entities=entities,
+            sender_chat_id=channel.id,
+            forward_origin=origin,
+        )
+        if self._bot_sees(group, copy):
+            self.enqueue("message", self.message_api(copy))
+        return post, copy
+
     # messages, buttons, votes
 
     def send_text(
-        self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: int | None = None
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        as_chat: int | None = None,
     ) -> Message:
-        """The person writes `text` in a chat (default: their private chat with the bot)."""
-        user = self.user(user_id)
-        chat = self.chat(chat_id if chat_id is not None else user.id)
+        """The person writes `text` in a chat (default: their private chat with the bot).
+
+        `thread_id` names a forum topic (None: General, or the topic of the replied message);
+        `as_chat` a channel the person owns to write in its name (sender_chat). An anonymous
+        admin's message comes from GroupAnonymousBot with sender_chat = the group.
+        """
         if not text.strip():
             raise ControlError(400, "text is empty")
+        text = text.strip()
+        return self._post(
+            user_id,
+            chat_id,
+            reply_to,
+            thread_id,
+            as_chat,
+            text=text,
+            entities=detect_entities(text),
+        )
+
+    def send_media(
+        self,
+        user_id: int,
+        kind: str,
+        spec: JsonDict | None = None,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        as_chat: int | None = None,
+    ) -> Message:
+        """The person sends a sticker, photo, location, voice note, contact or document.
+
+        `spec` gives the kind's details (see media.make_media); files are stored so that the
+        bot can getFile them. Photos, voice notes and documents may carry a caption.
+        """
+        if kind not in MEDIA_KINDS:
+            raise ControlError(400, f"kind must be one of {sorted(MEDIA_KINDS)}")
+        media = make_media(self.files, kind, spec or {}, self.users)
+        fields: dict[str, Any] = {"media": media}
+        if caption is not None and caption.strip():
+            if kind not in ("photo", "voice", "document"):
+                raise ControlError(400, f"a {kind} has no caption")
+            fields["caption"] = caption.strip()
+            fields["caption_entities"] = detect_entities(caption.strip())
+        return self._post(user_id, chat_id, reply_to, thread_id, as_chat, **fields)
+
+    def _post(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        reply_to: int | None,
+        thread_id: int | None,
+        as_chat: int | None,
+        **fields: Any,
+    ) -> Message:
+        user = self.user(user_id)
+        chat = self.chat(chat_id if chat_id is not None else user.id)
+        if chat.type == "channel":
+            raise ControlError(400, "people post in channels with channel_post")
         if chat.migrated_to is not None:
             raise ControlError(409, f"chat {chat.id} was upgraded to {chat.migrated_to}")
         if chat.type == "private":
@@ -209,10 +392,22 @@ class EmulatorState(World):
         elif chat.status_of(user.id) not in ACTIVE_STATUSES:
             raise ControlError(403, f"user {user_id} is not a member of chat {chat.id}")
         if reply_to is not None:
-            self.message(chat, reply_to)
-        text = text.strip()
+            replied = self.message(chat, reply_to)
+            if thread_id is None:
+                thread_id = replied.thread_id
+        if thread_id is not None:
+            if not chat.is_forum:
+                raise ControlError(400, f"chat {chat.id} is not a forum")
+            if thread_id not in chat.topics:
+                raise ControlError(404, f"no topic {thread_id} in chat {chat.id}")
+        from_id, sender_chat = self._sender(chat, user.id, as_chat)
         message = self.add_message(
-            chat, user.id, text=text, entities=detect_entities(text), reply_to=reply_to
+            chat,
+            from_id,
+            reply_to=reply_to,
+            thread_id=thread_id,
+            sender_chat_id=sender_chat,
+            **fields,
         )
         if self._bot_sees(chat, message):
             self.enqueue("message", self.message_api(message))
@@ -230,21 +425,30 @@ class EmulatorState(World):
         """The person presses an inline button (by label), or sends raw (possibly forged) data."""
         user = self.user(user_id)
         chat = self.chat(chat_id)
-        message = self.message(chat, message_id)
+        message = chat.messages.get(message_id)
+        if message is None:
+            raise ControlError(404, f"no message {message_id} in chat {chat.id}")
         if chat.type != "private" and chat.status_of(user.id) not in ACTIVE_STATUSES:
             raise ControlError(403, f"user {user_id} is not a member of chat {chat.id}")
         if chat.type == "private" and chat.id != user.id:
             raise ControlError(403, "people press buttons only in their own private chat")
         if data is None:
             data = self._button_data(message, label)
-        query = CallbackQuery(self.next_object_id(), user.id, chat.id, message.message_id, data)
+        query = CallbackQuery(
+            self.next_object_id(), user.id, chat.id, message.message_id, data, date=self.now()
+        )
         self.queries[query.id] = query
         if chat.type == "private":
             self.limiter.user_activity(chat.id)
+        inaccessible = message.deleted or self.today() - message.date > INACCESSIBLE_AFTER
         payload: JsonDict = {
             "id": query.id,
             "from": self.user_api(user.id),
-            "message": self.message_api(message),
+            "message": (
+                self.inaccessible_api(chat, message.message_id)
+                if inaccessible
+                else self.message_api(message)
+            ),
             "chat_instance": chat.chat_instance,
             "data": data,
         }
@@ -347,11 +551,29 @@ class EmulatorState(World):
             },
         )
 
-    def _service_message(self, chat: Chat, from_id: int, service: JsonDict) -> Message:
-        message = self.add_message(chat, from_id, service=service)
+    def _service_message(
+        self, chat: Chat, from_id: int, service: JsonDict, *, thread_id: int | None = None
+    ) -> Message:
+        message = self.add_message(chat, from_id, service=service, thread_id=thread_id)
+        if from_id == self.bot.id:
+            return message  # the bot gets no update of what it did itself
         if self.bot_status(chat) in ACTIVE_STATUSES or "left_chat_member" in service:
             self.enqueue("message", self.message_api(message))
         return message
+
+    def _sender(self, chat: Chat, user_id: int, as_chat: int | None) -> tuple[int, int | None]:
+        """Returns (from id, sender_chat id) of what the person writes in the chat."""
+        if as_chat is not None:
+            channel = self.chat(as_chat)
+            if channel.type != "channel" or channel.status_of(user_id) not in ADMIN_STATUSES:
+                raise ControlError(403, f"user {user_id} cannot write as chat {as_chat}")
+            if chat.type == "private":
+                raise ControlError(400, "people write as a channel only in groups")
+            return CHANNEL_BOT_ID, channel.id
+        member = chat.members.get(user_id)
+        if chat.type != "private" and member is not None and member.is_anonymous:
+            return GROUP_ANONYMOUS_BOT_ID, chat.id
+        return user_id, None
 
     def _bot_sees(self, chat: Chat, message: Message) -> bool:
         """Applies privacy mode: in groups the bot sees commands, mentions and replies to it."""

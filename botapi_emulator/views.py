@@ -26,6 +26,8 @@ def chat_summary(state: EmulatorState, chat: Chat) -> JsonDict:
         "migrated_from": chat.migrated_from,
         "bot_status": state.bot_status(chat),
         "started": chat.started,
+        "is_forum": chat.is_forum,
+        "linked_chat_id": chat.linked_chat_id,
     }
 
 
@@ -37,8 +39,10 @@ def chat_view(state: EmulatorState, chat: Chat) -> JsonDict:
         "messages": [message_view(state, m) for m in chat.live_messages()],
         "keyboard": chat.keyboard,
         "members": [
-            {"user": state.user_api(m.user_id), "status": m.status} for m in chat.members.values()
+            {"user": state.user_api(m.user_id), "status": m.status, "is_anonymous": m.is_anonymous}
+            for m in chat.members.values()
         ],
+        "topics": [topic.to_api() for topic in chat.topics.values()],
         "callback_answers": list(chat.answers),
         "blocked": chat.blocked,
     }
@@ -47,6 +51,10 @@ def chat_view(state: EmulatorState, chat: Chat) -> JsonDict:
 def message_view(state: EmulatorState, message: Message) -> JsonDict:
     """Returns one message as a person sees it."""
     sender = state.users[message.from_id]
+    chat = state.chats[message.chat_id]
+    thread_id = state.thread_of(chat, message)
+    topic = chat.topics.get(message.thread_id) if message.thread_id is not None else None
+    sender_chat = state.chats.get(message.sender_chat_id) if message.sender_chat_id else None
     view: JsonDict = {
         "message_id": message.message_id,
         "chat_id": message.chat_id,
@@ -78,6 +86,16 @@ def message_view(state: EmulatorState, message: Message) -> JsonDict:
         "poll": _poll_view(state.polls[message.poll_id]) if message.poll_id else None,
         "document": None,
         "photo": None,
+        "message_thread_id": thread_id,
+        "is_topic_message": message.thread_id is not None,
+        "topic": topic.name if topic is not None else ("General" if chat.is_forum else None),
+        "sender_chat": (
+            {"id": sender_chat.id, "title": sender_chat.title, "type": sender_chat.type}
+            if sender_chat is not None
+            else None
+        ),
+        "automatic_forward": message.forward_origin is not None,
+        "media": _media_view(state, message.media) if message.media else None,
     }
     if message.document_id is not None:
         stored = state.files[message.document_id]
@@ -88,6 +106,17 @@ def message_view(state: EmulatorState, message: Message) -> JsonDict:
     if message.photo_id is not None:
         stored = state.files[message.photo_id]
         view["photo"] = {**state.photo_api(stored), "url": f"/control/files/{stored.file_id}"}
+    return view
+
+
+def _media_view(state: EmulatorState, media: JsonDict) -> JsonDict:
+    """Returns {"kind", the Bot API object, "url" of its file (the largest photo)}."""
+    kind, value = next(iter(media.items()))
+    view: JsonDict = {"kind": kind, kind: value}
+    item = value[-1] if isinstance(value, list) else value
+    file_id = item.get("file_id") if isinstance(item, dict) else None
+    if file_id is not None and file_id in state.files:
+        view["url"] = f"/control/files/{file_id}"
     return view
 
 
@@ -138,6 +167,10 @@ def _service_text(state: EmulatorState, message: Message) -> JsonDict:
         text = f"Upgraded from the group {service['migrate_from_chat_id']}"
     elif "pinned_message" in service:
         text = f"{actor} pinned a message"
+    elif "forum_topic_created" in service:
+        text = f"{actor} created the topic {service['forum_topic_created']['name']}"
+    elif service.get("channel_chat_created"):
+        text = "Channel created"
     else:
         text = ", ".join(sorted(service))
     return {"text": text, **service}

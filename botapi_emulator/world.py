@@ -13,7 +13,19 @@ from typing import Any
 from .errors import TERMINATED, ApiError, ControlError
 from .faults import FaultInjector
 from .limits import RateLimiter, RateLimits
-from .models import CallbackQuery, Chat, JsonDict, Member, Message, Poll, StoredFile, User
+from .models import (
+    CHANNEL_BOT_ID,
+    GROUP_ANONYMOUS_BOT_ID,
+    TELEGRAM_ID,
+    CallbackQuery,
+    Chat,
+    JsonDict,
+    Member,
+    Message,
+    Poll,
+    StoredFile,
+    User,
+)
 
 TOKEN_RE = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{30,64}$")
 ALL_UPDATE_TYPES = frozenset(
@@ -35,6 +47,9 @@ DEFAULT_UPDATE_TYPES = ALL_UPDATE_TYPES - {
     "message_reaction",
     "message_reaction_count",
 }
+SYSTEM_USER_IDS = frozenset({GROUP_ANONYMOUS_BOT_ID, CHANNEL_BOT_ID, TELEGRAM_ID})
+INACCESSIBLE_AFTER = 48 * 3600
+CALLBACK_QUERY_TIMEOUT = 15.0
 GET_ME_EXTRAS: JsonDict = {
     "can_join_groups": True,
     "can_read_all_group_messages": False,
@@ -65,6 +80,7 @@ class World:
         self.token = token
         self.now = now
         self.strict_html = strict_html
+        self.callback_query_timeout = CALLBACK_QUERY_TIMEOUT
         self.privacy_mode = privacy_mode
         self.limiter = RateLimiter(rate_limits)
         self.faults = FaultInjector()
@@ -91,7 +107,7 @@ class World:
         """
         for chat in self.chats.values():
             chat.changed.set()
-        self.users: dict[int, User] = {self.bot.id: self.bot}
+        self.users: dict[int, User] = {self.bot.id: self.bot, **_system_users()}
         self.chats = {}
         self.polls: dict[str, Poll] = {}
         self.files: dict[str, StoredFile] = {}
@@ -370,19 +386,37 @@ class World:
             data["title"] = chat.title or ""
             if chat.username:
                 data["username"] = chat.username
+            if chat.is_forum:
+                data["is_forum"] = True
         return data
 
     def message_api(self, message: Message, *, with_reply: bool = True) -> JsonDict:
         """Returns the Message object as the Bot API shows it now."""
         chat = self.chats[message.chat_id]
-        data: JsonDict = {
-            "message_id": message.message_id,
-            "from": self.user_api(message.from_id),
-            "chat": self.chat_api(chat),
-            "date": message.date,
-        }
-        if with_reply and message.reply_to is not None:
-            replied = chat.messages.get(message.reply_to)
+        data: JsonDict = {"message_id": message.message_id}
+        if chat.type != "channel":  # a channel's posts have sender_chat, no from
+            data["from"] = self.user_api(message.from_id)
+        data["chat"] = self.chat_api(chat)
+        data["date"] = message.date
+        if message.sender_chat_id is not None:
+            data["sender_chat"] = self.chat_api(self.chats[message.sender_chat_id])
+        thread_id = self.thread_of(chat, message)
+        if thread_id is not None:
+            data["message_thread_id"] = thread_id
+            if message.thread_id is not None:
+                data["is_topic_message"] = True
+        if message.forward_origin is not None:
+            data["forward_origin"] = message.forward_origin
+            data["is_automatic_forward"] = True
+        reply_to = message.reply_to
+        if (
+            reply_to is None
+            and message.thread_id is not None
+            and message.thread_id != message.message_id
+        ):
+            reply_to = message.thread_id  # Telegram shows a topic message as a reply to its root
+        if with_reply and reply_to is not None:
+            replied = chat.messages.get(reply_to)
             if replied is not None and not replied.deleted:
                 data["reply_to_message"] = self.message_api(replied, with_reply=False)
         if message.edit_date is not None:
@@ -403,11 +437,37 @@ class World:
                 data["caption_entities"] = message.caption_entities
         if message.poll_id is not None:
             data["poll"] = self.polls[message.poll_id].to_api()
+        if message.media:
+            data.update(message.media)
         if message.service:
             data.update(message.service)
         if message.reply_markup is not None:
             data["reply_markup"] = message.reply_markup
         return data
+
+    def thread_of(self, chat: Chat, message: Message) -> int | None:
+        """Returns the message_thread_id Telegram shows on a message of a forum, or None.
+
+        A topic's messages carry the topic's id. In a forum's General topic a reply carries the
+        id of the message its reply chain started from (a reply thread, not a topic: sending to
+        it answers 400 "message thread not found"; tdlib/telegram-bot-api#356).
+        """
+        if not chat.is_forum:
+            return None
+        if message.thread_id is not None:
+            return message.thread_id
+        root, seen = message, {message.message_id}
+        while root.reply_to is not None and root.reply_to not in seen:
+            parent = chat.messages.get(root.reply_to)
+            if parent is None:
+                break
+            seen.add(parent.message_id)
+            root = parent
+        return root.message_id if root is not message else None
+
+    def inaccessible_api(self, chat: Chat, message_id: int) -> JsonDict:
+        """Returns the InaccessibleMessage object (date 0) of a deleted or too old message."""
+        return {"chat": self.chat_api(chat), "message_id": message_id, "date": 0}
 
     def document_api(self, stored: StoredFile) -> JsonDict:
         """Returns the Document object of a stored file."""
@@ -434,10 +494,13 @@ class World:
         member = chat.members.get(user_id)
         status = status or (member.status if member else "left")
         data: JsonDict = {"status": status, "user": self.user_api(user_id)}
+        anonymous = bool(member and member.is_anonymous)
         if status == "creator":
-            data["is_anonymous"] = False
+            data["is_anonymous"] = anonymous
         elif status == "administrator":
             data.update(_ADMIN_RIGHTS)
+            data["is_anonymous"] = anonymous
+            data["can_manage_topics"] = chat.is_forum
         elif status == "kicked":
             data["until_date"] = member.until_date if member else 0
         return data
@@ -446,6 +509,17 @@ class World:
         """Returns the chat's members whose status is one of `statuses`."""
         wanted = set(statuses)
         return [m for m in chat.members.values() if m.status in wanted]
+
+
+def _system_users() -> dict[int, User]:
+    """Telegram's own accounts that appear as senders: anonymous admins, channels, Telegram."""
+    return {
+        GROUP_ANONYMOUS_BOT_ID: User(
+            GROUP_ANONYMOUS_BOT_ID, "Group", username="GroupAnonymousBot", is_bot=True
+        ),
+        CHANNEL_BOT_ID: User(CHANNEL_BOT_ID, "Channel", username="Channel_Bot", is_bot=True),
+        TELEGRAM_ID: User(TELEGRAM_ID, "Telegram"),
+    }
 
 
 _ADMIN_RIGHTS: JsonDict = {
