@@ -199,7 +199,7 @@ class CallbackQuery:
     chat_id: int
     message_id: int
     data: str
-    date: float = 0.0
+    delivered: float | None = None
     answer: JsonDict | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -434,9 +434,7 @@ class EmulatorState(World):
             raise ControlError(403, "people press buttons only in their own private chat")
         if data is None:
             data = self._button_data(message, label)
-        query = CallbackQuery(
-            self.next_object_id(), user.id, chat.id, message.message_id, data, date=self.now()
-        )
+        query = CallbackQuery(self.next_object_id(), user.id, chat.id, message.message_id, data)
         self.queries[query.id] = query
         if chat.type == "private":
             self.limiter.user_activity(chat.id)

@@ -318,7 +318,9 @@ class World:
             while True:
                 self.tick()
                 if self.updates:
-                    return list(itertools.islice(self.updates, limit))
+                    batch = list(itertools.islice(self.updates, limit))
+                    self._mark_delivered(batch)
+                    return batch
                 remaining = deadline - loop.time()
                 if remaining <= 0 or self.closed:
                     return []
@@ -333,6 +335,15 @@ class World:
             if self._poller is token:
                 self._poller = None
                 self.poll_waiting.clear()
+
+    def _mark_delivered(self, batch: list[JsonDict]) -> None:
+        """Starts the answer window of the button presses the bot now receives."""
+        now = self.now()
+        for update in batch:
+            if "callback_query" in update:
+                query = self.queries.get(update["callback_query"]["id"])
+                if query is not None and query.delivered is None:
+                    query.delivered = now
 
     def _wake_pollers(self) -> None:
         signal = self._update_signal
