@@ -33,6 +33,14 @@ export const api = {
   chat: (chatId) => call("GET", `/control/chats/${chatId}`),
   send: (userId, chatId, text) =>
     call("POST", "/control/messages", { user_id: userId, chat_id: chatId, text }),
+  // kind: sticker, photo, location, voice, contact or document; spec: that kind's details.
+  sendMedia: (userId, chatId, kind, spec, caption) =>
+    call("POST", "/control/messages", {
+      user_id: userId,
+      chat_id: chatId,
+      [kind]: spec,
+      caption: caption || null,
+    }),
   press: (userId, chatId, messageId, data) =>
     call("POST", "/control/press", {
       user_id: userId,

@@ -220,6 +220,7 @@ function renderView() {
   const writable = present && !chat.migrated_to;
   composer.disabled = !writable;
   $("#send").disabled = !writable;
+  $("#attach-button").disabled = !writable;
   $("#commands-button").disabled = !writable;
   composer.placeholder = writable ? "Message" : "You cannot write here";
   document.body.dataset.chatId = chat.id;
@@ -350,6 +351,46 @@ async function sendText(text) {
   await api.send(store.me, store.chatId, body).catch(showError);
   const box = $("#messages");
   box.scrollTop = box.scrollHeight;
+}
+
+// The attach menu: what a person can send besides text. The text typed so far becomes the
+// caption of a photo, voice note or file.
+const ATTACH_CAPTIONED = new Set(["photo", "voice", "document"]);
+
+function attachSpec(kind) {
+  const me = person(store.me);
+  switch (kind) {
+    case "sticker": return { emoji: "🎉" };
+    case "photo": return { width: 1280, height: 960 };
+    case "location": return { latitude: 48.8566, longitude: 2.3522 };
+    case "voice": return { duration: 5 };
+    case "contact": return { phone_number: "+33612345678", first_name: me ? me.first_name : "Friend", user_id: store.me };
+    default: return {};
+  }
+}
+
+async function sendMedia(kind, spec) {
+  if (store.me === null) return;
+  const input = $("#composer-text");
+  const caption = ATTACH_CAPTIONED.has(kind) ? input.value.trim() : "";
+  $("#attach-menu").hidden = true;
+  try {
+    await api.sendMedia(store.me, store.chatId, kind, spec, caption);
+    if (caption) input.value = "";
+  } catch (error) {
+    showError(error);
+  }
+  const box = $("#messages");
+  box.scrollTop = box.scrollHeight;
+}
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 }
 
 async function pressButton(message, button, element) {
@@ -502,6 +543,31 @@ function wire() {
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   });
   $("#commands-button").addEventListener("click", () => toggleCommands().catch(showError));
+  $("#attach-button").addEventListener("click", () => {
+    $("#attach-menu").hidden = !$("#attach-menu").hidden;
+  });
+  for (const item of document.querySelectorAll("[data-attach]")) {
+    item.addEventListener("click", () => {
+      const kind = item.dataset.attach;
+      if (kind === "document") $("#attach-file").click();
+      else sendMedia(kind, attachSpec(kind));
+    });
+  }
+  $("#attach-file").addEventListener("change", async (event) => {
+    const file = event.currentTarget.files[0];
+    event.currentTarget.value = "";
+    if (!file) return;
+    try {
+      const content = await readFile(file);
+      await sendMedia("document", {
+        file_name: file.name,
+        mime_type: file.type || null,
+        content_base64: content,
+      });
+    } catch (error) {
+      showError(error);
+    }
+  });
   for (const button of document.querySelectorAll("[data-advance]")) {
     button.addEventListener("click", () => advance(Number(button.dataset.advance), button));
   }

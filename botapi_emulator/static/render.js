@@ -123,6 +123,7 @@ export function preview(message) {
   if (message.poll) return `📊 ${message.poll.question}`;
   if (message.document) return `📎 ${message.document.file_name || "File"}`;
   if (message.photo) return `🖼 ${message.caption || "Photo"}`;
+  if (message.media) return mediaLabel(message.media) + (message.caption ? ` ${message.caption}` : "");
   return (message.text || message.caption || "").replace(/\s+/g, " ").trim();
 }
 
@@ -151,7 +152,11 @@ export function renderMessage(message, ctx) {
         height: message.photo.height || undefined,
       })));
   }
+  if (message.topic && message.is_topic_message) {
+    bubble.append(h("div", { class: "topic", dir: "auto" }, `# ${message.topic}`));
+  }
   if (message.document) bubble.append(renderDocument(message.document));
+  if (message.media) bubble.append(renderMedia(message.media));
   if (message.poll) bubble.append(renderPoll(message, ctx));
   const html = message.html ?? message.caption_html;
   if (html) bubble.append(h("div", { class: "text" }, sanitize(html, ctx.onCommand)));
@@ -167,6 +172,31 @@ export function renderMessage(message, ctx) {
     element.append(renderKeyboard(message, ctx));
   }
   return element;
+}
+
+// What a person sent besides text: {kind, <kind>: the Bot API object, url}.
+function mediaLabel(media) {
+  const item = media[media.kind];
+  switch (media.kind) {
+    case "sticker": return item.emoji || "Sticker";
+    case "photo": {
+      const largest = item[item.length - 1];
+      return `🖼 Photo ${largest.width}×${largest.height}`;
+    }
+    case "location": return `📍 ${item.latitude.toFixed(4)}, ${item.longitude.toFixed(4)}`;
+    case "voice": return `🎤 Voice note ${Math.floor(item.duration / 60)}:${String(item.duration % 60).padStart(2, "0")}`;
+    case "contact": return `👤 ${[item.first_name, item.last_name].filter(Boolean).join(" ")} ${item.phone_number}`;
+    case "document": return `📎 ${item.file_name || "File"}`;
+    default: return media.kind;
+  }
+}
+
+function renderMedia(media) {
+  if (media.kind === "document") {
+    return renderDocument({ ...media.document, url: media.url });
+  }
+  const big = media.kind === "sticker" ? " sticker" : "";
+  return h("div", { class: `media media-${media.kind}${big}`, dir: "auto" }, mediaLabel(media));
 }
 
 function renderDocument(document_) {

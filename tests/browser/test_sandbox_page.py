@@ -219,3 +219,29 @@ async def test_a_document_the_bot_sends_downloads(page: Page) -> None:
     assert download.suggested_filename.endswith(".json")
     saved = await download.path()
     assert (await asyncio.to_thread(Path(saved).read_bytes)).startswith(b"{")
+
+
+async def test_the_attach_menu_sends_non_text_messages(page: Page) -> None:
+    me = Screen(page)
+    await me.be("Tom")
+    await me.open_chat("Coalition")
+    await page.locator("#attach-button").click()
+    await page.get_by_role("menuitem", name="🎉 Sticker").click()
+    sticker = await me.sees("🎉")
+    await expect(sticker.locator(".media.sticker")).to_be_visible()
+    await page.locator("#composer-text").fill("The hall")
+    await page.locator("#attach-button").click()
+    await page.get_by_role("menuitem", name="🖼 Photo").click()
+    photo = await me.sees("Photo 1280×960")
+    await expect(photo).to_contain_text("The hall")  # what was typed is the caption
+    await expect(page.locator("#composer-text")).to_have_value("")
+    await page.locator("#attach-button").click()
+    await page.get_by_role("menuitem", name="📍 Location").click()
+    await me.sees("📍 48.8566, 2.3522")
+    await page.locator("#attach-button").click()
+    await page.locator("#attach-file").set_input_files(
+        {"name": "minutes.txt", "mimeType": "text/plain", "buffer": b"Agreed: Friday"}
+    )
+    document = await me.sees("minutes.txt")
+    link = document.locator("a.document")
+    assert (await link.get_attribute("href") or "").startswith("/control/files/")
