@@ -492,11 +492,17 @@ class EmulatorState(World):
         if chat.type == "private":
             self.limiter.user_activity(chat.id)
         if not poll.is_anonymous:
+            member = chat.members.get(user.id)
+            voter: JsonDict = (
+                {"voter_chat": self.chat_api(chat)}  # an anonymous admin votes as the group
+                if chat.type != "private" and member is not None and member.is_anonymous
+                else {"user": self.user_api(user.id)}
+            )
             self.enqueue(
                 "poll_answer",
                 {
                     "poll_id": poll.id,
-                    "user": self.user_api(user.id),
+                    **voter,
                     "option_ids": list(choice),
                     "option_persistent_ids": [str(i) for i in choice],
                 },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiogram import Bot
-from aiogram.types import ChatMemberAdministrator, ChatMemberOwner
+from aiogram.types import ChatMemberAdministrator, ChatMemberOwner, InputPollOption
 from telegram import Bot as PtbBot
 
 from botapi_emulator import EmulatorState, RunningEmulator, SandboxClient, SandboxError
@@ -32,6 +32,25 @@ async def test_an_anonymous_admin_writes_as_group_anonymous_bot(
     assert [(a.user.id, _anonymous(a)) for a in admins] == [(alice.id, True)]
     with pytest.raises(SandboxError, match="not an administrator"):
         await group.make_anonymous(bob)
+
+
+async def test_an_anonymous_admin_votes_as_the_group(bot: Bot, sandbox: SandboxClient) -> None:
+    alice, bob = await sandbox.create_user("Alice"), await sandbox.create_user("Bob")
+    group = await sandbox.create_group("Coalition", [alice, bob], type="supergroup")
+    await group.make_anonymous(alice)
+    options: list[InputPollOption | str] = [InputPollOption(text="Yes"), InputPollOption(text="No")]
+    poll = await bot.send_poll(group.id, "Lunch?", options, is_anonymous=False)
+    shown = (await group.messages())[-1]
+    assert shown.message_id == poll.message_id
+
+    await alice.vote(shown, [0])
+    await bob.vote(shown, [1])
+    answers = [u.poll_answer for u in await bot.get_updates() if u.poll_answer]
+
+    assert answers[0].voter_chat is not None and answers[0].voter_chat.id == group.id
+    assert answers[0].user is None and answers[0].option_ids == [0]
+    assert answers[1].user is not None and answers[1].user.id == bob.id
+    assert answers[1].voter_chat is None
 
 
 async def test_an_anonymous_administrator_and_back(
