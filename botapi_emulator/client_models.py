@@ -115,6 +115,7 @@ class SandboxMessage:
         """Builds a message from the control API's message view."""
         poll = view.get("poll")
         service = view.get("service")
+        media = view.get("media")
         return cls(
             message_id=view["message_id"],
             chat_id=view["chat_id"],
@@ -140,8 +141,8 @@ class SandboxMessage:
             is_topic_message=bool(view.get("is_topic_message")),
             topic=view.get("topic"),
             sender_chat_id=(view.get("sender_chat") or {}).get("id"),
-            media_kind=(view.get("media") or {}).get("kind"),
-            media=(view.get("media") or {}).get((view.get("media") or {}).get("kind", "")),
+            media_kind=media["kind"] if media else None,
+            media=media[media["kind"]] if media else None,
         )
 
 
