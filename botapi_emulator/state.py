@@ -324,11 +324,17 @@ class EmulatorState(World):
 
         `thread_id` names a forum topic (None: General, or the topic of the replied message);
         `as_chat` a channel the person owns to write in its name (sender_chat). An anonymous
-        admin's message comes from GroupAnonymousBot with sender_chat = the group.
+        admin's message comes from GroupAnonymousBot with sender_chat = the group. A channel's
+        admin writing in the channel posts there (see channel_post).
         """
         if not text.strip():
             raise ControlError(400, "text is empty")
         text = text.strip()
+        channel = self.chats.get(chat_id) if chat_id is not None else None
+        if channel is not None and channel.type == "channel":
+            if channel.status_of(user_id) not in ADMIN_STATUSES:
+                raise ControlError(403, f"only the admins of channel {channel.id} post there")
+            return self.channel_post(channel.id, text)[0]
         return self._post(
             user_id,
             chat_id,
@@ -379,7 +385,7 @@ class EmulatorState(World):
         user = self.user(user_id)
         chat = self.chat(chat_id if chat_id is not None else user.id)
         if chat.type == "channel":
-            raise ControlError(400, "people post in channels with channel_post")
+            raise ControlError(400, "a channel takes only text posts here")
         if chat.migrated_to is not None:
             raise ControlError(409, f"chat {chat.id} was upgraded to {chat.migrated_to}")
         if chat.type == "private":

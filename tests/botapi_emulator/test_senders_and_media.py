@@ -91,6 +91,9 @@ async def test_a_linked_channel_posts_into_its_discussion_group(
     assert written.sender_chat is not None and written.sender_chat.id == channel.id
     assert not written.is_automatic_forward and as_channel.anonymous
     assert (await bot.get_chat(group.id)).linked_chat_id == channel.id
+    await alice.send("Typed in the channel", chat=channel.id)
+    copy_of_typed = [m for m in await group.messages() if m.text == "Typed in the channel"]
+    assert copy_of_typed and copy_of_typed[0].raw["automatic_forward"]
     bob = await sandbox.create_user("Bob")
     await group.add(bob)
     with pytest.raises(SandboxError, match="cannot write as chat"):
