@@ -183,11 +183,8 @@ class ApiBase:
             return None
         if params.get("message_thread_id") is not None:
             thread_id = as_int(params["message_thread_id"])
-            topic = chat.topics.get(thread_id)
-            if topic is None:
+            if thread_id not in chat.topics:
                 raise bad_request("message thread not found")
-            if topic.closed and self.state.bot_status(chat) != "creator":
-                raise bad_request("TOPIC_CLOSED")
             return thread_id
         if reply_to is not None:
             return chat.messages[reply_to].thread_id

@@ -211,7 +211,6 @@ class Topic:
     id: int
     name: str
     icon_color: int = TOPIC_COLORS[0]
-    closed: bool = False
 
     def to_api(self) -> JsonDict:
         """Returns the Bot API ForumTopic object."""
