@@ -10,10 +10,12 @@ import pytest
 
 from bot.app import Storage, open_storage
 from handlers import build_router
+from handlers.coalesce import EditCoalescer
 from handlers.context import HandlerSettings, Services
 from handlers.dispatch import Dispatcher
 from handlers.ports import ShiftedClock
 from tests.support.recording import Conversation, RecordingMessenger
+from tests.support.timing import ManualTime
 
 COORDINATOR_ID = 900_001
 
@@ -48,19 +50,28 @@ def clock() -> ShiftedClock:
 
 
 @pytest.fixture
+def manual_time() -> ManualTime:
+    """Seconds that pass only when the test advances them (edit coalescing, pacing)."""
+    return ManualTime()
+
+
+@pytest.fixture
 def messenger() -> RecordingMessenger:
     """A messenger that records what chats show."""
     return RecordingMessenger()
 
 
 @pytest.fixture
-def services(storage: Storage, messenger: RecordingMessenger, clock: ShiftedClock) -> Services:
-    """What every update shares."""
+def services(
+    storage: Storage, messenger: RecordingMessenger, clock: ShiftedClock, manual_time: ManualTime
+) -> Services:
+    """What every update shares; live-result edits coalesce on `manual_time`, not real seconds."""
     return Services(
         sessionmaker=storage.sessionmaker,
         messenger=messenger,
         clock=clock,
         settings=HandlerSettings(admin_ids=frozenset({COORDINATOR_ID}), bot_username="chorus_bot"),
+        edits=EditCoalescer(monotonic=manual_time.monotonic, sleep=manual_time.sleep),
     )
 
 

@@ -65,7 +65,7 @@ async def bot(emulator: RunningEmulator) -> AsyncIterator[Bot]:
 @pytest.fixture
 async def sandbox(emulator: RunningEmulator) -> AsyncIterator[SandboxClient]:
     """A client acting as people through the control API."""
-    async with SandboxClient(emulator.url, timeout=5.0) as client:
+    async with SandboxClient(emulator.url, timeout=30.0) as client:  # never waited out when green
         yield client
 
 

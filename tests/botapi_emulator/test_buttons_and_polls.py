@@ -27,15 +27,15 @@ async def test_press_and_answer(bot: Bot, sandbox: SandboxClient, state: Emulato
     sent = await bot.send_message(alice.id, "Language?", reply_markup=markup)
     offset = (await bot.get_updates())[-1].update_id + 1
 
-    pressing = asyncio.create_task(alice.press("English"))
-    update = (await bot.get_updates(offset=offset, timeout=5))[0]
+    pressing = asyncio.create_task(alice.press("English", wait=25))
+    update = (await bot.get_updates(offset=offset, timeout=25))[0]
     query = update.callback_query
     assert query is not None and query.data == "lang:en" and query.from_user.id == alice.id
     assert query.message is not None and query.message.message_id == sent.message_id
     assert query.chat_instance == state.chats[alice.id].chat_instance
     assert await bot.answer_callback_query(query.id, text="Saved", show_alert=True)
 
-    answer = await asyncio.wait_for(pressing, 5)
+    answer = await asyncio.wait_for(pressing, 30)
     assert answer is not None and (answer.text, answer.show_alert) == ("Saved", True)
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(query.id)

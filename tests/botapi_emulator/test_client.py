@@ -79,7 +79,7 @@ async def running_bot(bot: Bot) -> AsyncIterator[Bot]:
     )
     yield bot
     await dispatcher.stop_polling()
-    await asyncio.wait_for(polling, 5)
+    await asyncio.wait_for(polling, 30)
 
 
 async def test_a_person_talks_to_the_bot(running_bot: Bot, sandbox: SandboxClient) -> None:

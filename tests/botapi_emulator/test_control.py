@@ -95,9 +95,9 @@ async def test_waiting_on_a_chat_version(
     unchanged = await sandbox.chat(started_user.id, after_version=version, wait=0.2)
     assert unchanged["version"] == version
 
-    waiting = asyncio.create_task(sandbox.chat(started_user.id, after_version=version, wait=10))
+    waiting = asyncio.create_task(sandbox.chat(started_user.id, after_version=version, wait=25))
     state.send_text(started_user.id, "ping")
-    view = await asyncio.wait_for(waiting, 5)
+    view = await asyncio.wait_for(waiting, 30)
 
     assert view["version"] > version and view["messages"][-1]["text"] == "ping"
 
@@ -113,7 +113,7 @@ async def test_events_stream_reports_chat_changes(
         assert await response.content.readline() == b": connected\n"
         await response.content.readline()
         state.send_text(started_user.id, "ping")
-        line = await asyncio.wait_for(response.content.readline(), 5)
+        line = await asyncio.wait_for(response.content.readline(), 30)
 
     event = orjson.loads(line.removeprefix(b"data: "))
     assert event == {

@@ -87,7 +87,7 @@ async def test_the_keeper_saves_after_a_change_and_when_stopped(
     keeper = WorldKeeper(emulator.state, path, lambda: {"clock_offset": 5.0})
     keeper.start()
     emulator.state.create_user("Alice", user_id=77)
-    await asyncio.wait_for(keeper.saved.wait(), 5)
+    await asyncio.wait_for(keeper.saved.wait(), 30)
     assert keeper.saves == 1 and path.exists()
     emulator.state.create_user("Bob", user_id=78)
     await keeper.stop()

@@ -29,6 +29,10 @@ from tests.support import bot_api_spec
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = 20.0
+# How long a person waits for the bot by default: generous, since a busy machine (CI, several
+# suites at once) can take seconds for what usually takes milliseconds; a passing test never
+# waits it out, so it costs nothing.
+PATIENCE = 30.0
 
 
 @dataclass
@@ -134,7 +138,7 @@ async def emulator(clock: ShiftedClock) -> AsyncIterator[RunningEmulator]:
 @pytest.fixture
 async def sandbox(emulator: RunningEmulator) -> AsyncIterator[SandboxClient]:
     """A client of the emulator's control API."""
-    async with SandboxClient(emulator.url) as client:
+    async with SandboxClient(emulator.url, timeout=PATIENCE) as client:
         yield client
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.app import Storage, open_storage
 from botapi_emulator.client import Person
 from storage.action_models import Action, Rsvp
-from tests.e2e.conftest import ChorusUnderTest
+from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.support.actions import make_volunteer
 
 
@@ -47,7 +47,7 @@ async def _volunteer(
     return person
 
 
-async def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:  # noqa: ASYNC109
+async def _until(check: Callable[[], bool], timeout: float = PATIENCE) -> None:  # noqa: ASYNC109
     """Waits for a condition of the emulator's state, checked every few milliseconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -122,9 +122,11 @@ async def test_errors_injected_by_the_emulator_are_handled_each_its_way(
     assert sum(1 for e in sends if e["params"]["chat_id"] == blocked) == 1, "stopped after 403"
     limited = next(e for e in sends if e["status"] == 429)
     after = [e["time"] - limited["time"] for e in sends if e["id"] > limited["id"]]
-    in_flight_then = [t for t in after if t < 0.05]
-    assert len(in_flight_then) <= 1 and len(after) > len(in_flight_then)
-    assert all(t >= 0.95 for t in after if t >= 0.05), "the whole sender waited retry_after"
+    # At most the one send already in flight arrives before retry_after is over, however late a
+    # busy machine lets it arrive; every other send waited for the pause (no stopwatch upper
+    # bound on "in flight", which load would break).
+    early = [t for t in after if t < 0.95]
+    assert len(early) <= 1 and len(after) > len(early), "the whole sender waited retry_after"
     assert engine.stats.rate_limited == 1
     async with storage.sessionmaker() as session:
         preference = await session.get(UserPreference, blocked)

@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.app import open_storage
 from botapi_emulator.client import Group, Person
+from handlers.coalesce import DEFAULT_INTERVAL
 from storage import volunteers
-from tests.e2e.conftest import ChorusUnderTest
+from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 
 
 async def register(chorus: ChorusUnderTest, *people: Person, **profile: Any) -> None:
@@ -66,7 +67,7 @@ async def test_a_native_majority_vote_with_a_changed_vote(chorus: ChorusUnderTes
     await chadi.vote(poll, [1])
     await amira.vote(poll, [0])  # changes her mind
     live = await coral.wait_for_message(
-        showing("Yes — 2 (67%):"), chat=group, since_last_action=False, timeout=15
+        showing("Yes — 2 (67%):"), chat=group, since_last_action=False, timeout=PATIENCE
     )
     # Answers of different people may be handled in either order: the names, not their order.
     assert "Amira" in live.text.split("Yes — 2 (67%):")[1].split("\n")[0]
@@ -101,27 +102,32 @@ async def test_a_burst_of_200_votes_is_coalesced(chorus: ChorusUnderTest) -> Non
     await coral.send("/poll Big question? | Yes | No | anonymous | in 3d | quiet", chat=group)
     results = await coral.wait_for_message(showing("Big question?"), chat=group)
     await chorus.sandbox.clear_requests()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     semaphore = asyncio.Semaphore(20)
 
     async def vote(index: int, person: Person) -> None:
         async with semaphore:
-            await person.press_data(results, f"dv:1:{0 if index % 4 else 1}", wait=10)
+            await person.press_data(results, f"dv:1:{0 if index % 4 else 1}", wait=30)
 
     await asyncio.gather(*(vote(i, p) for i, p in enumerate(people)))
     await coral.wait_for_message(
         showing("200 of 201 eligible members have voted."),
         chat=group,
         since_last_action=False,
-        timeout=15,
+        timeout=PATIENCE * 2,
     )
+    elapsed = loop.time() - started
     edits = [
         r
         for r in await chorus.sandbox.requests("editMessageText")
         if r["params"].get("message_id") == results.message_id
     ]
-    # 200 votes in a few seconds: one edit at once, then at most one every 4 s (Telegram allows
-    # about 20 a minute per group); an edit that would change nothing is not an error.
-    assert 1 <= len(edits) <= 6, len(edits)
+    # One edit at once, then at most one every DEFAULT_INTERVAL seconds (Telegram allows about
+    # 20 a minute per group), however long a busy machine takes over the 200 votes; an edit that
+    # would change nothing is not an error. Without coalescing there would be about 200.
+    allowed = 1 + int(elapsed // DEFAULT_INTERVAL) + 1  # + one already waiting from the poll
+    assert 1 <= len(edits) <= allowed, (len(edits), elapsed)
     assert not [r for r in edits if r["status"] == 429]
     shown = next(m for m in await group.messages() if m.message_id == results.message_id)
     assert "Yes · 150" in shown.labels and "No · 50" in shown.labels

@@ -16,7 +16,7 @@ from botapi_emulator.client import Group, Person
 from botapi_emulator.client_models import SandboxMessage
 from storage import groups, volunteers
 from storage.decision_models import Decision
-from tests.e2e.conftest import ChorusUnderTest
+from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_decisions import coalition, showing
 
 AGREE, STAND_ASIDE, BLOCK, QUESTION = range(4)
@@ -54,7 +54,7 @@ async def until(chorus: ChorusUnderTest, check: Check, what: str) -> None:
     """Waits until the bot's database satisfies `check` (polled every few milliseconds)."""
     storage = await open_storage(chorus.database_url)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
+    deadline = loop.time() + PATIENCE
     try:
         while True:
             async with storage.sessionmaker() as session:
@@ -123,7 +123,9 @@ async def reminded(person: Person, *, times: int) -> None:
         found = [m for m in messages if m.from_bot and REMINDER in (m.text or "")]
         return found[-1] if len(found) >= times else None
 
-    await person.client.wait_for(person.id, pick, 10, f"{person.first_name}: reminder {times}")
+    await person.client.wait_for(
+        person.id, pick, PATIENCE, f"{person.first_name}: reminder {times}"
+    )
 
 
 async def test_a_block_asks_for_a_reason_shown_with_the_outcome(chorus: ChorusUnderTest) -> None:
@@ -228,7 +230,7 @@ async def test_outsiders_are_invited_privately_and_not_counted(chorus: ChorusUnd
         showing("1 of 2 eligible members has voted."),
         chat=group,
         since_last_action=False,
-        timeout=15,
+        timeout=PATIENCE,
     )
     assert "Hall · 0" in live.labels and "Park · 1" in live.labels
     await coral.press("⏹ Close now", chat=group)
@@ -247,7 +249,7 @@ async def test_only_the_quiet_members_are_reminded_once_a_moment(chorus: ChorusU
     await amira.press("Hall · 0", chat=group)
     await coral.press("Park · 0", chat=group)
     await coral.wait_for_message(  # the coalesced edit, before the bot restarts below
-        lambda m: "Park · 1" in m.labels, chat=group, since_last_action=False, timeout=15
+        lambda m: "Park · 1" in m.labels, chat=group, since_last_action=False, timeout=PATIENCE
     )
     await chorus.advance(timedelta(hours=2, seconds=1))  # halfway
     await reminded(bilal, times=1)
@@ -287,7 +289,7 @@ async def test_a_vote_press_delivered_twice_counts_once(chorus: ChorusUnderTest)
     answer = await bilal.press("Tue · 0", chat=group)
     assert answer is not None and answer.text == "Vote recorded: Tue"
     live = await coral.wait_for_message(
-        lambda m: "Tue · 1" in m.labels, chat=group, since_last_action=False, timeout=15
+        lambda m: "Tue · 1" in m.labels, chat=group, since_last_action=False, timeout=PATIENCE
     )
     assert "Mon · 1" in live.labels, live.labels
     assert "2 of 3 eligible members have voted." in live.text

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from handlers.coalesce import EditCoalescer
-
-
-class FakeTime:
-    """A monotonic clock that moves only when told; sleepers wake when it passes their time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self.now + seconds, future))
-        await future
-
-    async def advance(self, seconds: float) -> None:
-        self.now += seconds
-        for due, future in list(self._sleepers):
-            if due <= self.now and not future.done():
-                future.set_result(None)
-                self._sleepers.remove((due, future))
-        for _ in range(5):  # let the woken tasks run to completion
-            await asyncio.sleep(0)
+from tests.support.timing import ManualTime
 
 
 async def test_a_burst_becomes_one_immediate_and_one_trailing_run() -> None:
-    time = FakeTime()
+    time = ManualTime()
     coalescer = EditCoalescer(4.0, monotonic=time.monotonic, sleep=time.sleep)
     runs: list[tuple[float, int]] = []
 
@@ -57,7 +31,7 @@ async def test_a_burst_becomes_one_immediate_and_one_trailing_run() -> None:
 
 
 async def test_keys_are_independent_and_flush_runs_what_waits() -> None:
-    time = FakeTime()
+    time = ManualTime()
     coalescer = EditCoalescer(4.0, monotonic=time.monotonic, sleep=time.sleep)
     runs: list[str] = []
 
