@@ -15,6 +15,7 @@ from handlers import action_views as views
 from handlers import broadcasts as sending
 from handlers import fields, forms, reminders
 from handlers.action_views import Invalid
+from handlers.audit import note
 from handlers.context import Context
 from handlers.fields import AnswerButton
 from handlers.forms import NEXT, STAY, Data, Message, Step, get_in, put_in
@@ -544,6 +545,8 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
     known = {g.chat_id for g in await groups.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
     await ctx.clear_dialog()
+    await note(ctx, "action.create", action=action.id, title=action.title)
+    await note(ctx, "action.send", action=action.id, title=action.title, recipients=len(people))
     link = views.deep_link(ctx.settings.bot_username, action.code)
     ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
     await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)

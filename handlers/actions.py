@@ -13,6 +13,7 @@ from handlers import action_dialog, fields, forms, reminders, rsvp
 from handlers import action_views as views
 from handlers import broadcasts as sending
 from handlers.action_views import Invalid
+from handlers.audit import note
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.fields import AnswerButton
@@ -213,6 +214,8 @@ def _refresh_reports_after_commit(ctx: Context, broadcast_ids: list[int]) -> Non
 async def _end(ctx: Context, action: Action, status: str) -> None:
     """Closes or cancels an action: no more answers, no reminders, nothing more sent."""
     await actions.change(ctx.session, action, {"status": status}, ctx.now())
+    kind = "action.close" if status == actions.CLOSED else "action.cancel"
+    await note(ctx, kind, action=action.id, title=action.title)
     await reminders.drop(ctx, action)
     await broadcasts.stop_all(ctx.session, action.id)
     if status == actions.CANCELLED:
@@ -271,6 +274,8 @@ async def apply_edit(ctx: Context, data: Data) -> None:
         ctx.reply(_question(ctx.t, data, field))
         return
     old_capacity = action.capacity
+    change = _change(field, {name: getattr(action, name) for name in changes}, changes)
+    await note(ctx, "action.edit", action=action.id, title=action.title, **change)
     await actions.change(ctx.session, action, changes, ctx.now())
     await ctx.clear_dialog()
     if field in ("when", "reminders"):
@@ -300,6 +305,20 @@ EDIT_FORM = forms.Form(
     diagram="actionedit.mmd",
 )
 forms.route(EDIT_FORM, router)
+
+
+def _change(field: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """An edit for the audit log: the field and its value from → to (every changed column when
+    several change together, as a place that became "online")."""
+    changed = [name for name in after if before[name] != after[name]] or list(after)
+    if len(changed) == 1:
+        (name,) = changed
+        return {"field": field, "from_": before[name], "to": after[name]}
+    return {
+        "field": field,
+        "from_": {name: before[name] for name in changed},
+        "to": {name: after[name] for name in changed},
+    }
 
 
 def _changes(ctx: Context, zone: str, field: str, text: str) -> dict[str, Any]:

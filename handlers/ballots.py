@@ -24,6 +24,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import deadlines
+from handlers.audit import note
 from handlers.context import Context, Services
 from handlers.decision_input import CONSENSUS, VOTE, parse
 from handlers.decision_views import Snapshot, final_text, keyboard, live_text
@@ -241,6 +242,7 @@ async def create(ctx: Context, kind: str) -> None:
         created_at=ctx.now(),
         closes_at=draft.closes_at,
     )
+    await note(ctx, "decision.open", decision=decision.id, question=decision.question)
     await schedule_timers(ctx, decision)
     publish(ctx, decision, await assess(ctx.session, decision))
 

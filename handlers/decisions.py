@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Literal
 
 from handlers import ballots, csv_export
+from handlers.audit import note
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.decision_views import AdminButton, Snapshot, option_labels, outcome_text
@@ -104,6 +105,7 @@ async def _export(ctx: Context) -> None:
     if not check(ctx, "decisions.manage"):
         return
     past = await decisions.history(ctx.session, ctx.chat_id)
+    await note(ctx, "decisions.export", group=ctx.chat_id, count=len(past))
     content = export_csv(ctx.t, past)
     user_id, caption = ctx.user_id, ctx.t("decisions.export_caption", count=len(past))
     name = csv_export.file_name("decisions", ctx.now(), user_id)
@@ -177,7 +179,9 @@ async def setting_pressed(ctx: Context, button: SettingButton) -> None:
     group = await groups.get(ctx.session, ctx.chat_id)
     if group is None:
         raise StaleButton(ctx.event.data)
-    await groups.set_setting(ctx.session, ctx.chat_id, name, not group.settings.get(name))
+    before = bool(group.settings.get(name))
+    await groups.set_setting(ctx.session, ctx.chat_id, name, not before)
+    await note(ctx, "settings.change", setting=name, from_=before, to=not before, group=ctx.chat_id)
     ctx.answer(ctx.t("decisions.setting_saved"))
     ctx.edit(await _history_text(ctx), _settings_keyboard(ctx.t, group.settings))
 
@@ -195,10 +199,21 @@ async def admin_pressed(ctx: Context, button: AdminButton) -> None:
     if not may_manage_decision(ctx.roles, ctx.user_id, decision):
         ctx.answer(refusal(ctx.t, "decisions.manage", or_author=True), alert=True)
         return
+    closes_at, question = decision.closes_at, decision.question
     if action == "close":
         await ballots.close(ctx, decision)
+        await note(ctx, "decision.close", decision=decision.id, question=question)
         ctx.answer(ctx.t("decisions.closed_now"))
     elif await ballots.extend(ctx, decision, EXTEND_BY):
+        await note(
+            ctx,
+            "decision.extend",
+            decision=decision.id,
+            question=question,
+            field="closes_at",
+            from_=closes_at,
+            to=decision.closes_at,
+        )
         ctx.answer(ctx.t("decisions.extended_toast"))
     else:
         ctx.answer(ctx.t("decisions.error.extend_too_far"), alert=True)

@@ -7,6 +7,7 @@ the file alike (a roster gets forwarded).
 from __future__ import annotations
 
 from handlers import csv_export
+from handlers.audit import note
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, Translator, escape
@@ -90,6 +91,7 @@ async def show(ctx: Context, action: Action) -> None:
         lines.append(t.plural("roster.more_in_file", omitted))
     ctx.reply(Html("\n".join(lines)))
     if rows:
+        await note(ctx, "roster.export", action=action.id, title=action.title, count=len(rows))
         content = csv_bytes(t, rows)
         chat_id = ctx.chat_id
         caption = t("roster.file_caption", title=action.title)
