@@ -97,7 +97,7 @@ def plain(value: Any) -> Any:
     """A value as the log keeps it (JSON-ready): datetimes as ISO text, also inside lists and
     mappings; the rest as it is."""
     if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
+        return value.isoformat(timespec="seconds")
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

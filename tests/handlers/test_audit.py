@@ -161,3 +161,17 @@ async def test_csv_exports_what_the_filters_show_and_is_logged(
         (entry,) = await audit.of_action(session, "audit.export")
     assert entry.actor_id == COORDINATOR_ID and entry.details == {"person": BILAL, "count": 1}
     assert clock.now() - entry.at < timedelta(minutes=1)
+
+
+async def test_an_action_closed_is_logged(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _people(storage, clock)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await create_meeting(coral, clock)
+    await coral.press("✅ Send it")
+    await coral.send("/actions")
+    await coral.press("#1 Vigil for survivors")
+    await coral.press("🔒 Close")
+    await coral.send("/audit")
+    assert "<b>Coral</b>: closed an action #1 “Vigil for survivors”" in coral.last.text
