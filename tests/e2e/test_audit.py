@@ -10,13 +10,15 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.app import Storage, open_storage
-from bot.sandbox.client import Person
+from botapi_emulator.client import Person
+from handlers.audit import CSV_HEADER
 from handlers.i18n import translator
 from storage import membership
 from storage.decision_models import Decision
 from storage.models import AuditEntry
 from tests.e2e.conftest import ChorusUnderTest
 from tests.support.coalition import make_member
+from tests.support.csv_files import read_export
 
 ZONE = "Asia/Beirut"
 
@@ -188,5 +190,7 @@ async def test_every_change_shows_in_the_audit_log_and_reading_does_not(
     await coral.press("⬇️ CSV")
     exported = await coral.wait_for_message(lambda m: m.document is not None)
     assert exported.document is not None
-    rows = (await chorus.sandbox.download(exported.document)).decode("utf-8-sig").splitlines()
-    assert len(rows) == 2 + 3 and all("decision." in row for row in rows[2:])
+    content = await chorus.sandbox.download(exported.document)
+    name = exported.document.file_name or ""
+    rows = read_export((name, content), "audit", coral.id, CSV_HEADER)
+    assert [r["action"] for r in rows] == ["decision.open", "decision.extend", "decision.close"]

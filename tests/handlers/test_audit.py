@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.app import Storage
+from handlers import audit as handlers_audit
 from handlers.ports import ShiftedClock
 from storage import audit
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import create_meeting
 from tests.support.actions import engine_for
 from tests.support.coalition import make_member, someone
+from tests.support.csv_files import read_export
 from tests.support.recording import Conversation
 
 AMIRA, BILAL = 9001, 9002
@@ -153,10 +155,8 @@ async def test_csv_exports_what_the_filters_show_and_is_logged(
     coral = someone(conversation, COORDINATOR_ID, "Coral")
     await coral.send("/audit @bilal")
     await coral.press("⬇️ CSV")
-    assert coral.last.document is not None
-    rows = coral.last.document[1].decode("utf-8-sig").splitlines()
-    assert rows[0].startswith(f"exported by Coral ({COORDINATOR_ID})")
-    assert len(rows) == 3 and "settings.change" in rows[2] and "Bilal" in rows[2]
+    rows = read_export(coral.last.document, "audit", COORDINATOR_ID, handlers_audit.CSV_HEADER)
+    assert [(r["action"], r["actor"]) for r in rows] == [("settings.change", "Bilal")]
     async with storage.sessionmaker() as session:
         (entry,) = await audit.of_action(session, "audit.export")
     assert entry.actor_id == COORDINATOR_ID and entry.details == {"person": BILAL, "count": 1}
