@@ -67,7 +67,7 @@ async def test_the_world_and_the_clock_survive_a_restart(
 ) -> None:
     first = await started()
     assert await _volunteers(settings) == (5, 5)  # the ready-made people but Tom
-    async with SandboxClient(first.url) as client:
+    async with SandboxClient(first.url, timeout=30.0) as client:
         amira = await _person(client, AMIRA)
         await amira.send("/start")
         await amira.wait_for_message(lambda m: "أهلاً" in m.text)
@@ -79,7 +79,7 @@ async def test_the_world_and_the_clock_survive_a_restart(
 
     second = await started()
     assert second.clock.offset >= timedelta(days=1)
-    async with SandboxClient(second.url) as client:
+    async with SandboxClient(second.url, timeout=30.0) as client:
         amira = await _person(client, AMIRA)
         shown = await amira.chat_messages()
         assert [m.text for m in shown][:1] == ["/start"] and len(shown) == 2

@@ -81,7 +81,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
 @pytest.fixture
 async def people(sandbox: Sandbox) -> AsyncIterator[dict[str, Person]]:
     """The ready-made people, to act outside the page (through the control API) by first name."""
-    async with SandboxClient(sandbox.url) as client:
+    async with SandboxClient(sandbox.url, timeout=30.0) as client:
         users = {u["id"]: u for u in await client.request("GET", "/control/users")}
         yield {p.first_name: Person(client, users[p.user_id]) for p in PEOPLE}
 

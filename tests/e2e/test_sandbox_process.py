@@ -10,6 +10,8 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from botapi_emulator.client import SandboxClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,12 @@ async def _read_until(stream: asyncio.StreamReader, pattern: str) -> str:
     return seen
 
 
+# A fresh interpreter importing both frameworks can take a minute or more on a busy machine:
+# the waits below are generous (a passing run never waits them out).
+STARTUP = 150.0
+
+
+@pytest.mark.timeout(STARTUP + 150)
 async def test_the_sandbox_runs_as_a_process(tmp_path: Path) -> None:
     port = _free_port()
     env = {
@@ -54,7 +62,7 @@ async def test_the_sandbox_runs_as_a_process(tmp_path: Path) -> None:
     )
     assert process.stdout is not None
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(STARTUP):
             banner = await _read_until(process.stdout, r"/control/")
         assert f"http://127.0.0.1:{port}" in banner
         async with SandboxClient(f"http://127.0.0.1:{port}") as client:
@@ -68,7 +76,7 @@ async def test_the_sandbox_runs_as_a_process(tmp_path: Path) -> None:
             # Amira is registered from the first start: she is welcomed back, in Arabic.
             assert any("أهلاً بعودتك يا أميرة" in text for text in texts), texts
         process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 30) == 0
+        assert await asyncio.wait_for(process.wait(), 60) == 0
         assert (tmp_path / "sandbox.sqlite3").exists()
         assert (tmp_path / "sandbox.world.json").exists()
     finally:
