@@ -33,6 +33,7 @@ from .state import EmulatorState
 from .world import DEFAULT_UPDATE_TYPES, TOKEN_RE
 
 log = logging.getLogger(__name__)
+CLIENT_GONE = "the client went away before its request had arrived"
 
 
 def fake_token(bot_id: int = 123456789) -> str:
@@ -84,6 +85,9 @@ class BotApiServer:
         except ApiError as error:
             self._log(method, params, error.code, None, error.description)
             return _answer(error.payload(), error.code)
+        except ConnectionResetError:  # the client died mid-request (a killed bot): nothing came
+            self._log(method, {}, 0, None, CLIENT_GONE)
+            return web.Response(status=400)
         except Exception:
             log.exception("the emulator failed on %s", method)
             self._log(method, params, 500, None, "emulator bug: see the log")
