@@ -212,20 +212,16 @@ class Query:
 
     @classmethod
     def from_button(cls, button: AuditButton) -> Query:
-        """The filters back from button data; StaleButton when forged."""
+        """The filters back from button data; ValueError when forged (StaleButton once
+        unpacked)."""
 
         def day(text: str) -> date | None:
             if text == NONE:
                 return None
-            try:
-                return datetime.strptime(text, "%Y%m%d").date()
-            except ValueError as exc:
-                raise StaleButton(text) from exc
+            return datetime.strptime(text, "%Y%m%d").date()
 
-        if button.kind != NONE and button.kind not in KINDS:
-            raise StaleButton(button.kind)
-        if button.person < 0:
-            raise StaleButton(str(button.person))
+        if (button.kind != NONE and button.kind not in KINDS) or button.person < 0:
+            raise ValueError(button.kind)
         return cls(
             None if button.kind == NONE else button.kind,
             button.person or None,
@@ -419,26 +415,36 @@ class AuditButton(CallbackData, prefix="au"):
     <last day> | au:c:… (days as YYYYMMDD, "-" for none); au:<page> | au:csv from before them."""
 
     target: str
-    page: int = 0
+    number: int = 0
     kind: str = NONE
     person: int = 0
     first: str = NONE
     last: str = NONE
 
+    def __post_init__(self) -> None:
+        legacy = self.target.isdecimal() and self.target.isascii()
+        if not (legacy or self.target in ("csv", "p", "c")) or self.number < 0:
+            raise ValueError(self.target)
+        Query.from_button(self)  # forged filters are refused when the data is read
+
+    @property
+    def page(self) -> int | None:
+        """The page asked for (from 0); None for the CSV export."""
+        if self.target in ("csv", "c"):
+            return None
+        return self.number if self.target == "p" else int(self.target)
+
+    @property
+    def query(self) -> Query:
+        """The filters (none on a button from before them)."""
+        return Query.from_button(self) if self.target in ("p", "c") else Query()
+
 
 @router.button(AuditButton)
 async def pressed(ctx: Context, button: AuditButton) -> None:
     """Turns the page, changes the kind shown, or sends the filtered log as CSV."""
-    if button.target == "csv":  # a button from before the filters
-        await _export(ctx, Query())
-    elif button.target.isdecimal() and button.target.isascii():
-        ctx.answer()
-        ctx.edit(*await _page(ctx, int(button.target), Query()))
-    elif button.target == "c":
-        await _export(ctx, Query.from_button(button))
-    elif button.target == "p" and button.page >= 0:
-        query = Query.from_button(button)
-        ctx.answer()
-        ctx.edit(*await _page(ctx, button.page, query))
-    else:
-        raise StaleButton(ctx.event.data)
+    if button.page is None:
+        await _export(ctx, button.query)
+        return
+    ctx.answer()
+    ctx.edit(*await _page(ctx, button.page, button.query))
