@@ -8,8 +8,9 @@
   concurrently, and their results written back in batched UPDATEs every 50 ms.
 - Crash safety: at most `window` rows are ever in state 'sending'. After a crash they go back
   to pending and are sent again — the only possible duplicates (see docs/delivery.md).
-- Errors: 403 fails the row and every pending row to that chat, and marks the person as having
-  blocked the bot; 5xx, timeouts and dropped connections are retried with exponential backoff
+- Errors: 403 fails the row and every pending row to that chat; a person who blocked the bot,
+  deleted their account or never started it is recorded so, with the reason (a group the bot
+  left is not a person); 5xx, timeouts and dropped connections are retried with exponential backoff
   (up to `max_attempts`); a permanent 400 is recorded with Telegram's description.
 """
 
@@ -29,13 +30,13 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.ports import (
-    BotBlocked,
-    Button,
     ChatMigrated,
     ChatNotFound,
     Clock,
+    Forbidden,
     Messenger,
     MessengerError,
+    NotInChat,
     RetryAfter,
     TransientError,
 )
@@ -43,6 +44,7 @@ from storage import outbox, preferences
 from storage.outbox import Claimed, Results
 
 log = logging.getLogger(__name__)
+PERSON_UNREACHABLE = (preferences.BLOCKED, preferences.DEACTIVATED, preferences.NOT_STARTED)
 
 FREE_RATE = 30.0
 OnFlush = Callable[[set[str]], Awaitable[None]]
@@ -98,14 +100,15 @@ class MessengerTransport:
 
     async def send(self, item: Claimed, paid: bool) -> int:
         """Sends through the messenger."""
-        keyboard = None
-        if item.keyboard:
-            keyboard = [
-                [Button(c["text"], c.get("callback_data"), c.get("url")) for c in row]
-                for row in item.keyboard
-            ]
-        sent = await self.messenger.send_message(item.chat_id, item.text, keyboard)
+        sent = await self.messenger.send_message(item.chat_id, item.text, item.keyboard)
         return sent.message_id
+
+
+def _failure(exc: Forbidden) -> str:
+    """The outbox failure of a 403: why a person is unreachable, or what else it was."""
+    if exc.unreachable is not None:
+        return exc.unreachable
+    return "not_in_chat" if isinstance(exc, NotInChat) else "forbidden"
 
 
 @dataclass(slots=True)
@@ -200,7 +203,7 @@ class DeliveryEngine:
         self._ready: deque[Claimed] = deque()
         self._deferred: list[tuple[float, int, Claimed]] = []
         self._chat_next: dict[int, float] = {}
-        self._unreachable: set[int] = set()  # answered 403 since the engine was last idle
+        self._unreachable: dict[int, str] = {}  # chat → why, answered 403 since last idle
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._flushed = asyncio.Event()
@@ -318,8 +321,9 @@ class DeliveryEngine:
                 await self._idle(exhausted and room > 0)
                 continue
             item = self._ready.popleft()
-            if item.chat_id in self._unreachable:
-                self._fail(item, "blocked", "the bot is blocked")
+            why = self._unreachable.get(item.chat_id)
+            if why is not None:
+                self._fail(item, why, f"unreachable: {why}")
                 self._flush_now.set()
                 continue
             ready_at = self._chat_next.get(item.chat_id, 0.0)
@@ -372,10 +376,11 @@ class DeliveryEngine:
             self._ready.appendleft(item)
             self._wakeup.set()
             return
-        except BotBlocked as exc:
-            self._fail(item, "blocked", exc.description)
-            self._results.unreachable.add(item.chat_id)
-            self._unreachable.add(item.chat_id)
+        except Forbidden as exc:
+            why = _failure(exc)
+            self._fail(item, why, exc.description)
+            self._results.unreachable[item.chat_id] = why
+            self._unreachable[item.chat_id] = why
         except ChatMigrated as exc:
             self._results.moved.append((item.id, exc.new_chat_id))
         except TransientError as exc:
@@ -430,9 +435,9 @@ class DeliveryEngine:
             async with self.sessionmaker() as session, session.begin():
                 now = self.clock.now()
                 await outbox.record(session, results, now)
-                for chat_id in results.unreachable:
-                    if chat_id > 0:
-                        await preferences.set_blocked(session, chat_id, True, now)
+                for chat_id, why in results.unreachable.items():
+                    if chat_id > 0 and why in PERSON_UNREACHABLE:
+                        await preferences.set_unreachable(session, chat_id, why, now)
         except BaseException:
             self._results.merge(results)
             raise

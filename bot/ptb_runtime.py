@@ -1,14 +1,16 @@
 """The second runtime: python-telegram-bot 22 long polling feeding the very same handlers.
 
 PTB's JobQueue and rate limiter are not used: Chorus's own scheduler and delivery pacing stay
-the only ones. Only the Application's polling, its Bot, and its error types are.
+the only ones. Only the Application's polling and its request layer are: every outgoing call
+is a pre-built Bot API payload (bot/botapi), the same the aiogram runtime posts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -16,220 +18,78 @@ from typing import Any
 # Opt in to PTB's time periods as timedelta (the int form warns of its deprecation).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import (
-    Bot,
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    InlineKeyboardMarkup,
-    InputFile,
-    InputPollOption,
-    LinkPreviewOptions,
-    Update,
-)
-from telegram import BotCommand as PtbCommand
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram import InputFile, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
-from bot.errors import bad_request
-from bot.lean_sender import build_payload
-from bot.updates import ALLOWED_UPDATES, event_from_update, inline_keyboard
-from handlers import ports
+from bot.botapi import BotApiMessenger, BulkSender, Call, classify
+from bot.updates import ALLOWED_UPDATES, event_from_update
 from handlers.dispatch import Dispatcher
-from handlers.ports import BotCommand, Keyboard, SentMessage
-from storage.outbox import Claimed
 
 POLL_TIMEOUT = 25
+POOL_SIZE = 64
+
+
+class TelegramAnswer(TelegramError):
+    """PTB's error type carrying Telegram's whole answer: PTB's own error classes keep neither
+    the status nor all the parameters (404 and 401 are both InvalidToken; 413, 5xx and a
+    dropped connection are all NetworkError)."""
+
+    def __init__(self, status: int, description: str, parameters: dict[str, Any]) -> None:
+        super().__init__(description or f"HTTP {status}")
+        self.status = status
+        self.text = description
+        self.parameters = parameters
+
+
+class AnswerKeepingRequest(HTTPXRequest):
+    """PTB's HTTPX request, raising TelegramAnswer for every answer that is not 2xx."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """Posts like HTTPXRequest; a refusal comes back as TelegramAnswer."""
+        status, payload = await super().do_request(*args, **kwargs)
+        if 200 <= status <= 299:
+            return status, payload
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        raise TelegramAnswer(
+            status, str(answer.get("description") or ""), answer.get("parameters") or {}
+        )
 
 
 @asynccontextmanager
 async def _neutral_errors() -> AsyncIterator[None]:
     try:
         yield
-    except RetryAfter as exc:
-        wait = exc.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        raise ports.RetryAfter(seconds, exc.message) from exc
-    except ChatMigrated as exc:
-        raise ports.ChatMigrated(exc.new_chat_id, exc.message) from exc
-    except InvalidToken as exc:
-        raise ports.Unauthorized(exc.message) from exc
-    except Forbidden as exc:
-        raise ports.BotBlocked(exc.message) from exc
-    except BadRequest as exc:
-        raise bad_request(exc.message) from exc
-    except NetworkError as exc:  # includes TimedOut
-        raise ports.TransientError(exc.message) from exc
-    except TelegramError as exc:
-        raise ports.TransientError(exc.message) from exc
+    except TelegramAnswer as exc:
+        raise classify(exc.status, exc.text, exc.parameters) from exc
+    except TelegramError as exc:  # NetworkError, TimedOut: no answer came
+        raise classify(None, exc.message) from exc
 
 
-def _markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
-    raw = inline_keyboard(keyboard)
-    return None if raw is None else InlineKeyboardMarkup.de_json(raw, None)
+class PtbTransport:
+    """Posts Bot API calls through PTB's request layer (do_api_request returns plain JSON).
 
-
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-HTML = ParseMode.HTML
-
-
-class PtbMessenger:
-    """The messenger port over python-telegram-bot's Bot."""
-
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
-
-    async def send_message(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None
-    ) -> SentMessage:
-        """Sends an HTML message."""
-        async with _neutral_errors():
-            message = await self.bot.send_message(
-                chat_id,
-                text,
-                parse_mode=HTML,
-                reply_markup=_markup(keyboard),
-                link_preview_options=NO_PREVIEW,
-            )
-        return SentMessage(chat_id, message.message_id)
-
-    async def edit_message(
-        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
-    ) -> None:
-        """Replaces a message's text and buttons."""
-        async with _neutral_errors():
-            await self.bot.edit_message_text(
-                text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=HTML,
-                reply_markup=_markup(keyboard),
-                link_preview_options=NO_PREVIEW,
-            )
-
-    async def edit_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> None:
-        """Replaces a message's buttons."""
-        async with _neutral_errors():
-            await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=_markup(keyboard)
-            )
-
-    async def delete_message(self, chat_id: int, message_id: int) -> None:
-        """Deletes a message."""
-        async with _neutral_errors():
-            await self.bot.delete_message(chat_id, message_id)
-
-    async def answer_button(
-        self, callback_id: str, text: str | None = None, alert: bool = False
-    ) -> None:
-        """Acknowledges a button press."""
-        async with _neutral_errors():
-            await self.bot.answer_callback_query(callback_id, text=text, show_alert=alert)
-
-    async def send_poll(
-        self,
-        chat_id: int,
-        question: str,
-        options: Sequence[str],
-        *,
-        anonymous: bool,
-        multiple: bool,
-        close_in_seconds: int | None = None,
-    ) -> SentMessage:
-        """Sends a native poll."""
-        async with _neutral_errors():
-            message = await self.bot.send_poll(
-                chat_id,
-                question,
-                [InputPollOption(option) for option in options],
-                is_anonymous=anonymous,
-                allows_multiple_answers=multiple,
-                open_period=close_in_seconds,
-            )
-        poll_id = message.poll.id if message.poll else None
-        return SentMessage(chat_id, message.message_id, poll_id)
-
-    async def stop_poll(self, chat_id: int, message_id: int) -> None:
-        """Closes a native poll."""
-        async with _neutral_errors():
-            await self.bot.stop_poll(chat_id, message_id)
-
-    async def send_document(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
-    ) -> SentMessage:
-        """Sends a file."""
-        async with _neutral_errors():
-            message = await self.bot.send_document(
-                chat_id, InputFile(content, filename=filename), caption=caption, parse_mode=HTML
-            )
-        return SentMessage(chat_id, message.message_id)
-
-    async def send_photo(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
-    ) -> SentMessage:
-        """Sends a picture."""
-        async with _neutral_errors():
-            message = await self.bot.send_photo(
-                chat_id, InputFile(content, filename=filename), caption=caption, parse_mode=HTML
-            )
-        return SentMessage(chat_id, message.message_id)
-
-    async def pin_message(self, chat_id: int, message_id: int) -> None:
-        """Pins a message."""
-        async with _neutral_errors():
-            await self.bot.pin_chat_message(chat_id, message_id, disable_notification=True)
-
-    async def set_commands(
-        self,
-        commands: Sequence[BotCommand],
-        *,
-        language: str | None = None,
-        chat_id: int | None = None,
-        scope: str = "default",
-    ) -> None:
-        """Sets the command menu for one scope and language."""
-        scopes: dict[str, Any] = {
-            "default": BotCommandScopeDefault(),
-            "private": BotCommandScopeAllPrivateChats(),
-            "groups": BotCommandScopeAllGroupChats(),
-        }
-        chosen = BotCommandScopeChat(chat_id) if chat_id is not None else scopes[scope]
-        async with _neutral_errors():
-            await self.bot.set_my_commands(
-                [PtbCommand(c.command, c.description) for c in commands],
-                scope=chosen,
-                language_code=language,
-            )
-
-
-class PtbBulkSender:
-    """The delivery engine's send path on PTB: the same pre-built payload as on aiogram, through
-    PTB's request layer without building model objects (do_api_request returns plain JSON).
-
-    The method is spelled "sendmessage": Bot API method names are case-insensitive, and PTB
-    warns about do_api_request only for names that match one of its own Bot methods.
+    Method names go lower-cased: Bot API method names are case-insensitive, and PTB warns
+    about do_api_request only for names that match one of its own Bot methods.
     """
 
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.bot = application.bot
 
-    async def send(self, item: Claimed, paid: bool) -> int:
-        """Sends one outbox row; returns the message id or raises a neutral error."""
+    async def call(self, call: Call) -> Any:
+        """The call's result; a failure becomes (status, description, parameters) → classify."""
+        params = dict(call.params)
+        if call.upload is not None:
+            upload = call.upload
+            params[upload.field] = InputFile(upload.content, filename=upload.filename)
         async with _neutral_errors():
-            result = await self.bot.do_api_request(
-                "sendmessage", api_kwargs=build_payload(item, paid)
-            )
-        return int(result["message_id"])
+            return await self.bot.do_api_request(call.method.lower(), api_kwargs=params)
 
 
 class PtbRuntime:
@@ -245,11 +105,12 @@ class PtbRuntime:
             .base_file_url(f"{api_url}/file/bot")
             .job_queue(None)
             .concurrent_updates(True)
-            .connection_pool_size(64)
-            .get_updates_read_timeout(POLL_TIMEOUT + 10)
+            .request(AnswerKeepingRequest(connection_pool_size=POOL_SIZE))
+            .get_updates_request(HTTPXRequest(read_timeout=POLL_TIMEOUT + 10))
             .build()
         )
-        self.messenger = PtbMessenger(self.application.bot)
+        self.transport = PtbTransport(self.application)
+        self.messenger = BotApiMessenger(self.transport)
         self._initialised = False
 
     async def username(self) -> str:
@@ -280,9 +141,9 @@ class PtbRuntime:
             await updater.stop()
             await self.application.stop()
 
-    def bulk_sender(self) -> PtbBulkSender:
-        """The lean send path the delivery engine uses for broadcasts."""
-        return PtbBulkSender(self.application.bot)
+    def bulk_sender(self) -> BulkSender:
+        """The send path the delivery engine uses for broadcasts."""
+        return BulkSender(self.transport)
 
     async def close(self) -> None:
         """Closes the HTTP connections (also after a failed start, e.g. a rejected token)."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from handlers.events import Chat, ChatType, Event, EventKind, Person
-from handlers.ports import Keyboard
 
 ALLOWED_UPDATES = ("message", "callback_query", "poll_answer", "my_chat_member", "chat_member")
 
@@ -107,26 +106,3 @@ def event_from_update(update: Mapping[str, Any]) -> Event | None:
                 member_status=str(member.get("status")),
             )
     return None
-
-
-def inline_keyboard(keyboard: Keyboard | None) -> dict[str, Any] | None:
-    """The Bot API InlineKeyboardMarkup for a neutral keyboard."""
-    if keyboard is None:
-        return None
-    rows: list[list[dict[str, str]]] = []
-    for row in keyboard:
-        cells: list[dict[str, str]] = []
-        for button in row:
-            cell = {"text": button.label}
-            if button.url is not None:
-                cell["url"] = button.url
-            else:
-                cell["callback_data"] = button.data or ""
-            cells.append(cell)
-        rows.append(cells)
-    return {"inline_keyboard": rows}
-
-
-def empty_keyboard() -> dict[str, Sequence[Any]]:
-    """An InlineKeyboardMarkup with no buttons (removes a message's buttons)."""
-    return {"inline_keyboard": []}

@@ -154,20 +154,6 @@ def rsvp_keyboard(t: Translator, action_id: int, kind: str, chosen: str | None =
     return [cells]
 
 
-def keyboard_rows(keyboard: Keyboard) -> list[Any]:
-    """A keyboard as Bot API inline_keyboard rows, for the outbox."""
-    rows: list[Any] = []
-    for row in keyboard:
-        cells = []
-        for button in row:
-            if button.url is not None:
-                cells.append({"text": button.label, "url": button.url})
-            else:
-                cells.append({"text": button.label, "callback_data": button.data or ""})
-        rows.append(cells)
-    return rows
-
-
 def deep_link(bot_username: str, code: str) -> str:
     """The link that opens the action in Chorus."""
     return f"https://t.me/{bot_username}?start=a_{code}"

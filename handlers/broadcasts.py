@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Any
 
-from handlers.action_views import keyboard_rows, relative_text, render, rsvp_keyboard
+from handlers.action_views import relative_text, render, rsvp_keyboard
 from handlers.callbacks import CallbackData
 from handlers.context import AfterCommit, Context, Services
 from handlers.i18n import Html, Translator, translator
@@ -55,16 +54,16 @@ async def send_about(
         report_chat_id=ctx.chat_id if report else None,
         report_locale=ctx.t.locale,
     )
-    views: dict[tuple[str, str], tuple[str, list[Any] | None]] = {}
+    views: dict[tuple[str, str], tuple[str, Keyboard | None]] = {}
 
-    def view(language: str, timezone: str) -> tuple[str, list[Any] | None]:
+    def view(language: str, timezone: str) -> tuple[str, Keyboard | None]:
         found = views.get((language, timezone))
         if found is None:
             t = translator(language)
             text = render(t, action, timezone)
             if intro is not None:
                 text = Html(intro(t) + "\n\n" + text)
-            keyboard = keyboard_rows(rsvp_keyboard(t, action.id, action.kind)) if buttons else None
+            keyboard = rsvp_keyboard(t, action.id, action.kind) if buttons else None
             found = views[(language, timezone)] = (text, keyboard)
         return found
 

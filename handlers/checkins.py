@@ -14,6 +14,7 @@ from handlers import profile
 from handlers.callbacks import CallbackData, StaleButton
 from handlers.context import Context
 from handlers.i18n import Html, translator
+from handlers.ports import Button, Keyboard
 from handlers.routing import Router
 from storage import checkins, membership
 from storage.outbox import Outgoing
@@ -48,11 +49,11 @@ async def start(ctx: Context, user_id: int) -> None:
     await ensure_sweep(ctx)
 
 
-def _keyboard(language: str) -> list[list[dict[str, str]]]:
+def _keyboard(language: str) -> Keyboard:
     t = translator(language)
     return [
-        [{"text": t("checkin.still_right"), "callback_data": CheckinButton("ok").pack()}],
-        [{"text": t("checkin.update"), "callback_data": CheckinButton("edit").pack()}],
+        [Button(t("checkin.still_right"), CheckinButton("ok").pack())],
+        [Button(t("checkin.update"), CheckinButton("edit").pack())],
     ]
 
 

@@ -105,5 +105,5 @@ async def stray_text(ctx: Context) -> None:
 async def bot_membership(ctx: Context) -> None:
     """Remembers when a person blocks or unblocks the bot."""
     if ctx.event.chat.is_private:
-        blocked = ctx.event.member_status == "kicked"
-        await preferences.set_blocked(ctx.session, ctx.user_id, blocked, ctx.now())
+        reason = preferences.BLOCKED if ctx.event.member_status == "kicked" else None
+        await preferences.set_unreachable(ctx.session, ctx.user_id, reason, ctx.now())

@@ -13,7 +13,7 @@ from handlers.context import AfterCommit, Context, Services
 from handlers.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.i18n import normalise_locale, translator
 from handlers.permissions import held_roles
-from handlers.ports import BotBlocked, Clock, MessengerError, RetryAfter
+from handlers.ports import Clock, Forbidden, MessengerError, RetryAfter
 from handlers.routing import Route, Router
 from storage import dialogs, groups, preferences, roles, timers, updates, volunteers
 
@@ -193,6 +193,9 @@ class Dispatcher:
                     services.settings.admin_ids,
                 )
                 preference = await preferences.get(session, event.user.id)
+                if preference and event.kind is EventKind.MESSAGE and event.chat.is_private:
+                    # They wrote to the bot: whatever a 403 said, it can write to them now.
+                    await preferences.reachable_again(session, preference, now)
                 locale = (
                     (volunteer.language if volunteer else None)
                     or (preference.language if preference else None)
@@ -350,13 +353,18 @@ class Dispatcher:
             log.warning("could not apologise for update %s", event.update_id)
 
     async def flush(self, outbox: list[AfterCommit], event: Event) -> None:
-        """Sends the replies; a blocked bot is recorded, a 429 waited out once."""
+        """Sends the replies; a person found unreachable is recorded with why, a 429 waited out
+        once."""
         for action in outbox:
             try:
                 await self._deliver(action)
-            except BotBlocked:
-                if event.kind is not EventKind.TIMER:
-                    await self._record_blocked(event.user.id)
+            except Forbidden as exc:
+                log.info("reply to update %s refused: %r", event.update_id, exc)
+                person = exc.chat_id
+                if person is None and event.kind is not EventKind.TIMER:
+                    person = event.user.id
+                if exc.unreachable is not None and person is not None and person > 0:
+                    await self._record_unreachable(person, exc.unreachable)
             except MessengerError as exc:
                 log.warning("reply to update %s failed: %r", event.update_id, exc)
 
@@ -368,6 +376,6 @@ class Dispatcher:
             await asyncio.sleep(min(exc.seconds, MAX_REPLY_RETRY_WAIT))
             await action(messenger)
 
-    async def _record_blocked(self, user_id: int) -> None:
+    async def _record_unreachable(self, user_id: int, reason: str) -> None:
         async with self.services.sessionmaker() as session, session.begin():
-            await preferences.set_blocked(session, user_id, True, self.services.clock.now())
+            await preferences.set_unreachable(session, user_id, reason, self.services.clock.now())

@@ -8,7 +8,7 @@ that has run, and anyone can turn the reminders off (and on again) with the butt
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from handlers import ballots
 from handlers.callbacks import CallbackData
@@ -44,11 +44,11 @@ def nudge_for(decision: Decision, volunteer: Volunteer, title: str) -> Outgoing:
     t = translator(volunteer.language)
     closes = t.datetime_text(decision.closes_at, volunteer.timezone or decision.timezone)
     text = t("nudges.reminder", question=decision.question, group=title, time=closes)
-    rows: list[list[dict[str, Any]]] = []
+    rows: list[list[Button]] = []
     link = message_link(decision.chat_id, decision.results_message_id)
     if link is not None:
-        rows.append([{"text": t("nudges.open_vote"), "url": link}])
-    rows.append([{"text": t("nudges.stop"), "callback_data": NudgeSwitch("off").pack()}])
+        rows.append([Button(t("nudges.open_vote"), url=link)])
+    rows.append([Button(t("nudges.stop"), NudgeSwitch("off").pack())])
     return Outgoing(volunteer.user_id, text, rows)
 
 

@@ -38,15 +38,19 @@ class BotCommand:
 
 
 class MessengerError(Exception):
-    """A failure of the messenger, already classified for the callers."""
+    """A failure of the messenger, already classified for the callers (bot/botapi/errors.py).
+
+    `chat_id` is the chat the failed call addressed, when the messenger knows it.
+    """
 
     def __init__(self, description: str = "") -> None:
         super().__init__(description)
         self.description = description
+        self.chat_id: int | None = None
 
 
 class RetryAfter(MessengerError):
-    """Telegram asks to slow down for `seconds`."""
+    """Telegram asks to slow down for `seconds` (429 with parameters.retry_after)."""
 
     def __init__(self, seconds: float, description: str = "") -> None:
         super().__init__(description or f"retry after {seconds}")
@@ -54,11 +58,46 @@ class RetryAfter(MessengerError):
 
 
 class Unauthorized(MessengerError):
-    """Telegram rejected the bot's token (401)."""
+    """Telegram rejected the bot's token (401), or does not know it or the method (404)."""
 
 
-class BotBlocked(MessengerError):
-    """The person blocked the bot, or never started it (403): stop sending to them."""
+class Conflict(MessengerError):
+    """Another instance polls with this token, or a webhook is set (409)."""
+
+
+class Forbidden(MessengerError):
+    """The bot may not write in this chat (403), for a reason none of the subclasses names.
+
+    `unreachable` says why a *person* cannot be written to (as storage.preferences records
+    it), or is None when the 403 is about something else (a group, another bot).
+    """
+
+    unreachable: str | None = None
+
+
+class BotBlocked(Forbidden):
+    """The person blocked the bot (403): unreachable until they write to it again."""
+
+    unreachable = "blocked"
+
+
+class UserDeactivated(BotBlocked):
+    """The person deleted their Telegram account (403 "user is deactivated")."""
+
+    unreachable = "deactivated"
+
+
+class NotStarted(Forbidden):
+    """The person never opened a private chat with the bot (403 "can't initiate conversation").
+
+    Not a block: once they write to the bot, it may write to them.
+    """
+
+    unreachable = "not_started"
+
+
+class NotInChat(Forbidden):
+    """The bot was removed from a group or is not in it (403 "kicked" / "not a member")."""
 
 
 class ChatNotFound(MessengerError):
@@ -78,7 +117,23 @@ class MessageNotModified(MessengerError):
 
 
 class BadRequest(MessengerError):
-    """Any other permanent 400: the reason is in `description`."""
+    """Any other permanent refusal (400, 413, other 4xx): the reason is in `description`."""
+
+
+class MessageGone(BadRequest):
+    """The message to edit or delete no longer exists, or may no longer be edited (400)."""
+
+
+class QueryExpired(BadRequest):
+    """A button press answered too late, or twice (400 "query is too old")."""
+
+
+class TooLong(BadRequest):
+    """A text over Telegram's length limit (400 MESSAGE_TOO_LONG), or a file too large (413)."""
+
+
+class Unparsable(BadRequest):
+    """Telegram could not parse the text's HTML (400 "can't parse entities"): a bug in Chorus."""
 
 
 class TransientError(MessengerError):
@@ -111,7 +166,11 @@ class Messenger(Protocol):
     async def answer_button(
         self, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None:
-        """Acknowledges a button press, optionally with a toast or an alert."""
+        """Acknowledges a button press, optionally with a toast or an alert.
+
+        `text` is the translator's HTML, like a message's; the toast shows it as plain text
+        (tags dropped, entities such as `&amp;` decoded).
+        """
         ...
 
     async def send_poll(
@@ -124,7 +183,7 @@ class Messenger(Protocol):
         multiple: bool,
         close_in_seconds: int | None = None,
     ) -> SentMessage:
-        """Sends a native Telegram poll."""
+        """Sends a native Telegram poll; `question` and `options` are plain text, not HTML."""
         ...
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:
@@ -134,13 +193,13 @@ class Messenger(Protocol):
     async def send_document(
         self, chat_id: int, filename: str, content: bytes, caption: str | None = None
     ) -> SentMessage:
-        """Sends a file."""
+        """Sends a file; `caption` is HTML, like a message's text."""
         ...
 
     async def send_photo(
         self, chat_id: int, filename: str, content: bytes, caption: str | None = None
     ) -> SentMessage:
-        """Sends a picture."""
+        """Sends a picture; `caption` is HTML, like a message's text."""
         ...
 
     async def pin_message(self, chat_id: int, message_id: int) -> None:

@@ -187,9 +187,4 @@ async def role_pressed(ctx: Context, button: RoleButton) -> None:
 
 async def tell(ctx: Context, user_id: int, text: str, keyboard: Keyboard | None = None) -> None:
     """Writes to someone other than the person acting, through the outbox (after commit)."""
-    rows = (
-        [[{"text": b.label, "callback_data": b.data} for b in row] for row in keyboard]
-        if keyboard
-        else None
-    )
-    await ctx.enqueue([Outgoing(user_id, text, rows)], purpose="notice", ref="coalition")
+    await ctx.enqueue([Outgoing(user_id, text, keyboard)], purpose="notice", ref="coalition")

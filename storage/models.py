@@ -149,7 +149,9 @@ class UserPreference(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     language: Mapped[str | None] = mapped_column(String(8))
-    blocked_bot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    blocked_bot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # unreachable since
+    # why: blocked | deactivated | not_started (0007_botapi); NULL on older rows: any 403
+    unreachable_reason: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
@@ -13,16 +13,49 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
 
+if TYPE_CHECKING:
+    from handlers.ports import Keyboard
+
 PENDING = "pending"
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to deliver: to whom, what, and why."""
+    """One message to deliver: to whom, what (HTML text, neutral button rows)."""
 
     chat_id: int
     text: str
-    keyboard: list[Any] | None = None
+    keyboard: Keyboard | None = None
+
+
+def stored_keyboard(keyboard: Keyboard | None) -> list[list[dict[str, str]]] | None:
+    """Neutral button rows as the outbox stores them: [[{"label", "data" | "url"}, …], …].
+
+    Not Bot API JSON (that is bot/botapi's business); migration 0007 converted older rows.
+    """
+    if not keyboard:
+        return None
+    return [
+        [
+            {"label": b.label, "url": b.url}
+            if b.url is not None
+            else {"label": b.label, "data": b.data or ""}
+            for b in row
+        ]
+        for row in keyboard
+    ]
+
+
+def loaded_keyboard(stored: list[Any] | None) -> Keyboard | None:
+    """The neutral button rows of a stored keyboard (None: no buttons)."""
+    if not stored:
+        return None
+    from handlers.ports import Button  # at call time: handlers imports this module
+
+    return tuple(
+        tuple(Button(cell["label"], cell.get("data"), cell.get("url")) for cell in row)
+        for row in stored
+    )
 
 
 async def enqueue(
@@ -41,7 +74,7 @@ async def enqueue(
             "ref": ref,
             "chat_id": message.chat_id,
             "text": message.text,
-            "keyboard": message.keyboard,
+            "keyboard": stored_keyboard(message.keyboard),
             "state": PENDING,
             "attempts": 0,
             "not_before": not_before,
@@ -72,7 +105,7 @@ class Claimed:
     id: int
     chat_id: int
     text: str
-    keyboard: list[Any] | None
+    keyboard: Keyboard | None
     ref: str | None
     attempts: int
 
@@ -85,7 +118,7 @@ class Results:
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # (row id, failure, detail)
     retry: list[tuple[int, datetime]] = field(default_factory=list)  # (row id, not before)
     moved: list[tuple[int, int]] = field(default_factory=list)  # (row id, new chat id)
-    unreachable: set[int] = field(default_factory=set)  # chats that blocked the bot
+    unreachable: dict[int, str] = field(default_factory=dict)  # chat → why nothing more goes
     refs: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
@@ -118,11 +151,16 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
         .returning(_c.id, _c.chat_id, _c.text, _c.keyboard, _c.ref, _c.attempts)
     )
     rows = (await session.execute(statement)).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda item: item.id)
+    claimed = [
+        Claimed(row_id, chat_id, text, loaded_keyboard(keyboard), ref, attempts)
+        for row_id, chat_id, text, keyboard, ref, attempts in rows
+    ]
+    return sorted(claimed, key=lambda item: item.id)
 
 
 async def record(session: AsyncSession, results: Results, now: datetime) -> None:
-    """Writes a batch of results; chats that blocked the bot get nothing more from the outbox."""
+    """Writes a batch of results; unreachable chats get nothing more from the outbox: their
+    pending rows fail with the same reason."""
     if results.sent:
         await session.execute(
             update(_table)
@@ -151,11 +189,12 @@ async def record(session: AsyncSession, results: Results, now: datetime) -> None
             .values(state=PENDING, chat_id=bindparam("chat")),
             [{"row": row, "chat": chat} for row, chat in results.moved],
         )
-    if results.unreachable:
+    for why in set(results.unreachable.values()):
+        chats = [chat for chat, reason in results.unreachable.items() if reason == why]
         await session.execute(
             update(_table)
-            .where(_c.chat_id.in_(results.unreachable), _c.state == PENDING)
-            .values(state=FAILED, failure="blocked", last_error="the bot is blocked")
+            .where(_c.chat_id.in_(chats), _c.state == PENDING)
+            .values(state=FAILED, failure=why, last_error=f"unreachable: {why}")
         )
 
 

@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.aiogram_runtime import create_bot
+from bot.aiogram_runtime import AiogramTransport, create_bot
 from bot.app import open_storage
+from bot.botapi import BulkSender
 from bot.delivery import DeliveryConfig, DeliveryEngine, Transport
-from bot.lean_sender import LeanSender
-from handlers.ports import SystemClock
+from handlers.ports import Button, SystemClock
 from storage import outbox
 from storage.outbox import Outgoing
 from tests.bench.emulator_process import EmulatorProcess
@@ -26,9 +26,9 @@ TEXT = (
 )
 KEYBOARD = [
     [
-        {"text": "Going", "callback_data": "rv:1:going"},
-        {"text": "Maybe", "callback_data": "rv:1:maybe"},
-        {"text": "Can't", "callback_data": "rv:1:cant"},
+        Button("Going", "rv:1:going"),
+        Button("Maybe", "rv:1:maybe"),
+        Button("Can't", "rv:1:cant"),
     ]
 ]
 
@@ -48,7 +48,7 @@ async def bulk_sender(runtime: str, token: str, url: str) -> AsyncIterator[Trans
         return
     bot = create_bot(token, url)
     try:
-        yield LeanSender(bot)
+        yield BulkSender(AiogramTransport(bot))
     finally:
         await bot.session.close()
 

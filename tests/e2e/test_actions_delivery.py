@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from sqlalchemy import select
 
-from bot.aiogram_runtime import create_bot
+from bot.aiogram_runtime import AiogramTransport, create_bot
 from bot.app import Storage
+from bot.botapi import BulkSender
 from bot.delivery import DeliveryConfig, DeliveryEngine
-from bot.lean_sender import LeanSender
 from botapi_emulator.emulator import RunningEmulator
 from botapi_emulator.faults import FaultRule
 from handlers.ports import ShiftedClock
@@ -68,7 +68,7 @@ class Engines:
     async def start(self, **config: object) -> DeliveryEngine:
         engine = DeliveryEngine(
             self.storage.sessionmaker,
-            LeanSender(self.bot),
+            BulkSender(AiogramTransport(self.bot)),
             self.clock,
             DeliveryConfig(**config),  # type: ignore[arg-type]
         )

@@ -1,0 +1,198 @@
+"""The Bot API request of each messenger port method, and the one keyboard serialiser.
+
+A payload is plain JSON-ready data (`Call`): the runtimes post it as it is, so both send the
+very same requests. Parse modes are always explicit: texts and captions are the translator's
+HTML (`parse_mode` HTML); poll questions and options are people's own words and go with no
+parse mode, so `<` or `&` in them is shown as typed; toasts are plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.ports import BotCommand, Keyboard
+
+HTML = "HTML"
+NO_PREVIEW = {"is_disabled": True}
+SCOPES = {"default": "default", "private": "all_private_chats", "groups": "all_group_chats"}
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file sent with a call, as multipart form data under `field`."""
+
+    field: str
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One Bot API request: the method and its JSON parameters (plus a file, if any)."""
+
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    upload: Upload | None = None
+
+
+def reply_markup(keyboard: Keyboard | None) -> dict[str, Any] | None:
+    """The InlineKeyboardMarkup for neutral button rows (None: no markup at all).
+
+    A button with a `url` is a link; any other sends its `data` (≤ 64 bytes) back.
+    """
+    if keyboard is None:
+        return None
+    rows = [
+        [
+            {"text": b.label, "url": b.url}
+            if b.url is not None
+            else {"text": b.label, "callback_data": b.data or ""}
+            for b in row
+        ]
+        for row in keyboard
+    ]
+    return {"inline_keyboard": rows}
+
+
+def plain_text(text: str) -> str:
+    """The translator's HTML as plain text (for toasts): tags dropped, entities decoded."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def _with_markup(params: dict[str, Any], keyboard: Keyboard | None) -> dict[str, Any]:
+    markup = reply_markup(keyboard)
+    if markup is not None:
+        params["reply_markup"] = markup
+    return params
+
+
+def send_message(
+    chat_id: int, text: str, keyboard: Keyboard | None = None, *, paid: bool = False
+) -> Call:
+    """sendMessage: HTML text, no link preview; `paid` asks for a paid broadcast."""
+    params: dict[str, Any] = {
+        "chat_id": chat_id,
+        "text": text,
+        "parse_mode": HTML,
+        "link_preview_options": NO_PREVIEW,
+    }
+    if paid:
+        params["allow_paid_broadcast"] = True
+    return Call("sendMessage", _with_markup(params, keyboard))
+
+
+def edit_message(chat_id: int, message_id: int, text: str, keyboard: Keyboard | None) -> Call:
+    """editMessageText: new HTML text; the buttons become `keyboard` (None: none)."""
+    params: dict[str, Any] = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "text": text,
+        "parse_mode": HTML,
+        "link_preview_options": NO_PREVIEW,
+    }
+    return Call("editMessageText", _with_markup(params, keyboard))
+
+
+def edit_keyboard(chat_id: int, message_id: int, keyboard: Keyboard | None) -> Call:
+    """editMessageReplyMarkup: the buttons become `keyboard` (None: none)."""
+    params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
+    return Call("editMessageReplyMarkup", _with_markup(params, keyboard))
+
+
+def delete_message(chat_id: int, message_id: int) -> Call:
+    """deleteMessage."""
+    return Call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
+
+
+def answer_button(callback_id: str, text: str | None, alert: bool) -> Call:
+    """answerCallbackQuery: the toast (or alert) is the plain-text rendering of `text`."""
+    params: dict[str, Any] = {"callback_query_id": callback_id}
+    if text:
+        params["text"] = plain_text(text)
+        params["show_alert"] = alert
+    return Call("answerCallbackQuery", params)
+
+
+def send_poll(
+    chat_id: int,
+    question: str,
+    options: Sequence[str],
+    *,
+    anonymous: bool,
+    multiple: bool,
+    close_in_seconds: int | None = None,
+) -> Call:
+    """sendPoll: question and options as plain text (no parse mode)."""
+    params: dict[str, Any] = {
+        "chat_id": chat_id,
+        "question": question,
+        "options": [{"text": option} for option in options],
+        "is_anonymous": anonymous,
+        "allows_multiple_answers": multiple,
+    }
+    if close_in_seconds is not None:
+        params["open_period"] = close_in_seconds
+    return Call("sendPoll", params)
+
+
+def stop_poll(chat_id: int, message_id: int) -> Call:
+    """stopPoll."""
+    return Call("stopPoll", {"chat_id": chat_id, "message_id": message_id})
+
+
+def _send_file(
+    method: str, kind: str, chat_id: int, filename: str, content: bytes, caption: str | None
+) -> Call:
+    params: dict[str, Any] = {"chat_id": chat_id}
+    if caption:
+        params["caption"] = caption
+        params["parse_mode"] = HTML
+    return Call(method, params, Upload(kind, filename, content))
+
+
+def send_document(chat_id: int, filename: str, content: bytes, caption: str | None) -> Call:
+    """sendDocument: the file as an upload, an HTML caption."""
+    return _send_file("sendDocument", "document", chat_id, filename, content, caption)
+
+
+def send_photo(chat_id: int, filename: str, content: bytes, caption: str | None) -> Call:
+    """sendPhoto: the picture as an upload, an HTML caption."""
+    return _send_file("sendPhoto", "photo", chat_id, filename, content, caption)
+
+
+def pin_message(chat_id: int, message_id: int) -> Call:
+    """pinChatMessage, silently."""
+    return Call(
+        "pinChatMessage",
+        {"chat_id": chat_id, "message_id": message_id, "disable_notification": True},
+    )
+
+
+def set_commands(
+    commands: Sequence[BotCommand],
+    *,
+    language: str | None = None,
+    chat_id: int | None = None,
+    scope: str = "default",
+) -> Call:
+    """setMyCommands for one scope ("default", "private", "groups", or one chat) and language."""
+    chosen = (
+        {"type": "chat", "chat_id": chat_id} if chat_id is not None else {"type": SCOPES[scope]}
+    )
+    params: dict[str, Any] = {
+        "commands": [{"command": c.command, "description": c.description} for c in commands],
+        "scope": chosen,
+    }
+    if language:
+        params["language_code"] = language
+    return Call("setMyCommands", params)
+
+
+def get_me() -> Call:
+    """getMe."""
+    return Call("getMe")
