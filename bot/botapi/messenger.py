@@ -85,14 +85,7 @@ class BotApiMessenger:
         close_in_seconds: int | None = None,
     ) -> SentMessage:
         """Sends a native poll (question and options as plain text)."""
-        call = payloads.send_poll(
-            chat_id,
-            question,
-            options,
-            anonymous=anonymous,
-            multiple=multiple,
-            close_in_seconds=close_in_seconds,
-        )
+        call = payloads.send_poll(chat_id, question, options, anonymous, multiple, close_in_seconds)
         return _sent(chat_id, await _call(self.transport, call))
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:

@@ -122,12 +122,11 @@ def send_poll(
     chat_id: int,
     question: str,
     options: Sequence[str],
-    *,
     anonymous: bool,
     multiple: bool,
-    close_in_seconds: int | None = None,
+    close: int | None,
 ) -> Call:
-    """sendPoll: question and options as plain text (no parse mode)."""
+    """sendPoll: question and options as plain text (no parse mode); `close` in seconds."""
     params: dict[str, Any] = {
         "chat_id": chat_id,
         "question": question,
@@ -135,8 +134,8 @@ def send_poll(
         "is_anonymous": anonymous,
         "allows_multiple_answers": multiple,
     }
-    if close_in_seconds is not None:
-        params["open_period"] = close_in_seconds
+    if close is not None:
+        params["open_period"] = close
     return Call("sendPoll", params)
 
 

@@ -11,15 +11,24 @@ from bot.config import Settings
 from botapi_emulator.client import SandboxClient
 from botapi_emulator.emulator import RunningEmulator, fake_token
 from handlers.ports import (
+    BadRequest,
     BotBlocked,
     BotCommand,
     Button,
     ChatMigrated,
     ChatNotFound,
+    Conflict,
+    MessageGone,
     MessageNotModified,
+    MessengerError,
+    NotInChat,
+    NotStarted,
     RetryAfter,
+    TooLong,
     TransientError,
     Unauthorized,
+    Unparsable,
+    UserDeactivated,
 )
 
 
@@ -115,6 +124,47 @@ async def test_errors_map_onto_the_same_neutral_errors(
     with pytest.raises(ChatMigrated) as migrated:
         await messenger.send_message(group.id, "hello")
     assert migrated.value.new_chat_id == supergroup.id
+
+
+ANSWERS: list[tuple[int, str | None, type[MessengerError]]] = [
+    (400, "Bad Request: message to edit not found", MessageGone),
+    (400, "Bad Request: can't parse entities: unsupported start tag", Unparsable),
+    (400, "Bad Request: MESSAGE_TOO_LONG", TooLong),
+    (400, "Bad Request: wrong file identifier", BadRequest),
+    (401, "Unauthorized", Unauthorized),
+    (403, "Forbidden: user is deactivated", UserDeactivated),
+    (403, "Forbidden: bot can't initiate conversation with a user", NotStarted),
+    (403, "Forbidden: bot was kicked from the supergroup chat", NotInChat),
+    (404, "Not Found", Unauthorized),
+    (409, "Conflict: terminated by other getUpdates request", Conflict),
+    (413, "Request Entity Too Large", TooLong),
+    (500, "Internal Server Error", TransientError),
+]
+
+
+@pytest.mark.parametrize(("status", "description", "kind"), ANSWERS)
+async def test_every_answer_maps_onto_the_same_neutral_error(
+    runtime: Runtime,
+    sandbox: SandboxClient,
+    status: int,
+    description: str,
+    kind: type[MessengerError],
+) -> None:
+    bob = await sandbox.create_user("Bob")
+    await bob.send("/start")
+    await sandbox.add_fault("sendMessage", error_code=status, description=description, count=1)
+    with pytest.raises(MessengerError) as failed:
+        await runtime.messenger.send_message(bob.id, "hello")
+    assert type(failed.value) is kind
+    assert failed.value.chat_id == bob.id
+
+
+async def test_a_dropped_connection_is_transient(runtime: Runtime, sandbox: SandboxClient) -> None:
+    bob = await sandbox.create_user("Bob")
+    await bob.send("/start")
+    await sandbox.add_fault("sendMessage", action="drop", count=1)
+    with pytest.raises(TransientError):
+        await runtime.messenger.send_message(bob.id, "hello")
 
 
 @pytest.mark.parametrize("name", ["aiogram", "ptb"])

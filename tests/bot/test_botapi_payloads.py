@@ -1,0 +1,58 @@
+"""The Bot API payloads: one keyboard serialiser, explicit parse modes, plain-text toasts."""
+
+from __future__ import annotations
+
+from bot.botapi import payloads
+from handlers.i18n import translator
+from handlers.ports import BotCommand, Button
+
+
+def test_neutral_rows_become_an_inline_keyboard() -> None:
+    keyboard = [[Button("Yes", "x:1"), Button("Site", url="https://example.org")], [Button("?")]]
+    assert payloads.reply_markup(keyboard) == {
+        "inline_keyboard": [
+            [
+                {"text": "Yes", "callback_data": "x:1"},
+                {"text": "Site", "url": "https://example.org"},
+            ],
+            [{"text": "?", "callback_data": ""}],
+        ]
+    }
+    assert payloads.reply_markup([]) == {"inline_keyboard": []}
+    assert payloads.reply_markup(None) is None
+    assert "reply_markup" not in payloads.send_message(1, "hi").params
+    assert "reply_markup" not in payloads.edit_keyboard(1, 2, None).params  # removes the buttons
+
+
+def test_texts_and_captions_are_html_and_poll_words_are_plain() -> None:
+    assert payloads.send_message(1, "<b>x</b>").params["parse_mode"] == "HTML"
+    assert payloads.edit_message(1, 2, "<b>x</b>", None).params["parse_mode"] == "HTML"
+    document = payloads.send_document(1, "a.csv", b"x", "<b>Roster</b>")
+    assert document.params == {"chat_id": 1, "caption": "<b>Roster</b>", "parse_mode": "HTML"}
+    assert document.upload == payloads.Upload("document", "a.csv", b"x")
+    poll = payloads.send_poll(1, "Budget under <500?", ["A & B"], False, True, None)
+    assert poll.params["question"] == "Budget under <500?"
+    assert poll.params["options"] == [{"text": "A & B"}]
+    assert not {"parse_mode", "question_parse_mode"} & set(poll.params)
+    assert "parse_mode" not in payloads.send_photo(1, "c.png", b"x", None).params
+
+
+def test_a_toast_shows_the_translators_html_as_plain_text() -> None:
+    toast = translator("en")("decisions.vote_recorded", option="R&D <first>")
+    assert "&amp;" in toast  # the translator escapes for HTML…
+    call = payloads.answer_button("q1", toast, False)
+    assert call.params == {  # …the toast shows what was typed
+        "callback_query_id": "q1",
+        "text": "Vote recorded: R&D <first>",
+        "show_alert": False,
+    }
+    assert payloads.plain_text("<b>Done</b> &lt;3") == "Done <3"
+    assert payloads.answer_button("q2", None, False).params == {"callback_query_id": "q2"}
+
+
+def test_command_menus_name_their_scope() -> None:
+    commands = [BotCommand("help", "Aide")]
+    private = payloads.set_commands(commands, language="fr", scope="private").params
+    assert private["scope"] == {"type": "all_private_chats"} and private["language_code"] == "fr"
+    one = payloads.set_commands(commands, chat_id=42).params
+    assert one["scope"] == {"type": "chat", "chat_id": 42} and "language_code" not in one

@@ -1,0 +1,65 @@
+"""The outbox keeps neutral button rows; rows written before 0007_botapi stay readable."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from handlers.ports import Button
+from storage import create_engine, migrate, outbox
+from storage.db import create_sessionmaker
+from storage.outbox import Outgoing
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+OLD_SHAPE = [
+    [{"text": "Going", "callback_data": "rv:1:going"}, {"text": "Site", "url": "https://x.org"}]
+]
+BUTTONS = ((Button("Going", "rv:1:going"), Button("Site", url="https://x.org")),)
+
+
+async def test_a_keyboard_round_trips_as_neutral_buttons(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            rows = [Outgoing(1, "a", [list(BUTTONS[0])]), Outgoing(2, "b")]
+            await outbox.enqueue(session, rows, purpose="notice", ref=None, now=NOW)
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text("SELECT keyboard FROM outbox"))).scalars()
+            first, second = list(stored)
+        assert json.loads(first) == [
+            [{"label": "Going", "data": "rv:1:going"}, {"label": "Site", "url": "https://x.org"}]
+        ]
+        assert second in (None, "null")  # no buttons: JSON null
+        async with sessions() as session, session.begin():
+            claimed = await outbox.claim(session, 10, NOW)
+        assert [item.keyboard for item in claimed] == [BUTTONS, None]
+    finally:
+        await engine.dispose()
+
+
+async def test_rows_of_the_old_shape_are_converted_both_ways(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine, "0004")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox (purpose, chat_id, text, keyboard, state, attempts,"
+                    " created_at) VALUES ('broadcast', 7, 'hi', :kb, 'pending', 0, :now)"
+                ),
+                {"kb": json.dumps(OLD_SHAPE), "now": NOW.isoformat()},
+            )
+        await migrate.upgrade(engine)
+        async with create_sessionmaker(engine)() as session, session.begin():
+            (item,) = await outbox.claim(session, 10, NOW)
+        assert item.keyboard == BUTTONS
+        await migrate.downgrade(engine, "0004")
+        async with engine.connect() as connection:
+            stored = await connection.scalar(text("SELECT keyboard FROM outbox"))
+        assert json.loads(stored) == OLD_SHAPE
+    finally:
+        await engine.dispose()
