@@ -31,7 +31,18 @@ class StopButton(CallbackData, prefix="bs"):
 
 
 REPORT_EVERY = timedelta(seconds=3)
-FAILURE_REASONS = ("blocked", "chat_not_found", "bad_request", "transient", "stopped", "other")
+FAILURE_REASONS = (
+    "blocked",
+    "deactivated",
+    "not_started",
+    "not_in_chat",
+    "forbidden",
+    "chat_not_found",
+    "bad_request",
+    "transient",
+    "stopped",
+    "other",
+)
 
 
 async def send_about(

@@ -133,6 +133,38 @@ async def test_errors_injected_by_the_emulator_are_handled_each_its_way(
     assert preference is not None and preference.blocked_bot_at is not None
 
 
+async def test_each_kind_of_403_is_recorded_for_what_it_says(
+    emulator: RunningEmulator, storage: Storage, clock: ShiftedClock, engines: Engines
+) -> None:
+    blocked, gone, stranger = people(emulator, 3)
+    emulator.state.chats[stranger].started = False  # never wrote to the bot
+    emulator.state.users[gone].deactivated = True
+    emulator.state.chats[blocked].blocked = True
+    group = emulator.state.create_group("Old coalition", [blocked]).id
+    emulator.state.remove_member(group, emulator.state.bot.id, kicked=True)
+    await enqueue(storage, clock, [blocked, gone, stranger, group, group])
+    engine = await engines.start()
+    await engine.wait_until_idle(timeout=20)
+    result = await states(storage)
+    assert {chat: row[:2] for chat, row in result.items()} == {
+        blocked: ("failed", "blocked"),
+        gone: ("failed", "deactivated"),
+        stranger: ("failed", "not_started"),
+        group: ("failed", "not_in_chat"),
+    }
+    async with storage.sessionmaker() as session:
+        reasons = {
+            chat: (await session.get(UserPreference, chat))
+            for chat in (blocked, gone, stranger, group)
+        }
+    assert {chat: p and p.unreachable_reason for chat, p in reasons.items()} == {
+        blocked: "blocked",
+        gone: "deactivated",
+        stranger: "not_started",
+        group: None,  # a group is not a person
+    }
+
+
 async def test_pacing_stays_under_telegrams_limits_overall_and_per_chat(
     emulator: RunningEmulator, storage: Storage, clock: ShiftedClock, engines: Engines
 ) -> None:
