@@ -19,10 +19,13 @@ import orjson
 from aiogram import Bot
 from aiogram import Dispatcher as AiogramDispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.types import TelegramObject, Update
 
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
+from bot.ops.health import Heartbeat
 from bot.updates import ALLOWED_UPDATES, event_from_update
 from handlers.dispatch import Dispatcher
 
@@ -149,6 +152,17 @@ class AiogramRuntime:
         self.bot = create_bot(token, api_url)
         self.transport = AiogramTransport(self.bot)
         self.messenger = BotApiMessenger(self.transport)
+        self.heartbeat = Heartbeat()
+        self.bot.session.middleware(self._watch_polling)
+
+    async def _watch_polling(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Response[Any]:
+        """Notes each successful getUpdates for /healthz."""
+        response = await make_request(bot, method)
+        if isinstance(method, GetUpdates):
+            self.heartbeat.beat()
+        return response
 
     async def username(self) -> str:
         """Asks Telegram who the bot is (this also checks the token)."""

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, sqlite_path
 from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport, Transport
+from bot.ops import OpsServer, serve_ops
 from bot.scheduler import TimerScheduler
 from handlers import build_router
 from handlers.broadcasts import refresh_refs
@@ -54,6 +55,7 @@ class Running:
     scheduler: TimerScheduler
     runtime: Runtime
     delivery: DeliveryEngine | None = None
+    ops: OpsServer | None = None  # /healthz and /metrics, when served
 
 
 @dataclass(slots=True)
@@ -220,6 +222,7 @@ async def run_bot(
     scheduler: TimerScheduler | None = None
     delivery: DeliveryEngine | None = None
     dispatcher: Dispatcher | None = None
+    server: OpsServer | None = None
     try:
         dispatcher = await prepare(settings, storage, runtime, the_clock)
         scheduler = TimerScheduler(dispatcher, the_clock)
@@ -231,8 +234,18 @@ async def run_bot(
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale, held)
         await scheduler.start()
         await delivery.start()
+        server = await serve_ops(
+            settings.metrics_host,
+            settings.metrics_port,
+            sessionmaker=storage.sessionmaker,
+            clock=the_clock,
+            heartbeat=getattr(runtime, "heartbeat", None),
+            dispatcher=dispatcher,
+            scheduler=scheduler,
+            delivery=delivery,
+        )
         if on_ready is not None:
-            on_ready(Running(dispatcher, scheduler, runtime, delivery))
+            on_ready(Running(dispatcher, scheduler, runtime, delivery, server))
         log.info(
             "Chorus is polling for updates as @%s through the Bot API at %s (%s runtime)",
             dispatcher.services.settings.bot_username,
@@ -247,6 +260,8 @@ async def run_bot(
         killed = bool((task := asyncio.current_task()) and task.cancelling())
         grace = KILL_GRACE if killed else DRAIN_TIMEOUT
         steps: list[Callable[[], Awaitable[None]]] = []
+        if server is not None:
+            steps.append(server.stop)
         if dispatcher is not None:
             steps.append(functools.partial(dispatcher.drain, grace))
             steps.append(functools.partial(_finish_edits, dispatcher.services, killed))

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=30.0, gt=0, le=1000)
     sandbox_port: int = Field(default=8081, ge=0, le=65535)
     sandbox_database_url: str = "sqlite+aiosqlite:///sandbox.sqlite3"
+    # Operations (bot/ops): /healthz and /metrics, and how long old rows are kept.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=9464, ge=0, le=65535)  # 0 or empty: off
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("bot_token")
     @classmethod

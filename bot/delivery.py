@@ -116,7 +116,8 @@ class Stats:
     """What the engine did since it started."""
 
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # blocked included
+    blocked: int = 0
     retried: int = 0
     rate_limited: int = 0
     recovered: int = 0
@@ -213,6 +214,11 @@ class DeliveryEngine:
     def wake(self) -> None:
         """New rows may be waiting."""
         self._wakeup.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine is started and its loops are alive (for /healthz)."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def start(self) -> None:
         """Puts rows left in flight by a crash back in the queue, then starts working."""
@@ -406,6 +412,7 @@ class DeliveryEngine:
 
     def _fail(self, item: Claimed, why: str, detail: str) -> None:
         self.stats.failed += 1
+        self.stats.blocked += why == "blocked"
         self._results.failed.append((item.id, why, detail or why))
 
     def _retry(self, item: Claimed, detail: str) -> None:

@@ -24,6 +24,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
+from bot.ops.health import Heartbeat
 from bot.updates import ALLOWED_UPDATES, event_from_update
 from handlers.dispatch import Dispatcher
 
@@ -92,12 +93,28 @@ class PtbTransport:
             return await self.bot.do_api_request(call.method.lower(), api_kwargs=params)
 
 
+class _WatchedRequest(HTTPXRequest):
+    """PTB's getUpdates connection, noting each successful answer for /healthz."""
+
+    def __init__(self, heartbeat: Heartbeat, **options: Any) -> None:
+        super().__init__(**options)
+        self.heartbeat = heartbeat
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """Sends getUpdates; a 200 answer is a heartbeat."""
+        status, payload = await super().do_request(*args, **kwargs)
+        if status == 200:
+            self.heartbeat.beat()
+        return status, payload
+
+
 class PtbRuntime:
     """Opens PTB's Application, reports who the bot is, polls, and closes."""
 
     name = "ptb"
 
     def __init__(self, token: str, api_url: str) -> None:
+        self.heartbeat = Heartbeat()
         self.application = (
             Application.builder()
             .token(token)
@@ -106,7 +123,11 @@ class PtbRuntime:
             .job_queue(None)
             .concurrent_updates(True)
             .request(AnswerKeepingRequest(connection_pool_size=POOL_SIZE))
-            .get_updates_request(HTTPXRequest(read_timeout=POLL_TIMEOUT + 10))
+            .get_updates_request(
+                _WatchedRequest(
+                    self.heartbeat, connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10
+                )
+            )
             .build()
         )
         self.transport = PtbTransport(self.application)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
@@ -48,6 +49,12 @@ class TimerScheduler:
         self._sync_again = False
         self._firing: set[asyncio.Task[object]] = set()
         self._closing = False
+        self.synced_at: float | None = None  # time.monotonic() of the last complete sync
+
+    @property
+    def running(self) -> bool:
+        """Whether jobs are being scheduled (for /healthz)."""
+        return bool(self._scheduler.running) and not self._closing
 
     async def start(self) -> None:
         """Catches up on timers missed while stopped, then schedules the coming ones."""
@@ -102,6 +109,7 @@ class TimerScheduler:
                 args=[timer.id],
                 replace_existing=True,
             )
+        self.synced_at = time.monotonic()
 
     async def _fire(self, timer_id: int) -> None:
         task = asyncio.current_task()

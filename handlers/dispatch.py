@@ -7,6 +7,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 from handlers.callbacks import StaleButton, prefix_of
 from handlers.context import AfterCommit, Context, Services
@@ -95,6 +96,35 @@ def log_update(event: Event, outcome: str, started: float) -> None:
     )
 
 
+class Observer(Protocol):
+    """Told what the dispatcher did (bot/ops/metrics.py counts it); must be quick, never raise."""
+
+    def update_done(self, kind: str, outcome: str, seconds: float | None) -> None:
+        """An update's outcome ("handled", "duplicate", "error", or "refused" by the rate limit)
+        and how long it took, waiting for the person's earlier updates included (None when
+        refused)."""
+
+    def timer_done(self, kind: str, outcome: str, late_seconds: float) -> None:
+        """A due timer was "fired", "dropped" (later than its grace) or "failed"."""
+
+
+class Unobserved:
+    """The observer of a dispatcher nobody watches."""
+
+    def update_done(self, kind: str, outcome: str, seconds: float | None) -> None:
+        """Ignored."""
+
+    def timer_done(self, kind: str, outcome: str, late_seconds: float) -> None:
+        """Ignored."""
+
+
+def update_kind(event: Event) -> str:
+    """The kind of an update for counting: "command" for a /command, else the event kind."""
+    if event.kind is EventKind.MESSAGE and (event.text or "").startswith("/"):
+        return "command"
+    return event.kind.value
+
+
 def is_limited(event: Event) -> bool:
     """Commands and button presses count against the rate limit; dialog answers do not."""
     if event.kind is EventKind.CALLBACK:
@@ -112,6 +142,7 @@ class Dispatcher:
         self._waiting: defaultdict[int, int] = defaultdict(int)
         self._inflight: set[asyncio.Task[object]] = set()
         self.limiter = RateLimiter(RateLimit(), services.clock)
+        self.observer: Observer = Unobserved()
 
     async def feed(self, event: Event) -> None:
         """Handles one event; safe to call concurrently and with redelivered updates."""
@@ -121,6 +152,7 @@ class Dispatcher:
         if is_limited(event):
             allowed, warn = self.limiter.take(event.user.id)
             if not allowed:
+                self.observer.update_done(update_kind(event), "refused", None)
                 await self._slow_down(event, warn)
                 log_update(event, "refused", started)
                 return
@@ -134,6 +166,7 @@ class Dispatcher:
                 outcome = await self._handle(event)
         finally:
             log_update(event, outcome, started)
+            self.observer.update_done(update_kind(event), outcome, time.perf_counter() - started)
             if task is not None:
                 self._inflight.discard(task)
             self._waiting[key] -= 1
@@ -246,8 +279,10 @@ class Dispatcher:
                 if timer is None or timer.status != timers.PENDING or timer.due_at > now:
                     return False
                 late = (now - timer.due_at).total_seconds()
+                kind = timer.kind
                 if timer.grace_seconds is not None and late > timer.grace_seconds:
                     await timers.claim(session, timer_id, timers.MISSED, now)
+                    self.observer.timer_done(kind, "dropped", late)
                     log.warning(
                         "timer %s %s skipped: %.0f s late, grace %s s",
                         timer.kind,
@@ -281,7 +316,10 @@ class Dispatcher:
             log.exception("timer %s failed", timer_id)
             async with services.sessionmaker() as session, session.begin():
                 await timers.claim(session, timer_id, "failed", services.clock.now())
+            if ctx is not None:
+                self.observer.timer_done(kind, "failed", late)
             return False
+        self.observer.timer_done(kind, "fired", late)
         await self.flush(ctx.outbox, ctx.event)
         return True
 

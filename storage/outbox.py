@@ -268,3 +268,21 @@ async def chats_sent(session: AsyncSession, refs: Iterable[str]) -> list[int]:
 
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What the outbox holds now: rows waiting, rows in flight, and the oldest due row."""
+
+    pending: int
+    sending: int
+    oldest_due: datetime | None  # the earliest moment a pending row could be sent
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    """The outbox's depth (for /healthz and /metrics)."""
+    rows = await session.execute(
+        select(_c.state, func.count()).where(_c.state.in_((PENDING, SENDING))).group_by(_c.state)
+    )
+    by_state = {state: int(count) for state, count in rows}
+    return Backlog(by_state.get(PENDING, 0), by_state.get(SENDING, 0), await next_due(session))

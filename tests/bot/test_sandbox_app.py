@@ -26,6 +26,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.sqlite3'}",
         admin_ids=frozenset(),
+        metrics_port=0,
         _env_file=None,  # type: ignore[call-arg]
     )
 

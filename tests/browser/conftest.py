@@ -67,6 +67,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     settings = Settings(
         sandbox_database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.sqlite3'}",
         admin_ids=frozenset(),
+        metrics_port=0,
         _env_file=None,  # type: ignore[call-arg]
     )
     clock = ShiftedClock(SANDBOX_START - datetime.now(UTC))

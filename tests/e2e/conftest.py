@@ -45,6 +45,7 @@ class ChorusUnderTest:
     database_url: str
     coordinator: Person
     runtime: str = "aiogram"
+    metrics_port: int = 0  # /healthz and /metrics off unless a test asks for them
     running: Running | None = None
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -54,6 +55,7 @@ class ChorusUnderTest:
         return Settings(
             admin_ids=frozenset({self.coordinator.id}),
             bot_runtime=self.runtime,  # type: ignore[arg-type]
+            metrics_port=self.metrics_port,
             _env_file=None,  # type: ignore[call-arg]
         )
 
