@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import ConfigError, Settings, sqlite_path
 from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport, Transport
 from bot.ops import OpsServer, serve_ops
+from bot.ops.backup import BackupError, hold_running
 from bot.scheduler import TimerScheduler
 from handlers import build_router
 from handlers.broadcasts import refresh_refs
@@ -216,7 +217,15 @@ async def run_bot(
     on_ready: Callable[[Running], None] | None = None,
 ) -> None:
     """Runs Chorus until `stop` is set; `on_ready` gets the running parts before polling."""
-    storage = await open_storage(database_url)
+    try:
+        lock = hold_running(database_url)  # `chorus db restore` refuses while it is held
+    except BackupError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        storage = await open_storage(database_url)
+    except BaseException:
+        lock.release()
+        raise
     runtime = create_runtime(settings, token, api_url)
     the_clock = clock or SystemClock()
     scheduler: TimerScheduler | None = None
@@ -271,6 +280,7 @@ async def run_bot(
             steps.append(functools.partial(scheduler.shutdown, grace))
         steps += [runtime.close, storage.engine.dispose]
         await _close_all(steps)
+        lock.release()
 
 
 async def start_bot(

@@ -1,4 +1,4 @@
-"""The `chorus` command: run, sandbox, db upgrade."""
+"""The `chorus` command: run, sandbox, db upgrade/downgrade/backup/restore."""
 
 from __future__ import annotations
 
@@ -105,6 +105,24 @@ async def _db_downgrade(settings: Settings, revision: str) -> None:
         await engine.dispose()
 
 
+def _db_copy(settings: Settings, args: argparse.Namespace) -> int:
+    """`chorus db backup PATH` and `chorus db restore PATH [--yes]`."""
+    from bot.ops.backup import BackupError, backup, restore
+
+    try:
+        if args.db_command == "backup":
+            done = backup(settings.database_url, Path(args.path))
+            print(f"Backed up to {done.path} (revision {', '.join(sorted(done.revisions))}).")
+        else:
+            done = restore(settings.database_url, Path(args.path), confirmed=args.yes)
+            later = "" if done.at_head else "; the next start upgrades its schema"
+            print(f"Restored {done.path}{later}.")
+    except BackupError as exc:
+        print(f"chorus: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     top = argparse.ArgumentParser(prog="chorus", description="Chorus, the coalition's bot.")
@@ -126,6 +144,11 @@ def parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="bring the schema to the latest revision")
     down = db_commands.add_parser("downgrade", help="go back to a revision")
     down.add_argument("revision")
+    backup = db_commands.add_parser("backup", help="copy the database to PATH (bot may run)")
+    backup.add_argument("path")
+    restore = db_commands.add_parser("restore", help="replace the database with the backup PATH")
+    restore.add_argument("path")
+    restore.add_argument("--yes", action="store_true", help="really replace the database")
     return top
 
 
@@ -146,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_async(_run(settings))
         elif args.command == "sandbox":
             _run_async(_sandbox(settings, args))
+        elif args.db_command in ("backup", "restore"):
+            return _db_copy(settings, args)
         elif args.db_command == "upgrade":
             _run_async(_db_upgrade(settings))
         else:
