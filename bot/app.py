@@ -26,7 +26,7 @@ from handlers.i18n import SUPPORTED_LOCALES, translator
 from handlers.menu import commands_for_roles, group_commands, publish_for
 from handlers.permissions import held_roles
 from handlers.ports import Clock, Messenger, MessengerError, SystemClock, Unauthorized
-from storage import create_engine, create_sessionmaker, migrate, roles, updates
+from storage import create_engine, create_sessionmaker, migrate, retention, roles
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
@@ -149,12 +149,17 @@ async def prepare(
             default_locale=settings.default_locale,
             default_timezone=settings.default_timezone,
             bot_username=username,
+            retention=retention.RetentionPolicy(
+                outbox_days=settings.retention_outbox_days,
+                updates_days=settings.retention_updates_days,
+                audit_days=settings.retention_audit_days,
+            ),
         ),
     )
     async with storage.sessionmaker() as session, session.begin():
         configured = {uid: held_roles(uid, (), settings.admin_ids) for uid in settings.admin_ids}
         await roles.ensure(session, configured, clock.now())
-        await updates.prune(session, clock.now())
+        await retention.ensure_scheduled(session, clock.now())
     return Dispatcher(build_router(), services)
 
 

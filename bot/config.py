@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Operations (bot/ops): /healthz and /metrics, and how long old rows are kept.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=9464, ge=0, le=65535)  # 0 or empty: off
+    retention_outbox_days: int = Field(default=30, ge=0)  # 0: for ever
+    retention_updates_days: int = Field(default=2, ge=1, le=6)  # ids repeat after a week
+    retention_audit_days: int = Field(default=365, ge=0)  # 0: for ever
 
     @field_validator("metrics_port", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from handlers import (
     profile,
     registration,
     reminders,
+    retention,
     roles,
     roster,
     rsvp,
@@ -62,6 +63,7 @@ def build_router() -> Router:
         decisions.events,
         nudges.events,
         checkins.events,
+        retention.events,
     ):
         root.include(events)
     return enforce(root)

@@ -16,6 +16,7 @@ from handlers.ports import Clock, Keyboard, Messenger
 from storage import dialogs, outbox, timers
 from storage.models import DialogState, Volunteer
 from storage.outbox import Outgoing
+from storage.retention import RetentionPolicy
 
 AfterCommit = Callable[[Messenger], Awaitable[None]]
 
@@ -41,6 +42,7 @@ class HandlerSettings:
     default_locale: str = "en"
     default_timezone: str = "UTC"
     bot_username: str = "chorus_bot"
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 @dataclass(slots=True)

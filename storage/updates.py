@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -12,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate
 
-# Telegram picks update ids at random after a week of silence: forget old ones well before.
-KEEP_FOR = timedelta(days=2)
+# Old ids are forgotten by the retention timer (storage/retention.py), well within a week.
 
 
 async def claim(session: AsyncSession, update_id: int, now: datetime) -> bool:
@@ -28,12 +26,3 @@ async def claim(session: AsyncSession, update_id: int, now: datetime) -> bool:
     result = await session.execute(statement)
     assert isinstance(result, CursorResult)
     return result.rowcount == 1
-
-
-async def prune(session: AsyncSession, now: datetime) -> int:
-    """Forgets updates processed long ago; returns how many."""
-    result = await session.execute(
-        delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - KEEP_FOR)
-    )
-    assert isinstance(result, CursorResult)
-    return result.rowcount
