@@ -135,6 +135,8 @@ def backup(database_url: str, target: Path) -> Snapshot:
     source = _database_file(database_url)
     if not source.exists():
         raise BackupError(f"{source} does not exist (check DATABASE_URL)")
+    if target.resolve() == source.resolve():
+        raise BackupError(f"{target} is the database itself: back up to another file")
     partial = target.with_name(f".{target.name}.partial")
     try:
         with (

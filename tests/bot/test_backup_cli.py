@@ -29,6 +29,8 @@ async def test_backup_then_restore_with_yes(
     assert "add --yes" in capsys.readouterr().err
     assert main(["db", "restore", str(copy), "--yes"]) == 0
     assert "Restored" in capsys.readouterr().out
+    assert main(["db", "backup", str(tmp_path / "chorus.sqlite3")]) == 1
+    assert "is the database itself" in capsys.readouterr().err
 
 
 def test_backup_of_a_missing_database_says_so(
