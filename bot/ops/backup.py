@@ -84,6 +84,11 @@ def _postgres(database_url: str, what: str, command: str) -> BackupError:
     return BackupError(f"DATABASE_URL is PostgreSQL: {what} with {command}{note}")
 
 
+def _read_only(path: Path) -> str:
+    """An SQLite URI opening `path` read-only (any character in the name is escaped)."""
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
 def _database_file(database_url: str) -> Path:
     path = sqlite_path(database_url)
     if path is None:
@@ -101,7 +106,7 @@ def inspect(path: Path) -> Snapshot:
         raise BackupError(f"{path}: {exc.strerror}") from None
     if magic != SQLITE_MAGIC:
         raise BackupError(f"{path} is not an SQLite database")
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+    with contextlib.closing(sqlite3.connect(_read_only(path), uri=True)) as db:
         try:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
             if not tables >= CHORUS_TABLES:
@@ -173,9 +178,7 @@ def restore(database_url: str, source: Path, *, confirmed: bool) -> Snapshot:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with (
-                contextlib.closing(
-                    sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-                ) as backup_db,
+                contextlib.closing(sqlite3.connect(_read_only(source), uri=True)) as backup_db,
                 contextlib.closing(sqlite3.connect(target, timeout=LOCK_TIMEOUT)) as db,
             ):
                 backup_db.backup(db)
