@@ -117,7 +117,7 @@ class Stats:
 
     sent: int = 0
     failed: int = 0  # blocked included
-    blocked: int = 0
+    blocked: int = 0  # 403 of any kind: blocked, deactivated, not started, not in the group
     retried: int = 0
     rate_limited: int = 0
     recovered: int = 0
@@ -330,6 +330,7 @@ class DeliveryEngine:
             why = self._unreachable.get(item.chat_id)
             if why is not None:
                 self._fail(item, why, f"unreachable: {why}")
+                self.stats.blocked += 1
                 self._flush_now.set()
                 continue
             ready_at = self._chat_next.get(item.chat_id, 0.0)
@@ -385,6 +386,7 @@ class DeliveryEngine:
         except Forbidden as exc:
             why = _failure(exc)
             self._fail(item, why, exc.description)
+            self.stats.blocked += 1
             self._results.unreachable[item.chat_id] = why
             self._unreachable[item.chat_id] = why
         except ChatMigrated as exc:
@@ -412,7 +414,6 @@ class DeliveryEngine:
 
     def _fail(self, item: Claimed, why: str, detail: str) -> None:
         self.stats.failed += 1
-        self.stats.blocked += why == "blocked"
         self._results.failed.append((item.id, why, detail or why))
 
     def _retry(self, item: Claimed, detail: str) -> None:
