@@ -7,6 +7,7 @@ the final summary with the reasons of failure.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
@@ -15,7 +16,16 @@ from handlers.action_views import relative_text, render, rsvp_keyboard
 from handlers.callbacks import CallbackData
 from handlers.context import AfterCommit, Context, Services
 from handlers.i18n import Html, Translator, translator
-from handlers.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
+from handlers.ports import (
+    Button,
+    Keyboard,
+    MessageGone,
+    MessageNotModified,
+    Messenger,
+    MessengerError,
+    RetryAfter,
+    TransientError,
+)
 from storage import broadcasts, outbox
 from storage.action_models import Action, Broadcast
 from storage.actions import Recipient
@@ -147,8 +157,18 @@ def summary_view(
     return Html("\n".join(lines))
 
 
+# A report edit that meets a 5xx, a dropped connection or a 429 is tried again this many times
+# (waiting `retry_after`, or 1, 2, 4 s) before the report is left for the next refresh.
+REPORT_ATTEMPTS = 4
+
+
 async def refresh(services: Services, broadcast_id: int, *, force: bool = False) -> None:
-    """Edits the coordinator's progress message (at most every few seconds), or its summary."""
+    """Edits the coordinator's progress message (at most every few seconds), or its summary.
+
+    The broadcast counts as reported (`finished_at`) only once the summary has been shown to
+    the coordinator: a summary edit that fails for a passing reason is retried, and a report
+    message not yet sent (its id is recorded after it was) is summarised when it is (issue 13).
+    """
     async with services.sessionmaker() as session, session.begin():
         broadcast = await broadcasts.get(session, broadcast_id)
         if broadcast is None or broadcast.finished_at is not None:
@@ -157,12 +177,14 @@ async def refresh(services: Services, broadcast_id: int, *, force: bool = False)
         counts = await outbox.counts(session, ref)
         remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
         now = services.clock.now()
-        if remaining == 0:
-            broadcast.finished_at = now
-            if broadcast.state == broadcasts.RUNNING:
-                broadcast.state = broadcasts.DONE
-        if broadcast.report_message_id is None or broadcast.report_chat_id is None:
+        if remaining == 0 and broadcast.state == broadcasts.RUNNING:
+            broadcast.state = broadcasts.DONE
+        if broadcast.report_chat_id is None:
+            if remaining == 0:
+                broadcast.finished_at = now  # nobody waits for a report
             return
+        if broadcast.report_message_id is None:
+            return  # the report's own start will refresh it once its message is there
         recent = broadcast.reported_at is not None and now - broadcast.reported_at < REPORT_EVERY
         if remaining and recent and not force:
             return
@@ -178,12 +200,48 @@ async def refresh(services: Services, broadcast_id: int, *, force: bool = False)
             reasons = await outbox.failures(session, ref)
             text, keyboard = summary_view(t, broadcast, counts, reasons), None
         chat_id, message_id = broadcast.report_chat_id, broadcast.report_message_id
-    try:
-        await services.messenger.edit_message(chat_id, message_id, text, keyboard)
-    except MessageNotModified:
-        pass
-    except MessengerError as exc:
-        log.warning("could not update the report of broadcast %s: %r", broadcast_id, exc)
+    shown = await _show_report(
+        services.messenger, broadcast_id, chat_id, message_id, text, keyboard
+    )
+    if shown and not remaining:
+        async with services.sessionmaker() as session, session.begin():
+            broadcast = await broadcasts.get(session, broadcast_id)
+            if broadcast is not None and broadcast.finished_at is None:
+                broadcast.finished_at = services.clock.now()
+
+
+async def _show_report(
+    messenger: Messenger,
+    broadcast_id: int,
+    chat_id: int,
+    message_id: int,
+    text: Html,
+    keyboard: Keyboard | None,
+) -> bool:
+    """Edits the report; True once the coordinator sees this text (or can never see it)."""
+    for attempt in range(REPORT_ATTEMPTS):
+        try:
+            await messenger.edit_message(chat_id, message_id, text, keyboard)
+            return True
+        except MessageNotModified:
+            return True
+        except MessageGone:
+            # The report was deleted: the summary comes as a message of its own.
+            try:
+                await messenger.send_message(chat_id, text, keyboard)
+            except MessengerError as exc:
+                log.warning("could not send the report of broadcast %s: %r", broadcast_id, exc)
+            return True
+        except (RetryAfter, TransientError) as exc:
+            if attempt + 1 == REPORT_ATTEMPTS:
+                log.warning("the report of broadcast %s is late: %r", broadcast_id, exc)
+                return False
+            wait = exc.seconds if isinstance(exc, RetryAfter) else float(2**attempt)
+            await asyncio.sleep(wait)
+        except MessengerError as exc:
+            log.warning("could not update the report of broadcast %s: %r", broadcast_id, exc)
+            return True
+    return False
 
 
 async def refresh_refs(services: Services, refs: Iterable[str]) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.app import Storage
-from handlers import roster
+from handlers import broadcasts, roster
 from handlers.events import Event, EventKind
-from handlers.ports import ShiftedClock
+from handlers.ports import ShiftedClock, TransientError
 from storage.action_models import Action, Rsvp
 from storage.models import OutboxMessage
 from tests.conftest import COORDINATOR_ID
@@ -284,3 +285,58 @@ async def test_deep_link_shows_the_action_and_registers_newcomers_first(
     newcomer = conversation.person("Nia")
     await newcomer.send(f"/start a_{code}")
     assert "Which language" in newcomer.last.text
+
+
+async def test_the_summary_shows_when_sending_ends_before_the_report_is_recorded(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """Issue 13: the report stayed at "Sending… Remaining: 0" when delivery won that race."""
+    await make_volunteer(storage, 1, now=clock.now(), name="Amira", skills=["media"])
+    await create_meeting(coordinator, clock, skills=["Media"])
+    engine = engine_for(conversation.dispatcher.services)
+    send = messenger.send_message
+
+    async def deliver_first(chat_id: int, text: str, *args: Any, **kwargs: Any) -> Any:
+        if "Sending…" in text:
+            assert await engine.drain() == 1  # everything is delivered before the id is stored
+        return await send(chat_id, text, *args, **kwargs)
+
+    messenger.send_message = deliver_first  # type: ignore[method-assign]
+    await coordinator.press("✅ Send it")
+    report = coordinator.messages[-1]
+    assert "Sending finished" in report.text and "Delivered: 1 message" in report.text
+
+
+async def test_the_summary_edit_meeting_a_5xx_still_ends_as_the_summary(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13: one failed edit left the coordinator's report at "Sending…" for ever."""
+    await make_volunteer(storage, 1, now=clock.now(), name="Amira", skills=["media"])
+    await create_meeting(coordinator, clock, skills=["Media"])
+    edit = messenger.edit_message
+    failures = []
+
+    async def fail_once(chat_id: int, message_id: int, text: str, *args: Any) -> None:
+        if "Sending finished" in text and not failures:
+            failures.append(text)
+            raise TransientError("502 Bad Gateway")
+        await edit(chat_id, message_id, text, *args)
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    messenger.edit_message = fail_once  # type: ignore[method-assign]
+    monkeypatch.setattr(broadcasts.asyncio, "sleep", no_wait)
+    await coordinator.press("✅ Send it")
+    assert await engine_for(conversation.dispatcher.services).drain() == 1
+    report = coordinator.messages[-1]
+    assert failures and "Sending finished" in report.text
