@@ -21,7 +21,7 @@ from tests.e2e.test_decisions import coalition, showing
 
 AGREE, STAND_ASIDE, BLOCK, QUESTION = range(4)
 Check = Callable[[AsyncSession], Awaitable[bool]]
-REMINDER = "Your voice is missing: «Venue?» in Coalition closes"
+REMINDER = "Your voice is missing: “Venue?” in Coalition closes"
 
 
 async def enrol(chorus: ChorusUnderTest, person: Person, status: str, **profile: Any) -> None:
@@ -140,11 +140,11 @@ async def test_a_block_asks_for_a_reason_shown_with_the_outcome(chorus: ChorusUn
     assert answer is not None and answer.show_alert
     assert answer.text == "Block recorded. I have asked you privately for your reason."
     await bilal.wait_for_message(
-        showing("You blocked the proposal «Rent a bus for the march». Please tell me why")
+        showing("You blocked the proposal “Rent a bus for the march”. Please tell me why")
     )
     await bilal.send("Too expensive for our budget")
     await bilal.wait_for_message(
-        showing("Thank you. Your reason for blocking «Rent a bus for the march»")
+        showing("Thank you. Your reason for blocking “Rent a bus for the march”")
     )
     assert await position(chadi, proposal, AGREE) == "Vote recorded: Agree"
     await chorus.advance(timedelta(days=1, seconds=1))
@@ -217,12 +217,12 @@ async def test_outsiders_are_invited_privately_and_not_counted(chorus: ChorusUnd
     refused = "Your vote was not counted: only registered members of this group can vote."
     answer = await zoe.press("Hall · 0", chat=group)
     assert answer is not None and answer.show_alert and refused in (answer.text or "")
-    invitation = await zoe.wait_for_message(showing("You tried to vote on «Venue?» in Coalition"))
+    invitation = await zoe.wait_for_message(showing("You tried to vote on “Venue?” in Coalition"))
     assert "Register with Chorus" in invitation.labels
     answer = await yusuf.press("Hall · 0", chat=group)
     assert answer is not None and answer.show_alert and refused in (answer.text or "")
     await yusuf.wait_for_message(
-        showing("Your vote on «Venue?» was not counted: only active members of Coalition")
+        showing("Your vote on “Venue?” was not counted: only active members of Coalition")
     )
     answer = await amira.press("Park · 0", chat=group)
     assert answer is not None and answer.text == "Vote recorded: Park"

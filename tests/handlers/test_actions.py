@@ -110,7 +110,7 @@ async def test_every_validation_path_explains_and_asks_again(
     assert "not a web address" in coordinator.messages[-2].text
     await coordinator.send("https://example.org/sign")
     await coordinator.send("next friday")
-    assert "can't read «next friday» as a date" in coordinator.messages[-2].text
+    assert "can't read “next friday” as a date" in coordinator.messages[-2].text
     await coordinator.send("2001-01-01")
     await coordinator.send("Atlantis/Nowhere")
     assert "don't know that time zone" in coordinator.messages[-2].text

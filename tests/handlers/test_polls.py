@@ -266,7 +266,7 @@ async def test_non_member_and_unregistered_votes_are_refused_with_an_invitation(
         ("/poll Really? | Yes", "at least two options"),
         (
             "/poll Really? | Yes | No | in 2 fortnights",
-            "I can't read «in 2 fortnights» as a date",
+            "I can't read “in 2 fortnights” as a date",
         ),
         ("/poll Really? | Yes | No | 2020-01-01 10:00", "is in the past"),
         ("/poll Really? | Yes | No | in 45d", "too far away"),
@@ -274,8 +274,8 @@ async def test_non_member_and_unregistered_votes_are_refused_with_an_invitation(
         ("/poll " + "Q" * 301 + " | Yes | No", "too long (301 characters): at most 300"),
         ("/poll Really? | " + "Y" * 101 + " | No", "at most 100 characters"),
         ("/poll Really? | Yes | yes", "appears twice"),
-        ("/poll Really? | Yes | No | majority | banana", "I don't understand «banana»"),
-        ("/poll Really? | Yes | No | quorum lots", "I can't read the quorum «lots»"),
+        ("/poll Really? | Yes | No | majority | banana", "I don't understand “banana”"),
+        ("/poll Really? | Yes | No | quorum lots", "I can't read the quorum “lots”"),
         ("/poll Really? | Yes | No | weak 40%", "only"),
     ],
 )
