@@ -18,7 +18,7 @@ from handlers.context import Context
 from handlers.i18n import Html, Translator
 from handlers.ports import Button, Keyboard, Messenger
 from handlers.routing import Router
-from storage import audit, directory, membership
+from storage import audit, directory, shown_names
 from storage.audit import KINDS, Filters
 from storage.models import AuditEntry
 
@@ -251,7 +251,7 @@ async def _names(
     ctx: Context, entries: list[AuditEntry], also: int | None = None
 ) -> dict[int, str]:
     ids = {e.actor_id for e in entries} | {e.target_id for e in entries if e.target_id}
-    return await membership.names(ctx.session, ids | ({also} if also else set()))
+    return await shown_names.for_coordinators_by_id(ctx.session, ids | ({also} if also else set()))
 
 
 def _kind_label(t: Translator, kind: str | None) -> str:

@@ -45,7 +45,7 @@ from handlers.vote_rules import (
     parse_share,
     tally,
 )
-from storage import decisions, groups
+from storage import decisions, groups, shown_names
 from storage.decision_models import Decision
 from storage.models import Volunteer
 
@@ -72,15 +72,6 @@ def unit_for(volunteer: Volunteer, org_voting: bool) -> str:
     if org_voting and volunteer.kind == "organisation" and volunteer.org_name:
         return f"org:{org_key(volunteer.org_name)}"[:200]
     return f"user:{volunteer.user_id}"
-
-
-def shown_name(volunteer: Volunteer | None, org_voting: bool) -> str | None:
-    """The name others see; None for a discreet (or departed) member."""
-    if volunteer is None or volunteer.discreet:
-        return None
-    if org_voting and volunteer.kind == "organisation" and volunteer.org_name:
-        return volunteer.org_name
-    return volunteer.display_name
 
 
 def counts_as_vote(decision: Decision, choice: list[int]) -> bool:
@@ -117,7 +108,8 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
     asking: list[str | None] = []
     reasons: list[list[str | None]] = []
     for row in counted_rows:
-        name = shown_name(people.get(row.voter_id), decision.org_voting)
+        shown = shown_names.for_results(people.get(row.voter_id), decision.org_voting)
+        name = shown if isinstance(shown, str) else None
         if not counts_as_vote(decision, row.choice):
             if row.choice == [QUESTION]:
                 asking.append(name)

@@ -19,7 +19,7 @@ from handlers.fields import Invalid
 from handlers.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.ports import Button, Keyboard, Messenger
 from handlers.routing import Router
-from storage import audit, directory, volunteers
+from storage import audit, directory, shown_names, volunteers
 from storage.coalition_models import DirectorySearch
 from storage.models import Volunteer
 
@@ -115,11 +115,8 @@ def describe(t: Translator, filters: dict[str, Any]) -> str:
 
 
 def shown_name(t: Translator, volunteer: Volunteer) -> str:
-    """A member's name as coordinators see it (🔒 for discreet members)."""
-    name = escape(volunteer.display_name)
-    if volunteer.kind == "organisation" and volunteer.org_name:
-        name += f" ({escape(volunteer.org_name)})"
-    return ("🔒 " if volunteer.discreet else "") + name
+    """A member's name as coordinators see it (storage.shown_names: 🔒 for discreet members)."""
+    return escape(shown_names.for_coordinators(volunteer))
 
 
 def line(t: Translator, number: int, volunteer: Volunteer) -> str:
@@ -147,7 +144,7 @@ async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Htm
     rows: list[list[Button]] = []
     cells = [
         Button(
-            f"{page.number * PER_PAGE + i + 1}. {v.display_name}"[:40],
+            f"{page.number * PER_PAGE + i + 1}. {shown_names.for_coordinators(v)}"[:40],
             MemberButton(search.id, v.user_id).pack(),
         )
         for i, v in enumerate(page.volunteers)

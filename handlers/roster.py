@@ -13,9 +13,10 @@ from handlers.context import Context
 from handlers.i18n import Html, Translator, escape
 from handlers.ports import Button, Messenger
 from handlers.routing import Router
-from storage import actions
+from storage import actions, shown_names
 from storage.action_models import Action, Rsvp
 from storage.models import Volunteer
+from storage.shown_names import Hidden
 
 
 class RosterButton(CallbackData, prefix="ro"):
@@ -31,15 +32,13 @@ router = Router("roster")
 
 
 def shown_name(t: Translator, volunteer: Volunteer | None) -> str:
-    """How a volunteer appears on a roster (discreet volunteers without their name)."""
-    if volunteer is None:
+    """How a volunteer appears on a roster (storage.shown_names.for_members, in words)."""
+    shown = shown_names.for_members(volunteer)
+    if shown is Hidden.FORMER:
         return t("roster.unknown")
-    if volunteer.discreet:
+    if shown is Hidden.DISCREET:
         return t("roster.discreet")
-    name = volunteer.display_name
-    if volunteer.kind == "organisation" and volunteer.org_name:
-        name = f"{name} ({volunteer.org_name})"
-    return name
+    return shown
 
 
 CSV_HEADER = ("name", "username", "kind", "country", "answer", "answered_at")

@@ -157,14 +157,3 @@ async def blocked(session: AsyncSession, user_ids: Iterable[int]) -> set[int]:
         )
     )
     return set(rows)
-
-
-async def names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
-    """Display names of the given people who are registered."""
-    ids = [i for i in user_ids if i]
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Volunteer.user_id, Volunteer.display_name).where(Volunteer.user_id.in_(ids))
-    )
-    return {user_id: name for user_id, name in rows}

@@ -1,0 +1,65 @@
+"""The name shown of a person, per audience (storage/shown_names.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import Storage
+from handlers.ports import ShiftedClock
+from storage import shown_names
+from storage.models import Volunteer
+from storage.shown_names import Hidden
+from tests.support.actions import make_volunteer
+
+
+def person(*, discreet: bool = False, org: str | None = None) -> Volunteer:
+    return Volunteer(
+        user_id=1,
+        display_name="Amira",
+        kind="organisation" if org else "individual",
+        org_name=org,
+        discreet=discreet,
+    )
+
+
+PLAIN, DISCREET, ORG = person(), person(discreet=True), person(org="Beit el Nour")
+DISCREET_ORG = person(discreet=True, org="Beit el Nour")
+
+
+@pytest.mark.parametrize(
+    ("volunteer", "members", "results", "results_by_org", "coordinators"),
+    [
+        (PLAIN, "Amira", "Amira", "Amira", "Amira"),
+        (ORG, "Amira (Beit el Nour)", "Amira", "Beit el Nour", "Amira (Beit el Nour)"),
+        (DISCREET, Hidden.DISCREET, Hidden.DISCREET, Hidden.DISCREET, "🔒 Amira"),
+        (
+            DISCREET_ORG,
+            Hidden.DISCREET,
+            Hidden.DISCREET,
+            Hidden.DISCREET,
+            "🔒 Amira (Beit el Nour)",
+        ),
+        (None, Hidden.FORMER, Hidden.FORMER, Hidden.FORMER, Hidden.FORMER),
+    ],
+)
+def test_each_audience_sees_what_it_may(
+    volunteer: Volunteer | None,
+    members: shown_names.Shown,
+    results: shown_names.Shown,
+    results_by_org: shown_names.Shown,
+    coordinators: shown_names.Shown,
+) -> None:
+    assert shown_names.for_members(volunteer) == members
+    assert shown_names.for_results(volunteer, org_voting=False) == results
+    assert shown_names.for_results(volunteer, org_voting=True) == results_by_org
+    assert shown_names.for_coordinators(volunteer) == coordinators
+
+
+async def test_coordinators_names_by_id_leave_out_the_unregistered(
+    storage: Storage, clock: ShiftedClock
+) -> None:
+    await make_volunteer(storage, 51, now=clock.now(), name="Omar")
+    await make_volunteer(storage, 52, now=clock.now(), name="Lina", discreet=True)
+    async with storage.sessionmaker() as session:
+        names = await shown_names.for_coordinators_by_id(session, [51, 52, 53, 0])
+    assert names == {51: "Omar", 52: "🔒 Lina"}
