@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
-MIME_TYPE = "text/csv"
 
 Cell = str | int | float | bool | None
 

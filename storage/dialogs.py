@@ -43,8 +43,3 @@ async def clear(session: AsyncSession, user_id: int, chat_id: int) -> None:
     await session.execute(
         delete(DialogState).where(DialogState.user_id == user_id, DialogState.chat_id == chat_id)
     )
-
-
-async def clear_all_for_user(session: AsyncSession, user_id: int) -> None:
-    """Ends every dialog of a person."""
-    await session.execute(delete(DialogState).where(DialogState.user_id == user_id))

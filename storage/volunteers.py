@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Volunteer
@@ -83,9 +82,3 @@ async def update_field(
     setattr(volunteer, name, value)
     volunteer.updated_at = now
     await session.flush()
-
-
-async def count_by_status(session: AsyncSession) -> dict[str, int]:
-    """How many volunteers there are in each status."""
-    rows = await session.execute(select(Volunteer.status, func.count()).group_by(Volunteer.status))
-    return {status: count for status, count in rows}
