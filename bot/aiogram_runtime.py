@@ -27,7 +27,7 @@ from aiogram.types import TelegramObject, Update
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
 from bot.ops.health import Heartbeat
 from bot.updates import ALLOWED_UPDATES, event_from_update
-from handlers.dispatch import Dispatcher
+from handlers.kernel.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0

@@ -19,14 +19,15 @@ from bot.ops import OpsServer, serve_ops
 from bot.ops.backup import BackupError, hold_running
 from bot.scheduler import TimerScheduler
 from handlers import build_router
-from handlers.broadcasts import refresh_refs
-from handlers.context import HandlerSettings, Services
-from handlers.dispatch import Dispatcher
-from handlers.i18n import SUPPORTED_LOCALES, translator
-from handlers.menu import commands_for_roles, group_commands, publish_for
-from handlers.permissions import held_roles
-from handlers.ports import Clock, Messenger, MessengerError, SystemClock, Unauthorized
-from storage import create_engine, create_sessionmaker, migrate, retention, roles
+from handlers.actions.broadcasts import refresh_refs
+from handlers.kernel.context import HandlerSettings, Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.i18n import SUPPORTED_LOCALES, translator
+from handlers.kernel.menu import commands_for_roles, group_commands, publish_for
+from handlers.kernel.permissions import held_roles
+from handlers.kernel.ports import Clock, Messenger, MessengerError, SystemClock, Unauthorized
+from storage import create_engine, create_sessionmaker, migrate, retention
+from storage.coalition import role_store
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
@@ -158,7 +159,7 @@ async def prepare(
     )
     async with storage.sessionmaker() as session, session.begin():
         configured = {uid: held_roles(uid, (), settings.admin_ids) for uid in settings.admin_ids}
-        await roles.ensure(session, configured, clock.now())
+        await role_store.ensure(session, configured, clock.now())
         await retention.ensure_scheduled(session, clock.now())
     return Dispatcher(build_router(), services)
 
@@ -244,7 +245,7 @@ async def run_bot(
         delivery = create_delivery(settings, storage, runtime, dispatcher, the_clock)
         dispatcher.services.delivery = delivery
         async with storage.sessionmaker() as session:
-            held = await roles.everyone(session)
+            held = await role_store.everyone(session)
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale, held)
         await scheduler.start()
         await delivery.start()

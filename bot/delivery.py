@@ -29,7 +29,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.ports import (
+from handlers.kernel.ports import (
     ChatMigrated,
     ChatNotFound,
     Clock,
@@ -40,8 +40,9 @@ from handlers.ports import (
     RetryAfter,
     TransientError,
 )
-from storage import outbox, preferences
+from storage import outbox
 from storage.outbox import Claimed, Results
+from storage.people import preferences
 
 log = logging.getLogger(__name__)
 PERSON_UNREACHABLE = (preferences.BLOCKED, preferences.DEACTIVATED, preferences.NOT_STARTED)

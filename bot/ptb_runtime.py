@@ -26,7 +26,7 @@ from telegram.request import HTTPXRequest
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
 from bot.ops.health import Heartbeat
 from bot.updates import ALLOWED_UPDATES, event_from_update
-from handlers.dispatch import Dispatcher
+from handlers.kernel.dispatch import Dispatcher
 
 POLL_TIMEOUT = 25
 POOL_SIZE = 64

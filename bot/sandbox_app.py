@@ -29,7 +29,7 @@ from botapi_emulator.emulator import RunningEmulator, fake_token, start_emulator
 from botapi_emulator.models import Chat, JsonDict
 from botapi_emulator.page import SandboxPage
 from botapi_emulator.snapshot import SnapshotError, WorldKeeper, load
-from handlers.ports import ShiftedClock
+from handlers.kernel.ports import ShiftedClock
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from botapi_emulator.models import Chat, Member
 from botapi_emulator.state import EmulatorState
-from handlers.fields import INTERESTS, ORG_TYPES, RESOURCES, SKILLS
-from storage import groups, volunteers
+from handlers.people.fields import INTERESTS, ORG_TYPES, RESOURCES, SKILLS
+from storage.coalition import group_store
+from storage.people import volunteers
 
 COORDINATOR_ID = 100_001
 
@@ -218,7 +219,7 @@ async def register(
 ) -> int:
     """Registers the people the bot does not know yet (and their group membership)."""
     if group is not None:
-        await groups.joined(session, group.id, group.title or "", group.type, now)
+        await group_store.joined(session, group.id, group.title or "", group.type, now)
     added = 0
     for person in people:
         if await volunteers.get(session, person.user_id) is None:
@@ -233,5 +234,5 @@ async def register(
             )
             added += 1
         if group is not None:
-            await groups.set_member(session, group.id, person.user_id, "member", now)
+            await group_store.set_member(session, group.id, person.user_id, "member", now)
     return added

@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from handlers.dispatch import Dispatcher
-from handlers.ports import Clock
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.ports import Clock
 from storage import timers
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.events import Chat, ChatType, Event, EventKind, Person
+from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
 
 ALLOWED_UPDATES = ("message", "callback_query", "poll_answer", "my_chat_member", "chat_member")
 

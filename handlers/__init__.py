@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from handlers import (
-    action_dialog,
-    actions,
+from handlers.actions import action_dialog, action_list, reminders, roster, rsvp
+from handlers.coalition import (
     audit,
     checkins,
-    common,
-    consensus,
-    decisions,
     directory,
     groups,
     membership,
-    nudges,
-    polls,
-    privacy,
-    profile,
-    registration,
-    reminders,
-    retention,
+    retention_timer,
     roles,
-    roster,
-    rsvp,
     stats,
 )
-from handlers.permissions import enforce
-from handlers.routing import Router
+from handlers.decisions import consensus, decision_list, nudges, polls
+from handlers.kernel.permissions import enforce
+from handlers.kernel.routing import Router
+from handlers.people import common, privacy, profile, registration
 
 
 def build_router() -> Router:
@@ -38,12 +28,12 @@ def build_router() -> Router:
         registration.router,
         profile.router,
         action_dialog.router,
-        actions.router,
+        action_list.router,
         roster.router,
         rsvp.router,
         polls.router,
         consensus.router,
-        decisions.router,
+        decision_list.router,
         consensus.private,
         nudges.private,
         roles.router,
@@ -60,10 +50,10 @@ def build_router() -> Router:
         groups.router,
         reminders.router,
         polls.events,
-        decisions.events,
+        decision_list.events,
         nudges.events,
         checkins.events,
-        retention.events,
+        retention_timer.events,
     ):
         root.include(events)
     return enforce(root)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import OutboxMessage
 
 if TYPE_CHECKING:
-    from handlers.ports import Keyboard
+    from handlers.kernel.ports import Keyboard
 
 PENDING = "pending"
 
@@ -50,7 +50,7 @@ def loaded_keyboard(stored: list[Any] | None) -> Keyboard | None:
     """The neutral button rows of a stored keyboard (None: no buttons)."""
     if not stored:
         return None
-    from handlers.ports import Button  # at call time: handlers imports this module
+    from handlers.kernel.ports import Button
 
     return tuple(
         tuple(Button(cell["label"], cell.get("data"), cell.get("url")) for cell in row)

@@ -10,10 +10,10 @@ import pytest
 
 from bot.app import Storage, open_storage
 from handlers import build_router
-from handlers.coalesce import EditCoalescer
-from handlers.context import HandlerSettings, Services
-from handlers.dispatch import Dispatcher
-from handlers.ports import ShiftedClock
+from handlers.kernel.coalesce import EditCoalescer
+from handlers.kernel.context import HandlerSettings, Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.ports import ShiftedClock
 from tests.support.recording import Conversation, RecordingMessenger
 from tests.support.timing import ManualTime
 

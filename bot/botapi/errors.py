@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.ports import (
+from handlers.kernel.ports import (
     BadRequest,
     BotBlocked,
     ChatMigrated,

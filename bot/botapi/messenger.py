@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from bot.botapi import payloads
 from bot.botapi.payloads import Call
-from handlers.ports import BotCommand, Keyboard, MessengerError, SentMessage
+from handlers.kernel.ports import BotCommand, Keyboard, MessengerError, SentMessage
 from storage.outbox import Claimed
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.ports import BotCommand, Keyboard
+from handlers.kernel.ports import BotCommand, Keyboard
 
 HTML = "HTML"
 NO_PREVIEW = {"is_disabled": True}

@@ -9,8 +9,8 @@ from bot.ops.health import HealthCheck, Heartbeat
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
 from bot.scheduler import TimerScheduler
-from handlers.dispatch import Dispatcher
-from handlers.ports import Clock
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.ports import Clock
 
 
 async def serve_ops(

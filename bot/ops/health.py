@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryEngine
 from bot.scheduler import RESYNC_EVERY, TimerScheduler
-from handlers.ports import Clock
+from handlers.kernel.ports import Clock
 from storage import outbox
 
 # getUpdates long-polls for at most 25 s (ptb; aiogram 10 s) and answers at once when updates

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryEngine
-from handlers.ports import Clock
+from handlers.kernel.ports import Clock
 from storage import outbox
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -14,7 +14,7 @@ from bot.aiogram_runtime import AiogramTransport, create_bot
 from bot.app import open_storage
 from bot.botapi import BulkSender
 from bot.delivery import DeliveryConfig, DeliveryEngine, Transport
-from handlers.ports import Button, SystemClock
+from handlers.kernel.ports import Button, SystemClock
 from storage import outbox
 from storage.outbox import Outgoing
 from tests.bench.emulator_process import EmulatorProcess

@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 
 from bot.app import open_storage
 from handlers import build_router
-from handlers.context import HandlerSettings, Services
-from handlers.dispatch import Dispatcher
-from handlers.events import Chat, ChatType, Event, EventKind, Person
-from handlers.ports import SystemClock
-from storage import actions, volunteers
-from storage.action_models import Rsvp
+from handlers.kernel.context import HandlerSettings, Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
+from handlers.kernel.ports import SystemClock
+from storage.actions import action_store
+from storage.actions.action_models import Rsvp
+from storage.people import volunteers
 from tests.support.recording import RecordingMessenger
 
 
@@ -62,7 +63,7 @@ async def main() -> dict[str, Any]:
                     status="active",
                     now=now,
                 )
-            action = await actions.create(
+            action = await action_store.create(
                 session,
                 {
                     "kind": "meeting",
@@ -108,7 +109,7 @@ async def main() -> dict[str, Any]:
         await asyncio.gather(*replays)
         async with storage.sessionmaker() as session:
             recorded = await session.scalar(select(func.count()).select_from(Rsvp))
-            counts = await actions.counts(session, action.id)
+            counts = await action_store.counts(session, action.id)
         await storage.engine.dispose()
     latencies = sorted(latencies[:VOLUNTEERS])
     result = {

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.botapi import classify
-from handlers.ports import (
+from handlers.kernel.ports import (
     BadRequest,
     BotBlocked,
     ChatMigrated,

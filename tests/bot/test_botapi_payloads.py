@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.botapi import payloads
-from handlers.i18n import translator
-from handlers.ports import BotCommand, Button
+from handlers.kernel.i18n import translator
+from handlers.kernel.ports import BotCommand, Button
 
 
 def test_neutral_rows_become_an_inline_keyboard() -> None:

@@ -11,9 +11,9 @@ import pytest
 from bot import logs
 from botapi_emulator.emulator import fake_token
 from handlers import build_router
-from handlers.context import Context, Services
-from handlers.dispatch import Dispatcher
-from handlers.routing import Router
+from handlers.kernel.context import Context, Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.routing import Router
 from tests.support.recording import Conversation, RecordingMessenger
 
 TOKEN = fake_token(4242)

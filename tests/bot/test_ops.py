@@ -12,10 +12,10 @@ from bot.app import Storage
 from bot.ops.health import POLL_STALE_AFTER, SCHEDULER_STALE_AFTER, HealthCheck, Heartbeat
 from bot.ops.metrics import LATE_AFTER, Metrics
 from bot.scheduler import TimerScheduler
-from handlers.context import Services
-from handlers.dispatch import Dispatcher
-from handlers.ports import ShiftedClock
-from handlers.routing import Router
+from handlers.kernel.context import Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.ports import ShiftedClock
+from handlers.kernel.routing import Router
 from storage import create_engine, create_sessionmaker
 
 

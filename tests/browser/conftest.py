@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.sandbox_app import Sandbox
 from bot.sandbox_people import PEOPLE
 from botapi_emulator.client import Person, SandboxClient
-from handlers.ports import ShiftedClock
+from handlers.kernel.ports import ShiftedClock
 
 pytestmark = pytest.mark.browser
 

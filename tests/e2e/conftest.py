@@ -24,7 +24,7 @@ from bot.app import Running, start_bot
 from bot.config import Settings
 from botapi_emulator.client import Person, SandboxClient
 from botapi_emulator.emulator import RunningEmulator, start_emulator
-from handlers.ports import ShiftedClock
+from handlers.kernel.ports import ShiftedClock
 from tests.support import bot_api_spec
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.app import Storage, open_storage
 from botapi_emulator.client import Person
-from storage.action_models import Action, Rsvp
+from storage.actions.action_models import Action, Rsvp
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.support.actions import make_volunteer
 

@@ -14,7 +14,7 @@ from bot.botapi import BulkSender
 from bot.delivery import DeliveryConfig, DeliveryEngine
 from botapi_emulator.emulator import RunningEmulator
 from botapi_emulator.faults import FaultRule
-from handlers.ports import ShiftedClock
+from handlers.kernel.ports import ShiftedClock
 from storage import outbox
 from storage.models import OutboxMessage, UserPreference
 from storage.outbox import Outgoing

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from bot.app import Storage, open_storage
 from botapi_emulator.client import Person
-from handlers.audit import CSV_HEADER
-from handlers.i18n import translator
-from storage import membership
-from storage.decision_models import Decision
+from handlers.coalition.audit import CSV_HEADER
+from handlers.kernel.i18n import translator
+from storage.coalition import membership_store
+from storage.decisions.decision_models import Decision
 from storage.models import AuditEntry
 from tests.e2e.conftest import ChorusUnderTest
 from tests.support.coalition import make_member
@@ -52,7 +52,7 @@ async def _people(chorus: ChorusUnderTest) -> tuple[Person, Person, Person]:
                 storage, person.id, now=now, name=person.first_name, status="applicant"
             )
             async with storage.sessionmaker() as session, session.begin():
-                await membership.submit(session, person.id, now)
+                await membership_store.submit(session, person.id, now)
     for person in (coral, amira, elise, lucia):  # the bot may only write to people who started
         await person.send("/start")
         await person.wait_for_message(lambda m: m.from_bot)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.app import Storage, open_storage
 from botapi_emulator.client import Person
-from handlers.dispatch import RateLimit, RateLimiter
+from handlers.kernel.dispatch import RateLimit, RateLimiter
 from storage.models import AuditEntry, Role, Volunteer
 from tests.e2e.conftest import ChorusUnderTest
 from tests.support.coalition import make_member, set_membership

@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.app import open_storage
 from botapi_emulator.client import Group, Person
-from handlers.coalesce import DEFAULT_INTERVAL
-from storage import volunteers
+from handlers.kernel.coalesce import DEFAULT_INTERVAL
+from storage.people import volunteers
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 
 

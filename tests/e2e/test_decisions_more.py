@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import open_storage
 from botapi_emulator.client import Group, Person
 from botapi_emulator.client_models import SandboxMessage
-from storage import groups, volunteers
-from storage.decision_models import Decision
+from storage.coalition import group_store
+from storage.decisions.decision_models import Decision
+from storage.people import volunteers
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_decisions import coalition, showing
 
@@ -70,7 +71,7 @@ async def members_known(chorus: ChorusUnderTest, group: Group, *people: Person) 
     """Waits until the bot has recorded that these people joined the group."""
 
     async def known(session: AsyncSession) -> bool:
-        return all([await groups.is_member(session, group.id, p.id) for p in people])
+        return all([await group_store.is_member(session, group.id, p.id) for p in people])
 
     await until(chorus, known, "the joins were recorded")
 

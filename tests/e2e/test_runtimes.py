@@ -10,7 +10,7 @@ from bot.app import Runtime, create_runtime
 from bot.config import Settings
 from botapi_emulator.client import SandboxClient
 from botapi_emulator.emulator import RunningEmulator, fake_token
-from handlers.ports import (
+from handlers.kernel.ports import (
     BadRequest,
     BotBlocked,
     BotCommand,

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Storage
-from handlers import broadcasts, roster
-from handlers.events import Event, EventKind
-from handlers.ports import ShiftedClock, TransientError
-from storage.action_models import Action, Rsvp
+from handlers.actions import broadcasts, roster
+from handlers.kernel.events import Event, EventKind
+from handlers.kernel.ports import ShiftedClock, TransientError
+from storage.actions.action_models import Action, Rsvp
 from storage.models import OutboxMessage
 from tests.conftest import COORDINATOR_ID
 from tests.support.actions import engine_for, make_volunteer

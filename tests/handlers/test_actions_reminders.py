@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from bot.app import Storage
 from handlers import build_router
-from handlers.context import Services
-from handlers.dispatch import Dispatcher
-from handlers.ports import ShiftedClock
-from storage.action_models import Action
+from handlers.kernel.context import Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.ports import ShiftedClock
+from storage.actions.action_models import Action
 from storage.models import Timer
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import create_meeting, in_days

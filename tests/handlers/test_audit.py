@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.app import Storage
-from handlers import audit as handlers_audit
-from handlers.ports import ShiftedClock
-from storage import audit
+from handlers.coalition import audit as handlers_audit
+from handlers.kernel.ports import ShiftedClock
+from storage.coalition import audit_store
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import create_meeting
 from tests.support.actions import engine_for
@@ -87,7 +87,7 @@ async def test_times_are_shown_in_the_readers_zone(
     await _people(storage, clock, zone="Asia/Beirut")
     at = datetime(2026, 11, 2, 21, 30, tzinfo=UTC)  # 23:30 in Beirut
     async with storage.sessionmaker() as session, session.begin():
-        await audit.record(session, COORDINATOR_ID, "role.grant", at, target_id=AMIRA)
+        await audit_store.record(session, COORDINATOR_ID, "role.grant", at, target_id=AMIRA)
     coral = someone(conversation, COORDINATOR_ID, "Coral")
     await coral.send("/audit")
     assert "Nov 2, 2026, 11:30:00\u202fPM — <b>Coral</b>: gave a role → Amira" in coral.last.text
@@ -99,16 +99,18 @@ async def _history(storage: Storage) -> None:
         for day in range(1, 21):
             at = datetime(2026, 11, day, 12, tzinfo=UTC)
             kind = "role.grant" if day % 2 else "role.revoke"
-            await audit.record(
+            await audit_store.record(
                 session, COORDINATOR_ID, kind, at, target_id=AMIRA, details={"role": "chair"}
             )
         at = datetime(2026, 11, 5, 12, tzinfo=UTC)
         details = {"setting": "membership", "from": "open", "to": "application"}
-        await audit.record(session, BILAL, "settings.change", at, details=details)
+        await audit_store.record(session, BILAL, "settings.change", at, details=details)
         at = datetime(2026, 11, 6, 12, tzinfo=UTC)
-        await audit.record(session, COORDINATOR_ID, "members.export", at, details={"count": 4})
+        await audit_store.record(
+            session, COORDINATOR_ID, "members.export", at, details={"count": 4}
+        )
         old = datetime(2026, 11, 7, 12, tzinfo=UTC)
-        await audit.record(session, COORDINATOR_ID, "command.members", old)  # before the rule
+        await audit_store.record(session, COORDINATOR_ID, "command.members", old)  # before the rule
 
 
 async def test_filters_by_person_kind_and_dates_with_pages(
@@ -158,7 +160,7 @@ async def test_csv_exports_what_the_filters_show_and_is_logged(
     rows = read_export(coral.last.document, "audit", COORDINATOR_ID, handlers_audit.CSV_HEADER)
     assert [(r["action"], r["actor"]) for r in rows] == [("settings.change", "Bilal")]
     async with storage.sessionmaker() as session:
-        (entry,) = await audit.of_action(session, "audit.export")
+        (entry,) = await audit_store.of_action(session, "audit.export")
     assert entry.actor_id == COORDINATOR_ID and entry.details == {"person": BILAL, "count": 1}
     assert clock.now() - entry.at < timedelta(minutes=1)
 

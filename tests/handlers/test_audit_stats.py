@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.app import Storage
-from handlers import audit
-from handlers.ports import ShiftedClock
+from handlers.coalition import audit
+from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.csv_files import read_export

@@ -8,16 +8,16 @@ from typing import Literal
 import pytest
 
 from handlers import build_router
-from handlers.action_dialog import Answer as NewActionAnswer
-from handlers.action_views import RsvpButton
-from handlers.actions import CardButton
-from handlers.audit import AuditButton
-from handlers.callbacks import CallbackData, StaleButton
-from handlers.common import LanguageButton
-from handlers.decision_views import AdminButton, PositionButton, VoteButton
-from handlers.directory import MemberButton, RoleEditorButton
-from handlers.membership import ReviewButton, SettingButton
-from handlers.registration import StepButton
+from handlers.actions.action_dialog import Answer as NewActionAnswer
+from handlers.actions.action_list import CardButton
+from handlers.actions.action_views import RsvpButton
+from handlers.coalition.audit import AuditButton
+from handlers.coalition.directory import MemberButton, RoleEditorButton
+from handlers.coalition.membership import ReviewButton, SettingButton
+from handlers.decisions.decision_views import AdminButton, PositionButton, VoteButton
+from handlers.kernel.callbacks import CallbackData, StaleButton
+from handlers.people.common import LanguageButton
+from handlers.people.registration import StepButton
 
 
 class Colour(enum.StrEnum):

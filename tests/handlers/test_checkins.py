@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
-from storage import actions
+from handlers.kernel.ports import ShiftedClock
+from storage.actions import action_store
 from storage.models import Volunteer
 from tests.handlers.test_registration import register_individual
 from tests.support.actions import engine_for
@@ -22,7 +22,7 @@ async def _status(storage: Storage, user_id: int) -> str:
 
 async def _audience(storage: Storage) -> list[int]:
     async with storage.sessionmaker() as session:
-        return [r.user_id for r in await actions.audience(session, {})]
+        return [r.user_id for r in await action_store.audience(session, {})]
 
 
 async def test_an_unanswered_check_in_makes_inactive_and_an_answer_brings_back(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.coalesce import EditCoalescer
+from handlers.kernel.coalesce import EditCoalescer
 from tests.support.timing import ManualTime
 
 

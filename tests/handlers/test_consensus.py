@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.ports import ShiftedClock
+from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
 from tests.support.groups import CountingMessenger, Group

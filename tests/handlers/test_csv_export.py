@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from handlers import csv_export
+from handlers.kernel import csv_export
 
 
 @pytest.mark.parametrize(

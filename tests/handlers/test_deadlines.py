@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers.deadlines import parse_deadline
-from handlers.invalid_input import InvalidInput
+from handlers.kernel.deadlines import parse_deadline
+from handlers.kernel.invalid_input import InvalidInput
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 12:00 in Beirut
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers import decisions
-from handlers.ports import ShiftedClock
+from handlers.decisions import decision_list
+from handlers.kernel.ports import ShiftedClock
 from storage.models import OutboxMessage
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
@@ -58,7 +58,7 @@ async def test_history_and_csv_export(
     assert "Sorry, only these roles can do this: owner, chair," in group.last.text
     await group.say(coral, "/decisions")
     await group.press(coral, "⬇ Export as CSV")
-    rows = read_export(coral.last.document, "decisions", coral.person.id, decisions.CSV_HEADER)
+    rows = read_export(coral.last.document, "decisions", coral.person.id, decision_list.CSV_HEADER)
     assert rows[0]["question"] == "'=Venue?"  # no formula injection in spreadsheets
     assert (rows[0]["rule"], rows[0]["counts"], rows[0]["result"], rows[0]["winner"]) == (
         "plurality",
@@ -163,7 +163,7 @@ async def test_hidden_open_vote_shows_turnout_then_names_discreet_masked(
 async def test_group_migration_keeps_the_decisions(
     conversation: Conversation, coral: Someone, clock: ShiftedClock
 ) -> None:
-    from handlers.events import Event, EventKind
+    from handlers.kernel.events import Event, EventKind
 
     old = Group(conversation, -4242, "Old group")
     (amira,) = await members(conversation, old, "Amira")

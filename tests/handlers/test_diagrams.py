@@ -12,10 +12,10 @@ MENTION = re.compile(r"\b([a-z_]+\.mmd)\b")
 
 def test_every_mentioned_diagram_exists() -> None:
     mentioned = {
-        (module.name, name)
-        for module in HANDLERS.glob("*.py")
+        (module, name)
+        for module in HANDLERS.rglob("*.py")
         for name in MENTION.findall(module.read_text(encoding="utf-8"))
     }
     assert mentioned, "the scan finds the mentions"
-    missing = [(module, name) for module, name in mentioned if not (HANDLERS / name).exists()]
+    missing = [(m.name, name) for m, name in mentioned if not (m.parent / name).exists()]
     assert missing == []

@@ -11,10 +11,10 @@ from sqlalchemy import func, select, text
 
 from bot.app import Storage, open_storage
 from handlers import build_router
-from handlers.context import Context, HandlerSettings, Services
-from handlers.dispatch import Dispatcher, parse_command
-from handlers.ports import ShiftedClock
-from handlers.routing import Router
+from handlers.kernel.context import Context, HandlerSettings, Services
+from handlers.kernel.dispatch import Dispatcher, parse_command
+from handlers.kernel.ports import ShiftedClock
+from handlers.kernel.routing import Router
 from storage.models import ProcessedUpdate, Timer
 from tests.handlers.test_registration import register_individual
 from tests.support.recording import Conversation, RecordingMessenger

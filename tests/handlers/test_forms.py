@@ -9,20 +9,24 @@ from pathlib import Path
 import pytest
 
 from bot.app import Storage
-from handlers import action_dialog, actions, consensus, forms, membership, profile, registration
-from handlers.ports import ShiftedClock
+from handlers.actions import action_dialog, action_list
+from handlers.coalition import membership
+from handlers.decisions import consensus
+from handlers.kernel import forms
+from handlers.kernel.ports import ShiftedClock
+from handlers.people import profile, registration
 from storage.models import DialogState, Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import in_days
 from tests.support.actions import make_volunteer
 from tests.support.recording import Conversation, Someone
 
-HANDLERS = Path(registration.__file__).parent
+HANDLERS = Path(registration.__file__).parents[1]
 FORMS = [
     registration.FORM,
     profile.FORM,
     action_dialog.FORM,
-    actions.EDIT_FORM,
+    action_list.EDIT_FORM,
     consensus.FORM,
     membership.REVIEW_FORM,
     membership.ANSWER_FORM,
@@ -57,7 +61,7 @@ async def _dialog(storage: Storage, person: Someone) -> DialogState | None:
 
 @pytest.mark.parametrize("form", FORMS, ids=lambda form: form.flow)
 def test_each_state_diagram_names_every_step_of_its_form(form: forms.Form) -> None:
-    diagram = (HANDLERS / (form.diagram or f"{form.flow}.mmd")).read_text(encoding="utf-8")
+    diagram = next(HANDLERS.rglob(form.diagram or f"{form.flow}.mmd")).read_text(encoding="utf-8")
     named = set(re.findall(r"\b([a-z_]+)\b", diagram))
     assert set(form.steps) - named == set()
 
@@ -274,7 +278,7 @@ async def test_newaction_preview_changes_a_field_and_comes_back(
     assert "It will go to" in coral.last.text
     await coral.press("✅ Send it")
     async with storage.sessionmaker() as session:
-        from storage.action_models import Action
+        from storage.actions.action_models import Action
 
         action = await session.get(Action, 1)
         assert action is not None and action.title == "Vigil at dawn"

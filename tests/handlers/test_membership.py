@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
-from storage.coalition_models import Application
+from handlers.kernel.ports import ShiftedClock
+from storage.coalition.coalition_models import Application
 from storage.models import AuditEntry, Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_registration import register_individual

@@ -9,15 +9,19 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage, publish_commands
-from handlers import build_router, permissions
-from handlers.callbacks import pack
-from handlers.events import Chat, ChatType, Event, EventKind
-from handlers.i18n import translator
-from handlers.menu import commands_for_roles, group_commands
-from handlers.ports import ShiftedClock
-from storage import actions, decisions, dialogs, groups
-from storage.action_models import Action
-from storage.decision_models import Decision
+from handlers import build_router
+from handlers.kernel import permissions
+from handlers.kernel.callbacks import pack
+from handlers.kernel.events import Chat, ChatType, Event, EventKind
+from handlers.kernel.i18n import translator
+from handlers.kernel.menu import commands_for_roles, group_commands
+from handlers.kernel.ports import ShiftedClock
+from storage import dialogs
+from storage.actions import action_store
+from storage.actions.action_models import Action
+from storage.coalition import group_store
+from storage.decisions import decision_store
+from storage.decisions.decision_models import Decision
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.groups import Group, make_volunteer
@@ -259,7 +263,7 @@ async def test_the_place_is_checked_before_the_roles(conversation: Conversation)
 
 async def _action(storage: Storage, clock: ShiftedClock) -> int:
     async with storage.sessionmaker() as session, session.begin():
-        action = await actions.create(
+        action = await action_store.create(
             session,
             {
                 "kind": "meeting",
@@ -294,7 +298,7 @@ async def test_a_volunteer_cannot_edit_or_end_a_coordinators_action_with_a_forge
     data = pack("ac", operation, action_id, *(["title"] if operation == "field" else []))
     text, alert = await amira.press_data(1, data)
     assert alert and text is not None and text.startswith("Sorry, only these roles")
-    assert await _status(storage, action_id) == actions.OPEN
+    assert await _status(storage, action_id) == action_store.OPEN
     assert amira.messages == []
     async with storage.sessionmaker() as session:
         assert await dialogs.get(session, 5001, 5001) is None
@@ -347,17 +351,17 @@ async def test_a_volunteer_cannot_close_or_extend_someone_elses_decision(
         assert alert and text is not None
         assert text.startswith("Sorry, only the person who started it or these roles")
     after = await _decision(conversation, "Venue?")
-    assert (after.status, after.closes_at) == (decisions.OPEN, decision.closes_at)
+    assert (after.status, after.closes_at) == (decision_store.OPEN, decision.closes_at)
     # Members may start votes once the group allows it; each may close only their own.
     async with conversation.dispatcher.services.sessionmaker() as session, session.begin():
-        await groups.set_setting(session, group.id, "members_can_create", True)
+        await group_store.set_setting(session, group.id, "members_can_create", True)
     await group.say(amira, "/poll Lunch? | Pizza | Soup | anonymous | in 2h")
     lunch = group.find("Lunch?")
     close = pack("dx", (await _decision(conversation, "Lunch?")).id, "close")
     text, alert = await group.press_data(bilal, lunch.message_id, close)
-    assert alert and (await _decision(conversation, "Lunch?")).status == decisions.OPEN
+    assert alert and (await _decision(conversation, "Lunch?")).status == decision_store.OPEN
     await group.press_data(amira, lunch.message_id, close)
-    assert (await _decision(conversation, "Lunch?")).status == decisions.CLOSED
+    assert (await _decision(conversation, "Lunch?")).status == decision_store.CLOSED
 
 
 async def test_a_volunteer_cannot_change_a_groups_settings_or_export_its_decisions(
@@ -369,7 +373,7 @@ async def test_a_volunteer_cannot_change_a_groups_settings_or_export_its_decisio
         text, alert = await group.press_data(amira, 1, data)
         assert alert and text is not None and text.startswith("Sorry, only these roles")
     async with conversation.dispatcher.services.sessionmaker() as session:
-        settings = await groups.get(session, group.id)
+        settings = await group_store.get(session, group.id)
     assert settings is None or not settings.settings.get("members_can_create")
     assert amira.messages == []
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
-from storage import decisions
-from storage.decision_models import Ballot, Decision
+from handlers.kernel.ports import ShiftedClock
+from storage.decisions import decision_store
+from storage.decisions.decision_models import Ballot, Decision
 from tests.conftest import COORDINATOR_ID
 from tests.support.groups import CountingMessenger, Group, make_volunteer
 from tests.support.recording import Conversation, Someone
@@ -249,7 +249,7 @@ async def test_non_member_and_unregistered_votes_are_refused_with_an_invitation(
     assert newcomer.last.labels == ["Register with Chorus"]
     await group.answer_poll(amira, poll_id, (1,))
     async with storage.sessionmaker() as session:
-        rows = await decisions.ballots(session, decision.id)
+        rows = await decision_store.ballots(session, decision.id)
         assert [r.voter_id for r in rows] == [amira.person.id]
     await group.say(coral, "/poll Secret? | Yes | No | anonymous")
     toast, alert = await group.press(newcomer, "Yes")
@@ -379,6 +379,6 @@ async def test_anonymous_vote_keeps_only_counts_after_close(
     async with storage.sessionmaker() as session:
         decision = await session.scalar(select(Decision))
         assert decision is not None
-        assert await decisions.ballots(session, decision.id) == []
+        assert await decision_store.ballots(session, decision.id) == []
         assert decision.result["counts"] == [1, 1]
         assert "Amira" not in str(decision.result)

@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
-from storage import actions, audit, broadcasts, decisions, groups, outbox, roles
+from handlers.kernel.ports import ShiftedClock
+from storage import outbox
+from storage.actions import action_store, broadcast_store
+from storage.coalition import audit_store, group_store, role_store
+from storage.decisions import decision_store
 from storage.outbox import Outgoing
 from storage.schema import Base
 from tests.conftest import COORDINATOR_ID
@@ -54,7 +57,7 @@ async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
     await make_member(storage, NINA, now=now, name=NAME, username=USERNAME, skills=["media"])
     await make_member(storage, OTHER, now=now, name="Omar")
     async with storage.sessionmaker() as session, session.begin():
-        action = await actions.create(
+        action = await action_store.create(
             session,
             {
                 "kind": "meeting",
@@ -68,17 +71,19 @@ async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
             },
             now,
         )
-        await actions.set_answer(session, action.id, NINA, actions.GOING, now)
-        await actions.set_answer(session, action.id, OTHER, actions.GOING, now)
-        sending = await broadcasts.create(session, action.id, "announce", now, report_chat_id=NINA)
+        await action_store.set_answer(session, action.id, NINA, action_store.GOING, now)
+        await action_store.set_answer(session, action.id, OTHER, action_store.GOING, now)
+        sending = await broadcast_store.create(
+            session, action.id, "announce", now, report_chat_id=NINA
+        )
         await outbox.enqueue(
             session,
             [Outgoing(NINA, f"Hello {NAME}!"), Outgoing(OTHER, "Hello Omar!")],
             purpose="broadcast",
-            ref=broadcasts.ref(sending.id),
+            ref=broadcast_store.ref(sending.id),
             now=now,
         )
-        decision = await decisions.create(
+        decision = await decision_store.create(
             session,
             chat_id=-500,
             kind="consensus",
@@ -92,13 +97,13 @@ async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
             created_at=now,
             closes_at=now + timedelta(days=1),
         )
-        await decisions.cast(
+        await decision_store.cast(
             session, decision.id, NINA, f"user:{NINA}", [2], now, reason="Too vague"
         )
-        await decisions.cast(session, decision.id, OTHER, f"user:{OTHER}", [0], now)
-        await decisions.mark_nudged(session, decision.id, [NINA], "half", now)
-        await decisions.set_nudges(session, NINA, False, now)
-        closed = await decisions.create(
+        await decision_store.cast(session, decision.id, OTHER, f"user:{OTHER}", [0], now)
+        await decision_store.mark_nudged(session, decision.id, [NINA], "half", now)
+        await decision_store.set_nudges(session, NINA, False, now)
+        closed = await decision_store.create(
             session,
             chat_id=-500,
             kind="vote",
@@ -123,12 +128,12 @@ async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
             "voted": [NAME, "Omar"],
             "reasons": [[NAME, "Because"]],
         }
-        await decisions.close(session, closed, result, now)
-        await groups.joined(session, -500, "Coalition", "supergroup", now)
-        await groups.set_member(session, -500, NINA, "member", now)
-        await roles.grant(session, NINA, "treasurer", now, granted_by=COORDINATOR_ID)
-        await roles.grant(session, OTHER, "coordinator", now, granted_by=NINA)
-        await audit.record(session, COORDINATOR_ID, "role.grant", now, target_id=NINA)
+        await decision_store.close(session, closed, result, now)
+        await group_store.joined(session, -500, "Coalition", "supergroup", now)
+        await group_store.set_member(session, -500, NINA, "member", now)
+        await role_store.grant(session, NINA, "treasurer", now, granted_by=COORDINATOR_ID)
+        await role_store.grant(session, OTHER, "coordinator", now, granted_by=NINA)
+        await audit_store.record(session, COORDINATOR_ID, "role.grant", now, target_id=NINA)
     return {"action": action.id, "decision": decision.id, "closed": closed.id}
 
 
@@ -172,18 +177,18 @@ async def test_forget_leaves_no_personal_trace_in_any_table_and_keeps_counts(
     assert "Your data has been erased" in nina.last.text
     assert await _traces(storage, [NAME, USERNAME], NINA) == []
     async with storage.sessionmaker() as session:
-        assert await actions.counts(session, ids["action"]) == {"going": 2}
-        ballots = await decisions.ballots(session, ids["decision"])
+        assert await action_store.counts(session, ids["action"]) == {"going": 2}
+        ballots = await decision_store.ballots(session, ids["decision"])
         assert sorted(b.choice[0] for b in ballots) == [0, 2]
         assert all(b.reason is None for b in ballots if b.choice == [2])
-        closed = await decisions.get(session, ids["closed"])
+        closed = await decision_store.get(session, ids["closed"])
         assert closed is not None
         assert closed.result["counts"] == [2, 0] and closed.result["voters"] == 2
         assert closed.result["names"] == [[None, "Omar"], []]
         assert closed.result["status"] == "passed"
         states = await outbox.counts(session, "b1")
         assert sum(states.values()) == 2
-        assert await audit.of_action(session, "privacy.forget")
+        assert await audit_store.of_action(session, "privacy.forget")
     await nina.send("/mydata")
     assert nina.last.text == "Chorus stores nothing about you."
 
@@ -191,7 +196,7 @@ async def test_forget_leaves_no_personal_trace_in_any_table_and_keeps_counts(
 async def test_the_last_owner_must_hand_over_before_forgetting(
     conversation: Conversation, storage: Storage, clock: ShiftedClock
 ) -> None:
-    from handlers.context import HandlerSettings
+    from handlers.kernel.context import HandlerSettings
 
     conversation.dispatcher.services.settings = HandlerSettings(admin_ids=frozenset())
     await make_member(storage, NINA, now=clock.now(), name=NAME, role="owner")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.dispatch import RateLimit, RateLimiter
-from handlers.events import Chat, ChatType, Event, EventKind, Person
-from handlers.ports import ShiftedClock
+from handlers.kernel.dispatch import RateLimit, RateLimiter
+from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
+from handlers.kernel.ports import ShiftedClock
 from tests.support.recording import Conversation
 
 

@@ -213,7 +213,7 @@ async def test_registered_volunteer_is_welcomed_back(conversation: Conversation)
 
 
 async def test_registration_is_private_only(conversation: Conversation) -> None:
-    from handlers.events import Chat, ChatType, Event, EventKind
+    from handlers.kernel.events import Chat, ChatType, Event, EventKind
 
     alex = conversation.person("Alex")
     group = Chat(-100, ChatType.GROUP, "Coalition")

@@ -8,8 +8,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
-from storage import audit, outbox, retention
+from handlers.kernel.ports import ShiftedClock
+from storage import outbox, retention
+from storage.coalition import audit_store
 from storage.models import AuditEntry, OutboxMessage, ProcessedUpdate, Timer
 from storage.outbox import Outgoing
 from tests.handlers.test_registration import register_individual
@@ -51,7 +52,7 @@ async def test_old_rows_are_forgotten_each_after_its_own_time_in_bounded_batches
         )
         notices = [Outgoing(amira.person.id, f"Notice {i}") for i in range(3)]
         await outbox.enqueue(session, notices, purpose="notice", ref=None, now=now)
-        await audit.record(session, amira.person.id, "test.entry", now)
+        await audit_store.record(session, amira.person.id, "test.entry", now)
         await retention.ensure_scheduled(session, now)
     await engine_for(services).drain()
 

@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers import permissions
-from handlers.callbacks import pack
-from handlers.context import HandlerSettings
-from handlers.ports import ShiftedClock
-from handlers.routing import Router
-from storage import roles
+from handlers.kernel import permissions
+from handlers.kernel.callbacks import pack
+from handlers.kernel.context import HandlerSettings
+from handlers.kernel.ports import ShiftedClock
+from handlers.kernel.routing import Router
+from storage.coalition import role_store
 from storage.models import AuditEntry, Role
 from tests.conftest import COORDINATOR_ID
 from tests.support.actions import engine_for
@@ -91,7 +91,7 @@ async def test_nobody_removes_the_last_owner_nor_a_configured_one(
     assert text == "Done."  # Coral (ADMIN_IDS) is still an owner
     assert "owner" not in await _held(storage, AMIRA)
     async with storage.sessionmaker() as session, session.begin():
-        await roles.grant(session, BEN, "owner", clock.now())
+        await role_store.grant(session, BEN, "owner", clock.now())
     await make_member(storage, BEN, now=clock.now(), name="Ben", username="ben")
     conversation.dispatcher.services.settings = HandlerSettings(admin_ids=frozenset())
     ben = someone(conversation, BEN, "Ben")
@@ -104,7 +104,7 @@ async def test_nobody_removes_the_last_owner_nor_a_configured_one(
 async def test_promote_by_reply_in_a_group_and_unknown_people(
     conversation: Conversation, storage: Storage, clock: ShiftedClock
 ) -> None:
-    from handlers.events import Chat, ChatType, Event, EventKind, Person
+    from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
 
     await make_member(storage, AMIRA, now=clock.now(), name="Amira")
     group = Chat(-100, ChatType.SUPERGROUP, "Coalition")

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
+from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.recording import Conversation

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from handlers.vote_rules import (
+from handlers.decisions.vote_rules import (
     ADOPTED,
     BLOCKED,
     COUNTED_POSITIONS,

@@ -7,11 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers import action_views, decision_input, when
-from handlers.action_views import Invalid
-from handlers.i18n import translator
-from handlers.invalid_input import InvalidInput
-from handlers.ports import ShiftedClock
+from handlers.actions import action_views
+from handlers.actions.action_views import Invalid
+from handlers.decisions import decision_input
+from handlers.kernel import when
+from handlers.kernel.i18n import translator
+from handlers.kernel.invalid_input import InvalidInput
+from handlers.kernel.ports import ShiftedClock
 
 MOMENT = datetime(2026, 12, 30, 10, 0, tzinfo=UTC)  # a Wednesday, two days before the new year
 BEIRUT, PARIS, MEXICO = "Asia/Beirut", "Europe/Paris", "America/Mexico_City"

@@ -10,9 +10,9 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from handlers import fields
-from handlers.i18n import SUPPORTED_LOCALES, locales_dir
-from handlers.permissions import COMMANDS
+from handlers.kernel.i18n import SUPPORTED_LOCALES, locales_dir
+from handlers.kernel.permissions import COMMANDS
+from handlers.people import fields
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_CALL = re.compile(r"""\b(?:t(?:\.plural)?|InvalidInput)\(\s*f?["']([a-z_]+\.[a-z0-9_.]+)["']""")

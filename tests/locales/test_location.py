@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.i18n import locales_dir, reload_catalogues, translator
+from handlers.kernel.i18n import locales_dir, reload_catalogues, translator
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Tex
 from sqlalchemy.orm import Mapper
 
 from bot.app import Storage
-from storage import membership
+from storage.coalition import membership_store
 from storage.models import Base
 
 MOMENT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -100,15 +100,17 @@ async def test_a_nested_change_is_stored(storage: Storage, mapper: Mapper[Any]) 
 async def test_settings_are_handed_out_as_copies(storage: Storage) -> None:
     """A setting read and changed in place does not change what is stored, nor the default."""
     async with storage.sessionmaker() as session, session.begin():
-        await membership.change_setting(session, "membership", {"outer": {"inner": [1]}}, 1, MOMENT)
+        await membership_store.change_setting(
+            session, "membership", {"outer": {"inner": [1]}}, 1, MOMENT
+        )
     async with storage.sessionmaker() as session, session.begin():
-        value = await membership.setting(session, "membership")
+        value = await membership_store.setting(session, "membership")
         value["outer"]["inner"].append(2)
-        everything = await membership.settings(session)
+        everything = await membership_store.settings(session)
         everything["membership"]["outer"]["inner"].append(3)
     async with storage.sessionmaker() as session:
-        assert await membership.setting(session, "membership") == {"outer": {"inner": [1]}}
-        assert (await membership.settings(session))["membership"] == {"outer": {"inner": [1]}}
+        assert await membership_store.setting(session, "membership") == {"outer": {"inner": [1]}}
+        assert (await membership_store.settings(session))["membership"] == {"outer": {"inner": [1]}}
 
 
 def test_every_json_column_is_covered() -> None:

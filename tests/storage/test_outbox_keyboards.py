@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from handlers.ports import Button
+from handlers.kernel.ports import Button
 from storage import create_engine, migrate, outbox
 from storage.db import create_sessionmaker
 from storage.outbox import Outgoing

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Storage
-from handlers.ports import ShiftedClock
-from storage import shown_names
+from handlers.kernel.ports import ShiftedClock
 from storage.models import Volunteer
-from storage.shown_names import Hidden
+from storage.people import shown_names
+from storage.people.shown_names import Hidden
 from tests.support.actions import make_volunteer
 
 

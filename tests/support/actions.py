@@ -7,9 +7,9 @@ from typing import Any
 
 from bot.app import Storage
 from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport
-from handlers.broadcasts import refresh_refs
-from handlers.context import Services
-from storage import volunteers
+from handlers.actions.broadcasts import refresh_refs
+from handlers.kernel.context import Services
+from storage.people import volunteers
 
 
 async def make_volunteer(

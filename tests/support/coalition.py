@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.app import Storage
-from handlers.events import Person
-from storage import checkins, membership, roles, volunteers
+from handlers.kernel.events import Person
+from storage.coalition import checkin_store, membership_store, role_store
+from storage.people import volunteers
 from tests.support.recording import Conversation, Someone
 
 
@@ -63,12 +64,12 @@ async def make_member(
             status=status,
             now=now,
         )
-        await checkins.confirmed(session, user_id, now)
+        await checkin_store.confirmed(session, user_id, now)
         if role is not None:
-            await roles.grant(session, user_id, role, now)
+            await role_store.grant(session, user_id, role, now)
 
 
 async def set_membership(storage: Storage, mode: str, now: datetime) -> None:
     """Switches the coalition's membership mode (open | application)."""
     async with storage.sessionmaker() as session, session.begin():
-        await membership.change_setting(session, "membership", mode, 1, now)
+        await membership_store.change_setting(session, "membership", mode, 1, now)

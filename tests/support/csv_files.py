@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from handlers import csv_export
+from handlers.kernel import csv_export
 
 NAME = re.compile(r"^(?P<kind>[a-z0-9-]+)-\d{4}-\d{2}-\d{2}-\d{4}Z-by-(?P<user>\d+)\.csv$")
 

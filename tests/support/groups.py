@@ -6,9 +6,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from handlers.events import Chat, ChatType, Event, EventKind
-from handlers.ports import Keyboard
-from storage import groups, volunteers
+from handlers.kernel.events import Chat, ChatType, Event, EventKind
+from handlers.kernel.ports import Keyboard
+from storage.coalition import group_store
+from storage.people import volunteers
 from tests.support.recording import Conversation, RecordingMessenger, Shown, Someone
 
 SUPERGROUP_ID = -100_123_456_7890
@@ -112,7 +113,7 @@ class Group:
         sessionmaker = self.conversation.dispatcher.services.sessionmaker
         async with sessionmaker() as session, session.begin():
             for someone in people:
-                await groups.seen(
+                await group_store.seen(
                     session,
                     self.id,
                     self.chat.title or "",

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from handlers.dispatch import Dispatcher
-from handlers.events import Chat, ChatType, Event, EventKind, Person
-from handlers.ports import BotCommand, Keyboard, SentMessage
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
+from handlers.kernel.ports import BotCommand, Keyboard, SentMessage
 
 
 @dataclass

@@ -1,0 +1,558 @@
+"""/newaction: a coordinator describes a call to action, chooses who receives it, previews, sends.
+
+A form run by handlers/forms.py, drawn in newaction.mmd. Its answers live in the dialog state
+(surviving restarts); nothing is created until the coordinator confirms the preview, which has
+one "change" button per field. Then the action, its broadcast and one outbox row per recipient
+are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from handlers.actions import action_views as views
+from handlers.actions import broadcasts as sending
+from handlers.actions import reminders
+from handlers.actions.action_views import Invalid
+from handlers.coalition.audit import note
+from handlers.kernel import forms
+from handlers.kernel.context import Context
+from handlers.kernel.forms import NEXT, STAY, AnswerButton, Data, Message, Step, get_in, put_in
+from handlers.kernel.forms import Invalid as FormInvalid
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
+from handlers.kernel.ports import Button
+from handlers.kernel.routing import Router
+from handlers.people import fields
+from storage.actions import action_store
+from storage.coalition import group_store
+
+FLOW = "newaction"
+DONE = "_done"
+EDITABLE = ("title", "description", "link", "when", "place", "capacity", "audience", "groups")
+FILTER_STEPS = {"skills": "f_skills", "kinds": "f_kinds", "languages": "f_languages"}
+FILTER_OPTIONS = {
+    "skills": fields.SKILLS,
+    "kinds": fields.KINDS,
+    "languages": SUPPORTED_LOCALES,
+}
+
+router = Router(FLOW)
+
+
+class Answer(AnswerButton, prefix="na"):
+    """An answer chosen with a button: na:<step>:<value> (a group's chat id may be negative)."""
+
+
+class _Mark:
+    """A button answer that is not a typed value ("online", "no limit")."""
+
+
+ONLINE, NO_LIMIT = _Mark(), _Mark()
+HUB_CHOICES = ("skills", "countries", "kinds", "languages", "all", DONE)
+
+
+def order(data: Data) -> list[str]:
+    """The steps of the dialog for the answers so far."""
+    sequence = ["kind", "title", "description", "link", "when", "timezone"]
+    if views.is_event(str(data.get("kind") or "other")):
+        sequence += ["place", "capacity"]
+    return [*sequence, "audience", "groups", "preview"]
+
+
+def steps(data: Data) -> list[str]:
+    """The steps of the dialog for the answers so far (the form's order)."""
+    return order(data)
+
+
+def _button(kind: type[AnswerButton], step: str, value: str | int, label: str) -> Button:
+    return Button(label, kind(step, str(value)).pack())
+
+
+def _filter_label(t: Translator, name: str, value: str) -> str:
+    if name == "languages":
+        return t.language_name(value)
+    return fields.option_label(t, "kind" if name == "kinds" else name, value)
+
+
+def _summary(t: Translator, audience: Data) -> str:
+    lines = []
+    for name in action_store.FILTERS:
+        chosen = audience.get(name) or []
+        if chosen:
+            labels = (
+                [t.country_name(c) for c in chosen]
+                if name == "countries"
+                else [_filter_label(t, name, v) for v in chosen]
+            )
+            lines.append(f"• {t(f'actions.filter_{name}')}: {', '.join(labels)}")
+    return "\n".join(lines) if lines else t("actions.everyone")
+
+
+def audience_summary(ctx: Context, audience: dict[str, Any]) -> str:
+    """The chosen filters, one line each ("everyone active" when none)."""
+    return _summary(ctx.t, audience)
+
+
+def _line(t: Translator, label_key: str, answer: str) -> str:
+    return f"<b>{t(label_key)}</b>: {answer}"
+
+
+def _invalid(problem: Invalid) -> FormInvalid:
+    return FormInvalid(problem.message)
+
+
+def _text_step(name: str, parse: Any, **more: Any) -> Step:
+    """A step answered by typing: `parse(ctx, data, text)` raises action_views.Invalid."""
+
+    def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+        try:
+            return parse(ctx, data, text)
+        except Invalid as problem:
+            raise _invalid(problem) from problem
+
+    return Step(name, more.pop("ask"), read_text=read_text, **more)
+
+
+def _ask_kind(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    rows = [
+        [_button(kind, "kind", k, f"{views.KIND_ICONS[k]} {t(f'actions.kind_{k}')}")]
+        for k in views.KINDS
+    ]
+    return t("actions.ask_kind"), rows
+
+
+def _store_kind(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**data, "kind": value, "reminders": views.default_reminders(value)}
+
+
+def _shown_kind(t: Translator, data: Data, value: Any) -> str:
+    kind = str(data["kind"])
+    return _line(t, "actions.field_kind", f"{views.KIND_ICONS[kind]} {t(f'actions.kind_{kind}')}")
+
+
+def _ask_link(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_link"), [[_button(kind, "link", "skip", t("actions.no_link"))]]
+
+
+def _ask_when(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    key = "actions.ask_when" if views.is_event(str(data["kind"])) else "actions.ask_deadline"
+    return t(key), None
+
+
+def _read_when(ctx: Context, data: Data, text: str) -> str:
+    return views.parse_local_time(ctx.t, text, ctx.now(), _zone_of(ctx, data))
+
+
+def _store_when(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**{k: v for k, v in data.items() if k != "at"}, "local": value}
+
+
+def _own_zone(ctx: Context) -> str:
+    return ctx.volunteer.timezone if ctx.volunteer is not None else ctx.settings.default_timezone
+
+
+def _zone_of(ctx: Context, data: Data) -> str:
+    return str(data.get("timezone") or _own_zone(ctx))
+
+
+async def _offered_zone(ctx: Context, data: Data) -> dict[str, Any]:
+    return {"zone_offered": _zone_of(ctx, data)}
+
+
+def _ask_timezone(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    zone = str(data["zone_offered"])
+    return t("actions.ask_timezone", zone=zone), [[_button(kind, "timezone", "keep", zone)]]
+
+
+def _read_zone(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+    return fields.parse_timezone(ctx.t, text)
+
+
+def _store_moment(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    """Combines the typed local time with its zone; a moment already passed is not kept."""
+    moment = views.to_utc(str(data["local"]), str(value))
+    if moment <= ctx.now():
+        return {k: v for k, v in data.items() if k != "at"}
+    return {**data, "timezone": value, "at": moment.isoformat()}
+
+
+async def _past(ctx: Context, data: Data, value: Any) -> None:
+    if "at" not in data:
+        ctx.reply(ctx.t("actions.in_the_past"))
+
+
+def _ask_place(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_place"), [[_button(kind, "place", "online", t("actions.online"))]]
+
+
+def _store_place(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value is ONLINE:
+        return {**data, "place": None, "online": True}
+    return {**data, "place": value, "online": False}
+
+
+def _ask_capacity(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_capacity"), [[_button(kind, "capacity", "none", t("actions.no_limit"))]]
+
+
+def _store_capacity(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**data, "capacity": None if value is NO_LIMIT else value}
+
+
+async def _audience_count(ctx: Context, data: Data) -> dict[str, Any]:
+    return {
+        "recipients": len(
+            await action_store.audience(ctx.session, dict(data.get("audience") or {}))
+        )
+    }
+
+
+def _ask_audience(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    text = Html(
+        t("actions.ask_audience")
+        + "\n\n"
+        + _summary(t, data.get("audience") or {})
+        + "\n"
+        + t.plural("actions.recipients_now", int(data["recipients"]))
+    )
+    labels = {
+        "skills": "actions.filter_skills",
+        "countries": "actions.filter_countries",
+        "kinds": "actions.filter_kinds",
+        "languages": "actions.filter_languages",
+        "all": "actions.everyone_button",
+        DONE: "actions.audience_done",
+    }
+    return text, [[_button(kind, "audience", value, t(label))] for value, label in labels.items()]
+
+
+def _store_audience(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value == "all":
+        return {**data, "audience": {}}
+    if value == "countries":
+        return put_in(data, "audience.countries", [])
+    return {**data, "audience": dict(data.get("audience") or {})}
+
+
+def _after_audience(data: Data, value: Any) -> str:
+    if value == DONE:
+        return NEXT
+    if value == "all":
+        return "audience"
+    return "f_countries" if value == "countries" else FILTER_STEPS[value]
+
+
+def _filter_step(name: str) -> Step:
+    step = FILTER_STEPS[name]
+
+    def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+        chosen = set(get_in(data, f"audience.{name}") or [])
+        cells = [
+            _button(kind, step, v, ("✅ " if v in chosen else "") + _filter_label(t, name, v))
+            for v in FILTER_OPTIONS[name]
+        ]
+        rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+        rows.append([_button(kind, step, DONE, t("common.done"))])
+        return t(f"actions.ask_filter_{name}"), rows
+
+    def shown(t: Translator, data: Data, value: Any) -> str:
+        chosen = get_in(data, f"audience.{name}") or []
+        answer = ", ".join(_filter_label(t, name, v) for v in chosen) or t("common.none")
+        return _line(t, f"actions.filter_{name}", answer)
+
+    return Step(
+        step,
+        ask,
+        multi=True,
+        choices=tuple(FILTER_OPTIONS[name]),
+        key=f"audience.{name}",
+        shown=shown,
+        then=lambda data, value: "audience",
+    )
+
+
+def _ask_countries(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_countries"), [[_button(kind, "f_countries", DONE, t("common.done"))]]
+
+
+def _read_countries(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+    return [fields.parse_country(ctx.t, part, kind) for part in text.split(",") if part.strip()]
+
+
+def _read_country_button(data: Data, raw: str) -> Any:
+    if raw == DONE:
+        return DONE
+    return [raw] if raw in fields.country_codes() else None
+
+
+def _store_countries(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value == DONE:
+        return dict(data)
+    chosen = set(get_in(data, "audience.countries") or []) | set(value)
+    return put_in(data, "audience.countries", sorted(chosen))
+
+
+async def _countries_so_far(ctx: Context, data: Data, value: Any) -> None:
+    if value != DONE:
+        ctx.reply(_summary(ctx.t, data.get("audience") or {}))
+
+
+def _shown_countries(t: Translator, data: Data, value: Any) -> str:
+    chosen = get_in(data, "audience.countries") or []
+    answer = ", ".join(t.country_name(c) for c in chosen) or t("common.none")
+    return _line(t, "actions.filter_countries", answer)
+
+
+async def _known_groups(ctx: Context, data: Data) -> dict[str, Any]:
+    known = await group_store.active(ctx.session)
+    return {"known_groups": [(g.chat_id, g.title) for g in known[:30]]}
+
+
+async def _no_groups(ctx: Context, data: Data) -> bool:
+    return not await group_store.active(ctx.session)
+
+
+def _ask_groups(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    chosen = set(data.get("groups") or [])
+    rows = [
+        [_button(kind, "groups", chat_id, ("✅ " if chat_id in chosen else "") + title[:60])]
+        for chat_id, title in data["known_groups"]
+    ]
+    rows.append([_button(kind, "groups", DONE, t("common.done"))])
+    return t("actions.ask_groups"), rows
+
+
+def _read_group(data: Data, raw: str) -> Any:
+    known = {chat_id: title for chat_id, title in data["known_groups"]}
+    try:
+        chat_id = int(raw)
+    except ValueError:
+        return None
+    return chat_id if chat_id in known else None
+
+
+def _shown_groups(t: Translator, data: Data, value: Any) -> str:
+    known = dict(data.get("known_groups") or [])
+    names = [str(known.get(chat_id, chat_id)) for chat_id in data.get("groups") or []]
+    return _line(t, "actions.field_groups", ", ".join(names) or t("common.none"))
+
+
+async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
+    people = len(await action_store.audience(ctx.session, dict(data.get("audience") or {})))
+    return {"people": people}
+
+
+def _before_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> list[Message]:
+    rendered = views.render(t, dict(data), str(data["timezone"]))
+    return [
+        (t("actions.preview_intro"), None),
+        (rendered, views.rsvp_keyboard(t, 0, str(data["kind"]))),
+    ]
+
+
+def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    lines = [t.plural("actions.preview_people", int(data["people"]))]
+    group_count = len(data.get("groups") or [])
+    if group_count:
+        lines.append(t.plural("actions.preview_groups", group_count))
+    lines.append(t("actions.preview_reminders", when=views.reminders_text(t, data["reminders"])))
+    rows = [
+        [_button(kind, "preview", "send", t("actions.send"))],
+        [_button(kind, "preview", "cancel", t("actions.cancel_draft"))],
+    ]
+    return Html("\n".join(lines)), rows
+
+
+async def _cancel_draft(ctx: Context, data: Data, value: Any) -> None:
+    if value == "cancel":
+        await ctx.clear_dialog()
+        ctx.reply(ctx.t("actions.draft_cancelled"))
+
+
+def _after_preview(data: Data, value: Any) -> str | None:
+    return {"send": forms.FINISH, "edit": "preview"}.get(value)
+
+
+def _changeable(data: Data) -> list[str]:
+    event = views.is_event(str(data.get("kind") or "other"))
+    return [n for n in EDITABLE if event or n not in ("place", "capacity")]
+
+
+def _keep(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return dict(data)
+
+
+def _declare() -> dict[str, Step]:
+    declared = [
+        Step(
+            "kind",
+            _ask_kind,
+            read_button=lambda data, raw: raw if raw in views.KINDS else None,
+            store=_store_kind,
+            shown=_shown_kind,
+        ),
+        _text_step(
+            "title",
+            lambda ctx, data, text: views.clean_line(ctx.t, text, views.TITLE_LIMITS),
+            ask=lambda t, data, kind: (t("actions.ask_title", max=views.TITLE_LIMITS[1]), None),
+        ),
+        _text_step(
+            "description",
+            lambda ctx, data, text: views.clean_block(ctx.t, text, views.DESCRIPTION_LIMITS),
+            ask=lambda t, data, kind: (
+                t("actions.ask_description", max=views.DESCRIPTION_LIMITS[1]),
+                None,
+            ),
+        ),
+        _text_step(
+            "link",
+            lambda ctx, data, text: views.parse_link(ctx.t, text),
+            ask=_ask_link,
+            read_button=lambda data, raw: "skip" if raw == "skip" else None,
+            store=lambda ctx, data, value: {**data, "link": None if value == "skip" else value},
+            shown=lambda t, data, value: _line(t, "actions.field_link", t("actions.no_link")),
+        ),
+        _text_step("when", _read_when, ask=_ask_when, key="local", store=_store_when),
+        Step(
+            "timezone",
+            _ask_timezone,
+            read_text=_read_zone,
+            read_button=lambda data, raw: data["zone_offered"] if raw == "keep" else None,
+            key="at",
+            store=_store_moment,
+            effect=_past,
+            shown=lambda t, data, value: _line(t, "actions.field_timezone", str(value)),
+            then=lambda data, value: NEXT if "at" in data else "when",
+            view=_offered_zone,
+        ),
+        _text_step(
+            "place",
+            lambda ctx, data, text: views.clean_line(ctx.t, text, views.PLACE_LIMITS),
+            ask=_ask_place,
+            read_button=lambda data, raw: ONLINE if raw == "online" else None,
+            store=_store_place,
+            shown=lambda t, data, value: _line(t, "actions.field_place", t("actions.online")),
+        ),
+        _text_step(
+            "capacity",
+            lambda ctx, data, text: views.parse_capacity(ctx.t, text),
+            ask=_ask_capacity,
+            read_button=lambda data, raw: NO_LIMIT if raw == "none" else None,
+            store=_store_capacity,
+            shown=lambda t, data, value: _line(t, "actions.field_capacity", t("actions.no_limit")),
+        ),
+        Step(
+            "audience",
+            _ask_audience,
+            read_button=lambda data, raw: raw if raw in HUB_CHOICES else None,
+            store=_store_audience,
+            then=_after_audience,
+            view=_audience_count,
+        ),
+        *(_filter_step(name) for name in FILTER_STEPS),
+        Step(
+            "f_countries",
+            _ask_countries,
+            read_text=_read_countries,
+            read_button=_read_country_button,
+            key="audience.countries",
+            store=_store_countries,
+            effect=_countries_so_far,
+            shown=_shown_countries,
+            then=lambda data, value: "audience" if value == DONE else STAY,
+        ),
+        Step(
+            "groups",
+            _ask_groups,
+            read_button=_read_group,
+            multi=True,
+            shown=_shown_groups,
+            view=_known_groups,
+            skip=_no_groups,
+        ),
+        Step(
+            "preview",
+            _ask_preview,
+            read_button=lambda data, raw: raw if raw in ("send", "cancel", "edit") else None,
+            store=_keep,
+            effect=_cancel_draft,
+            then=_after_preview,
+            view=_preview_counts,
+            before=_before_preview,
+        ),
+    ]
+    return {step.name: step for step in declared}
+
+
+FORM = forms.Form(
+    flow=FLOW,
+    button=Answer,
+    steps=_declare(),
+    order=order,
+    finish=lambda ctx, data: publish(ctx, dict(data)),
+    preview="preview",
+    changeable=_changeable,
+    change_label=lambda t, name: t(f"actions.field_{name}"),
+    aliases={"country": "f_countries"},
+    legacy_change="edit",
+)
+forms.route(FORM, router)
+
+
+@router.command("newaction")
+async def new_action(ctx: Context) -> None:
+    """Starts describing a new call to action."""
+    ctx.reply(ctx.t("actions.intro"))
+    await forms.start(ctx, FORM, {})
+
+
+def parse_field(ctx: Context, step: str, text: str) -> dict[str, Any]:
+    """The dialog values for a typed answer to `step` (raises Invalid with the reason)."""
+    t = ctx.t
+    if step == "title":
+        return {"title": views.clean_line(t, text, views.TITLE_LIMITS)}
+    if step == "description":
+        return {"description": views.clean_block(t, text, views.DESCRIPTION_LIMITS)}
+    if step == "link":
+        return {"link": views.parse_link(t, text)}
+    if step == "when":
+        return {"local": views.parse_local_time(t, text, ctx.now(), _own_zone(ctx))}
+    if step == "place":
+        return {"place": views.clean_line(t, text, views.PLACE_LIMITS), "online": False}
+    if step == "capacity":
+        return {"capacity": views.parse_capacity(t, text)}
+    if step == "reminders":
+        return {"reminders": views.parse_reminders(t, text)}
+    raise Invalid(t("invalid.use_buttons"))
+
+
+async def publish(ctx: Context, data: dict[str, Any]) -> None:
+    """Creates the action and queues it for every recipient, in one transaction."""
+    kind = str(data["kind"])
+    values = {
+        "kind": kind,
+        "title": data["title"],
+        "description": data["description"],
+        "link": data.get("link"),
+        "at": datetime.fromisoformat(data["at"]),
+        "timezone": data["timezone"],
+        "place": data.get("place") if views.is_event(kind) else None,
+        "online": bool(data.get("online")) and views.is_event(kind),
+        "capacity": data.get("capacity") if views.is_event(kind) else None,
+        "audience": data.get("audience") or {},
+        "group_ids": list(data.get("groups") or []),
+        "reminder_minutes": list(data.get("reminders") or []),
+        "created_by": ctx.user_id,
+    }
+    action = await action_store.create(ctx.session, values, ctx.now())
+    people = await action_store.audience(ctx.session, action.audience)
+    known = {g.chat_id for g in await group_store.active(ctx.session)}
+    chosen = [g for g in action.group_ids if g in known]
+    await ctx.clear_dialog()
+    await note(ctx, "action.create", action=action.id, title=action.title)
+    await note(ctx, "action.send", action=action.id, title=action.title, recipients=len(people))
+    link = views.deep_link(ctx.settings.bot_username, action.code)
+    ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
+    await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)
+    await reminders.reschedule(ctx, action)

@@ -1,0 +1,259 @@
+"""How an action reads: the message volunteers get, its buttons, summaries and parsing of answers.
+
+The coordinator's own words (title, description, place) are shown as written, HTML-escaped;
+every label around them, and the dates, are in the reader's language and time zone.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time, format_timedelta
+
+from handlers.kernel import when
+from handlers.kernel.callbacks import CallbackData
+from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.invalid_input import InvalidInput
+from handlers.kernel.ports import Button, Keyboard
+from storage.actions.action_models import Action
+
+KINDS = ("petition", "letters", "stunt", "fundraising", "meeting", "other")
+DEADLINE_KINDS = frozenset({"petition", "letters"})
+EVENT_ANSWERS = ("going", "maybe", "cant")
+DEADLINE_ANSWERS = ("done",)
+KIND_ICONS = {
+    "petition": "✍️",
+    "letters": "✉️",
+    "stunt": "📣",
+    "fundraising": "💰",
+    "meeting": "🤝",
+    "other": "📌",
+}
+DEFAULT_EVENT_REMINDERS = (1440, 60)
+DEFAULT_DEADLINE_REMINDERS = (1440,)
+
+TITLE_LIMITS = (3, 120)
+DESCRIPTION_LIMITS = (1, 3000)
+PLACE_LIMITS = (2, 200)
+LINK_MAX = 500
+CAPACITY_MAX = 100_000
+MAX_REMINDERS = 5
+MAX_REMINDER_MINUTES = 60 * 24 * 30
+
+
+class RsvpButton(CallbackData, prefix="rv"):
+    """An RSVP button: rv:<action id>:<answer> (the answer is checked against the action's kind)."""
+
+    action_id: int
+    answer: str
+
+
+class Invalid(Exception):
+    """A typed answer that does not fit; the message says why, in the person's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def is_event(kind: str) -> bool:
+    """Events have a start, a place and RSVPs; petitions and letters have a deadline."""
+    return kind not in DEADLINE_KINDS
+
+
+def answers_for(kind: str) -> tuple[str, ...]:
+    """The answers a volunteer can give to an action of this kind."""
+    return EVENT_ANSWERS if is_event(kind) else DEADLINE_ANSWERS
+
+
+def default_reminders(kind: str) -> list[int]:
+    """Minutes before the start (or deadline) when reminders go out by default."""
+    return list(DEFAULT_EVENT_REMINDERS if is_event(kind) else DEFAULT_DEADLINE_REMINDERS)
+
+
+def answer_label(t: Translator, kind: str, answer: str) -> str:
+    """The label of an RSVP button ("I signed" for a petition's done)."""
+    if answer == "done":
+        return t(f"actions.done_{kind}")
+    return t(f"actions.answer_{answer}")
+
+
+def when_text(t: Translator, moment: datetime, timezone: str) -> str:
+    """A full date and a short time, in the reader's language and time zone, with the zone."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    day = format_date(local, "full", locale=t.babel_locale)
+    hour = format_time(local, "short", locale=t.babel_locale)
+    return f"{day}, {hour} ({timezone})"
+
+
+def relative_text(t: Translator, delta: timedelta) -> str:
+    """ "in 1 day", "dans 1 heure"…"""
+    return str(format_timedelta(delta, add_direction=True, threshold=1.1, locale=t.babel_locale))
+
+
+def render(t: Translator, action: Action | Mapping[str, Any], timezone: str) -> Html:
+    """The action as a volunteer sees it, in their language and time zone."""
+    data = _values(action)
+    kind = str(data["kind"])
+    lines = [
+        f"{KIND_ICONS.get(kind, '📌')} {t(f'actions.kind_{kind}')}",
+        f"<b>{escape(data['title'])}</b>",
+        "",
+        escape(data["description"]),
+        "",
+    ]
+    at = data.get("at")
+    if isinstance(at, datetime):
+        key = "actions.line_when" if is_event(kind) else "actions.line_deadline"
+        lines.append(t(key, when=when_text(t, at, timezone)))
+    if is_event(kind):
+        if data.get("online"):
+            lines.append(t("actions.line_online"))
+        elif data.get("place"):
+            lines.append(t("actions.line_place", place=data["place"]))
+        if data.get("capacity"):
+            lines.append(t.plural("actions.line_capacity", int(data["capacity"])))
+    if data.get("link"):
+        lines.append(t("actions.line_link", link=data["link"]))
+    return Html("\n".join(lines).rstrip())
+
+
+def _values(action: Action | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(action, Action):
+        return {
+            "kind": action.kind,
+            "title": action.title,
+            "description": action.description,
+            "at": action.at,
+            "place": action.place,
+            "online": action.online,
+            "capacity": action.capacity,
+            "link": action.link,
+        }
+    data = dict(action)
+    if isinstance(data.get("at"), str):
+        data["at"] = datetime.fromisoformat(data["at"])
+    return data
+
+
+def rsvp_keyboard(t: Translator, action_id: int, kind: str, chosen: str | None = None) -> Keyboard:
+    """The RSVP buttons of an action, marking the volunteer's current answer."""
+    cells = []
+    for answer in answers_for(kind):
+        label = answer_label(t, kind, answer)
+        selected = chosen == answer or (chosen == "waitlist" and answer == "going")
+        cells.append(
+            Button(("✅ " if selected else "") + label, RsvpButton(action_id, answer).pack())
+        )
+    return [cells]
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    """The link that opens the action in Chorus."""
+    return f"https://t.me/{bot_username}?start=a_{code}"
+
+
+# parsing typed answers
+
+
+def clean_line(t: Translator, text: str, limits: tuple[int, int]) -> str:
+    """One line of text: spaces collapsed, no invisible characters, within limits."""
+    return _within(t, " ".join(text.split()), limits)
+
+
+def clean_block(t: Translator, text: str, limits: tuple[int, int]) -> str:
+    """A block of text: line breaks kept (at most one empty line in a row), within limits."""
+    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
+    value = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _within(t, value, limits)
+
+
+def _within(t: Translator, value: str, limits: tuple[int, int]) -> str:
+    low, high = limits
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch != "\n" for ch in value):
+        raise Invalid(t("invalid.characters"))
+    if len(value) < low:
+        raise Invalid(t("invalid.too_short", min=low))
+    if len(value) > high:
+        raise Invalid(t("invalid.too_long", max=high, length=len(value)))
+    return value
+
+
+def parse_link(t: Translator, text: str) -> str:
+    """An http(s) address with a host."""
+    value = text.strip()
+    parts = urlsplit(value)
+    if (
+        len(value) > LINK_MAX
+        or parts.scheme not in ("http", "https")
+        or "." not in parts.netloc
+        or any(ch.isspace() for ch in value)
+    ):
+        raise Invalid(t("actions.invalid_link"))
+    return value
+
+
+def parse_local_time(t: Translator, text: str, now: datetime, timezone: str) -> str:
+    """A moment typed by the coordinator (grammar: handlers.when), read in `timezone`, as the
+    local "YYYY-MM-DD HH:MM" there (the action's zone may still change after this step)."""
+    try:
+        moment = when.parse(text, now, timezone)
+    except InvalidInput as problem:
+        raise Invalid(problem.text(t)) from problem
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def to_utc(local: str, timezone: str) -> datetime:
+    """A local "YYYY-MM-DD HH:MM" in a time zone, as an aware UTC moment."""
+    naive = datetime.strptime(local, "%Y-%m-%d %H:%M")
+    return naive.replace(tzinfo=ZoneInfo(timezone)).astimezone(ZoneInfo("UTC"))
+
+
+def parse_capacity(t: Translator, text: str) -> int:
+    """A number of places."""
+    value = text.strip()
+    if not value.isdigit() or not 1 <= int(value) <= CAPACITY_MAX:
+        raise Invalid(t("actions.invalid_capacity", max=CAPACITY_MAX))
+    return int(value)
+
+
+_OFFSET = re.compile(r"^(\d+)\s*([dhm])$")
+_UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
+
+
+def parse_reminders(t: Translator, text: str) -> list[int]:
+    """Reminder offsets such as "48h, 2h, 30m" or "1d" (or "none"), as minutes, largest first."""
+    value = text.strip().lower()
+    if value in ("none", "0", "-", t("actions.none_word").lower()):
+        return []
+    minutes: set[int] = set()
+    for part in re.split(r"[,\s;]+", value):
+        if not part:
+            continue
+        match = _OFFSET.match(part)
+        if match is None:
+            raise Invalid(t("actions.invalid_reminders"))
+        amount = int(match.group(1)) * _UNIT_MINUTES[match.group(2)]
+        if not 1 <= amount <= MAX_REMINDER_MINUTES:
+            raise Invalid(t("actions.invalid_reminders"))
+        minutes.add(amount)
+    if not minutes or len(minutes) > MAX_REMINDERS:
+        raise Invalid(t("actions.invalid_reminders"))
+    return sorted(minutes, reverse=True)
+
+
+def reminders_text(t: Translator, minutes: Sequence[int]) -> str:
+    """ "1 day, 1 hour before" in the reader's language ("none" when empty)."""
+    if not minutes:
+        return t("common.none")
+    parts = [
+        str(format_timedelta(timedelta(minutes=m), threshold=1.0, locale=t.babel_locale))
+        for m in minutes
+    ]
+    return t("actions.reminders_before", offsets=", ".join(parts))

@@ -1,0 +1,253 @@
+"""Sending an action to many people through the outbox, and the coordinator's progress report.
+
+The report is one message in the coordinator's chat, edited at most every few seconds while
+the delivery engine works (it calls `refresh_refs` after recording results), then turned into
+the final summary with the reasons of failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+
+from handlers.actions.action_views import relative_text, render, rsvp_keyboard
+from handlers.kernel.callbacks import CallbackData
+from handlers.kernel.context import AfterCommit, Context, Services
+from handlers.kernel.i18n import Html, Translator, translator
+from handlers.kernel.ports import (
+    Button,
+    Keyboard,
+    MessageGone,
+    MessageNotModified,
+    Messenger,
+    MessengerError,
+    RetryAfter,
+    TransientError,
+)
+from storage import outbox
+from storage.actions import broadcast_store
+from storage.actions.action_models import Action, Broadcast
+from storage.actions.action_store import Recipient
+from storage.outbox import Outgoing
+
+log = logging.getLogger(__name__)
+
+
+class StopButton(CallbackData, prefix="bs"):
+    """Stops a broadcast from its progress message: bs:<broadcast id>."""
+
+    broadcast_id: int
+
+
+REPORT_EVERY = timedelta(seconds=3)
+FAILURE_REASONS = (
+    "blocked",
+    "deactivated",
+    "not_started",
+    "not_in_chat",
+    "forbidden",
+    "chat_not_found",
+    "bad_request",
+    "transient",
+    "stopped",
+    "other",
+)
+
+
+async def send_about(
+    ctx: Context,
+    action: Action,
+    people: Sequence[Recipient],
+    purpose: str,
+    *,
+    intro: Callable[[Translator], str] | None = None,
+    group_ids: Iterable[int] = (),
+    buttons: bool = True,
+    report: bool = False,
+) -> Broadcast:
+    """Queues the action (with an optional intro line) for each person, in their language."""
+    broadcast = await broadcast_store.create(
+        ctx.session,
+        action.id,
+        purpose,
+        ctx.now(),
+        report_chat_id=ctx.chat_id if report else None,
+        report_locale=ctx.t.locale,
+    )
+    views: dict[tuple[str, str], tuple[str, Keyboard | None]] = {}
+
+    def view(language: str, timezone: str) -> tuple[str, Keyboard | None]:
+        found = views.get((language, timezone))
+        if found is None:
+            t = translator(language)
+            text = render(t, action, timezone)
+            if intro is not None:
+                text = Html(intro(t) + "\n\n" + text)
+            keyboard = rsvp_keyboard(t, action.id, action.kind) if buttons else None
+            found = views[(language, timezone)] = (text, keyboard)
+        return found
+
+    messages = [Outgoing(p.user_id, *view(p.language, p.timezone)) for p in people]
+    default = ctx.settings.default_locale
+    messages += [Outgoing(chat_id, *view(default, action.timezone)) for chat_id in group_ids]
+    broadcast.total = await ctx.enqueue(
+        messages, purpose="broadcast", ref=broadcast_store.ref(broadcast.id)
+    )
+    if report:
+        ctx.after_commit(_start_report(ctx.services, broadcast.id, ctx.chat_id, ctx.t))
+    return broadcast
+
+
+def _start_report(
+    services: Services, broadcast_id: int, chat_id: int, t: Translator
+) -> AfterCommit:
+    async def start(messenger: Messenger) -> None:
+        text, keyboard = progress_view(t, broadcast_id, {})
+        sent = await messenger.send_message(chat_id, text, keyboard)
+        async with services.sessionmaker() as session, session.begin():
+            broadcast = await broadcast_store.get(session, broadcast_id)
+            if broadcast is not None:
+                broadcast.report_message_id = sent.message_id
+        await refresh(services, broadcast_id, force=True)
+
+    return start
+
+
+def progress_view(
+    t: Translator,
+    broadcast_id: int,
+    counts: dict[str, int],
+    eta: timedelta | None = None,
+) -> tuple[Html, Keyboard | None]:
+    """The progress message while sending, with its stop button."""
+    sent = counts.get(outbox.SENT, 0)
+    failed = counts.get(outbox.FAILED, 0)
+    remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
+    lines = [
+        t("broadcast.progress_title"),
+        t("broadcast.progress", sent=t.number(sent), failed=t.number(failed)),
+        t("broadcast.remaining", remaining=t.number(remaining)),
+    ]
+    if eta is not None:
+        lines.append(t("broadcast.eta", eta=relative_text(t, eta)))
+    keyboard = [[Button(t("broadcast.stop"), StopButton(broadcast_id).pack())]]
+    return Html("\n".join(lines)), keyboard
+
+
+def summary_view(
+    t: Translator, broadcast: Broadcast, counts: dict[str, int], reasons: dict[str, int]
+) -> Html:
+    """The final report: delivered, failed and why, stopped."""
+    key = (
+        "broadcast.summary_stopped"
+        if broadcast.state == broadcast_store.STOPPED
+        else "broadcast.summary"
+    )
+    lines: list[str] = [t(key), t.plural("broadcast.delivered", counts.get(outbox.SENT, 0))]
+    failed = counts.get(outbox.FAILED, 0)
+    if failed:
+        lines.append(t.plural("broadcast.failed", failed))
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            known = reason if reason in FAILURE_REASONS else "other"
+            lines.append(f"  • {t(f'broadcast.reason_{known}')}: {t.number(count)}")
+    stopped = counts.get(outbox.STOPPED, 0)
+    if stopped:
+        lines.append(t.plural("broadcast.not_sent", stopped))
+    return Html("\n".join(lines))
+
+
+# A report edit that meets a 5xx, a dropped connection or a 429 is tried again this many times
+# (waiting `retry_after`, or 1, 2, 4 s) before the report is left for the next refresh.
+REPORT_ATTEMPTS = 4
+
+
+async def refresh(services: Services, broadcast_id: int, *, force: bool = False) -> None:
+    """Edits the coordinator's progress message (at most every few seconds), or its summary.
+
+    The broadcast counts as reported (`finished_at`) only once the summary has been shown to
+    the coordinator: a summary edit that fails for a passing reason is retried, and a report
+    message not yet sent (its id is recorded after it was) is summarised when it is (issue 13).
+    """
+    async with services.sessionmaker() as session, session.begin():
+        broadcast = await broadcast_store.get(session, broadcast_id)
+        if broadcast is None or broadcast.finished_at is not None:
+            return
+        ref = broadcast_store.ref(broadcast_id)
+        counts = await outbox.counts(session, ref)
+        remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
+        now = services.clock.now()
+        if remaining == 0 and broadcast.state == broadcast_store.RUNNING:
+            broadcast.state = broadcast_store.DONE
+        if broadcast.report_chat_id is None:
+            if remaining == 0:
+                broadcast.finished_at = now  # nobody waits for a report
+            return
+        if broadcast.report_message_id is None:
+            return  # the report's own start will refresh it once its message is there
+        recent = broadcast.reported_at is not None and now - broadcast.reported_at < REPORT_EVERY
+        if remaining and recent and not force:
+            return
+        broadcast.reported_at = now
+        t = translator(broadcast.report_locale)
+        keyboard: Keyboard | None
+        if remaining:
+            done = counts.get(outbox.SENT, 0) + counts.get(outbox.FAILED, 0)
+            elapsed = (now - broadcast.created_at).total_seconds()
+            eta = timedelta(seconds=remaining * elapsed / done) if done and elapsed > 0 else None
+            text, keyboard = progress_view(t, broadcast_id, counts, eta)
+        else:
+            reasons = await outbox.failures(session, ref)
+            text, keyboard = summary_view(t, broadcast, counts, reasons), None
+        chat_id, message_id = broadcast.report_chat_id, broadcast.report_message_id
+    shown = await _show_report(
+        services.messenger, broadcast_id, chat_id, message_id, text, keyboard
+    )
+    if shown and not remaining:
+        async with services.sessionmaker() as session, session.begin():
+            broadcast = await broadcast_store.get(session, broadcast_id)
+            if broadcast is not None and broadcast.finished_at is None:
+                broadcast.finished_at = services.clock.now()
+
+
+async def _show_report(
+    messenger: Messenger,
+    broadcast_id: int,
+    chat_id: int,
+    message_id: int,
+    text: Html,
+    keyboard: Keyboard | None,
+) -> bool:
+    """Edits the report; True once the coordinator sees this text (or can never see it)."""
+    for attempt in range(REPORT_ATTEMPTS):
+        try:
+            await messenger.edit_message(chat_id, message_id, text, keyboard)
+            return True
+        except MessageNotModified:
+            return True
+        except MessageGone:
+            # The report was deleted: the summary comes as a message of its own.
+            try:
+                await messenger.send_message(chat_id, text, keyboard)
+            except MessengerError as exc:
+                log.warning("could not send the report of broadcast %s: %r", broadcast_id, exc)
+            return True
+        except (RetryAfter, TransientError) as exc:
+            if attempt + 1 == REPORT_ATTEMPTS:
+                log.warning("the report of broadcast %s is late: %r", broadcast_id, exc)
+                return False
+            wait = exc.seconds if isinstance(exc, RetryAfter) else float(2**attempt)
+            await asyncio.sleep(wait)
+        except MessengerError as exc:
+            log.warning("could not update the report of broadcast %s: %r", broadcast_id, exc)
+            return True
+    return False
+
+
+async def refresh_refs(services: Services, refs: Iterable[str]) -> None:
+    """Refreshes the reports of the broadcasts behind these outbox refs (the engine's hook)."""
+    for ref in refs:
+        broadcast_id = broadcast_store.id_of(ref)
+        if broadcast_id is not None:
+            await refresh(services, broadcast_id)

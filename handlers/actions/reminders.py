@@ -1,0 +1,93 @@
+"""Reminders before an action: timers in the timers table, sent through the paced outbox.
+
+Events remind those who answered Going or Maybe; petitions and letters remind those who got
+the action and have not marked it done. A reminder fires once (the timer row is claimed in the
+same transaction that queues its messages), follows the action when its time moves, and is
+dropped when the action is cancelled or closed. One later than its grace is logged, not sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from handlers.actions import broadcasts as sending
+from handlers.actions.action_views import is_event, relative_text
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import Translator
+from handlers.kernel.routing import Router
+from storage.actions import action_store, broadcast_store
+from storage.actions.action_models import Action
+
+log = logging.getLogger(__name__)
+
+KIND = "action_reminder"
+MAX_GRACE_SECONDS = 6 * 3600
+
+router = Router("reminders")
+
+
+def grace_seconds(minutes_before: int) -> int:
+    """How late a reminder may still go out: a quarter of its lead time, at most six hours."""
+    return min(minutes_before * 60 // 4, MAX_GRACE_SECONDS)
+
+
+def _prefix(action_id: int) -> str:
+    return f"a{action_id}:"
+
+
+async def reschedule(ctx: Context, action: Action) -> int:
+    """Puts the action's reminders on the timers (replacing the old ones); returns how many."""
+    await ctx.cancel_timers(KIND, _prefix(action.id))
+    if action.status != action_store.OPEN or action.at is None:
+        return 0
+    count = 0
+    now = ctx.now()
+    for minutes in action.reminder_minutes:
+        due = action.at - timedelta(minutes=int(minutes))
+        if due <= now:
+            continue
+        await ctx.schedule(
+            KIND,
+            f"{_prefix(action.id)}{int(minutes)}",
+            due,
+            payload={"action_id": action.id, "minutes": int(minutes)},
+            grace_seconds=grace_seconds(int(minutes)),
+        )
+        count += 1
+    return count
+
+
+async def drop(ctx: Context, action: Action) -> None:
+    """Cancels the action's pending reminders."""
+    await ctx.cancel_timers(KIND, _prefix(action.id))
+
+
+@router.timer(KIND)
+async def remind(ctx: Context) -> None:
+    """Reminds the volunteers concerned that the action is coming (or its deadline is)."""
+    payload = ctx.event.payload or {}
+    action = await action_store.get(ctx.session, int(payload.get("action_id", 0)))
+    if action is None or action.status != action_store.OPEN or action.at is None:
+        return
+    if is_event(action.kind):
+        people = await action_store.responders(
+            ctx.session, action.id, (action_store.GOING, action_store.MAYBE)
+        )
+        key = "actions.reminder_event"
+    else:
+        done = await action_store.user_ids_with(ctx.session, action.id, (action_store.DONE,))
+        reached = [
+            u for u in await broadcast_store.delivered_to(ctx.session, action.id) if u not in done
+        ]
+        people = await action_store.recipients(ctx.session, reached)
+        key = "actions.reminder_deadline"
+    if not people:
+        log.info("reminder of action %s: nobody to remind", action.id)
+        return
+    delta = action.at - ctx.now()
+
+    def intro(t: Translator) -> str:
+        return t(key, delta=relative_text(t, delta))
+
+    await sending.send_about(ctx, action, people, "reminder", intro=intro)

@@ -1,0 +1,394 @@
+"""/members: the member directory for coordinators — search, pages, member cards, CSV, and the
+skill inventory (counts by skill and country).
+
+Search words: skill:media country:Lebanon kind:organisation lang:fr hours:10 status:inactive
+(several of the same kind widen the search: skill:media skill:legal). Discreet members are shown
+to coordinators with a 🔒, as the registration promises; the CSV's file name says who
+exported it and when.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from handlers.coalition import roles
+from handlers.kernel import csv_export, permissions
+from handlers.kernel.callbacks import CallbackData, StaleButton
+from handlers.kernel.context import Context
+from handlers.kernel.forms import Invalid
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
+from handlers.kernel.ports import Button, Keyboard, Messenger
+from handlers.kernel.routing import Router
+from handlers.people import fields
+from storage.coalition import audit_store, directory_store
+from storage.coalition.coalition_models import DirectorySearch
+from storage.models import Volunteer
+from storage.people import shown_names, volunteers
+
+PER_PAGE = 8
+STATUSES = ("active", "inactive", "applicant", "rejected")
+KEYS = {
+    "skill": "skills",
+    "country": "countries",
+    "kind": "kinds",
+    "lang": "languages",
+    "status": "statuses",
+    "hours": "min_hours",
+}
+TOP = 12
+
+router = Router("directory")
+
+
+class BadSearch(Exception):
+    """A search word that cannot be understood; the message says why."""
+
+
+def _skill(t: Translator, value: str) -> str:
+    folded = value.casefold()
+    for skill in fields.SKILLS:
+        if folded in (skill, t(f"skills.{skill}").casefold()):
+            return skill
+    raise BadSearch(t("directory.bad_skill", value=value))
+
+
+def parse(t: Translator, args: str) -> dict[str, Any]:
+    """Filters from search words; BadSearch (its message localized) for a word that does not fit."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = args.split()
+    filters: dict[str, Any] = {}
+    for word in words:
+        key, _, value = word.partition(":")
+        name = KEYS.get(key.casefold())
+        if name is None or not value:
+            raise BadSearch(t("directory.bad_word", word=word))
+        if name == "skills":
+            parsed: Any = _skill(t, value)
+        elif name == "countries":
+            try:
+                parsed = fields.parse_country(t, value)
+            except Invalid as problem:
+                raise BadSearch(problem.message) from problem
+        elif name == "kinds":
+            if value not in fields.KINDS:
+                raise BadSearch(
+                    t("directory.bad_choice", word=word, options=", ".join(fields.KINDS))
+                )
+            parsed = value
+        elif name == "languages":
+            if value not in SUPPORTED_LOCALES:
+                options = ", ".join(SUPPORTED_LOCALES)
+                raise BadSearch(t("directory.bad_choice", word=word, options=options))
+            parsed = value
+        elif name == "statuses":
+            if value != "all" and value not in STATUSES:
+                options = ", ".join((*STATUSES, "all"))
+                raise BadSearch(t("directory.bad_choice", word=word, options=options))
+            parsed = value
+        else:
+            if not value.isdigit() or int(value) > fields.MAX_HOURS:
+                raise BadSearch(t("invalid.number", max=fields.MAX_HOURS))
+            filters[name] = int(value)
+            continue
+        if name == "statuses" and parsed == "all":
+            filters[name] = list(STATUSES)
+            continue
+        filters.setdefault(name, [])
+        if parsed not in filters[name]:
+            filters[name].append(parsed)
+    return filters
+
+
+def describe(t: Translator, filters: dict[str, Any]) -> str:
+    """The filters in words."""
+    parts: list[str] = []
+    for skill in filters.get("skills", []):
+        parts.append(t(f"skills.{skill}"))
+    parts += [t.country_name(c) for c in filters.get("countries", [])]
+    parts += [t(f"kind.{k}") for k in filters.get("kinds", [])]
+    parts += [t.language_name(code) for code in filters.get("languages", [])]
+    if filters.get("min_hours"):
+        parts.append(t.plural("directory.at_least_hours", int(filters["min_hours"])))
+    statuses = filters.get("statuses") or directory_store.DEFAULT_STATUSES
+    parts += [t(f"directory.status.{s}") for s in statuses]
+    return ", ".join(escape(p) for p in parts)
+
+
+def shown_name(t: Translator, volunteer: Volunteer) -> str:
+    """A member's name as coordinators see it (storage.shown_names: 🔒 for discreet members)."""
+    return escape(shown_names.for_coordinators(volunteer))
+
+
+def line(t: Translator, number: int, volunteer: Volunteer) -> str:
+    """One member in a list."""
+    skills = ", ".join(t(f"skills.{s}") for s in volunteer.skills[:3]) or t("common.none")
+    hours = t.plural("profile.hours", volunteer.hours_per_month or 0)
+    extra = f" · @{escape(volunteer.username)}" if volunteer.username else ""
+    return (
+        f"{number}. <b>{shown_name(t, volunteer)}</b> — {escape(t.country_name(volunteer.country))}"
+        f" · {escape(skills)} · {hours}{extra}"
+    )
+
+
+async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Html, Keyboard]:
+    t = ctx.t
+    page = await directory_store.search(ctx.session, search.filters, number, PER_PAGE)
+    lines: list[str] = [
+        t.plural("directory.found", page.total, filters=Html(describe(t, search.filters))),
+    ]
+    if page.total:
+        lines.append(t("directory.page", page=page.number + 1, pages=page.pages))
+        lines.append("")
+        start = page.number * PER_PAGE
+        lines += [line(t, start + i + 1, v) for i, v in enumerate(page.volunteers)]
+    rows: list[list[Button]] = []
+    cells = [
+        Button(
+            f"{page.number * PER_PAGE + i + 1}. {shown_names.for_coordinators(v)}"[:40],
+            MemberButton(search.id, v.user_id).pack(),
+        )
+        for i, v in enumerate(page.volunteers)
+    ]
+    rows += [cells[i : i + 2] for i in range(0, len(cells), 2)]
+    pager: list[Button] = []
+    if page.number > 0:
+        pager.append(Button(t("directory.previous"), PageButton(search.id, page.number - 1).pack()))
+    if page.number + 1 < page.pages:
+        pager.append(Button(t("directory.next"), PageButton(search.id, page.number + 1).pack()))
+    if pager:
+        rows.append(pager)
+    rows.append(
+        [
+            Button(t("directory.export"), ExportButton(search.id).pack()),
+            Button(t("directory.inventory"), InventoryButton().pack()),
+        ]
+    )
+    return Html("\n".join(lines)), rows
+
+
+class PageButton(CallbackData, prefix="mp"):
+    """Another page of a saved search: mp:<search>:<page from 0>."""
+
+    search_id: int
+    page: int
+
+
+class MemberButton(CallbackData, prefix="mm"):
+    """One member's card, from a saved search: mm:<search>:<user>."""
+
+    search_id: int
+    user_id: int
+
+
+class ExportButton(CallbackData, prefix="mx"):
+    """The whole saved search as CSV: mx:<search>."""
+
+    search_id: int
+
+
+class InventoryButton(CallbackData, prefix="mi"):
+    """The skill inventory: mi."""
+
+
+class RoleEditorButton(CallbackData, prefix="mr"):
+    """Opens the role editor from a member's card: mr:<user>:g|r."""
+
+    user_id: int
+    mode: roles.Mode
+
+
+@router.command("members")
+async def members(ctx: Context) -> None:
+    """Finds members by skill, country, kind, language, time and status, a page at a time."""
+    try:
+        filters = parse(ctx.t, ctx.args)
+    except BadSearch as problem:
+        ctx.reply(Html(str(problem) + "\n\n" + ctx.t("directory.usage")))
+        return
+    search = await directory_store.save_search(ctx.session, ctx.user_id, filters, ctx.now())
+    text, keyboard = await _page(ctx, search, 0)
+    if not ctx.args:
+        text = Html(text + "\n\n" + ctx.t("directory.usage"))
+    ctx.reply(text, keyboard)
+
+
+async def _search(ctx: Context, search_id: int) -> DirectorySearch:
+    """The saved search behind a button; someone else's search is refused politely."""
+    search = await directory_store.get_search(ctx.session, search_id)
+    if search is None:
+        raise StaleButton("search expired")
+    if not permissions.may_use_search(ctx.user_id, search.owner_id):
+        raise NotYours
+    return search
+
+
+class NotYours(Exception):
+    """A button of another coordinator's list (forwarded or forged)."""
+
+
+async def _guarded(ctx: Context, search_id: int) -> DirectorySearch | None:
+    try:
+        return await _search(ctx, search_id)
+    except NotYours:
+        ctx.answer(ctx.t("directory.not_yours"), alert=True)
+        return None
+
+
+@router.button(PageButton)
+async def turn_page(ctx: Context, button: PageButton) -> None:
+    """Shows another page of the search."""
+    search = await _guarded(ctx, button.search_id)
+    if search is None:
+        return
+    ctx.answer()
+    ctx.edit(*await _page(ctx, search, button.page))
+
+
+@router.button(MemberButton)
+async def member_card(ctx: Context, button: MemberButton) -> None:
+    """Shows one member's profile and roles; leaders also get the role buttons."""
+    if await _guarded(ctx, button.search_id) is None:
+        return
+    volunteer = await volunteers.get(ctx.session, button.user_id)
+    if volunteer is None:
+        raise StaleButton("member gone")
+    t = ctx.t
+    held = await permissions.roles_of(ctx, volunteer.user_id)
+    values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
+    names = [
+        "kind",
+        "org_name",
+        "org_type",
+        "country",
+        "language",
+        "timezone",
+        "skills",
+        "hours_per_month",
+        "resources",
+        "interests",
+    ]
+    lines = [f"<b>{shown_name(t, volunteer)}</b>"]
+    if volunteer.username:
+        lines.append(f"@{escape(volunteer.username)}")
+    lines += [
+        t("directory.roles", roles=permissions.role_names(t, held)),
+        t("directory.status_line", status=t(f"directory.status.{volunteer.status}")),
+        "",
+        *fields.summary_lines(t, values, names),
+    ]
+    keyboard: list[list[Button]] = []
+    if permissions.allowed(ctx.roles, "roles.manage"):
+        keyboard.append(
+            [
+                Button(
+                    t("directory.give_role"),
+                    RoleEditorButton(volunteer.user_id, roles.GRANT).pack(),
+                ),
+                Button(
+                    t("directory.take_role"),
+                    RoleEditorButton(volunteer.user_id, roles.REVOKE).pack(),
+                ),
+            ]
+        )
+    ctx.answer()
+    ctx.reply(Html("\n".join(lines)), keyboard or None)
+
+
+@router.button(RoleEditorButton)
+async def role_editor(ctx: Context, button: RoleEditorButton) -> None:
+    """Opens the role editor of a member from their card."""
+    ctx.answer()
+    await roles.open_editor(ctx, button.user_id, button.mode)
+
+
+CSV_HEADER = (
+    "name",
+    "username",
+    "kind",
+    "organisation",
+    "country",
+    "language",
+    "skills",
+    "hours_per_month",
+    "status",
+    "discreet",
+)
+
+
+def export_csv(found: list[Volunteer]) -> bytes:
+    """The members as CSV (see handlers.csv_export; who exported it is in the file name)."""
+    return csv_export.table(
+        CSV_HEADER,
+        (
+            (
+                v.display_name,
+                v.username or "",
+                v.kind,
+                v.org_name or "",
+                v.country,
+                v.language,
+                " ".join(v.skills),
+                v.hours_per_month,
+                v.status,
+                v.discreet,
+            )
+            for v in found
+        ),
+    )
+
+
+@router.button(ExportButton)
+async def export(ctx: Context, button: ExportButton) -> None:
+    """Sends the whole search as CSV, naming who exported it (and notes it in the audit log)."""
+    search = await _guarded(ctx, button.search_id)
+    if search is None:
+        return
+    page = await directory_store.search(ctx.session, search.filters, 0, 100_000)
+    me = ctx.volunteer.display_name if ctx.volunteer else ctx.event.user.full_name
+    content = export_csv(list(page.volunteers))
+    await audit_store.record(
+        ctx.session,
+        ctx.user_id,
+        "members.export",
+        ctx.now(),
+        details={"filters": search.filters, "count": page.total},
+    )
+    user_id, caption = ctx.user_id, ctx.t("directory.export_caption", name=me, count=page.total)
+    name = csv_export.file_name("members", ctx.now(), user_id)
+
+    async def _send(messenger: Messenger) -> None:
+        await messenger.send_document(user_id, name, content, caption)
+
+    ctx.after_commit(_send)
+    ctx.answer(ctx.t("directory.export_sent"))
+
+
+def inventory_text(t: Translator, counts: directory_store.Inventory) -> Html:
+    """Counts by skill and country (the skill inventory), by kind and by status."""
+    lines = [t("directory.inventory_title"), ""]
+    lines.append(t("directory.by_skill"))
+    if counts.skills:
+        lines += [f"• {t(f'skills.{s}')}: {t.number(n)}" for s, n in counts.skills.most_common()]
+    else:
+        lines.append(t("common.none"))
+    lines += ["", t("directory.by_country")]
+    top = counts.countries.most_common(TOP)
+    lines += [f"• {escape(t.country_name(c))}: {t.number(n)}" for c, n in top] or [t("common.none")]
+    lines += ["", t("directory.by_kind")]
+    lines += [f"• {t(f'kind.{k}')}: {t.number(n)}" for k, n in counts.kinds.most_common()]
+    lines += ["", t("directory.by_status")]
+    lines += [
+        f"• {t(f'directory.status.{s}')}: {t.number(n)}" for s, n in counts.statuses.most_common()
+    ]
+    lines += ["", t.plural("directory.total_hours", counts.hours)]
+    return Html("\n".join(lines))
+
+
+@router.button(InventoryButton)
+async def show_inventory(ctx: Context, button: InventoryButton) -> None:
+    """Shows the skill inventory."""
+    ctx.answer()
+    ctx.reply(inventory_text(ctx.t, await directory_store.inventory(ctx.session)))

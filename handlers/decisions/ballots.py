@@ -1,0 +1,383 @@
+"""The shared machinery of group decisions: creating, who may vote, live results, closing.
+
+Native Telegram poll or inline buttons — decided per decision when it is created:
+
+- An open vote with live results and one vote per person is sent as a *native, non-anonymous
+  Telegram poll*: it is the interface members know, and Telegram shows exactly what an open,
+  live vote promises (who chose what, the counts). The bot receives every `poll_answer` and
+  keeps its own counted results message next to the poll (only eligible members count there).
+- Everything else uses *inline buttons* on the results message: an anonymous native poll sends
+  the bot no answers at all (no eligibility, quorum or nudges possible); a native poll shows
+  its counts to whoever voted, so it cannot hide results until the close; and it cannot count
+  one vote per organisation. Consensus proposals use buttons too: a Block must start a private
+  dialog for the reason, and "I have a question" is not a position, which a poll cannot express.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from fractions import Fraction
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.coalition.audit import note
+from handlers.decisions.decision_input import CONSENSUS, VOTE, parse
+from handlers.decisions.decision_views import Snapshot, final_text, keyboard, live_text
+from handlers.decisions.vote_rules import (
+    BLOCK,
+    COUNTED_POSITIONS,
+    DEFAULT_WEAK_SHARE,
+    QUESTION,
+    Cast,
+    Quorum,
+    decide_consensus,
+    decide_vote,
+    latest_per_unit,
+    parse_share,
+    tally,
+)
+from handlers.kernel import deadlines
+from handlers.kernel.context import Context, Services
+from handlers.kernel.i18n import Html, translator
+from handlers.kernel.invalid_input import InvalidInput
+from handlers.kernel.permissions import may_start_decision
+from handlers.kernel.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
+from storage.coalition import group_store
+from storage.decisions import decision_store
+from storage.decisions.decision_models import Decision
+from storage.models import Volunteer
+from storage.people import shown_names
+
+log = logging.getLogger(__name__)
+
+NATIVE = "native"
+BUTTONS = "buttons"
+CLOSE_TIMER = "decision_close"
+NUDGE_TIMER = "decision_nudge"
+HALFWAY = "half"
+HOUR_BEFORE = "hour"
+MEMBERS_CAN_CREATE = "members_can_create"
+ORG_VOTING = "org_voting"
+ACTIVE = "active"
+
+
+def org_key(name: str) -> str:
+    """Members represent the same organisation when their org names match, case and spaces aside."""
+    return " ".join(name.split()).casefold()
+
+
+def unit_for(volunteer: Volunteer, org_voting: bool) -> str:
+    """The counting unit of a voter: their organisation (one vote per organisation), or them."""
+    if org_voting and volunteer.kind == "organisation" and volunteer.org_name:
+        return f"org:{org_key(volunteer.org_name)}"[:200]
+    return f"user:{volunteer.user_id}"
+
+
+def counts_as_vote(decision: Decision, choice: list[int]) -> bool:
+    """A question in a consensus is not a position; everything else is."""
+    return bool(choice) and not (decision.kind == CONSENSUS and choice == [QUESTION])
+
+
+async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
+    """Counts a decision now (or returns its stored result once closed)."""
+    if decision.status != decision_store.OPEN and decision.result:
+        return Snapshot.from_json(decision.result)
+    rows = await decision_store.ballots(session, decision.id)
+    eligible = await decision_store.eligible(session, decision.chat_id)
+    people = await decision_store.people(session, [row.voter_id for row in rows])
+    units = {unit_for(v, decision.org_voting) for v in eligible}
+    casts = [Cast(row.unit, tuple(row.choice), row.updated_at) for row in rows]
+    quorum = Quorum(
+        count=decision.quorum_count,
+        share=parse_share(decision.quorum_share) if decision.quorum_share else None,
+    )
+    latest = {(c.unit, c.at): c for c in latest_per_unit(casts)}
+    counted_rows = [row for row in rows if (row.unit, row.updated_at) in latest]
+    if decision.kind == CONSENSUS:
+        result = tally(4, casts, counted=COUNTED_POSITIONS)
+        weak = parse_share(decision.weak_share) if decision.weak_share else DEFAULT_WEAK_SHARE
+        outcome = decide_consensus(result, quorum, len(units), weak)
+        size = 3
+    else:
+        result = tally(len(decision.options), casts)
+        outcome = decide_vote(decision.rule, result, quorum, len(units))
+        size = len(decision.options)
+    names: list[list[str | None]] = [[] for _ in range(size)]
+    voted: list[str | None] = []
+    asking: list[str | None] = []
+    reasons: list[list[str | None]] = []
+    for row in counted_rows:
+        shown = shown_names.for_results(people.get(row.voter_id), decision.org_voting)
+        name = shown if isinstance(shown, str) else None
+        if not counts_as_vote(decision, row.choice):
+            if row.choice == [QUESTION]:
+                asking.append(name)
+            continue
+        voted.append(name)
+        for pick in sorted(set(row.choice)):
+            if 0 <= pick < size:
+                names[pick].append(name)
+        if decision.kind == CONSENSUS and row.choice == [BLOCK]:
+            reasons.append([name, row.reason])
+    return Snapshot(
+        counts=list(result.counts[:size]),
+        voters=result.voters,
+        eligible=len(units),
+        needed=outcome.needed,
+        status=outcome.status,
+        winners=list(outcome.winners),
+        questions=len(asking),
+        names=names,
+        voted=voted,
+        asking=asking,
+        reasons=reasons,
+    )
+
+
+async def voter(ctx: Context, decision: Decision) -> Volunteer | None:
+    """The person, when they may vote in this decision; otherwise a private invitation."""
+    volunteer = ctx.volunteer
+    if (
+        volunteer is not None
+        and volunteer.status == ACTIVE
+        and await group_store.is_member(ctx.session, decision.chat_id, ctx.user_id)
+    ):
+        return volunteer
+    group = await group_store.get(ctx.session, decision.chat_id)
+    title = group.title if group is not None else ""
+    if volunteer is None:
+        link = f"https://t.me/{ctx.settings.bot_username}"
+        text = ctx.t("decisions.invite_register", question=decision.question, group=title)
+        ctx.send(ctx.user_id, text, [[Button(ctx.t("decisions.button.register"), url=link)]])
+    else:
+        ctx.send(
+            ctx.user_id, ctx.t("decisions.invite_member", question=decision.question, group=title)
+        )
+    ctx.answer(ctx.t("decisions.not_counted"), alert=True)
+    return None
+
+
+def refresh_later(ctx: Context, decision_id: int) -> None:
+    """After commit, edits the live results message — coalesced, as group edit limits require."""
+    services = ctx.services
+
+    async def _submit(_: Messenger) -> None:
+        await services.edits.submit(
+            ("decision", decision_id), partial(render, services, decision_id)
+        )
+
+    ctx.after_commit(_submit)
+
+
+async def render(
+    services: Services, decision_id: int, *, shown: tuple[str, Keyboard] | None = None
+) -> None:
+    """Edits the results message to show the decision as it is now (unless it shows that)."""
+    async with services.sessionmaker() as session:
+        decision = await decision_store.get(session, decision_id)
+        if decision is None or decision.results_message_id is None:
+            return
+        if decision.status != decision_store.OPEN:
+            return
+        snap = await assess(session, decision)
+    t = translator(decision.locale)
+    text, buttons = live_text(t, decision, snap), keyboard(t, decision, snap)
+    if shown is not None and (text, buttons) == shown:
+        return
+    with contextlib.suppress(MessageNotModified):
+        await services.messenger.edit_message(
+            decision.chat_id, decision.results_message_id, text, buttons
+        )
+
+
+async def create(ctx: Context, kind: str) -> None:
+    """Creates a vote or a proposal from the command's text, or explains what to fix."""
+    t = ctx.t
+    usage = "polls.usage" if kind == VOTE else "consensus.usage"
+    if not ctx.args:
+        ctx.reply(t(usage))
+        return
+    group = await group_store.get(ctx.session, ctx.chat_id)
+    settings = group.settings if group is not None else {}
+    refused = may_start_decision(ctx.roles, ctx.volunteer, bool(settings.get(MEMBERS_CAN_CREATE)))
+    if refused is not None:
+        ctx.reply(t(refused))
+        return
+    timezone = ctx.volunteer.timezone if ctx.volunteer else ctx.settings.default_timezone
+    try:
+        draft = parse(kind, ctx.args, t, ctx.now(), timezone)
+    except InvalidInput as exc:
+        ctx.reply(Html(exc.text(t) + "\n" + t("decisions.usage_hint", command=kind_command(kind))))
+        return
+    org_voting = bool(settings.get(ORG_VOTING))
+    native = kind == VOTE and not (draft.anonymous or draft.hidden or org_voting)
+    decision = await decision_store.create(
+        ctx.session,
+        chat_id=ctx.chat_id,
+        kind=kind,
+        question=draft.question,
+        options=draft.options,
+        multiple=draft.multiple,
+        rule=draft.rule if kind == VOTE else CONSENSUS,
+        quorum_count=draft.quorum.count,
+        quorum_share=_fraction(draft.quorum.share),
+        weak_share=_fraction(draft.weak_share) if kind == CONSENSUS else None,
+        anonymous=draft.anonymous,
+        hidden=draft.hidden,
+        org_voting=org_voting,
+        nudges=draft.nudges,
+        transport=NATIVE if native else BUTTONS,
+        created_by=ctx.user_id,
+        locale=t.locale,
+        timezone=timezone,
+        created_at=ctx.now(),
+        closes_at=draft.closes_at,
+    )
+    await note(ctx, "decision.open", decision=decision.id, question=decision.question)
+    await schedule_timers(ctx, decision)
+    publish(ctx, decision, await assess(ctx.session, decision))
+
+
+def kind_command(kind: str) -> str:
+    """The command that creates a kind of decision."""
+    return "/poll" if kind == VOTE else "/consensus"
+
+
+def _fraction(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"
+
+
+def publish(ctx: Context, decision: Decision, snap: Snapshot) -> None:
+    """After commit, posts the poll (native) and the results message, and remembers their ids."""
+    services = ctx.services
+    t = translator(decision.locale)
+    text, buttons = live_text(t, decision, snap), keyboard(t, decision, snap)
+
+    async def _publish(messenger: Messenger) -> None:
+        poll_id: str | None = None
+        poll_message_id: int | None = None
+        try:
+            if decision.transport == NATIVE:
+                sent = await messenger.send_poll(
+                    decision.chat_id,
+                    decision.question,
+                    decision.options,
+                    anonymous=False,
+                    multiple=decision.multiple,
+                )
+                poll_id, poll_message_id = sent.poll_id, sent.message_id
+                await _remember(services, decision.id, poll_id, poll_message_id, None)
+            results = await messenger.send_message(decision.chat_id, text, buttons)
+        except MessengerError as exc:
+            log.warning("decision %s could not be published: %r", decision.id, exc)
+            async with services.sessionmaker() as session, session.begin():
+                await decision_store.fail(session, decision.id, services.clock.now())
+            return
+        await _remember(services, decision.id, poll_id, poll_message_id, results.message_id)
+        # A vote handled while the message was on its way found no message to edit: show it.
+        await render(services, decision.id, shown=(text, buttons))
+
+    ctx.after_commit(_publish)
+
+
+async def _remember(
+    services: Services, decision_id: int, poll_id: str | None, poll_mid: int | None, mid: int | None
+) -> None:
+    async with services.sessionmaker() as session, session.begin():
+        await decision_store.set_messages(
+            session, decision_id, poll_id=poll_id, poll_message_id=poll_mid, results_message_id=mid
+        )
+
+
+def nudge_moments(decision: Decision) -> list[tuple[str, datetime]]:
+    """When the quiet members are reminded: halfway, and one hour before the close."""
+    moments = [(HALFWAY, decision.created_at + (decision.closes_at - decision.created_at) / 2)]
+    hour_before = decision.closes_at - timedelta(hours=1)
+    if hour_before > moments[0][1]:
+        moments.append((HOUR_BEFORE, hour_before))
+    return moments
+
+
+async def schedule_timers(ctx: Context, decision: Decision) -> None:
+    """Schedules (or moves) the close and the nudges still to come."""
+    payload = {"decision": decision.id}
+    await ctx.schedule(
+        CLOSE_TIMER,
+        f"{decision.id}:close",
+        decision.closes_at,
+        chat_id=decision.chat_id,
+        payload=payload,
+    )
+    if not decision.nudges:
+        return
+    for moment, due in nudge_moments(decision):
+        if moment in decision.nudged or due <= ctx.now():
+            continue
+        await ctx.schedule(
+            NUDGE_TIMER,
+            f"{decision.id}:{moment}",
+            due,
+            chat_id=decision.chat_id,
+            payload={**payload, "moment": moment},
+            grace_seconds=int((decision.closes_at - due).total_seconds()),
+        )
+
+
+async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> None:
+    """Counts, stores the outcome, forgets anonymous ballots, then posts and pins the result."""
+    snap = await assess(ctx.session, decision)
+    snap.late_seconds = late_seconds
+    if decision.anonymous:  # only the counts outlive an anonymous decision
+        snap.names = [[] for _ in snap.names]
+        snap.voted, snap.asking = [], []
+        snap.reasons = [[None, reason] for _, reason in snap.reasons]
+    await decision_store.close(ctx.session, decision, snap.to_json(), ctx.now())
+    if decision.anonymous:
+        await decision_store.purge_ballots(ctx.session, decision.id)
+    await ctx.cancel_timers(CLOSE_TIMER, f"{decision.id}:")
+    await ctx.cancel_timers(NUDGE_TIMER, f"{decision.id}:")
+    services = ctx.services
+    t = translator(decision.locale)
+    result = final_text(t, decision, snap)
+    closed_note = t("decisions.closed_see_below", question=decision.question)
+
+    async def _announce(messenger: Messenger) -> None:
+        services.edits.cancel(("decision", decision.id))
+        if decision.transport == NATIVE and decision.poll_message_id is not None:
+            try:
+                await messenger.stop_poll(decision.chat_id, decision.poll_message_id)
+            except MessengerError as exc:
+                log.info("poll of decision %s not stopped: %r", decision.id, exc)
+        if decision.results_message_id is not None:
+            try:
+                await messenger.edit_message(
+                    decision.chat_id, decision.results_message_id, closed_note
+                )
+            except MessengerError as exc:
+                log.info("results of decision %s not edited: %r", decision.id, exc)
+        sent = await messenger.send_message(decision.chat_id, result)
+        try:
+            await messenger.pin_message(decision.chat_id, sent.message_id)
+        except MessengerError as exc:
+            log.info("result of decision %s not pinned: %r", decision.id, exc)
+
+    ctx.after_commit(_announce)
+
+
+async def extend(ctx: Context, decision: Decision, delta: timedelta) -> bool:
+    """Moves the close later (the nudges already sent are not sent again); False if too far."""
+    try:
+        deadlines.check(decision.closes_at + delta, ctx.now())
+    except InvalidInput:
+        return False
+    decision.closes_at = decision.closes_at + delta
+    await ctx.session.flush()
+    await schedule_timers(ctx, decision)
+    t = translator(decision.locale)
+    moment = t.datetime_text(decision.closes_at, decision.timezone)
+    ctx.send(decision.chat_id, t("decisions.extended", question=decision.question, time=moment))
+    refresh_later(ctx, decision.id)
+    return True

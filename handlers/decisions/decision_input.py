@@ -1,0 +1,194 @@
+"""Reads "/poll Question? | A | B | in 2h | majority | quorum 50% | anonymous | hidden | multiple".
+
+The question comes first, then the options, then the settings in any order (a setting ends the
+options). Without "|", one part per line also works. Settings are English words or the words of
+the person's language (catalogue keys "decisions.keywords.*"); everything is validated here,
+against Telegram's poll limits, with a message key that explains what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+
+from handlers.decisions.vote_rules import (
+    DEFAULT_WEAK_SHARE,
+    MAJORITY,
+    PLURALITY,
+    TWO_THIRDS,
+    Quorum,
+)
+from handlers.kernel import deadlines, when
+from handlers.kernel.i18n import Translator, translator
+from handlers.kernel.invalid_input import InvalidInput
+
+VOTE = "vote"
+CONSENSUS = "consensus"
+MAX_QUESTION = 300  # Telegram's poll question
+MAX_PROPOSAL = 1000
+MAX_OPTIONS = 12  # Telegram's poll options
+MAX_OPTION = 100
+MAX_QUORUM = 100_000
+
+FLAGS = (
+    "plurality",
+    "majority",
+    "two_thirds",
+    "anonymous",
+    "open",
+    "hidden",
+    "live",
+    "multiple",
+    "single",
+    "quiet",
+)
+RULE_FLAGS = {"plurality": PLURALITY, "majority": MAJORITY, "two_thirds": TWO_THIRDS}
+VOTE_ONLY = frozenset({"plurality", "majority", "two_thirds", "multiple", "single"})
+_NUMBER = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(%|٪)?$")
+
+
+@dataclass(slots=True)
+class Draft:
+    """A validated decision, ready to be stored."""
+
+    kind: str
+    question: str
+    closes_at: datetime
+    options: list[str] = field(default_factory=list)
+    rule: str = PLURALITY
+    quorum: Quorum = field(default_factory=Quorum)
+    anonymous: bool = False
+    hidden: bool = False
+    multiple: bool = False
+    nudges: bool = True
+    weak_share: Fraction = DEFAULT_WEAK_SHARE
+
+
+def _words(t: Translator, name: str) -> set[str]:
+    words: set[str] = set()
+    for catalogue in {translator("en"), t}:
+        text = catalogue(f"decisions.keywords.{name}").lstrip("\u200f")
+        words.update(w.strip().casefold() for w in text.split(",") if w.strip())
+    return words
+
+
+def _keywords(t: Translator) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for name in FLAGS:
+        for word in _words(t, name):
+            table.setdefault(word, name)
+    return table
+
+
+def _split(args: str) -> list[str]:
+    raw = args.split("|") if "|" in args else args.strip().splitlines()
+    if not raw or not raw[0].strip():
+        return []
+    return [raw[0].strip()] + [part.strip() for part in raw[1:] if part.strip()]
+
+
+def _number(text: str, what: str) -> tuple[Fraction, bool]:
+    match = _NUMBER.match(text.strip())
+    if match is None:
+        raise InvalidInput(f"decisions.error.bad_{what}", value=text)
+    value = Fraction(match.group(1).replace(",", "."))
+    return value, match.group(2) is not None
+
+
+def _quorum(text: str) -> Quorum:
+    value, percent = _number(text, "quorum")
+    if percent:
+        if not 0 < value <= 100:
+            raise InvalidInput("decisions.error.bad_quorum", value=text)
+        return Quorum(share=value / 100)
+    if value.denominator != 1 or not 1 <= value <= MAX_QUORUM:
+        raise InvalidInput("decisions.error.bad_quorum", value=text)
+    return Quorum(count=int(value))
+
+
+def _weak(text: str) -> Fraction:
+    value, _ = _number(text, "weak")
+    if not 0 < value <= 100:
+        raise InvalidInput("decisions.error.bad_weak", value=text)
+    return value / 100
+
+
+def _prefixed(part: str, words: set[str]) -> str | None:
+    folded = part.casefold()
+    for word in sorted(words, key=len, reverse=True):
+        if folded.startswith(word) and (
+            len(folded) == len(word) or not folded[len(word)].isalpha()
+        ):
+            return part[len(word) :].strip(" :=")
+    return None
+
+
+def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> Draft:
+    """A validated draft from the command's text; InvalidInput says what to fix."""
+    parts = _split(args)
+    if not parts:
+        raise InvalidInput("decisions.error.no_question")
+    question, rest = parts[0], parts[1:]
+    limit = MAX_QUESTION if kind == VOTE else MAX_PROPOSAL
+    if len(question) > limit:
+        raise InvalidInput("decisions.error.question_too_long", length=len(question), limit=limit)
+    if when.looks_like_moment(question) or question.casefold() in _keywords(t):
+        raise InvalidInput("decisions.error.no_question")
+    draft = Draft(kind, question, now + deadlines.DEFAULT)
+    keywords = _keywords(t)
+    quorum_words, weak_words = _words(t, "quorum"), _words(t, "weak")
+    settings_started = False
+    for part in rest:
+        name = keywords.get(part.casefold())
+        quorum_text = _prefixed(part, quorum_words)
+        weak_text = _prefixed(part, weak_words)
+        if name is not None:
+            settings_started = True
+            if kind == CONSENSUS and name in VOTE_ONLY:
+                raise InvalidInput("decisions.error.not_for_consensus", value=part)
+            _apply_flag(draft, name)
+        elif quorum_text is not None:
+            settings_started = True
+            draft.quorum = _quorum(quorum_text)
+        elif weak_text is not None:
+            settings_started = True
+            if kind != CONSENSUS:
+                raise InvalidInput("decisions.error.weak_only_consensus")
+            draft.weak_share = _weak(weak_text)
+        elif when.looks_like_moment(part):
+            settings_started = True
+            draft.closes_at = deadlines.parse_deadline(part, now, timezone)
+        elif settings_started or kind == CONSENSUS:
+            raise InvalidInput("decisions.error.unknown_setting", value=part)
+        else:
+            _add_option(draft, part)
+    if kind == VOTE and len(draft.options) < 2:
+        raise InvalidInput("decisions.error.too_few_options")
+    return draft
+
+
+def _apply_flag(draft: Draft, name: str) -> None:
+    if name in RULE_FLAGS:
+        draft.rule = RULE_FLAGS[name]
+    elif name in ("anonymous", "open"):
+        draft.anonymous = name == "anonymous"
+    elif name in ("hidden", "live"):
+        draft.hidden = name == "hidden"
+    elif name in ("multiple", "single"):
+        draft.multiple = name == "multiple"
+    elif name == "quiet":
+        draft.nudges = False
+
+
+def _add_option(draft: Draft, option: str) -> None:
+    if len(option) > MAX_OPTION:
+        raise InvalidInput(
+            "decisions.error.option_too_long", option=option[:30] + "…", limit=MAX_OPTION
+        )
+    if option.casefold() in {o.casefold() for o in draft.options}:
+        raise InvalidInput("decisions.error.duplicate_option", option=option)
+    if len(draft.options) >= MAX_OPTIONS:
+        raise InvalidInput("decisions.error.too_many_options", limit=MAX_OPTIONS)
+    draft.options.append(option)

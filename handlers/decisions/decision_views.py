@@ -1,0 +1,275 @@
+"""What a group sees of a decision: the live results message, the final result, the buttons.
+
+Visibility rules: an open vote shows who chose what (discreet members as "a member
+(discreet)"); an anonymous vote shows only counts, plus who has voted — never how — so that
+turnout can be checked; a hidden vote shows only turnout until the close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from babel.numbers import format_percent
+
+from handlers.decisions.vote_rules import (
+    AGREE,
+    BLOCK,
+    CONSENSUS,
+    POSITIONS,
+    STAND_ASIDE,
+    parse_share,
+)
+from handlers.kernel.callbacks import CallbackData
+from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.ports import Button, Keyboard
+from storage.decisions.decision_models import Decision
+
+
+class VoteButton(CallbackData, prefix="dv"):
+    """An option of a vote by buttons: dv:<decision>:<option index> (checked when pressed)."""
+
+    decision_id: int
+    option: int
+
+
+class PositionButton(CallbackData, prefix="dp"):
+    """A consensus position: dp:<decision>:<position> (0 agree … 3 a question)."""
+
+    decision_id: int
+    position: int
+
+    def __post_init__(self) -> None:
+        if self.position >= len(POSITIONS):
+            raise ValueError(self.position)
+
+
+class AdminButton(CallbackData, prefix="dx"):
+    """Close now or extend by a day: dx:<decision>:close|extend."""
+
+    decision_id: int
+    operation: Literal["close", "extend"]
+
+
+MAX_NAMES = 25
+LATE_NOTICE_SECONDS = 120  # on time is within a second; later means the bot was down
+MAX_TEXT = 4000
+POSITION_ICONS = ("👍", "🤚", "✋", "❓")
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Counts and names of a decision at one moment (live), or its stored result (closed)."""
+
+    counts: list[int]
+    voters: int
+    eligible: int
+    needed: int
+    status: str
+    winners: list[int] = field(default_factory=list)
+    questions: int = 0
+    names: list[list[str | None]] = field(default_factory=list)  # per option; None: discreet
+    voted: list[str | None] = field(default_factory=list)  # who has voted
+    asking: list[str | None] = field(default_factory=list)  # consensus: who has a question
+    reasons: list[list[str | None]] = field(default_factory=list)  # [name, reason] per block
+    late_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot as stored in Decision.result."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        """A stored result."""
+        return cls(**data)
+
+
+def _name(t: Translator, name: str | None) -> str:
+    return escape(name) if name is not None else t("decisions.discreet_member")
+
+
+def name_list(t: Translator, names: list[str | None]) -> str:
+    """Names, discreet members masked, at most MAX_NAMES of them."""
+    shown = [_name(t, n) for n in names[:MAX_NAMES]]
+    if len(names) > MAX_NAMES:
+        shown.append(t("decisions.and_more", count=len(names) - MAX_NAMES))
+    return ", ".join(shown)
+
+
+def _percent(t: Translator, part: int, whole: int) -> str:
+    return str(format_percent(part / whole if whole else 0, locale=t.babel_locale))
+
+
+def when(t: Translator, decision: Decision) -> str:
+    """The closing time, in the decision's time zone."""
+    moment = t.datetime_text(decision.closes_at, decision.timezone)
+    return t("decisions.closes_at", time=moment, zone=decision.timezone)
+
+
+def rules_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
+    """The rule, the quorum and what is visible, in one short paragraph."""
+    if decision.kind == CONSENSUS:
+        weak = parse_share(decision.weak_share or "1/3")
+        percent = format_percent(float(weak), locale=t.babel_locale)
+        lines: list[str] = [t("decisions.rule.consensus", weak=percent)]
+    else:
+        lines = [t(f"decisions.rule.{decision.rule}")]
+    if decision.quorum_count is not None:
+        lines.append(t.plural("decisions.quorum_count", decision.quorum_count))
+    elif decision.quorum_share is not None:
+        share = parse_share(decision.quorum_share)
+        lines.append(
+            t(
+                "decisions.quorum_share",
+                share=format_percent(float(share), locale=t.babel_locale),
+                needed=snap.needed,
+            )
+        )
+    lines.append(t("decisions.mode.anonymous" if decision.anonymous else "decisions.mode.open"))
+    if decision.hidden:
+        lines.append(t("decisions.mode.hidden"))
+    if decision.org_voting:
+        lines.append(t("decisions.mode.org_voting"))
+    if decision.multiple:
+        lines.append(t("decisions.mode.multiple"))
+    return "\n".join(lines)
+
+
+def _option_lines(
+    t: Translator, decision: Decision, snap: Snapshot, *, with_names: bool
+) -> list[str]:
+    lines: list[str] = []
+    labels = option_labels(t, decision)
+    for index, count in enumerate(snap.counts[: len(labels)]):
+        line = t(
+            "decisions.option_count",
+            option=labels[index],
+            count=count,
+            percent=_percent(t, count, snap.voters),
+        )
+        names = snap.names[index] if with_names and index < len(snap.names) else []
+        if names:
+            line = Html(f"{line}: {name_list(t, names)}")
+        lines.append(line)
+    if decision.kind == CONSENSUS and snap.questions:
+        line = t.plural("decisions.questions_open", snap.questions)
+        if with_names and snap.asking:
+            line = Html(f"{line}: {name_list(t, snap.asking)}")
+        lines.append(line)
+    return lines
+
+
+def option_labels(t: Translator, decision: Decision) -> list[str]:
+    """The options of a vote, or the positions of a consensus."""
+    if decision.kind == CONSENSUS:
+        return [
+            f"{POSITION_ICONS[i]} {t(f'decisions.position.{POSITIONS[i]}')}"
+            for i in (AGREE, STAND_ASIDE, BLOCK)
+        ]
+    return list(decision.options)
+
+
+def _turnout(t: Translator, decision: Decision, snap: Snapshot, *, names: bool) -> list[str]:
+    lines: list[str] = [t.plural("decisions.turnout", snap.voters, eligible=snap.eligible)]
+    if snap.needed:
+        missing = snap.needed - snap.voters
+        lines.append(
+            t("decisions.quorum_reached")
+            if missing <= 0
+            else t.plural("decisions.quorum_missing", missing)
+        )
+    if names and snap.voted:
+        lines.append(t("decisions.who_voted", names=Html(name_list(t, snap.voted))))
+    return lines
+
+
+def _fit(lines: list[str]) -> Html:
+    text = "\n".join(line for line in lines if line is not None)
+    return Html(text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…")
+
+
+def live_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
+    """The live results message."""
+    head = "decisions.head_consensus" if decision.kind == CONSENSUS else "decisions.head_vote"
+    lines = [
+        t(head, question=decision.question),
+        "",
+        rules_text(t, decision, snap),
+        when(t, decision),
+        "",
+    ]
+    if not decision.hidden:
+        lines += _option_lines(t, decision, snap, with_names=not decision.anonymous)
+        lines.append("")
+    show_voters = decision.anonymous or decision.hidden
+    lines += _turnout(t, decision, snap, names=show_voters)
+    return _fit(lines)
+
+
+def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
+    """The result posted (and pinned) at the close."""
+    lines = [
+        t("decisions.final_head", question=decision.question),
+        "",
+        outcome_text(t, decision, snap),
+        "",
+    ]
+    lines += _option_lines(t, decision, snap, with_names=not decision.anonymous)
+    if snap.reasons:
+        lines.append("")
+        lines.append(t("decisions.block_reasons"))
+        for name, reason in snap.reasons:
+            reason_text = escape(reason) if reason else t("decisions.no_reason")
+            who = _name(t, name) if not decision.anonymous else t("decisions.a_member")
+            lines.append(f"• {who}: {reason_text}")
+    lines.append("")
+    lines += _turnout(t, decision, snap, names=False)
+    if decision.kind != CONSENSUS:
+        lines.append(t(f"decisions.rule.{decision.rule}"))
+    if snap.late_seconds >= LATE_NOTICE_SECONDS:
+        minutes = max(1, round(snap.late_seconds / 60))
+        lines.append(t.plural("decisions.closed_late", minutes))
+    return _fit(lines)
+
+
+def outcome_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
+    """One line: what was decided."""
+    labels = option_labels(t, decision)
+    winners = [labels[i] for i in snap.winners if i < len(labels)]
+    values: dict[str, Any] = {"needed": snap.needed, "voters": snap.voters}
+    if winners:
+        values["option"] = winners[0]
+        values["options"] = " / ".join(winners)
+        values["count"] = snap.counts[snap.winners[0]]
+        values["percent"] = _percent(t, snap.counts[snap.winners[0]], snap.voters)
+    if decision.kind == CONSENSUS:
+        stand = snap.counts[STAND_ASIDE]
+        values["stand_asides"] = stand
+        values["blocks"] = snap.counts[BLOCK]
+    return t(f"decisions.outcome.{snap.status}", **values)
+
+
+def admin_row(t: Translator, decision: Decision) -> list[Button]:
+    """Close now and extend, for coordinators (checked when pressed)."""
+    return [
+        Button(t("decisions.button.close"), AdminButton(decision.id, "close").pack()),
+        Button(t("decisions.button.extend"), AdminButton(decision.id, "extend").pack()),
+    ]
+
+
+def keyboard(t: Translator, decision: Decision, snap: Snapshot) -> Keyboard:
+    """The buttons of the results message: options or positions (buttons votes), admin row."""
+    rows: list[list[Button]] = []
+    if decision.transport == "buttons":
+        labels = option_labels(t, decision)
+        kind = PositionButton if decision.kind == CONSENSUS else VoteButton
+        for index, label in enumerate(labels):
+            text = label
+            if not decision.hidden and index < len(snap.counts):
+                text = f"{label} · {snap.counts[index]}"
+            rows.append([Button(text, kind(decision.id, index).pack())])
+        if decision.kind == CONSENSUS:
+            question = f"{POSITION_ICONS[3]} {t('decisions.position.question')}"
+            rows.append([Button(question, PositionButton(decision.id, 3).pack())])
+    rows.append(admin_row(t, decision))
+    return rows

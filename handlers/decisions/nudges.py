@@ -1,0 +1,97 @@
+"""Reminders before a decision closes: the eligible members who have not voted, privately.
+
+Halfway and one hour before the close (handlers/ballots.py schedules them). Nobody is reminded
+twice for the same moment (decision_nudges rows), nobody who voted (or whose organisation
+voted, with one vote per organisation) is reminded, extending a vote does not re-run a moment
+that has run, and anyone can turn the reminders off (and on again) with the button they get.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from handlers.decisions import ballots
+from handlers.kernel.callbacks import CallbackData
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import translator
+from handlers.kernel.ports import Button
+from handlers.kernel.routing import Router
+from storage.coalition import group_store
+from storage.decisions import decision_store
+from storage.decisions.decision_models import Decision
+from storage.models import Volunteer
+from storage.outbox import Outgoing
+
+events = Router("nudges-events")  # timers
+private = Router("nudges-private")  # the on/off buttons, in private chats
+
+
+class NudgeSwitch(CallbackData, prefix="dnudge"):
+    """Turns reminders about group decisions on or off: dnudge:on | dnudge:off."""
+
+    state: Literal["on", "off"]
+
+
+def message_link(chat_id: int, message_id: int | None) -> str | None:
+    """A t.me link to a message of a supergroup (basic groups have no message links)."""
+    text = str(chat_id)
+    if message_id is None or not text.startswith("-100"):
+        return None
+    return f"https://t.me/c/{text[4:]}/{message_id}"
+
+
+def nudge_for(decision: Decision, volunteer: Volunteer, title: str) -> Outgoing:
+    """One reminder, in the member's language and time zone (buttons in the Bot API's shape)."""
+    t = translator(volunteer.language)
+    closes = t.datetime_text(decision.closes_at, volunteer.timezone or decision.timezone)
+    text = t("nudges.reminder", question=decision.question, group=title, time=closes)
+    rows: list[list[Button]] = []
+    link = message_link(decision.chat_id, decision.results_message_id)
+    if link is not None:
+        rows.append([Button(t("nudges.open_vote"), url=link)])
+    rows.append([Button(t("nudges.stop"), NudgeSwitch("off").pack())])
+    return Outgoing(volunteer.user_id, text, rows)
+
+
+@events.timer(ballots.NUDGE_TIMER)
+async def nudge_due(ctx: Context) -> None:
+    """Reminds the eligible members who have not voted yet."""
+    payload = ctx.event.payload or {}
+    decision = await decision_store.get(ctx.session, int(payload.get("decision", 0)))
+    moment = str(payload.get("moment", ""))
+    if decision is None or decision.status != decision_store.OPEN or moment in decision.nudged:
+        return
+    decision.nudged = [*decision.nudged, moment]
+    rows = await decision_store.ballots(ctx.session, decision.id)
+    voted = {row.unit for row in rows if ballots.counts_as_vote(decision, row.choice)}
+    quiet = [
+        v
+        for v in await decision_store.eligible(ctx.session, decision.chat_id)
+        if ballots.unit_for(v, decision.org_voting) not in voted
+    ]
+    skip = await decision_store.not_to_nudge(ctx.session, [v.user_id for v in quiet])
+    wanted = [v for v in quiet if v.user_id not in skip]
+    fresh = set(
+        await decision_store.mark_nudged(
+            ctx.session, decision.id, [v.user_id for v in wanted], moment, ctx.now()
+        )
+    )
+    group = await group_store.get(ctx.session, decision.chat_id)
+    title = group.title if group is not None else ""
+    messages = [nudge_for(decision, v, title) for v in wanted if v.user_id in fresh]
+    await ctx.enqueue(messages, purpose="nudge", ref=f"decision:{decision.id}:{moment}")
+
+
+@private.button(NudgeSwitch)
+async def switch_pressed(ctx: Context, button: NudgeSwitch) -> None:
+    """Turns reminders about group decisions off, or back on."""
+    wanted = button.state == "on"
+    await decision_store.set_nudges(ctx.session, ctx.user_id, wanted, ctx.now())
+    if wanted:
+        ctx.answer(ctx.t("nudges.on"))
+        ctx.edit_keyboard([])
+    else:
+        ctx.answer()
+        ctx.reply(
+            ctx.t("nudges.off"), [[Button(ctx.t("nudges.turn_on"), NudgeSwitch("on").pack())]]
+        )

@@ -1,0 +1,211 @@
+"""What a handler gets for one update: the event, a database session, a translator, replies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.kernel.coalesce import EditCoalescer
+from handlers.kernel.events import Event
+from handlers.kernel.i18n import Translator, translator
+from handlers.kernel.ports import Clock, Keyboard, Messenger
+from storage import dialogs, outbox, timers
+from storage.models import DialogState, Volunteer
+from storage.outbox import Outgoing
+from storage.retention import RetentionPolicy
+
+AfterCommit = Callable[[Messenger], Awaitable[None]]
+
+
+class Wakeable(Protocol):
+    """Something to nudge after commit: the scheduler (timers changed) or the delivery engine."""
+
+    def wake(self) -> None:
+        """New work may be waiting."""
+        ...
+
+
+class _Idle:
+    def wake(self) -> None:
+        """Nothing to wake (tests that run timers and the outbox by hand)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSettings:
+    """The settings handlers need, taken from the bot's configuration."""
+
+    admin_ids: frozenset[int] = frozenset()
+    default_locale: str = "en"
+    default_timezone: str = "UTC"
+    bot_username: str = "chorus_bot"
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+
+@dataclass(slots=True)
+class Services:
+    """Long-lived things shared by every update."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    messenger: Messenger
+    clock: Clock
+    settings: HandlerSettings
+    scheduler: Wakeable = field(default_factory=_Idle)
+    delivery: Wakeable = field(default_factory=_Idle)
+    edits: EditCoalescer = field(default_factory=EditCoalescer)  # live-result edits, per message
+
+
+@dataclass(slots=True)
+class Context:
+    """One update being handled. Replies are sent after the transaction commits."""
+
+    event: Event
+    session: AsyncSession
+    services: Services
+    t: Translator
+    volunteer: Volunteer | None
+    roles: frozenset[str]
+    dialog: DialogState | None
+    args: str = ""
+    outbox: list[AfterCommit] = field(default_factory=list)
+    answered: bool = False
+
+    @property
+    def settings(self) -> HandlerSettings:
+        """The bot's settings."""
+        return self.services.settings
+
+    @property
+    def user_id(self) -> int:
+        """Who acted."""
+        return self.event.user.id
+
+    @property
+    def chat_id(self) -> int:
+        """Where they acted."""
+        return self.event.chat.id
+
+    def now(self) -> datetime:
+        """The current time, from the one injectable clock."""
+        return self.services.clock.now()
+
+    def use_locale(self, locale: str) -> None:
+        """Switches the language of the replies that follow."""
+        self.t = translator(locale)
+
+    def after_commit(self, action: AfterCommit) -> None:
+        """Runs `action` with the messenger once the transaction has committed."""
+        self.outbox.append(action)
+
+    def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> None:
+        """Sends a message to a chat after commit."""
+
+        async def _send(messenger: Messenger) -> None:
+            await messenger.send_message(chat_id, text, keyboard)
+
+        self.after_commit(_send)
+
+    def reply(self, text: str, keyboard: Keyboard | None = None) -> None:
+        """Answers in the chat the update came from."""
+        self.send(self.chat_id, text, keyboard)
+
+    def edit(self, text: str, keyboard: Keyboard | None = None) -> None:
+        """Replaces the message whose button was pressed."""
+        message_id = self.event.message_id
+        if message_id is None:
+            self.reply(text, keyboard)
+            return
+        chat_id = self.chat_id
+
+        async def _edit(messenger: Messenger) -> None:
+            await messenger.edit_message(chat_id, message_id, text, keyboard)
+
+        self.after_commit(_edit)
+
+    def edit_keyboard(self, keyboard: Keyboard | None) -> None:
+        """Replaces the buttons of the message whose button was pressed."""
+        message_id = self.event.message_id
+        if message_id is None:
+            return
+        chat_id = self.chat_id
+
+        async def _edit(messenger: Messenger) -> None:
+            await messenger.edit_keyboard(chat_id, message_id, keyboard)
+
+        self.after_commit(_edit)
+
+    def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Acknowledges the pressed button (once), with an optional toast or alert."""
+        callback_id = self.event.callback_id
+        if callback_id is None or self.answered:
+            return
+        self.answered = True
+
+        async def _answer(messenger: Messenger) -> None:
+            await messenger.answer_button(callback_id, text, alert)
+
+        self.outbox.insert(0, _answer)
+
+    async def schedule(
+        self,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        *,
+        chat_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+        grace_seconds: int | None = None,
+    ) -> None:
+        """Creates or moves the timer `kind`/`key`; its handler runs at `due_at`."""
+        await timers.schedule(
+            self.session,
+            kind,
+            key,
+            due_at,
+            self.now(),
+            chat_id=chat_id,
+            payload=payload,
+            grace_seconds=grace_seconds,
+        )
+        self._wake_after_commit(self.services.scheduler)
+
+    async def cancel_timers(self, kind: str, key_prefix: str) -> None:
+        """Cancels pending timers of `kind` whose key starts with `key_prefix`."""
+        if await timers.cancel(self.session, kind, key_prefix):
+            self._wake_after_commit(self.services.scheduler)
+
+    async def enqueue(
+        self,
+        messages: list[Outgoing],
+        *,
+        purpose: str,
+        ref: str | None = None,
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queues messages for paced delivery, in this transaction; returns how many."""
+        count = await outbox.enqueue(
+            self.session, messages, purpose=purpose, ref=ref, now=self.now(), not_before=not_before
+        )
+        if count:
+            self._wake_after_commit(self.services.delivery)
+        return count
+
+    def _wake_after_commit(self, target: Wakeable) -> None:
+        async def _wake(_: Messenger) -> None:
+            target.wake()
+
+        self.after_commit(_wake)
+
+    async def set_dialog(self, flow: str, step: str, data: dict[str, Any] | None = None) -> None:
+        """Moves this person's dialog in this chat to `step` (stored in this transaction)."""
+        self.dialog = await dialogs.save(
+            self.session, self.user_id, self.chat_id, flow, step, data or {}, self.now()
+        )
+
+    async def clear_dialog(self) -> None:
+        """Ends this person's dialog in this chat."""
+        await dialogs.clear(self.session, self.user_id, self.chat_id)
+        self.dialog = None

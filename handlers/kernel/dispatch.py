@@ -1,0 +1,421 @@
+"""Feeds one neutral event through the routes: one transaction, then the replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol
+
+from handlers.kernel.callbacks import StaleButton, prefix_of
+from handlers.kernel.context import AfterCommit, Context, Services
+from handlers.kernel.events import SYSTEM, Chat, ChatType, Event, EventKind
+from handlers.kernel.i18n import normalise_locale, translator
+from handlers.kernel.permissions import held_roles
+from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
+from handlers.kernel.routing import Route, Router
+from storage import dialogs, timers, updates
+from storage.coalition import group_store, role_store
+from storage.people import preferences, volunteers
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_RETRY_WAIT = 30.0
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """("name", "args") for "/name@bot args" addressed to this bot; None otherwise."""
+    if not text.startswith("/"):
+        return None
+    head, _, args = text.partition(" ")
+    name, _, target = head[1:].partition("@")
+    if target and target.lower() != bot_username.lower():
+        return None
+    if not name:
+        return None
+    return name.lower(), args.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """How many commands and button presses a person may make: a burst, then a steady rate."""
+
+    burst: float = 30.0
+    per_second: float = 2.0
+    warn_every: float = 10.0  # at most one "slow down" reply in this many seconds
+
+
+class RateLimiter:
+    """A token bucket per person, in memory (cheap: no database before the decision)."""
+
+    MAX_PEOPLE = 10_000  # beyond this, idle full buckets are dropped
+
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        self.limit = limit
+        self.clock = clock
+        self._buckets: dict[int, tuple[float, float, float]] = {}  # tokens, at, warned at
+
+    def take(self, user_id: int) -> tuple[bool, bool]:
+        """(allowed, warn): whether to handle the update, and whether to say "slow down"."""
+        now = self.clock.now().timestamp()
+        limit = self.limit
+        tokens, at, warned = self._buckets.get(user_id, (limit.burst, now, float("-inf")))
+        tokens = min(limit.burst, tokens + max(0.0, now - at) * limit.per_second)
+        if tokens >= 1:
+            self._buckets[user_id] = (tokens - 1, now, warned)
+            self._prune(now)
+            return True, False
+        warn = now - warned >= limit.warn_every
+        self._buckets[user_id] = (tokens, now, now if warn else warned)
+        return False, warn
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) <= self.MAX_PEOPLE:
+            return
+        full_after = self.limit.burst / self.limit.per_second
+        for user_id, (_, at, _) in list(self._buckets.items()):
+            if now - at > full_after:
+                del self._buckets[user_id]
+
+
+def log_update(event: Event, outcome: str, started: float) -> None:
+    """The one INFO line per update (kind, id, duration, outcome; never text or names)."""
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    log.info(
+        "update %s %s: %s in %s ms",
+        event.update_id,
+        event.kind.value,
+        outcome,
+        duration_ms,
+        extra={
+            "update_id": event.update_id,
+            "kind": event.kind.value,
+            "duration_ms": duration_ms,
+            "outcome": outcome,
+        },
+    )
+
+
+class Observer(Protocol):
+    """Told what the dispatcher did (bot/ops/metrics.py counts it); must be quick, never raise."""
+
+    def update_done(self, kind: str, outcome: str, seconds: float | None) -> None:
+        """An update's outcome ("handled", "duplicate", "error", or "refused" by the rate limit)
+        and how long it took, waiting for the person's earlier updates included (None when
+        refused)."""
+
+    def timer_done(self, kind: str, outcome: str, late_seconds: float) -> None:
+        """A due timer was "fired", "dropped" (later than its grace) or "failed"."""
+
+
+class Unobserved:
+    """The observer of a dispatcher nobody watches."""
+
+    def update_done(self, kind: str, outcome: str, seconds: float | None) -> None:
+        """Ignored."""
+
+    def timer_done(self, kind: str, outcome: str, late_seconds: float) -> None:
+        """Ignored."""
+
+
+def update_kind(event: Event) -> str:
+    """The kind of an update for counting: "command" for a /command, else the event kind."""
+    if event.kind is EventKind.MESSAGE and (event.text or "").startswith("/"):
+        return "command"
+    return event.kind.value
+
+
+def is_limited(event: Event) -> bool:
+    """Commands and button presses count against the rate limit; dialog answers do not."""
+    if event.kind is EventKind.CALLBACK:
+        return True
+    return event.kind is EventKind.MESSAGE and (event.text or "").startswith("/")
+
+
+class Dispatcher:
+    """Turns events into handler calls, exactly once each, with replies after commit."""
+
+    def __init__(self, router: Router, services: Services) -> None:
+        self.router = router
+        self.services = services
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: defaultdict[int, int] = defaultdict(int)
+        self._inflight: set[asyncio.Task[object]] = set()
+        self.limiter = RateLimiter(RateLimit(), services.clock)
+        self.observer: Observer = Unobserved()
+
+    async def feed(self, event: Event) -> None:
+        """Handles one event; safe to call concurrently and with redelivered updates."""
+        if event.user.is_bot:
+            return
+        started, outcome = time.perf_counter(), "error"
+        if is_limited(event):
+            allowed, warn = self.limiter.take(event.user.id)
+            if not allowed:
+                self.observer.update_done(update_kind(event), "refused", None)
+                await self._slow_down(event, warn)
+                log_update(event, "refused", started)
+                return
+        key = event.user.id
+        self._waiting[key] += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            async with self._locks[key]:
+                outcome = await self._handle(event)
+        finally:
+            log_update(event, outcome, started)
+            self.observer.update_done(update_kind(event), outcome, time.perf_counter() - started)
+            if task is not None:
+                self._inflight.discard(task)
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                self._locks.pop(key, None)
+
+    async def drain(self, grace: float, *, cancel: bool = False) -> None:
+        """Waits for the updates being handled (a graceful stop), or cancels them (a kill),
+        so that no reply goes out after the messenger is closed."""
+        current = asyncio.current_task()
+        tasks = {task for task in self._inflight if task is not current}
+        if not tasks:
+            return
+        if not cancel:
+            await asyncio.wait(tasks, timeout=grace)
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=grace)
+
+    async def _slow_down(self, event: Event, warn: bool) -> None:
+        """Answers an update over the rate limit: "slow down" once a window, else silently."""
+        log.info("rate limit: update %s from %s dropped", event.update_id, event.user.id)
+        text: str | None = None
+        if warn:
+            async with self.services.sessionmaker() as session:
+                volunteer = await volunteers.get(session, event.user.id)
+                preference = await preferences.get(session, event.user.id)
+            locale = (
+                (volunteer.language if volunteer else None)
+                or (preference.language if preference else None)
+                or normalise_locale(event.user.language_code, self.services.settings.default_locale)
+            )
+            text = translator(locale)("errors.slow_down")
+        messenger = self.services.messenger
+        try:
+            if event.callback_id is not None:
+                await messenger.answer_button(event.callback_id, text, bool(text))
+            elif text is not None:
+                await messenger.send_message(event.chat.id, text)
+        except MessengerError as exc:
+            log.info("could not say slow down to %s: %r", event.user.id, exc)
+
+    async def _handle(self, event: Event) -> str:
+        """Handles one update; returns its outcome: "handled", "duplicate" or "error"."""
+        services = self.services
+        ctx: Context | None = None
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                now = services.clock.now()
+                if not await updates.claim(session, event.update_id, now):
+                    return "duplicate"
+                volunteer = await volunteers.get(session, event.user.id)
+                held = held_roles(
+                    event.user.id,
+                    await role_store.of_user(session, event.user.id),
+                    services.settings.admin_ids,
+                )
+                preference = await preferences.get(session, event.user.id)
+                if preference and event.kind is EventKind.MESSAGE and event.chat.is_private:
+                    # They wrote to the bot: whatever a 403 said, it can write to them now.
+                    await preferences.reachable_again(session, preference, now)
+                locale = (
+                    (volunteer.language if volunteer else None)
+                    or (preference.language if preference else None)
+                    or normalise_locale(event.user.language_code, services.settings.default_locale)
+                )
+                dialog = await dialogs.get(session, event.user.id, event.chat.id)
+                if event.chat.is_group and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK):
+                    await group_store.seen(
+                        session,
+                        event.chat.id,
+                        event.chat.title or "",
+                        event.chat.type.value,
+                        event.user.id,
+                        now,
+                    )
+                ctx = Context(
+                    event=event,
+                    session=session,
+                    services=services,
+                    t=translator(locale),
+                    volunteer=volunteer,
+                    roles=frozenset(held),
+                    dialog=dialog,
+                )
+                await self._route(ctx)
+        except Exception:
+            log.exception(
+                "handler failed on update %s (%s)",
+                event.update_id,
+                event.kind.value,
+                extra={"update_id": event.update_id, "kind": event.kind.value},
+            )
+            await self._after_failure(event, ctx)
+            return "error"
+        if ctx.event.kind is EventKind.CALLBACK and not ctx.answered:
+            ctx.answer()
+        await self.flush(ctx.outbox, event)
+        return "handled"
+
+    async def fire_timer(self, timer_id: int) -> bool:
+        """Runs a due timer's handler exactly once; one later than its grace is logged, not run."""
+        services = self.services
+        ctx: Context | None = None
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                now = services.clock.now()
+                timer = await timers.get(session, timer_id)
+                if timer is None or timer.status != timers.PENDING or timer.due_at > now:
+                    return False
+                late = (now - timer.due_at).total_seconds()
+                kind = timer.kind
+                if timer.grace_seconds is not None and late > timer.grace_seconds:
+                    await timers.claim(session, timer_id, timers.MISSED, now)
+                    self.observer.timer_done(kind, "dropped", late)
+                    log.warning(
+                        "timer %s %s skipped: %.0f s late, grace %s s",
+                        timer.kind,
+                        timer.key,
+                        late,
+                        timer.grace_seconds,
+                    )
+                    return False
+                if not await timers.claim(session, timer_id, timers.DONE, now):
+                    return False
+                chat_id = timer.chat_id or 0
+                event = Event(
+                    0,
+                    EventKind.TIMER,
+                    SYSTEM,
+                    Chat(chat_id, ChatType.GROUP if chat_id < 0 else ChatType.PRIVATE),
+                    data=timer.kind,
+                    payload={**timer.payload, "key": timer.key, "late_seconds": late},
+                )
+                ctx = Context(
+                    event=event,
+                    session=session,
+                    services=services,
+                    t=translator(services.settings.default_locale),
+                    volunteer=None,
+                    roles=frozenset(),
+                    dialog=None,
+                )
+                await self._run_events(f"timer:{timer.kind}", ctx)
+        except Exception:
+            log.exception("timer %s failed", timer_id)
+            async with services.sessionmaker() as session, session.begin():
+                await timers.claim(session, timer_id, "failed", services.clock.now())
+            if ctx is not None:
+                self.observer.timer_done(kind, "failed", late)
+            return False
+        self.observer.timer_done(kind, "fired", late)
+        await self.flush(ctx.outbox, ctx.event)
+        return True
+
+    async def run_due_timers(self) -> int:
+        """Fires every timer whose moment has come (the scheduler's catch-up, and tests')."""
+        async with self.services.sessionmaker() as session:
+            due = await timers.due(session, self.services.clock.now())
+        fired = 0
+        for timer_id in due:
+            fired += await self.fire_timer(timer_id)
+        return fired
+
+    async def _route(self, ctx: Context) -> None:
+        event = ctx.event
+        table = self.router
+        if event.kind is EventKind.CALLBACK:
+            await self._route_button(ctx)
+            return
+        if event.kind is EventKind.MESSAGE and event.text is not None:
+            command = parse_command(event.text, ctx.settings.bot_username)
+            if command is not None:
+                name, ctx.args = command
+                route = table.commands.get(name)
+                if route is not None:
+                    await route(ctx)
+                else:
+                    await self._run_events("unknown_command", ctx)
+                return
+            if ctx.dialog is not None and ctx.dialog.flow in table.dialogs:
+                await table.dialogs[ctx.dialog.flow](ctx)
+                return
+            await self._run_events("text", ctx)
+            return
+        await self._run_events(event.kind.value, ctx)
+
+    async def _route_button(self, ctx: Context) -> None:
+        try:
+            route: Route | None = self.router.buttons.get(prefix_of(ctx.event.data or ""))
+            if route is None:
+                raise StaleButton(ctx.event.data)
+            await route(ctx)
+        except StaleButton:
+            log.info("stale or forged button %r from %s", ctx.event.data, ctx.user_id)
+            ctx.outbox.clear()
+            ctx.answered = False
+            ctx.answer(ctx.t("errors.stale_button"), alert=True)
+
+    async def _run_events(self, kind: str, ctx: Context) -> None:
+        for route in self.router.events.get(kind, []):
+            await route(ctx)
+
+    async def _after_failure(self, event: Event, ctx: Context | None) -> None:
+        """Marks a failed update processed (so a replay does not crash again) and apologises."""
+        services = self.services
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                await updates.claim(session, event.update_id, services.clock.now())
+        except Exception:
+            log.exception("could not record failed update %s", event.update_id)
+        t = ctx.t if ctx is not None else translator(services.settings.default_locale)
+        try:
+            if event.callback_id is not None:
+                await services.messenger.answer_button(
+                    event.callback_id, t("errors.internal"), True
+                )
+            elif event.kind is EventKind.MESSAGE and event.chat.is_private:
+                await services.messenger.send_message(event.chat.id, t("errors.internal"))
+        except MessengerError:
+            log.warning("could not apologise for update %s", event.update_id)
+
+    async def flush(self, outbox: list[AfterCommit], event: Event) -> None:
+        """Sends the replies; a person found unreachable is recorded with why, a 429 waited out
+        once."""
+        for action in outbox:
+            try:
+                await self._deliver(action)
+            except Forbidden as exc:
+                log.info("reply to update %s refused: %r", event.update_id, exc)
+                person = exc.chat_id
+                if person is None and event.kind is not EventKind.TIMER:
+                    person = event.user.id
+                if exc.unreachable is not None and person is not None and person > 0:
+                    await self._record_unreachable(person, exc.unreachable)
+            except MessengerError as exc:
+                log.warning("reply to update %s failed: %r", event.update_id, exc)
+
+    async def _deliver(self, action: AfterCommit) -> None:
+        messenger = self.services.messenger
+        try:
+            await action(messenger)
+        except RetryAfter as exc:
+            await asyncio.sleep(min(exc.seconds, MAX_REPLY_RETRY_WAIT))
+            await action(messenger)
+
+    async def _record_unreachable(self, user_id: int, reason: str) -> None:
+        async with self.services.sessionmaker() as session, session.begin():
+            await preferences.set_unreachable(session, user_id, reason, self.services.clock.now())

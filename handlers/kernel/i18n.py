@@ -1,0 +1,159 @@
+"""Translations from the gettext catalogues in locales/, with Babel for plurals and dates.
+
+Message ids are stable keys ("registration.ask_name"); the English catalogue holds the English
+text. Each conversation area keeps its own domain file (locales/<lang>/LC_MESSAGES/<area>.po);
+all domains of a language are merged into one translator.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+SUPPORTED_LOCALES = ("en", "fr", "es", "ar")
+FALLBACK_LOCALE = "en"
+RTL_LOCALES = frozenset({"ar"})
+RLM = "\u200f"
+
+
+def locales_dir() -> Path:
+    """Where the catalogues live: `locales/` beside the packages, in the working tree and in the
+    installed wheel alike (pyproject.toml ships it); CHORUS_LOCALES_DIR overrides, for tests."""
+    override = os.environ.get("CHORUS_LOCALES_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "locales"
+
+
+class Html(str):
+    """Text already safe for Telegram HTML: inserted into a message as it is."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> str:
+    """Escapes a value for Telegram HTML unless it is already `Html`."""
+    if isinstance(value, Html):
+        return value
+    return html.escape(str(value), quote=False)
+
+
+def _load_domain_files(directory: Path) -> Translations | None:
+    merged: Translations | None = None
+    for po_path in sorted(directory.glob("*.po")):
+        with po_path.open("rb") as fp:
+            catalog = read_po(fp)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        buffer.seek(0)
+        translations = Translations(buffer, domain=po_path.stem)
+        merged = translations if merged is None else merged.merge(translations)
+    return merged
+
+
+@cache
+def _translations(locale: str) -> Translations | None:
+    directory = locales_dir() / locale / "LC_MESSAGES"
+    merged = _load_domain_files(directory)
+    if merged is None and locale == FALLBACK_LOCALE:
+        # Without them every message would go out as its key: refuse to start instead.
+        raise FileNotFoundError(f"no gettext catalogues (*.po) in {directory}")
+    return merged
+
+
+def reload_catalogues() -> None:
+    """Forgets loaded catalogues (tests that write their own call this)."""
+    _translations.cache_clear()
+    translator.cache_clear()
+
+
+def normalise_locale(code: str | None, default: str = FALLBACK_LOCALE) -> str:
+    """Maps a Telegram language_code ("fr-CA", "ES") to a supported locale or the default."""
+    if code:
+        base = code.replace("_", "-").split("-")[0].lower()
+        if base in SUPPORTED_LOCALES:
+            return base
+    return default
+
+
+class Translator:
+    """Everything a handler says, in one language."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in SUPPORTED_LOCALES else FALLBACK_LOCALE
+        self._own = _translations(self.locale)
+        self._fallback = _translations(FALLBACK_LOCALE)
+        self.babel_locale = Locale.parse(self.locale)
+
+    @property
+    def rtl(self) -> bool:
+        """True when this language is written right to left."""
+        return self.locale in RTL_LOCALES
+
+    def _lookup(self, key: str, plural_n: int | None) -> str:
+        for catalogue in (self._own, self._fallback):
+            if catalogue is None:
+                continue
+            if plural_n is None:
+                text = catalogue.gettext(key)
+            else:
+                text = catalogue.ngettext(key, key, plural_n)
+            if text != key:
+                return text
+        return key
+
+    def _format(self, text: str, values: Mapping[str, Any]) -> Html:
+        safe = {name: escape(value) for name, value in values.items()}
+        formatted = text.format_map(safe) if safe or "{" in text else text
+        return Html(RLM + formatted if self.rtl else formatted)
+
+    def __call__(self, key: str, /, **values: Any) -> Html:
+        """The message for `key`, with user values HTML-escaped."""
+        return self._format(self._lookup(key, None), values)
+
+    def plural(self, key: str, n: int, /, **values: Any) -> Html:
+        """The plural form of `key` for `n` (also given to the text as {n})."""
+        return self._format(self._lookup(key, n), {"n": self.number(n), **values})
+
+    def number(self, value: float) -> str:
+        """A number in this locale."""
+        return str(format_decimal(value, locale=self.babel_locale))
+
+    def datetime_text(self, moment: datetime, timezone: str) -> str:
+        """A date and time in this locale and the given time zone."""
+        return str(
+            format_datetime(
+                moment, format="medium", tzinfo=ZoneInfo(timezone), locale=self.babel_locale
+            )
+        )
+
+    def date_text(self, moment: datetime, timezone: str) -> str:
+        """A date in this locale and the given time zone."""
+        return str(format_date(moment.astimezone(ZoneInfo(timezone)), locale=self.babel_locale))
+
+    def language_name(self, code: str) -> str:
+        """A language's own name ("Français"), for the language picker."""
+        name = Locale.parse(code).get_display_name(code) or code
+        return name[:1].upper() + name[1:]
+
+    def country_name(self, code: str) -> str:
+        """A country's name in this locale."""
+        return str(self.babel_locale.territories.get(code, code))
+
+
+@cache
+def translator(locale: str) -> Translator:
+    """The shared translator for a locale."""
+    return Translator(locale)

@@ -1,0 +1,367 @@
+"""The questions of the volunteer profile, asked once by registration and again by /profile.
+
+Each question knows how to ask itself (text and buttons), how to read a typed answer, and which
+button values it accepts. Button data: an `AnswerButton` of the flow ("<flow prefix>:<question>:
+<value>"); the flow checks it against the step its dialog is at.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from difflib import get_close_matches
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from babel import Locale
+from babel.core import get_global
+
+from handlers.kernel.context import Context
+from handlers.kernel.forms import DONE, AnswerButton, Data, Invalid, Step
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
+from handlers.kernel.ports import Button, Keyboard
+
+KINDS = ("individual", "organisation")
+ORG_TYPES = ("ngo", "survivor_network", "faith_group", "university_youth", "union", "other")
+SKILLS = (
+    "media",
+    "social_media",
+    "research",
+    "translation",
+    "legal",
+    "lobbying",
+    "events",
+    "fundraising",
+    "design",
+    "first_aid",
+    "logistics",
+    "survivor_assistance",
+)
+RESOURCES = (
+    "meeting_rooms",
+    "transport",
+    "printing",
+    "equipment",
+    "accommodation",
+    "media_contacts",
+    "funding_contacts",
+)
+INTERESTS = (
+    "disarmament",
+    "victim_assistance",
+    "clearance",
+    "monitoring",
+    "human_rights",
+    "disability_rights",
+    "children_rights",
+    "women_rights",
+    "peace_security",
+    "development",
+    "faith",
+    "youth",
+)
+HOURS_PRESETS = (2, 5, 10, 20, 40)
+MAX_HOURS = 200
+NAME_LIMITS = (2, 64)
+ORG_NAME_LIMITS = (2, 120)
+YES_NO = ("yes", "no")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question of the profile."""
+
+    name: str
+    kind: str  # choice | multi | text | number | country | timezone
+    options: tuple[str, ...] = ()
+    limits: tuple[int, int] = (0, 0)
+    required: bool = False  # a multi-select that refuses "Done" with nothing chosen
+
+
+QUESTIONS: dict[str, Question] = {
+    q.name: q
+    for q in (
+        Question("language", "choice", SUPPORTED_LOCALES),
+        Question("kind", "choice", KINDS),
+        Question("display_name", "text", limits=NAME_LIMITS),
+        Question("org_name", "text", limits=ORG_NAME_LIMITS),
+        Question("org_type", "choice", ORG_TYPES),
+        Question("country", "country"),
+        Question("timezone", "timezone"),
+        Question("skills", "multi", SKILLS, required=True),
+        Question("hours_per_month", "number", limits=(0, MAX_HOURS)),
+        Question("resources", "multi", RESOURCES),
+        Question("interests", "multi", INTERESTS),
+        Question("discreet", "choice", YES_NO),
+    )
+}
+
+
+def option_label(t: Translator, question: str, value: str) -> str:
+    """The visible label of one option."""
+    if question == "language":
+        return t.language_name(value)
+    if question == "discreet":
+        return t(f"common.{value}")
+    if question == "country":
+        return t.country_name(value)
+    if question == "timezone":
+        return timezone_label(value)
+    return t(f"{question}.{value}")
+
+
+def button(kind: type[AnswerButton], question: str, value: str, label: str) -> Button:
+    """A button that answers `question` with `value` in the flow whose answers are `kind`."""
+    return Button(label, kind(question, value).pack())
+
+
+def ask(
+    t: Translator, question: Question, data: dict[str, Any], kind: type[AnswerButton]
+) -> tuple[Html, Keyboard | None]:
+    """The question's text and buttons, showing what is already selected."""
+    text = t(f"ask.{question.name}")
+    if question.kind == "choice":
+        rows = [
+            [button(kind, question.name, v, option_label(t, question.name, v))]
+            for v in question.options
+        ]
+        if question.name in ("kind", "discreet"):
+            rows = [[cell for row in rows for cell in row]]
+        return text, rows
+    if question.kind == "multi":
+        chosen = set(data.get(question.name) or [])
+        cells = [
+            button(
+                kind,
+                question.name,
+                value,
+                ("✅ " if value in chosen else "") + option_label(t, question.name, value),
+            )
+            for value in question.options
+        ]
+        rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+        rows.append([button(kind, question.name, DONE, t("common.done"))])
+        return text, rows
+    if question.kind == "number":
+        presets = [button(kind, question.name, str(h), t.number(h)) for h in HOURS_PRESETS]
+        return text, [presets]
+    if question.kind == "timezone":
+        country = str(data.get("country") or "")
+        zones = timezone_choices(country)
+        if zones:
+            rows = [
+                [button(kind, question.name, str(i), timezone_label(z))]
+                for i, z in enumerate(zones)
+            ]
+            return text, rows
+    return text, None
+
+
+def _clean_text(t: Translator, text: str, low: int, high: int) -> str:
+    value = " ".join(text.split())
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
+        raise Invalid(t("invalid.characters"))
+    if len(value) < low:
+        raise Invalid(t("invalid.too_short", min=low))
+    if len(value) > high:
+        raise Invalid(t("invalid.too_long", max=high, length=len(value)))
+    return value
+
+
+def parse_text(
+    t: Translator, question: Question, text: str, data: dict[str, Any], kind: type[AnswerButton]
+) -> Any:
+    """The value of a typed answer, or Invalid with a message saying what to type."""
+    if question.kind == "text":
+        return _clean_text(t, text, *question.limits)
+    if question.kind == "number":
+        stripped = text.strip()
+        if not stripped.isdigit():
+            raise Invalid(t("invalid.number", max=question.limits[1]))
+        number = int(stripped)
+        if not question.limits[0] <= number <= question.limits[1]:
+            raise Invalid(t("invalid.number", max=question.limits[1]))
+        return number
+    if question.kind == "country":
+        return parse_country(t, text, kind)
+    if question.kind == "timezone":
+        return parse_timezone(t, text)
+    raise Invalid(t("invalid.use_buttons"))
+
+
+def parse_button(question: Question, raw: str, data: dict[str, Any]) -> Any:
+    """The value a pressed button stands for; None when it is not one of the options."""
+    if question.kind in ("choice", "multi"):
+        return (
+            raw if raw in question.options or (question.kind == "multi" and raw == DONE) else None
+        )
+    if question.kind == "number":
+        return int(raw) if raw.isdigit() and int(raw) in HOURS_PRESETS else None
+    if question.kind == "country":
+        return raw if raw in country_codes() else None
+    if question.kind == "timezone":
+        zones = timezone_choices(str(data.get("country") or ""))
+        return zones[int(raw)] if raw.isdigit() and int(raw) < len(zones) else None
+    return None
+
+
+def toggle(data: dict[str, Any], question: str, value: str) -> list[str]:
+    """Adds or removes one option of a multi-select; returns the new selection in order."""
+    chosen = set(data.get(question) or [])
+    chosen ^= {value}
+    ordered = [v for v in QUESTIONS[question].options if v in chosen]
+    data[question] = ordered
+    return ordered
+
+
+def answer_label(t: Translator, question: str, value: Any) -> str:
+    """How an answer reads in a summary."""
+    if isinstance(value, list):
+        return ", ".join(option_label(t, question, v) for v in value) or t("common.none")
+    if isinstance(value, bool):
+        return t("common.yes") if value else t("common.no")
+    if question in ("language", "kind", "org_type", "country", "timezone"):
+        return option_label(t, question, str(value))
+    if question == "hours_per_month":
+        return t.plural("profile.hours", int(value))
+    return escape(value)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """ISO 3166 codes of real countries and territories (those with a time zone)."""
+    zones: Mapping[str, list[str]] = get_global("territory_zones")
+    return frozenset(code for code in zones if len(code) == 2 and code.isalpha())
+
+
+@cache
+def _country_index(locale: str) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for loc in ("en", locale):
+        for code, name in Locale.parse(loc).territories.items():
+            if code in country_codes():
+                index[_fold(name)] = code
+    for code in country_codes():
+        index.setdefault(code.casefold(), code)
+    return index
+
+
+def parse_country(t: Translator, text: str, kind: type[AnswerButton] | None = None) -> str:
+    """An ISO code from a country's name (in the person's language or English) or code.
+
+    Invalid when nothing matches; with close matches, and `kind` given, it carries one
+    suggestion button per guess (an answer to the question "country").
+    """
+    index = _country_index(t.locale)
+    folded = _fold(text)
+    if folded in index:
+        return index[folded]
+    guesses = get_close_matches(folded, list(index), n=4, cutoff=0.6)
+    codes = list(dict.fromkeys(index[g] for g in guesses))
+    if codes and kind is not None:
+        keyboard = [[button(kind, "country", code, t.country_name(code))] for code in codes]
+        raise Invalid(t("invalid.country_suggest"), keyboard)
+    raise Invalid(t("invalid.country"))
+
+
+def _zone_offset(zone: str) -> float:
+    offset = datetime.now(UTC).astimezone(ZoneInfo(zone)).utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
+
+
+@cache
+def timezone_choices(country: str) -> tuple[str, ...]:
+    """One representative zone per distinct UTC offset in a country, west to east."""
+    zones: Mapping[str, list[str]] = get_global("territory_zones")
+    by_offset: dict[float, str] = {}
+    for zone in zones.get(country, []):
+        if zone not in _known_zones():
+            continue
+        offset = _zone_offset(zone)
+        current = by_offset.get(offset)
+        if current is None or (zone.count("/"), len(zone)) < (current.count("/"), len(current)):
+            by_offset[offset] = zone
+    return tuple(by_offset[o] for o in sorted(by_offset))
+
+
+def default_timezone(country: str) -> str | None:
+    """The country's time zone when it has only one."""
+    choices = timezone_choices(country)
+    return choices[0] if len(choices) == 1 else None
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def timezone_label(zone: str) -> str:
+    """ "UTC+01:00 · Paris"."""
+    seconds = int(_zone_offset(zone))
+    sign = "+" if seconds >= 0 else "−"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    city = zone.rsplit("/", 1)[-1].replace("_", " ")
+    return f"UTC{sign}{hours:02d}:{minutes:02d} · {city}"
+
+
+def parse_timezone(t: Translator, text: str) -> str:
+    """An IANA time zone from its name ("Europe/Paris") or its city ("Paris")."""
+    wanted = text.strip().replace(" ", "_")
+    by_fold = {zone.casefold(): zone for zone in _known_zones()}
+    if wanted.casefold() in by_fold:
+        return by_fold[wanted.casefold()]
+    cities = {zone.rsplit("/", 1)[-1].casefold(): zone for zone in sorted(_known_zones())}
+    if wanted.casefold() in cities:
+        return cities[wanted.casefold()]
+    raise Invalid(t("invalid.timezone"))
+
+
+def summary_lines(t: Translator, data: dict[str, Any], names: Sequence[str]) -> list[str]:
+    """ "<b>Label</b>: answer" lines for the given profile fields."""
+    return [
+        f"<b>{t(f'field.{name}')}</b>: {answer_label(t, name, data.get(name))}"
+        for name in names
+        if data.get(name) is not None
+    ]
+
+
+def question_step(question: Question, **overrides: Any) -> Step:
+    """A form step asking one profile question."""
+
+    def asking(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard | None]:
+        return ask(t, question, dict(data), kind)
+
+    def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
+        return parse_text(ctx.t, question, text, dict(data), kind)
+
+    def read_button(data: Data, raw: str) -> Any:
+        return parse_button(question, raw, dict(data))
+
+    def shown(t: Translator, data: Data, value: Any) -> str:
+        return "\n".join(summary_lines(t, dict(data), [question.name]))
+
+    typed = question.kind not in ("choice", "multi")
+    values: dict[str, Any] = {
+        "name": question.name,
+        "ask": asking,
+        "read_text": read_text if typed else None,
+        "read_button": read_button,
+        "multi": question.kind == "multi",
+        "choices": question.options if question.kind == "multi" else (),
+        "required": question.required,
+        "shown": shown,
+    }
+    return Step(**{**values, **overrides})
+
+
+def store_discreet(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    """Keeps the discreet-mode answer ("yes"/"no") as a boolean."""
+    return {**data, "discreet": value == "yes"}

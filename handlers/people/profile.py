@@ -1,0 +1,160 @@
+"""/profile: shows a volunteer everything they told Chorus, and lets them change any of it.
+
+Each field's editor is a one-question form run by handlers/forms.py (drawn in profile.mmd): the
+answer is saved at once and the profile shown again; a new country with several time zones asks
+which one first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from handlers.kernel import forms
+from handlers.kernel.callbacks import CallbackData, StaleButton
+from handlers.kernel.context import Context
+from handlers.kernel.forms import AnswerButton, Data, Step
+from handlers.kernel.i18n import Html, Translator
+from handlers.kernel.ports import Button, Keyboard
+from handlers.kernel.routing import Router
+from handlers.people import fields
+from handlers.people.fields import QUESTIONS
+from storage.models import Volunteer
+from storage.people import volunteers
+
+FLOW = "profile"
+
+
+class EditButton(CallbackData, prefix="pe"):
+    """Opens the editor of one field: pe:<field>."""
+
+    field: str
+
+
+class Answer(AnswerButton, prefix="pq"):
+    """A new value chosen inside the editor: pq:<question>:<value>."""
+
+
+router = Router(FLOW)
+
+
+def editable(volunteer: Volunteer) -> list[str]:
+    """The fields this volunteer can change."""
+    names = ["display_name"]
+    if volunteer.kind == "organisation":
+        names += ["org_name", "org_type"]
+    return [
+        *names,
+        "country",
+        "timezone",
+        "skills",
+        "hours_per_month",
+        "resources",
+        "interests",
+        "discreet",
+    ]
+
+
+def current_values(volunteer: Volunteer) -> dict[str, Any]:
+    """The volunteer's profile as question answers."""
+    return {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
+
+
+def view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboard]:
+    """The profile card with one edit button per field."""
+    t = ctx.t
+    values = current_values(volunteer)
+    names = ["kind", "language", *editable(volunteer)]
+    lines = [t("profile.title"), "", *fields.summary_lines(t, values, names)]
+    if volunteer.discreet:
+        lines += ["", t("profile.discreet_note")]
+    cells = [Button(t(f"field.{name}"), EditButton(name).pack()) for name in editable(volunteer)]
+    rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+    return Html("\n".join(lines)), rows
+
+
+@router.command("profile")
+async def show(ctx: Context) -> None:
+    """Shows the volunteer's profile with buttons to change it."""
+    if ctx.volunteer is None:
+        ctx.reply(ctx.t("errors.not_registered"))
+        return
+    text, keyboard = view(ctx, ctx.volunteer)
+    ctx.reply(text, keyboard)
+
+
+def _ask_with_hint(step: Step) -> Step:
+    def ask(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard | None]:
+        text, keyboard = step.ask(t, data, kind)
+        return Html(text + "\n\n" + t("profile.cancel_hint")), keyboard
+
+    return replace(step, ask=ask)
+
+
+def _after(data: Data, value: Any) -> str:
+    return forms.FINISH
+
+
+def _after_country(data: Data, value: Any) -> str:
+    return "timezone" if fields.default_timezone(str(value)) is None else forms.FINISH
+
+
+async def _save(ctx: Context, data: Data) -> None:
+    """Stores the changed values and shows the profile again."""
+    volunteer = ctx.volunteer
+    if volunteer is None:
+        raise StaleButton("not registered")
+    values = dict(data)
+    if values.get("country") != volunteer.country:
+        values["timezone"] = fields.default_timezone(str(values["country"])) or values.get(
+            "timezone"
+        )
+        if volunteer.kind == "organisation":
+            values["org_country"] = values["country"]
+    for name, value in values.items():
+        if name in PROFILE_STORED and getattr(volunteer, name) != value:
+            await volunteers.update_field(ctx.session, volunteer, name, value, ctx.now())
+    await ctx.clear_dialog()
+    ctx.reply(ctx.t("profile.saved"))
+    text, keyboard = view(ctx, volunteer)
+    ctx.reply(text, keyboard)
+
+
+PROFILE_STORED = frozenset({*volunteers.PROFILE_FIELDS, "org_country"})
+
+
+def _declare() -> dict[str, Step]:
+    declared: dict[str, Step] = {}
+    for name, question in QUESTIONS.items():
+        step = fields.question_step(question, then=_after)
+        if name == "discreet":
+            step = replace(step, store=fields.store_discreet)
+        if name == "country":
+            step = replace(step, then=_after_country)
+        declared[name] = _ask_with_hint(step)
+    return declared
+
+
+def _order(data: Data) -> list[str]:
+    return list(QUESTIONS)
+
+
+FORM = forms.Form(
+    flow=FLOW,
+    button=Answer,
+    steps=_declare(),
+    order=_order,
+    finish=_save,
+)
+forms.route(FORM, router)
+
+
+@router.button(EditButton)
+async def edit_field(ctx: Context, button: EditButton) -> None:
+    """Asks the new value of one field."""
+    volunteer = ctx.volunteer
+    name = button.field
+    if volunteer is None or name not in editable(volunteer):
+        raise StaleButton(ctx.event.data)
+    ctx.answer()
+    await forms.start(ctx, FORM, current_values(volunteer), name)

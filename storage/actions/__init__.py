@@ -1,0 +1,1 @@
+"""The data of calls to action: actions, RSVPs, broadcasts."""

@@ -1,0 +1,207 @@
+"""Calls to action and the answers of volunteers: creation, look-ups, audiences, RSVPs."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.actions.action_models import Action, Rsvp
+from storage.models import UserPreference, Volunteer
+
+OPEN = "open"
+CANCELLED = "cancelled"
+CLOSED = "closed"
+
+GOING = "going"
+MAYBE = "maybe"
+CANT = "cant"
+DONE = "done"
+WAITLIST = "waitlist"
+
+CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+FILTERS = ("skills", "countries", "kinds", "languages")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A volunteer to write to, with what their message needs: language and time zone."""
+
+    user_id: int
+    language: str
+    timezone: str
+
+
+def new_code() -> str:
+    """A short random code for the action's deep link."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+
+async def create(session: AsyncSession, values: Mapping[str, Any], now: datetime) -> Action:
+    """Saves a new open action."""
+    action = Action(**values, code=new_code(), status=OPEN, created_at=now, updated_at=now)
+    session.add(action)
+    await session.flush()
+    return action
+
+
+async def get(session: AsyncSession, action_id: int, *, lock: bool = False) -> Action | None:
+    """An action by id; `lock` serialises concurrent answers to it (PostgreSQL)."""
+    statement = select(Action).where(Action.id == action_id)
+    if lock:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def by_code(session: AsyncSession, code: str) -> Action | None:
+    """An action by its deep-link code."""
+    return await session.scalar(select(Action).where(Action.code == code))
+
+
+async def find(session: AsyncSession, reference: str) -> Action | None:
+    """An action by id ("12", "#12") or code."""
+    cleaned = reference.strip().lstrip("#")
+    if cleaned.isdigit():
+        return await get(session, int(cleaned))
+    return await by_code(session, cleaned.lower())
+
+
+async def recent(session: AsyncSession, limit: int = 20) -> Sequence[Action]:
+    """The latest actions, newest first."""
+    return (await session.scalars(select(Action).order_by(Action.id.desc()).limit(limit))).all()
+
+
+async def change(
+    session: AsyncSession, action: Action, changes: Mapping[str, Any], now: datetime
+) -> None:
+    """Changes some fields of an action."""
+    for name, value in changes.items():
+        setattr(action, name, value)
+    action.updated_at = now
+    await session.flush()
+
+
+def _matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
+    skills = set(filters.get("skills") or [])
+    if skills and not skills & set(volunteer.skills or []):
+        return False
+    countries = set(filters.get("countries") or [])
+    if countries and volunteer.country not in countries:
+        return False
+    kinds = set(filters.get("kinds") or [])
+    if kinds and volunteer.kind not in kinds:
+        return False
+    languages = set(filters.get("languages") or [])
+    return not (languages and volunteer.language not in languages)
+
+
+async def audience(session: AsyncSession, filters: Mapping[str, Any]) -> list[Recipient]:
+    """Active volunteers who match every filter and have not blocked the bot."""
+    blocked = select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
+    statement = (
+        select(Volunteer)
+        .where(Volunteer.status == "active", Volunteer.user_id.not_in(blocked))
+        .order_by(Volunteer.user_id)
+    )
+    if filters.get("countries"):
+        statement = statement.where(Volunteer.country.in_(list(filters["countries"])))
+    if filters.get("kinds"):
+        statement = statement.where(Volunteer.kind.in_(list(filters["kinds"])))
+    if filters.get("languages"):
+        statement = statement.where(Volunteer.language.in_(list(filters["languages"])))
+    volunteers = (await session.scalars(statement)).all()
+    return [
+        Recipient(v.user_id, v.language, v.timezone) for v in volunteers if _matches(v, filters)
+    ]
+
+
+async def recipients(session: AsyncSession, user_ids: Iterable[int]) -> list[Recipient]:
+    """The given volunteers, with their language and time zone."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Volunteer.user_id, Volunteer.language, Volunteer.timezone)
+        .where(Volunteer.user_id.in_(ids))
+        .order_by(Volunteer.user_id)
+    )
+    return [Recipient(*row) for row in rows]
+
+
+# answers
+
+
+async def answer_of(session: AsyncSession, action_id: int, user_id: int) -> Rsvp | None:
+    """A volunteer's answer to an action."""
+    return await session.scalar(
+        select(Rsvp).where(Rsvp.action_id == action_id, Rsvp.user_id == user_id)
+    )
+
+
+async def set_answer(
+    session: AsyncSession, action_id: int, user_id: int, status: str, now: datetime
+) -> Rsvp:
+    """Records a volunteer's answer (replacing the previous one)."""
+    rsvp = await answer_of(session, action_id, user_id)
+    if rsvp is None:
+        rsvp = Rsvp(action_id=action_id, user_id=user_id)
+        session.add(rsvp)
+    rsvp.status = status
+    rsvp.queued_at = now if status == WAITLIST else None
+    rsvp.answered_at = now
+    await session.flush()
+    return rsvp
+
+
+async def counts(session: AsyncSession, action_id: int) -> dict[str, int]:
+    """How many volunteers gave each answer."""
+    rows = await session.execute(
+        select(Rsvp.status, func.count()).where(Rsvp.action_id == action_id).group_by(Rsvp.status)
+    )
+    return {status: count for status, count in rows}
+
+
+async def waitlisted(session: AsyncSession, action_id: int, limit: int) -> Sequence[Rsvp]:
+    """The first volunteers on the waitlist, in the order they joined it."""
+    return (
+        await session.scalars(
+            select(Rsvp)
+            .where(Rsvp.action_id == action_id, Rsvp.status == WAITLIST)
+            .order_by(Rsvp.queued_at, Rsvp.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def responders(
+    session: AsyncSession, action_id: int, statuses: Iterable[str]
+) -> list[Recipient]:
+    """The volunteers whose answer is one of `statuses`."""
+    ids = await session.scalars(
+        select(Rsvp.user_id).where(Rsvp.action_id == action_id, Rsvp.status.in_(list(statuses)))
+    )
+    return await recipients(session, ids)
+
+
+async def user_ids_with(session: AsyncSession, action_id: int, statuses: Iterable[str]) -> set[int]:
+    """Ids of the volunteers whose answer is one of `statuses`."""
+    rows = await session.scalars(
+        select(Rsvp.user_id).where(Rsvp.action_id == action_id, Rsvp.status.in_(list(statuses)))
+    )
+    return set(rows)
+
+
+async def roster(session: AsyncSession, action_id: int) -> list[tuple[Rsvp, Volunteer | None]]:
+    """Every answer with the volunteer who gave it, by answer then time."""
+    rows = await session.execute(
+        select(Rsvp, Volunteer)
+        .join(Volunteer, Volunteer.user_id == Rsvp.user_id, isouter=True)
+        .where(Rsvp.action_id == action_id)
+        .order_by(Rsvp.status, Rsvp.queued_at, Rsvp.answered_at, Rsvp.id)
+    )
+    return [(rsvp, volunteer) for rsvp, volunteer in rows]

@@ -1,0 +1,142 @@
+"""The member directory: searches by skill, country, kind, language, availability and status."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.coalition.coalition_models import DirectorySearch
+from storage.models import Volunteer
+
+FILTERS = ("skills", "countries", "kinds", "languages", "statuses", "min_hours")
+DEFAULT_STATUSES = ("active",)
+KEEP_SEARCHES = 20  # per coordinator: older searches' buttons go stale
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a search."""
+
+    volunteers: Sequence[Volunteer]
+    total: int
+    number: int  # from 0
+    pages: int
+
+
+def matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
+    """True when a volunteer fits every filter (skills: any of them)."""
+    statuses = filters.get("statuses") or DEFAULT_STATUSES
+    if volunteer.status not in statuses:
+        return False
+    skills = set(filters.get("skills") or [])
+    if skills and not skills & set(volunteer.skills or []):
+        return False
+    for name, value in (
+        ("countries", volunteer.country),
+        ("kinds", volunteer.kind),
+        ("languages", volunteer.language),
+    ):
+        wanted = filters.get(name)
+        if wanted and value not in wanted:
+            return False
+    minimum = filters.get("min_hours")
+    return not (minimum and (volunteer.hours_per_month or 0) < int(minimum))
+
+
+async def search(
+    session: AsyncSession, filters: Mapping[str, Any], page: int, per_page: int
+) -> Page:
+    """The volunteers matching `filters`, by name, one page of them."""
+    statement = select(Volunteer).order_by(Volunteer.display_name, Volunteer.user_id)
+    statuses = filters.get("statuses") or DEFAULT_STATUSES
+    statement = statement.where(Volunteer.status.in_(list(statuses)))
+    if filters.get("countries"):
+        statement = statement.where(Volunteer.country.in_(list(filters["countries"])))
+    if filters.get("kinds"):
+        statement = statement.where(Volunteer.kind.in_(list(filters["kinds"])))
+    if filters.get("languages"):
+        statement = statement.where(Volunteer.language.in_(list(filters["languages"])))
+    found = [v for v in (await session.scalars(statement)).all() if matches(v, filters)]
+    pages = max(1, -(-len(found) // per_page))
+    number = min(max(page, 0), pages - 1)
+    start = number * per_page
+    return Page(found[start : start + per_page], len(found), number, pages)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """How many volunteers there are by skill, country, kind and status."""
+
+    skills: Counter[str]
+    countries: Counter[str]
+    kinds: Counter[str]
+    statuses: Counter[str]
+    hours: int  # a month, all active volunteers together
+
+
+async def inventory(session: AsyncSession) -> Inventory:
+    """The skill inventory: counts over active volunteers (statuses over everyone)."""
+    skills: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    hours = 0
+    rows = await session.execute(
+        select(
+            Volunteer.status,
+            Volunteer.skills,
+            Volunteer.country,
+            Volunteer.kind,
+            Volunteer.hours_per_month,
+        )
+    )
+    for status, skill_list, country, kind, month_hours in rows:
+        statuses[status] += 1
+        if status != "active":
+            continue
+        skills.update(skill_list or [])
+        countries[country] += 1
+        kinds[kind] += 1
+        hours += month_hours or 0
+    return Inventory(skills, countries, kinds, statuses, hours)
+
+
+async def save_search(
+    session: AsyncSession, owner_id: int, filters: Mapping[str, Any], now: datetime
+) -> DirectorySearch:
+    """Keeps a search so that its pages can be turned; forgets the owner's oldest ones."""
+    saved = DirectorySearch(owner_id=owner_id, filters=dict(filters), created_at=now)
+    session.add(saved)
+    await session.flush()
+    old = (
+        await session.scalars(
+            select(DirectorySearch.id)
+            .where(DirectorySearch.owner_id == owner_id)
+            .order_by(DirectorySearch.id.desc())
+            .offset(KEEP_SEARCHES)
+        )
+    ).all()
+    if old:
+        await session.execute(delete(DirectorySearch).where(DirectorySearch.id.in_(old)))
+    return saved
+
+
+async def get_search(session: AsyncSession, search_id: int) -> DirectorySearch | None:
+    """A saved search by id."""
+    return await session.get(DirectorySearch, search_id)
+
+
+async def by_username(session: AsyncSession, username: str) -> Volunteer | None:
+    """A volunteer by Telegram @username (case does not matter)."""
+    wanted = username.lstrip("@").lower()
+    if not wanted:
+        return None
+    return await session.scalar(
+        select(Volunteer).where(func.lower(Volunteer.username) == wanted).limit(1)
+    )

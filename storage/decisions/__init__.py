@@ -1,0 +1,1 @@
+"""The data of group decisions: decisions, ballots, nudges."""

@@ -1,0 +1,239 @@
+"""Group decisions: creating them, casting ballots (an upsert per voter), closing, history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.coalition.group_store import PRESENT
+from storage.decisions.decision_models import Ballot, Decision, Nudge, NudgeOptOut
+from storage.models import GroupMember, UserPreference, Volunteer
+
+OPEN = "open"
+CLOSED = "closed"
+FAILED = "failed"  # could not be posted in the group
+ACTIVE = "active"
+
+
+async def create(session: AsyncSession, **values: Any) -> Decision:
+    """Stores a new open decision."""
+    decision = Decision(status=OPEN, nudged=[], result={}, **values)
+    session.add(decision)
+    await session.flush()
+    return decision
+
+
+async def get(session: AsyncSession, decision_id: int) -> Decision | None:
+    """A decision by id."""
+    return await session.get(Decision, decision_id)
+
+
+async def by_poll(session: AsyncSession, poll_id: str) -> Decision | None:
+    """The decision behind a native Telegram poll."""
+    return await session.scalar(select(Decision).where(Decision.poll_id == poll_id))
+
+
+async def set_messages(
+    session: AsyncSession,
+    decision_id: int,
+    *,
+    poll_id: str | None,
+    poll_message_id: int | None,
+    results_message_id: int | None,
+) -> None:
+    """Remembers the messages (and the native poll) a decision was published as."""
+    decision = await session.get(Decision, decision_id)
+    if decision is not None:
+        decision.poll_id = poll_id
+        decision.poll_message_id = poll_message_id
+        decision.results_message_id = results_message_id
+        await session.flush()
+
+
+async def cast(
+    session: AsyncSession,
+    decision_id: int,
+    voter_id: int,
+    unit: str,
+    choice: list[int],
+    now: datetime,
+    *,
+    reason: str | None = None,
+) -> Ballot:
+    """Records a person's ballot, replacing their previous one (the latest counts)."""
+    ballot = await session.get(Ballot, (decision_id, voter_id))
+    if ballot is None:
+        ballot = Ballot(decision_id=decision_id, voter_id=voter_id)
+        session.add(ballot)
+    ballot.unit = unit
+    ballot.choice = list(choice)
+    ballot.reason = reason
+    ballot.updated_at = now
+    await session.flush()
+    return ballot
+
+
+async def ballot_of(session: AsyncSession, decision_id: int, voter_id: int) -> Ballot | None:
+    """A person's current ballot, if any."""
+    return await session.get(Ballot, (decision_id, voter_id))
+
+
+async def retract(session: AsyncSession, decision_id: int, voter_id: int) -> None:
+    """Takes a person's ballot back."""
+    await session.execute(
+        delete(Ballot).where(Ballot.decision_id == decision_id, Ballot.voter_id == voter_id)
+    )
+
+
+async def ballots(session: AsyncSession, decision_id: int) -> Sequence[Ballot]:
+    """Every current ballot of a decision, oldest change first."""
+    return (
+        await session.scalars(
+            select(Ballot)
+            .where(Ballot.decision_id == decision_id)
+            .order_by(Ballot.updated_at, Ballot.voter_id)
+        )
+    ).all()
+
+
+async def purge_ballots(session: AsyncSession, decision_id: int) -> None:
+    """Forgets who voted what (after an anonymous vote closed: only the counts stay)."""
+    await session.execute(delete(Ballot).where(Ballot.decision_id == decision_id))
+
+
+async def close(
+    session: AsyncSession, decision: Decision, result: dict[str, Any], now: datetime
+) -> None:
+    """Marks a decision closed with its outcome."""
+    decision.status = CLOSED
+    decision.closed_at = now
+    decision.result = dict(result)
+    await session.flush()
+
+
+async def fail(session: AsyncSession, decision_id: int, now: datetime) -> None:
+    """Marks a decision that could not be posted: its timers will find it not open."""
+    decision = await session.get(Decision, decision_id)
+    if decision is not None:
+        decision.status = FAILED
+        decision.closed_at = now
+        await session.flush()
+
+
+async def set_reason(session: AsyncSession, decision_id: int, voter_id: int, reason: str) -> bool:
+    """Attaches a reason to a person's ballot; False when they have none."""
+    ballot = await session.get(Ballot, (decision_id, voter_id))
+    if ballot is None:
+        return False
+    ballot.reason = reason
+    await session.flush()
+    return True
+
+
+async def history(
+    session: AsyncSession, chat_id: int, limit: int | None = None
+) -> Sequence[Decision]:
+    """A group's closed decisions, newest first."""
+    query = (
+        select(Decision)
+        .where(Decision.chat_id == chat_id, Decision.status == CLOSED)
+        .order_by(Decision.closed_at.desc(), Decision.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def open_count(session: AsyncSession, chat_id: int) -> int:
+    """How many decisions of a group are still open."""
+    rows = await session.scalars(
+        select(Decision.id).where(Decision.chat_id == chat_id, Decision.status == OPEN)
+    )
+    return len(rows.all())
+
+
+async def move_chat(session: AsyncSession, old_id: int, new_id: int) -> None:
+    """Follows a group that became a supergroup."""
+    for decision in await session.scalars(select(Decision).where(Decision.chat_id == old_id)):
+        decision.chat_id = new_id
+    await session.flush()
+
+
+async def eligible(session: AsyncSession, chat_id: int) -> Sequence[Volunteer]:
+    """Registered, active volunteers known to be members of the group."""
+    return (
+        await session.scalars(
+            select(Volunteer)
+            .join(GroupMember, GroupMember.user_id == Volunteer.user_id)
+            .where(
+                GroupMember.chat_id == chat_id,
+                GroupMember.status.in_(PRESENT),
+                Volunteer.status == ACTIVE,
+            )
+            .order_by(Volunteer.user_id)
+        )
+    ).all()
+
+
+async def people(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Volunteer]:
+    """Volunteers by id (those still registered)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Volunteer).where(Volunteer.user_id.in_(ids)))
+    return {volunteer.user_id: volunteer for volunteer in rows}
+
+
+async def mark_nudged(
+    session: AsyncSession, decision_id: int, user_ids: Iterable[int], moment: str, now: datetime
+) -> list[int]:
+    """Records reminders for a moment; returns only the people not reminded for it before."""
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted:
+        return []
+    done = set(
+        await session.scalars(
+            select(Nudge.user_id).where(
+                Nudge.decision_id == decision_id,
+                Nudge.moment == moment,
+                Nudge.user_id.in_(wanted),
+            )
+        )
+    )
+    fresh = [user_id for user_id in wanted if user_id not in done]
+    session.add_all(
+        Nudge(decision_id=decision_id, user_id=user_id, moment=moment, sent_at=now)
+        for user_id in fresh
+    )
+    await session.flush()
+    return fresh
+
+
+async def not_to_nudge(session: AsyncSession, user_ids: Iterable[int]) -> set[int]:
+    """Of these people, those who turned reminders off or blocked the bot."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    off = set(
+        await session.scalars(select(NudgeOptOut.user_id).where(NudgeOptOut.user_id.in_(ids)))
+    )
+    blocked = await session.scalars(
+        select(UserPreference.user_id).where(
+            UserPreference.user_id.in_(ids), UserPreference.blocked_bot_at.is_not(None)
+        )
+    )
+    return off | set(blocked)
+
+
+async def set_nudges(session: AsyncSession, user_id: int, wanted: bool, now: datetime) -> None:
+    """Turns a person's reminders about decisions on or off."""
+    existing = await session.get(NudgeOptOut, user_id)
+    if wanted and existing is not None:
+        await session.delete(existing)
+    elif not wanted and existing is None:
+        session.add(NudgeOptOut(user_id=user_id, at=now))
+    await session.flush()
