@@ -57,13 +57,19 @@ async def _until(check: Callable[[], bool], timeout: float = PATIENCE) -> None: 
         await asyncio.sleep(0.02)
 
 
-async def _create_meeting(coordinator: Person, when: str, *, skills: tuple[str, ...] = ()) -> None:
+async def _meeting_up_to_audience(
+    coordinator: Person,
+    when: str,
+    title: str = "Vigil & march",
+    description: str = "Bring <candles>.",
+) -> None:
+    """/newaction as far as "Who receives it?": an online meeting with no limit, in UTC."""
     await coordinator.send("/newaction")
     await coordinator.press("🤝 Meeting")
     await _says(coordinator, "What is its title?")
-    await coordinator.send("Vigil & march")
+    await coordinator.send(title)
     await _says(coordinator, "Describe it")
-    await coordinator.send("Bring <candles>.")
+    await coordinator.send(description)
     await coordinator.press("No link")
     await _says(coordinator, "When does it start?")
     await coordinator.send(when)
@@ -72,6 +78,10 @@ async def _create_meeting(coordinator: Person, when: str, *, skills: tuple[str, 
     await coordinator.press("Online")
     await coordinator.press("No limit")
     await _says(coordinator, "Who receives it?")
+
+
+async def _create_meeting(coordinator: Person, when: str, *, skills: tuple[str, ...] = ()) -> None:
+    await _meeting_up_to_audience(coordinator, when)
     if skills:
         await coordinator.press("Skills")
         for skill in skills:
@@ -178,23 +188,6 @@ async def test_reminders_fire_on_time_and_survive_a_restart(chorus: ChorusUnderT
     assert len(reminders) == 1
 
 
-async def _meeting_up_to_audience(coordinator: Person, when: str) -> None:
-    await coordinator.send("/newaction")
-    await coordinator.press("🤝 Meeting")
-    await _says(coordinator, "What is its title?")
-    await coordinator.send("Town hall")
-    await _says(coordinator, "Describe it")
-    await coordinator.send("Questions to the minister.")
-    await coordinator.press("No link")
-    await _says(coordinator, "When does it start?")
-    await coordinator.send(when)
-    await coordinator.press("UTC")
-    await _says(coordinator, "Where does it happen?")
-    await coordinator.press("Online")
-    await coordinator.press("No limit")
-    await _says(coordinator, "Who receives it?")
-
-
 async def _tick(coordinator: Person, filter_label: str, *labels: str) -> None:
     await coordinator.press(filter_label)
     for label in labels:
@@ -244,7 +237,7 @@ async def test_audience_filters_stick_and_the_preview_counts_who_is_reached(
     }
     coordinator = chorus.coordinator
     when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
-    await _meeting_up_to_audience(coordinator, when)
+    await _meeting_up_to_audience(coordinator, when, "Town hall", "Questions to the minister.")
     for name, *choices in filters:
         if name == "Countries":
             await coordinator.press("Countries")
