@@ -47,6 +47,22 @@ async def _volunteer(
     return person
 
 
+async def _registered_volunteers(chorus: ChorusUnderTest, count: int) -> list[int]:
+    """`count` people who started the bot and are registered (V0, V1, …): their user ids."""
+    state = chorus.emulator.state
+    storage = await _storage(chorus)
+    ids = []
+    try:
+        for index in range(count):
+            user = state.create_user(f"V{index}")
+            state.chats[user.id].started = True
+            ids.append(user.id)
+            await make_volunteer(storage, user.id, now=chorus.clock.now(), name=f"V{index}")
+    finally:
+        await storage.engine.dispose()
+    return ids
+
+
 async def _until(check: Callable[[], bool], timeout: float = PATIENCE) -> None:  # noqa: ASYNC109
     """Waits for a condition of the emulator's state, checked every few milliseconds."""
     loop = asyncio.get_running_loop()
@@ -132,16 +148,7 @@ async def test_a_kill_mid_broadcast_loses_nobody_and_duplicates_stay_in_the_boun
     monkeypatch.setenv("BROADCAST_RATE", "300")
     await chorus.restart()
     state = chorus.emulator.state
-    storage = await _storage(chorus)
-    ids = []
-    try:
-        for index in range(300):
-            user = state.create_user(f"V{index}")
-            state.chats[user.id].started = True
-            ids.append(user.id)
-            await make_volunteer(storage, user.id, now=chorus.clock.now(), name=f"V{index}")
-    finally:
-        await storage.engine.dispose()
+    ids = await _registered_volunteers(chorus, 300)
     when = (chorus.clock.now() + timedelta(days=2)).strftime("%Y-%m-%d 10:00")
     await _create_meeting(chorus.coordinator, when)
     await chorus.coordinator.press("✅ Send it")

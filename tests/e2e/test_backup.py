@@ -13,8 +13,7 @@ import pytest
 
 from bot.ops.backup import BackupError, backup, restore
 from tests.e2e.conftest import ChorusUnderTest
-from tests.e2e.test_actions import _create_meeting, _storage, _until
-from tests.support.actions import make_volunteer
+from tests.e2e.test_actions import _create_meeting, _registered_volunteers, _until
 
 
 def outbox_rows(path: Path) -> dict[int, str]:
@@ -28,16 +27,7 @@ async def test_a_backup_taken_mid_broadcast_restores_and_loses_nothing(
     chorus: ChorusUnderTest, tmp_path: Path
 ) -> None:
     state = chorus.emulator.state
-    storage = await _storage(chorus)
-    ids = []
-    try:
-        for index in range(150):
-            user = state.create_user(f"V{index}")
-            state.chats[user.id].started = True
-            ids.append(user.id)
-            await make_volunteer(storage, user.id, now=chorus.clock.now(), name=f"V{index}")
-    finally:
-        await storage.engine.dispose()
+    ids = await _registered_volunteers(chorus, 150)
     when = (chorus.clock.now() + timedelta(days=2)).strftime("%Y-%m-%d 10:00")
     await _create_meeting(chorus.coordinator, when)
     await chorus.coordinator.press("✅ Send it")
