@@ -57,7 +57,7 @@ class Metrics:
         self.updates = Counter(
             "chorus_updates",
             "Updates by kind (command, message, callback, poll_answer, …) and outcome "
-            "(handled, duplicate, error, refused by the rate limit)",
+            "(handled, duplicate, invalid input, error, refused by the rate limit)",
             ["kind", "outcome"],
             registry=registry,
         )

@@ -14,13 +14,12 @@ from typing import Any
 from handlers.actions import action_views as views
 from handlers.actions import broadcasts as sending
 from handlers.actions import reminders
-from handlers.actions.action_views import Invalid
 from handlers.coalition.audit import note
-from handlers.kernel import forms
+from handlers.kernel import forms, typed_text
 from handlers.kernel.context import Context
 from handlers.kernel.forms import NEXT, STAY, AnswerButton, Data, Message, Step, get_in, put_in
-from handlers.kernel.forms import Invalid as FormInvalid
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from handlers.people import fields
@@ -89,27 +88,15 @@ def _summary(t: Translator, audience: Data) -> str:
     return "\n".join(lines) if lines else t("actions.everyone")
 
 
-def audience_summary(ctx: Context, audience: dict[str, Any]) -> str:
-    """The chosen filters, one line each ("everyone active" when none)."""
-    return _summary(ctx.t, audience)
-
-
 def _line(t: Translator, label_key: str, answer: str) -> str:
     return f"<b>{t(label_key)}</b>: {answer}"
 
 
-def _invalid(problem: Invalid) -> FormInvalid:
-    return FormInvalid(problem.message)
-
-
 def _text_step(name: str, parse: Any, **more: Any) -> Step:
-    """A step answered by typing: `parse(ctx, data, text)` raises action_views.Invalid."""
+    """A step answered by typing: `parse(ctx, data, text)` raises InvalidInput."""
 
     def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
-        try:
-            return parse(ctx, data, text)
-        except Invalid as problem:
-            raise _invalid(problem) from problem
+        return parse(ctx, data, text)
 
     return Step(name, more.pop("ask"), read_text=read_text, **more)
 
@@ -141,7 +128,7 @@ def _ask_when(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
 
 
 def _read_when(ctx: Context, data: Data, text: str) -> str:
-    return views.parse_local_time(ctx.t, text, ctx.now(), _zone_of(ctx, data))
+    return views.parse_local_time(text, ctx.now(), _zone_of(ctx, data))
 
 
 def _store_when(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
@@ -166,7 +153,7 @@ def _ask_timezone(t: Translator, data: Data, kind: type[AnswerButton]) -> Messag
 
 
 def _read_zone(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
-    return fields.parse_timezone(ctx.t, text)
+    return fields.parse_timezone(text)
 
 
 def _store_moment(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
@@ -394,12 +381,12 @@ def _declare() -> dict[str, Step]:
         ),
         _text_step(
             "title",
-            lambda ctx, data, text: views.clean_line(ctx.t, text, views.TITLE_LIMITS),
+            lambda ctx, data, text: typed_text.clean_line(text, views.TITLE_LIMITS),
             ask=lambda t, data, kind: (t("actions.ask_title", max=views.TITLE_LIMITS[1]), None),
         ),
         _text_step(
             "description",
-            lambda ctx, data, text: views.clean_block(ctx.t, text, views.DESCRIPTION_LIMITS),
+            lambda ctx, data, text: typed_text.clean_block(text, views.DESCRIPTION_LIMITS),
             ask=lambda t, data, kind: (
                 t("actions.ask_description", max=views.DESCRIPTION_LIMITS[1]),
                 None,
@@ -407,7 +394,7 @@ def _declare() -> dict[str, Step]:
         ),
         _text_step(
             "link",
-            lambda ctx, data, text: views.parse_link(ctx.t, text),
+            lambda ctx, data, text: views.parse_link(text),
             ask=_ask_link,
             read_button=lambda data, raw: "skip" if raw == "skip" else None,
             store=lambda ctx, data, value: {**data, "link": None if value == "skip" else value},
@@ -428,7 +415,7 @@ def _declare() -> dict[str, Step]:
         ),
         _text_step(
             "place",
-            lambda ctx, data, text: views.clean_line(ctx.t, text, views.PLACE_LIMITS),
+            lambda ctx, data, text: typed_text.clean_line(text, views.PLACE_LIMITS),
             ask=_ask_place,
             read_button=lambda data, raw: ONLINE if raw == "online" else None,
             store=_store_place,
@@ -436,7 +423,7 @@ def _declare() -> dict[str, Step]:
         ),
         _text_step(
             "capacity",
-            lambda ctx, data, text: views.parse_capacity(ctx.t, text),
+            lambda ctx, data, text: views.parse_capacity(text),
             ask=_ask_capacity,
             read_button=lambda data, raw: NO_LIMIT if raw == "none" else None,
             store=_store_capacity,
@@ -508,23 +495,23 @@ async def new_action(ctx: Context) -> None:
 
 
 def parse_field(ctx: Context, step: str, text: str) -> dict[str, Any]:
-    """The dialog values for a typed answer to `step` (raises Invalid with the reason)."""
+    """The dialog values for a typed answer to `step` (raises InvalidInput with the reason)."""
     t = ctx.t
     if step == "title":
-        return {"title": views.clean_line(t, text, views.TITLE_LIMITS)}
+        return {"title": typed_text.clean_line(text, views.TITLE_LIMITS)}
     if step == "description":
-        return {"description": views.clean_block(t, text, views.DESCRIPTION_LIMITS)}
+        return {"description": typed_text.clean_block(text, views.DESCRIPTION_LIMITS)}
     if step == "link":
-        return {"link": views.parse_link(t, text)}
+        return {"link": views.parse_link(text)}
     if step == "when":
-        return {"local": views.parse_local_time(t, text, ctx.now(), _own_zone(ctx))}
+        return {"local": views.parse_local_time(text, ctx.now(), _own_zone(ctx))}
     if step == "place":
-        return {"place": views.clean_line(t, text, views.PLACE_LIMITS), "online": False}
+        return {"place": typed_text.clean_line(text, views.PLACE_LIMITS), "online": False}
     if step == "capacity":
-        return {"capacity": views.parse_capacity(t, text)}
+        return {"capacity": views.parse_capacity(text)}
     if step == "reminders":
         return {"reminders": views.parse_reminders(t, text)}
-    raise Invalid(t("invalid.use_buttons"))
+    raise InvalidInput("invalid.use_buttons")
 
 
 async def publish(ctx: Context, data: dict[str, Any]) -> None:

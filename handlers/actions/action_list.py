@@ -12,15 +12,14 @@ from typing import Any, Literal
 from handlers.actions import action_dialog, reminders, rsvp
 from handlers.actions import action_views as views
 from handlers.actions import broadcasts as sending
-from handlers.actions.action_views import Invalid
 from handlers.actions.roster import RosterButton
 from handlers.coalition.audit import note
 from handlers.kernel import forms
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
-from handlers.kernel.forms import Invalid as FormInvalid
 from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people.registration import on_start_payload
@@ -254,10 +253,7 @@ def _edit_step(field: str) -> Step:
         return _question(t, data, field), None
 
     def read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
-        try:
-            _changes(ctx, str(data["timezone"]), field, text)
-        except Invalid as problem:
-            raise FormInvalid(problem.message) from problem
+        _changes(ctx, str(data["timezone"]), field, text)
         return text
 
     return Step(field, ask, read_text=read_text, key="text", then=lambda data, value: forms.FINISH)
@@ -273,8 +269,8 @@ async def apply_edit(ctx: Context, data: Data) -> None:
         return
     try:
         changes = _changes(ctx, action.timezone, field, str(data["text"]))
-    except Invalid as problem:
-        ctx.reply(problem.message)
+    except InvalidInput as problem:
+        ctx.reply(problem.text(ctx.t))
         ctx.reply(_question(ctx.t, data, field))
         return
     old_capacity = action.capacity
@@ -328,10 +324,10 @@ def _change(field: str, before: dict[str, Any], after: dict[str, Any]) -> dict[s
 def _changes(ctx: Context, zone: str, field: str, text: str) -> dict[str, Any]:
     t = ctx.t
     if field == "when":
-        local = views.parse_local_time(t, text, ctx.now(), zone)
+        local = views.parse_local_time(text, ctx.now(), zone)
         moment = views.to_utc(local, zone)
         if moment <= ctx.now():
-            raise Invalid(t("actions.in_the_past"))
+            raise InvalidInput("actions.in_the_past")
         return {"at": moment}
     if field == "capacity" and text.strip().lower() in (
         "none",

@@ -7,7 +7,6 @@ every label around them, and the dates, are in the reader's language and time zo
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,14 +51,6 @@ class RsvpButton(CallbackData, prefix="rv"):
 
     action_id: int
     answer: str
-
-
-class Invalid(Exception):
-    """A typed answer that does not fit; the message says why, in the person's language."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def is_event(kind: str) -> bool:
@@ -159,33 +150,10 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start=a_{code}"
 
 
-# parsing typed answers
+# parsing typed answers (InvalidInput with the reason when the text does not fit)
 
 
-def clean_line(t: Translator, text: str, limits: tuple[int, int]) -> str:
-    """One line of text: spaces collapsed, no invisible characters, within limits."""
-    return _within(t, " ".join(text.split()), limits)
-
-
-def clean_block(t: Translator, text: str, limits: tuple[int, int]) -> str:
-    """A block of text: line breaks kept (at most one empty line in a row), within limits."""
-    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
-    value = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return _within(t, value, limits)
-
-
-def _within(t: Translator, value: str, limits: tuple[int, int]) -> str:
-    low, high = limits
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch != "\n" for ch in value):
-        raise Invalid(t("invalid.characters"))
-    if len(value) < low:
-        raise Invalid(t("invalid.too_short", min=low))
-    if len(value) > high:
-        raise Invalid(t("invalid.too_long", max=high, length=len(value)))
-    return value
-
-
-def parse_link(t: Translator, text: str) -> str:
+def parse_link(text: str) -> str:
     """An http(s) address with a host."""
     value = text.strip()
     parts = urlsplit(value)
@@ -195,18 +163,14 @@ def parse_link(t: Translator, text: str) -> str:
         or "." not in parts.netloc
         or any(ch.isspace() for ch in value)
     ):
-        raise Invalid(t("actions.invalid_link"))
+        raise InvalidInput("actions.invalid_link")
     return value
 
 
-def parse_local_time(t: Translator, text: str, now: datetime, timezone: str) -> str:
-    """A moment typed by the coordinator (grammar: handlers.when), read in `timezone`, as the
-    local "YYYY-MM-DD HH:MM" there (the action's zone may still change after this step)."""
-    try:
-        moment = when.parse(text, now, timezone)
-    except InvalidInput as problem:
-        raise Invalid(problem.text(t)) from problem
-    return moment.strftime("%Y-%m-%d %H:%M")
+def parse_local_time(text: str, now: datetime, timezone: str) -> str:
+    """A moment typed by the coordinator (grammar: handlers.kernel.when), read in `timezone`, as
+    the local "YYYY-MM-DD HH:MM" there (the action's zone may still change after this step)."""
+    return when.parse(text, now, timezone).strftime("%Y-%m-%d %H:%M")
 
 
 def to_utc(local: str, timezone: str) -> datetime:
@@ -215,11 +179,11 @@ def to_utc(local: str, timezone: str) -> datetime:
     return naive.replace(tzinfo=ZoneInfo(timezone)).astimezone(ZoneInfo("UTC"))
 
 
-def parse_capacity(t: Translator, text: str) -> int:
+def parse_capacity(text: str) -> int:
     """A number of places."""
     value = text.strip()
     if not value.isdigit() or not 1 <= int(value) <= CAPACITY_MAX:
-        raise Invalid(t("actions.invalid_capacity", max=CAPACITY_MAX))
+        raise InvalidInput("actions.invalid_capacity", max=CAPACITY_MAX)
     return int(value)
 
 
@@ -238,13 +202,13 @@ def parse_reminders(t: Translator, text: str) -> list[int]:
             continue
         match = _OFFSET.match(part)
         if match is None:
-            raise Invalid(t("actions.invalid_reminders"))
+            raise InvalidInput("actions.invalid_reminders")
         amount = int(match.group(1)) * _UNIT_MINUTES[match.group(2)]
         if not 1 <= amount <= MAX_REMINDER_MINUTES:
-            raise Invalid(t("actions.invalid_reminders"))
+            raise InvalidInput("actions.invalid_reminders")
         minutes.add(amount)
     if not minutes or len(minutes) > MAX_REMINDERS:
-        raise Invalid(t("actions.invalid_reminders"))
+        raise InvalidInput("actions.invalid_reminders")
     return sorted(minutes, reverse=True)
 
 

@@ -16,8 +16,8 @@ from handlers.coalition import roles
 from handlers.kernel import csv_export, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.forms import Invalid
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
 from handlers.people import fields
@@ -41,20 +41,16 @@ TOP = 12
 router = Router("directory")
 
 
-class BadSearch(Exception):
-    """A search word that cannot be understood; the message says why."""
-
-
 def _skill(t: Translator, value: str) -> str:
     folded = value.casefold()
     for skill in fields.SKILLS:
         if folded in (skill, t(f"skills.{skill}").casefold()):
             return skill
-    raise BadSearch(t("directory.bad_skill", value=value))
+    raise InvalidInput("directory.bad_skill", value=value)
 
 
 def parse(t: Translator, args: str) -> dict[str, Any]:
-    """Filters from search words; BadSearch (its message localized) for a word that does not fit."""
+    """Filters from search words; InvalidInput (saying why) for a word that does not fit."""
     try:
         words = shlex.split(args)
     except ValueError:
@@ -64,33 +60,29 @@ def parse(t: Translator, args: str) -> dict[str, Any]:
         key, _, value = word.partition(":")
         name = KEYS.get(key.casefold())
         if name is None or not value:
-            raise BadSearch(t("directory.bad_word", word=word))
+            raise InvalidInput("directory.bad_word", word=word)
         if name == "skills":
             parsed: Any = _skill(t, value)
         elif name == "countries":
-            try:
-                parsed = fields.parse_country(t, value)
-            except Invalid as problem:
-                raise BadSearch(problem.message) from problem
+            parsed = fields.parse_country(t, value)
         elif name == "kinds":
             if value not in fields.KINDS:
-                raise BadSearch(
-                    t("directory.bad_choice", word=word, options=", ".join(fields.KINDS))
-                )
+                options = ", ".join(fields.KINDS)
+                raise InvalidInput("directory.bad_choice", word=word, options=options)
             parsed = value
         elif name == "languages":
             if value not in SUPPORTED_LOCALES:
                 options = ", ".join(SUPPORTED_LOCALES)
-                raise BadSearch(t("directory.bad_choice", word=word, options=options))
+                raise InvalidInput("directory.bad_choice", word=word, options=options)
             parsed = value
         elif name == "statuses":
             if value != "all" and value not in STATUSES:
                 options = ", ".join((*STATUSES, "all"))
-                raise BadSearch(t("directory.bad_choice", word=word, options=options))
+                raise InvalidInput("directory.bad_choice", word=word, options=options)
             parsed = value
         else:
             if not value.isdigit() or int(value) > fields.MAX_HOURS:
-                raise BadSearch(t("invalid.number", max=fields.MAX_HOURS))
+                raise InvalidInput("invalid.number", max=fields.MAX_HOURS)
             filters[name] = int(value)
             continue
         if name == "statuses" and parsed == "all":
@@ -205,8 +197,8 @@ async def members(ctx: Context) -> None:
     """Finds members by skill, country, kind, language, time and status, a page at a time."""
     try:
         filters = parse(ctx.t, ctx.args)
-    except BadSearch as problem:
-        ctx.reply(Html(str(problem) + "\n\n" + ctx.t("directory.usage")))
+    except InvalidInput as problem:
+        ctx.reply(Html(problem.text(ctx.t) + "\n\n" + ctx.t("directory.usage")))
         return
     search = await directory_store.save_search(ctx.session, ctx.user_id, filters, ctx.now())
     text, keyboard = await _page(ctx, search, 0)

@@ -13,8 +13,9 @@ from handlers.coalition import checkins, roles
 from handlers.kernel import forms, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.forms import AnswerButton, Data, Invalid, Message, Step
+from handlers.kernel.forms import AnswerButton, Data, Message, Step
 from handlers.kernel.i18n import Html, Translator, translator
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
@@ -278,12 +279,12 @@ async def decide(
 
 
 def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
-    """The typed text, cleaned; Invalid (said why, asked again) when it cannot be used."""
+    """The typed text, cleaned; InvalidInput (said why, asked again) when it cannot be used."""
     cleaned = " ".join(text.split())
     if not cleaned:
-        raise Invalid(ctx.t("membership.type_text"))
+        raise InvalidInput("membership.type_text")
     if len(cleaned) > MAX_TEXT:
-        raise Invalid(ctx.t("membership.too_long", max=MAX_TEXT, length=len(cleaned)))
+        raise InvalidInput("membership.too_long", max=MAX_TEXT, length=len(cleaned))
     return cleaned
 
 

@@ -17,8 +17,9 @@ from handlers.decisions.vote_rules import BLOCK, POSITIONS, QUESTION
 from handlers.kernel import forms
 from handlers.kernel.callbacks import StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.forms import AnswerButton, Data, Invalid, Message, Step
+from handlers.kernel.forms import AnswerButton, Data, Message, Step
 from handlers.kernel.i18n import Translator
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.routing import Router
 from storage import dialogs
 from storage.decisions import decision_store
@@ -81,7 +82,7 @@ def _ask_reason(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
 def _read_reason(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
     reason = text.strip()
     if not reason or len(reason) > MAX_REASON:
-        raise Invalid(ctx.t("consensus.reason_length", length=len(reason), limit=MAX_REASON))
+        raise InvalidInput("consensus.reason_length", length=len(reason), limit=MAX_REASON)
     return reason
 
 

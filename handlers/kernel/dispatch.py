@@ -13,6 +13,7 @@ from handlers.kernel.callbacks import StaleButton, prefix_of
 from handlers.kernel.context import AfterCommit, Context, Services
 from handlers.kernel.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.kernel.i18n import normalise_locale, translator
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.permissions import held_roles
 from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
 from handlers.kernel.routing import Route, Router
@@ -102,9 +103,9 @@ class Observer(Protocol):
     """Told what the dispatcher did (bot/ops/metrics.py counts it); must be quick, never raise."""
 
     def update_done(self, kind: str, outcome: str, seconds: float | None) -> None:
-        """An update's outcome ("handled", "duplicate", "error", or "refused" by the rate limit)
-        and how long it took, waiting for the person's earlier updates included (None when
-        refused)."""
+        """An update's outcome ("handled", "duplicate", "invalid", "error", or "refused" by the
+        rate limit) and how long it took, waiting for the person's earlier updates included
+        (None when refused)."""
 
     def timer_done(self, kind: str, outcome: str, late_seconds: float) -> None:
         """A due timer was "fired", "dropped" (later than its grace) or "failed"."""
@@ -213,7 +214,8 @@ class Dispatcher:
             log.info("could not say slow down to %s: %r", event.user.id, exc)
 
     async def _handle(self, event: Event) -> str:
-        """Handles one update; returns its outcome: "handled", "duplicate" or "error"."""
+        """Handles one update; returns its outcome: "handled", "duplicate", "invalid" (input
+        that no handler caught, answered by `_refuse_input`) or "error"."""
         services = self.services
         ctx: Context | None = None
         try:
@@ -256,15 +258,12 @@ class Dispatcher:
                     dialog=dialog,
                 )
                 await self._route(ctx)
+        except InvalidInput as problem:
+            if ctx is None:  # only routes raise it; were it raised earlier, it is a failure
+                return await self._failed(event, ctx)
+            return await self._refuse_input(ctx, problem)
         except Exception:
-            log.exception(
-                "handler failed on update %s (%s)",
-                event.update_id,
-                event.kind.value,
-                extra={"update_id": event.update_id, "kind": event.kind.value},
-            )
-            await self._after_failure(event, ctx)
-            return "error"
+            return await self._failed(event, ctx)
         if ctx.event.kind is EventKind.CALLBACK and not ctx.answered:
             ctx.answer()
         await self.flush(ctx.outbox, event)
@@ -372,6 +371,39 @@ class Dispatcher:
     async def _run_events(self, kind: str, ctx: Context) -> None:
         for route in self.router.events.get(kind, []):
             await route(ctx)
+
+    async def _failed(self, event: Event, ctx: Context | None) -> str:
+        """Logs the failure being handled, then claims the update and apologises."""
+        log.exception(
+            "handler failed on update %s (%s)",
+            event.update_id,
+            event.kind.value,
+            extra={"update_id": event.update_id, "kind": event.kind.value},
+        )
+        await self._after_failure(event, ctx)
+        return "error"
+
+    async def _refuse_input(self, ctx: Context, problem: InvalidInput) -> str:
+        """Answers input that no handler caught, once, in the person's language.
+
+        Whatever the handler wrote is rolled back (the exception left the transaction); the
+        update is claimed on its own so a redelivery does not answer twice. Typed text gets the
+        explanation with the exception's keyboard; a pressed button gets it as an alert (the
+        Bot API layer makes toasts plain text). Other updates are only logged.
+        """
+        event = ctx.event
+        log.info("input refused on update %s: %s", event.update_id, problem.key)
+        async with self.services.sessionmaker() as session, session.begin():
+            if not await updates.claim(session, event.update_id, self.services.clock.now()):
+                return "duplicate"
+        ctx.outbox.clear()
+        ctx.answered = False
+        if event.kind is EventKind.CALLBACK:
+            ctx.answer(problem.text(ctx.t), alert=True)
+        elif event.kind is EventKind.MESSAGE:
+            ctx.reply(problem.text(ctx.t), problem.keyboard)
+        await self.flush(ctx.outbox, event)
+        return "invalid"
 
     async def _after_failure(self, event: Event, ctx: Context | None) -> None:
         """Marks a failed update processed (so a replay does not crash again) and apologises."""

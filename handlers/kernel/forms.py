@@ -29,6 +29,7 @@ from typing import Any
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from storage import dialogs
@@ -44,15 +45,6 @@ class AnswerButton(CallbackData):
 
     question: str
     value: str
-
-
-class Invalid(Exception):
-    """A typed answer that does not fit; the message says why, in the person's language."""
-
-    def __init__(self, message: str, keyboard: Keyboard | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.keyboard = keyboard
 
 
 Data = Mapping[str, Any]
@@ -113,9 +105,11 @@ def _store_under(key: str) -> Store:
 class Step:
     """One question of a form.
 
-    `ask` gives the text and keyboard; `read_text` turns a typed answer into a value (raising
-    `Invalid`), None when the step takes buttons only; `read_button` turns a pressed value
-    into a value, None for a value the step does not offer (the button is then stale).
+    `ask` gives the text and keyboard; `read_text` turns a typed answer into a value, or raises
+    `InvalidInput` (the engine says why and asks again — or, when the exception carries a
+    keyboard of suggestions, lets those stand for the question); None when the step takes
+    buttons only. `read_button` turns a pressed value into a value, None for a value the step
+    does not offer (the button is then stale).
     `multi` steps toggle `choices` (or what `read_button` accepts) until "Done" (refused when
     empty if `required`). `view` loads what the question shows from the database (merged into
     the data it is asked with, never stored); `before` gives messages sent ahead of the question;
@@ -347,8 +341,8 @@ async def on_text(ctx: Context, form: Form) -> None:
         return
     try:
         value = step.read_text(ctx, data, ctx.event.text or "", form.button)
-    except Invalid as problem:
-        ctx.reply(problem.message, problem.keyboard)
+    except InvalidInput as problem:
+        ctx.reply(problem.text(ctx.t), problem.keyboard)
         if problem.keyboard is None:
             await ask(ctx, form, step.name, data)
         return

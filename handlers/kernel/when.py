@@ -30,7 +30,7 @@ time with minutes (:func:`looks_like_moment`).
 
 The parser checks shape and calendar only; how far ahead a moment may be is the caller's rule
 (decisions: :mod:`handlers.deadlines`; actions: not in the past). Errors are
-:class:`~handlers.invalid_input.InvalidInput` with the key ``when.unreadable``.
+:class:`~handlers.kernel.invalid_input.InvalidInput` with the key ``when.unreadable``.
 """
 
 from __future__ import annotations

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo, available_timezones
 from babel import Locale
 from babel.core import get_global
 
+from handlers.kernel import typed_text
 from handlers.kernel.context import Context
-from handlers.kernel.forms import DONE, AnswerButton, Data, Invalid, Step
+from handlers.kernel.forms import DONE, AnswerButton, Data, Step
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 
 KINDS = ("individual", "organisation")
@@ -160,36 +162,25 @@ def ask(
     return text, None
 
 
-def _clean_text(t: Translator, text: str, low: int, high: int) -> str:
-    value = " ".join(text.split())
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
-        raise Invalid(t("invalid.characters"))
-    if len(value) < low:
-        raise Invalid(t("invalid.too_short", min=low))
-    if len(value) > high:
-        raise Invalid(t("invalid.too_long", max=high, length=len(value)))
-    return value
-
-
 def parse_text(
     t: Translator, question: Question, text: str, data: dict[str, Any], kind: type[AnswerButton]
 ) -> Any:
-    """The value of a typed answer, or Invalid with a message saying what to type."""
+    """The value of a typed answer, or InvalidInput saying what to type."""
     if question.kind == "text":
-        return _clean_text(t, text, *question.limits)
+        return typed_text.clean_line(text, question.limits)
     if question.kind == "number":
         stripped = text.strip()
         if not stripped.isdigit():
-            raise Invalid(t("invalid.number", max=question.limits[1]))
+            raise InvalidInput("invalid.number", max=question.limits[1])
         number = int(stripped)
         if not question.limits[0] <= number <= question.limits[1]:
-            raise Invalid(t("invalid.number", max=question.limits[1]))
+            raise InvalidInput("invalid.number", max=question.limits[1])
         return number
     if question.kind == "country":
         return parse_country(t, text, kind)
     if question.kind == "timezone":
-        return parse_timezone(t, text)
-    raise Invalid(t("invalid.use_buttons"))
+        return parse_timezone(text)
+    raise InvalidInput("invalid.use_buttons")
 
 
 def parse_button(question: Question, raw: str, data: dict[str, Any]) -> Any:
@@ -206,15 +197,6 @@ def parse_button(question: Question, raw: str, data: dict[str, Any]) -> Any:
         zones = timezone_choices(str(data.get("country") or ""))
         return zones[int(raw)] if raw.isdigit() and int(raw) < len(zones) else None
     return None
-
-
-def toggle(data: dict[str, Any], question: str, value: str) -> list[str]:
-    """Adds or removes one option of a multi-select; returns the new selection in order."""
-    chosen = set(data.get(question) or [])
-    chosen ^= {value}
-    ordered = [v for v in QUESTIONS[question].options if v in chosen]
-    data[question] = ordered
-    return ordered
 
 
 def answer_label(t: Translator, question: str, value: Any) -> str:
@@ -257,7 +239,7 @@ def _country_index(locale: str) -> dict[str, str]:
 def parse_country(t: Translator, text: str, kind: type[AnswerButton] | None = None) -> str:
     """An ISO code from a country's name (in the person's language or English) or code.
 
-    Invalid when nothing matches; with close matches, and `kind` given, it carries one
+    InvalidInput when nothing matches; with close matches, and `kind` given, it carries one
     suggestion button per guess (an answer to the question "country").
     """
     index = _country_index(t.locale)
@@ -268,8 +250,8 @@ def parse_country(t: Translator, text: str, kind: type[AnswerButton] | None = No
     codes = list(dict.fromkeys(index[g] for g in guesses))
     if codes and kind is not None:
         keyboard = [[button(kind, "country", code, t.country_name(code))] for code in codes]
-        raise Invalid(t("invalid.country_suggest"), keyboard)
-    raise Invalid(t("invalid.country"))
+        raise InvalidInput("invalid.country_suggest", keyboard)
+    raise InvalidInput("invalid.country")
 
 
 def _zone_offset(zone: str) -> float:
@@ -312,7 +294,7 @@ def timezone_label(zone: str) -> str:
     return f"UTC{sign}{hours:02d}:{minutes:02d} · {city}"
 
 
-def parse_timezone(t: Translator, text: str) -> str:
+def parse_timezone(text: str) -> str:
     """An IANA time zone from its name ("Europe/Paris") or its city ("Paris")."""
     wanted = text.strip().replace(" ", "_")
     by_fold = {zone.casefold(): zone for zone in _known_zones()}
@@ -321,7 +303,7 @@ def parse_timezone(t: Translator, text: str) -> str:
     cities = {zone.rsplit("/", 1)[-1].casefold(): zone for zone in sorted(_known_zones())}
     if wanted.casefold() in cities:
         return cities[wanted.casefold()]
-    raise Invalid(t("invalid.timezone"))
+    raise InvalidInput("invalid.timezone")
 
 
 def summary_lines(t: Translator, data: dict[str, Any], names: Sequence[str]) -> list[str]:

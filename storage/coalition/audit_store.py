@@ -45,17 +45,6 @@ class Filters:
 EVERYTHING = Filters()
 
 
-def kind_of(action: str) -> str | None:
-    """The KINDS key an action belongs to, or None (a legacy command entry)."""
-    for kind, patterns in KINDS.items():
-        for pattern in patterns:
-            if (pattern.endswith("%") and action.startswith(pattern[:-1])) or (
-                pattern.startswith("%") and action.endswith(pattern[1:])
-            ):
-                return kind
-    return None
-
-
 def _where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [AuditEntry.action.not_like(LEGACY_COMMANDS)]
     if filters.person is not None:

@@ -10,11 +10,15 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.app import Storage, open_storage
+from bot.botapi import payloads
 from handlers import build_router
+from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import Context, HandlerSettings, Services
 from handlers.kernel.dispatch import Dispatcher, parse_command
-from handlers.kernel.ports import ShiftedClock
+from handlers.kernel.invalid_input import InvalidInput
+from handlers.kernel.ports import Button, ShiftedClock
 from handlers.kernel.routing import Router
+from storage import dialogs
 from storage.models import ProcessedUpdate, Timer
 from tests.handlers.test_registration import register_individual
 from tests.support.recording import Conversation, RecordingMessenger
@@ -75,6 +79,70 @@ async def test_a_crashing_handler_apologises_and_loses_nothing(
     assert "something went wrong" in ada.last.text
     await ada.send("/boom", update_id=77)
     assert calls == [77]
+
+
+class Probe(CallbackData, prefix="zq"):
+    """A button whose handler finds the input does not fit."""
+
+
+def _refusing_dispatcher(services: Services, writes: list[int]) -> Dispatcher:
+    """The real routes plus /refuse and a Probe button, both raising an uncaught InvalidInput
+    after writing a dialog state (which must not survive)."""
+    router = Router("test")
+
+    @router.command("refuse")
+    async def refuse(ctx: Context) -> None:
+        writes.append(ctx.event.update_id)
+        await ctx.set_dialog("test", "half", {"written": True})
+        ctx.reply("never sent")
+        raise InvalidInput("directory.bad_word", [[Button("Try again", "zq")]], word="R&D")
+
+    @router.button(Probe)
+    async def probe(ctx: Context, button: Probe) -> None:
+        writes.append(ctx.event.update_id)
+        await ctx.set_dialog("test", "half", {"written": True})
+        raise InvalidInput("directory.bad_word", word="R&D")
+
+    root = build_router()
+    root.include(router)
+    return Dispatcher(root, services)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "I do not understand “R&amp;D”."), ("fr", "Je ne comprends pas « R&amp;D ».")],
+)
+async def test_uncaught_invalid_input_is_answered_once_in_the_persons_language(
+    services: Services,
+    messenger: RecordingMessenger,
+    storage: Storage,
+    language: str,
+    expected: str,
+) -> None:
+    writes: list[int] = []
+    conversation = Conversation(_refusing_dispatcher(services, writes), messenger)
+    ada = conversation.person("Ada", language_code=language)
+    await ada.send("/refuse", update_id=91)
+    assert [m.text for m in ada.messages] == [expected]
+    assert ada.last.keyboard == [[("Try again", "zq")]]
+    await ada.send("/refuse", update_id=91)  # redelivered: neither handled nor answered again
+    assert writes == [91] and len(ada.messages) == 1
+    async with storage.sessionmaker() as session:
+        assert await dialogs.get(session, ada.person.id, ada.chat.id) is None
+
+
+async def test_uncaught_invalid_input_from_a_button_is_a_plain_text_alert(
+    services: Services, messenger: RecordingMessenger, storage: Storage
+) -> None:
+    writes: list[int] = []
+    conversation = Conversation(_refusing_dispatcher(services, writes), messenger)
+    ada = conversation.person("Ada", language_code="fr")
+    text, alert = await ada.press_data(1, Probe().pack())
+    assert (text, alert) == ("Je ne comprends pas « R&amp;D ».", True)
+    assert payloads.answer_button("1", text, alert).params["text"] == "Je ne comprends pas « R&D »."
+    assert ada.messages == [] and writes == [conversation.next_update_id() - 1]
+    async with storage.sessionmaker() as session:
+        assert await dialogs.get(session, ada.person.id, ada.chat.id) is None
 
 
 async def test_timers_fire_once_and_late_ones_are_skipped(

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.actions import action_views
-from handlers.actions.action_views import Invalid
 from handlers.decisions import decision_input
 from handlers.kernel import when
 from handlers.kernel.i18n import translator
@@ -108,12 +107,12 @@ def test_the_message_reads_in_every_language(locale: str) -> None:
 def test_poll_and_action_read_the_same_text_as_the_same_moment(now: datetime, locale: str) -> None:
     t = translator(locale)
     draft = decision_input.parse("vote", "Venue? | Hall | Park | 1/1 18:00", t, now, PARIS)
-    local = action_views.parse_local_time(t, "1/1 18:00", now, PARIS)
+    local = action_views.parse_local_time("1/1 18:00", now, PARIS)
     assert draft.closes_at == at(PARIS, 2027, 1, 1, 18, 0)
     assert local == "2027-01-01 18:00"
-    with pytest.raises(Invalid) as caught:
-        action_views.parse_local_time(t, "1/1 25:00", now, PARIS)
-    assert caught.value.message == InvalidInput(when.UNREADABLE, value="1/1 25:00").text(t)
+    with pytest.raises(InvalidInput) as caught:
+        action_views.parse_local_time("1/1 25:00", now, PARIS)
+    assert caught.value.text(t) == InvalidInput(when.UNREADABLE, value="1/1 25:00").text(t)
 
 
 def test_what_looks_like_a_moment_in_a_poll_line() -> None:
