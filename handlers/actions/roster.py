@@ -58,7 +58,7 @@ def csv_bytes(t: Translator, rows: list[tuple[Rsvp, Volunteer | None]]) -> bytes
         (
             (
                 shown_name(t, volunteer),
-                "" if volunteer is None or volunteer.discreet else volunteer.username or "",
+                shown_names.username_for_members(volunteer),
                 volunteer.kind if volunteer else "",
                 volunteer.country if volunteer else "",
                 rsvp.status,

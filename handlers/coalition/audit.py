@@ -386,7 +386,7 @@ def export_csv(entries: list[AuditEntry], names: dict[int, str]) -> bytes:
 async def _export(ctx: Context, query: Query) -> None:
     if ctx.event.message_id is None:
         raise StaleButton("csv")
-    me = ctx.volunteer.display_name if ctx.volunteer else ctx.event.user.full_name
+    me = shown_names.for_themselves(ctx.volunteer, ctx.event.user.full_name)
     filters = query.filters(_zone(ctx))
     entries = list(await audit_store.everything(ctx.session, filters))
     shown = {k: v for k, v in (("kind", query.kind), ("person", query.person)) if v}

@@ -316,7 +316,7 @@ def export_csv(found: list[Volunteer]) -> bytes:
         CSV_HEADER,
         (
             (
-                v.display_name,
+                shown_names.for_coordinator_files(v),
                 v.username or "",
                 v.kind,
                 v.org_name or "",
@@ -339,7 +339,7 @@ async def export(ctx: Context, button: ExportButton) -> None:
     if search is None:
         return
     page = await directory_store.search(ctx.session, search.filters, 0, 100_000)
-    me = ctx.volunteer.display_name if ctx.volunteer else ctx.event.user.full_name
+    me = shown_names.for_themselves(ctx.volunteer, ctx.event.user.full_name)
     content = export_csv(list(page.volunteers))
     await audit_store.record(
         ctx.session,

@@ -22,7 +22,7 @@ from handlers.people import fields
 from storage.coalition import audit_store, membership_store
 from storage.coalition.coalition_models import Application
 from storage.models import Volunteer
-from storage.people import volunteers
+from storage.people import shown_names, volunteers
 
 REVIEW_FLOW = "app_review"  # a coordinator types a reason or a question
 ANSWER_FLOW = "app_answer"  # the applicant types an answer
@@ -138,7 +138,7 @@ async def registered(ctx: Context, volunteer: Volunteer) -> bool:
         await checkins.start(ctx, volunteer.user_id)
         return False
     application = await membership_store.submit(ctx.session, volunteer.user_id, ctx.now())
-    ctx.reply(ctx.t("membership.received", name=volunteer.display_name))
+    ctx.reply(ctx.t("membership.received", name=shown_names.for_themselves(volunteer)))
     for reviewer, language in (await _reviewers(ctx)).items():
         t = translator(language)
         text = Html(t("membership.new") + "\n\n" + card(t, application, volunteer))
@@ -170,7 +170,11 @@ def card(t: Translator, application: Application, volunteer: Volunteer) -> Html:
     values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
     names = [n for n in CARD_FIELDS if n != "org_name" or volunteer.kind == "organisation"]
     lines: list[str] = [
-        t("membership.card_title", name=volunteer.display_name, number=application.id)
+        t(
+            "membership.card_title",
+            name=shown_names.for_coordinators(volunteer),
+            number=application.id,
+        )
     ]
     if volunteer.username:
         lines.append(t("membership.username", username=volunteer.username))
@@ -213,7 +217,8 @@ async def _open(ctx: Context, application_id: int) -> tuple[Application, Volunte
     if application.status != membership_store.PENDING:
         who = await volunteers.get(ctx.session, application.decided_by or 0)
         key = f"membership.already_{application.status}"
-        message = ctx.t(key, name=who.display_name if who else ctx.t("membership.someone"))
+        name = shown_names.for_coordinators(who)
+        message = ctx.t(key, name=name if isinstance(name, str) else ctx.t("membership.someone"))
         if ctx.event.callback_id is not None:
             ctx.answer(message, alert=True)
             ctx.edit_keyboard(None)
@@ -268,14 +273,14 @@ async def decide(
     t = translator(volunteer.language)
     if approved:
         await checkins.start(ctx, volunteer.user_id)
-        text = t("membership.approved", name=volunteer.display_name)
+        text = t("membership.approved", name=shown_names.for_themselves(volunteer))
     elif reason:
         text = t("membership.rejected_because", reason=reason)
     else:
         text = t("membership.rejected")
     await roles.tell(ctx, volunteer.user_id, text)
     key = "membership.you_approved" if approved else "membership.you_rejected"
-    ctx.reply(ctx.t(key, name=volunteer.display_name))
+    ctx.reply(ctx.t(key, name=shown_names.for_coordinators(volunteer)))
 
 
 def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
@@ -291,7 +296,7 @@ def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) ->
 async def _applicant(ctx: Context, data: Data) -> dict[str, Any]:
     application = await membership_store.get(ctx.session, int(data.get("application", 0)))
     volunteer = await volunteers.get(ctx.session, application.user_id) if application else None
-    return {"name": volunteer.display_name if volunteer is not None else ""}
+    return {"name": shown_names.for_coordinators(volunteer) if volunteer is not None else ""}
 
 
 def _ask_reason(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -329,7 +334,7 @@ async def review_typed(ctx: Context, data: Data) -> None:
     await forms.open_for(ctx, ANSWER_FORM, volunteer.user_id, volunteer.user_id, asked, "answer")
     t = translator(volunteer.language)
     await roles.tell(ctx, volunteer.user_id, t("membership.question_for_you", question=text))
-    ctx.reply(ctx.t("membership.question_sent", name=volunteer.display_name))
+    ctx.reply(ctx.t("membership.question_sent", name=shown_names.for_coordinators(volunteer)))
 
 
 def _ask_answer(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:

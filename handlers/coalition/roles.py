@@ -18,7 +18,7 @@ from handlers.kernel.routing import Router
 from storage.coalition import audit_store, directory_store, role_store
 from storage.models import Volunteer
 from storage.outbox import Outgoing
-from storage.people import volunteers
+from storage.people import shown_names, volunteers
 
 GRANT: Literal["g"] = "g"
 REVOKE: Literal["r"] = "r"
@@ -85,12 +85,14 @@ async def _find_target(ctx: Context) -> Target | None:
 
 
 def editor(ctx: Context, target: Target, mode: str) -> tuple[Html, Keyboard | None]:
-    """The roles of a person, with a button for each role the actor may give or take away."""
+    """The roles of a person, with a button for each role the actor may give or take away; in a
+    group, a discreet member is not named (storage.people.shown_names.in_chat)."""
     t = ctx.t
     mine = grantable(ctx.roles)
+    name = shown_names.in_chat(target.volunteer, ctx.event.chat.is_group)
     text = t(
         "roles.editor",
-        name=target.volunteer.display_name,
+        name=name if isinstance(name, str) else t("roles.discreet"),
         roles=role_names(t, sorted(target.held)),
     )
     rows: list[list[Button]] = []

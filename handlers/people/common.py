@@ -9,7 +9,7 @@ from handlers.kernel.i18n import SUPPORTED_LOCALES, Html
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from handlers.people import registration
-from storage.people import preferences, volunteers
+from storage.people import preferences, shown_names, volunteers
 
 router = Router("common")
 events = Router("common-events")  # not limited to private chats: each handler checks
@@ -31,7 +31,7 @@ async def start(ctx: Context) -> None:
     if ctx.volunteer is not None:
         if ctx.args and await registration.run_start_payload(ctx, ctx.args):
             return
-        ctx.reply(ctx.t("common.welcome_back", name=ctx.volunteer.display_name))
+        ctx.reply(ctx.t("common.welcome_back", name=shown_names.for_themselves(ctx.volunteer)))
         return
     if ctx.dialog is not None and ctx.dialog.flow == registration.FLOW:
         await registration.resume(ctx)

@@ -20,7 +20,7 @@ from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
 from handlers.people.fields import QUESTIONS
-from storage.people import preferences, volunteers
+from storage.people import preferences, shown_names, volunteers
 
 FLOW = "registration"
 PLEDGE: Final = "pledge"
@@ -283,7 +283,7 @@ async def _complete(ctx: Context, data: Data) -> None:
     await ctx.clear_dialog()
     if await membership.registered(ctx, volunteer):
         return  # by application: the person is told their application was received
-    ctx.reply(ctx.t("registration.done", name=volunteer.display_name))
+    ctx.reply(ctx.t("registration.done", name=shown_names.for_themselves(volunteer)))
     payload = str(data.get("payload") or "")
     if payload:
         await run_start_payload(ctx, payload)

@@ -139,6 +139,33 @@ async def test_promote_by_reply_in_a_group_and_unknown_people(
     assert "No registered member has the username @nobody" in coral.last.text
 
 
+async def test_a_discreet_member_is_not_named_by_the_role_editor_in_a_group(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
+
+    await make_member(
+        storage, AMIRA, now=clock.now(), name="Amira Haddad", username="amira", discreet=True
+    )
+    group = Chat(-100, ChatType.SUPERGROUP, "Coalition")
+    event = Event(
+        conversation.next_update_id(),
+        EventKind.MESSAGE,
+        Person(COORDINATOR_ID, "Coral"),
+        group,
+        text="/promote",
+        message_id=7,
+        reply_to_user=Person(AMIRA, "Amira"),
+    )
+    await conversation.dispatcher.feed(event)
+    shown = conversation.messenger.chats[-100][-1]
+    assert "Amira" not in shown.text and "discreet mode" in shown.text
+    assert "➕ Make secretariat" in shown.labels
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/promote @amira")
+    assert "🔒 Amira Haddad" in coral.last.text  # a coordinator, privately, sees who it is
+
+
 ADMIN_COMMANDS = sorted(
     name
     for name, rule in permissions.COMMANDS.items()
