@@ -1,13 +1,15 @@
 """/roster <action>: who answered what, for coordinators, with a CSV export.
 
-Names are escaped; volunteers in discreet mode appear without their name, in the list and in
-the file alike (a roster gets forwarded).
+Names are escaped. Volunteers in discreet mode are named, marked 🔒, in the list and in the file
+alike, only to a reader the permission model lets see them (permissions.may_see_discreet:
+coordinators, in their private chat, as the registration promises); to anyone else they appear
+without their name.
 """
 
 from __future__ import annotations
 
 from handlers.coalition.audit import note
-from handlers.kernel import csv_export
+from handlers.kernel import csv_export, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator, escape
@@ -17,7 +19,6 @@ from storage.actions import action_store
 from storage.actions.action_models import Action, Rsvp
 from storage.models import Volunteer
 from storage.people import shown_names
-from storage.people.shown_names import Hidden
 
 
 class RosterButton(CallbackData, prefix="ro"):
@@ -38,27 +39,26 @@ MAX_TEXT = 3800
 router = Router("roster")
 
 
-def shown_name(t: Translator, volunteer: Volunteer | None) -> str:
-    """How a volunteer appears on a roster (storage.shown_names.for_members, in words)."""
-    shown = shown_names.for_members(volunteer)
-    if shown is Hidden.FORMER:
-        return t("roster.unknown")
-    if shown is Hidden.DISCREET:
-        return t("roster.discreet")
-    return shown
+def shown_name(t: Translator, volunteer: Volunteer | None, sees_discreet: bool) -> str:
+    """How a volunteer appears on a roster, for a reader who may or may not see discreet
+    members (permissions.may_see_discreet; storage.people.shown_names.for_viewer), in words."""
+    return names.in_words(t, shown_names.for_viewer(volunteer, sees_discreet))
 
 
 CSV_HEADER = ("name", "username", "kind", "country", "answer", "answered_at")
 
 
-def csv_bytes(t: Translator, rows: list[tuple[Rsvp, Volunteer | None]]) -> bytes:
-    """The roster as CSV (see handlers.csv_export), discreet volunteers without name."""
+def csv_bytes(
+    t: Translator, rows: list[tuple[Rsvp, Volunteer | None]], sees_discreet: bool
+) -> bytes:
+    """The roster as CSV (see handlers.csv_export); discreet volunteers named (🔒) only for a
+    reader who may see them."""
     return csv_export.table(
         CSV_HEADER,
         (
             (
-                shown_name(t, volunteer),
-                shown_names.username_for_members(volunteer),
+                shown_name(t, volunteer, sees_discreet),
+                shown_names.username_for_viewer(volunteer, sees_discreet),
                 volunteer.kind if volunteer else "",
                 volunteer.country if volunteer else "",
                 rsvp.status,
@@ -72,6 +72,7 @@ def csv_bytes(t: Translator, rows: list[tuple[Rsvp, Volunteer | None]]) -> bytes
 async def show(ctx: Context, action: Action) -> None:
     """Sends the counts and the list of an action, then the CSV file."""
     t = ctx.t
+    sees = permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
     rows = await action_store.roster(ctx.session, action.id)
     counts = await action_store.counts(ctx.session, action.id)
     lines: list[str] = [t("roster.title", id=action.id, title=action.title)]
@@ -85,7 +86,7 @@ async def show(ctx: Context, action: Action) -> None:
         lines.append(heading)
         length += len(heading)
         for _, volunteer in group:
-            line = f"• {escape(shown_name(t, volunteer))}"
+            line = f"• {escape(shown_name(t, volunteer, sees))}"
             if length + len(line) > MAX_TEXT:
                 omitted += 1
                 continue
@@ -98,7 +99,7 @@ async def show(ctx: Context, action: Action) -> None:
     ctx.reply(Html("\n".join(lines)))
     if rows:
         await note(ctx, "roster.export", action=action.id, title=action.title, count=len(rows))
-        content = csv_bytes(t, rows)
+        content = csv_bytes(t, rows, sees)
         chat_id = ctx.chat_id
         caption = t("roster.file_caption", title=action.title)
         name = csv_export.file_name(f"roster-{action.id}", ctx.now(), ctx.user_id)

@@ -3,8 +3,8 @@ skill inventory (counts by skill and country).
 
 Search words: skill:media country:Lebanon kind:organisation lang:fr hours:10 status:inactive
 (several of the same kind widen the search: skill:media skill:legal). Discreet members are shown
-to coordinators with a 🔒, as the registration promises; the CSV's file name says who
-exported it and when.
+with a 🔒 to those the permission model lets see them (permissions.may_see_discreet), as the
+registration promises; the CSV's file name says who exported it and when.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 from handlers.coalition import roles
-from handlers.kernel import csv_export, permissions
+from handlers.kernel import csv_export, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
@@ -109,24 +109,37 @@ def describe(t: Translator, filters: dict[str, Any]) -> str:
     return ", ".join(escape(p) for p in parts)
 
 
-def shown_name(t: Translator, volunteer: Volunteer) -> str:
-    """A member's name as coordinators see it (storage.shown_names: 🔒 for discreet members)."""
-    return escape(shown_names.for_coordinators(volunteer))
+def shown_name(t: Translator, volunteer: Volunteer, sees_discreet: bool) -> str:
+    """A member's name, escaped, as this reader may see it (permissions.may_see_discreet;
+    storage.people.shown_names.for_viewer: 🔒 for discreet members)."""
+    return escape(names.in_words(t, shown_names.for_viewer(volunteer, sees_discreet)))
 
 
-def line(t: Translator, number: int, volunteer: Volunteer) -> str:
+def _handle(volunteer: Volunteer, sees_discreet: bool) -> str:
+    username = shown_names.username_for_viewer(volunteer, sees_discreet)
+    return f"@{escape(username)}" if username else ""
+
+
+def line(t: Translator, number: int, volunteer: Volunteer, sees_discreet: bool) -> str:
     """One member in a list."""
     skills = ", ".join(t(f"skills.{s}") for s in volunteer.skills[:3]) or t("common.none")
     hours = t.plural("profile.hours", volunteer.hours_per_month or 0)
-    extra = f" · @{escape(volunteer.username)}" if volunteer.username else ""
+    handle = _handle(volunteer, sees_discreet)
+    extra = f" · {handle}" if handle else ""
+    name = shown_name(t, volunteer, sees_discreet)
     return (
-        f"{number}. <b>{shown_name(t, volunteer)}</b> — {escape(t.country_name(volunteer.country))}"
+        f"{number}. <b>{name}</b> — {escape(t.country_name(volunteer.country))}"
         f" · {escape(skills)} · {hours}{extra}"
     )
 
 
+def _sees_discreet(ctx: Context) -> bool:
+    return permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
+
+
 async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Html, Keyboard]:
     t = ctx.t
+    sees = _sees_discreet(ctx)
     page = await directory_store.search(ctx.session, search.filters, number, PER_PAGE)
     lines: list[str] = [
         t.plural("directory.found", page.total, filters=Html(describe(t, search.filters))),
@@ -135,11 +148,12 @@ async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Htm
         lines.append(t("directory.page", page=page.number + 1, pages=page.pages))
         lines.append("")
         start = page.number * PER_PAGE
-        lines += [line(t, start + i + 1, v) for i, v in enumerate(page.volunteers)]
+        lines += [line(t, start + i + 1, v, sees) for i, v in enumerate(page.volunteers)]
     rows: list[list[Button]] = []
     cells = [
         Button(
-            f"{page.number * PER_PAGE + i + 1}. {shown_names.for_coordinators(v)}"[:40],
+            f"{page.number * PER_PAGE + i + 1}. "
+            f"{names.in_words(t, shown_names.for_viewer(v, sees))}"[:40],
             MemberButton(search.id, v.user_id).pack(),
         )
         for i, v in enumerate(page.volunteers)
@@ -262,9 +276,10 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
         "resources",
         "interests",
     ]
-    lines = [f"<b>{shown_name(t, volunteer)}</b>"]
-    if volunteer.username:
-        lines.append(f"@{escape(volunteer.username)}")
+    sees = _sees_discreet(ctx)
+    lines = [f"<b>{shown_name(t, volunteer, sees)}</b>"]
+    if handle := _handle(volunteer, sees):
+        lines.append(handle)
     lines += [
         t("directory.roles", roles=permissions.role_names(t, held)),
         t("directory.status_line", status=t(f"directory.status.{volunteer.status}")),
@@ -310,25 +325,26 @@ CSV_HEADER = (
 )
 
 
-def export_csv(found: list[Volunteer]) -> bytes:
-    """The members as CSV (see handlers.csv_export; who exported it is in the file name)."""
-    return csv_export.table(
-        CSV_HEADER,
-        (
-            (
-                shown_names.for_coordinator_files(v),
-                v.username or "",
-                v.kind,
-                v.org_name or "",
-                v.country,
-                v.language,
-                " ".join(v.skills),
-                v.hours_per_month,
-                v.status,
-                v.discreet,
-            )
-            for v in found
-        ),
+def export_csv(t: Translator, found: list[Volunteer], sees_discreet: bool) -> bytes:
+    """The members as CSV (see handlers.csv_export; who exported it is in the file name);
+    discreet members named, with their organisation, only for a reader who may see them
+    (permissions.may_see_discreet)."""
+    return csv_export.table(CSV_HEADER, (_row(t, v, sees_discreet) for v in found))
+
+
+def _row(t: Translator, v: Volunteer, sees_discreet: bool) -> tuple[csv_export.Cell, ...]:
+    shown = shown_names.for_files(v, sees_discreet)
+    return (
+        names.in_words(t, shown),
+        shown_names.username_for_viewer(v, sees_discreet),
+        v.kind,
+        (v.org_name or "") if isinstance(shown, str) else "",
+        v.country,
+        v.language,
+        " ".join(v.skills),
+        v.hours_per_month,
+        v.status,
+        v.discreet,
     )
 
 
@@ -340,7 +356,7 @@ async def export(ctx: Context, button: ExportButton) -> None:
         return
     page = await directory_store.search(ctx.session, search.filters, 0, 100_000)
     me = shown_names.for_themselves(ctx.volunteer, ctx.event.user.full_name)
-    content = export_csv(list(page.volunteers))
+    content = export_csv(ctx.t, list(page.volunteers), _sees_discreet(ctx))
     await audit_store.record(
         ctx.session,
         ctx.user_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from handlers.coalition import checkins, roles
-from handlers.kernel import forms, permissions
+from handlers.kernel import forms, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
@@ -139,9 +139,11 @@ async def registered(ctx: Context, volunteer: Volunteer) -> bool:
         return False
     application = await membership_store.submit(ctx.session, volunteer.user_id, ctx.now())
     ctx.reply(ctx.t("membership.received", name=shown_names.for_themselves(volunteer)))
+    see_discreet = await permissions.holders(ctx, "members.discreet")
     for reviewer, language in (await _reviewers(ctx)).items():
         t = translator(language)
-        text = Html(t("membership.new") + "\n\n" + card(t, application, volunteer))
+        sees = reviewer in see_discreet  # told in their private chat
+        text = Html(t("membership.new") + "\n\n" + card(t, application, volunteer, sees))
         await roles.tell(ctx, reviewer, text, review_keyboard(t, application.id))
     return True
 
@@ -165,20 +167,32 @@ async def _reviewers(ctx: Context) -> dict[int, str]:
     return {uid: languages.get(uid) or default for uid in sorted(ids)}
 
 
-def card(t: Translator, application: Application, volunteer: Volunteer) -> Html:
-    """The applicant's profile and the questions and answers so far."""
+def _sees(ctx: Context) -> bool:
+    return permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
+
+
+def _name(t: Translator, volunteer: Volunteer | None, sees_discreet: bool) -> str:
+    """The applicant's name for a reviewer (a discreet one only if they may see them)."""
+    return names.in_words(t, shown_names.for_viewer(volunteer, sees_discreet))
+
+
+def card(
+    t: Translator, application: Application, volunteer: Volunteer, sees_discreet: bool
+) -> Html:
+    """The applicant's profile and the questions and answers so far, for a reviewer who may or
+    may not see discreet members (permissions.may_see_discreet)."""
     values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
-    names = [n for n in CARD_FIELDS if n != "org_name" or volunteer.kind == "organisation"]
+    fields_shown = [n for n in CARD_FIELDS if n != "org_name" or volunteer.kind == "organisation"]
     lines: list[str] = [
         t(
             "membership.card_title",
-            name=shown_names.for_coordinators(volunteer),
+            name=_name(t, volunteer, sees_discreet),
             number=application.id,
         )
     ]
-    if volunteer.username:
-        lines.append(t("membership.username", username=volunteer.username))
-    lines += fields.summary_lines(t, values, names)
+    if username := shown_names.username_for_viewer(volunteer, sees_discreet):
+        lines.append(t("membership.username", username=username))
+    lines += fields.summary_lines(t, values, fields_shown)
     for exchange in application.exchanges:
         key = "membership.asked" if exchange["from"] == "coordinator" else "membership.replied"
         lines.append(t(key, text=exchange["text"]))
@@ -205,7 +219,8 @@ async def list_applications(ctx: Context) -> None:
         return
     ctx.reply(ctx.t.plural("membership.waiting", len(waiting)))
     for application, volunteer in waiting[:20]:
-        ctx.reply(card(ctx.t, application, volunteer), review_keyboard(ctx.t, application.id))
+        shown = card(ctx.t, application, volunteer, _sees(ctx))
+        ctx.reply(shown, review_keyboard(ctx.t, application.id))
 
 
 async def _open(ctx: Context, application_id: int) -> tuple[Application, Volunteer] | None:
@@ -217,7 +232,7 @@ async def _open(ctx: Context, application_id: int) -> tuple[Application, Volunte
     if application.status != membership_store.PENDING:
         who = await volunteers.get(ctx.session, application.decided_by or 0)
         key = f"membership.already_{application.status}"
-        name = shown_names.for_coordinators(who)
+        name = shown_names.for_viewer(who, _sees(ctx))
         message = ctx.t(key, name=name if isinstance(name, str) else ctx.t("membership.someone"))
         if ctx.event.callback_id is not None:
             ctx.answer(message, alert=True)
@@ -280,7 +295,7 @@ async def decide(
         text = t("membership.rejected")
     await roles.tell(ctx, volunteer.user_id, text)
     key = "membership.you_approved" if approved else "membership.you_rejected"
-    ctx.reply(ctx.t(key, name=shown_names.for_coordinators(volunteer)))
+    ctx.reply(ctx.t(key, name=_name(ctx.t, volunteer, _sees(ctx))))
 
 
 def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> str:
@@ -296,7 +311,7 @@ def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) ->
 async def _applicant(ctx: Context, data: Data) -> dict[str, Any]:
     application = await membership_store.get(ctx.session, int(data.get("application", 0)))
     volunteer = await volunteers.get(ctx.session, application.user_id) if application else None
-    return {"name": shown_names.for_coordinators(volunteer) if volunteer is not None else ""}
+    return {"name": _name(ctx.t, volunteer, _sees(ctx)) if volunteer is not None else ""}
 
 
 def _ask_reason(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -334,7 +349,7 @@ async def review_typed(ctx: Context, data: Data) -> None:
     await forms.open_for(ctx, ANSWER_FORM, volunteer.user_id, volunteer.user_id, asked, "answer")
     t = translator(volunteer.language)
     await roles.tell(ctx, volunteer.user_id, t("membership.question_for_you", question=text))
-    ctx.reply(ctx.t("membership.question_sent", name=shown_names.for_coordinators(volunteer)))
+    ctx.reply(ctx.t("membership.question_sent", name=_name(ctx.t, volunteer, _sees(ctx))))
 
 
 def _ask_answer(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -355,7 +370,8 @@ async def answer_typed(ctx: Context, data: Data) -> None:
     await ctx.clear_dialog()
     languages = await membership_store.languages(ctx.session, [asker])
     t = translator(languages.get(asker) or ctx.settings.default_locale)
-    body = Html(t("membership.answer_came") + "\n\n" + card(t, application, ctx.volunteer))
+    sees = asker in await permissions.holders(ctx, "members.discreet")  # their private chat
+    body = Html(t("membership.answer_came") + "\n\n" + card(t, application, ctx.volunteer, sees))
     await roles.tell(ctx, asker, body, review_keyboard(t, application.id))
     ctx.reply(ctx.t("membership.answer_sent"))
 

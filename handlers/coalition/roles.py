@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.kernel import menu, permissions
+from handlers.kernel import menu, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
@@ -85,14 +85,15 @@ async def _find_target(ctx: Context) -> Target | None:
 
 
 def editor(ctx: Context, target: Target, mode: str) -> tuple[Html, Keyboard | None]:
-    """The roles of a person, with a button for each role the actor may give or take away; in a
-    group, a discreet member is not named (storage.people.shown_names.in_chat)."""
+    """The roles of a person, with a button for each role the actor may give or take away; a
+    discreet member is named only where the actor may see them (permissions.may_see_discreet:
+    not in a group)."""
     t = ctx.t
     mine = grantable(ctx.roles)
-    name = shown_names.in_chat(target.volunteer, ctx.event.chat.is_group)
+    sees = permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
     text = t(
         "roles.editor",
-        name=name if isinstance(name, str) else t("roles.discreet"),
+        name=names.in_words(t, shown_names.for_viewer(target.volunteer, sees)),
         roles=role_names(t, sorted(target.held)),
     )
     rows: list[list[Button]] = []

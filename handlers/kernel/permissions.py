@@ -12,6 +12,7 @@ with no role is a member. The configured admins (ADMIN_IDS) are owners: `held_ro
 | audit.view          | owner, chair                                                        |
 | members.view        | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | members.export      | owner, chair, secretariat, coordinator, volunteer coordinator       |
+| members.discreet    | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | applications.review | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | actions.manage      | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | decisions.manage    | owner, chair, secretariat, coordinator, volunteer coordinator       |
@@ -35,7 +36,7 @@ forged or forwarded button meets them too):
 | a group's decisions: CSV, settings | decisions.manage                                      |
 | edit, close, cancel an action | actions.manage, whoever created it (`ac`, `actionedit`)    |
 | a saved member search         | the person who ran it (its pages, cards and CSV)           |
-| discreet members' names       | members.view, in the directory; rosters and results: never |
+| discreet members' names       | members.discreet, in a private chat (`may_see_discreet`)   |
 | give or take a role           | GRANTS; a configured owner and the last owner stay owners  |
 | erase oneself (/forget)       | anyone but the last owner                                  |
 
@@ -82,6 +83,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.view": LEADERS,
     "members.view": COORDINATORS,
     "members.export": COORDINATORS,
+    # see discreet members' names (marked 🔒): the promise of registration (ask.discreet)
+    "members.discreet": COORDINATORS,
     "applications.review": COORDINATORS,
     "actions.manage": COORDINATORS,
     "decisions.manage": COORDINATORS,
@@ -250,6 +253,17 @@ def may_start_decision(
     if volunteer is None or volunteer.status != ACTIVE:
         return "decisions.error.register_to_create"
     return None
+
+
+def may_see_discreet(held: Iterable[str], private_chat: bool) -> bool:
+    """Whether a discreet member's name may be shown to this person here: members.discreet,
+    and only in their private chat with the bot — a group reads over their shoulder.
+
+    Every view that names people asks it (the directory and its export, rosters and their
+    files, application reviews, the role editor) and gives the answer to
+    storage.people.shown_names.for_viewer; decision results never name discreet members.
+    Source: the registration's promise (catalogue key ``ask.discreet``)."""
+    return private_chat and allowed(held, "members.discreet")
 
 
 def may_use_search(user_id: int, owner_id: int) -> bool:

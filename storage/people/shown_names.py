@@ -3,26 +3,26 @@
 Who may see whom is a promise of the registration ("discreet mode: only coordinators see your
 name") and of /forget ("nothing names you afterwards"). It is kept here, once:
 
-- :func:`for_members` — what fellow members and groups see (a roster, which gets forwarded):
-  a discreet volunteer is :attr:`Hidden.DISCREET`, someone no longer registered (left, or
-  forgotten) :attr:`Hidden.FORMER`; otherwise the name, with the organisation in brackets.
+- :func:`for_members` — what fellow members and groups see: a discreet volunteer is
+  :attr:`Hidden.DISCREET`, someone no longer registered (left, or forgotten)
+  :attr:`Hidden.FORMER`; otherwise the name, with the organisation in brackets.
 - :func:`for_results` — the name stored in a decision's results, which a group reads: hidden
   the same way, and the organisation's name alone when the group votes one per organisation.
   (A /forget scrubs exactly these strings from stored results: see storage/privacy.py.)
 - :func:`for_coordinators` — what coordinators see in their private chat with the bot
-  (directory, member cards, application reviews, the audit log): discreet members too, marked
-  with 🔒, as the registration promises; former ones hidden.
-- :func:`for_coordinator_files` — the name column of a file for coordinators (the member
-  export), which has columns of its own for the organisation and discreet mode.
-- :func:`in_chat` — a message a coordinator opens where others may read it (the role editor of
-  /promote, which works by reply in a group): a group reads it as fellow members do.
-- :func:`username_for_members` — the @username beside a name fellow members may read (an
-  action's roster file): none for discreet or former volunteers.
+  (directory, member cards, rosters, application reviews, the audit log): discreet members
+  too, marked with 🔒, as the registration promises; former ones hidden.
+- :func:`for_viewer`, :func:`username_for_viewer`, :func:`for_files` — a view that serves both
+  kinds of reader (a roster, the role editor, which /promote opens in a group too): the
+  handler asks the permission model (`handlers.kernel.permissions.may_see_discreet`:
+  members.discreet, in a private chat) and passes the answer; yes reads as coordinators see,
+  no as fellow members do.
 - :func:`for_themselves` — the person's own name, said to them (a welcome, the answer to their
   application, the caption of a file they exported).
 
 Each returns either the text (not escaped: escape it for HTML where it is shown) or a
-:class:`Hidden` reason, which the handler words for its context in the person's language.
+:class:`Hidden` reason, which the handler words in the reader's language
+(handlers.kernel.names.in_words, or words of its own for its context).
 """
 
 from __future__ import annotations
@@ -97,23 +97,25 @@ async def for_coordinators_by_id(session: AsyncSession, user_ids: Iterable[int])
     return {v.user_id: name for v in found if isinstance(name := for_coordinators(v), str)}
 
 
-def for_coordinator_files(volunteer: Volunteer) -> str:
-    """The name column of a file coordinators export: the name as given, with neither the 🔒
-    nor the organisation (the file has a ``discreet`` and an ``organisation`` column)."""
-    return volunteer.display_name
+def for_viewer(volunteer: Volunteer | None, sees_discreet: bool) -> Shown:
+    """The name for a reader the permission model has judged (``sees_discreet``: from
+    ``may_see_discreet``): :func:`for_coordinators` when they may see discreet members,
+    :func:`for_members` otherwise."""
+    return for_coordinators(volunteer) if sees_discreet else for_members(volunteer)
 
 
-def in_chat(volunteer: Volunteer | None, group: bool) -> Shown:
-    """The name in a message a coordinator opens in a chat (the role editor): in a group
-    everyone there reads it, so fellow members' rule (:func:`for_members`: a discreet member is
-    :attr:`Hidden.DISCREET`); in their private chat, :func:`for_coordinators`."""
-    return for_members(volunteer) if group else for_coordinators(volunteer)
+def for_files(volunteer: Volunteer | None, sees_discreet: bool) -> Shown:
+    """The name column of a file of members (the member export): the name as given, with
+    neither the 🔒 nor the organisation, which have columns of their own; hidden as
+    :func:`for_viewer` hides it."""
+    shown = for_viewer(volunteer, sees_discreet)
+    return volunteer.display_name if volunteer is not None and isinstance(shown, str) else shown
 
 
-def username_for_members(volunteer: Volunteer | None) -> str:
-    """The Telegram username (without "@") fellow members may read beside a name; "" for a
-    discreet or former volunteer, or one without a username."""
-    if volunteer is None or volunteer.discreet:
+def username_for_viewer(volunteer: Volunteer | None, sees_discreet: bool) -> str:
+    """The Telegram username (without "@") beside a name, for the same reader as
+    :func:`for_viewer`; "" where the name is hidden, or for someone without a username."""
+    if not isinstance(for_viewer(volunteer, sees_discreet), str) or volunteer is None:
         return ""
     return volunteer.username or ""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from bot.app import Storage
 from handlers.actions import broadcasts, roster
 from handlers.kernel.events import Event, EventKind
+from handlers.kernel.i18n import translator
 from handlers.kernel.ports import ShiftedClock, TransientError
 from storage.actions.action_models import Action, Rsvp
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.support.actions import engine_for, make_volunteer
 from tests.support.csv_files import read_export
@@ -200,7 +201,7 @@ async def test_same_rsvp_update_twice_counts_once_and_forged_buttons_are_refused
         assert await session.scalar(select(func.count()).select_from(Rsvp)) == 1
 
 
-async def test_roster_escapes_names_hides_discreet_ones_and_exports_csv(
+async def test_roster_escapes_names_marks_discreet_ones_for_coordinators_and_exports_csv(
     conversation: Conversation,
     coordinator: Someone,
     storage: Storage,
@@ -221,14 +222,35 @@ async def test_roster_escapes_names_hides_discreet_ones_and_exports_csv(
     await coordinator.send(f"/roster {action_id}")
     listing = coordinator.messages[-2].text
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in listing
-    assert "Secret Person" not in listing and "discreet mode" in listing
+    assert "🔒 Secret Person" in listing  # coordinators may see discreet members (privately)
     document = coordinator.last.document
     header = roster.CSV_HEADER
     rows = read_export(document, f"roster-{action_id}", coordinator.person.id, header)
-    assert document is not None and b"Secret Person" not in document[1]
     assert "'=HYPERLINK(1)" in [row["name"] for row in rows]
+    assert "🔒 Secret Person" in [row["name"] for row in rows]
     await coordinator.send("/roster nothing-like-this")
     assert "found no action" in coordinator.last.text
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "es", "ar"])
+def test_a_roster_does_not_name_discreet_members_to_a_reader_who_may_not_see_them(
+    locale: str,
+) -> None:
+    t = translator(locale)
+    secret = Volunteer(
+        user_id=32,
+        display_name="Secret Person",
+        username="secret_p",
+        kind="individual",
+        country="LB",
+        discreet=True,
+    )
+    answer = Rsvp(action_id=1, user_id=32, status="going", answered_at=datetime(2026, 1, 1))
+    hidden = roster.csv_bytes(t, [(answer, secret)], sees_discreet=False).decode("utf-8-sig")
+    assert "Secret" not in hidden and "secret_p" not in hidden
+    assert t("names.discreet") in hidden
+    shown = roster.csv_bytes(t, [(answer, secret)], sees_discreet=True).decode("utf-8-sig")
+    assert "🔒 Secret Person" in shown and "secret_p" in shown
 
 
 async def test_actions_list_edit_tells_responders_and_cancel_drops_everything(

@@ -38,6 +38,7 @@ EXPECTED = {
     "audit.view": "X X . . . . .",
     "members.view": "X X X X . X .",
     "members.export": "X X X X . X .",
+    "members.discreet": "X X X X . X .",
     "applications.review": "X X X X . X .",
     "actions.manage": "X X X X . X .",
     "decisions.manage": "X X X X . X .",
@@ -59,6 +60,14 @@ def test_each_role_and_each_permission(permission: str, role: str, expected: boo
 
 def test_every_permission_has_a_hand_written_row() -> None:
     assert set(permissions.PERMISSIONS) == set(EXPECTED) - {permissions.PUBLIC}
+
+
+def test_discreet_members_are_seen_by_coordinators_in_a_private_chat_only() -> None:
+    for role in ROLES:
+        held = frozenset({role}) if role else frozenset()
+        private = permissions.may_see_discreet(held, private_chat=True)
+        assert private is (role in permissions.COORDINATORS), role
+        assert permissions.may_see_discreet(held, private_chat=False) is False
 
 
 def test_an_unknown_permission_is_an_error_not_an_opening() -> None:

@@ -55,6 +55,25 @@ def test_each_audience_sees_what_it_may(
     assert shown_names.for_coordinators(volunteer) == coordinators
 
 
+@pytest.mark.parametrize("volunteer", [PLAIN, ORG, DISCREET, DISCREET_ORG, None])
+def test_a_view_for_either_reader_follows_the_permission(volunteer: Volunteer | None) -> None:
+    assert shown_names.for_viewer(volunteer, True) == shown_names.for_coordinators(volunteer)
+    assert shown_names.for_viewer(volunteer, False) == shown_names.for_members(volunteer)
+
+
+def test_files_usernames_and_ones_own_name() -> None:
+    secret = person(discreet=True, org="Beit el Nour")
+    secret.username = "amira_h"
+    assert shown_names.for_files(secret, True) == "Amira"  # the file has its own columns
+    assert shown_names.for_files(secret, False) is Hidden.DISCREET
+    assert shown_names.for_files(None, True) is Hidden.FORMER
+    assert shown_names.username_for_viewer(secret, True) == "amira_h"
+    assert shown_names.username_for_viewer(secret, False) == ""
+    assert shown_names.username_for_viewer(None, True) == ""
+    assert shown_names.for_themselves(secret) == "Amira"  # they know their own name
+    assert shown_names.for_themselves(None, "Telegram Name") == "Telegram Name"
+
+
 async def test_coordinators_names_by_id_leave_out_the_unregistered(
     storage: Storage, clock: ShiftedClock
 ) -> None:
