@@ -21,10 +21,10 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
 from bot.ops.health import Heartbeat
+from bot.ptb_aiohttp import AiohttpRequest
 from bot.updates import ALLOWED_UPDATES, event_from_update
 from handlers.kernel.dispatch import Dispatcher
 
@@ -44,11 +44,11 @@ class TelegramAnswer(TelegramError):
         self.parameters = parameters
 
 
-class AnswerKeepingRequest(HTTPXRequest):
-    """PTB's HTTPX request, raising TelegramAnswer for every answer that is not 2xx."""
+class AnswerKeepingRequest(AiohttpRequest):
+    """PTB's request (on aiohttp), raising TelegramAnswer for every answer that is not 2xx."""
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        """Posts like HTTPXRequest; a refusal comes back as TelegramAnswer."""
+        """Posts like AiohttpRequest; a refusal comes back as TelegramAnswer."""
         status, payload = await super().do_request(*args, **kwargs)
         if 200 <= status <= 299:
             return status, payload
@@ -93,7 +93,7 @@ class PtbTransport:
             return await self.bot.do_api_request(call.method.lower(), api_kwargs=params)
 
 
-class _WatchedRequest(HTTPXRequest):
+class _WatchedRequest(AiohttpRequest):
     """PTB's getUpdates connection, noting each successful answer for /healthz."""
 
     def __init__(self, heartbeat: Heartbeat, **options: Any) -> None:

@@ -1,0 +1,105 @@
+"""PTB's request layer on aiohttp (bot/ptb_aiohttp.py) keeps PTB's contract."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from telegram import InputFile
+from telegram.error import NetworkError, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
+
+from bot.ptb_aiohttp import AiohttpRequest
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
+    """An HTTP server that records what it was sent and answers like the Bot API."""
+    seen: list[dict[str, object]] = []
+
+    async def method(request: web.Request) -> web.Response:
+        if request.match_info["name"] == "slow":
+            await asyncio.sleep(1)
+        form = await request.post()
+        seen.append(
+            {
+                name: (value.file.read(), value.filename) if hasattr(value, "file") else value
+                for name, value in form.items()
+            }
+        )
+        status = 429 if request.match_info["name"] == "flood" else 200
+        return web.json_response({"ok": status == 200, "result": True}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/bot/{name}", method)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/bot", seen
+    finally:
+        await runner.cleanup()
+
+
+async def test_fields_and_files_arrive_and_every_status_comes_back(
+    server: tuple[str, list[dict[str, object]]],
+) -> None:
+    url, seen = server
+    request = AiohttpRequest(4)
+    await request.initialize()
+    try:
+        data = RequestData(
+            [
+                RequestParameter.from_input("chat_id", 42),
+                RequestParameter.from_input("text", "Ça marche — 🎉"),
+                RequestParameter.from_input("reply_markup", {"inline_keyboard": [[{"text": "A"}]]}),
+            ]
+        )
+        assert await request.do_request(f"{url}/sendMessage", "POST", data) == (
+            200,
+            b'{"ok": true, "result": true}',
+        )
+        upload = RequestData(
+            [
+                RequestParameter.from_input("chat_id", 42),
+                RequestParameter.from_input("document", InputFile(b"a,b\n1,2\n", "x.csv")),
+            ]
+        )
+        status, _ = await request.do_request(f"{url}/sendDocument", "POST", upload)
+        status_flood, _ = await request.do_request(f"{url}/flood", "POST", data)
+    finally:
+        await request.shutdown()
+    assert status == 200 and status_flood == 429
+    assert seen[0] == {
+        "chat_id": "42",
+        "text": "Ça marche — 🎉",
+        "reply_markup": '{"inline_keyboard": [[{"text": "A"}]]}',
+    }
+    document = seen[1]["document"]
+    assert isinstance(document, tuple) and document == (b"a,b\n1,2\n", "x.csv")
+
+
+async def test_a_timeout_is_timed_out_and_no_answer_is_a_network_error(
+    server: tuple[str, list[dict[str, object]]],
+) -> None:
+    url, _ = server
+    request = AiohttpRequest(1, read_timeout=0.2)
+    await request.initialize()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed_port = free.getsockname()[1]
+    try:
+        with pytest.raises(TimedOut):
+            await request.do_request(f"{url}/slow", "POST", None)
+        with pytest.raises(NetworkError):
+            await request.do_request(f"http://127.0.0.1:{closed_port}/bot/x", "POST", None)
+    finally:
+        await request.shutdown()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request(f"{url}/sendMessage", "POST", None)
