@@ -280,10 +280,12 @@ async def run_bot(
         if dispatcher is not None:
             steps.append(functools.partial(dispatcher.drain, grace))
             steps.append(functools.partial(_finish_edits, dispatcher.services, killed))
-        if delivery is not None:
-            steps.append(functools.partial(stop_delivery, delivery))
+        # Producers before the consumer: timers being fired may still enqueue messages, which
+        # a graceful stop of the delivery engine then sends.
         if scheduler is not None:
             steps.append(functools.partial(scheduler.shutdown, grace))
+        if delivery is not None:
+            steps.append(functools.partial(stop_delivery, delivery))
         steps += [runtime.close, storage.engine.dispose]
         await _close_all(steps)
         lock.release()

@@ -60,7 +60,7 @@ class TimerScheduler:
         """Catches up on timers missed while stopped, then schedules the coming ones."""
         self._scheduler.start()
         self._scheduler.add_job(
-            self.sync,
+            self._resync,
             "interval",
             seconds=RESYNC_EVERY.total_seconds(),
             id="timers-resync",
@@ -68,15 +68,22 @@ class TimerScheduler:
         )
         await self.sync()
 
+    async def _resync(self) -> None:
+        """The periodic refill, through wake() so that shutdown knows of it."""
+        self.wake()
+
     def wake(self) -> None:
-        """Timers changed (or the clock moved): resynchronise soon, once."""
+        """Timers changed (or the clock moved): resynchronise soon, once. Not once shutting
+        down: a sync started then would outlive the bot, holding a database connection."""
+        if self._closing:
+            return
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_again = True
             return
         self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
 
     async def _sync_loop(self) -> None:
-        while True:
+        while not self._closing:
             self._sync_again = False
             try:
                 await self.sync()

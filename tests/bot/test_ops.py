@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -100,3 +101,27 @@ def test_metrics_count_updates_and_timers_by_outcome() -> None:
     for outcome in ("on_time", "late", "dropped"):
         assert found[("chorus_timers_total", (("kind", "reminder"), ("outcome", outcome)))] == 1
     assert found[("chorus_timer_lateness_seconds_count", ())] == 3
+
+
+async def test_nothing_the_scheduler_starts_outlives_its_shutdown(
+    scheduler: TimerScheduler,
+) -> None:
+    """A timer finishing during shutdown wakes the scheduler (its timers changed): no resync
+    may start then, or it would run on after the bot stopped, holding a database connection
+    (seen as "database is locked" when the bot restarted on the same SQLite file)."""
+    release = asyncio.Event()
+
+    async def firing() -> None:
+        await release.wait()
+        scheduler.wake()  # what _fire does when a timer was moved
+
+    task = asyncio.get_running_loop().create_task(firing())
+    scheduler._firing.add(task)
+    stopping = asyncio.get_running_loop().create_task(scheduler.shutdown(grace=5))
+    await asyncio.sleep(0)
+    release.set()
+    await stopping
+    sync_task = scheduler._sync_task
+    assert sync_task is None or sync_task.done()
+    scheduler.wake()
+    assert scheduler._sync_task is sync_task
