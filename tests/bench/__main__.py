@@ -6,6 +6,7 @@ import asyncio
 import os
 import platform
 import subprocess
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,18 +31,35 @@ def machine() -> str:
 
 
 def _table(rows: dict[str, dict[str, Any]]) -> list[str]:
-    columns = list(next(iter(rows.values())))
+    """A Markdown table, one row a scenario; a scenario that failed shows its error below."""
+    columns = list(dict.fromkeys(c for row in rows.values() for c in row if c != "error"))
     lines = ["| scenario | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    failures = []
     for name, row in rows.items():
-        lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in columns) + " |")
-    return lines
+        lines.append(f"| {name} | " + " | ".join(str(row.get(c, "—")) for c in columns) + " |")
+        if "error" in row:
+            failures.append(f"- **{name} failed**: {row['error']}")
+    return lines + (["", *failures] if failures else [])
+
+
+async def _guarded(name: str, run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """A whole benchmark's result, or its error: one failing must not cost the others."""
+    try:
+        return await run()
+    except Exception as exc:
+        print(f"{name} failed: {exc!r}", flush=True)
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 async def main() -> None:
     """Runs the benchmarks one after the other and records the results."""
     delivery = await bench_delivery.main()
-    rsvp = await bench_rsvp.main()
-    conversion = bench_conversion.main()
+    rsvp = await _guarded("rsvp storm", bench_rsvp.main)
+
+    async def conversion_run() -> dict[str, dict[str, Any]]:
+        return bench_conversion.main()
+
+    conversion = await _guarded("conversion", conversion_run)
     lines = [
         "# Benchmarks",
         "",
@@ -74,7 +92,7 @@ async def main() -> None:
         "differs is the framework parsing the update and Chorus turning it into its neutral",
         "event, measured on the storm's 2,000 callback queries:",
         "",
-        *_table(conversion),
+        *_table(conversion if "error" not in conversion else {"conversion": conversion}),
         "",
     ]
     DOC.write_text("\n".join(lines), encoding="utf-8")

@@ -97,7 +97,10 @@ async def main() -> dict[str, dict[str, Any]]:
         }
         for name, (recipients, config, limits) in scenarios.items():
             label = f"{runtime}: {name}"
-            results[label] = await run(recipients, config, limits, runtime)
+            try:
+                results[label] = await run(recipients, config, limits, runtime)
+            except Exception as exc:  # one scenario failing must not cost the others
+                results[label] = {"error": f"{type(exc).__name__}: {exc}"}
             print(label, results[label], flush=True)
     return results
 
