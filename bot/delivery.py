@@ -22,10 +22,10 @@ import heapq
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,6 +45,7 @@ from storage.outbox import Claimed, Results
 from storage.people import preferences
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PERSON_UNREACHABLE = (preferences.BLOCKED, preferences.DEACTIVATED, preferences.NOT_STARTED)
 
 FREE_RATE = 30.0
@@ -208,6 +209,7 @@ class DeliveryEngine:
         self._unreachable: dict[int, str] = {}  # chat → why, answered 403 since last idle
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._database_calls: set[asyncio.Task[Any]] = set()
         self._flushed = asyncio.Event()
 
     # lifecycle
@@ -243,11 +245,13 @@ class DeliveryEngine:
         main.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await main
+        await self._database_calls_done()
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=10.0)
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
+        await self._database_calls_done()
         await self._flush()
         unsent = [item.id for item in self._ready] + [entry[2].id for entry in self._deferred]
         if unsent:
@@ -256,6 +260,29 @@ class DeliveryEngine:
         self._ready.clear()
         self._deferred.clear()
         self._tasks = []
+
+    async def _uncancelled(self, call: Coroutine[Any, Any, T]) -> T:
+        """Runs a database call that cancelling the loop awaiting it does not interrupt.
+
+        A graceful stop cancels the engine's loops; an SQLite call cancelled halfway would leave
+        its connection inside a transaction, holding the database's write lock until collected
+        (the next start then fails with "database is locked"). The call runs on as its own task;
+        stop() waits for it.
+        """
+        task = asyncio.get_running_loop().create_task(call)
+        self._database_calls.add(task)
+        task.add_done_callback(self._database_calls.discard)
+        return await asyncio.shield(task)
+
+    async def _database_calls_done(self) -> None:
+        if self._database_calls:
+            await asyncio.wait(set(self._database_calls))
+
+    async def _claim_ready(self, limit: int) -> int:
+        """Claims up to `limit` rows into the ready queue (where stop() releases them)."""
+        items = await self._claim(limit)
+        self._ready.extend(items)
+        return len(items)
 
     async def abort(self) -> None:
         """Stops at once, recording nothing more: what a crash does (a killed bot, tests)."""
@@ -321,9 +348,8 @@ class DeliveryEngine:
             room = self.window - self._outstanding
             exhausted = False
             if len(self._ready) < self._claim_size // 2 + 1 and room > 0:
-                items = await self._claim(min(room, self._claim_size))
-                self._ready.extend(items)
-                exhausted = len(items) < min(room, self._claim_size)
+                wanted = min(room, self._claim_size)
+                exhausted = await self._uncancelled(self._claim_ready(wanted)) < wanted
             if not self._ready:
                 await self._idle(exhausted and room > 0)
                 continue
@@ -356,8 +382,7 @@ class DeliveryEngine:
         if self._deferred:
             timeout = min(timeout, self._deferred[0][0] - loop.time())
         if look_ahead:
-            async with self.sessionmaker() as session:
-                due = await outbox.next_due(session)
+            due = await self._uncancelled(self._next_due())
             if due is not None:
                 timeout = min(timeout, (due - self.clock.now()).total_seconds())
         if self._outstanding == 0:
@@ -365,6 +390,10 @@ class DeliveryEngine:
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), max(timeout, 0.01))
+
+    async def _next_due(self) -> datetime | None:
+        async with self.sessionmaker() as session:
+            return await outbox.next_due(session)
 
     async def _send(self, item: Claimed, mark: list[float] | None = None) -> None:
         try:
@@ -431,7 +460,7 @@ class DeliveryEngine:
                 await asyncio.wait_for(self._flush_now.wait(), self.config.flush_interval)
             self._flush_now.clear()
             try:
-                await self._flush()
+                await self._uncancelled(self._flush())
             except Exception:
                 log.exception("recording delivery results failed; will try again")
 

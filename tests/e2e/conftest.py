@@ -20,6 +20,11 @@ from pathlib import Path
 
 import pytest
 
+# Both runtimes are imported here, once, rather than by the first bot a test starts: building
+# aiogram's and PTB's models takes seconds of CPU, which a loaded machine stretched past
+# READY_TIMEOUT ("Chorus did not start"), a budget meant for starting, not importing.
+import bot.aiogram_runtime
+import bot.ptb_runtime  # noqa: F401
 from bot.app import Running, start_bot
 from bot.config import Settings
 from botapi_emulator.client import Person, SandboxClient

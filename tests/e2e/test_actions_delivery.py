@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
 
@@ -17,7 +18,7 @@ from botapi_emulator.faults import FaultRule
 from handlers.kernel.ports import ShiftedClock
 from storage import outbox
 from storage.models import OutboxMessage, UserPreference
-from storage.outbox import Outgoing
+from storage.outbox import Claimed, Outgoing
 
 
 def people(emulator: RunningEmulator, count: int) -> list[int]:
@@ -209,3 +210,38 @@ async def test_a_crash_mid_broadcast_loses_nothing_and_duplicates_at_most_the_wi
     duplicates = sum(counts) - len(chats)
     assert duplicates <= second.stats.recovered
     assert {s for s, _, _ in (await states(storage)).values()} == {"sent"}
+
+
+async def test_a_graceful_stop_lets_a_database_call_in_progress_finish(
+    engines: Engines,
+    emulator: RunningEmulator,
+    storage: Storage,
+    clock: ShiftedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """stop() cancels the engine's loops; a claim (a write transaction) running then must
+    finish, not be cancelled halfway: an SQLite call cancelled inside its transaction kept
+    the write lock, and the bot's next start failed with "database is locked"."""
+    chats = people(emulator, 3)
+    inside, release = asyncio.Event(), asyncio.Event()
+    finished: list[int] = []
+    real_claim = DeliveryEngine._claim
+
+    async def slow_claim(self: DeliveryEngine, limit: int) -> list[Claimed]:
+        inside.set()
+        await release.wait()  # the write is under way when the engine is told to stop
+        claimed = await real_claim(self, limit)
+        finished.append(len(claimed))
+        return claimed
+
+    monkeypatch.setattr(DeliveryEngine, "_claim", slow_claim)
+    await enqueue(storage, clock, chats)
+    engine = await engines.start(rate=30)
+    await asyncio.wait_for(inside.wait(), 10)
+    stopping = asyncio.create_task(engine.stop())
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+    assert finished, "the claim was cancelled halfway"
+    # What it claimed went back to the queue, so nothing waits for a recovery.
+    assert {state for state, _, _ in (await states(storage)).values()} <= {"pending", "sent"}
