@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.app import open_storage
 from handlers import build_router
@@ -82,6 +82,14 @@ async def main() -> dict[str, Any]:
         services = Services(storage.sessionmaker, QuietMessenger(), clock, HandlerSettings())
         dispatcher = Dispatcher(build_router(), services)
         latencies: list[float] = []
+        statements = [0]
+
+        def count(*_: Any) -> None:
+            statements[0] += 1
+
+        # Every statement sent to the database (BEGIN and COMMIT included when SQLAlchemy
+        # emits them as statements; SQLite's implicit BEGIN is not one).
+        event.listen(storage.engine.sync_engine, "before_cursor_execute", count)
 
         async def press(user_id: int) -> None:
             event = Event(
@@ -105,6 +113,7 @@ async def main() -> dict[str, Any]:
                 await asyncio.sleep(50 / ARRIVALS_PER_SECOND)
         await asyncio.gather(*tasks)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        storm_statements = statements[0]
         replays = [asyncio.create_task(press(user_id)) for user_id in range(1, 201)]
         await asyncio.gather(*replays)
         async with storage.sessionmaker() as session:
@@ -122,6 +131,7 @@ async def main() -> dict[str, Any]:
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1),
         "cpu_ms_per_update": round(cpu * 1000 / VOLUNTEERS, 2),
+        "sql_statements_per_update": round(storm_statements / VOLUNTEERS, 1),
     }
     print("rsvp:", result, flush=True)
     return result
