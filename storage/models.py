@@ -100,6 +100,8 @@ class Volunteer(Base):
     resources: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
     interests: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
     discreet: Mapped[bool] = mapped_column(default=False)
+    # "HH:MM-HH:MM" local, "off", or NULL for the default 22:00-08:00 (0008_quiet; issue 16)
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
     pledge_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)

@@ -21,11 +21,13 @@ PENDING = "pending"
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to deliver: to whom, what (HTML text, neutral button rows)."""
+    """One message to deliver: to whom, what (HTML text, neutral button rows), and not before
+    when (UTC; None: as soon as the batch may go — quiet hours set it, issue 16)."""
 
     chat_id: int
     text: str
     keyboard: Keyboard | None = None
+    not_before: datetime | None = None
 
 
 def stored_keyboard(keyboard: Keyboard | None) -> list[list[dict[str, str]]] | None:
@@ -67,7 +69,9 @@ async def enqueue(
     now: datetime,
     not_before: datetime | None = None,
 ) -> int:
-    """Adds messages to the outbox in the caller's transaction; returns how many."""
+    """Adds messages to the outbox in the caller's transaction; returns how many.
+
+    A message's own `not_before` wins over the batch's."""
     rows = [
         {
             "purpose": purpose,
@@ -77,7 +81,7 @@ async def enqueue(
             "keyboard": stored_keyboard(message.keyboard),
             "state": PENDING,
             "attempts": 0,
-            "not_before": not_before,
+            "not_before": message.not_before or not_before,
             "created_at": now,
         }
         for message in messages
@@ -246,6 +250,18 @@ async def counts(session: AsyncSession, ref: str) -> dict[str, int]:
         select(_c.state, func.count()).where(_c.ref == ref).group_by(_c.state)
     )
     return {state: count for state, count in rows}
+
+
+async def held(session: AsyncSession, ref: str, now: datetime) -> int:
+    """How many rows of `ref` were enqueued to wait (quiet hours) and are not due yet.
+
+    Never tried (`attempts` 0), so a retry's back-off is not counted as a hold."""
+    count = await session.scalar(
+        select(func.count()).where(
+            _c.ref == ref, _c.state == PENDING, _c.attempts == 0, _c.not_before > now
+        )
+    )
+    return int(count or 0)
 
 
 async def failures(session: AsyncSession, ref: str) -> dict[str, int]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from handlers.actions.action_views import relative_text, render, rsvp_keyboard
+from handlers.actions.action_views import is_event, relative_text, render, rsvp_keyboard
+from handlers.kernel import quiet_hours
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import AfterCommit, Context, Services
 from handlers.kernel.i18n import Html, Translator, translator
@@ -54,6 +55,33 @@ FAILURE_REASONS = (
     "stopped",
     "other",
 )
+CHANGES = ("update", "cancel")  # purposes that tell people going that an event changed
+
+
+def holds_for(action: Action, purpose: str, now: datetime) -> tuple[bool, datetime | None]:
+    """Whether this purpose waits for the end of people's quiet hours, and the latest moment
+    it may usefully arrive (issue 16).
+
+    A call to action waits; a change or cancellation of an event within the next 24 hours
+    does not (urgent); a reminder waits unless the night ends after the event or deadline it
+    is about, when it goes at once.
+    """
+    if purpose in CHANGES:
+        return not (is_event(action.kind) and quiet_hours.urgent_change(action.at, now)), None
+    if purpose == "reminder":
+        return True, action.at
+    return True, None
+
+
+def hold_until(
+    person: Recipient, now: datetime, deadline: datetime | None = None
+) -> datetime | None:
+    """When a message that can wait may reach this person (None: now); a night that ends at
+    or after `deadline` holds nothing."""
+    until = quiet_hours.held_until(person.quiet_hours, person.timezone, now)
+    if until is None or (deadline is not None and until >= deadline):
+        return None
+    return until
 
 
 async def send_about(
@@ -67,7 +95,8 @@ async def send_about(
     buttons: bool = True,
     report: bool = False,
 ) -> Broadcast:
-    """Queues the action (with an optional intro line) for each person, in their language."""
+    """Queues the action (with an optional intro line) for each person, in their language;
+    what can wait is due at the end of each person's quiet hours (`holds_for`)."""
     broadcast = await broadcast_store.create(
         ctx.session,
         action.id,
@@ -89,7 +118,16 @@ async def send_about(
             found = views[(language, timezone)] = (text, keyboard)
         return found
 
-    messages = [Outgoing(p.user_id, *view(p.language, p.timezone)) for p in people]
+    now = ctx.now()
+    quiet, deadline = holds_for(action, purpose, now)
+    messages = [
+        Outgoing(
+            p.user_id,
+            *view(p.language, p.timezone),
+            not_before=hold_until(p, now, deadline) if quiet else None,
+        )
+        for p in people
+    ]
     default = ctx.settings.default_locale
     messages += [Outgoing(chat_id, *view(default, action.timezone)) for chat_id in group_ids]
     broadcast.total = await ctx.enqueue(
@@ -120,16 +158,20 @@ def progress_view(
     broadcast_id: int,
     counts: dict[str, int],
     eta: timedelta | None = None,
+    held: int = 0,
 ) -> tuple[Html, Keyboard | None]:
-    """The progress message while sending, with its stop button."""
+    """The progress message while sending, with its stop button; `held` of the remaining
+    messages wait for the end of their recipients' quiet hours."""
     sent = counts.get(outbox.SENT, 0)
     failed = counts.get(outbox.FAILED, 0)
     remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
     lines = [
         t("broadcast.progress_title"),
         t("broadcast.progress", sent=t.number(sent), failed=t.number(failed)),
-        t("broadcast.remaining", remaining=t.number(remaining)),
+        t("broadcast.remaining", remaining=t.number(remaining - held)),
     ]
+    if held:
+        lines.append(t.plural("broadcast.held", held))
     if eta is not None:
         lines.append(t("broadcast.eta", eta=relative_text(t, eta)))
     keyboard = [[Button(t("broadcast.stop"), StopButton(broadcast_id).pack())]]
@@ -186,8 +228,9 @@ async def refresh(services: Services, broadcast_id: int, *, force: bool = False)
             return
         if broadcast.report_message_id is None:
             return  # the report's own start will refresh it once its message is there
+        held = await outbox.held(session, ref, now) if remaining else 0
         recent = broadcast.reported_at is not None and now - broadcast.reported_at < REPORT_EVERY
-        if remaining and recent and not force:
+        if remaining > held and recent and not force:
             return
         broadcast.reported_at = now
         t = translator(broadcast.report_locale)
@@ -195,8 +238,13 @@ async def refresh(services: Services, broadcast_id: int, *, force: bool = False)
         if remaining:
             done = counts.get(outbox.SENT, 0) + counts.get(outbox.FAILED, 0)
             elapsed = (now - broadcast.created_at).total_seconds()
-            eta = timedelta(seconds=remaining * elapsed / done) if done and elapsed > 0 else None
-            text, keyboard = progress_view(t, broadcast_id, counts, eta)
+            going = remaining - held
+            eta = (
+                timedelta(seconds=going * elapsed / done)
+                if going and done and elapsed > 0
+                else None
+            )
+            text, keyboard = progress_view(t, broadcast_id, counts, eta, held)
         else:
             reasons = await outbox.failures(session, ref)
             text, keyboard = summary_view(t, broadcast, counts, reasons), None

@@ -3,6 +3,7 @@
 One daily sweep timer asks those whose last confirmation is `checkin_months` old (a coalition
 setting) and marks inactive those who did not answer within `checkin_days`. Inactive volunteers
 are kept, but broadcasts and votes leave them out; answering the check-in brings them back.
+A check-in can wait: it is due at the end of the volunteer's quiet hours (issue 16).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
+from handlers.kernel import quiet_hours
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
@@ -70,13 +72,19 @@ async def sweep(ctx: Context) -> None:
         await checkin_store.lapse(ctx.session, volunteer, now)
         t = translator(volunteer.language)
         messages.append(
-            Outgoing(volunteer.user_id, t("checkin.lapsed"), _keyboard(volunteer.language))
+            Outgoing(
+                volunteer.user_id,
+                t("checkin.lapsed"),
+                _keyboard(volunteer.language),
+                quiet_hours.held_until(volunteer.quiet_hours, volunteer.timezone, now),
+            )
         )
     for volunteer in await checkin_store.to_ask(ctx.session, months, now):
         await checkin_store.mark_asked(ctx.session, volunteer, now)
         t = translator(volunteer.language)
         text = t.plural("checkin.ask", months, days=t.number(days))
-        messages.append(Outgoing(volunteer.user_id, text, _keyboard(volunteer.language)))
+        night = quiet_hours.held_until(volunteer.quiet_hours, volunteer.timezone, now)
+        messages.append(Outgoing(volunteer.user_id, text, _keyboard(volunteer.language), night))
     if messages:
         await ctx.enqueue(messages, purpose="notice", ref="checkin")
     await ensure_sweep(ctx)

@@ -8,9 +8,11 @@ that has run, and anyone can turn the reminders off (and on again) with the butt
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from handlers.decisions import ballots
+from handlers.kernel import quiet_hours
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import translator
@@ -40,8 +42,11 @@ def message_link(chat_id: int, message_id: int | None) -> str | None:
     return f"https://t.me/c/{text[4:]}/{message_id}"
 
 
-def nudge_for(decision: Decision, volunteer: Volunteer, title: str) -> Outgoing:
-    """One reminder, in the member's language and time zone (buttons in the Bot API's shape)."""
+def nudge_for(
+    decision: Decision, volunteer: Volunteer, title: str, not_before: datetime | None = None
+) -> Outgoing:
+    """One reminder, in the member's language and time zone, due at `not_before` (UTC; None:
+    now)."""
     t = translator(volunteer.language)
     closes = t.datetime_text(decision.closes_at, volunteer.timezone or decision.timezone)
     text = t("nudges.reminder", question=decision.question, group=title, time=closes)
@@ -50,7 +55,7 @@ def nudge_for(decision: Decision, volunteer: Volunteer, title: str) -> Outgoing:
     if link is not None:
         rows.append([Button(t("nudges.open_vote"), url=link)])
     rows.append([Button(t("nudges.stop"), NudgeSwitch("off").pack())])
-    return Outgoing(volunteer.user_id, text, rows)
+    return Outgoing(volunteer.user_id, text, rows, not_before)
 
 
 @events.timer(ballots.NUDGE_TIMER)
@@ -70,15 +75,26 @@ async def nudge_due(ctx: Context) -> None:
         if ballots.unit_for(v, decision.org_voting) not in voted
     ]
     skip = await decision_store.not_to_nudge(ctx.session, [v.user_id for v in quiet])
-    wanted = [v for v in quiet if v.user_id not in skip]
+    now = ctx.now()
+    # Quiet hours (issue 16): a reminder waits for the member's morning, and one that could
+    # only arrive after the vote closes is not sent at all.
+    night = {v.user_id: quiet_hours.held_until(v.quiet_hours, v.timezone, now) for v in quiet}
+
+    def in_time(user_id: int) -> bool:
+        until = night[user_id]
+        return until is None or until < decision.closes_at
+
+    wanted = [v for v in quiet if v.user_id not in skip and in_time(v.user_id)]
     fresh = set(
         await decision_store.mark_nudged(
-            ctx.session, decision.id, [v.user_id for v in wanted], moment, ctx.now()
+            ctx.session, decision.id, [v.user_id for v in wanted], moment, now
         )
     )
     group = await group_store.get(ctx.session, decision.chat_id)
     title = group.title if group is not None else ""
-    messages = [nudge_for(decision, v, title) for v in wanted if v.user_id in fresh]
+    messages = [
+        nudge_for(decision, v, title, night[v.user_id]) for v in wanted if v.user_id in fresh
+    ]
     await ctx.enqueue(messages, purpose="nudge", ref=f"decision:{decision.id}:{moment}")
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from babel import Locale
 from babel.core import get_global
 
-from handlers.kernel import typed_text
+from handlers.kernel import quiet_hours, typed_text
 from handlers.kernel.context import Context
 from handlers.kernel.forms import DONE, AnswerButton, Data, Step
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
@@ -77,7 +77,7 @@ class Question:
     """One question of the profile."""
 
     name: str
-    kind: str  # choice | multi | text | number | country | timezone
+    kind: str  # choice | multi | text | number | country | timezone | hours
     options: tuple[str, ...] = ()
     limits: tuple[int, int] = (0, 0)
     required: bool = False  # a multi-select that refuses "Done" with nothing chosen
@@ -98,6 +98,7 @@ QUESTIONS: dict[str, Question] = {
         Question("resources", "multi", RESOURCES),
         Question("interests", "multi", INTERESTS),
         Question("discreet", "choice", YES_NO),
+        Question("quiet_hours", "hours", quiet_hours.PRESETS),
     )
 }
 
@@ -112,6 +113,8 @@ def option_label(t: Translator, question: str, value: str) -> str:
         return t.country_name(value)
     if question == "timezone":
         return timezone_label(value)
+    if question == "quiet_hours":
+        return t("quiet.off") if value == quiet_hours.OFF else quiet_hours.label(value)
     return t(f"{question}.{value}")
 
 
@@ -150,6 +153,12 @@ def ask(
     if question.kind == "number":
         presets = [button(kind, question.name, str(h), t.number(h)) for h in HOURS_PRESETS]
         return text, [presets]
+    if question.kind == "hours":  # button data: the preset's index (":" cannot be in it)
+        cells = [
+            button(kind, question.name, str(i), option_label(t, question.name, v))
+            for i, v in enumerate(question.options)
+        ]
+        return text, [cells[i : i + 2] for i in range(0, len(cells), 2)]
     if question.kind == "timezone":
         country = str(data.get("country") or "")
         zones = timezone_choices(country)
@@ -180,11 +189,16 @@ def parse_text(
         return parse_country(t, text, kind)
     if question.kind == "timezone":
         return parse_timezone(text)
+    if question.kind == "hours":
+        return quiet_hours.parse(text)
     raise InvalidInput("invalid.use_buttons")
 
 
 def parse_button(question: Question, raw: str, data: dict[str, Any]) -> Any:
     """The value a pressed button stands for; None when it is not one of the options."""
+    if question.kind == "hours":
+        presets = question.options
+        return presets[int(raw)] if raw.isdigit() and int(raw) < len(presets) else None
     if question.kind in ("choice", "multi"):
         return (
             raw if raw in question.options or (question.kind == "multi" and raw == DONE) else None
@@ -207,6 +221,8 @@ def answer_label(t: Translator, question: str, value: Any) -> str:
         return t("common.yes") if value else t("common.no")
     if question in ("language", "kind", "org_type", "country", "timezone"):
         return option_label(t, question, str(value))
+    if question == "quiet_hours":
+        return option_label(t, question, quiet_hours.effective(value))
     if question == "hours_per_month":
         return t.plural("profile.hours", int(value))
     return escape(value)

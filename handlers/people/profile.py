@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from handlers.kernel import forms
+from handlers.kernel import forms, quiet_hours
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Step
@@ -52,12 +52,16 @@ def editable(volunteer: Volunteer) -> list[str]:
         "resources",
         "interests",
         "discreet",
+        "quiet_hours",
     ]
 
 
 def current_values(volunteer: Volunteer) -> dict[str, Any]:
-    """The volunteer's profile as question answers."""
-    return {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
+    """The volunteer's profile as question answers (quiet hours as in force: the default when
+    none were chosen)."""
+    values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
+    values["quiet_hours"] = quiet_hours.effective(volunteer.quiet_hours)
+    return values
 
 
 def view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboard]:
@@ -111,6 +115,8 @@ async def _save(ctx: Context, data: Data) -> None:
         )
         if volunteer.kind == "organisation":
             values["org_country"] = values["country"]
+    if values.get("quiet_hours") == quiet_hours.effective(volunteer.quiet_hours):
+        values.pop("quiet_hours", None)  # unchanged: the default stays the default
     for name, value in values.items():
         if name in PROFILE_STORED and getattr(volunteer, name) != value:
             await volunteers.update_field(ctx.session, volunteer, name, value, ctx.now())

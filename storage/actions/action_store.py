@@ -35,6 +35,7 @@ class Recipient:
     user_id: int
     language: str
     timezone: str
+    quiet_hours: str | None = None  # as stored on the volunteer (None: the default)
 
 
 def new_code() -> str:
@@ -116,7 +117,9 @@ async def audience(session: AsyncSession, filters: Mapping[str, Any]) -> list[Re
         statement = statement.where(Volunteer.language.in_(list(filters["languages"])))
     volunteers = (await session.scalars(statement)).all()
     return [
-        Recipient(v.user_id, v.language, v.timezone) for v in volunteers if _matches(v, filters)
+        Recipient(v.user_id, v.language, v.timezone, v.quiet_hours)
+        for v in volunteers
+        if _matches(v, filters)
     ]
 
 
@@ -126,7 +129,7 @@ async def recipients(session: AsyncSession, user_ids: Iterable[int]) -> list[Rec
     if not ids:
         return []
     rows = await session.execute(
-        select(Volunteer.user_id, Volunteer.language, Volunteer.timezone)
+        select(Volunteer.user_id, Volunteer.language, Volunteer.timezone, Volunteer.quiet_hours)
         .where(Volunteer.user_id.in_(ids))
         .order_by(Volunteer.user_id)
     )

@@ -26,6 +26,7 @@ PROFILE_FIELDS = frozenset(
         "resources",
         "interests",
         "discreet",
+        "quiet_hours",
     }
 )
 

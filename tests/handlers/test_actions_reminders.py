@@ -125,8 +125,10 @@ async def test_petition_reminder_goes_to_those_who_have_not_signed(
     clock: ShiftedClock,
     services: Services,
 ) -> None:
-    for user_id in (81, 82):
-        await make_volunteer(storage, user_id, now=clock.now(), name=f"S{user_id}")
+    for user_id in (81, 82):  # no quiet hours: the reminder is due at 01:59 in Beirut
+        await make_volunteer(
+            storage, user_id, now=clock.now(), name=f"S{user_id}", quiet_hours="off"
+        )
     signer, other = (conversation.person("s", user_id=u) for u in (81, 82))
     await coordinator.send("/newaction")
     await coordinator.press("Petition")
