@@ -102,6 +102,10 @@ class Volunteer(Base):
     discreet: Mapped[bool] = mapped_column(default=False)
     # "HH:MM-HH:MM" local, "off", or NULL for the default 22:00-08:00 (0008_quiet; issue 16)
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    # the safety kit (0008_safety): a name shown to others instead of display_name, and
+    # whether the Telegram @username is kept at all (False: never stored, the stored one erased)
+    pseudonym: Mapped[str | None] = mapped_column(String(64))
+    keep_username: Mapped[bool] = mapped_column(default=True)
     pledge_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)

@@ -8,7 +8,7 @@ button values it accepts. Button data: an `AnswerButton` of the flow ("<flow pre
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from difflib import get_close_matches
@@ -70,6 +70,8 @@ MAX_HOURS = 200
 NAME_LIMITS = (2, 64)
 ORG_NAME_LIMITS = (2, 120)
 YES_NO = ("yes", "no")
+YES_NO_QUESTIONS = ("discreet", "keep_username")  # answered yes/no, stored as a boolean
+PROFILE_ONLY = ("pseudonym", "keep_username")  # the safety kit: asked by /profile, not at sign-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ QUESTIONS: dict[str, Question] = {
         Question("interests", "multi", INTERESTS),
         Question("discreet", "choice", YES_NO),
         Question("quiet_hours", "hours", quiet_hours.PRESETS),
+        Question("pseudonym", "text", limits=NAME_LIMITS),  # the safety kit: /profile only
+        Question("keep_username", "choice", YES_NO),
     )
 }
 
@@ -107,7 +111,7 @@ def option_label(t: Translator, question: str, value: str) -> str:
     """The visible label of one option."""
     if question == "language":
         return t.language_name(value)
-    if question == "discreet":
+    if question in YES_NO_QUESTIONS:
         return t(f"common.{value}")
     if question == "country":
         return t.country_name(value)
@@ -133,7 +137,7 @@ def ask(
             [button(kind, question.name, v, option_label(t, question.name, v))]
             for v in question.options
         ]
-        if question.name in ("kind", "discreet"):
+        if question.name in ("kind", *YES_NO_QUESTIONS):
             rows = [[cell for row in rows for cell in row]]
         return text, rows
     if question.kind == "multi":
@@ -363,3 +367,12 @@ def question_step(question: Question, **overrides: Any) -> Step:
 def store_discreet(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
     """Keeps the discreet-mode answer ("yes"/"no") as a boolean."""
     return {**data, "discreet": value == "yes"}
+
+
+def store_yes_no(name: str) -> Callable[[Context, Data, Any], dict[str, Any]]:
+    """A store keeping a yes/no answer to `name` as a boolean."""
+
+    def store(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+        return {**data, name: value == "yes"}
+
+    return store

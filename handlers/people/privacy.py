@@ -81,6 +81,7 @@ async def forget_answered(ctx: Context, button: ForgetButton) -> None:
     names = {ctx.event.user.username or ""}
     if volunteer is not None:
         names |= {volunteer.display_name, volunteer.org_name or "", volunteer.username or ""}
+        names |= {volunteer.pseudonym or ""}
     await privacy_store.erase(ctx.session, ctx.user_id, frozenset(names))
     await audit_store.record(ctx.session, privacy_store.ERASED, "privacy.forget", ctx.now())
     ctx.volunteer = None

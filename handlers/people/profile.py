@@ -53,6 +53,8 @@ def editable(volunteer: Volunteer) -> list[str]:
         "interests",
         "discreet",
         "quiet_hours",
+        "pseudonym",
+        "keep_username",
     ]
 
 
@@ -72,6 +74,8 @@ def view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboard]:
     lines = [t("profile.title"), "", *fields.summary_lines(t, values, names)]
     if volunteer.discreet:
         lines += ["", t("profile.discreet_note")]
+    if volunteer.pseudonym:
+        lines += ["", t("profile.pseudonym_note")]
     cells = [Button(t(f"field.{name}"), EditButton(name).pack()) for name in editable(volunteer)]
     rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
     return Html("\n".join(lines)), rows
@@ -93,6 +97,19 @@ def _ask_with_hint(step: Step) -> Step:
         return Html(text + "\n\n" + t("profile.cancel_hint")), keyboard
 
     return replace(step, ask=ask)
+
+
+NO_PSEUDONYM = "none"
+
+
+def _ask_pseudonym(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard]:
+    text, _ = fields.ask(t, QUESTIONS["pseudonym"], dict(data), kind)
+    remove = fields.button(kind, "pseudonym", NO_PSEUDONYM, t("profile.no_pseudonym"))
+    return text, [[remove]]
+
+
+def _store_pseudonym(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    return {**data, "pseudonym": None if value == NO_PSEUDONYM else value}
 
 
 def _after(data: Data, value: Any) -> str:
@@ -117,9 +134,13 @@ async def _save(ctx: Context, data: Data) -> None:
             values["org_country"] = values["country"]
     if values.get("quiet_hours") == quiet_hours.effective(volunteer.quiet_hours):
         values.pop("quiet_hours", None)  # unchanged: the default stays the default
+    keep_again = bool(values.get("keep_username")) and not volunteer.keep_username
     for name, value in values.items():
         if name in PROFILE_STORED and getattr(volunteer, name) != value:
             await volunteers.update_field(ctx.session, volunteer, name, value, ctx.now())
+    if keep_again:  # the @username is kept again from now on: Telegram's current one
+        username = ctx.event.user.username
+        await volunteers.update_field(ctx.session, volunteer, "username", username, ctx.now())
     await ctx.clear_dialog()
     ctx.reply(ctx.t("profile.saved"))
     text, keyboard = view(ctx, volunteer)
@@ -133,8 +154,15 @@ def _declare() -> dict[str, Step]:
     declared: dict[str, Step] = {}
     for name, question in QUESTIONS.items():
         step = fields.question_step(question, then=_after)
-        if name == "discreet":
-            step = replace(step, store=fields.store_discreet)
+        if name in fields.YES_NO_QUESTIONS:
+            step = replace(step, store=fields.store_yes_no(name))
+        if name == "pseudonym":
+            step = replace(
+                step,
+                ask=_ask_pseudonym,
+                read_button=lambda data, raw: raw if raw == NO_PSEUDONYM else None,
+                store=_store_pseudonym,
+            )
         if name == "country":
             step = replace(step, then=_after_country)
         declared[name] = _ask_with_hint(step)

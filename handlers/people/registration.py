@@ -185,7 +185,11 @@ ORG_ONLY = ("org_name", "org_type")
 
 
 def _declare() -> dict[str, Step]:
-    declared = {name: fields.question_step(question) for name, question in QUESTIONS.items()}
+    declared = {
+        name: fields.question_step(question)
+        for name, question in QUESTIONS.items()
+        if name not in fields.PROFILE_ONLY
+    }
     declared["language"] = fields.question_step(QUESTIONS["language"], effect=_language_chosen)
     declared["kind"] = fields.question_step(QUESTIONS["kind"], store=_kind_stored)
     declared["country"] = fields.question_step(QUESTIONS["country"], store=_country_stored)

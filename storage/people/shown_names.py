@@ -5,13 +5,15 @@ name") and of /forget ("nothing names you afterwards"). It is kept here, once:
 
 - :func:`for_members` — what fellow members and groups see: a discreet volunteer is
   :attr:`Hidden.DISCREET`, someone no longer registered (left, or forgotten)
-  :attr:`Hidden.FORMER`; otherwise the name, with the organisation in brackets.
+  :attr:`Hidden.FORMER`; otherwise the name — their pseudonym if they chose one (the safety
+  kit, /profile) — with the organisation in brackets.
 - :func:`for_results` — the name stored in a decision's results, which a group reads: hidden
   the same way, and the organisation's name alone when the group votes one per organisation.
   (A /forget scrubs exactly these strings from stored results: see storage/privacy.py.)
 - :func:`for_coordinators` — what coordinators see in their private chat with the bot
   (directory, member cards, rosters, application reviews, the audit log): discreet members
-  too, marked with 🔒, as the registration promises; former ones hidden.
+  too, marked with 🔒, as the registration promises; a pseudonym beside the real name
+  ("Name (Organisation) 🎭 Pseudonym"); former ones hidden.
 - :func:`for_viewer`, :func:`username_for_viewer`, :func:`for_files` — a view that serves both
   kinds of reader (a roster, the role editor, which /promote opens in a group too): the
   handler asks the permission model (`handlers.kernel.permissions.may_see_discreet`:
@@ -37,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Volunteer
 
 DISCREET_MARK = "🔒 "
+PSEUDONYM_MARK = " 🎭 "  # between the real name and the pseudonym, for coordinators
 
 
 class Hidden(enum.Enum):
@@ -49,10 +52,15 @@ class Hidden(enum.Enum):
 Shown = str | Hidden
 
 
-def _with_organisation(volunteer: Volunteer) -> str:
+def _with_organisation(volunteer: Volunteer, name: str) -> str:
     if volunteer.kind == "organisation" and volunteer.org_name:
-        return f"{volunteer.display_name} ({volunteer.org_name})"
-    return volunteer.display_name
+        return f"{name} ({volunteer.org_name})"
+    return name
+
+
+def _public_name(volunteer: Volunteer) -> str:
+    """The name others read: the pseudonym when the person chose one."""
+    return volunteer.pseudonym or volunteer.display_name
 
 
 def for_members(volunteer: Volunteer | None) -> Shown:
@@ -61,7 +69,7 @@ def for_members(volunteer: Volunteer | None) -> Shown:
         return Hidden.FORMER
     if volunteer.discreet:
         return Hidden.DISCREET
-    return _with_organisation(volunteer)
+    return _with_organisation(volunteer, _public_name(volunteer))
 
 
 def for_results(volunteer: Volunteer | None, org_voting: bool) -> Shown:
@@ -73,7 +81,7 @@ def for_results(volunteer: Volunteer | None, org_voting: bool) -> Shown:
         return Hidden.DISCREET
     if org_voting and volunteer.kind == "organisation" and volunteer.org_name:
         return volunteer.org_name
-    return volunteer.display_name
+    return _public_name(volunteer)
 
 
 @overload
@@ -81,10 +89,13 @@ def for_coordinators(volunteer: Volunteer) -> str: ...
 @overload
 def for_coordinators(volunteer: Volunteer | None) -> Shown: ...
 def for_coordinators(volunteer: Volunteer | None) -> Shown:
-    """The name coordinators see: "🔒 Name (Organisation)" for a discreet member."""
+    """The name coordinators see: "🔒 Name (Organisation)" for a discreet member, and the
+    pseudonym after the real name ("Name 🎭 Pseudonym") for someone who chose one."""
     if volunteer is None:
         return Hidden.FORMER
-    name = _with_organisation(volunteer)
+    name = _with_organisation(volunteer, volunteer.display_name)
+    if volunteer.pseudonym:
+        name += PSEUDONYM_MARK + volunteer.pseudonym
     return DISCREET_MARK + name if volunteer.discreet else name
 
 
@@ -105,22 +116,28 @@ def for_viewer(volunteer: Volunteer | None, sees_discreet: bool) -> Shown:
 
 
 def for_files(volunteer: Volunteer | None, sees_discreet: bool) -> Shown:
-    """The name column of a file of members (the member export): the name as given, with
-    neither the 🔒 nor the organisation, which have columns of their own; hidden as
-    :func:`for_viewer` hides it."""
+    """The name column of a file of members (the member export): the name as given (the
+    pseudonym for a reader who may not see behind it), with neither the 🔒 nor the
+    organisation, which have columns of their own; hidden as :func:`for_viewer` hides it."""
     shown = for_viewer(volunteer, sees_discreet)
-    return volunteer.display_name if volunteer is not None and isinstance(shown, str) else shown
+    if volunteer is None or not isinstance(shown, str):
+        return shown
+    return volunteer.display_name if sees_discreet else _public_name(volunteer)
 
 
 def username_for_viewer(volunteer: Volunteer | None, sees_discreet: bool) -> str:
     """The Telegram username (without "@") beside a name, for the same reader as
-    :func:`for_viewer`; "" where the name is hidden, or for someone without a username."""
+    :func:`for_viewer`; "" where the name is hidden, beside a pseudonym (the username would
+    unmask it) for a reader who may not see behind it, or for someone without a username."""
     if not isinstance(for_viewer(volunteer, sees_discreet), str) or volunteer is None:
+        return ""
+    if volunteer.pseudonym and not sees_discreet:
         return ""
     return volunteer.username or ""
 
 
 def for_themselves(volunteer: Volunteer | None, telegram_name: str = "") -> str:
-    """The person's own name, said to them: the name they gave, discreet or not (they know it);
+    """The person's own name, said to them: the name they gave, discreet, behind a pseudonym
+    or not (they know it);
     before they registered, ``telegram_name`` (what Telegram calls them)."""
     return volunteer.display_name if volunteer is not None else telegram_name

@@ -27,6 +27,8 @@ PROFILE_FIELDS = frozenset(
         "interests",
         "discreet",
         "quiet_hours",
+        "pseudonym",
+        "keep_username",
     }
 )
 
@@ -56,6 +58,8 @@ async def register(
         session.add(volunteer)
     for name in PROFILE_FIELDS:
         setattr(volunteer, name, profile.get(name, _default(name)))
+    if not volunteer.keep_username:
+        volunteer.username = None
     volunteer.pledge_accepted_at = pledge_accepted_at
     volunteer.consent_given_at = consent_given_at
     volunteer.status = status
@@ -71,15 +75,20 @@ def _default(name: str) -> Any:
         return 0
     if name == "discreet":
         return False
+    if name == "keep_username":
+        return True
     return None
 
 
 async def update_field(
     session: AsyncSession, volunteer: Volunteer, name: str, value: Any, now: datetime
 ) -> None:
-    """Changes one profile field."""
+    """Changes one profile field. Not keeping the @username (``keep_username`` False) erases
+    the stored one at once, and a username is then never stored again."""
     if name not in PROFILE_FIELDS:
         raise ValueError(f"unknown profile field: {name}")
     setattr(volunteer, name, value)
+    if not volunteer.keep_username:
+        volunteer.username = None
     volunteer.updated_at = now
     await session.flush()

@@ -19,14 +19,16 @@ from storage import outbox
 from storage.actions import action_store, broadcast_store
 from storage.coalition import audit_store, group_store, role_store
 from storage.decisions import decision_store
+from storage.models import Volunteer
 from storage.outbox import Outgoing
+from storage.people import shown_names
 from storage.schema import Base
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.recording import Conversation
 
 NINA = 7_700_001
-NAME, USERNAME = "Nina Quartermaine", "nina_q_77"
+NAME, USERNAME, PSEUDONYM = "Nina Quartermaine", "nina_q_77", "Kestrel Nightjar"
 OTHER = 7_700_002
 
 
@@ -54,7 +56,9 @@ async def _traces(storage: Storage, needles: list[str], user_id: int) -> list[st
 async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
     """Nina takes part in everything: an action, a vote, a group, a role, the outbox, the log."""
     now = clock.now()
-    await make_member(storage, NINA, now=now, name=NAME, username=USERNAME, skills=["media"])
+    await make_member(
+        storage, NINA, now=now, name=NAME, username=USERNAME, skills=["media"], pseudonym=PSEUDONYM
+    )
     await make_member(storage, OTHER, now=now, name="Omar")
     async with storage.sessionmaker() as session, session.begin():
         action = await action_store.create(
@@ -166,7 +170,7 @@ async def test_forget_leaves_no_personal_trace_in_any_table_and_keeps_counts(
     conversation: Conversation, storage: Storage, clock: ShiftedClock
 ) -> None:
     ids = await _world(storage, clock)
-    assert await _traces(storage, [NAME, USERNAME], NINA)  # the scan does find her first
+    assert await _traces(storage, [NAME, USERNAME, PSEUDONYM], NINA)  # the scan does find her first
     nina = someone(conversation, NINA, "Nina", username=USERNAME)
     await nina.send("/forget")
     assert "Erase your data?" in nina.last.text
@@ -175,7 +179,7 @@ async def test_forget_leaves_no_personal_trace_in_any_table_and_keeps_counts(
     await nina.send("/forget")
     await nina.press("🗑 Yes, erase my data")
     assert "Your data has been erased" in nina.last.text
-    assert await _traces(storage, [NAME, USERNAME], NINA) == []
+    assert await _traces(storage, [NAME, USERNAME, PSEUDONYM], NINA) == []
     async with storage.sessionmaker() as session:
         assert await action_store.counts(session, ids["action"]) == {"going": 2}
         ballots = await decision_store.ballots(session, ids["decision"])
@@ -205,3 +209,40 @@ async def test_the_last_owner_must_hand_over_before_forgetting(
     await nina.press("🗑 Yes, erase my data")
     assert "last owner" in nina.last.text
     assert await _traces(storage, [NAME], NINA)
+
+
+async def test_a_pseudonym_and_no_username_are_set_in_the_profile(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await make_member(storage, NINA, now=clock.now(), name=NAME, username=USERNAME)
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/profile")
+    await nina.press("Pseudonym")
+    assert "pseudonym" in nina.last.text and "No pseudonym" in nina.last.labels
+    await nina.send("K")
+    assert "2–64" in nina.last.text  # too short: asked again, nothing lost
+    await nina.send("Kestrel")
+    assert "<b>Pseudonym</b>: Kestrel" in nina.last.text
+    assert "🎭 Other volunteers and groups see your pseudonym" in nina.last.text
+    await nina.press("@username kept")
+    await nina.press("No")
+    async with storage.sessionmaker() as session:
+        volunteer = await session.get(Volunteer, NINA)
+        assert volunteer is not None
+        assert (volunteer.pseudonym, volunteer.username, volunteer.keep_username) == (
+            "Kestrel",
+            None,
+            False,
+        )
+        assert shown_names.for_members(volunteer) == "Kestrel"
+        assert shown_names.for_coordinators(volunteer) == f"{NAME} 🎭 Kestrel"
+    traces = await _traces(storage, [USERNAME], NINA)
+    assert [t for t in traces if USERNAME in t] == []  # erased, not just hidden
+    await nina.press("Pseudonym")
+    await nina.press("No pseudonym")
+    await nina.press("@username kept")
+    await nina.press("Yes")
+    async with storage.sessionmaker() as session:
+        volunteer = await session.get(Volunteer, NINA)
+        assert volunteer is not None
+        assert (volunteer.pseudonym, volunteer.username) == (None, USERNAME)

@@ -88,7 +88,10 @@ def _dynamic_keys() -> set[str]:
     for question in fields.QUESTIONS.values():
         keys.add(f"ask.{question.name}")
         keys.add(f"field.{question.name}")
-        if question.kind in ("choice", "multi") and question.name not in ("language", "discreet"):
+        if question.kind in ("choice", "multi") and question.name not in (
+            "language",
+            *fields.YES_NO_QUESTIONS,
+        ):
             keys.update(f"{question.name}.{option}" for option in question.options)
     return keys
 

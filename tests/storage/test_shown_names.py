@@ -82,3 +82,19 @@ async def test_coordinators_names_by_id_leave_out_the_unregistered(
     async with storage.sessionmaker() as session:
         names = await shown_names.for_coordinators_by_id(session, [51, 52, 53, 0])
     assert names == {51: "Omar", 52: "🔒 Lina"}
+
+
+def test_a_pseudonym_is_what_others_read_and_coordinators_see_both() -> None:
+    masked = person(org="Beit el Nour")
+    masked.pseudonym, masked.username = "Sparrow", "amira_h"
+    assert shown_names.for_members(masked) == "Sparrow (Beit el Nour)"
+    assert shown_names.for_results(masked, org_voting=False) == "Sparrow"
+    assert shown_names.for_coordinators(masked) == "Amira (Beit el Nour) 🎭 Sparrow"
+    assert shown_names.for_files(masked, True) == "Amira"
+    assert shown_names.for_files(masked, False) == "Sparrow"
+    assert shown_names.username_for_viewer(masked, True) == "amira_h"
+    assert shown_names.username_for_viewer(masked, False) == ""  # it would unmask her
+    assert shown_names.for_themselves(masked) == "Amira"
+    masked.discreet = True
+    assert shown_names.for_members(masked) is Hidden.DISCREET
+    assert shown_names.for_coordinators(masked) == "🔒 Amira (Beit el Nour) 🎭 Sparrow"
