@@ -286,7 +286,7 @@ class DeliveryEngine:
 
     async def abort(self) -> None:
         """Stops at once, recording nothing more: what a crash does (a killed bot, tests)."""
-        tasks = [*self._tasks, *self._sends]
+        tasks = [*self._tasks, *self._sends, *self._database_calls]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)  # let open transactions roll back
