@@ -16,7 +16,7 @@ from handlers.coalition import (
 from handlers.decisions import consensus, decision_list, nudges, polls
 from handlers.kernel.permissions import enforce
 from handlers.kernel.routing import Router
-from handlers.people import common, privacy, profile, registration
+from handlers.people import common, privacy, profile, registration, reports
 
 
 def build_router() -> Router:
@@ -41,6 +41,7 @@ def build_router() -> Router:
         directory.router,
         checkins.router,
         privacy.router,
+        reports.router,
         audit.router,
         stats.router,
     ):

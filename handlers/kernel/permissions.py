@@ -14,6 +14,7 @@ with no role is a member. The configured admins (ADMIN_IDS) are owners: `held_ro
 | members.export      | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | members.discreet    | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | applications.review | owner, chair, secretariat, coordinator, volunteer coordinator       |
+| reports.answer      | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | actions.manage      | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | decisions.manage    | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | stats.view          | the coordinators above and the treasurer                            |
@@ -86,6 +87,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # see discreet members' names (marked 🔒): the promise of registration (ask.discreet)
     "members.discreet": COORDINATORS,
     "applications.review": COORDINATORS,
+    # receive what volunteers report with /report, and answer it (the safety kit, issue 16)
+    "reports.answer": COORDINATORS,
     "actions.manage": COORDINATORS,
     "decisions.manage": COORDINATORS,
     "stats.view": FIGURES,
@@ -128,6 +131,7 @@ COMMANDS: dict[str, Rule] = {
     "members": Rule("members.view"),
     "applications": Rule("applications.review"),
     "stats": Rule("stats.view"),
+    "report": Rule(PUBLIC),  # registered volunteers: checked by the handler, as /profile
     "mydata": Rule(PUBLIC),
     "forget": Rule(PUBLIC),
 }
@@ -161,6 +165,8 @@ BUTTONS: dict[str, Rule] = {
     "ap": Rule("applications.review"),  # ap:<application>:<ok|no|ask|skip>
     "ci": Rule(PUBLIC),  # ci:<ok|edit> (check-ins)
     "fg": Rule(PUBLIC),  # fg:<yes|no> — may_forget
+    "rp": Rule(PUBLIC),  # /report answers: rp:<topic|anonymous>:<value>
+    "ra": Rule("reports.answer"),  # ra:<report> (answer a report)
 }
 
 # Every dialog flow (text typed while a dialog is open).
@@ -172,6 +178,8 @@ DIALOGS: dict[str, Rule] = {
     "block_reason": Rule(PUBLIC),  # the reason of a Block, typed privately
     "app_review": Rule("applications.review"),  # a coordinator types a reason or a question
     "app_answer": Rule(PUBLIC),  # the applicant types an answer
+    "report": Rule(PUBLIC),  # /report
+    "report_answer": Rule("reports.answer"),  # a coordinator types the answer to a report
 }
 
 

@@ -30,6 +30,7 @@ REFERENCES = (  # the row is someone else's, or shared: the reference is cleared
     "decided_by",
     "updated_by",
     "report_chat_id",
+    "answered_by",
 )
 CHAT = "chat_id"  # a person's private chat has their user id
 ABOUT = {"audit_log": ("actor_id", "target_id")}  # exported too: what was done by or to them

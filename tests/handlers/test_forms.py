@@ -14,7 +14,7 @@ from handlers.coalition import membership
 from handlers.decisions import consensus
 from handlers.kernel import forms
 from handlers.kernel.ports import ShiftedClock
-from handlers.people import profile, registration
+from handlers.people import profile, registration, reports
 from storage.models import DialogState, Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import in_days
@@ -30,6 +30,8 @@ FORMS = [
     consensus.FORM,
     membership.REVIEW_FORM,
     membership.ANSWER_FORM,
+    reports.FORM,
+    reports.ANSWER_FORM,
 ]
 
 

@@ -40,6 +40,7 @@ EXPECTED = {
     "members.export": "X X X X . X .",
     "members.discreet": "X X X X . X .",
     "applications.review": "X X X X . X .",
+    "reports.answer": "X X X X . X .",
     "actions.manage": "X X X X . X .",
     "decisions.manage": "X X X X . X .",
     "stats.view": "X X X X X X .",
@@ -143,7 +144,7 @@ def test_who_may_start_a_decision() -> None:
 
 # The menus and /help follow the table (expected lists written by hand)
 
-EVERYONE = ["start", "help", "profile", "language", "cancel", "mydata", "forget"]
+EVERYONE = ["start", "help", "profile", "language", "cancel", "report", "mydata", "forget"]
 COORDINATING = ["newaction", "actions", "roster"]
 LEADING = ["promote", "demote", "coalition", "audit"]
 MENUS = {
