@@ -106,6 +106,8 @@ class Volunteer(Base):
     # whether the Telegram @username is kept at all (False: never stored, the stored one erased)
     pseudonym: Mapped[str | None] = mapped_column(String(64))
     keep_username: Mapped[bool] = mapped_column(default=True)
+    # what the volunteer asked not to get: "action:<kind>" (0009_muted; issue 16)
+    muted: Mapped[list[str] | None] = mapped_column(TrackedJSON, default=list)
     pledge_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)

@@ -190,7 +190,9 @@ def _store_capacity(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
 async def _audience_count(ctx: Context, data: Data) -> dict[str, Any]:
     return {
         "recipients": len(
-            await action_store.audience(ctx.session, dict(data.get("audience") or {}))
+            await action_store.audience(
+                ctx.session, dict(data.get("audience") or {}), str(data["kind"])
+            )
         )
     }
 
@@ -326,7 +328,11 @@ def _shown_groups(t: Translator, data: Data, value: Any) -> str:
 
 
 async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
-    people = len(await action_store.audience(ctx.session, dict(data.get("audience") or {})))
+    people = len(
+        await action_store.audience(
+            ctx.session, dict(data.get("audience") or {}), str(data["kind"])
+        )
+    )
     return {"people": people}
 
 
@@ -533,7 +539,7 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
         "created_by": ctx.user_id,
     }
     action = await action_store.create(ctx.session, values, ctx.now())
-    people = await action_store.audience(ctx.session, action.audience)
+    people = await action_store.audience(ctx.session, action.audience, action.kind)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
     await ctx.clear_dialog()

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Literal
 
 from handlers.actions.action_views import is_event, relative_text, render, rsvp_keyboard
 from handlers.kernel import quiet_hours
@@ -40,6 +41,13 @@ class StopButton(CallbackData, prefix="bs"):
     """Stops a broadcast from its progress message: bs:<broadcast id>."""
 
     broadcast_id: int
+
+
+class MuteButton(CallbackData, prefix="mk"):
+    """Mutes (off) or unmutes (on) calls to action of one kind: mk:<kind>:<off|on>."""
+
+    kind: str
+    state: Literal["on", "off"]
 
 
 REPORT_EVERY = timedelta(seconds=3)
@@ -115,6 +123,9 @@ async def send_about(
             if intro is not None:
                 text = Html(intro(t) + "\n\n" + text)
             keyboard = rsvp_keyboard(t, action.id, action.kind) if buttons else None
+            if keyboard is not None and purpose == "announce":
+                less = Button(t("mute.less_like_this"), MuteButton(action.kind, "off").pack())
+                keyboard = [*keyboard, [less]]
             found = views[(language, timezone)] = (text, keyboard)
         return found
 

@@ -8,19 +8,23 @@ promoted in order — and told — when a place frees up.
 from __future__ import annotations
 
 from handlers.actions.action_views import (
+    KINDS,
     RsvpButton,
     answer_label,
     answers_for,
     render,
     rsvp_keyboard,
 )
+from handlers.actions.broadcasts import MuteButton
 from handlers.kernel.callbacks import StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
+from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from storage.actions import action_store
 from storage.actions.action_models import Action
 from storage.outbox import Outgoing
+from storage.people import volunteers
 
 router = Router("rsvp")
 
@@ -78,3 +82,22 @@ async def promote(ctx: Context, action: Action) -> int:
         messages.append(Outgoing(person.user_id, text))
     await ctx.enqueue(messages, purpose="notice", ref=f"p{action.id}")
     return len(promoted)
+
+
+@router.button(MuteButton)
+async def mute_pressed(ctx: Context, button: MuteButton) -> None:
+    """Stops (or restarts) calls to action of one kind for this volunteer ("Less like this")."""
+    volunteer = ctx.volunteer
+    if volunteer is None or button.kind not in KINDS:
+        raise StaleButton(ctx.event.data)
+    muted = button.state == "off"
+    what = volunteers.action_mute(button.kind)
+    await volunteers.set_muted(ctx.session, volunteer, what, muted, ctx.now())
+    kind = ctx.t(f"actions.kind_{button.kind}")
+    if not muted:
+        ctx.answer(ctx.t("mute.on", kind=kind))
+        ctx.edit_keyboard([])
+        return
+    ctx.answer()
+    undo = MuteButton(button.kind, "on").pack()
+    ctx.reply(ctx.t("mute.off", kind=kind), [[Button(ctx.t("mute.undo"), undo)]])

@@ -148,6 +148,7 @@ BUTTONS: dict[str, Rule] = {
     "bs": Rule("actions.manage"),  # stop a broadcast
     "ro": Rule("actions.manage"),  # ro:<action> (roster)
     "rv": Rule(REGISTERED, ANYWHERE),  # rv:<action>:<answer>
+    "mk": Rule(REGISTERED),  # mk:<kind>:<off|on> ("Less like this" on a call to action)
     "dv": Rule(PUBLIC, GROUP),  # a vote (who counts: ballots.voter)
     "dp": Rule(PUBLIC, GROUP),  # a consensus position
     "dx": Rule(PUBLIC, GROUP),  # dx:<decision>:close|extend — may_manage_decision

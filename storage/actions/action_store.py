@@ -101,8 +101,12 @@ def _matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
     return not (languages and volunteer.language not in languages)
 
 
-async def audience(session: AsyncSession, filters: Mapping[str, Any]) -> list[Recipient]:
-    """Active volunteers who match every filter and have not blocked the bot."""
+async def audience(
+    session: AsyncSession, filters: Mapping[str, Any], kind: str | None = None
+) -> list[Recipient]:
+    """Active volunteers who match every filter and have not blocked the bot; with `kind`,
+    not those who muted calls to action of that kind ("Less like this", issue 16)."""
+    muted = f"action:{kind}" if kind is not None else None
     blocked = select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
     statement = (
         select(Volunteer)
@@ -119,7 +123,7 @@ async def audience(session: AsyncSession, filters: Mapping[str, Any]) -> list[Re
     return [
         Recipient(v.user_id, v.language, v.timezone, v.quiet_hours)
         for v in volunteers
-        if _matches(v, filters)
+        if _matches(v, filters) and (muted is None or muted not in (v.muted or []))
     ]
 
 

@@ -80,6 +80,24 @@ def _default(name: str) -> Any:
     return None
 
 
+def action_mute(kind: str) -> str:
+    """The mute of calls to action of one kind ("action:fundraising")."""
+    return f"action:{kind}"
+
+
+async def set_muted(
+    session: AsyncSession, volunteer: Volunteer, what: str, muted: bool, now: datetime
+) -> bool:
+    """Mutes (or unmutes) one kind of message for a volunteer; True when that changed."""
+    current = list(volunteer.muted or [])
+    if (what in current) == muted:
+        return False
+    volunteer.muted = [*current, what] if muted else [m for m in current if m != what]
+    volunteer.updated_at = now
+    await session.flush()
+    return True
+
+
 async def update_field(
     session: AsyncSession, volunteer: Volunteer, name: str, value: Any, now: datetime
 ) -> None:

@@ -141,7 +141,7 @@ async def test_petition_reminder_goes_to_those_who_have_not_signed(
     assert "Reminders: 1 day before." in coordinator.last.text
     await coordinator.press("✅ Send it")
     await _deliver(conversation)
-    assert signer.last.labels == ["✍️ I signed"]
+    assert signer.last.labels == ["✍️ I signed", "🔕 Less like this"]
     await signer.press("✍️ I signed")
     await _move_to_before_start(storage, clock, timedelta(hours=20))
     assert await conversation.dispatcher.run_due_timers() == 1

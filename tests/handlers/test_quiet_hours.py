@@ -213,3 +213,34 @@ async def test_a_check_in_asked_at_midnight_waits_for_the_morning_in_beirut(
     set_local_time(clock, BEIRUT, 8)
     assert await deliver() == 1
     assert "It has been 6 months" in amira.last.text
+
+
+async def test_less_like_this_mutes_a_kind_of_action_and_the_preview_count_agrees(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    for user_id, name in ((1, "Amira"), (2, "Dana")):
+        await make_volunteer(storage, user_id, now=clock.now(), name=name)
+    amira = conversation.person("Amira", user_id=1)
+    await create_meeting(coordinator, clock)
+    assert "It will go to <b>2</b> volunteers." in coordinator.last.text
+    await coordinator.press("✅ Send it")
+    engine = engine_for(conversation.dispatcher.services)
+    assert await engine.drain() == 2
+    await amira.press("🔕 Less like this")
+    assert "no longer get calls to action of this kind: <b>Meeting</b>" in amira.last.text
+    async with storage.sessionmaker() as session:
+        assert (await session.get(Volunteer, 1)).muted == ["action:meeting"]  # type: ignore[union-attr]
+    await create_meeting(coordinator, clock, title="Second vigil")
+    assert "It will go to <b>1</b> volunteer." in coordinator.last.text
+    await coordinator.press("✅ Send it")
+    assert await engine.drain() == 1
+    assert "Second vigil" in messenger.chats[2][-1].text
+    assert all("Second vigil" not in m.text for m in messenger.chats[1])
+    text, _ = await amira.press("🔔 Undo")
+    assert "reach you again" in (text or "")
+    await create_meeting(coordinator, clock, title="Third vigil")
+    assert "It will go to <b>2</b> volunteers." in coordinator.last.text
