@@ -20,9 +20,10 @@ from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.i18n import Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
+from storage.actions import action_store
 from storage.actions.action_models import Action
 
-KINDS = ("petition", "letters", "stunt", "fundraising", "meeting", "other")
+KINDS = action_store.KINDS
 DEADLINE_KINDS = frozenset({"petition", "letters"})
 EVENT_ANSWERS = ("going", "maybe", "cant")
 DEADLINE_ANSWERS = ("done",)

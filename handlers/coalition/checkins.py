@@ -20,6 +20,7 @@ from handlers.kernel.routing import Router
 from handlers.people import profile
 from storage.coalition import checkin_store, membership_store
 from storage.outbox import Outgoing
+from storage.people import volunteers
 
 SWEEP = "checkin_sweep"
 SWEEP_GRACE_SECONDS = None  # a late sweep still runs: it only looks at dates
@@ -69,6 +70,8 @@ async def sweep(ctx: Context) -> None:
     now = ctx.now()
     messages: list[Outgoing] = []
     for volunteer in await checkin_store.to_lapse(ctx.session, days, now):
+        if volunteers.is_muted(volunteer, volunteers.CHECKINS):
+            continue  # muted after being asked: nobody is made inactive for it
         await checkin_store.lapse(ctx.session, volunteer, now)
         t = translator(volunteer.language)
         messages.append(
@@ -80,6 +83,8 @@ async def sweep(ctx: Context) -> None:
             )
         )
     for volunteer in await checkin_store.to_ask(ctx.session, months, now):
+        if volunteers.is_muted(volunteer, volunteers.CHECKINS):
+            continue  # check-ins muted in /profile (issue 16)
         await checkin_store.mark_asked(ctx.session, volunteer, now)
         t = translator(volunteer.language)
         text = t.plural("checkin.ask", months, days=t.number(days))

@@ -143,6 +143,7 @@ BUTTONS: dict[str, Rule] = {
     "rg": Rule(PUBLIC),  # registration steps
     "pe": Rule(PUBLIC),  # profile: edit a field
     "pq": Rule(PUBLIC),  # profile: an answer
+    "nm": Rule(REGISTERED),  # nm:menu | nm:<kind> (what reaches me, in /profile)
     "na": Rule("actions.manage"),  # /newaction answers
     "ac": Rule("actions.manage"),  # ac:<operation>:<action>[:<field>]
     "bs": Rule("actions.manage"),  # stop a broadcast

@@ -19,6 +19,8 @@ from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
 from handlers.people.fields import QUESTIONS
+from storage.actions import action_store
+from storage.decisions import decision_store
 from storage.models import Volunteer
 from storage.people import volunteers
 
@@ -29,6 +31,13 @@ class EditButton(CallbackData, prefix="pe"):
     """Opens the editor of one field: pe:<field>."""
 
     field: str
+
+
+class NoticeToggle(CallbackData, prefix="nm"):
+    """What reaches the volunteer: nm:menu opens the screen, nm:<kind> mutes or unmutes one
+    kind ("nudges", "checkins", or an action kind such as "fundraising")."""
+
+    what: str
 
 
 class Answer(AnswerButton, prefix="pq"):
@@ -78,7 +87,56 @@ def view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboard]:
         lines += ["", t("profile.pseudonym_note")]
     cells = [Button(t(f"field.{name}"), EditButton(name).pack()) for name in editable(volunteer)]
     rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+    rows.append([Button(t("notices.open"), NoticeToggle("menu").pack())])
     return Html("\n".join(lines)), rows
+
+
+NOTICE_KINDS = ("nudges", volunteers.CHECKINS, *action_store.KINDS)
+
+
+def _notice_label(t: Translator, what: str) -> str:
+    if what in action_store.KINDS:
+        return t("notices.actions_of", kind=t(f"actions.kind_{what}"))
+    return t(f"notices.{what}")
+
+
+async def notices_view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboard]:
+    """The screen of what reaches the volunteer: one on/off button per kind of message."""
+    nudges_off = ctx.user_id in await decision_store.not_to_nudge(ctx.session, [ctx.user_id])
+    rows = []
+    for what in NOTICE_KINDS:
+        if what == "nudges":
+            muted = nudges_off
+        elif what == volunteers.CHECKINS:
+            muted = volunteers.is_muted(volunteer, what)
+        else:
+            muted = volunteers.is_muted(volunteer, volunteers.action_mute(what))
+        label = ("🔕 " if muted else "🔔 ") + _notice_label(ctx.t, what)
+        rows.append([Button(label, NoticeToggle(what).pack())])
+    return Html(ctx.t("notices.title")), rows
+
+
+@router.button(NoticeToggle)
+async def notices_pressed(ctx: Context, button: NoticeToggle) -> None:
+    """Shows what reaches the volunteer, or turns one kind of message off or back on."""
+    volunteer = ctx.volunteer
+    what = button.what
+    if volunteer is None or (what != "menu" and what not in NOTICE_KINDS):
+        raise StaleButton(ctx.event.data)
+    ctx.answer()
+    if what == "menu":
+        ctx.reply(*await notices_view(ctx, volunteer))
+        return
+    now = ctx.now()
+    if what == "nudges":
+        off = ctx.user_id in await decision_store.not_to_nudge(ctx.session, [ctx.user_id])
+        await decision_store.set_nudges(ctx.session, ctx.user_id, off, now)
+    else:
+        key = what if what == volunteers.CHECKINS else volunteers.action_mute(what)
+        muted = volunteers.is_muted(volunteer, key)
+        await volunteers.set_muted(ctx.session, volunteer, key, not muted, now)
+    _, keyboard = await notices_view(ctx, volunteer)
+    ctx.edit_keyboard(keyboard)
 
 
 @router.command("profile")

@@ -24,6 +24,7 @@ CANT = "cant"
 DONE = "done"
 WAITLIST = "waitlist"
 
+KINDS = ("petition", "letters", "stunt", "fundraising", "meeting", "other")  # of an action
 CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 FILTERS = ("skills", "countries", "kinds", "languages")
 

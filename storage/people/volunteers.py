@@ -80,6 +80,14 @@ def _default(name: str) -> Any:
     return None
 
 
+CHECKINS = "checkins"  # the periodic check-in (handlers/coalition/checkins.py)
+
+
+def is_muted(volunteer: Volunteer, what: str) -> bool:
+    """Whether the volunteer asked not to get this kind of message."""
+    return what in (volunteer.muted or [])
+
+
 def action_mute(kind: str) -> str:
     """The mute of calls to action of one kind ("action:fundraising")."""
     return f"action:{kind}"

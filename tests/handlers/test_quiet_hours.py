@@ -244,3 +244,38 @@ async def test_less_like_this_mutes_a_kind_of_action_and_the_preview_count_agree
     assert "reach you again" in (text or "")
     await create_meeting(coordinator, clock, title="Third vigil")
     assert "It will go to <b>2</b> volunteers." in coordinator.last.text
+
+
+async def test_the_profile_screen_mutes_nudges_check_ins_and_a_kind_of_action(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+) -> None:
+    amira = conversation.person("Amira")
+    await register_individual(amira)
+    await amira.send("/profile")
+    await amira.press("🔔 What reaches me")
+    assert "What reaches you" in amira.last.text
+    assert "🔔 Calls to action: Fundraising" in amira.last.labels
+    await amira.press("Reminders about votes")
+    await amira.press("Check-ins on my skills and time")
+    await amira.press("Calls to action: Meeting")
+    assert "🔕 Reminders about votes" in amira.last.labels
+    assert "🔕 Check-ins on my skills and time" in amira.last.labels
+    assert "🔕 Calls to action: Meeting" in amira.last.labels
+    assert "🔔 Calls to action: Fundraising" in amira.last.labels
+    await create_meeting(coordinator, clock)
+    assert "It will go to <b>0</b> volunteers." in coordinator.last.text
+    # Muted check-ins: nobody asks, nobody is made inactive.
+    dispatcher = conversation.dispatcher
+    clock.advance(timedelta(days=220))
+    await dispatcher.run_due_timers()
+    assert await engine_for(dispatcher.services).drain() == 0
+    async with storage.sessionmaker() as session:
+        volunteer = await session.get(Volunteer, amira.person.id)
+        assert volunteer is not None and volunteer.status == "active"
+    await amira.send("/profile")
+    await amira.press("🔔 What reaches me")
+    await amira.press("Reminders about votes")
+    assert "🔔 Reminders about votes" in amira.last.labels
