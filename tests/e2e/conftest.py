@@ -109,10 +109,12 @@ class ChorusUnderTest:
         await self.start()
 
     async def advance(self, delta: timedelta) -> None:
-        """Moves time forward for the bot and the emulator, and lets due timers fire."""
+        """Moves time forward for the bot and the emulator; due timers fire, due rows go."""
         self.clock.advance(delta)
         if self.running is not None:
             await self.running.scheduler.sync()
+            if self.running.delivery is not None:
+                self.running.delivery.wake()  # rows held until now (quiet hours) are due
 
     async def person(self, first_name: str, language_code: str | None = "en") -> Person:
         """A new Telegram user."""
