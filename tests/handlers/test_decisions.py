@@ -180,3 +180,37 @@ async def test_group_migration_keeps_the_decisions(
     new = Group(conversation, -100_4242, "Old group")
     await new.say(amira, "/decisions")
     assert "1 decision is open now." in new.last.text
+
+
+async def test_a_nudge_waits_for_the_morning_or_is_not_sent_after_the_close(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock, storage: Storage
+) -> None:
+    """Quiet hours (issue 16): a reminder due at 23:00 UTC waits until 08:00; one that could
+    only arrive after the vote has closed is not sent at all."""
+    (amira,) = await members(conversation, group, "Amira")  # time zone UTC
+    now = clock.now()
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    clock.advance(noon - now)
+    await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 22h")  # half: 23:00
+    await group.say(coral, "/poll Date? | May | June | anonymous | in 14h")  # half: 19:00
+    await group.say(coral, "/poll Time? | Noon | Eve | anonymous | in 12h")  # closes 00:00
+    clock.advance(timedelta(hours=7))  # 19:00
+    await conversation.dispatcher.run_due_timers()
+    clock.advance(timedelta(hours=4))  # 23:00
+    await conversation.dispatcher.run_due_timers()
+    async with storage.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.purpose == "nudge")
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    by_ref = {row.ref: row.not_before for row in rows}
+    morning = (noon + timedelta(hours=20)).replace(tzinfo=None)  # 08:00 the next day
+    assert by_ref["decision:2:half"] is None  # 19:00: not quiet
+    assert by_ref["decision:1:half"] is not None
+    assert by_ref["decision:1:half"].replace(tzinfo=None) == morning
+    # "Time?" closes at midnight: its reminder one hour before (23:00) is not sent at all.
+    assert "decision:3:hour" not in by_ref
+    assert {row.chat_id for row in rows} == {amira.person.id}
