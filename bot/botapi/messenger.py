@@ -110,6 +110,11 @@ class BotApiMessenger:
         """Pins a message."""
         await _call(self.transport, payloads.pin_message(chat_id, message_id))
 
+    async def remove_member(self, chat_id: int, user_id: int) -> None:
+        """Bans, then unbans: the person is out of the group and may come back."""
+        await _call(self.transport, payloads.ban_member(chat_id, user_id))
+        await _call(self.transport, payloads.unban_member(chat_id, user_id))
+
     async def set_commands(
         self,
         commands: Sequence[BotCommand],

@@ -172,6 +172,16 @@ def pin_message(chat_id: int, message_id: int) -> Call:
     )
 
 
+def ban_member(chat_id: int, user_id: int) -> Call:
+    """banChatMember: out of the group (their messages stay)."""
+    return Call("banChatMember", {"chat_id": chat_id, "user_id": user_id})
+
+
+def unban_member(chat_id: int, user_id: int) -> Call:
+    """unbanChatMember, only if banned: free to join again, not added back."""
+    return Call("unbanChatMember", {"chat_id": chat_id, "user_id": user_id, "only_if_banned": True})
+
+
 def set_commands(
     commands: Sequence[BotCommand],
     *,

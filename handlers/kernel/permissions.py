@@ -39,7 +39,7 @@ forged or forwarded button meets them too):
 | a saved member search         | the person who ran it (its pages, cards and CSV)           |
 | discreet members' names       | members.discreet, in a private chat (`may_see_discreet`)   |
 | give or take a role           | GRANTS; a configured owner and the last owner stay owners  |
-| erase oneself (/forget)       | anyone but the last owner                                  |
+| erase oneself (/forget, /vanish) | anyone but the last owner                               |
 
 One refusal per situation, naming what the person lacks, in their language (`refusal`): a
 button gets it as an alert, a message as a reply (`refuse`).
@@ -134,6 +134,7 @@ COMMANDS: dict[str, Rule] = {
     "report": Rule(PUBLIC),  # registered volunteers: checked by the handler, as /profile
     "mydata": Rule(PUBLIC),
     "forget": Rule(PUBLIC),
+    "vanish": Rule(PUBLIC),  # /forget, after leaving every group (may_forget)
 }
 
 # Every button prefix.
@@ -167,6 +168,7 @@ BUTTONS: dict[str, Rule] = {
     "ap": Rule("applications.review"),  # ap:<application>:<ok|no|ask|skip>
     "ci": Rule(PUBLIC),  # ci:<ok|edit> (check-ins)
     "fg": Rule(PUBLIC),  # fg:<yes|no> — may_forget
+    "vn": Rule(PUBLIC),  # vn:<yes|no> (/vanish) — may_forget
     "rp": Rule(PUBLIC),  # /report answers: rp:<topic|anonymous>:<value>
     "ra": Rule("reports.answer"),  # ra:<report> (answer a report)
 }

@@ -206,6 +206,12 @@ class Messenger(Protocol):
         """Pins a message in a group (when the bot may)."""
         ...
 
+    async def remove_member(self, chat_id: int, user_id: int) -> None:
+        """Removes a person from a group so that they may come back (banChatMember, then
+        unbanChatMember with only_if_banned). Needs the bot to be an administrator allowed to
+        ban; otherwise a MessengerError (BadRequest "not enough rights", Forbidden …)."""
+        ...
+
     async def set_commands(
         self,
         commands: Sequence[BotCommand],

@@ -1,11 +1,16 @@
-"""/mydata and /forget: every volunteer sees everything Chorus stores about them, and can erase it.
+"""/mydata, /forget and /vanish: every volunteer sees everything Chorus stores about them, and
+can erase it.
 
 /forget asks for a confirmation first (drawn in privacy.mmd). Aggregates stay true: an answer
 to an action, a ballot, a delivered message keep counting, with nobody behind them.
+/vanish (the safety kit, issue 16) does what /forget does, and also removes the person from
+every group the bot is in, where it is an administrator allowed to ban (ban, then unban: they
+may come back); the groups where it could not are named to them, to leave by hand.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import orjson
@@ -13,10 +18,11 @@ import orjson
 from handlers.coalition import roles
 from handlers.kernel import permissions
 from handlers.kernel.callbacks import CallbackData
-from handlers.kernel.context import Context
-from handlers.kernel.ports import Button, Messenger
+from handlers.kernel.context import AfterCommit, Context
+from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.ports import Button, Messenger, MessengerError
 from handlers.kernel.routing import Router
-from storage.coalition import audit_store
+from storage.coalition import audit_store, group_store
 from storage.coalition import role_store as stored_roles
 from storage.people import privacy_store
 
@@ -27,7 +33,14 @@ class ForgetButton(CallbackData, prefix="fg"):
     answer: Literal["yes", "no"]
 
 
+class VanishButton(CallbackData, prefix="vn"):
+    """The answer to /vanish's confirmation: vn:yes | vn:no."""
+
+    answer: Literal["yes", "no"]
+
+
 FILE_NAME = "chorus-my-data.json"
+log = logging.getLogger(__name__)
 
 router = Router("privacy")
 
@@ -67,16 +80,22 @@ async def forget(ctx: Context) -> None:
 @router.button(ForgetButton)
 async def forget_answered(ctx: Context, button: ForgetButton) -> None:
     """Erases the person's data once they confirmed (the last owner must hand over first)."""
-    answer = button.answer
     ctx.answer()
-    if answer == "no":
+    if button.answer == "no":
         ctx.edit(ctx.t("privacy.forget_kept"))
         return
+    if await erase(ctx):
+        ctx.edit(ctx.t("privacy.forgotten"))
+
+
+async def erase(ctx: Context) -> bool:
+    """Erases the person who pressed, as /forget promises; False (and says why) for the last
+    owner, who must hand ownership over first (permissions.may_forget)."""
     held = await stored_roles.of_user(ctx.session, ctx.user_id)
     owners = await permissions.owners(ctx)
     if not permissions.may_forget(ctx.user_id, held, owners, ctx.settings.admin_ids):
         ctx.edit(ctx.t("privacy.last_owner"))
-        return
+        return False
     volunteer = ctx.volunteer
     names = {ctx.event.user.username or ""}
     if volunteer is not None:
@@ -86,7 +105,52 @@ async def forget_answered(ctx: Context, button: ForgetButton) -> None:
     await audit_store.record(ctx.session, privacy_store.ERASED, "privacy.forget", ctx.now())
     ctx.volunteer = None
     ctx.dialog = None
-    ctx.edit(ctx.t("privacy.forgotten"))
     if held:
         after = permissions.held_roles(ctx.user_id, (), ctx.settings.admin_ids)
         roles.refresh_menu(ctx, ctx.user_id, after)
+    return True
+
+
+@router.command("vanish")
+async def vanish(ctx: Context) -> None:
+    """Explains what /vanish does (leave every group, then /forget) and asks for a confirmation."""
+    keyboard = [
+        [Button(ctx.t("privacy.vanish_yes"), VanishButton("yes").pack())],
+        [Button(ctx.t("privacy.forget_no"), VanishButton("no").pack())],
+    ]
+    ctx.reply(ctx.t("privacy.vanish_confirm"), keyboard)
+
+
+@router.button(VanishButton)
+async def vanish_answered(ctx: Context, button: VanishButton) -> None:
+    """Erases the person, then (after commit) removes them from every group of the coalition."""
+    ctx.answer()
+    if button.answer == "no":
+        ctx.edit(ctx.t("privacy.forget_kept"))
+        return
+    groups = [(g.chat_id, g.title) for g in await group_store.active(ctx.session)]
+    if not await erase(ctx):
+        return
+    ctx.edit(ctx.t("privacy.vanishing"))
+    ctx.after_commit(_leave_groups(ctx.t, ctx.user_id, groups))
+
+
+def _leave_groups(t: Translator, user_id: int, groups: list[tuple[int, str]]) -> AfterCommit:
+    """Removes the person from each group; then tells them where it could not."""
+
+    async def leave(messenger: Messenger) -> None:
+        kept: list[str] = []
+        for chat_id, title in groups:
+            try:
+                await messenger.remove_member(chat_id, user_id)
+            except MessengerError as exc:  # not an administrator there, or no longer in it
+                log.warning("vanish: not removed from group %s: %s", chat_id, exc.description)
+                kept.append(title)
+        if kept:
+            listed = Html("\n".join(f"• {escape(title)}" for title in kept))
+            text = t("privacy.vanished_but", groups=listed)
+        else:
+            text = t("privacy.vanished")
+        await messenger.send_message(user_id, text)
+
+    return leave

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from bot.botapi import payloads
+from typing import Any
+
+from bot.botapi import BotApiMessenger, payloads
 from handlers.kernel.i18n import translator
 from handlers.kernel.ports import BotCommand, Button
+from tests.support.bot_api_spec import check_request, require_spec
 
 
 def test_neutral_rows_become_an_inline_keyboard() -> None:
@@ -56,3 +59,24 @@ def test_command_menus_name_their_scope() -> None:
     assert private["scope"] == {"type": "all_private_chats"} and private["language_code"] == "fr"
     one = payloads.set_commands(commands, chat_id=42).params
     assert one["scope"] == {"type": "chat", "chat_id": 42} and "language_code" not in one
+
+
+def test_removing_a_member_bans_then_unbans_only_if_banned() -> None:
+    ban, unban = payloads.ban_member(-100, 7), payloads.unban_member(-100, 7)
+    assert (ban.method, ban.params) == ("banChatMember", {"chat_id": -100, "user_id": 7})
+    assert unban.method == "unbanChatMember" and unban.params["only_if_banned"] is True
+    require_spec()
+    assert check_request(ban.method, ban.params) == []
+    assert check_request(unban.method, unban.params) == []
+
+
+async def test_the_messenger_removes_a_member_with_two_calls_in_order() -> None:
+    calls: list[payloads.Call] = []
+
+    class Recording:
+        async def call(self, call: payloads.Call) -> Any:
+            calls.append(call)
+            return True
+
+    await BotApiMessenger(Recording()).remove_member(-100, 7)
+    assert [c.method for c in calls] == ["banChatMember", "unbanChatMember"]

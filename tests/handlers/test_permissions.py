@@ -144,7 +144,17 @@ def test_who_may_start_a_decision() -> None:
 
 # The menus and /help follow the table (expected lists written by hand)
 
-EVERYONE = ["start", "help", "profile", "language", "cancel", "report", "mydata", "forget"]
+EVERYONE = [
+    "start",
+    "help",
+    "profile",
+    "language",
+    "cancel",
+    "report",
+    "mydata",
+    "forget",
+    "vanish",
+]
 COORDINATING = ["newaction", "actions", "roster"]
 LEADING = ["promote", "demote", "coalition", "audit"]
 MENUS = {

@@ -246,3 +246,47 @@ async def test_a_pseudonym_and_no_username_are_set_in_the_profile(
         volunteer = await session.get(Volunteer, NINA)
         assert volunteer is not None
         assert (volunteer.pseudonym, volunteer.username) == (None, USERNAME)
+
+
+async def test_vanish_removes_from_every_group_then_erases_as_forget_does(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    ids = await _world(storage, clock)
+    now = clock.now()
+    async with storage.sessionmaker() as session, session.begin():
+        await group_store.joined(session, -600, "Media <team>", "supergroup", now)
+        await group_store.joined(session, -700, "Old group", "supergroup", now)
+        await group_store.left(session, -700)  # the bot is no longer there: not tried
+    messenger = conversation.messenger
+    messenger.not_admin.add(-600)
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/vanish")
+    assert "Vanish?" in nina.last.text and "administrator" in nina.last.text
+    await nina.press("No, keep it")
+    assert nina.last.text == "Nothing was erased." and messenger.removed == []
+    await nina.send("/vanish")
+    await nina.press("🚪 Yes, remove me and erase my data")
+    assert messenger.removed == [(-500, NINA)]
+    assert "could not remove you from these groups" in nina.last.text
+    assert "• Media &lt;team&gt;" in nina.last.text and "Coalition" not in nina.last.text
+    assert "Old group" not in nina.last.text
+    assert await _traces(storage, [NAME, USERNAME, PSEUDONYM], NINA) == []
+    async with storage.sessionmaker() as session:
+        assert await action_store.counts(session, ids["action"]) == {"going": 2}
+
+
+async def test_vanish_keeps_the_last_owner_and_their_groups(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    from handlers.kernel.context import HandlerSettings
+
+    conversation.dispatcher.services.settings = HandlerSettings(admin_ids=frozenset())
+    await make_member(storage, NINA, now=clock.now(), name=NAME, role="owner")
+    async with storage.sessionmaker() as session, session.begin():
+        await group_store.joined(session, -500, "Coalition", "supergroup", clock.now())
+    nina = someone(conversation, NINA, "Nina")
+    await nina.send("/vanish")
+    await nina.press("🚪 Yes, remove me and erase my data")
+    assert "last owner" in nina.last.text
+    assert conversation.messenger.removed == []
+    assert await _traces(storage, [NAME], NINA)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from handlers.kernel.dispatch import Dispatcher
 from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
-from handlers.kernel.ports import BotCommand, Keyboard, SentMessage
+from handlers.kernel.ports import BadRequest, BotCommand, Keyboard, SentMessage
 
 
 @dataclass
@@ -41,6 +41,8 @@ class RecordingMessenger:
         self.chats: dict[int, list[Shown]] = {}
         self.answers: list[tuple[str, str | None, bool]] = []
         self.commands: dict[tuple[str, str | None, int | None], list[BotCommand]] = {}
+        self.removed: list[tuple[int, int]] = []  # (group, person) removed from groups
+        self.not_admin: set[int] = set()  # groups where the bot may not remove anyone
         self._ids = itertools.count(1)
 
     def _find(self, chat_id: int, message_id: int) -> Shown:
@@ -102,6 +104,11 @@ class RecordingMessenger:
 
     async def pin_message(self, chat_id: int, message_id: int) -> None:
         self._find(chat_id, message_id)
+
+    async def remove_member(self, chat_id: int, user_id: int) -> None:
+        if chat_id in self.not_admin:
+            raise BadRequest("Bad Request: not enough rights to restrict/unrestrict chat member")
+        self.removed.append((chat_id, user_id))
 
     async def set_commands(
         self,
