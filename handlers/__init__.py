@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.actions import action_dialog, action_list, reminders, roster, rsvp
+from handlers.actions import action_dialog, action_list, digests, reminders, roster, rsvp
 from handlers.coalition import (
     audit,
     checkins,
@@ -50,6 +50,7 @@ def build_router() -> Router:
         common.events,
         groups.router,
         reminders.router,
+        digests.events,
         polls.events,
         decision_list.events,
         nudges.events,

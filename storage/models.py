@@ -108,6 +108,9 @@ class Volunteer(Base):
     keep_username: Mapped[bool] = mapped_column(default=True)
     # what the volunteer asked not to get: "action:<kind>" (0009_muted; issue 16)
     muted: Mapped[list[str] | None] = mapped_column(TrackedJSON, default=list)
+    # calls to action one by one (NULL), or "daily HH:MM" / "weekly HH:MM" (Mondays) local
+    # (0010_digest; issue 16)
+    digest: Mapped[str | None] = mapped_column(String(16))
     pledge_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)

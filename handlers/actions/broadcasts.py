@@ -29,7 +29,7 @@ from handlers.kernel.ports import (
     TransientError,
 )
 from storage import outbox
-from storage.actions import broadcast_store
+from storage.actions import broadcast_store, digest_store
 from storage.actions.action_models import Action, Broadcast
 from storage.actions.action_store import Recipient
 from storage.outbox import Outgoing
@@ -130,6 +130,8 @@ async def send_about(
         return found
 
     now = ctx.now()
+    if purpose == "announce":
+        people = await _keep_for_digests(ctx, action, people)
     quiet, deadline = holds_for(action, purpose, now)
     messages = [
         Outgoing(
@@ -147,6 +149,34 @@ async def send_about(
     if report:
         ctx.after_commit(_start_report(ctx.services, broadcast.id, ctx.chat_id, ctx.t))
     return broadcast
+
+
+DIGEST_TIMER = "digest"
+
+
+async def _keep_for_digests(
+    ctx: Context, action: Action, people: Sequence[Recipient]
+) -> list[Recipient]:
+    """Keeps the action for those who take calls to action in a digest (their next digest is
+    scheduled); returns the others, who get it now."""
+    now = ctx.now()
+    now_people: list[Recipient] = []
+    later: list[int] = []
+    for person in people:
+        due = quiet_hours.next_digest(person.digest, person.timezone, now)
+        if due is None:
+            now_people.append(person)
+            continue
+        later.append(person.user_id)
+        await ctx.schedule(
+            DIGEST_TIMER,
+            str(person.user_id),
+            due,
+            chat_id=person.user_id,
+            grace_seconds=None,
+        )
+    await digest_store.add(ctx.session, later, action.id, now)
+    return now_people
 
 
 def _start_report(

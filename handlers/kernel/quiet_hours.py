@@ -6,6 +6,10 @@ quiet_hours`; NULL means the default, 22:00-08:00; "off" means none). A message 
 end of the person's quiet hours; the delivery engine already leaves rows alone until they are
 due, so a person in their night does not slow a broadcast for anyone else. What is urgent (a
 change or cancellation of an event the person is going to within 24 hours) is not held.
+
+The same person may take calls to action in a digest instead of one by one (`volunteers.
+digest`: NULL, "daily HH:MM" or "weekly HH:MM", weekly on Mondays, local time): `next_digest`
+says when the next one is due.
 """
 
 from __future__ import annotations
@@ -97,3 +101,55 @@ def urgent_change(event_at: datetime | None, now: datetime) -> bool:
     """True when a change to an event at `event_at` must reach people in their night: the
     event starts within the next 24 hours (issue 16's urgent class)."""
     return event_at is not None and now - timedelta(hours=1) <= event_at <= now + URGENT_WITHIN
+
+
+EACH = "each"
+DIGEST_PRESETS = (EACH, "daily 08:00", "daily 18:00", "weekly 08:00", "weekly 18:00")
+_DIGEST = re.compile(r"^\s*(daily|weekly)\s+(\d{1,2})(?:[:.h](\d{2})?)?\s*$")
+
+
+def parse_digest(text: str) -> str:
+    """ "daily 7:30", "weekly 18h" or "each" as stored ("daily HH:MM" | "weekly HH:MM" | "each").
+
+    InvalidInput("invalid.digest") otherwise."""
+    folded = text.strip().casefold()
+    if folded == EACH:
+        return EACH
+    found = _DIGEST.match(folded)
+    if found is None:
+        raise InvalidInput("invalid.digest")
+    how, hour, minute = found.group(1), int(found.group(2)), int(found.group(3) or 0)
+    if hour > 23 or minute > 59:
+        raise InvalidInput("invalid.digest")
+    return f"{how} {hour:02d}:{minute:02d}"
+
+
+def digest_parts(stored: str | None) -> tuple[str, time] | None:
+    """("daily" | "weekly", local time) of a digest choice; None: one by one."""
+    if not stored or stored == EACH:
+        return None
+    try:
+        how, at = stored.split(" ")
+        return (how, time.fromisoformat(at)) if how in ("daily", "weekly") else None
+    except ValueError:
+        return None
+
+
+def next_digest(stored: str | None, timezone: str, now: datetime) -> datetime | None:
+    """When the person's next digest is due (UTC, after `now`); None: they take calls to
+    action one by one. Weekly digests come on Mondays."""
+    parts = digest_parts(stored)
+    if parts is None:
+        return None
+    how, at = parts
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    day = local.date()
+    while True:
+        candidate = datetime.combine(day, at, tzinfo=zone)
+        if candidate > local and (how == "daily" or candidate.weekday() == 0):
+            return candidate.astimezone(UTC)
+        day += timedelta(days=1)

@@ -79,7 +79,7 @@ class Question:
     """One question of the profile."""
 
     name: str
-    kind: str  # choice | multi | text | number | country | timezone | hours
+    kind: str  # choice | multi | text | number | country | timezone | hours | digest
     options: tuple[str, ...] = ()
     limits: tuple[int, int] = (0, 0)
     required: bool = False  # a multi-select that refuses "Done" with nothing chosen
@@ -101,6 +101,7 @@ QUESTIONS: dict[str, Question] = {
         Question("interests", "multi", INTERESTS),
         Question("discreet", "choice", YES_NO),
         Question("quiet_hours", "hours", quiet_hours.PRESETS),
+        Question("digest", "digest", quiet_hours.DIGEST_PRESETS),
         Question("pseudonym", "text", limits=NAME_LIMITS),  # the safety kit: /profile only
         Question("keep_username", "choice", YES_NO),
     )
@@ -119,6 +120,11 @@ def option_label(t: Translator, question: str, value: str) -> str:
         return timezone_label(value)
     if question == "quiet_hours":
         return t("quiet.off") if value == quiet_hours.OFF else quiet_hours.label(value)
+    if question == "digest":
+        parts = quiet_hours.digest_parts(value)
+        if parts is None:
+            return t("digest.each")
+        return t(f"digest.{parts[0]}", time=parts[1].strftime("%H:%M"))
     return t(f"{question}.{value}")
 
 
@@ -157,7 +163,7 @@ def ask(
     if question.kind == "number":
         presets = [button(kind, question.name, str(h), t.number(h)) for h in HOURS_PRESETS]
         return text, [presets]
-    if question.kind == "hours":  # button data: the preset's index (":" cannot be in it)
+    if question.kind in ("hours", "digest"):  # button data: the preset's index (no ":")
         cells = [
             button(kind, question.name, str(i), option_label(t, question.name, v))
             for i, v in enumerate(question.options)
@@ -195,12 +201,14 @@ def parse_text(
         return parse_timezone(text)
     if question.kind == "hours":
         return quiet_hours.parse(text)
+    if question.kind == "digest":
+        return quiet_hours.parse_digest(text)
     raise InvalidInput("invalid.use_buttons")
 
 
 def parse_button(question: Question, raw: str, data: dict[str, Any]) -> Any:
     """The value a pressed button stands for; None when it is not one of the options."""
-    if question.kind == "hours":
+    if question.kind in ("hours", "digest"):
         presets = question.options
         return presets[int(raw)] if raw.isdigit() and int(raw) < len(presets) else None
     if question.kind in ("choice", "multi"):
@@ -227,6 +235,8 @@ def answer_label(t: Translator, question: str, value: Any) -> str:
         return option_label(t, question, str(value))
     if question == "quiet_hours":
         return option_label(t, question, quiet_hours.effective(value))
+    if question == "digest":
+        return option_label(t, question, str(value or quiet_hours.EACH))
     if question == "hours_per_month":
         return t.plural("profile.hours", int(value))
     return escape(value)

@@ -62,6 +62,7 @@ def editable(volunteer: Volunteer) -> list[str]:
         "interests",
         "discreet",
         "quiet_hours",
+        "digest",
         "pseudonym",
         "keep_username",
     ]
@@ -72,6 +73,7 @@ def current_values(volunteer: Volunteer) -> dict[str, Any]:
     none were chosen)."""
     values = {name: getattr(volunteer, name) for name in volunteers.PROFILE_FIELDS}
     values["quiet_hours"] = quiet_hours.effective(volunteer.quiet_hours)
+    values["digest"] = volunteer.digest or quiet_hours.EACH
     return values
 
 
@@ -192,6 +194,10 @@ async def _save(ctx: Context, data: Data) -> None:
             values["org_country"] = values["country"]
     if values.get("quiet_hours") == quiet_hours.effective(volunteer.quiet_hours):
         values.pop("quiet_hours", None)  # unchanged: the default stays the default
+    if values.get("digest") == (volunteer.digest or quiet_hours.EACH):
+        values.pop("digest", None)
+    elif values.get("digest") == quiet_hours.EACH:
+        values["digest"] = None
     keep_again = bool(values.get("keep_username")) and not volunteer.keep_username
     for name, value in values.items():
         if name in PROFILE_STORED and getattr(volunteer, name) != value:

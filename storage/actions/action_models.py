@@ -69,3 +69,15 @@ class Broadcast(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DigestItem(Base):
+    """A call to action waiting for a volunteer's daily or weekly digest (issue 16)."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (UniqueConstraint("user_id", "action_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    action_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

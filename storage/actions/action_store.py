@@ -37,6 +37,7 @@ class Recipient:
     language: str
     timezone: str
     quiet_hours: str | None = None  # as stored on the volunteer (None: the default)
+    digest: str | None = None  # as stored on the volunteer (None: one by one)
 
 
 def new_code() -> str:
@@ -122,7 +123,7 @@ async def audience(
         statement = statement.where(Volunteer.language.in_(list(filters["languages"])))
     volunteers = (await session.scalars(statement)).all()
     return [
-        Recipient(v.user_id, v.language, v.timezone, v.quiet_hours)
+        Recipient(v.user_id, v.language, v.timezone, v.quiet_hours, v.digest)
         for v in volunteers
         if _matches(v, filters) and (muted is None or muted not in (v.muted or []))
     ]
@@ -134,7 +135,13 @@ async def recipients(session: AsyncSession, user_ids: Iterable[int]) -> list[Rec
     if not ids:
         return []
     rows = await session.execute(
-        select(Volunteer.user_id, Volunteer.language, Volunteer.timezone, Volunteer.quiet_hours)
+        select(
+            Volunteer.user_id,
+            Volunteer.language,
+            Volunteer.timezone,
+            Volunteer.quiet_hours,
+            Volunteer.digest,
+        )
         .where(Volunteer.user_id.in_(ids))
         .order_by(Volunteer.user_id)
     )

@@ -27,6 +27,7 @@ PROFILE_FIELDS = frozenset(
         "interests",
         "discreet",
         "quiet_hours",
+        "digest",
         "pseudonym",
         "keep_username",
     }

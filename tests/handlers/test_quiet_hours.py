@@ -279,3 +279,66 @@ async def test_the_profile_screen_mutes_nudges_check_ins_and_a_kind_of_action(
     await amira.press("🔔 What reaches me")
     await amira.press("Reminders about votes")
     assert "🔔 Reminders about votes" in amira.last.labels
+
+
+def test_the_next_digest_comes_at_the_chosen_local_time() -> None:
+    # 17:00 in Beirut on Tuesday 1 December 2026: the daily 18:00 digest is in an hour.
+    tuesday = at("2026-12-01T15:00")
+    assert quiet_hours.next_digest("daily 18:00", "Asia/Beirut", tuesday) == at("2026-12-01T16:00")
+    assert quiet_hours.next_digest("daily 08:00", "Asia/Beirut", tuesday) == at("2026-12-02T06:00")
+    # Weekly digests come on Mondays: the 7th.
+    assert quiet_hours.next_digest("weekly 18:00", "Asia/Beirut", tuesday) == at("2026-12-07T16:00")
+    assert quiet_hours.next_digest(None, "Asia/Beirut", tuesday) is None
+    assert quiet_hours.next_digest("each", "Asia/Beirut", tuesday) is None
+    assert quiet_hours.parse_digest(" Daily 7h30 ") == "daily 07:30"
+    assert quiet_hours.parse_digest("weekly 19") == "weekly 19:00"
+    for bad in ("monthly 08:00", "daily 25:00", "daily"):
+        with pytest.raises(InvalidInput):
+            quiet_hours.parse_digest(bad)
+
+
+async def test_a_daily_digest_gathers_calls_to_action_in_one_message_at_the_chosen_time(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    set_local_time(clock, BEIRUT, 12)
+    await make_volunteer(storage, 1, now=clock.now(), name="Amira")
+    amira = conversation.person("Amira", user_id=1)
+    await make_volunteer(storage, 2, now=clock.now(), name="Dana")
+    await amira.send("/profile")
+    await amira.press("Calls to action")
+    assert "digest" in amira.last.text
+    await amira.send("every day")
+    assert "daily 07:30" in amira.messages[-2].text
+    await amira.press("Daily digest at 18:00")
+    assert "<b>Calls to action</b>: Daily digest at 18:00" in amira.last.text
+    engine = engine_for(conversation.dispatcher.services)
+    for title in ("Vigil for survivors", "Letters to MPs"):
+        await create_meeting(coordinator, clock, title=title)
+        await coordinator.press("✅ Send it")
+        assert await engine.drain() == 1  # Dana only
+    assert all("Vigil" not in m.text for m in messenger.chats[1])
+    set_local_time(clock, BEIRUT, 17)
+    await conversation.dispatcher.run_due_timers()
+    assert await engine.drain() == 0
+    set_local_time(clock, BEIRUT, 18)
+    await conversation.dispatcher.run_due_timers()
+    assert await engine.drain() == 1
+    digest = messenger.chats[1][-1]
+    assert "Your digest: 2 calls to action" in digest.text
+    assert "Vigil for survivors" in digest.text and "Letters to MPs" in digest.text
+    assert digest.labels == ["🤝 Vigil for survivors", "🤝 Letters to MPs"]
+    assert all("https://t.me/chorus_bot?start=a_" in str(row) for row in digest.keyboard)
+    # Nothing new: the next evening brings no empty digest.
+    set_local_time(clock, BEIRUT, 18)
+    await conversation.dispatcher.run_due_timers()
+    assert await engine.drain() == 0
+    # Back to one by one: the next call to action comes at once.
+    await amira.send("/profile")
+    await amira.press("Calls to action")
+    await amira.press("One by one")
+    async with storage.sessionmaker() as session:
+        assert (await session.get(Volunteer, 1)).digest is None  # type: ignore[union-attr]
