@@ -68,6 +68,8 @@ class ChatMethods(ApiBase):
             "setChatMenuButton": self.set_chat_menu_button,
             "getChatMenuButton": self.get_chat_menu_button,
             "leaveChat": self.leave_chat,
+            "banChatMember": self.ban_chat_member,
+            "unbanChatMember": self.unban_chat_member,
             "createForumTopic": self.create_forum_topic,
             "sendChatAction": self.send_chat_action,
         }
@@ -269,6 +271,34 @@ class ChatMethods(ApiBase):
         self.writable_chat(params)
         if params.get("action") not in _CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
+        return True
+
+    # bans
+
+    def _banned_member(self, params: Params) -> tuple[Chat, int]:
+        chat = self.resolve_chat(params.get("chat_id"))
+        if chat.type == "private":
+            raise bad_request("chat member status can't be changed in private chats")
+        if params.get("user_id") is None:
+            raise bad_request("invalid user_id specified")
+        user_id = as_int(params["user_id"])
+        if self.state.bot_status(chat) not in ("administrator", "creator"):
+            raise bad_request("not enough rights to restrict/unrestrict chat member")
+        if chat.status_of(user_id) == "creator":
+            raise bad_request("can't remove chat owner")
+        return chat, user_id
+
+    def ban_chat_member(self, params: Params) -> bool:
+        """Bans a person from a group (the bot must be an administrator)."""
+        chat, user_id = self._banned_member(params)
+        self.state.ban(chat, user_id, by=self.state.bot.id)
+        return True
+
+    def unban_chat_member(self, params: Params) -> bool:
+        """Lifts a ban; without only_if_banned a current member is removed too."""
+        chat, user_id = self._banned_member(params)
+        only = as_bool(params.get("only_if_banned"))
+        self.state.unban(chat, user_id, only_if_banned=only, by=self.state.bot.id)
         return True
 
     # pins and menu

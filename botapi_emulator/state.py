@@ -155,6 +155,19 @@ class EmulatorState(World):
         self._service_message(chat, actor, {"left_chat_member": self.user_api(user_id)})
         self._set_status(chat, user_id, "kicked" if kicked else "left", by=actor)
 
+    def ban(self, chat: Chat, user_id: int, *, by: int) -> None:
+        """Bans a person from a group (banChatMember): out of it, and kept out until unbanned."""
+        if chat.status_of(user_id) in ACTIVE_STATUSES:
+            self._service_message(chat, by, {"left_chat_member": self.user_api(user_id)})
+        self._set_status(chat, user_id, "kicked", by=by)
+
+    def unban(self, chat: Chat, user_id: int, *, only_if_banned: bool, by: int) -> None:
+        """Lifts a ban (unbanChatMember): free to join again, not added back. Without
+        `only_if_banned` a current member is removed too, as Telegram does."""
+        status = chat.status_of(user_id)
+        if status == "kicked" or (status in ACTIVE_STATUSES and not only_if_banned):
+            self._set_status(chat, user_id, "left", by=by)
+
     def block_bot(self, user_id: int) -> None:
         """The person blocks the bot: sends become 403 and the bot gets my_chat_member."""
         chat = self.chat(self.user(user_id).id)
