@@ -63,3 +63,20 @@ async def test_less_like_this_on_a_message_mutes_that_kind_of_action(
     await _create_meeting(chorus.coordinator, when)
     preview = await _says(chorus.coordinator, "It will go to")
     assert "It will go to 1 volunteer." in preview
+
+
+async def test_a_daily_digest_brings_the_call_to_action_at_the_chosen_time(
+    chorus: ChorusUnderTest,
+) -> None:
+    await _to_local_time(chorus, 12)
+    amira = await _volunteer(chorus, "Amira", digest="daily 18:00")  # Asia/Beirut
+    lucia = await _volunteer(chorus, "Lucía", "es", timezone="Europe/Madrid")  # 11:00
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+    await _create_meeting(chorus.coordinator, when)
+    await chorus.coordinator.press("✅ Send it")
+    await _says(lucia, "Vigil & march")
+    await _says(chorus.coordinator, "Sending finished")
+    assert all("Vigil" not in (m.text or "") for m in await amira.chat_messages())
+    await _to_local_time(chorus, 18)
+    text = await _says(amira, "Your digest: 1 call to action")
+    assert "Vigil & march" in text
