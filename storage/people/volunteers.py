@@ -34,6 +34,9 @@ PROFILE_FIELDS = frozenset(
 )
 
 
+SAFETY_CHOICES = ("pseudonym", "keep_username")  # set in /profile only
+
+
 async def get(session: AsyncSession, user_id: int) -> Volunteer | None:
     """A volunteer by Telegram user id."""
     return await session.get(Volunteer, user_id)
@@ -54,11 +57,15 @@ async def register(
     if unknown:
         raise ValueError(f"unknown profile fields: {sorted(unknown)}")
     volunteer = await session.get(Volunteer, user_id)
+    # the safety kit's choices outlive a new registration of the same person (registration
+    # does not ask them): a pseudonym stays, and a username not kept stays unkept
+    kept = {name: getattr(volunteer, name) for name in SAFETY_CHOICES} if volunteer else {}
     if volunteer is None:
         volunteer = Volunteer(user_id=user_id, registered_at=now)
         session.add(volunteer)
     for name in PROFILE_FIELDS:
-        setattr(volunteer, name, profile.get(name, _default(name)))
+        default = kept[name] if name in kept else _default(name)
+        setattr(volunteer, name, profile.get(name, default))
     if not volunteer.keep_username:
         volunteer.username = None
     volunteer.pledge_accepted_at = pledge_accepted_at
