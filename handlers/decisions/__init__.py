@@ -2,4 +2,4 @@
 /decisions."""
 
 # The modules other areas may use (checked by tests/test_architecture.py).
-__all__: list[str] = []
+__all__: list[str] = ["forgotten"]

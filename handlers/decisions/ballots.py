@@ -6,6 +6,9 @@ Native Telegram poll or inline buttons — decided per decision when it is creat
   Telegram poll*: it is the interface members know, and Telegram shows exactly what an open,
   live vote promises (who chose what, the counts). The bot receives every `poll_answer` and
   keeps its own counted results message next to the poll (only eligible members count there).
+- Not when the group has a member in discreet mode: Telegram shows every voter's name next to
+  their choice in a non-anonymous poll, and a discreet member is never shown by name with a
+  choice; such a group votes with buttons.
 - Everything else uses *inline buttons* on the results message: an anonymous native poll sends
   the bot no answers at all (no eligibility, quorum or nudges possible); a native poll shows
   its counts to whoever voted, so it cannot hide results until the close; and it cannot count
@@ -24,6 +27,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.coalition.audit import note
+from handlers.decisions import group_voice
 from handlers.decisions.decision_input import CONSENSUS, VOTE, parse
 from handlers.decisions.decision_views import Snapshot, final_text, keyboard, live_text
 from handlers.decisions.vote_rules import (
@@ -102,8 +106,9 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
         outcome = decide_consensus(result, quorum, len(units), weak)
         size = 3
     else:
-        result = tally(len(decision.options), casts)
-        outcome = decide_vote(decision.rule, result, quorum, len(units))
+        abstain = decision.abstain_option
+        result = tally(len(decision.options), casts, abstain=abstain)
+        outcome = decide_vote(decision.rule, result, quorum, len(units), abstain)
         size = len(decision.options)
     names: list[list[str | None]] = [[] for _ in range(size)]
     voted: list[str | None] = []
@@ -125,6 +130,7 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
     return Snapshot(
         counts=list(result.counts[:size]),
         voters=result.voters,
+        abstentions=result.abstentions,
         eligible=len(units),
         needed=outcome.needed,
         status=outcome.status,
@@ -206,14 +212,28 @@ async def create(ctx: Context, kind: str) -> None:
     if refused is not None:
         ctx.reply(t(refused))
         return
-    timezone = ctx.volunteer.timezone if ctx.volunteer else ctx.settings.default_timezone
+    voice = await group_voice.of_group(
+        ctx.session, ctx.chat_id, ctx.settings.default_locale, ctx.settings.default_timezone
+    )
+    timezone = voice.timezone  # "18:00" typed in a group is the group's 18:00
     try:
         draft = parse(kind, ctx.args, t, ctx.now(), timezone)
     except InvalidInput as exc:
         ctx.reply(Html(exc.text(t) + "\n" + t("decisions.usage_hint", command=kind_command(kind))))
         return
     org_voting = bool(settings.get(ORG_VOTING))
-    native = kind == VOTE and not (draft.anonymous or draft.hidden or org_voting)
+    posts = translator(voice.locale)
+    abstain_option: int | None = None
+    if draft.abstain:
+        abstain_option = len(draft.options)
+        draft.options.append(posts("decisions.abstain_option"))
+    # Telegram names every voter of a non-anonymous poll to the group: never with discreet
+    # members in it (they vote with buttons, where the bot's results never name them).
+    native = (
+        kind == VOTE
+        and not (draft.anonymous or draft.hidden or org_voting)
+        and not await decision_store.has_discreet_member(ctx.session, ctx.chat_id)
+    )
     decision = await decision_store.create(
         ctx.session,
         chat_id=ctx.chat_id,
@@ -231,8 +251,9 @@ async def create(ctx: Context, kind: str) -> None:
         nudges=draft.nudges,
         transport=NATIVE if native else BUTTONS,
         created_by=ctx.user_id,
-        locale=t.locale,
+        locale=posts.locale,
         timezone=timezone,
+        abstain_option=abstain_option,
         created_at=ctx.now(),
         closes_at=draft.closes_at,
     )
@@ -359,6 +380,8 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
             except MessengerError as exc:
                 log.info("results of decision %s not edited: %r", decision.id, exc)
         sent = await messenger.send_message(decision.chat_id, result)
+        async with services.sessionmaker() as session, session.begin():
+            await decision_store.set_final_message(session, decision.id, sent.message_id)
         try:
             await messenger.pin_message(decision.chat_id, sent.message_id)
         except MessengerError as exc:

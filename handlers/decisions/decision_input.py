@@ -43,9 +43,10 @@ FLAGS = (
     "multiple",
     "single",
     "quiet",
+    "abstain",
 )
 RULE_FLAGS = {"plurality": PLURALITY, "majority": MAJORITY, "two_thirds": TWO_THIRDS}
-VOTE_ONLY = frozenset({"plurality", "majority", "two_thirds", "multiple", "single"})
+VOTE_ONLY = frozenset({"plurality", "majority", "two_thirds", "multiple", "single", "abstain"})
 _NUMBER = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(%|٪)?$")
 
 
@@ -63,6 +64,7 @@ class Draft:
     hidden: bool = False
     multiple: bool = False
     nudges: bool = True
+    abstain: bool = False  # an "Abstain" option is added last (see vote_rules.tally)
     weak_share: Fraction = DEFAULT_WEAK_SHARE
 
 
@@ -166,6 +168,8 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
             _add_option(draft, part)
     if kind == VOTE and len(draft.options) < 2:
         raise InvalidInput("decisions.error.too_few_options")
+    if draft.abstain and len(draft.options) >= MAX_OPTIONS:
+        raise InvalidInput("decisions.error.too_many_options", limit=MAX_OPTIONS - 1)
     return draft
 
 
@@ -180,6 +184,8 @@ def _apply_flag(draft: Draft, name: str) -> None:
         draft.multiple = name == "multiple"
     elif name == "quiet":
         draft.nudges = False
+    elif name == "abstain":
+        draft.abstain = True
 
 
 def _add_option(draft: Draft, option: str) -> None:

@@ -8,12 +8,12 @@ from datetime import timedelta
 from typing import Literal
 
 from handlers.coalition.audit import note
-from handlers.decisions import ballots
+from handlers.decisions import ballots, group_voice
 from handlers.decisions.decision_views import AdminButton, Snapshot, option_labels, outcome_text
 from handlers.kernel import csv_export
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.kernel.permissions import allowed, check, may_manage_decision, refusal
 from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
@@ -86,15 +86,52 @@ async def _history_text(ctx: Context) -> Html:
 @router.command("decisions")
 async def decisions_command(ctx: Context) -> None:
     """Lists the group's past outcomes; coordinators also get the export and the settings."""
-    if ctx.args.strip().casefold() == "csv":
+    words = ctx.args.split()
+    first = words[0].casefold() if words else ""
+    if first == "csv":
         await _export(ctx)
+        return
+    if first in (group_voice.LOCALE, "language", group_voice.TIMEZONE) and len(words) == 2:
+        await _set_voice(ctx, group_voice.TIMEZONE if first == "timezone" else "locale", words[1])
         return
     text = await _history_text(ctx)
     if allowed(ctx.roles, "decisions.manage"):
         group = await group_store.get(ctx.session, ctx.chat_id)
+        text = Html(text + "\n\n" + await _voice_text(ctx, "decisions.group_voice"))
         ctx.reply(text, _settings_keyboard(ctx.t, group.settings if group else {}))
     else:
         ctx.reply(text)
+
+
+async def _voice_text(ctx: Context, key: str) -> str:
+    voice = await group_voice.of_group(
+        ctx.session, ctx.chat_id, ctx.settings.default_locale, ctx.settings.default_timezone
+    )
+    return ctx.t(key, language=ctx.t.language_name(voice.locale), zone=voice.timezone)
+
+
+async def _set_voice(ctx: Context, setting: str, value: str) -> None:
+    """Sets the group's language or time zone (coordinators), or `auto` for the members'."""
+    if not check(ctx, "decisions.manage"):
+        return
+    chosen: str | None = None
+    if value.casefold() != group_voice.AUTO:
+        if setting == group_voice.LOCALE:
+            chosen = group_voice.valid_locale(value)
+            if chosen is None:
+                choices = ", ".join(f"<code>{code}</code>" for code in SUPPORTED_LOCALES)
+                ctx.reply(ctx.t("decisions.error.bad_language", value=value, choices=Html(choices)))
+                return
+        else:
+            chosen = group_voice.valid_timezone(value)
+            if chosen is None:
+                ctx.reply(ctx.t("decisions.error.bad_timezone", value=value))
+                return
+    group = await group_store.get(ctx.session, ctx.chat_id)
+    before = group.settings.get(setting) if group is not None else None
+    await group_store.set_setting(ctx.session, ctx.chat_id, setting, chosen)
+    await note(ctx, "settings.change", setting=setting, from_=before, to=chosen, group=ctx.chat_id)
+    ctx.reply(await _voice_text(ctx, "decisions.voice_saved"))
 
 
 @router.button(ExportButton)

@@ -1,8 +1,12 @@
 """What a group sees of a decision: the live results message, the final result, the buttons.
 
-Visibility rules: an open vote shows who chose what (discreet members as "a member
-(discreet)"); an anonymous vote shows only counts, plus who has voted — never how — so that
-turnout can be checked; a hidden vote shows only turnout until the close.
+What is shown, and when (the promise of each mode, stated in docs/decisions.md):
+
+- open: who chose what, live (discreet members as "a member (discreet)", never by name);
+- hidden: while open, only the turnout and who has voted; at the close, who chose what;
+- anonymous: while open, only the turnout as a number — no counts, no names, nothing on the
+  buttons — so that no sequence of edits can be matched with who pressed in between; at the
+  close, the counts only. No name is ever attached to a choice (ballots are deleted then).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from handlers.decisions.vote_rules import (
     AGREE,
     BLOCK,
     CONSENSUS,
+    NO_QUORUM,
     POSITIONS,
     STAND_ASIDE,
     parse_share,
@@ -73,6 +78,12 @@ class Snapshot:
     asking: list[str | None] = field(default_factory=list)  # consensus: who has a question
     reasons: list[list[str | None]] = field(default_factory=list)  # [name, reason] per block
     late_seconds: float = 0.0
+    abstentions: int = 0  # voters whose only choice was the abstain option
+
+    @property
+    def cast(self) -> int:
+        """Votes cast: voters who did not abstain."""
+        return self.voters - self.abstentions
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as stored in Decision.result."""
@@ -132,6 +143,8 @@ def rules_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
         lines.append(t("decisions.mode.org_voting"))
     if decision.multiple:
         lines.append(t("decisions.mode.multiple"))
+    if decision.abstain_option is not None:
+        lines.append(t("decisions.mode.abstain"))
     return "\n".join(lines)
 
 
@@ -141,12 +154,15 @@ def _option_lines(
     lines: list[str] = []
     labels = option_labels(t, decision)
     for index, count in enumerate(snap.counts[: len(labels)]):
-        line = t(
-            "decisions.option_count",
-            option=labels[index],
-            count=count,
-            percent=_percent(t, count, snap.voters),
-        )
+        if index == decision.abstain_option:
+            line = t("decisions.abstain_count", option=labels[index], count=count)
+        else:
+            line = t(
+                "decisions.option_count",
+                option=labels[index],
+                count=count,
+                percent=_percent(t, count, snap.cast),
+            )
         names = snap.names[index] if with_names and index < len(snap.names) else []
         if names:
             line = Html(f"{line}: {name_list(t, names)}")
@@ -169,15 +185,18 @@ def option_labels(t: Translator, decision: Decision) -> list[str]:
     return list(decision.options)
 
 
-def _turnout(t: Translator, decision: Decision, snap: Snapshot, *, names: bool) -> list[str]:
+def _turnout(
+    t: Translator, decision: Decision, snap: Snapshot, *, names: bool, closed: bool = False
+) -> list[str]:
     lines: list[str] = [t.plural("decisions.turnout", snap.voters, eligible=snap.eligible)]
+    if decision.abstain_option is not None and not (decision.anonymous and not closed):
+        lines.append(t("decisions.votes_cast", cast=snap.cast, abstentions=snap.abstentions))
     if snap.needed:
         missing = snap.needed - snap.voters
-        lines.append(
-            t("decisions.quorum_reached")
-            if missing <= 0
-            else t.plural("decisions.quorum_missing", missing)
-        )
+        if missing <= 0:
+            lines.append(t("decisions.quorum_reached"))
+        elif not closed:  # at the close the outcome says the quorum was not reached
+            lines.append(t.plural("decisions.quorum_missing", missing))
     if names and snap.voted:
         lines.append(t("decisions.who_voted", names=Html(name_list(t, snap.voted))))
     return lines
@@ -198,11 +217,10 @@ def live_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
         when(t, decision),
         "",
     ]
-    if not decision.hidden:
-        lines += _option_lines(t, decision, snap, with_names=not decision.anonymous)
+    if not (decision.hidden or decision.anonymous):
+        lines += _option_lines(t, decision, snap, with_names=True)
         lines.append("")
-    show_voters = decision.anonymous or decision.hidden
-    lines += _turnout(t, decision, snap, names=show_voters)
+    lines += _turnout(t, decision, snap, names=decision.hidden and not decision.anonymous)
     return _fit(lines)
 
 
@@ -223,7 +241,7 @@ def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
             who = _name(t, name) if not decision.anonymous else t("decisions.a_member")
             lines.append(f"• {who}: {reason_text}")
     lines.append("")
-    lines += _turnout(t, decision, snap, names=False)
+    lines += _turnout(t, decision, snap, names=False, closed=True)
     if decision.kind != CONSENSUS:
         lines.append(t(f"decisions.rule.{decision.rule}"))
     if snap.late_seconds >= LATE_NOTICE_SECONDS:
@@ -236,12 +254,14 @@ def outcome_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
     """One line: what was decided."""
     labels = option_labels(t, decision)
     winners = [labels[i] for i in snap.winners if i < len(labels)]
-    values: dict[str, Any] = {"needed": snap.needed, "voters": snap.voters}
+    # "{count} of {voters} votes" are votes cast; "{voters} voted, {needed} needed" is turnout.
+    voters = snap.voters if snap.status == NO_QUORUM else snap.cast
+    values: dict[str, Any] = {"needed": snap.needed, "voters": voters}
     if winners:
         values["option"] = winners[0]
         values["options"] = " / ".join(winners)
         values["count"] = snap.counts[snap.winners[0]]
-        values["percent"] = _percent(t, snap.counts[snap.winners[0]], snap.voters)
+        values["percent"] = _percent(t, snap.counts[snap.winners[0]], snap.cast)
     if decision.kind == CONSENSUS:
         stand = snap.counts[STAND_ASIDE]
         values["stand_asides"] = stand
@@ -265,7 +285,7 @@ def keyboard(t: Translator, decision: Decision, snap: Snapshot) -> Keyboard:
         kind = PositionButton if decision.kind == CONSENSUS else VoteButton
         for index, label in enumerate(labels):
             text = label
-            if not decision.hidden and index < len(snap.counts):
+            if not (decision.hidden or decision.anonymous) and index < len(snap.counts):
                 text = f"{label} · {snap.counts[index]}"
             rows.append([Button(text, kind(decision.id, index).pack())])
         if decision.kind == CONSENSUS:

@@ -47,6 +47,9 @@ async def vote_pressed(ctx: Context, button: VoteButton) -> None:
     existing = await decision_store.ballot_of(ctx.session, decision.id, ctx.user_id)
     current = set(existing.choice) if existing is not None else set()
     chosen = current ^ {option} if decision.multiple else {option}
+    abstain = decision.abstain_option
+    if abstain is not None and len(chosen) > 1:  # abstaining excludes every other choice
+        chosen = {option} if option == abstain else chosen - {abstain}
     if chosen == current:
         ctx.answer(ctx.t("decisions.vote_unchanged", option=decision.options[option]))
         return

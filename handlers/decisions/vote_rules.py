@@ -3,12 +3,17 @@
 - plurality: the option with the most votes wins; a tie for first place decides nothing.
 - majority: an option needs more than half of the votes cast (exactly 50 % is not enough).
 - two_thirds: an option needs at least two thirds of the votes cast.
-- consensus: passes when the quorum is reached, someone agrees and nobody blocks; when the
-  stand-asides reach the weak share (default one third) of the positions, it is a weak consensus.
+- consensus: passes when someone agrees and nobody blocks (and the quorum of positions is
+  reached, when one is set); when the stand-asides reach the weak share (default one third) of
+  the positions, it is a weak consensus. Standing aside is consensus's abstention: it counts
+  towards the quorum and never stops a proposal.
 
-"Votes cast" counts voters (ballots), so in a multiple-choice vote an option's share is the
-share of voters who chose it. With one vote per organisation, the unit of counting is the
-organisation (its members' latest ballot), and quorum shares are shares of eligible units.
+"Votes cast" counts voters (ballots) who did not abstain, as in common rules of order (Robert's
+Rules: a majority is "more than half of the votes cast", abstentions aside); an abstention
+still counts towards the quorum, which measures who took part. In a multiple-choice vote an
+option's share is the share of the votes cast that chose it. With one vote per organisation,
+the unit of counting is the organisation (its members' latest ballot), and quorum shares are
+shares of eligible units.
 Arithmetic is exact (fractions), so 2 of 3 is two thirds and 50 of 100 is not a majority.
 """
 
@@ -36,6 +41,7 @@ TIE = "tie"
 NO_MAJORITY = "no_majority"
 NO_QUORUM = "no_quorum"
 NO_VOTES = "no_votes"
+ALL_ABSTAINED = "all_abstained"
 PASSED = "passed"
 WEAK = "weak"
 BLOCKED = "blocked"
@@ -69,10 +75,16 @@ class Cast:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """Votes per option (or per position) and how many units voted."""
+    """Votes per option (or per position), how many units took part, how many abstained."""
 
     counts: tuple[int, ...]
-    voters: int
+    voters: int  # turnout: every unit with a ballot, abstentions included (the quorum's count)
+    abstentions: int = 0
+
+    @property
+    def cast(self) -> int:
+        """Votes cast: the voters who did not abstain (the base of every share)."""
+        return self.voters - self.abstentions
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,18 +106,32 @@ def latest_per_unit(ballots: Iterable[Cast]) -> list[Cast]:
     return list(chosen.values())
 
 
-def tally(option_count: int, ballots: Iterable[Cast], *, counted: Sequence[int] = ()) -> Tally:
-    """Counts the latest ballot of each unit; `counted` limits which choices make a voter."""
+def tally(
+    option_count: int,
+    ballots: Iterable[Cast],
+    *,
+    counted: Sequence[int] = (),
+    abstain: int | None = None,
+) -> Tally:
+    """Counts the latest ballot of each unit; `counted` limits which choices make a voter.
+
+    A ballot whose only choice is the `abstain` option is an abstention: it counts in the
+    turnout, not in the votes cast; an abstain pick next to real choices is ignored.
+    """
     counts = [0] * option_count
-    voters = 0
+    voters = abstentions = 0
     for cast in latest_per_unit(ballots):
-        picks = [c for c in cast.choice if 0 <= c < option_count and (not counted or c in counted)]
+        picks = {c for c in cast.choice if 0 <= c < option_count and (not counted or c in counted)}
         if not picks:
             continue
         voters += 1
-        for pick in set(picks):
+        if abstain is not None and picks != {abstain}:
+            picks.discard(abstain)
+        elif abstain is not None:
+            abstentions += 1
+        for pick in picks:
             counts[pick] += 1
-    return Tally(tuple(counts), voters)
+    return Tally(tuple(counts), voters, abstentions)
 
 
 def _threshold_met(rule: str, votes: int, cast: int) -> bool:
@@ -116,8 +142,11 @@ def _threshold_met(rule: str, votes: int, cast: int) -> bool:
     return True
 
 
-def decide_vote(rule: str, result: Tally, quorum: Quorum, eligible: int) -> Outcome:
-    """The outcome of a vote under a rule and a quorum."""
+def decide_vote(
+    rule: str, result: Tally, quorum: Quorum, eligible: int, abstain: int | None = None
+) -> Outcome:
+    """The outcome of a vote under a rule and a quorum: the quorum counts every voter, the
+    shares are shares of the votes cast (abstentions aside); ValueError for an unknown rule."""
     if rule not in VOTE_RULES:
         raise ValueError(f"unknown rule {rule!r}")
     needed = quorum.needed(eligible)
@@ -125,10 +154,12 @@ def decide_vote(rule: str, result: Tally, quorum: Quorum, eligible: int) -> Outc
         return Outcome(NO_VOTES, needed=needed)
     if result.voters < needed:
         return Outcome(NO_QUORUM, needed=needed)
+    if result.cast == 0:
+        return Outcome(ALL_ABSTAINED, needed=needed)
     qualified = [
         index
         for index, votes in enumerate(result.counts)
-        if votes and _threshold_met(rule, votes, result.voters)
+        if votes and index != abstain and _threshold_met(rule, votes, result.cast)
     ]
     if not qualified:
         return Outcome(NO_MAJORITY, needed=needed)

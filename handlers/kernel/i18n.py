@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -132,12 +132,15 @@ class Translator:
         return str(format_decimal(value, locale=self.babel_locale))
 
     def datetime_text(self, moment: datetime, timezone: str) -> str:
-        """A date and time in this locale and the given time zone."""
-        return str(
-            format_datetime(
-                moment, format="medium", tzinfo=ZoneInfo(timezone), locale=self.babel_locale
-            )
-        )
+        """A date and time in this locale and the given time zone, to the minute ("Nov 30,
+        2026, 11:17 AM"): the locale's medium date and short time, joined by its medium
+        date-time pattern (CLDR) — people plan by the minute, seconds are noise."""
+        local = moment.astimezone(ZoneInfo(timezone))
+        locale = self.babel_locale
+        pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
+        date = format_date(local, format="medium", locale=locale)
+        time = format_time(local, format="short", locale=locale)
+        return pattern.replace("{0}", str(time)).replace("{1}", str(date))
 
     def date_text(self, moment: datetime, timezone: str) -> str:
         """A date in this locale and the given time zone."""

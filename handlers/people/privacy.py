@@ -16,6 +16,7 @@ from typing import Literal
 import orjson
 
 from handlers.coalition import roles
+from handlers.decisions import forgotten
 from handlers.kernel import permissions
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import AfterCommit, Context
@@ -101,7 +102,9 @@ async def erase(ctx: Context) -> bool:
     if volunteer is not None:
         names |= {volunteer.display_name, volunteer.org_name or "", volunteer.username or ""}
         names |= {volunteer.pseudonym or ""}
+    posts = await forgotten.posts_naming(ctx, ctx.user_id, names)
     await privacy_store.erase(ctx.session, ctx.user_id, frozenset(names))
+    forgotten.rerender_after_commit(ctx, posts)
     await audit_store.record(ctx.session, privacy_store.ERASED, "privacy.forget", ctx.now())
     ctx.volunteer = None
     ctx.dialog = None

@@ -34,6 +34,8 @@ class Decision(Base):
     poll_id: Mapped[str | None] = mapped_column(String(64), index=True)
     poll_message_id: Mapped[int | None] = mapped_column(BigInteger)
     results_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    final_message_id: Mapped[int | None] = mapped_column(BigInteger)  # the posted result
+    abstain_option: Mapped[int | None] = mapped_column(Integer)  # the option that abstains
     created_by: Mapped[int] = mapped_column(BigInteger)
     locale: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))

@@ -134,6 +134,43 @@ async def set_reason(session: AsyncSession, decision_id: int, voter_id: int, rea
     return True
 
 
+async def set_final_message(session: AsyncSession, decision_id: int, message_id: int) -> None:
+    """Remembers the message the result was posted as (re-rendered after a /forget)."""
+    decision = await session.get(Decision, decision_id)
+    if decision is not None:
+        decision.final_message_id = message_id
+        await session.flush()
+
+
+async def naming(session: AsyncSession, user_id: int, names: Iterable[str]) -> list[int]:
+    """Decisions whose posted messages may show this person: open ones they voted in, closed
+    ones whose stored result holds one of their names."""
+    voted = set(
+        await session.scalars(
+            select(Ballot.decision_id)
+            .join(Decision, Decision.id == Ballot.decision_id)
+            .where(Ballot.voter_id == user_id, Decision.status == OPEN)
+        )
+    )
+    wanted = {name for name in names if name}
+    if wanted:
+        closed = await session.execute(
+            select(Decision.id, Decision.result).where(Decision.status == CLOSED)
+        )
+        voted |= {i for i, result in closed.all() if _mentions(result, wanted)}
+    return sorted(voted)
+
+
+def _mentions(value: Any, names: set[str]) -> bool:
+    if isinstance(value, str):
+        return value in names
+    if isinstance(value, list):
+        return any(_mentions(item, names) for item in value)
+    if isinstance(value, dict):
+        return any(_mentions(item, names) for item in value.values())
+    return False
+
+
 async def history(
     session: AsyncSession, chat_id: int, limit: int | None = None
 ) -> Sequence[Decision]:
@@ -177,6 +214,21 @@ async def eligible(session: AsyncSession, chat_id: int) -> Sequence[Volunteer]:
             .order_by(Volunteer.user_id)
         )
     ).all()
+
+
+async def has_discreet_member(session: AsyncSession, chat_id: int) -> bool:
+    """Whether a volunteer in discreet mode (whatever their status) is known in the group."""
+    found = await session.scalar(
+        select(Volunteer.user_id)
+        .join(GroupMember, GroupMember.user_id == Volunteer.user_id)
+        .where(
+            GroupMember.chat_id == chat_id,
+            GroupMember.status.in_(PRESENT),
+            Volunteer.discreet.is_(True),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def people(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Volunteer]:

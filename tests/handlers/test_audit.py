@@ -90,7 +90,7 @@ async def test_times_are_shown_in_the_readers_zone(
         await audit_store.record(session, COORDINATOR_ID, "role.grant", at, target_id=AMIRA)
     coral = someone(conversation, COORDINATOR_ID, "Coral")
     await coral.send("/audit")
-    assert "Nov 2, 2026, 11:30:00\u202fPM — <b>Coral</b>: gave a role → Amira" in coral.last.text
+    assert "Nov 2, 2026, 11:30\u202fPM — <b>Coral</b>: gave a role → Amira" in coral.last.text
 
 
 async def _history(storage: Storage) -> None:

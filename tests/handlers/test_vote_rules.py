@@ -9,6 +9,7 @@ import pytest
 
 from handlers.decisions.vote_rules import (
     ADOPTED,
+    ALL_ABSTAINED,
     BLOCKED,
     COUNTED_POSITIONS,
     DEFAULT_WEAK_SHARE,
@@ -118,3 +119,26 @@ def test_shares_parse_exactly() -> None:
     assert parse_share("1/3") == Fraction(1, 3)
     assert parse_share("40") == Fraction(2, 5)
     assert parse_share("0.5") == Fraction(1, 2)
+
+
+def test_abstentions_count_for_the_quorum_not_in_the_votes_cast() -> None:
+    # Options: 0 Yes, 1 No, 2 Abstain. Yes 2, No 2, Abstain 1: 5 took part, 4 votes cast.
+    result = tally(3, votes(0, 0, 1, 1, 2), abstain=2)
+    assert (result.voters, result.abstentions, result.cast) == (5, 1, 4)
+    assert decide_vote(MAJORITY, result, Quorum(count=5), 9, abstain=2).status == NO_MAJORITY
+    # Yes 2, No 1, Abstain 2: 2 of 3 cast is a majority; counting abstentions it would not be.
+    result = tally(3, votes(0, 0, 1, 2, 2), abstain=2)
+    outcome = decide_vote(MAJORITY, result, Quorum(count=5), 9, abstain=2)
+    assert (outcome.status, outcome.winners) == (ADOPTED, (0,))
+    assert decide_vote(MAJORITY, result, Quorum(count=6), 9, abstain=2).status == NO_QUORUM
+    # The abstain option never wins, even with the most ballots.
+    result = tally(3, votes(0, 2, 2), abstain=2)
+    assert decide_vote(PLURALITY, result, Quorum(), 9, abstain=2).winners == (0,)
+
+
+def test_only_abstentions_decide_nothing_and_an_abstain_pick_with_others_is_ignored() -> None:
+    assert decide_vote(PLURALITY, tally(3, votes(2, 2), abstain=2), Quorum(), 2, 2).status == (
+        ALL_ABSTAINED
+    )
+    mixed = tally(3, [Cast("user:1", (0, 2), T0)], abstain=2)
+    assert (mixed.counts, mixed.abstentions, mixed.cast) == ((1, 0, 0), 0, 1)
