@@ -23,6 +23,7 @@ from .models import Chat, JsonDict, Message, Poll, StoredFile, Upload
 from .params import as_bool, as_int, parse_reply_markup
 
 MAX_POLL_PERIOD = 2_628_000
+MAX_POLL_DESCRIPTION = 1024  # characters after entity parsing (sendPoll, Bot API 10.1)
 
 
 class MessageMethods(ApiBase):
@@ -194,6 +195,8 @@ class MessageMethods(ApiBase):
             open_period=open_period,
             close_date=close_date,
             is_closed=as_bool(params.get("is_closed")),
+            hide_results_until_closes=as_bool(params.get("hide_results_until_closes")),
+            description=self._poll_description(params),
         )
         self.state.polls[poll.id] = poll
         try:
@@ -204,6 +207,15 @@ class MessageMethods(ApiBase):
         poll.message_id = message.message_id
         self.state.track_poll(poll)
         return self.state.message_api(message)
+
+    def _poll_description(self, params: Params) -> str | None:
+        raw = params.get("description")
+        if raw is None or raw == "":
+            return None
+        text, _ = self._parse(str(raw), params.get("description_parse_mode"), None)
+        if len(text) > MAX_POLL_DESCRIPTION:
+            raise bad_request("poll description is too long")
+        return text
 
     def _poll_text(self, raw: Any, mode: Any, what: str, limit: int) -> tuple[str, list[JsonDict]]:
         if raw is None or raw == "":

@@ -41,7 +41,10 @@ class SandboxPoll:
     is_anonymous: bool
     type: str
     allows_multiple_answers: bool
-    votes: dict[int, list[int]]
+    votes: dict[int, list[int]]  # who chose what, as the chat shows it ({} while hidden)
+    results_hidden: bool = False  # hide_results_until_closes, while the poll is open
+    description: str | None = None
+    allows_revoting: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,9 @@ def _poll(data: JsonDict) -> SandboxPoll:
         type=data["type"],
         allows_multiple_answers=data["allows_multiple_answers"],
         votes={int(uid): choice for uid, choice in data.get("votes", {}).items()},
+        results_hidden=bool(data.get("results_hidden")),
+        description=data.get("description"),
+        allows_revoting=bool(data.get("allows_revoting", True)),
     )
 
 

@@ -150,6 +150,13 @@ class Poll:
     close_date: int | None = None
     is_closed: bool = False
     votes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    hide_results_until_closes: bool = False  # Bot API 10.1: counts and voters shown at the close
+    description: str | None = None  # Bot API 10.1: 0-1024 characters, under the question
+
+    @property
+    def results_hidden(self) -> bool:
+        """Whether the chat shows no counts and no voters yet (hidden until the poll closes)."""
+        return self.hide_results_until_closes and not self.is_closed
 
     def counts(self) -> list[int]:
         """Returns the number of voters for each option."""
@@ -187,6 +194,8 @@ class Poll:
             data["open_period"] = self.open_period
         if self.close_date is not None:
             data["close_date"] = self.close_date
+        if self.description:
+            data["description"] = self.description
         return data
 
 

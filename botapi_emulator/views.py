@@ -129,7 +129,10 @@ def _button_view(button: JsonDict) -> JsonDict:
 
 
 def _poll_view(poll: Poll) -> JsonDict:
-    counts = poll.counts()
+    """What the chat shows of a poll; with results hidden until the close (Bot API 10.1), no
+    counts and no voters while it is open: only how many have voted."""
+    hidden = poll.results_hidden
+    counts = [0] * len(poll.options) if hidden else poll.counts()
     view: JsonDict = {
         "id": poll.id,
         "question": poll.question,
@@ -141,8 +144,11 @@ def _poll_view(poll: Poll) -> JsonDict:
         "is_anonymous": poll.is_anonymous,
         "type": poll.type,
         "allows_multiple_answers": poll.allows_multiple_answers,
+        "allows_revoting": poll.allows_revoting,
         "close_date": poll.close_date,
-        "votes": {str(uid): list(choice) for uid, choice in poll.votes.items()},
+        "results_hidden": hidden,
+        "description": poll.description,
+        "votes": {} if hidden else {str(u): list(c) for u, c in poll.votes.items()},
     }
     return view
 

@@ -83,9 +83,20 @@ class BotApiMessenger:
         anonymous: bool,
         multiple: bool,
         close_in_seconds: int | None = None,
+        hide_results: bool = False,
+        description: str | None = None,
     ) -> SentMessage:
-        """Sends a native poll (question and options as plain text)."""
-        call = payloads.send_poll(chat_id, question, options, anonymous, multiple, close_in_seconds)
+        """Sends a native poll (question, options and description as plain text)."""
+        call = payloads.send_poll(
+            chat_id,
+            question,
+            options,
+            anonymous,
+            multiple,
+            close_in_seconds,
+            hide_results=hide_results,
+            description=description,
+        )
         return _sent(chat_id, await _call(self.transport, call))
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:

@@ -18,6 +18,7 @@ from handlers.kernel.ports import BotCommand, Keyboard
 
 HTML = "HTML"
 NO_PREVIEW = {"is_disabled": True}
+MAX_POLL_DESCRIPTION = 1024  # sendPoll description, characters (Bot API 10.1)
 SCOPES = {"default": "default", "private": "all_private_chats", "groups": "all_group_chats"}
 _TAG = re.compile(r"<[^>]*>")
 
@@ -125,15 +126,26 @@ def send_poll(
     anonymous: bool,
     multiple: bool,
     close: int | None,
+    *,
+    hide_results: bool = False,
+    description: str | None = None,
 ) -> Call:
-    """sendPoll: question and options as plain text (no parse mode); `close` in seconds."""
+    """sendPoll: question, options and description as plain text (no parse mode); `close` in
+    seconds. Votes stay changeable until the close (`allows_revoting`); `hide_results` shows
+    the counts (and, for a non-anonymous poll, the voters) only once the poll closes
+    (`hide_results_until_closes`, Bot API 10.1); `description` is cut to 1024 characters."""
     params: dict[str, Any] = {
         "chat_id": chat_id,
         "question": question,
         "options": [{"text": option} for option in options],
         "is_anonymous": anonymous,
         "allows_multiple_answers": multiple,
+        "allows_revoting": True,
     }
+    if hide_results:
+        params["hide_results_until_closes"] = True
+    if description:
+        params["description"] = description[:MAX_POLL_DESCRIPTION]
     if close is not None:
         params["open_period"] = close
     return Call("sendPoll", params)

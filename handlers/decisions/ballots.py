@@ -9,9 +9,13 @@ Native Telegram poll or inline buttons — decided per decision when it is creat
 - Not when the group has a member in discreet mode: Telegram shows every voter's name next to
   their choice in a non-anonymous poll, and a discreet member is never shown by name with a
   choice; such a group votes with buttons.
+- A vote whose results are hidden until the close is a native poll too, sent with Bot API
+  10.1's `hide_results_until_closes` (Telegram shows counts and voters only once it closes,
+  which is what "hidden" promises); every native poll is sent with `allows_revoting` (a vote
+  can be changed until the close) and the rules as its `description`.
 - Everything else uses *inline buttons* on the results message: an anonymous native poll sends
-  the bot no answers at all (no eligibility, quorum or nudges possible); a native poll shows
-  its counts to whoever voted, so it cannot hide results until the close; and it cannot count
+  the bot no answers at all (no eligibility, quorum or nudges possible), and shows its counts
+  as they change (so it cannot keep "turnout only until the close"); and a poll cannot count
   one vote per organisation. Consensus proposals use buttons too: a Block must start a private
   dialog for the reason, and "I have a question" is not a position, which a poll cannot express.
 """
@@ -29,7 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.coalition.audit import note
 from handlers.decisions import group_voice
 from handlers.decisions.decision_input import CONSENSUS, VOTE, parse
-from handlers.decisions.decision_views import Snapshot, final_text, keyboard, live_text
+from handlers.decisions.decision_views import (
+    Snapshot,
+    final_text,
+    keyboard,
+    live_text,
+    plain_text,
+    rules_text,
+)
 from handlers.decisions.vote_rules import (
     BLOCK,
     COUNTED_POSITIONS,
@@ -231,7 +242,7 @@ async def create(ctx: Context, kind: str) -> None:
     # members in it (they vote with buttons, where the bot's results never name them).
     native = (
         kind == VOTE
-        and not (draft.anonymous or draft.hidden or org_voting)
+        and not (draft.anonymous or org_voting)
         and not await decision_store.has_discreet_member(ctx.session, ctx.chat_id)
     )
     decision = await decision_store.create(
@@ -288,6 +299,8 @@ def publish(ctx: Context, decision: Decision, snap: Snapshot) -> None:
                     decision.options,
                     anonymous=False,
                     multiple=decision.multiple,
+                    hide_results=decision.hidden,
+                    description=plain_text(rules_text(t, decision, snap)),
                 )
                 poll_id, poll_message_id = sent.poll_id, sent.message_id
                 await _remember(services, decision.id, poll_id, poll_message_id, None)

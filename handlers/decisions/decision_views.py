@@ -11,6 +11,8 @@ What is shown, and when (the promise of each mode, stated in docs/decisions.md):
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -56,6 +58,7 @@ class AdminButton(CallbackData, prefix="dx"):
     operation: Literal["close", "extend"]
 
 
+_TAG = re.compile(r"<[^>]*>")
 MAX_NAMES = 25
 LATE_NOTICE_SECONDS = 120  # on time is within a second; later means the bot was down
 MAX_TEXT = 4000
@@ -93,6 +96,11 @@ class Snapshot:
     def from_json(cls, data: dict[str, Any]) -> Snapshot:
         """A stored result."""
         return cls(**data)
+
+
+def plain_text(text: str) -> str:
+    """Message HTML as plain text (for a poll's description, which takes no markup)."""
+    return html.unescape(_TAG.sub("", text))
 
 
 def _name(t: Translator, name: str | None) -> str:

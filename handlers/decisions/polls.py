@@ -1,8 +1,9 @@
 """Majority votes in group chats: /poll, the vote buttons, and answers to native polls.
 
 Why a native poll for some votes and buttons for others is explained in handlers/ballots.py:
-open, live, one-vote-per-person votes are native non-anonymous polls (the bot receives every
-poll_answer); anonymous, hidden-until-close and one-vote-per-organisation votes use buttons.
+open and hidden one-vote-per-person votes are native non-anonymous polls (the bot receives every
+poll_answer) unless a discreet member is in the group; anonymous and one-vote-per-organisation
+votes use buttons.
 """
 
 from __future__ import annotations

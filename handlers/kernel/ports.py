@@ -182,8 +182,12 @@ class Messenger(Protocol):
         anonymous: bool,
         multiple: bool,
         close_in_seconds: int | None = None,
+        hide_results: bool = False,
+        description: str | None = None,
     ) -> SentMessage:
-        """Sends a native Telegram poll; `question` and `options` are plain text, not HTML."""
+        """Sends a native Telegram poll; `question`, `options` and `description` are plain text,
+        not HTML. Votes can be changed until the close; `hide_results` shows counts and voters
+        only once it closes (Bot API 10.1 `hide_results_until_closes`)."""
         ...
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:

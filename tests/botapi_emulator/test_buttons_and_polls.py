@@ -173,3 +173,31 @@ async def test_timed_polls_close_when_the_clock_passes_close_date() -> None:
     finally:
         await bot.session.close()
         await emulator.stop()
+
+
+async def test_a_poll_can_hide_its_results_until_it_closes(
+    bot: Bot, sandbox: SandboxClient
+) -> None:
+    alice = await sandbox.create_user("Alice")
+    group = await sandbox.create_group("Coalition", [alice])
+    sent = await bot.send_poll(
+        group.id,
+        "Venue?",
+        options("Hall", "Park"),
+        is_anonymous=False,
+        allows_revoting=True,
+        hide_results_until_closes=True,
+        description="Rule: majority",
+    )
+    assert sent.poll is not None and sent.poll.description == "Rule: majority"
+    message = (await group.messages())[-1]
+    poll = await alice.vote(message, [1])
+    assert poll.results_hidden and poll.counts == [0, 0] and poll.votes == {}
+    assert poll.total_voter_count == 1 and poll.description == "Rule: majority"
+    await alice.vote(message, [0])  # a vote can be changed while it is open
+    await bot.stop_poll(group.id, sent.message_id)
+    shown = (await group.messages())[-1].poll
+    assert shown is not None and not shown.results_hidden
+    assert shown.counts == [1, 0] and shown.votes == {alice.id: [0]}
+    with pytest.raises(TelegramBadRequest, match="description is too long"):
+        await bot.send_poll(group.id, "Q?", options("A", "B"), description="x" * 1025)

@@ -90,3 +90,27 @@ async def test_a_discreet_member_is_never_shown_by_name_with_a_choice(
     await coral.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
     assert await chorus.sandbox.requests("sendPoll") == []  # Telegram would name her
     assert all("Dana" not in (m.text or "") for m in await group.messages())
+
+
+async def test_a_hidden_vote_is_a_telegram_poll_that_shows_results_at_the_close(
+    chorus: ChorusUnderTest,
+) -> None:
+    coral = chorus.coordinator
+    group, (amira, bilal) = await coalition(chorus, "Amira", "Bilal")
+    await members_known(chorus, group, amira, bilal)
+    await coral.send("/poll Venue? | Hall | Park | hidden | majority | in 2h", chat=group)
+    message = await coral.wait_for_message(lambda m: m.poll is not None, chat=group)
+    results = await coral.wait_for_message(showing("Rule: majority"), chat=group)
+    assert message.poll is not None and message.poll.description is not None
+    assert "Results are hidden until the close." in message.poll.description
+    await amira.vote(message, [1])
+    poll = await bilal.vote(message, [1])
+    assert poll.results_hidden and poll.votes == {} and poll.counts == [0, 0]
+    live = await shown_when(chorus, group, results, "2 of 3 eligible members have voted.")
+    assert "Park —" not in live.text
+    await chorus.advance(timedelta(hours=2, seconds=1))
+    final = await coral.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
+    assert "Adopted: Park — 2 of 2 votes (100%)." in final.text
+    stopped = next(m for m in await group.messages() if m.message_id == message.message_id)
+    assert stopped.poll is not None and stopped.poll.is_closed
+    assert stopped.poll.counts == [0, 2] and not stopped.poll.results_hidden

@@ -172,11 +172,12 @@ async def test_after_forget_the_posted_results_no_longer_name_the_person(
 ) -> None:
     coral = coordinator(conversation)
     amira, bilal = await members(conversation, group, "Amira", "Bilal")
-    await group.say(coral, "/poll Done? | Yes | No | hidden | in 1h")
-    await group.say(coral, "/poll Still open? | Yes | No | hidden | in 5h")
-    await group.press_data(amira, group.find("Done?").message_id, "dv:1:0")
-    await group.press_data(bilal, group.find("Done?").message_id, "dv:1:1")
-    await group.press_data(amira, group.find("Still open?").message_id, "dv:2:0")
+    await group.say(coral, "/poll Done? | Yes | No | in 1h")
+    await group.say(coral, "/poll Still open? | Yes | No | in 5h")
+    polls = {m.text: f"poll{m.message_id}" for m in group.messages if m.text.endswith("?")}
+    await group.answer_poll(amira, polls["Done?"], (0,))
+    await group.answer_poll(bilal, polls["Done?"], (1,))
+    await group.answer_poll(amira, polls["Still open?"], (0,))
     clock.advance(timedelta(hours=1, minutes=1))
     await conversation.dispatcher.run_due_timers()
     await conversation.dispatcher.services.edits.flush()
@@ -249,7 +250,7 @@ async def test_abstentions_count_towards_the_quorum_not_in_the_votes_cast(
 ) -> None:
     coral = coordinator(conversation)
     people = await members(conversation, group, "A", "B", "C", "D", "E")
-    await group.say(coral, "/poll Strike? | Yes | No | abstain | majority | quorum 5 | hidden")
+    await group.say(coral, "/poll Strike? | Yes | No | abstain | majority | quorum 5 | anonymous")
     posted = group.find("Strike?")
     assert posted.labels[:3] == ["Yes", "No", "Abstain"]
     assert "Abstaining counts towards the quorum, not in the votes cast." in posted.text

@@ -99,7 +99,7 @@ async def test_plurality_tie_decides_nothing(
         group,
         coral,
         clock,
-        "/poll Slogan? | Ban now | No more | hidden",
+        "/poll Slogan? | Ban now | No more | anonymous",
         ["Ban now", "No more"],
     )
     assert "Tie between Ban now / No more: no decision." in text
@@ -191,11 +191,27 @@ async def test_multiple_choice_toggles(
     conversation: Conversation, group: Group, coral: Someone
 ) -> None:
     (amira,) = await members(conversation, group, "Amira")
-    await group.say(coral, "/poll Which days? | Mon | Tue | Wed | multiple | hidden")
+    await group.say(coral, "/poll Which days? | Mon | Tue | Wed | multiple | anonymous")
     await group.press(amira, "Mon")
     assert await group.press(amira, "Wed") == ("Vote changed: Mon, Wed", False)
     assert await group.press(amira, "Mon") == ("Vote changed: Wed", False)
     assert await group.press(amira, "Wed") == ("Your vote is withdrawn.", False)
+
+
+async def test_a_hidden_vote_is_a_native_poll_that_hides_its_results_until_the_close(
+    conversation: Conversation, group: Group, coral: Someone, messenger: CountingMessenger
+) -> None:
+    (amira,) = await members(conversation, group, "Amira")
+    await group.say(coral, "/poll Venue? | Hall | Park | hidden | majority")
+    poll = next(m for m in group.messages if m.text == "Venue?")
+    settings = messenger.polls[poll.message_id]
+    assert settings["hide_results"] is True
+    assert "Rule: majority" in str(settings["description"])
+    assert "Results are hidden until the close." in str(settings["description"])
+    await group.answer_poll(amira, f"poll{poll.message_id}", (1,))
+    await conversation.dispatcher.services.edits.flush()
+    live = group.find("Venue?").text
+    assert "1 of 1 eligible members has voted." in live and "Park —" not in live
 
 
 async def test_open_live_vote_is_a_native_poll(

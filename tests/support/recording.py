@@ -40,6 +40,7 @@ class RecordingMessenger:
     def __init__(self) -> None:
         self.chats: dict[int, list[Shown]] = {}
         self.answers: list[tuple[str, str | None, bool]] = []
+        self.polls: dict[int, dict[str, object]] = {}  # message id: the poll's settings
         self.commands: dict[tuple[str, str | None, int | None], list[BotCommand]] = {}
         self.removed: list[tuple[int, int]] = []  # (group, person) removed from groups
         self.not_admin: set[int] = set()  # groups where the bot may not remove anyone
@@ -85,8 +86,11 @@ class RecordingMessenger:
         anonymous: bool,
         multiple: bool,
         close_in_seconds: int | None = None,
+        hide_results: bool = False,
+        description: str | None = None,
     ) -> SentMessage:
         shown = Shown(chat_id, next(self._ids), question, [[(o, "") for o in options]])
+        self.polls[shown.message_id] = {"hide_results": hide_results, "description": description}
         self.chats.setdefault(chat_id, []).append(shown)
         return SentMessage(chat_id, shown.message_id, poll_id=f"poll{shown.message_id}")
 
