@@ -13,7 +13,7 @@ from handlers.coalition import (
     roles,
     stats,
 )
-from handlers.decisions import consensus, decision_list, nudges, polls
+from handlers.decisions import consensus, decision_list, nudges, outcomes, polls
 from handlers.kernel.permissions import enforce
 from handlers.kernel.routing import Router
 from handlers.people import common, privacy, profile, registration, reports
@@ -34,7 +34,9 @@ def build_router() -> Router:
         polls.router,
         consensus.router,
         decision_list.router,
+        outcomes.router,
         consensus.private,
+        outcomes.private,
         nudges.private,
         roles.router,
         membership.router,

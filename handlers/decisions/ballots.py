@@ -27,12 +27,13 @@ import logging
 from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.coalition.audit import note
 from handlers.decisions import group_voice
-from handlers.decisions.decision_input import CONSENSUS, VOTE, parse
+from handlers.decisions.decision_input import CONSENSUS, SPREAD_RULES, VOTE, parse
 from handlers.decisions.decision_views import (
     Snapshot,
     final_text,
@@ -41,15 +42,25 @@ from handlers.decisions.decision_views import (
     plain_text,
     rules_text,
 )
+from handlers.decisions.outcomes import outcome_row
 from handlers.decisions.vote_rules import (
     BLOCK,
     COUNTED_POSITIONS,
     DEFAULT_WEAK_SHARE,
+    DOTS,
+    MEETING,
+    NO,
     QUESTION,
+    RANKED,
+    SCORE,
     Cast,
+    Outcome,
     Quorum,
+    Tally,
     decide_consensus,
+    decide_spread,
     decide_vote,
+    instant_runoff,
     latest_per_unit,
     parse_share,
     tally,
@@ -110,12 +121,39 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
         share=parse_share(decision.quorum_share) if decision.quorum_share else None,
     )
     latest = {(c.unit, c.at): c for c in latest_per_unit(casts)}
+    rounds: list[dict[str, Any]] = []
+    distribution: list[list[int]] = []
     counted_rows = [row for row in rows if (row.unit, row.updated_at) in latest]
     if decision.kind == CONSENSUS:
         result = tally(4, casts, counted=COUNTED_POSITIONS)
         weak = parse_share(decision.weak_share) if decision.weak_share else DEFAULT_WEAK_SHARE
         outcome = decide_consensus(result, quorum, len(units), weak)
         size = 3
+    elif decision.rule in (SCORE, DOTS, MEETING):
+        spread = decide_spread(
+            decision.rule,
+            len(decision.options),
+            [c.choice for c in latest_per_unit(casts)],
+            quorum,
+            len(units),
+        )
+        result = Tally(spread.totals, spread.voters)
+        outcome = Outcome(spread.status, spread.winners, spread.needed)
+        distribution = [list(d) for d in spread.distribution]
+        size = len(decision.options)
+    elif decision.rule == RANKED:
+        latest_casts = latest_per_unit(casts)
+        runoff = instant_runoff(
+            len(decision.options), [c.choice for c in latest_casts], quorum, len(units)
+        )
+        first = runoff.rounds[0].counts if runoff.rounds else ()
+        result = Tally(tuple(c or 0 for c in first) or (0,) * len(decision.options), runoff.voters)
+        outcome = Outcome(runoff.status, runoff.winners, runoff.needed)
+        rounds = [
+            {"counts": list(r.counts), "exhausted": r.exhausted, "eliminated": list(r.eliminated)}
+            for r in runoff.rounds
+        ]
+        size = len(decision.options)
     else:
         abstain = decision.abstain_option
         result = tally(len(decision.options), casts, abstain=abstain)
@@ -133,7 +171,7 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
                 asking.append(name)
             continue
         voted.append(name)
-        for pick in sorted(set(row.choice)):
+        for pick in _named_options(decision, row.choice):
             if 0 <= pick < size:
                 names[pick].append(name)
         if decision.kind == CONSENSUS and row.choice == [BLOCK]:
@@ -151,7 +189,19 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
         voted=voted,
         asking=asking,
         reasons=reasons,
+        rounds=rounds,
+        distribution=distribution,
     )
+
+
+def _named_options(decision: Decision, choice: list[int]) -> list[int]:
+    """The options a ballot names its voter under: the chosen ones; for a meeting time, the
+    moments they cannot make; none for a ranking, a score or dots (shown as numbers only)."""
+    if decision.rule == MEETING:
+        return [i for i, answer in enumerate(choice) if answer == NO]
+    if decision.rule in SPREAD_RULES:
+        return []
+    return sorted(set(choice))
 
 
 async def voter(ctx: Context, decision: Decision) -> Volunteer | None:
@@ -234,6 +284,8 @@ async def create(ctx: Context, kind: str) -> None:
         return
     org_voting = bool(settings.get(ORG_VOTING))
     posts = translator(voice.locale)
+    if draft.moments:  # each moment written in the group's language and time zone
+        draft.options = [posts.datetime_text(m, timezone) for m in draft.moments]
     abstain_option: int | None = None
     if draft.abstain:
         abstain_option = len(draft.options)
@@ -242,6 +294,7 @@ async def create(ctx: Context, kind: str) -> None:
     # members in it (they vote with buttons, where the bot's results never name them).
     native = (
         kind == VOTE
+        and draft.rule not in SPREAD_RULES  # a Telegram poll cannot rank, score or spread
         and not (draft.anonymous or org_voting)
         and not await decision_store.has_discreet_member(ctx.session, ctx.chat_id)
     )
@@ -265,6 +318,8 @@ async def create(ctx: Context, kind: str) -> None:
         locale=posts.locale,
         timezone=timezone,
         abstain_option=abstain_option,
+        dots=draft.dots,
+        moments=[m.isoformat() for m in draft.moments] or None,
         created_at=ctx.now(),
         closes_at=draft.closes_at,
     )
@@ -392,7 +447,7 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
                 )
             except MessengerError as exc:
                 log.info("results of decision %s not edited: %r", decision.id, exc)
-        sent = await messenger.send_message(decision.chat_id, result)
+        sent = await messenger.send_message(decision.chat_id, result, outcome_row(t, decision))
         async with services.sessionmaker() as session, session.begin():
             await decision_store.set_final_message(session, decision.id, sent.message_id)
         try:

@@ -14,9 +14,14 @@ from datetime import datetime
 from fractions import Fraction
 
 from handlers.decisions.vote_rules import (
+    DEFAULT_DOTS,
     DEFAULT_WEAK_SHARE,
+    DOTS,
     MAJORITY,
+    MEETING,
     PLURALITY,
+    RANKED,
+    SCORE,
     TWO_THIRDS,
     Quorum,
 )
@@ -31,6 +36,8 @@ MAX_PROPOSAL = 1000
 MAX_OPTIONS = 12  # Telegram's poll options
 MAX_OPTION = 100
 MAX_QUORUM = 100_000
+MAX_DOTS = 100
+SPREAD_RULES = frozenset({RANKED, SCORE, DOTS, MEETING})  # no multiple, no abstain
 
 FLAGS = (
     "plurality",
@@ -44,9 +51,22 @@ FLAGS = (
     "single",
     "quiet",
     "abstain",
+    "ranked",
+    "score",
+    "meeting",
 )
-RULE_FLAGS = {"plurality": PLURALITY, "majority": MAJORITY, "two_thirds": TWO_THIRDS}
-VOTE_ONLY = frozenset({"plurality", "majority", "two_thirds", "multiple", "single", "abstain"})
+RULE_FLAGS = {
+    "plurality": PLURALITY,
+    "majority": MAJORITY,
+    "two_thirds": TWO_THIRDS,
+    "ranked": RANKED,
+    "score": SCORE,
+    "meeting": MEETING,
+}
+VOTE_ONLY = frozenset(
+    {"plurality", "majority", "two_thirds", "multiple", "single", "abstain", "ranked", "score"}
+    | {"meeting"}
+)
 _NUMBER = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(%|٪)?$")
 
 
@@ -65,6 +85,8 @@ class Draft:
     multiple: bool = False
     nudges: bool = True
     abstain: bool = False  # an "Abstain" option is added last (see vote_rules.tally)
+    dots: int | None = None  # dot vote: how many dots each voter spreads
+    moments: list[datetime] = field(default_factory=list)  # meeting time: one per option
     weak_share: Fraction = DEFAULT_WEAK_SHARE
 
 
@@ -141,12 +163,22 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
     draft = Draft(kind, question, now + deadlines.DEFAULT)
     keywords = _keywords(t)
     quorum_words, weak_words = _words(t, "quorum"), _words(t, "weak")
+    dots_words = _words(t, "dots")
+    meeting = kind == VOTE and any(keywords.get(p.casefold()) == "meeting" for p in rest)
     settings_started = False
     for part in rest:
         name = keywords.get(part.casefold())
         quorum_text = _prefixed(part, quorum_words)
         weak_text = _prefixed(part, weak_words)
-        if name is not None:
+        dots_text = _prefixed(part, dots_words) if kind == VOTE else None
+        if dots_text and not dots_text[0].isdigit():
+            dots_text = None  # an option that starts with the word: "Dots and lines"
+        if meeting and not settings_started and name is None and when.looks_like_moment(part):
+            _add_moment(draft, part, now, timezone)
+        elif dots_text is not None:
+            settings_started = True
+            draft.rule, draft.dots = DOTS, _dots(dots_text)
+        elif name is not None:
             settings_started = True
             if kind == CONSENSUS and name in VOTE_ONLY:
                 raise InvalidInput("decisions.error.not_for_consensus", value=part)
@@ -168,6 +200,9 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
             _add_option(draft, part)
     if kind == VOTE and len(draft.options) < 2:
         raise InvalidInput("decisions.error.too_few_options")
+    if draft.rule in SPREAD_RULES and (draft.multiple or draft.abstain):
+        # A ranking already says everything: later choices, and none (ranking nothing).
+        raise InvalidInput("decisions.error.ranked_alone")
     if draft.abstain and len(draft.options) >= MAX_OPTIONS:
         raise InvalidInput("decisions.error.too_many_options", limit=MAX_OPTIONS - 1)
     return draft
@@ -198,3 +233,26 @@ def _add_option(draft: Draft, option: str) -> None:
     if len(draft.options) >= MAX_OPTIONS:
         raise InvalidInput("decisions.error.too_many_options", limit=MAX_OPTIONS)
     draft.options.append(option)
+
+
+def _dots(text: str) -> int:
+    if not text:
+        return DEFAULT_DOTS
+    value, percent = _number(text, "dots")
+    if percent or value.denominator != 1 or not 1 <= value <= MAX_DOTS:
+        raise InvalidInput("decisions.error.bad_dots", value=text, limit=MAX_DOTS)
+    return int(value)
+
+
+def _add_moment(draft: Draft, part: str, now: datetime, timezone: str) -> None:
+    """A meeting-time option: a future moment in the group's time zone (its label is written
+    when the vote is posted, in the group's language)."""
+    moment = when.parse(part, now, timezone)
+    if moment <= now:
+        raise InvalidInput("decisions.error.moment_past", value=part)
+    if moment in draft.moments:
+        raise InvalidInput("decisions.error.duplicate_option", option=part)
+    if len(draft.moments) >= MAX_OPTIONS:
+        raise InvalidInput("decisions.error.too_many_options", limit=MAX_OPTIONS)
+    draft.moments.append(moment)
+    draft.options.append(part)

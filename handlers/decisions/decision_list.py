@@ -77,6 +77,8 @@ async def _history_text(ctx: Context) -> Html:
                 outcome=Html(outcome_text(t, decision, snap)),
             )
         )
+        if decision.outcome:
+            lines.append(t("decisions.history_outcome", outcome=decision.outcome))
     still_open = await decision_store.open_count(ctx.session, ctx.chat_id)
     if still_open:
         lines.append(t.plural("decisions.open_now", still_open))
@@ -177,6 +179,7 @@ CSV_HEADER = (
     "closes_at",
     "closed_at",
     "closed_late_seconds",
+    "outcome",
 )
 
 
@@ -206,6 +209,7 @@ def export_csv(t: Translator, past: Sequence[Decision]) -> bytes:
                 decision.closes_at.isoformat(),
                 decision.closed_at.isoformat() if decision.closed_at else "",
                 round(snap.late_seconds),
+                decision.outcome or "",
             )
         )
     return csv_export.table(CSV_HEADER, rows)

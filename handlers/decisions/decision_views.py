@@ -16,15 +16,25 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from babel.numbers import format_percent
+from babel.numbers import format_decimal, format_percent
 
 from handlers.decisions.vote_rules import (
+    ADOPTED,
     AGREE,
     BLOCK,
     CONSENSUS,
+    DEFAULT_DOTS,
+    DOTS,
+    IF_NEED_BE,
+    MAX_SCORE,
+    MEETING,
+    NO,
     NO_QUORUM,
     POSITIONS,
+    RANKED,
+    SCORE,
     STAND_ASIDE,
+    YES,
     parse_share,
 )
 from handlers.kernel.callbacks import CallbackData
@@ -51,6 +61,20 @@ class PositionButton(CallbackData, prefix="dp"):
             raise ValueError(self.position)
 
 
+class MarkButton(CallbackData, prefix="dm"):
+    """A score (0-5), a dot (1 add, 0 take back) or an availability (2 yes, 1 if need be, 0 no)
+    for one option: dm:<decision>:<option>:<value>; value SHOW answers with the person's own
+    ballot (and, for a meeting time, the moments in their own time zone)."""
+
+    decision_id: int
+    option: int
+    value: int
+
+
+SHOW = 9
+MEETING_ICONS = {YES: "✅", IF_NEED_BE: "🤷", NO: "❌"}
+
+
 class AdminButton(CallbackData, prefix="dx"):
     """Close now or extend by a day: dx:<decision>:close|extend."""
 
@@ -60,6 +84,7 @@ class AdminButton(CallbackData, prefix="dx"):
 
 _TAG = re.compile(r"<[^>]*>")
 MAX_NAMES = 25
+SPREADS = frozenset({SCORE, DOTS, MEETING})
 LATE_NOTICE_SECONDS = 120  # on time is within a second; later means the bot was down
 MAX_TEXT = 4000
 POSITION_ICONS = ("👍", "🤚", "✋", "❓")
@@ -82,6 +107,9 @@ class Snapshot:
     reasons: list[list[str | None]] = field(default_factory=list)  # [name, reason] per block
     late_seconds: float = 0.0
     abstentions: int = 0  # voters whose only choice was the abstain option
+    # ranked choice: each round's {"counts": [n | None], "exhausted": n, "eliminated": [i]}
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    distribution: list[list[int]] = field(default_factory=list)  # score, dots, meeting
 
     @property
     def cast(self) -> int:
@@ -132,7 +160,7 @@ def rules_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
         percent = format_percent(float(weak), locale=t.babel_locale)
         lines: list[str] = [t("decisions.rule.consensus", weak=percent)]
     else:
-        lines = [t(f"decisions.rule.{decision.rule}")]
+        lines = [t(f"decisions.rule.{decision.rule}", dots=decision.dots or DEFAULT_DOTS)]
     if decision.quorum_count is not None:
         lines.append(t.plural("decisions.quorum_count", decision.quorum_count))
     elif decision.quorum_share is not None:
@@ -225,10 +253,15 @@ def live_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
         when(t, decision),
         "",
     ]
-    if not (decision.hidden or decision.anonymous):
-        lines += _option_lines(t, decision, snap, with_names=True)
+    ranked = decision.rule == RANKED  # first choices alone would mislead: shown at the close
+    if not (decision.hidden or decision.anonymous or ranked):
+        if decision.rule in SPREADS:
+            lines += spread_lines(t, decision, snap, with_names=True)
+        else:
+            lines += _option_lines(t, decision, snap, with_names=True)
         lines.append("")
-    lines += _turnout(t, decision, snap, names=decision.hidden and not decision.anonymous)
+    shown = (decision.hidden or ranked) and not decision.anonymous
+    lines += _turnout(t, decision, snap, names=shown)
     return _fit(lines)
 
 
@@ -240,7 +273,12 @@ def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
         outcome_text(t, decision, snap),
         "",
     ]
-    lines += _option_lines(t, decision, snap, with_names=not decision.anonymous)
+    if decision.rule == RANKED:
+        lines += round_lines(t, decision, snap)
+    elif decision.rule in SPREADS:
+        lines += spread_lines(t, decision, snap, with_names=not decision.anonymous)
+    else:
+        lines += _option_lines(t, decision, snap, with_names=not decision.anonymous)
     if snap.reasons:
         lines.append("")
         lines.append(t("decisions.block_reasons"))
@@ -251,11 +289,67 @@ def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
     lines.append("")
     lines += _turnout(t, decision, snap, names=False, closed=True)
     if decision.kind != CONSENSUS:
-        lines.append(t(f"decisions.rule.{decision.rule}"))
+        lines.append(t(f"decisions.rule.{decision.rule}", dots=decision.dots or DEFAULT_DOTS))
+    if decision.outcome:
+        lines += ["", t("decisions.outcome_line", outcome=decision.outcome)]
     if snap.late_seconds >= LATE_NOTICE_SECONDS:
         minutes = max(1, round(snap.late_seconds / 60))
         lines.append(t.plural("decisions.closed_late", minutes))
     return _fit(lines)
+
+
+def _mean(t: Translator, total: int, voters: int) -> str:
+    return str(format_decimal(total / voters if voters else 0, "0.#", locale=t.babel_locale))
+
+
+def spread_lines(
+    t: Translator, decision: Decision, snap: Snapshot, *, with_names: bool
+) -> list[str]:
+    """Score: the mean and how many gave each score; dots: the dots; meeting time: yes / if
+    need be / no per moment, and (open votes) who cannot make it, discreet members masked."""
+    labels = option_labels(t, decision)
+    lines: list[str] = []
+    for index, label in enumerate(labels):
+        total = snap.counts[index] if index < len(snap.counts) else 0
+        spread = snap.distribution[index] if index < len(snap.distribution) else []
+        if decision.rule == SCORE:
+            given = " · ".join(f"{v}★×{n}" for v, n in reversed(list(enumerate(spread))) if n)
+            line = t("decisions.score_line", option=label, mean=_mean(t, total, snap.voters))
+            if given:
+                line = Html(f"{line} ({given})")
+        elif decision.rule == DOTS:
+            line = t.plural("decisions.dots_line", total, option=label)
+        else:
+            counts = " · ".join(
+                f"{MEETING_ICONS[v]} {spread[v] if v < len(spread) else 0}"
+                for v in (YES, IF_NEED_BE, NO)
+            )
+            line = Html(t("decisions.moment_line", option=label) + " " + counts)
+            names = snap.names[index] if with_names and index < len(snap.names) else []
+            if names:
+                line = Html(line + " " + t("decisions.cannot", names=Html(name_list(t, names))))
+        lines.append(line)
+    return lines
+
+
+def round_lines(t: Translator, decision: Decision, snap: Snapshot) -> list[str]:
+    """Ranked choice: one line per round of the instant runoff."""
+    labels = option_labels(t, decision)
+    lines: list[str] = []
+    for number, data in enumerate(snap.rounds, start=1):
+        counts = " · ".join(
+            f"{escape(labels[i])} {count}"
+            for i, count in enumerate(data["counts"])
+            if count is not None and i < len(labels)
+        )
+        line = t("decisions.round", number=number, counts=Html(counts))
+        if data["exhausted"]:
+            line = Html(line + " " + t.plural("decisions.round_exhausted", data["exhausted"]))
+        out = [labels[i] for i in data["eliminated"] if i < len(labels)]
+        if out:
+            line = Html(line + " " + t("decisions.round_eliminated", options=" / ".join(out)))
+        lines.append(line)
+    return lines
 
 
 def outcome_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
@@ -270,6 +364,29 @@ def outcome_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
         values["options"] = " / ".join(winners)
         values["count"] = snap.counts[snap.winners[0]]
         values["percent"] = _percent(t, snap.counts[snap.winners[0]], snap.cast)
+    if decision.rule == RANKED and snap.status == ADOPTED and snap.rounds and winners:
+        last = snap.rounds[-1]
+        active = sum(c for c in last["counts"] if c is not None)
+        count = last["counts"][snap.winners[0]] or 0
+        return t(
+            "decisions.outcome.ranked_adopted",
+            option=winners[0],
+            count=count,
+            voters=active,
+            percent=_percent(t, count, active),
+            rounds=len(snap.rounds),
+        )
+    if decision.rule in SPREADS and snap.status == ADOPTED and winners:
+        best = snap.winners[0]
+        spread = snap.distribution[best] if best < len(snap.distribution) else []
+        return t(
+            f"decisions.outcome.{decision.rule}_adopted",
+            option=winners[0],
+            count=snap.counts[best],
+            mean=_mean(t, snap.counts[best], snap.voters),
+            able=sum(spread[v] for v in (YES, IF_NEED_BE) if v < len(spread)),
+            voters=snap.voters,
+        )
     if decision.kind == CONSENSUS:
         stand = snap.counts[STAND_ASIDE]
         values["stand_asides"] = stand
@@ -285,15 +402,50 @@ def admin_row(t: Translator, decision: Decision) -> list[Button]:
     ]
 
 
+def mark_rows(t: Translator, decision: Decision) -> list[list[Button]]:
+    """Score: each option, then 0-5; dots: ➕ and ➖ per option; meeting time: each moment,
+    then ✅ 🤷 ❌. Pressing an option's name shows the person their own ballot, privately."""
+    rows: list[list[Button]] = []
+    for index, label in enumerate(option_labels(t, decision)):
+        mark = MarkButton(decision.id, index, SHOW).pack()
+        if decision.rule == DOTS:
+            rows.append(
+                [
+                    Button(f"➕ {label}", MarkButton(decision.id, index, 1).pack()),
+                    Button("➖", MarkButton(decision.id, index, 0).pack()),
+                ]
+            )
+            continue
+        rows.append([Button(label, mark)])
+        values = range(MAX_SCORE + 1) if decision.rule == SCORE else (YES, IF_NEED_BE, NO)
+        rows.append(
+            [
+                Button(
+                    str(v) if decision.rule == SCORE else MEETING_ICONS[v],
+                    MarkButton(decision.id, index, v).pack(),
+                )
+                for v in values
+            ]
+        )
+    if decision.rule == MEETING:
+        rows.append(
+            [Button(t("decisions.button.my_time"), MarkButton(decision.id, SHOW, SHOW).pack())]
+        )
+    return rows
+
+
 def keyboard(t: Translator, decision: Decision, snap: Snapshot) -> Keyboard:
     """The buttons of the results message: options or positions (buttons votes), admin row."""
     rows: list[list[Button]] = []
-    if decision.transport == "buttons":
+    if decision.rule in SPREADS:
+        rows += mark_rows(t, decision)
+    elif decision.transport == "buttons":
         labels = option_labels(t, decision)
         kind = PositionButton if decision.kind == CONSENSUS else VoteButton
         for index, label in enumerate(labels):
             text = label
-            if not (decision.hidden or decision.anonymous) and index < len(snap.counts):
+            counted = not (decision.hidden or decision.anonymous or decision.rule == RANKED)
+            if counted and index < len(snap.counts):
                 text = f"{label} · {snap.counts[index]}"
             rows.append([Button(text, kind(decision.id, index).pack())])
         if decision.kind == CONSENSUS:

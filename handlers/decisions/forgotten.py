@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from handlers.decisions import ballots
 from handlers.decisions.decision_views import Snapshot, final_text
+from handlers.decisions.outcomes import outcome_row
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import translator
 from handlers.kernel.ports import MessageNotModified, Messenger, MessengerError
@@ -51,7 +52,12 @@ def rerender_after_commit(ctx: Context, decision_ids: list[int]) -> None:
             )
             try:
                 with contextlib.suppress(MessageNotModified):
-                    await messenger.edit_message(decision.chat_id, decision.final_message_id, text)
+                    await messenger.edit_message(
+                        decision.chat_id,
+                        decision.final_message_id,
+                        text,
+                        outcome_row(translator(decision.locale), decision),
+                    )
             except MessengerError as exc:
                 log.info("result of decision %s not re-rendered: %r", decision_id, exc)
 

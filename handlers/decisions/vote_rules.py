@@ -46,6 +46,7 @@ PASSED = "passed"
 WEAK = "weak"
 BLOCKED = "blocked"
 NO_SUPPORT = "no_support"
+NO_PREFERENCE = "no_preference"  # score, dots, meeting: no option got anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +197,156 @@ def parse_share(text: str) -> Fraction:
     """An exact fraction from "1/3", "0.5" or "50" (percent when above 1)."""
     value = Fraction(text.strip())
     return value / 100 if value > 1 else value
+
+
+RANKED = "ranked"
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One round of an instant-runoff count: votes per option (None: out of the count), the
+    ballots exhausted (no continuing option left on them), the options eliminated after it."""
+
+    counts: tuple[int | None, ...]
+    exhausted: int
+    eliminated: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Runoff:
+    """An instant-runoff result: the status, the winner(s), every round, voters, quorum."""
+
+    status: str
+    winners: tuple[int, ...]
+    rounds: tuple[Round, ...]
+    voters: int
+    needed: int = 0
+
+
+def _last_places(tied: list[int], history: list[list[int]]) -> list[int]:
+    """Among options tied for last, those with the fewest votes in the latest earlier round
+    where they differ (the usual backwards tie-break); all of them when they never differed."""
+    for counts in reversed(history):
+        low = min(counts[i] for i in tied)
+        fewest = [i for i in tied if counts[i] == low]
+        if len(fewest) < len(tied):
+            return fewest
+    return tied
+
+
+def instant_runoff(
+    option_count: int, rankings: Sequence[Sequence[int]], quorum: Quorum, eligible: int
+) -> Runoff:
+    """Instant-runoff voting (ranked choice), as Loomio and most election law count it.
+
+    Each ballot counts for its highest-ranked option still in the count. An option with more
+    than half of the ballots still counting (exhausted ballots aside) wins. Otherwise the option
+    with the fewest votes is eliminated (a tie for last is broken by the earlier rounds; options
+    tied throughout are eliminated together) and its ballots go to their next choice. A ballot
+    whose options are all eliminated is *exhausted*. When every remaining option is tied, or all
+    would be eliminated at once, the result is a tie between them. Options nobody ranked take
+    part from the first round, with 0 votes.
+    """
+    needed = quorum.needed(eligible)
+    ballots = [[c for c in dict.fromkeys(r) if 0 <= c < option_count] for r in rankings]
+    ballots = [b for b in ballots if b]
+    if not ballots:
+        return Runoff(NO_VOTES, (), (), 0, needed)
+    if len(ballots) < needed:
+        return Runoff(NO_QUORUM, (), (), len(ballots), needed)
+    continuing = set(range(option_count))
+    rounds: list[Round] = []
+    history: list[list[int]] = []
+    while True:
+        counts = [0] * option_count
+        exhausted = 0
+        for ballot in ballots:
+            top = next((c for c in ballot if c in continuing), None)
+            if top is None:
+                exhausted += 1
+            else:
+                counts[top] += 1
+        active = len(ballots) - exhausted
+        if not active:  # every ballot exhausted: nobody supports what is left
+            rounds.append(Round(tuple(None for _ in counts), exhausted))
+            return Runoff(NO_MAJORITY, (), tuple(rounds), len(ballots), needed)
+        shown = tuple(counts[i] if i in continuing else None for i in range(option_count))
+        leader = max(continuing, key=lambda i: counts[i])
+        if Fraction(counts[leader], active) > Fraction(1, 2):
+            rounds.append(Round(shown, exhausted))
+            return Runoff(ADOPTED, (leader,), tuple(rounds), len(ballots), needed)
+        low = min(counts[i] for i in continuing)
+        tied = sorted(i for i in continuing if counts[i] == low)
+        if len(tied) == len(continuing):
+            rounds.append(Round(shown, exhausted))
+            return Runoff(TIE, tuple(tied), tuple(rounds), len(ballots), needed)
+        out = _last_places(tied, history)
+        rounds.append(Round(shown, exhausted, tuple(out)))
+        history.append(counts)
+        continuing -= set(out)
+
+
+SCORE = "score"
+DOTS = "dots"
+MEETING = "meeting"
+MAX_SCORE = 5
+DEFAULT_DOTS = 10
+YES, IF_NEED_BE, NO = 2, 1, 0  # a meeting-time answer per moment; -1: not answered
+UNANSWERED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A vote where each ballot gives every option a value (a score, dots, an availability):
+    totals per option, the distribution of values per option, voters, the outcome."""
+
+    totals: tuple[int, ...]
+    distribution: tuple[tuple[int, ...], ...]  # [option][value]: how many gave that value
+    voters: int
+    status: str
+    winners: tuple[int, ...] = ()
+    needed: int = 0
+
+
+def decide_spread(
+    rule: str, option_count: int, ballots: Sequence[Sequence[int]], quorum: Quorum, eligible: int
+) -> Spread:
+    """Score (0-5 each, Loomio's "score poll": the highest total, i.e. mean, wins), dot vote
+    (dots spread over the options: the most dots win) or meeting time (yes / if need be / no
+    per moment: the moment most can make — yes or if need be — wins, more yes breaking a tie).
+    A tie for first decides nothing; without the quorum of voters, nothing is decided."""
+    top = {SCORE: MAX_SCORE, MEETING: YES}.get(rule)
+    if top is None and rule != DOTS:
+        raise ValueError(f"unknown rule {rule!r}")
+    values = [
+        [max(0, v) if rule != MEETING else v for v in b[:option_count]]
+        + [UNANSWERED if rule == MEETING else 0] * (option_count - len(b))
+        for b in ballots
+    ]
+    width = (top if top is not None else max((max(b, default=0) for b in values), default=0)) + 1
+    distribution = [[0] * width for _ in range(option_count)]
+    totals = [0] * option_count
+    available = [0] * option_count
+    for ballot in values:
+        for option, value in enumerate(ballot):
+            if value < 0:
+                continue
+            distribution[option][value] += 1
+            totals[option] += value if rule != MEETING else int(value == YES)
+            available[option] += int(rule == MEETING and value in (YES, IF_NEED_BE))
+    voters = len(values)  # a ballot exists once its voter gave something (handlers retract)
+    needed = quorum.needed(eligible)
+    shape = (tuple(totals), tuple(tuple(d) for d in distribution))
+    if not voters:
+        return Spread(*shape, 0, NO_VOTES, (), needed)
+    if voters < needed:
+        return Spread(*shape, voters, NO_QUORUM, (), needed)
+    keys = [
+        (available[i], totals[i]) if rule == MEETING else (totals[i], 0)
+        for i in range(option_count)
+    ]
+    best = max(keys)
+    leaders = tuple(i for i in range(option_count) if keys[i] == best)
+    if best[0] == 0:
+        return Spread(*shape, voters, NO_PREFERENCE, (), needed)
+    return Spread(*shape, voters, TIE if len(leaders) > 1 else ADOPTED, leaders, needed)

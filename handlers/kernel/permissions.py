@@ -153,6 +153,8 @@ BUTTONS: dict[str, Rule] = {
     "mk": Rule(REGISTERED),  # mk:<kind>:<off|on> ("Less like this" on a call to action)
     "dv": Rule(PUBLIC, GROUP),  # a vote (who counts: ballots.voter)
     "dp": Rule(PUBLIC, GROUP),  # a consensus position
+    "dout": Rule(PUBLIC, GROUP),  # dout:<decision> — may_manage_decision
+    "dm": Rule(PUBLIC, GROUP),  # a score, a dot or an availability (who counts: ballots.voter)
     "dx": Rule(PUBLIC, GROUP),  # dx:<decision>:close|extend — may_manage_decision
     "dcsv": Rule("decisions.manage", GROUP),
     "dset": Rule("decisions.manage", GROUP),
@@ -180,6 +182,7 @@ DIALOGS: dict[str, Rule] = {
     "newaction": Rule("actions.manage"),
     "actionedit": Rule("actions.manage"),
     "block_reason": Rule(PUBLIC),  # the reason of a Block, typed privately
+    "decision_outcome": Rule(PUBLIC),  # checked when the button is pressed: may_manage_decision
     "app_review": Rule("applications.review"),  # a coordinator types a reason or a question
     "app_answer": Rule(PUBLIC),  # the applicant types an answer
     "report": Rule(PUBLIC),  # /report

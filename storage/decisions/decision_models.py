@@ -22,7 +22,8 @@ class Decision(Base):
     question: Mapped[str] = mapped_column(Text)
     options: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)
     multiple: Mapped[bool] = mapped_column(default=False)
-    rule: Mapped[str] = mapped_column(String(16))  # plurality | majority | two_thirds | consensus
+    # plurality | majority | two_thirds | ranked | score | dots | meeting | consensus
+    rule: Mapped[str] = mapped_column(String(16))
     quorum_count: Mapped[int | None] = mapped_column(Integer)
     quorum_share: Mapped[str | None] = mapped_column(String(16))  # an exact fraction, "1/2"
     weak_share: Mapped[str | None] = mapped_column(String(16))  # consensus: "1/3"
@@ -36,6 +37,11 @@ class Decision(Base):
     results_message_id: Mapped[int | None] = mapped_column(BigInteger)
     final_message_id: Mapped[int | None] = mapped_column(BigInteger)  # the posted result
     abstain_option: Mapped[int | None] = mapped_column(Integer)  # the option that abstains
+    dots: Mapped[int | None] = mapped_column(Integer)  # dot vote: the dots each voter spreads
+    moments: Mapped[list[str] | None] = mapped_column(TrackedJSON)  # meeting: ISO per option
+    outcome: Mapped[str | None] = mapped_column(Text)  # written after the close
+    outcome_by: Mapped[int | None] = mapped_column(BigInteger)
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[int] = mapped_column(BigInteger)
     locale: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))

@@ -171,6 +171,16 @@ def _mentions(value: Any, names: set[str]) -> bool:
     return False
 
 
+async def set_outcome(
+    session: AsyncSession, decision: Decision, text: str, by: int, now: datetime
+) -> None:
+    """Keeps the outcome written after the close (replacing an earlier one)."""
+    decision.outcome = text
+    decision.outcome_by = by
+    decision.outcome_at = now
+    await session.flush()
+
+
 async def history(
     session: AsyncSession, chat_id: int, limit: int | None = None
 ) -> Sequence[Decision]:

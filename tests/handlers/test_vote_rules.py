@@ -13,21 +13,32 @@ from handlers.decisions.vote_rules import (
     BLOCKED,
     COUNTED_POSITIONS,
     DEFAULT_WEAK_SHARE,
+    DOTS,
+    IF_NEED_BE,
     MAJORITY,
+    MEETING,
+    NO,
     NO_MAJORITY,
+    NO_PREFERENCE,
     NO_QUORUM,
     NO_SUPPORT,
     NO_VOTES,
     PASSED,
     PLURALITY,
+    SCORE,
     TIE,
     TWO_THIRDS,
+    UNANSWERED,
     WEAK,
+    YES,
     Cast,
     Quorum,
+    Round,
     Tally,
     decide_consensus,
+    decide_spread,
     decide_vote,
+    instant_runoff,
     parse_share,
     tally,
 )
@@ -142,3 +153,84 @@ def test_only_abstentions_decide_nothing_and_an_abstain_pick_with_others_is_igno
     )
     mixed = tally(3, [Cast("user:1", (0, 2), T0)], abstain=2)
     assert (mixed.counts, mixed.abstentions, mixed.cast) == ((1, 0, 0), 0, 1)
+
+
+A, B, C, D = range(4)
+
+
+def test_instant_runoff_transfers_the_last_options_ballots() -> None:
+    # Round 1: A 2, B 1, C 2 — nobody over half of 5; B is last and goes.
+    # Round 2: B's ballot moves to A: A 3, C 2 — A has 3 of 5, over half.
+    result = instant_runoff(3, [[A, B], [A, C], [B, A], [C, B], [C, B]], Quorum(), 5)
+    assert (result.status, result.winners, result.voters) == (ADOPTED, (A,), 5)
+    assert result.rounds == (
+        Round((2, 1, 2), 0, (B,)),
+        Round((3, None, 2), 0),
+    )
+
+
+def test_instant_runoff_counts_exhausted_ballots_and_ends_in_a_tie() -> None:
+    # Round 1: A 2, B 1, C 2; B goes. Its only ballot ranked B alone: exhausted.
+    # Round 2: A 2, C 2 of the 4 ballots still counting — a tie: no decision.
+    result = instant_runoff(3, [[A], [A], [B], [C, B], [C]], Quorum(), 5)
+    assert (result.status, result.winners) == (TIE, (A, C))
+    assert result.rounds == (Round((2, 1, 2), 0, (B,)), Round((2, None, 2), 1))
+
+
+def test_instant_runoff_breaks_a_tie_for_last_with_the_earlier_round() -> None:
+    ballots = [[A]] * 4 + [[B]] * 3 + [[C, A]] * 2 + [[D, C, B]]
+    # Round 1: A 4, B 3, C 2, D 1: D goes, to C. Round 2: A 4, B 3, C 3: B and C tie for last;
+    # in round 1 C had fewer (2 < 3), so C goes: two ballots to A, one (D, C, B) to B.
+    # Round 3: A 6, B 4: A has 6 of 10.
+    result = instant_runoff(4, ballots, Quorum(), 12)
+    assert (result.status, result.winners) == (ADOPTED, (A,))
+    assert [r.counts for r in result.rounds] == [
+        (4, 3, 2, 1),
+        (4, 3, 3, None),
+        (6, 4, None, None),
+    ]
+    assert [r.eliminated for r in result.rounds] == [(D,), (C,), ()]
+
+
+def test_instant_runoff_eliminates_options_tied_throughout_together_and_needs_a_quorum() -> None:
+    result = instant_runoff(3, [[A], [A], [A], [B], [C]], Quorum(), 5)
+    assert result.winners == (A,) and result.rounds[0].eliminated == ()
+    result = instant_runoff(4, [[A], [A], [B, A], [C, A], [D]], Quorum(), 5)
+    # Round 1: A 2, B 1, C 1, D 1 — B, C and D were never apart: all three go at once.
+    assert result.rounds[0].eliminated == (B, C, D) and result.winners == (A,)
+    assert result.rounds[1] == Round((4, None, None, None), 1)
+    assert instant_runoff(3, [[A]], Quorum(count=2), 5).status == NO_QUORUM
+    assert instant_runoff(3, [], Quorum(), 5).status == NO_VOTES
+
+
+def test_score_votes_are_won_by_the_highest_mean_with_the_distribution() -> None:
+    # Three voters score A, B, C from 0 to 5: A 5+3+1 = 9 (mean 3), B 4+4+4 = 12 (mean 4), C 0.
+    result = decide_spread(SCORE, 3, [[5, 4, 0], [3, 4, 0], [1, 4, 0]], Quorum(), 5)
+    assert (result.status, result.winners, result.totals) == (ADOPTED, (1,), (9, 12, 0))
+    assert result.distribution[0] == (0, 1, 0, 1, 0, 1) and result.distribution[2][0] == 3
+    assert decide_spread(SCORE, 2, [[3, 3]], Quorum(), 5).status == TIE
+    assert decide_spread(SCORE, 2, [[0, 0]], Quorum(), 5).status == NO_PREFERENCE
+    assert decide_spread(SCORE, 2, [[1, 0]], Quorum(count=2), 5).status == NO_QUORUM
+
+
+def test_dot_votes_add_the_dots() -> None:
+    # Ten dots each: A 6+0 = 6, B 4+7 = 11, C 0+3 = 3.
+    result = decide_spread(DOTS, 3, [[6, 4, 0], [0, 7, 3]], Quorum(), 5)
+    assert (result.status, result.winners, result.totals, result.voters) == (
+        ADOPTED,
+        (1,),
+        (6, 11, 3),
+        2,
+    )
+
+
+def test_a_meeting_time_is_the_moment_most_can_make_more_yes_breaking_ties() -> None:
+    y, m, n, u = YES, IF_NEED_BE, NO, UNANSWERED
+    # Moment 0: yes, yes, no -> 2 can come (2 yes). Moment 1: yes, if need be, if need be
+    # -> 3 can come (1 yes). Moment 2: not answered by one, no, yes -> 1.
+    result = decide_spread(MEETING, 3, [[y, y, u], [y, m, n], [n, m, y]], Quorum(), 3)
+    assert (result.status, result.winners) == (ADOPTED, (1,))
+    assert result.totals == (2, 1, 1)  # yes per moment
+    assert result.distribution[1] == (0, 2, 1) and result.distribution[2] == (1, 0, 1)
+    tie = decide_spread(MEETING, 2, [[y, m], [m, y]], Quorum(), 2)
+    assert (tie.status, tie.winners) == (TIE, (0, 1))

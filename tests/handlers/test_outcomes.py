@@ -1,0 +1,69 @@
+"""The outcome written after a decision closed: posted, kept in /decisions and the CSV, and the
+hand-off to a call to action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from handlers.decisions import decision_list
+from handlers.kernel.ports import ShiftedClock
+from tests.conftest import COORDINATOR_ID
+from tests.support.csv_files import read_export
+from tests.support.groups import Group, make_volunteer
+from tests.support.recording import Conversation
+
+OUTCOME = "We will hold the rally on 14 March; Marie leads."
+
+
+@pytest.fixture
+def group(conversation: Conversation) -> Group:
+    """The coalition's supergroup."""
+    return Group(conversation)
+
+
+async def test_the_outcome_is_posted_kept_and_handed_to_a_call_to_action(
+    conversation: Conversation, group: Group, clock: ShiftedClock
+) -> None:
+    coral = conversation.person("Coral", user_id=COORDINATOR_ID)
+    amira = conversation.person("Amira")
+    await make_volunteer(conversation, amira)
+    await group.join(amira)
+    await group.say(coral, "/poll Rally? | Yes | No | anonymous | in 1h")
+    await group.press(amira, "Yes")
+    clock.advance(timedelta(hours=1, minutes=1))
+    await conversation.dispatcher.run_due_timers()
+    result = group.last
+    assert result.labels == ["✍ Write the outcome"]
+    toast, alert = await group.press(amira, "✍ Write the outcome")
+    assert alert and toast is not None and "only the person who started it" in toast
+    assert await group.press(coral, "✍ Write the outcome") == (
+        "I've written to you privately.",
+        False,
+    )
+    assert "What was decided on “Rally?”" in coral.last.text
+    before = len(coral.messages)
+    await coral.send("x" * 1001)
+    assert any("1 to 1000 characters (this one has 1001)" in t for t in coral.texts_since(before))
+    await coral.send(OUTCOME)
+    assert group.last.text == f"📝 <b>Outcome</b> of “Rally?”:\n{OUTCOME}"
+    assert f"📝 Outcome: {OUTCOME}" in result.text and result.labels == ["✍ Write the outcome"]
+    texts = [m.text for m in coral.messages[-2:]]
+    assert any("is posted in the group and kept in /decisions" in t for t in texts)
+    assert any("Create the call to action? Send /newaction" in t and OUTCOME in t for t in texts)
+    await group.say(coral, "/decisions")
+    assert f"📝 {OUTCOME}" in group.last.text
+    await group.press(coral, "⬇ Export as CSV")
+    rows = read_export(coral.last.document, "decisions", coral.person.id, decision_list.CSV_HEADER)
+    assert rows[0]["outcome"] == OUTCOME
+
+
+async def test_the_outcome_is_for_closed_decisions_only(
+    conversation: Conversation, group: Group
+) -> None:
+    coral = conversation.person("Coral", user_id=COORDINATOR_ID)
+    await group.say(coral, "/poll Rally? | Yes | No | anonymous | in 1h")
+    shown = group.find("Rally?")
+    toast, alert = await group.press_data(coral, shown.message_id, "dout:1")
+    assert alert and toast == "The outcome is written once the decision is closed."
