@@ -8,14 +8,15 @@ that has run, and anyone can turn the reminders off (and on again) with the butt
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from handlers.decisions import ballots
 from handlers.kernel import quiet_hours
-from handlers.kernel.callbacks import CallbackData
+from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import translator
+from handlers.kernel.permissions import may_manage_decision, refusal
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from storage.coalition import group_store
@@ -26,6 +27,16 @@ from storage.outbox import Outgoing
 
 events = Router("nudges-events")  # timers
 private = Router("nudges-private")  # the on/off buttons, in private chats
+
+
+class RescueButton(CallbackData, prefix="drescue"):
+    """One more day for a vote short of its quorum, from its author's private chat."""
+
+    decision_id: int
+
+
+RESCUE = "rescue"  # in Decision.nudged once the extension was offered and taken
+RESCUE_BY = timedelta(days=1)
 
 
 class NudgeSwitch(CallbackData, prefix="dnudge"):
@@ -96,6 +107,54 @@ async def nudge_due(ctx: Context) -> None:
         nudge_for(decision, v, title, night[v.user_id]) for v in wanted if v.user_id in fresh
     ]
     await ctx.enqueue(messages, purpose="nudge", ref=f"decision:{decision.id}:{moment}")
+    if moment == ballots.HOUR_BEFORE:
+        await _rescue_quorum(ctx, decision)
+
+
+async def _rescue_quorum(ctx: Context, decision: Decision) -> None:
+    """Quorum rescue: an hour before the close, a quorum not reached yet is out of reach for a
+    vote that closes now; the quiet members were just reminded, and the person who started it
+    is told, privately, with one extension of a day they may take (once per decision)."""
+    snap = await ballots.assess(ctx.session, decision)
+    if not snap.needed or snap.voters >= snap.needed or RESCUE in decision.nudged:
+        return
+    author = (await decision_store.people(ctx.session, [decision.created_by])).get(
+        decision.created_by
+    )
+    t = translator(author.language if author is not None else decision.locale)
+    zone = (author.timezone if author is not None else None) or decision.timezone
+    text = t(
+        "decisions.quorum_rescue",
+        question=decision.question,
+        voters=snap.voters,
+        needed=snap.needed,
+        time=t.datetime_text(decision.closes_at, zone),
+    )
+    button = Button(t("decisions.button.rescue"), RescueButton(decision.id).pack())
+    ctx.send(decision.created_by, text, [[button]])
+
+
+@private.button(RescueButton)
+async def rescue_pressed(ctx: Context, button: RescueButton) -> None:
+    """Gives a vote short of its quorum one more day (once), at its author's request."""
+    decision = await decision_store.get(ctx.session, button.decision_id)
+    if decision is None:
+        raise StaleButton(ctx.event.data)
+    if decision.status != decision_store.OPEN:
+        ctx.answer(ctx.t("decisions.closed_already"), alert=True)
+        return
+    if not may_manage_decision(ctx.roles, ctx.user_id, decision):
+        ctx.answer(refusal(ctx.t, "decisions.manage", or_author=True), alert=True)
+        return
+    if RESCUE in decision.nudged:
+        ctx.answer(ctx.t("decisions.rescue_used"), alert=True)
+        return
+    decision.nudged = [*decision.nudged, RESCUE]
+    if await ballots.extend(ctx, decision, RESCUE_BY):
+        ctx.answer(ctx.t("decisions.extended_toast"))
+        ctx.edit_keyboard([])
+    else:
+        ctx.answer(ctx.t("decisions.error.extend_too_far"), alert=True)
 
 
 @private.button(NudgeSwitch)
