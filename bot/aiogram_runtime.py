@@ -25,8 +25,9 @@ from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.types import TelegramObject, Update
 
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
+from bot.inbox import Inbox
 from bot.ops.health import Heartbeat
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.updates import ALLOWED_UPDATES
 from handlers.kernel.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -88,21 +89,23 @@ def _unset_default(value: Any) -> None:
     return None
 
 
-async def _feed(dispatcher: Dispatcher, event_update: Update) -> None:
-    raw = event_update.model_dump(
-        mode="json", exclude_none=True, by_alias=True, fallback=_unset_default
-    )
-    event = event_from_update(raw)
-    if event is not None:
-        await dispatcher.feed(event)
-
-
 def build_polling(dispatcher: Dispatcher) -> AiogramDispatcher:
-    """An aiogram dispatcher that hands every update Chorus uses to the neutral dispatcher."""
+    """An aiogram dispatcher that records every update Chorus uses in the inbox, then hands it
+    to the neutral dispatcher in a task of its own.
+
+    It must run with handle_as_tasks=False: aiogram then awaits this handler before its polling
+    loop moves the offset past the update (aiogram's Dispatcher._listen_updates sets
+    `offset = update_id + 1` only when the loop asks for the next update), so no getUpdates
+    confirms an update that is not in the inbox.
+    """
     polling = AiogramDispatcher()
+    received = Inbox(dispatcher)
 
     async def on_update(_: TelegramObject, event_update: Update) -> None:
-        await _feed(dispatcher, event_update)
+        raw = event_update.model_dump(
+            mode="json", exclude_none=True, by_alias=True, fallback=_unset_default
+        )
+        await received.receive(raw)
 
     for observer in (
         polling.message,
@@ -122,6 +125,7 @@ async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> 
         polling.start_polling(
             bot,
             allowed_updates=list(ALLOWED_UPDATES),
+            handle_as_tasks=False,  # each update is in the inbox before the offset moves
             handle_signals=False,
             close_bot_session=False,
         )

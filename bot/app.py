@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, sqlite_path
 from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport, Transport
+from bot.inbox import Inbox
 from bot.ops import OpsServer, serve_ops
 from bot.ops.backup import BackupError, hold_running
 from bot.scheduler import TimerScheduler
@@ -259,6 +260,7 @@ async def run_bot(
             scheduler=scheduler,
             delivery=delivery,
         )
+        await Inbox(dispatcher).replay()  # what a crash left received but not handled
         if on_ready is not None:
             on_ready(Running(dispatcher, scheduler, runtime, delivery, server))
         log.info(

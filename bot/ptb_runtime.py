@@ -23,6 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
+from bot.inbox import Inbox
 from bot.ops.health import Heartbeat
 from bot.ptb_aiohttp import AiohttpRequest
 from bot.updates import ALLOWED_UPDATES, event_from_update
@@ -93,6 +94,35 @@ class PtbTransport:
             return await self.bot.do_api_request(call.method.lower(), api_kwargs=params)
 
 
+class InboxQueue(asyncio.Queue[object]):
+    """PTB's update queue, writing each update to the inbox before it is queued.
+
+    PTB's Updater puts every update of a getUpdates answer in this queue, and only then moves
+    its offset past them (Updater._start_polling: `await self.update_queue.put(update)` for
+    each, then `_last_update_id = updates[-1].update_id + 1`); its last getUpdates on stop
+    confirms only what was put. So no update is confirmed to Telegram before it is recorded.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: Inbox | None = None
+
+    async def put(self, item: object) -> None:
+        """Records an update in the inbox (waiting until the database takes it), then queues
+        it; an update Chorus does not use is dropped. A stop cancels PTB's polling, not the
+        write (an SQLite call cancelled halfway would leave its thread holding the lock)."""
+        if self.inbox is None or not isinstance(item, Update):
+            await super().put(item)
+            return
+        work = asyncio.ensure_future(self._record(self.inbox, item))
+        self.inbox.dispatcher.track(work)
+        await asyncio.shield(work)
+
+    async def _record(self, inbox: Inbox, update: Update) -> None:
+        if await inbox.record_surely(update.to_dict()) is not None:
+            self.put_nowait(update)
+
+
 class _WatchedRequest(AiohttpRequest):
     """PTB's getUpdates connection, noting each successful answer for /healthz."""
 
@@ -115,9 +145,11 @@ class PtbRuntime:
 
     def __init__(self, token: str, api_url: str) -> None:
         self.heartbeat = Heartbeat()
+        self.queue = InboxQueue()
         self.application = (
             Application.builder()
             .token(token)
+            .update_queue(self.queue)
             .base_url(f"{api_url}/bot")
             .base_file_url(f"{api_url}/file/bot")
             .job_queue(None)
@@ -149,6 +181,7 @@ class PtbRuntime:
             if event is not None:
                 await dispatcher.feed(event)
 
+        self.queue.inbox = Inbox(dispatcher)
         self.application.add_handler(TypeHandler(Update, on_update))
         updater = self.application.updater
         assert updater is not None

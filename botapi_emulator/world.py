@@ -118,6 +118,9 @@ class World:
         self.webhook: JsonDict | None = None
         self.updates: deque[JsonDict] = deque()
         self.confirmed: deque[JsonDict] = deque(maxlen=10_000)
+        # Called with the updates a getUpdates is about to confirm, before they are forgotten
+        # (tests kill the bot there: the moment an update is confirmed but maybe not handled).
+        self.on_confirm: Callable[[list[JsonDict]], None] | None = None
         self.allowed_updates = DEFAULT_UPDATE_TYPES
         self._timed_polls: dict[str, Poll] = {}
         self.request_log.clear()
@@ -290,6 +293,8 @@ class World:
             while len(updates) > -offset:
                 updates.popleft()
         else:
+            if self.on_confirm is not None and updates and updates[0]["update_id"] < offset:
+                self.on_confirm([u for u in updates if u["update_id"] < offset])
             while updates and updates[0]["update_id"] < offset:
                 self.confirmed.append(updates.popleft())
 

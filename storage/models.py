@@ -153,6 +153,17 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class InboxUpdate(Base):
+    """An update received from Telegram and not yet handled (storage/inbox.py)."""
+
+    __tablename__ = "inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger)  # who sent it (/forget deletes it too)
+    payload: Mapped[dict[str, Any]] = mapped_column()  # the Bot API Update object
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class UserPreference(Base):
     """Settings a person has before (or without) registering, such as the language."""
 
@@ -198,6 +209,7 @@ __all__ = [
     "DialogState",
     "GroupChat",
     "GroupMember",
+    "InboxUpdate",
     "OutboxMessage",
     "ProcessedUpdate",
     "Role",

@@ -7,7 +7,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from handlers.kernel.callbacks import StaleButton, prefix_of
 from handlers.kernel.context import AfterCommit, Context, Services
@@ -17,7 +17,7 @@ from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.permissions import held_roles
 from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
 from handlers.kernel.routing import Route, Router
-from storage import dialogs, timers, updates
+from storage import dialogs, inbox, timers, updates
 from storage.coalition import group_store, role_store
 from storage.people import preferences, volunteers
 
@@ -143,7 +143,7 @@ class Dispatcher:
         self.services = services
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waiting: defaultdict[int, int] = defaultdict(int)
-        self._inflight: set[asyncio.Task[object]] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
         self.limiter = RateLimiter(RateLimit(), services.clock)
         self.observer: Observer = Unobserved()
 
@@ -156,6 +156,7 @@ class Dispatcher:
             allowed, warn = self.limiter.take(event.user.id)
             if not allowed:
                 self.observer.update_done(update_kind(event), "refused", None)
+                await self._forget(event)
                 await self._slow_down(event, warn)
                 log_update(event, "refused", started)
                 return
@@ -177,15 +178,40 @@ class Dispatcher:
                 del self._waiting[key]
                 self._locks.pop(key, None)
 
+    def spawn(self, event: Event) -> asyncio.Task[None]:
+        """Handles an event in a task of its own, which `drain` waits for (the runtimes)."""
+        task = asyncio.create_task(self.feed(event))
+        self.track(task)
+        return task
+
+    def track(self, task: asyncio.Future[None]) -> None:
+        """Makes `drain` wait for a task that handles updates (or is about to)."""
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _forget(self, event: Event) -> None:
+        """Removes an update refused by the rate limit from the inbox: it is done with."""
+        try:
+            async with self.services.sessionmaker() as session, session.begin():
+                await inbox.remove(session, event.update_id)
+        except Exception:
+            log.exception("could not remove refused update %s from the inbox", event.update_id)
+
     async def drain(self, grace: float, *, cancel: bool = False) -> None:
         """Waits for the updates being handled (a graceful stop), or cancels them (a kill),
         so that no reply goes out after the messenger is closed."""
         current = asyncio.current_task()
-        tasks = {task for task in self._inflight if task is not current}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+
+        def running() -> set[asyncio.Future[Any]]:
+            return {t for t in self._inflight if t is not current and not t.done()}
+
+        while not cancel and (tasks := running()) and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(tasks, timeout=left)  # a task may start others: look again
+        tasks = running()
         if not tasks:
             return
-        if not cancel:
-            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=grace)
@@ -221,6 +247,7 @@ class Dispatcher:
         try:
             async with services.sessionmaker() as session, session.begin():
                 now = services.clock.now()
+                await inbox.remove(session, event.update_id)
                 if not await updates.claim(session, event.update_id, now):
                     return "duplicate"
                 volunteer = await volunteers.get(session, event.user.id)
@@ -410,6 +437,7 @@ class Dispatcher:
         services = self.services
         try:
             async with services.sessionmaker() as session, session.begin():
+                await inbox.remove(session, event.update_id)
                 await updates.claim(session, event.update_id, services.clock.now())
         except Exception:
             log.exception("could not record failed update %s", event.update_id)

@@ -1,0 +1,89 @@
+"""Updates are written down before Telegram is told to forget them (both runtimes).
+
+With long polling, the next getUpdates (offset past an update) confirms it: Telegram never
+sends it again. Each runtime therefore records every update it received in the inbox
+(storage/inbox.py, one small transaction) before it asks for more — aiogram handles each update
+in its polling loop before advancing the offset, PTB puts each one in its update queue before
+advancing it — and only then hands it to the dispatcher, in a task of its own. The handling
+transaction deletes the row; after a crash, `replay` handles what is left before polling starts.
+The processed-update claim (storage/updates.py) keeps a replayed update from counting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from bot.updates import event_from_update
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.events import Event
+from storage import inbox
+
+log = logging.getLogger(__name__)
+
+
+class Inbox:
+    """The runtimes' side of the inbox: record an update, hand it over, replay after a crash."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    async def record(self, update: Mapping[str, Any]) -> Event | None:
+        """Writes a Bot API Update (JSON) to the inbox and returns its event; None (nothing
+        written) for an update Chorus does not use. Raises what the database raised: the
+        runtime must then not confirm the update."""
+        event = event_from_update(update)
+        if event is None or event.user.is_bot:
+            return None
+        services = self.dispatcher.services
+        async with services.sessionmaker() as session, session.begin():
+            await inbox.add(
+                session, event.update_id, event.user.id, dict(update), services.clock.now()
+            )
+        return event
+
+    async def record_surely(self, update: Mapping[str, Any]) -> Event | None:
+        """`record`, tried again (0.1 s, 0.2 s, … up to 2 s apart) until the database takes it:
+        the polling waits meanwhile, so nothing unrecorded is ever confirmed."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.record(update)
+            except Exception:
+                log.exception("could not record update %s; trying again", update.get("update_id"))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def receive(self, update: Mapping[str, Any]) -> None:
+        """Records an update, then handles it in a task of its own (the polling goes on).
+
+        A stop cancels the polling, not the write: an SQLite call cancelled halfway would leave
+        its worker thread holding the lock. The dispatcher's drain waits for the write and for
+        the handling it starts."""
+        work = asyncio.ensure_future(self._take(update))
+        self.dispatcher.track(work)
+        await asyncio.shield(work)
+
+    async def _take(self, update: Mapping[str, Any]) -> None:
+        event = await self.record_surely(update)
+        if event is not None:
+            self.dispatcher.spawn(event)
+
+    async def replay(self) -> int:
+        """Handles, in order, the updates a crash left received but not handled; returns how
+        many."""
+        services = self.dispatcher.services
+        async with services.sessionmaker() as session:
+            waiting = await inbox.waiting(session)
+        if waiting:
+            log.warning(
+                "%s updates were received but not handled when Chorus stopped: handling them now",
+                len(waiting),
+            )
+        for update in waiting:
+            event = event_from_update(update)
+            if event is not None:
+                await self.dispatcher.feed(event)
+        return len(waiting)

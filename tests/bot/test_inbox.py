@@ -1,0 +1,84 @@
+"""The inbox: an update is written down before it is confirmed, and handled after a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.inbox import Inbox
+from handlers import build_router
+from handlers.kernel.context import Services
+from handlers.kernel.dispatch import Dispatcher
+from storage.models import InboxUpdate, ProcessedUpdate
+from tests.support.recording import RecordingMessenger
+
+AMIRA = 100_002
+
+
+def _start(update_id: int, text: str = "/start", *, is_bot: bool = False) -> dict[str, Any]:
+    person = {"id": AMIRA, "is_bot": is_bot, "first_name": "Amira", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_790_000_000,
+            "chat": {"id": AMIRA, "type": "private"},
+            "from": person,
+            "text": text,
+        },
+    }
+
+
+async def _count(services: Services, model: type[Any]) -> int:
+    async with services.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_an_update_recorded_but_not_handled_is_handled_at_the_next_start(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    crashed = Inbox(Dispatcher(build_router(), services))
+    event = await crashed.record(_start(7))
+    assert event is not None and event.update_id == 7
+    await crashed.record(_start(7))  # received twice (redelivered): kept once
+    assert await _count(services, InboxUpdate) == 1
+    assert messenger.chats.get(AMIRA) is None  # the crash came before it was handled
+
+    restarted = Inbox(Dispatcher(build_router(), services))
+    assert await restarted.replay() == 1
+    assert any("Welcome to" in shown.text for shown in messenger.chats[AMIRA])
+    assert await _count(services, InboxUpdate) == 0
+    assert await _count(services, ProcessedUpdate) == 1
+    assert await restarted.replay() == 0
+
+
+async def test_handling_an_update_empties_its_inbox_row_once(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    dispatcher = Dispatcher(build_router(), services)
+    inbox = Inbox(dispatcher)
+    await inbox.receive(_start(8))
+    await dispatcher.drain(10.0)
+    assert await _count(services, InboxUpdate) == 0
+    welcomes = [s for s in messenger.chats[AMIRA] if "Welcome to" in s.text]
+    await inbox.receive(_start(8))  # Telegram sent it again: nothing happens twice
+    await dispatcher.drain(10.0)
+    assert [s for s in messenger.chats[AMIRA] if "Welcome to" in s.text] == welcomes
+    assert await _count(services, InboxUpdate) == 0
+
+
+async def test_updates_chorus_does_not_use_are_not_kept(services: Services) -> None:
+    inbox = Inbox(Dispatcher(build_router(), services))
+    assert await inbox.record(_start(9, is_bot=True)) is None
+    assert await inbox.record({"update_id": 10, "edited_message": {}}) is None
+    assert await _count(services, InboxUpdate) == 0
+
+
+async def test_an_update_refused_by_the_rate_limit_leaves_the_inbox(services: Services) -> None:
+    dispatcher = Dispatcher(build_router(), services)
+    inbox = Inbox(dispatcher)
+    for update_id in range(100, 140):  # a burst over the limit (30, then 2 a second)
+        await inbox.receive(_start(update_id, "/help"))
+    await dispatcher.drain(30.0)
+    assert await _count(services, InboxUpdate) == 0
