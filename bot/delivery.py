@@ -64,6 +64,7 @@ class DeliveryConfig:
     private_interval: float = 1.0
     group_interval: float = 3.0
     max_attempts: int = 5
+    reply_attempts: int = 20  # a reply to a person: 5xx retried for about 15 minutes
     retry_base: float = 1.0  # seconds before the first retry; doubles each time, at most 60
     flush_interval: float = 0.05
     report_interval: float = 0.5
@@ -101,7 +102,13 @@ class MessengerTransport:
         self.messenger = messenger
 
     async def send(self, item: Claimed, paid: bool) -> int:
-        """Sends through the messenger."""
+        """Sends (or, for an edit, edits) through the messenger."""
+        if item.edit_of is not None and item.keyboard_only:
+            await self.messenger.edit_keyboard(item.chat_id, item.edit_of, item.keyboard)
+            return item.edit_of
+        if item.edit_of is not None:
+            await self.messenger.edit_message(item.chat_id, item.edit_of, item.text, item.keyboard)
+            return item.edit_of
         sent = await self.messenger.send_message(item.chat_id, item.text, item.keyboard)
         return sent.message_id
 
@@ -217,6 +224,24 @@ class DeliveryEngine:
     def wake(self) -> None:
         """New rows may be waiting."""
         self._wakeup.set()
+
+    async def send_reply(self, item: Claimed) -> None:
+        """Sends a reply now (the fast path), in the same pace as everything else.
+
+        `item` was recorded in the handler's transaction, already 'sending'
+        (storage.outbox.add_replies). It waits for a slot of the global pace (and any 429
+        pause), not for its chat's interval: Telegram lets a conversation answer at once. A
+        429 or a 5xx leaves it with the engine, which sends it again, paced, until it is
+        delivered or refused for good (403, 400); its result is written with the others.
+        """
+        self._outstanding += 1
+        mark = await self._pacer.slot() if self.config.paced else None
+        await self._semaphore.acquire()
+        now = asyncio.get_running_loop().time()
+        chat = item.chat_id
+        self._chat_next[chat] = max(self._chat_next.get(chat, 0.0), now + self._interval(chat))
+        await self._send(item, mark)
+        self._flush_now.set()  # written at once: the window for a second copy stays small
 
     @property
     def running(self) -> bool:
@@ -398,7 +423,9 @@ class DeliveryEngine:
     async def _send(self, item: Claimed, mark: list[float] | None = None) -> None:
         try:
             try:
-                message_id = await self.transport.send(item, self.config.paid_mode)
+                # A reply is never a paid broadcast (allow_paid_broadcast costs Stars).
+                paid = self.config.paid_mode and not item.reply
+                message_id = await self.transport.send(item, paid)
             finally:
                 if mark is not None:
                     Pacer.answered(mark)
@@ -447,7 +474,8 @@ class DeliveryEngine:
         self._results.failed.append((item.id, why, detail or why))
 
     def _retry(self, item: Claimed, detail: str) -> None:
-        if item.attempts >= self.config.max_attempts:
+        limit = self.config.reply_attempts if item.reply else self.config.max_attempts
+        if item.attempts >= limit:
             self._fail(item, "transient", detail)
             return
         self.stats.retried += 1

@@ -31,6 +31,10 @@ from handlers.kernel.dispatch import Dispatcher
 
 POLL_TIMEOUT = 25
 POOL_SIZE = 64
+# PTB waits 5 s for an answer by default (1 s for a free connection); a send that Telegram
+# answers later (a busy moment) would be retried although it went through, and arrive twice.
+# Wait as long as the aiogram runtime does (30 s).
+CALL_TIMEOUT = 30.0
 
 
 class TelegramAnswer(TelegramError):
@@ -154,7 +158,14 @@ class PtbRuntime:
             .base_file_url(f"{api_url}/file/bot")
             .job_queue(None)
             .concurrent_updates(True)
-            .request(AnswerKeepingRequest(connection_pool_size=POOL_SIZE))
+            .request(
+                AnswerKeepingRequest(
+                    connection_pool_size=POOL_SIZE,
+                    read_timeout=CALL_TIMEOUT,
+                    write_timeout=CALL_TIMEOUT,
+                    pool_timeout=CALL_TIMEOUT,
+                )
+            )
             .get_updates_request(
                 _WatchedRequest(
                     self.heartbeat, connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10

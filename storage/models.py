@@ -258,6 +258,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # went in flight (0004)
     failure: Mapped[str | None] = mapped_column(String(32))  # why it failed, classified (0004)
+    edit_of: Mapped[int | None] = mapped_column(BigInteger)  # editMessageText of it (0009)
 
 
 class GroupMember(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,17 +17,23 @@ if TYPE_CHECKING:
     from handlers.kernel.ports import Keyboard
 
 PENDING = "pending"
+REPLY = "reply"  # the purpose of a reply to an update or timer (recorded by the dispatcher)
+REPLY_KEYBOARD = "reply_keyboard"  # a reply that only replaces a message's buttons
+REPLIES = (REPLY, REPLY_KEYBOARD)
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message to deliver: to whom, what (HTML text, neutral button rows), and not before
-    when (UTC; None: as soon as the batch may go — quiet hours set it, issue 16)."""
+    when (UTC; None: as soon as the batch may go — quiet hours set it, issue 16); with
+    `edit_of`, the new text and buttons of that message of the chat (editMessageText) instead."""
 
     chat_id: int
     text: str
     keyboard: Keyboard | None = None
     not_before: datetime | None = None
+    edit_of: int | None = None
+    keyboard_only: bool = False  # with edit_of: only the buttons change (text unused)
 
 
 def stored_keyboard(keyboard: Keyboard | None) -> list[list[dict[str, str]]] | None:
@@ -112,6 +118,9 @@ class Claimed:
     keyboard: Keyboard | None
     ref: str | None
     attempts: int
+    edit_of: int | None = None  # the message it edits (None: a new message)
+    reply: bool = False  # a reply to a person's update or a timer (purpose in REPLIES)
+    keyboard_only: bool = False  # an edit of the buttons only (editMessageReplyMarkup)
 
 
 @dataclass(slots=True)
@@ -152,14 +161,67 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
         update(_table)
         .where(_c.id.in_(due.scalar_subquery()))
         .values(state=SENDING, claimed_at=now, attempts=_c.attempts + 1)
-        .returning(_c.id, _c.chat_id, _c.text, _c.keyboard, _c.ref, _c.attempts)
+        .returning(
+            _c.id, _c.chat_id, _c.text, _c.keyboard, _c.ref, _c.attempts, _c.edit_of, _c.purpose
+        )
     )
     rows = (await session.execute(statement)).all()
     claimed = [
-        Claimed(row_id, chat_id, text, loaded_keyboard(keyboard), ref, attempts)
-        for row_id, chat_id, text, keyboard, ref, attempts in rows
+        Claimed(
+            row_id,
+            chat,
+            text,
+            loaded_keyboard(keyboard),
+            ref,
+            tries,
+            edit_of,
+            reply=why in REPLIES,
+            keyboard_only=why == REPLY_KEYBOARD,
+        )
+        for row_id, chat, text, keyboard, ref, tries, edit_of, why in rows
     ]
     return sorted(claimed, key=lambda item: item.id)
+
+
+async def add_replies(
+    session: AsyncSession, messages: Sequence[Outgoing], now: datetime
+) -> list[Claimed]:
+    """Records replies in the caller's transaction, already claimed ('sending') by whoever
+    sends them right after the commit; a crash before their result is written sends them
+    again at the next start (`recover`). Returns them in order."""
+    claimed = []
+    for message in messages:
+        row_id = await session.scalar(
+            insert(_table)
+            .values(
+                purpose=REPLY_KEYBOARD if message.keyboard_only else REPLY,
+                ref=None,
+                chat_id=message.chat_id,
+                text=message.text,
+                keyboard=stored_keyboard(message.keyboard),
+                edit_of=message.edit_of,
+                state=SENDING,
+                attempts=1,
+                claimed_at=now,
+                created_at=now,
+            )
+            .returning(_c.id)
+        )
+        assert row_id is not None
+        claimed.append(
+            Claimed(
+                int(row_id),
+                message.chat_id,
+                message.text,
+                message.keyboard,
+                None,
+                1,
+                message.edit_of,
+                reply=True,
+                keyboard_only=message.keyboard_only,
+            )
+        )
+    return claimed
 
 
 async def record(session: AsyncSession, results: Results, now: datetime) -> None:

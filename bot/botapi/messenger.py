@@ -152,6 +152,14 @@ class BulkSender:
 
     async def send(self, item: Claimed, paid: bool) -> int:
         """Sends one outbox row; returns the message id or raises a neutral error."""
+        if item.edit_of is not None:
+            edit = (
+                payloads.edit_keyboard(item.chat_id, item.edit_of, item.keyboard)
+                if item.keyboard_only
+                else payloads.edit_message(item.chat_id, item.edit_of, item.text, item.keyboard)
+            )
+            await _call(self.transport, edit)
+            return item.edit_of
         call = payloads.send_message(item.chat_id, item.text, item.keyboard, paid=paid)
         result = await _call(self.transport, call)
         return int(result["message_id"])

@@ -34,6 +34,36 @@ class _Idle:
         """Nothing to wake (tests that run timers and the outbox by hand)."""
 
 
+@dataclass(slots=True)
+class Reply:
+    """A message the person must see (a new one, or an edit of one), queued by `Context.send`
+    and `Context.edit`. The dispatcher records it in the outbox in the update's transaction
+    and sends it right after commit; a crash in between sends it at the next start."""
+
+    message: Outgoing
+    claimed: outbox.Claimed | None = None  # its outbox row, once recorded
+
+    async def __call__(self, messenger: Messenger) -> None:
+        """Sends it directly (no delivery engine: handler tests)."""
+        message = self.message
+        if message.edit_of is None:
+            await messenger.send_message(message.chat_id, message.text, message.keyboard)
+        elif message.keyboard_only:
+            await messenger.edit_keyboard(message.chat_id, message.edit_of, message.keyboard)
+        else:
+            await messenger.edit_message(
+                message.chat_id, message.edit_of, message.text, message.keyboard
+            )
+
+
+class ReplySender(Wakeable, Protocol):
+    """The delivery engine, as the dispatcher sees it: it sends recorded replies."""
+
+    async def send_reply(self, item: outbox.Claimed) -> None:
+        """Sends a recorded reply now, paced; keeps it until delivered or refused for good."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerSettings:
     """The settings handlers need, taken from the bot's configuration."""
@@ -101,12 +131,8 @@ class Context:
         self.outbox.append(action)
 
     def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> None:
-        """Sends a message to a chat after commit."""
-
-        async def _send(messenger: Messenger) -> None:
-            await messenger.send_message(chat_id, text, keyboard)
-
-        self.after_commit(_send)
+        """Sends a message to a chat after commit (recorded with the change: see Reply)."""
+        self.after_commit(Reply(Outgoing(chat_id, text, keyboard)))
 
     def reply(self, text: str, keyboard: Keyboard | None = None) -> None:
         """Answers in the chat the update came from."""
@@ -118,24 +144,16 @@ class Context:
         if message_id is None:
             self.reply(text, keyboard)
             return
-        chat_id = self.chat_id
-
-        async def _edit(messenger: Messenger) -> None:
-            await messenger.edit_message(chat_id, message_id, text, keyboard)
-
-        self.after_commit(_edit)
+        self.after_commit(Reply(Outgoing(self.chat_id, text, keyboard, edit_of=message_id)))
 
     def edit_keyboard(self, keyboard: Keyboard | None) -> None:
         """Replaces the buttons of the message whose button was pressed."""
         message_id = self.event.message_id
         if message_id is None:
             return
-        chat_id = self.chat_id
-
-        async def _edit(messenger: Messenger) -> None:
-            await messenger.edit_keyboard(chat_id, message_id, keyboard)
-
-        self.after_commit(_edit)
+        self.after_commit(
+            Reply(Outgoing(self.chat_id, "", keyboard, edit_of=message_id, keyboard_only=True))
+        )
 
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Acknowledges the pressed button (once), with an optional toast or alert."""

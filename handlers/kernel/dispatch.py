@@ -7,17 +7,17 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from handlers.kernel.callbacks import StaleButton, prefix_of
-from handlers.kernel.context import AfterCommit, Context, Services
+from handlers.kernel.context import AfterCommit, Context, Reply, ReplySender, Services
 from handlers.kernel.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.kernel.i18n import normalise_locale, translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.permissions import held_roles
 from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
 from handlers.kernel.routing import Route, Router
-from storage import dialogs, inbox, timers, updates
+from storage import dialogs, inbox, outbox, timers, updates
 from storage.coalition import group_store, role_store
 from storage.people import preferences, volunteers
 
@@ -285,6 +285,7 @@ class Dispatcher:
                     dialog=dialog,
                 )
                 await self._route(ctx)
+                await self._record_replies(ctx)
         except InvalidInput as problem:
             if ctx is None:  # only routes raise it; were it raised earlier, it is a failure
                 return await self._failed(event, ctx)
@@ -340,6 +341,7 @@ class Dispatcher:
                     dialog=None,
                 )
                 await self._run_events(f"timer:{timer.kind}", ctx)
+                await self._record_replies(ctx)
         except Exception:
             log.exception("timer %s failed", timer_id)
             async with services.sessionmaker() as session, session.begin():
@@ -420,15 +422,18 @@ class Dispatcher:
         """
         event = ctx.event
         log.info("input refused on update %s: %s", event.update_id, problem.key)
-        async with self.services.sessionmaker() as session, session.begin():
-            if not await updates.claim(session, event.update_id, self.services.clock.now()):
-                return "duplicate"
         ctx.outbox.clear()
         ctx.answered = False
         if event.kind is EventKind.CALLBACK:
             ctx.answer(problem.text(ctx.t), alert=True)
         elif event.kind is EventKind.MESSAGE:
             ctx.reply(problem.text(ctx.t), problem.keyboard)
+        async with self.services.sessionmaker() as session, session.begin():
+            await inbox.remove(session, event.update_id)
+            if not await updates.claim(session, event.update_id, self.services.clock.now()):
+                return "duplicate"
+            ctx.session = session
+            await self._record_replies(ctx)  # the explanation is a reply like any other
         await self.flush(ctx.outbox, event)
         return "invalid"
 
@@ -452,10 +457,32 @@ class Dispatcher:
         except MessengerError:
             log.warning("could not apologise for update %s", event.update_id)
 
-    async def flush(self, outbox: list[AfterCommit], event: Event) -> None:
-        """Sends the replies; a person found unreachable is recorded with why, a 429 waited out
-        once."""
-        for action in outbox:
+    def _reply_sender(self) -> ReplySender | None:
+        """The delivery engine, when one runs (always in the bot; not in handler tests)."""
+        delivery = self.services.delivery
+        return cast(ReplySender, delivery) if hasattr(delivery, "send_reply") else None
+
+    async def _record_replies(self, ctx: Context) -> None:
+        """Records the replies (sends and edits) in the outbox, in the update's transaction,
+        so that a crash after the commit cannot lose them (docs/delivery.md)."""
+        if self._reply_sender() is None:
+            return
+        replies = [action for action in ctx.outbox if isinstance(action, Reply)]
+        if not replies:
+            return
+        recorded = await outbox.add_replies(ctx.session, [r.message for r in replies], ctx.now())
+        for reply, item in zip(replies, recorded, strict=True):
+            reply.claimed = item
+
+    async def flush(self, actions: list[AfterCommit], event: Event) -> None:
+        """Sends the replies, in order. A recorded reply goes to the delivery engine, which
+        keeps it until delivered or refused for good; anything else is sent here: a person
+        found unreachable is recorded with why, a 429 waited out once."""
+        sender = self._reply_sender()
+        for action in actions:
+            if sender is not None and isinstance(action, Reply) and action.claimed is not None:
+                await sender.send_reply(action.claimed)
+                continue
             try:
                 await self._deliver(action)
             except Forbidden as exc:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,10 @@ from sqlalchemy import select
 from bot.app import open_storage
 from botapi_emulator.client import Person, SandboxClient
 from botapi_emulator.emulator import RunningEmulator
-from storage.models import DialogState
+from storage.actions.action_models import Rsvp
+from storage.models import DialogState, InboxUpdate, ProcessedUpdate, Volunteer
+from tests.e2e.conftest import ChorusUnderTest
+from tests.support.actions import make_volunteer
 
 ROOT = Path(__file__).resolve().parents[2]
 # A fresh interpreter importing a framework can take many seconds on a busy machine: the waits
@@ -61,6 +66,7 @@ class BotProcess:
         self.armed = False
         self.kills = 0
         self.killed_updates: list[dict[str, Any]] = []
+        self.coordinator: Person | None = None  # in ADMIN_IDS
         emulator.state.on_confirm = self._on_confirm
 
     def _on_confirm(self, updates: list[dict[str, Any]]) -> None:
@@ -135,6 +141,7 @@ async def bot(
     """The bot as a process of its own, polling the emulator."""
     coordinator = await sandbox.create_user("Coral", language_code="en")
     running = BotProcess(emulator, tmp_path, request.param, coordinator.id)
+    running.coordinator = coordinator
     await running.start()
     try:
         yield running
@@ -196,3 +203,215 @@ async def test_a_kill_as_getupdates_confirms_loses_no_command_press_or_answer(
     assert [u["update_id"] for u in bot.killed_updates] == sorted(
         {u["update_id"] for u in bot.killed_updates}
     )
+
+
+async def test_a_burst_of_100_starts_gets_100_welcomes_and_no_429_storm(
+    chorus: ChorusUnderTest,
+) -> None:
+    """Telegram's flood limits (the emulator's: 30 messages a second overall, bursts of 5 to a
+    private chat) meet 100 newcomers at once: each reply waits its turn, none is dropped."""
+    people = [await chorus.person(f"Newcomer {index}") for index in range(100)]
+    log = chorus.emulator.state.request_log
+    seen = log[-1]["id"] if log else 0
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.gather(*(person.send("/start") for person in people))
+    assert loop.time() - began < 5.0  # a burst (within a second on an idle machine)
+    for person in people:
+        await person.wait_for_message(
+            lambda m: "Which language do you prefer?" in (m.text or ""), timeout=PATIENCE
+        )
+    await asyncio.sleep(0.5)  # a duplicate would come right behind
+    for person in people:
+        texts = await _texts(person)
+        assert sum("Welcome to" in text for text in texts) == 1, texts
+        assert sum("Which language do you prefer?" in text for text in texts) == 1, texts
+    refused = [r for r in log if r["id"] > seen and r["status"] == 429]
+    assert len(refused) <= 2, f"{len(refused)} answers 429"
+
+
+# The soak: random kills while people register, a coordinator broadcasts a call to action and
+# volunteers answer it. CHORUS_SOAK_KILLS sets the number of kills (10 by default).
+SOAK_KILLS = int(os.environ.get("CHORUS_SOAK_KILLS", "10"))
+NEWCOMERS = 3
+VOLUNTEERS = 12
+
+
+SOAK_BUDGET = (SOAK_KILLS + 2) * STARTUP + 300  # seconds: every restart slow, and then some
+
+
+async def _sees(person: Person, fragment: str, within: float = STARTUP) -> None:
+    await person.wait_for_message(lambda m: fragment in (m.text or ""), timeout=within)
+
+
+async def _register(person: Person, name: str) -> None:
+    """The whole registration, as a person in a hurry does it (each step waits for the bot)."""
+    await person.send("/start")
+    await _sees(person, "Which language do you prefer?")
+    for label, then in (
+        ("English", "Are you joining as an individual"),
+        ("An individual", "What name should coordinators use"),
+    ):
+        await person.press(label, timeout=STARTUP)
+        await _sees(person, then)
+    await person.send(name)
+    await _sees(person, "Which country are you based in?")
+    await person.send("Lebanon")
+    await _sees(person, "Which skills can you offer?")
+    for label in ("Translation", "Done ✔", "5", "Done ✔", "Youth", "Done ✔", "No"):
+        await person.press(label, timeout=STARTUP)
+    for label in ("I accept the pledge", "I agree"):
+        await person.press(label, timeout=STARTUP)
+    await _sees(person, "Please check your answers")
+    await person.press("✅ Confirm", timeout=STARTUP)
+    await _sees(person, f"Thank you, {name}")
+
+
+async def _broadcast(coordinator: Person, when: str) -> None:
+    """/newaction to "Send it"."""
+    await coordinator.send("/newaction")
+    await coordinator.press("🤝 Meeting", timeout=STARTUP)
+    await _sees(coordinator, "What is its title?")
+    await coordinator.send("Vigil & march")
+    await _sees(coordinator, "Describe it")
+    await coordinator.send("Bring candles.")
+    await coordinator.press("No link", timeout=STARTUP)
+    await _sees(coordinator, "When does it start?")
+    await coordinator.send(when)
+    await coordinator.press("UTC", timeout=STARTUP)
+    await _sees(coordinator, "Where does it happen?")
+    await coordinator.press("Online", timeout=STARTUP)
+    await coordinator.press("No limit", timeout=STARTUP)
+    await _sees(coordinator, "Who receives it?")
+    await coordinator.press("Done ✔", timeout=STARTUP)
+    await _sees(coordinator, "It will go to")
+    await coordinator.press("✅ Send it", timeout=STARTUP)
+    await _sees(coordinator, "Sending finished")
+
+
+async def _answer(volunteer: Person) -> None:
+    """Waits for the call to action and answers Going; waits until the buttons show it."""
+    await _sees(volunteer, "Vigil & march", within=SOAK_BUDGET)  # after the whole /newaction
+    await volunteer.press("Going", timeout=STARTUP)
+    await volunteer.wait_for_message(
+        lambda m: any("✅ Going" in b.label for row in m.buttons for b in row), timeout=STARTUP
+    )
+
+
+async def _answers(person: Person, expected: int) -> int:
+    """How many messages the bot sent the person, once `expected` came (or after a while)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP
+    while True:
+        count = sum(1 for m in await person.chat_messages() if m.from_bot)
+        if count >= expected or loop.time() > deadline:
+            await asyncio.sleep(0.5)  # a duplicate would come right behind
+            return sum(1 for m in await person.chat_messages() if m.from_bot)
+        await asyncio.sleep(0.2)
+
+
+async def _kill_at_random(bot: BotProcess, filler: Person, kills: int, seed: int) -> int:
+    """Kills the bot `kills` times, each at the confirmation of some update a random moment
+    later, restarting it each time; a filler person types /help when nothing else comes.
+    Returns how many /help the filler sent."""
+    rng = random.Random(seed)
+    helps = 0
+    for _ in range(kills):
+        await asyncio.sleep(rng.uniform(0.2, 2.0))
+        bot.armed = True
+        assert bot.process is not None
+        while bot.process.returncode is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(bot.process.wait()), 3.0)
+            except TimeoutError:
+                await filler.send("/help")
+                helps += 1
+        await bot.killed()
+        await bot.start()
+    return helps
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(SOAK_BUDGET)
+async def test_random_kills_during_registrations_rsvps_and_a_broadcast_lose_nothing(
+    bot: BotProcess, sandbox: SandboxClient, emulator: RunningEmulator
+) -> None:
+    state = emulator.state
+    coordinator = bot.coordinator
+    assert coordinator is not None
+    volunteers = []
+    storage = await open_storage(bot.database_url)
+    try:
+        for index in range(VOLUNTEERS):
+            person = await sandbox.create_user(f"V{index}", language_code="en")
+            state.chats[person.id].started = True
+            await make_volunteer(storage, person.id, now=datetime.now(UTC), name=f"V{index}")
+            volunteers.append(person)
+    finally:
+        await storage.engine.dispose()
+    newcomers = [await sandbox.create_user(f"N{i}", language_code="en") for i in range(NEWCOMERS)]
+    filler = await sandbox.create_user("Filler", language_code="en")
+    when = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+
+    killer = asyncio.create_task(_kill_at_random(bot, filler, SOAK_KILLS, seed=SOAK_KILLS))
+    await asyncio.gather(
+        _broadcast(coordinator, when),
+        *(_register(person, f"Newcomer {i}") for i, person in enumerate(newcomers)),
+        *(_answer(volunteer) for volunteer in volunteers),
+    )
+    helps = await killer
+    assert bot.kills == SOAK_KILLS
+
+    # Every /help the filler typed was answered, once.
+    answered = await _answers(filler, helps)
+    assert answered == helps, (answered, helps)
+
+    storage = await open_storage(bot.database_url)
+    try:
+        async with storage.sessionmaker() as session:
+            handled = set(await session.scalars(select(ProcessedUpdate.update_id)))
+            waiting = list(await session.scalars(select(InboxUpdate.update_id)))
+            names = dict(
+                (await session.execute(select(Volunteer.user_id, Volunteer.display_name))).all()
+            )
+            answers = (await session.execute(select(Rsvp.user_id, Rsvp.status))).all()
+    finally:
+        await storage.engine.dispose()
+    received = {u["update_id"] for u in (*state.confirmed, *state.updates)}
+    assert received <= handled and waiting == []
+    assert sorted(answers) == sorted((v.id, "going") for v in volunteers)
+    for index, person in enumerate(newcomers):
+        assert names[person.id] == f"Newcomer {index}"
+
+    # Duplicates: a message the bot sent twice (a reply, or a broadcast row, in flight at a
+    # kill) — at most those the restarts recovered.
+    duplicates = 0
+    for person in (*newcomers, *volunteers, coordinator):
+        texts = [m.text for m in await person.chat_messages() if m.from_bot and m.text]
+        duplicates += len(texts) - len(set(texts))
+    recovered = sum(
+        int(found.group(1))
+        for line in bot.output
+        if (found := re.search(r"(\d+) outbox messages were in flight", line))
+    )
+    delivered = sum(
+        1
+        for r in state.request_log
+        if r["status"] == 200 and r["method"].lower() in ("sendmessage", "editmessagetext")
+    )
+    print(
+        f"soak: {bot.kills} kills, {len(received)} updates all handled once, "
+        f"{delivered} messages delivered, {duplicates} duplicates, {recovered} recovered"
+    )
+    assert duplicates <= recovered
+
+
+async def test_a_reply_answered_late_is_waited_for_not_sent_twice(chorus: ChorusUnderTest) -> None:
+    """Telegram answering a send after 6 s (a busy moment) is no failure: retrying it would
+    deliver it twice (PTB gives up after 5 s by default)."""
+    amira = await chorus.person("Amira")
+    await chorus.sandbox.add_fault("sendMessage", chat_id=amira.id, action="delay", delay=6.0)
+    await amira.send("/start")
+    await _says_once(amira, "Which language do you prefer?")
+    await asyncio.sleep(2.0)  # a second copy would come within a second or two
+    assert sum("Welcome to" in text for text in await _texts(amira)) == 1

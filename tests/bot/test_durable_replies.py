@@ -1,0 +1,134 @@
+"""Replies are recorded with the change they answer, and delivered through floods and crashes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport
+from handlers import build_router
+from handlers.kernel.context import Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.ports import RetryAfter, TransientError
+from storage.models import OutboxMessage
+from storage.outbox import Claimed
+from tests.support.recording import Conversation, RecordingMessenger
+
+AMIRA = 100_002
+
+
+class Stuck:
+    """A transport whose sends never come back: the bot dies with them in flight."""
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        self.called.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class Flooded(MessengerTransport):
+    """Telegram refusing the first `refusals` sends with 429 (then 502s), then accepting."""
+
+    def __init__(self, messenger: RecordingMessenger, refusals: int, errors: int = 0) -> None:
+        super().__init__(messenger)
+        self.refusals = refusals
+        self.errors = errors
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        if self.refusals:
+            self.refusals -= 1
+            raise RetryAfter(0.01, "Too Many Requests: retry after 1")
+        if self.errors:
+            self.errors -= 1
+            raise TransientError("Bad Gateway")
+        return await super().send(item, paid)
+
+
+def _engine(services: Services, transport: Any) -> DeliveryEngine:
+    return DeliveryEngine(
+        services.sessionmaker,
+        transport,
+        services.clock,
+        DeliveryConfig(retry_base=0.01, flush_interval=0.01),
+    )
+
+
+async def _states(services: Services) -> list[tuple[str, str]]:
+    async with services.sessionmaker() as session:
+        rows = await session.execute(
+            select(OutboxMessage.purpose, OutboxMessage.state).order_by(OutboxMessage.id)
+        )
+        return [(purpose, state) for purpose, state in rows]
+
+
+def _welcomes(messenger: RecordingMessenger) -> list[str]:
+    return [s.text for s in messenger.chats.get(AMIRA, []) if "Welcome to" in s.text]
+
+
+async def test_a_kill_between_commit_and_send_loses_no_reply(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    stuck = Stuck()
+    services.delivery = crashed = _engine(services, stuck)
+    await crashed.start()
+    dispatcher = Dispatcher(build_router(), services)
+    amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
+    handling = asyncio.create_task(amira.send("/start"))
+    await asyncio.wait_for(stuck.called.wait(), 10.0)  # committed; the welcome is on its way
+    handling.cancel()  # the kill
+    await crashed.abort()
+    assert _welcomes(messenger) == []
+    assert ("reply", "sending") in await _states(services)
+
+    services.delivery = restarted = _engine(services, MessengerTransport(messenger))
+    await restarted.start()
+    await restarted.wait_until_idle(10.0)
+    await restarted.stop()
+    assert len(_welcomes(messenger)) == 1
+    assert restarted.stats.recovered >= 1
+    assert {state for _, state in await _states(services)} == {"sent"}
+
+
+async def test_a_reply_meeting_429s_and_5xx_is_sent_again_until_delivered(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    services.delivery = engine = _engine(services, Flooded(messenger, refusals=6, errors=3))
+    await engine.start()
+    dispatcher = Dispatcher(build_router(), services)
+    amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
+    await amira.send("/start")
+    await engine.wait_until_idle(10.0)
+    await engine.stop()
+    assert len(_welcomes(messenger)) == 1
+    assert engine.stats.rate_limited == 6
+    assert {state for _, state in await _states(services)} == {"sent"}
+
+
+async def test_without_a_delivery_engine_replies_are_sent_directly(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    dispatcher = Dispatcher(build_router(), services)
+    await Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA).send("/start")
+    assert len(_welcomes(messenger)) == 1
+    assert await _states(services) == []
+
+
+async def test_an_edit_is_recorded_and_sent_as_an_edit(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    services.delivery = engine = _engine(services, MessengerTransport(messenger))
+    await engine.start()
+    dispatcher = Dispatcher(build_router(), services)
+    amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
+    await amira.send("/start")
+    shown = len(amira.messages)
+    await amira.press("English")  # edits the language question, then asks the next one
+    await engine.wait_until_idle(10.0)
+    await engine.stop()
+    assert any("individual" in text for text in amira.texts_since(shown - 1))
+    assert {state for _, state in await _states(services)} == {"sent"}
