@@ -57,6 +57,7 @@ class BotProcess:
             "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'chorus.sqlite3'}",
             "BOT_RUNTIME": runtime,
             "ADMIN_IDS": str(admin),
+            "METRICS_PORT": "0",  # no fixed port: other bots may run beside it
         }
         self.database_url = self.env["DATABASE_URL"]
         self.work = work
