@@ -54,7 +54,7 @@ def _engine(services: Services, transport: Any) -> DeliveryEngine:
         services.sessionmaker,
         transport,
         services.clock,
-        DeliveryConfig(retry_base=0.01, flush_interval=0.01),
+        DeliveryConfig(retry_base=0.01, flush_interval=0.01, private_interval=0.05),
     )
 
 
@@ -87,7 +87,7 @@ async def test_a_kill_between_commit_and_send_loses_no_reply(
 
     services.delivery = restarted = _engine(services, MessengerTransport(messenger))
     await restarted.start()
-    await restarted.wait_until_idle(10.0)
+    await restarted.wait_until_idle(30.0)
     await restarted.stop()
     assert len(_welcomes(messenger)) == 1
     assert restarted.stats.recovered >= 1
@@ -102,7 +102,7 @@ async def test_a_reply_meeting_429s_and_5xx_is_sent_again_until_delivered(
     dispatcher = Dispatcher(build_router(), services)
     amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
     await amira.send("/start")
-    await engine.wait_until_idle(10.0)
+    await engine.wait_until_idle(30.0)
     await engine.stop()
     assert len(_welcomes(messenger)) == 1
     assert engine.stats.rate_limited == 6
@@ -128,7 +128,7 @@ async def test_an_edit_is_recorded_and_sent_as_an_edit(
     await amira.send("/start")
     shown = len(amira.messages)
     await amira.press("English")  # edits the language question, then asks the next one
-    await engine.wait_until_idle(10.0)
+    await engine.wait_until_idle(30.0)
     await engine.stop()
     assert any("individual" in text for text in amira.texts_since(shown - 1))
     assert {state for _, state in await _states(services)} == {"sent"}
