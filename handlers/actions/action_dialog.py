@@ -8,6 +8,7 @@ are written in one transaction.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -247,7 +248,7 @@ def _filter_step(name: str) -> Step:
 
     def shown(t: Translator, data: Data, value: Any) -> str:
         chosen = get_in(data, f"audience.{name}") or []
-        answer = ", ".join(_filter_label(t, name, v) for v in chosen) or t("common.none")
+        answer = t.comma.join(_filter_label(t, name, v) for v in chosen) or t("common.none")
         return _line(t, f"actions.filter_{name}", answer)
 
     return Step(
@@ -266,7 +267,9 @@ def _ask_countries(t: Translator, data: Data, kind: type[AnswerButton]) -> Messa
 
 
 def _read_countries(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) -> Any:
-    return [fields.parse_country(ctx.t, part, kind) for part in text.split(",") if part.strip()]
+    return [
+        fields.parse_country(ctx.t, part, kind) for part in re.split(r"[,،]", text) if part.strip()
+    ]
 
 
 def _read_country_button(data: Data, raw: str) -> Any:
@@ -289,7 +292,7 @@ async def _countries_so_far(ctx: Context, data: Data, value: Any) -> None:
 
 def _shown_countries(t: Translator, data: Data, value: Any) -> str:
     chosen = get_in(data, "audience.countries") or []
-    answer = ", ".join(t.country_name(c) for c in chosen) or t("common.none")
+    answer = t.comma.join(t.country_name(c) for c in chosen) or t("common.none")
     return _line(t, "actions.filter_countries", answer)
 
 
@@ -324,7 +327,7 @@ def _read_group(data: Data, raw: str) -> Any:
 def _shown_groups(t: Translator, data: Data, value: Any) -> str:
     known = dict(data.get("known_groups") or [])
     names = [str(known.get(chat_id, chat_id)) for chat_id in data.get("groups") or []]
-    return _line(t, "actions.field_groups", ", ".join(names) or t("common.none"))
+    return _line(t, "actions.field_groups", t.comma.join(names) or t("common.none"))
 
 
 async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:

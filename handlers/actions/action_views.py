@@ -198,7 +198,7 @@ def parse_reminders(t: Translator, text: str) -> list[int]:
     if value in ("none", "0", "-", t("actions.none_word").lower()):
         return []
     minutes: set[int] = set()
-    for part in re.split(r"[,\s;]+", value):
+    for part in re.split(r"[,\s;،؛]+", value):
         if not part:
             continue
         match = _OFFSET.match(part)
@@ -221,4 +221,4 @@ def reminders_text(t: Translator, minutes: Sequence[int]) -> str:
         str(format_timedelta(timedelta(minutes=m), threshold=1.0, locale=t.babel_locale))
         for m in minutes
     ]
-    return t("actions.reminders_before", offsets=", ".join(parts))
+    return t("actions.reminders_before", offsets=t.comma.join(parts))

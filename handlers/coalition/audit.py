@@ -129,9 +129,9 @@ def _value(t: Translator, value: Any, zone: str, name: str = "") -> str:
     if isinstance(value, bool):
         return t("audit.yes") if value else t("audit.no")
     if isinstance(value, list):
-        return ", ".join(_value(t, v, zone) for v in value)
+        return t.comma.join(_value(t, v, zone) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{_field(t, k)}: {_value(t, v, zone, k)}" for k, v in value.items())
+        return t.comma.join(f"{_field(t, k)}: {_value(t, v, zone, k)}" for k, v in value.items())
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and "T" in value:
         try:
             return t.datetime_text(datetime.fromisoformat(value), zone)

@@ -2,9 +2,10 @@
 skill inventory (counts by skill and country).
 
 Search words: skill:media country:Lebanon kind:organisation lang:fr hours:10 status:inactive
-(several of the same kind widen the search: skill:media skill:legal). Discreet members are shown
-with a 🔒 to those the permission model lets see them (permissions.may_see_discreet), as the
-registration promises; the CSV's file name says who exported it and when.
+(several of the same kind widen the search: skill:media skill:legal); any other word searches
+names, organisations and @usernames (`Amira lawyers`), combined with the rest. Discreet members
+are shown with a 🔒 to those the permission model lets see them (permissions.may_see_discreet),
+as the registration promises; the CSV's file name says who exported it and when.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
-from handlers.people import fields
+from handlers.people import countries, fields
 from storage.coalition import audit_store, directory_store
 from storage.coalition.coalition_models import DirectorySearch
 from storage.models import Volunteer
@@ -49,35 +50,70 @@ def _skill(t: Translator, value: str) -> str:
     raise InvalidInput("directory.bad_skill", value=value)
 
 
+def _country(t: Translator, value: str, rest: list[str]) -> tuple[str, int]:
+    """The country a `country:` word names, and how many of the plain words after it its name
+    took ("country:United Kingdom" needs no quotes); InvalidInput naming close matches."""
+    plain: list[str] = []
+    for word in rest[:3]:
+        if ":" in word:
+            break
+        plain.append(word)
+    for used in range(len(plain), -1, -1):
+        code = countries.resolve(" ".join([value, *plain[:used]]))
+        if code is not None:
+            return code, used
+    for used in range(len(plain), -1, -1):
+        guesses = countries.suggestions(" ".join([value, *plain[:used]]))
+        if guesses:
+            options = t.join(Html(f"<code>{_country_word(t, c)}</code>") for c in guesses)
+            raise InvalidInput("directory.country_suggest", value=value, options=options)
+    raise InvalidInput("invalid.country")
+
+
+def _country_word(t: Translator, code: str) -> str:
+    name = t.country_name(code)
+    return escape(f'country:"{name}"' if " " in name else f"country:{name}")
+
+
 def parse(t: Translator, args: str) -> dict[str, Any]:
-    """Filters from search words; InvalidInput (saying why) for a word that does not fit."""
+    """Filters from search words; InvalidInput (saying why) for a word that does not fit.
+
+    A word without "key:" is part of a name or an organisation ("words": every one must appear
+    in the name, the organisation's name or the @username).
+    """
     try:
         words = shlex.split(args)
     except ValueError:
         words = args.split()
     filters: dict[str, Any] = {}
-    for word in words:
-        key, _, value = word.partition(":")
+    position = 0
+    while position < len(words):
+        word = words[position]
+        position += 1
+        key, colon, value = word.partition(":")
+        if not colon:
+            filters.setdefault("words", []).append(word)
+            continue
         name = KEYS.get(key.casefold())
         if name is None or not value:
             raise InvalidInput("directory.bad_word", word=word)
         if name == "skills":
             parsed: Any = _skill(t, value)
         elif name == "countries":
-            parsed = fields.parse_country(t, value)
+            parsed, used = _country(t, value, words[position:])
+            position += used
         elif name == "kinds":
             if value not in fields.KINDS:
-                options = ", ".join(fields.KINDS)
-                raise InvalidInput("directory.bad_choice", word=word, options=options)
+                raise InvalidInput("directory.bad_choice", word=word, options=t.join(fields.KINDS))
             parsed = value
         elif name == "languages":
             if value not in SUPPORTED_LOCALES:
-                options = ", ".join(SUPPORTED_LOCALES)
+                options = t.join(SUPPORTED_LOCALES)
                 raise InvalidInput("directory.bad_choice", word=word, options=options)
             parsed = value
         elif name == "statuses":
             if value != "all" and value not in STATUSES:
-                options = ", ".join((*STATUSES, "all"))
+                options = t.join((*STATUSES, "all"))
                 raise InvalidInput("directory.bad_choice", word=word, options=options)
             parsed = value
         else:
@@ -97,6 +133,8 @@ def parse(t: Translator, args: str) -> dict[str, Any]:
 def describe(t: Translator, filters: dict[str, Any]) -> str:
     """The filters in words."""
     parts: list[str] = []
+    if filters.get("words"):
+        parts.append(t("directory.name_words", words=" ".join(filters["words"])))
     for skill in filters.get("skills", []):
         parts.append(t(f"skills.{skill}"))
     parts += [t.country_name(c) for c in filters.get("countries", [])]
@@ -106,7 +144,7 @@ def describe(t: Translator, filters: dict[str, Any]) -> str:
         parts.append(t.plural("directory.at_least_hours", int(filters["min_hours"])))
     statuses = filters.get("statuses") or directory_store.DEFAULT_STATUSES
     parts += [t(f"directory.status.{s}") for s in statuses]
-    return ", ".join(escape(p) for p in parts)
+    return t.comma.join(escape(p) for p in parts)
 
 
 def shown_name(t: Translator, volunteer: Volunteer, sees_discreet: bool) -> str:
@@ -122,7 +160,7 @@ def _handle(volunteer: Volunteer, sees_discreet: bool) -> str:
 
 def line(t: Translator, number: int, volunteer: Volunteer, sees_discreet: bool) -> str:
     """One member in a list."""
-    skills = ", ".join(t(f"skills.{s}") for s in volunteer.skills[:3]) or t("common.none")
+    skills = t.comma.join(t(f"skills.{s}") for s in volunteer.skills[:3]) or t("common.none")
     hours = t.plural("profile.hours", volunteer.hours_per_month or 0)
     handle = _handle(volunteer, sees_discreet)
     extra = f" · {handle}" if handle else ""

@@ -38,7 +38,7 @@ def report(
     if not actions:
         lines.append(t("stats.no_actions"))
     for a in actions:
-        answers = ", ".join(
+        answers = t.comma.join(
             f"{t(f'stats.answer.{k}')} {t.number(n)}" for k, n in sorted(a.answers.items())
         )
         lines.append(

@@ -94,7 +94,7 @@ def _words(t: Translator, name: str) -> set[str]:
     words: set[str] = set()
     for catalogue in {translator("en"), t}:
         text = catalogue(f"decisions.keywords.{name}").lstrip("\u200f")
-        words.update(w.strip().casefold() for w in text.split(",") if w.strip())
+        words.update(w.strip().casefold() for w in re.split(r"[,،]", text) if w.strip())
     return words
 
 

@@ -140,7 +140,7 @@ def name_list(t: Translator, names: list[str | None]) -> str:
     shown = [_name(t, n) for n in names[:MAX_NAMES]]
     if len(names) > MAX_NAMES:
         shown.append(t("decisions.and_more", count=len(names) - MAX_NAMES))
-    return ", ".join(shown)
+    return t.comma.join(shown)
 
 
 def _percent(t: Translator, part: int, whole: int) -> str:

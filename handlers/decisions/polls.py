@@ -81,7 +81,7 @@ async def vote_pressed(ctx: Context, button: VoteButton) -> None:
         await decision_store.cast(
             ctx.session, decision.id, ctx.user_id, unit, sorted(chosen), ctx.now()
         )
-        labels = ", ".join(decision.options[i] for i in sorted(chosen))
+        labels = ctx.t.comma.join(decision.options[i] for i in sorted(chosen))
         key = "decisions.vote_changed" if current else "decisions.vote_recorded"
         ctx.answer(ctx.t(key, option=labels))
     ballots.refresh_later(ctx, decision.id)

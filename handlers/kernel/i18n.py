@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -28,6 +28,9 @@ SUPPORTED_LOCALES = ("en", "fr", "es", "ar")
 FALLBACK_LOCALE = "en"
 RTL_LOCALES = frozenset({"ar"})
 RLM = "\u200f"
+FSI = "\u2068"  # first strong isolate: user text keeps its own direction (Unicode UAX #9)
+PDI = "\u2069"  # pop directional isolate
+LIST_SEPARATORS = {"ar": "، "}  # the Arabic comma; others use ", "
 
 
 def locales_dir() -> Path:
@@ -114,8 +117,22 @@ class Translator:
                 return text
         return key
 
+    def isolate(self, value: object) -> str:
+        """A value escaped for HTML and, in a right-to-left language, wrapped in FSI…PDI when it
+        has letters, so that a Latin name or title keeps its own direction and punctuation
+        (Unicode UAX #9, 2.7). Numbers and `Html` (already built text) are left as they are."""
+        safe = escape(value)
+        if (
+            self.rtl
+            and not isinstance(value, Html)
+            and not safe.startswith(FSI)
+            and any(ch.isalpha() for ch in safe)
+        ):
+            return Html(FSI + safe + PDI)
+        return Html(safe)
+
     def _format(self, text: str, values: Mapping[str, Any]) -> Html:
-        safe = {name: escape(value) for name, value in values.items()}
+        safe = {name: self.isolate(value) for name, value in values.items()}
         formatted = text.format_map(safe) if safe or "{" in text else text
         return Html(RLM + formatted if self.rtl else formatted)
 
@@ -126,6 +143,16 @@ class Translator:
     def plural(self, key: str, n: int, /, **values: Any) -> Html:
         """The plural form of `key` for `n` (also given to the text as {n})."""
         return self._format(self._lookup(key, n), {"n": self.number(n), **values})
+
+    @property
+    def comma(self) -> str:
+        """The separator of a list in this language: ", ", or the Arabic comma "، "."""
+        return LIST_SEPARATORS.get(self.locale, ", ")
+
+    def join(self, items: Iterable[object]) -> Html:
+        """Items as a list in this language's punctuation ("A, B" / "A، B"); each item escaped
+        and, in a right-to-left language, isolated (see `isolate`)."""
+        return Html(self.comma.join(self.isolate(i) for i in items))
 
     def number(self, value: float) -> str:
         """A number in this locale."""

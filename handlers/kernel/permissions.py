@@ -337,7 +337,7 @@ def role_names(t: Translator, names: Iterable[str]) -> str:
     """Role names in the reader's language, in the order of roles.ALL ("member" for none)."""
     held = frozenset(names)
     ordered = [r for r in role_store.ALL if r in held]
-    return ", ".join(t(f"role.{r}") for r in ordered) if ordered else t("role.member")
+    return t.comma.join(t(f"role.{r}") for r in ordered) if ordered else t("role.member")
 
 
 def refusal(t: Translator, permission: str, *, or_author: bool = False) -> str:

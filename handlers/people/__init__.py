@@ -2,4 +2,4 @@
 and /forget."""
 
 # The modules other areas may use (checked by tests/test_architecture.py).
-__all__: list[str] = ["fields", "profile", "registration"]
+__all__: list[str] = ["countries", "fields", "profile", "registration"]

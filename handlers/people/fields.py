@@ -7,17 +7,12 @@ button values it accepts. Button data: an `AnswerButton` of the flow ("<flow pre
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from difflib import get_close_matches
+from datetime import datetime
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
-
-from babel import Locale
-from babel.core import get_global
+from zoneinfo import available_timezones
 
 from handlers.kernel import quiet_hours, typed_text
 from handlers.kernel.context import Context
@@ -25,6 +20,7 @@ from handlers.kernel.forms import DONE, AnswerButton, Data, Step
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
+from handlers.people import countries, zones
 
 KINDS = ("individual", "organisation")
 ORG_TYPES = ("ngo", "survivor_network", "faith_group", "university_youth", "union", "other")
@@ -72,6 +68,7 @@ ORG_NAME_LIMITS = (2, 120)
 YES_NO = ("yes", "no")
 YES_NO_QUESTIONS = ("discreet", "keep_username")  # answered yes/no, stored as a boolean
 PROFILE_ONLY = ("pseudonym", "keep_username")  # the safety kit: asked by /profile, not at sign-up
+NOW = "_now"  # what a question is asked with: the clock's time (for local times on buttons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +114,7 @@ def option_label(t: Translator, question: str, value: str) -> str:
     if question == "country":
         return t.country_name(value)
     if question == "timezone":
-        return timezone_label(value)
+        return zones.city(t, value) if value in _known_zones() else value
     if question == "quiet_hours":
         return t("quiet.off") if value == quiet_hours.OFF else quiet_hours.label(value)
     if question == "digest":
@@ -170,14 +167,11 @@ def ask(
         ]
         return text, [cells[i : i + 2] for i in range(0, len(cells), 2)]
     if question.kind == "timezone":
-        country = str(data.get("country") or "")
-        zones = timezone_choices(country)
-        if zones:
-            rows = [
-                [button(kind, question.name, str(i), timezone_label(z))]
-                for i, z in enumerate(zones)
-            ]
-            return text, rows
+        offered = zones.choices(str(data.get("country") or ""))
+        now = data.get(NOW)
+        if offered and isinstance(now, datetime):
+            cells = [button(kind, question.name, z, zones.label(t, z, now)) for z in offered]
+            return text, [cells[i : i + 2] for i in range(0, len(cells), 2)]
     return text, None
 
 
@@ -220,15 +214,17 @@ def parse_button(question: Question, raw: str, data: dict[str, Any]) -> Any:
     if question.kind == "country":
         return raw if raw in country_codes() else None
     if question.kind == "timezone":
-        zones = timezone_choices(str(data.get("country") or ""))
-        return zones[int(raw)] if raw.isdigit() and int(raw) < len(zones) else None
+        offered = zones.choices(str(data.get("country") or ""))
+        if raw.isdigit():  # buttons sent before the zone's name was their value
+            return offered[int(raw)] if int(raw) < len(offered) else None
+        return raw if raw in offered else None
     return None
 
 
 def answer_label(t: Translator, question: str, value: Any) -> str:
     """How an answer reads in a summary."""
     if isinstance(value, list):
-        return ", ".join(option_label(t, question, v) for v in value) or t("common.none")
+        return t.comma.join(option_label(t, question, v) for v in value) or t("common.none")
     if isinstance(value, bool):
         return t("common.yes") if value else t("common.no")
     if question in ("language", "kind", "org_type", "country", "timezone"):
@@ -242,72 +238,35 @@ def answer_label(t: Translator, question: str, value: Any) -> str:
     return escape(value)
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
-
-
-@cache
 def country_codes() -> frozenset[str]:
     """ISO 3166 codes of real countries and territories (those with a time zone)."""
-    zones: Mapping[str, list[str]] = get_global("territory_zones")
-    return frozenset(code for code in zones if len(code) == 2 and code.isalpha())
-
-
-@cache
-def _country_index(locale: str) -> dict[str, str]:
-    index: dict[str, str] = {}
-    for loc in ("en", locale):
-        for code, name in Locale.parse(loc).territories.items():
-            if code in country_codes():
-                index[_fold(name)] = code
-    for code in country_codes():
-        index.setdefault(code.casefold(), code)
-    return index
+    return countries.country_codes()
 
 
 def parse_country(t: Translator, text: str, kind: type[AnswerButton] | None = None) -> str:
-    """An ISO code from a country's name (in the person's language or English) or code.
+    """An ISO code from a country's name (in any of the four languages, straight or curly
+    apostrophes alike), its ISO code, or a common short form (UK, USA, DRC): see
+    handlers.people.countries.
 
-    InvalidInput when nothing matches; with close matches, and `kind` given, it carries one
-    suggestion button per guess (an answer to the question "country").
+    InvalidInput when nothing matches; with close matches, it names them ("Did you mean …?") and,
+    with `kind` given, carries one suggestion button per guess (an answer to "country").
     """
-    index = _country_index(t.locale)
-    folded = _fold(text)
-    if folded in index:
-        return index[folded]
-    guesses = get_close_matches(folded, list(index), n=4, cutoff=0.6)
-    codes = list(dict.fromkeys(index[g] for g in guesses))
-    if codes and kind is not None:
-        keyboard = [[button(kind, "country", code, t.country_name(code))] for code in codes]
-        raise InvalidInput("invalid.country_suggest", keyboard)
-    raise InvalidInput("invalid.country")
-
-
-def _zone_offset(zone: str) -> float:
-    offset = datetime.now(UTC).astimezone(ZoneInfo(zone)).utcoffset()
-    return offset.total_seconds() if offset is not None else 0.0
-
-
-@cache
-def timezone_choices(country: str) -> tuple[str, ...]:
-    """One representative zone per distinct UTC offset in a country, west to east."""
-    zones: Mapping[str, list[str]] = get_global("territory_zones")
-    by_offset: dict[float, str] = {}
-    for zone in zones.get(country, []):
-        if zone not in _known_zones():
-            continue
-        offset = _zone_offset(zone)
-        current = by_offset.get(offset)
-        if current is None or (zone.count("/"), len(zone)) < (current.count("/"), len(current)):
-            by_offset[offset] = zone
-    return tuple(by_offset[o] for o in sorted(by_offset))
+    code = countries.resolve(text)
+    if code is not None:
+        return code
+    codes = countries.suggestions(text)
+    if not codes:
+        raise InvalidInput("invalid.country")
+    names = t.join(t.country_name(c) for c in codes)
+    if kind is not None:
+        keyboard = [[button(kind, "country", c, t.country_name(c))] for c in codes]
+        raise InvalidInput("invalid.country_suggest", keyboard, names=names)
+    raise InvalidInput("invalid.country_suggest", names=names)
 
 
 def default_timezone(country: str) -> str | None:
-    """The country's time zone when it has only one."""
-    choices = timezone_choices(country)
-    return choices[0] if len(choices) == 1 else None
+    """The country's time zone when it has only one to offer (handlers.people.zones)."""
+    return zones.single(country)
 
 
 @cache
@@ -315,13 +274,8 @@ def _known_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def timezone_label(zone: str) -> str:
-    """ "UTC+01:00 · Paris"."""
-    seconds = int(_zone_offset(zone))
-    sign = "+" if seconds >= 0 else "−"
-    hours, minutes = divmod(abs(seconds) // 60, 60)
-    city = zone.rsplit("/", 1)[-1].replace("_", " ")
-    return f"UTC{sign}{hours:02d}:{minutes:02d} · {city}"
+async def _now_view(ctx: Context, data: Data) -> dict[str, Any]:
+    return {NOW: ctx.now()}
 
 
 def parse_timezone(text: str) -> str:
@@ -361,6 +315,8 @@ def question_step(question: Question, **overrides: Any) -> Step:
         return "\n".join(summary_lines(t, dict(data), [question.name]))
 
     typed = question.kind not in ("choice", "multi")
+    if question.kind == "timezone":
+        overrides.setdefault("view", _now_view)
     values: dict[str, Any] = {
         "name": question.name,
         "ask": asking,

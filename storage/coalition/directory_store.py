@@ -1,7 +1,9 @@
-"""The member directory: searches by skill, country, kind, language, availability and status."""
+"""The member directory: searches by name, organisation, skill, country, kind, language,
+availability and status."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.coalition.coalition_models import DirectorySearch
 from storage.models import Volunteer
 
-FILTERS = ("skills", "countries", "kinds", "languages", "statuses", "min_hours")
+FILTERS = ("words", "skills", "countries", "kinds", "languages", "statuses", "min_hours")
 DEFAULT_STATUSES = ("active",)
 KEEP_SEARCHES = 20  # per coordinator: older searches' buttons go stale
 
@@ -29,8 +31,23 @@ class Page:
     pages: int
 
 
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
-    """True when a volunteer fits every filter (skills: any of them)."""
+    """True when a volunteer fits every filter (skills: any of them; words: each one inside the
+    name, the organisation's name or the @username, case and accents ignored)."""
+    words = filters.get("words") or []
+    if words:
+        haystack = _folded(
+            " ".join(
+                (volunteer.display_name or "", volunteer.org_name or "", volunteer.username or "")
+            )
+        )
+        if not all(_folded(word).lstrip("@") in haystack for word in words):
+            return False
     statuses = filters.get("statuses") or DEFAULT_STATUSES
     if volunteer.status not in statuses:
         return False

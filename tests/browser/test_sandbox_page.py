@@ -166,7 +166,7 @@ async def test_a_french_volunteer_answers_a_coordinators_call_to_action(page: Pa
     card = await marie.sees("Vigil for the treaty")
     await expect(card).to_contain_text("Quand")
     await marie.press("J’y serai", on="Vigil for the treaty")
-    await marie.toast("C’est noté : J’y serai")
+    await marie.toast("C’est noté\u202f: J’y serai")
 
 
 async def _create_meeting_through_the_api(coral: Person, title: str, when: str) -> None:

@@ -108,8 +108,8 @@ FRENCH = {
     "skill": "Médias",
     "done": "Terminé ✔",
     "no": "Non",
-    "pledge": "J'accepte l'engagement",
-    "agree": "J'accepte",
+    "pledge": "J’accepte l’engagement",
+    "agree": "J’accepte",
     "confirm": "✅ Confirmer",
 }
 SPANISH = {

@@ -88,3 +88,89 @@ async def test_another_coordinators_list_is_refused(
     text, alert = await sam.press_data(coral.last.message_id, data)
     assert alert and text is not None and "belongs to another coordinator" in text
     assert sam.messages == []
+
+
+async def _world(storage: Storage, clock: ShiftedClock) -> None:
+    now = clock.now()
+    people = [
+        (8300, "Amira Haddad", "LB", None, "amira_h"),
+        (8301, "Ben Okafor", "GB", "Coalition for Safe Roads", None),
+        (8302, "Céline Mbala", "CD", "Réseau des Survivants", None),
+        (8303, "Dana Reyes", "US", None, None),
+        (8304, "Amir Khan", "GB", None, None),
+        (8305, "Koffi Yao", "CI", None, None),
+    ]
+    for user_id, name, country, org, username in people:
+        await make_member(
+            storage,
+            user_id,
+            now=now,
+            name=name,
+            country=country,
+            username=username,
+            kind="organisation" if org else "individual",
+            org_name=org,
+        )
+
+
+async def test_search_by_name_organisation_and_filters_combined(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _world(storage, clock)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members amir")
+    assert "2 members match" in coral.last.text
+    assert "Amira Haddad" in coral.last.text and "Amir Khan" in coral.last.text
+    await coral.send("/members amir country:UK")
+    assert "1 member matches" in coral.last.text and "Amir Khan" in coral.last.text
+    await coral.send("/members safe roads")
+    assert "1 member matches" in coral.last.text and "Ben Okafor" in coral.last.text
+    await coral.send("/members reseau kind:organisation")
+    assert "1 member matches" in coral.last.text and "Céline Mbala" in coral.last.text
+    await coral.send("/members @amira_h")
+    assert "1 member matches" in coral.last.text and "Amira Haddad" in coral.last.text
+    await coral.send("/members nobody-by-this-name")
+    assert "No member matches" in coral.last.text or "0 members match" in coral.last.text
+
+
+async def test_country_names_in_four_languages_and_short_forms(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _world(storage, clock)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    for words, wanted in (
+        ("country:United Kingdom", {"Ben Okafor", "Amir Khan"}),
+        ('country:"United Kingdom"', {"Ben Okafor", "Amir Khan"}),
+        ("country:UK", {"Ben Okafor", "Amir Khan"}),
+        ("country:England", {"Ben Okafor", "Amir Khan"}),
+        ("country:Royaume-Uni", {"Ben Okafor", "Amir Khan"}),
+        ("country:Liban", {"Amira Haddad"}),
+        ("country:لبنان", {"Amira Haddad"}),
+        ("country:USA", {"Dana Reyes"}),
+        ("country:Estados Unidos", {"Dana Reyes"}),
+        ("country:DRC", {"Céline Mbala"}),
+        ("country:RDC", {"Céline Mbala"}),
+        ("country:Côte d’Ivoire", {"Koffi Yao"}),
+        ("country:cote d'ivoire", {"Koffi Yao"}),
+        ("country:Ivory Coast", {"Koffi Yao"}),
+    ):
+        await coral.send(f"/members {words}")
+        text = coral.last.text
+        shown = {name for name in ("Amira Haddad", "Ben Okafor", "Céline Mbala") if name in text}
+        shown |= {name for name in ("Dana Reyes", "Amir Khan", "Koffi Yao") if name in text}
+        assert shown == wanted, (words, text)
+
+
+async def test_did_you_mean_always_names_something(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _world(storage, clock)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members country:Lebannon")
+    assert "Did you mean" in coral.last.text
+    assert "country:Lebanon" in coral.last.text
+    await coral.send("/members country:United Kingdomm")
+    assert 'country:"United Kingdom"' in coral.last.text
+    await coral.send("/members country:Qwxzv")
+    assert "Did you mean" not in coral.last.text
+    assert "two-letter code" in coral.last.text

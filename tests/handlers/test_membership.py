@@ -35,8 +35,8 @@ async def _register_in_french(person: Someone) -> None:
     await person.press("Terminé ✔")
     await person.press("Terminé ✔")
     await person.press("Non")
-    await person.press("J'accepte l'engagement")
-    await person.press("J'accepte")
+    await person.press("J’accepte l’engagement")
+    await person.press("J’accepte")
     await person.press("✅ Confirmer")
 
 

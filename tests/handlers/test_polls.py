@@ -321,7 +321,7 @@ async def test_in_french_with_french_settings(conversation: Conversation, group:
     await members(conversation, group, "Amélie", "Basile", language="fr", timezone="Europe/Paris")
     await group.say(coordinator, "/poll On y va ? | Oui | Non | dans 2j | majorité | anonyme")
     shown = group.find("On y va ?")
-    assert "Règle : majorité" in shown.text and "Vote anonyme" in shown.text
+    assert "Règle\u202f: majorité" in shown.text and "Vote anonyme" in shown.text
 
 
 async def test_members_may_create_only_when_the_group_allows(

@@ -71,8 +71,8 @@ async def test_organisation_registers_in_french(
     await marie.press("Terminé ✔")
     await marie.press("Oui")
     summary_before = len(marie.messages)
-    await marie.press("J'accepte l'engagement")
-    await marie.press("J'accepte")
+    await marie.press("J’accepte l’engagement")
+    await marie.press("J’accepte")
     summary = marie.texts_since(summary_before)[-1]
     assert "Handicap &amp; Co &lt;Lyon&gt;" in summary
     await marie.press("✅ Confirmer")
@@ -222,3 +222,39 @@ async def test_registration_is_private_only(conversation: Conversation) -> None:
     )
     shown = conversation.messenger.chats[-100][-1]
     assert "private chat" in shown.text
+
+
+async def test_country_short_forms_and_other_languages_are_understood(
+    conversation: Conversation, storage: Storage
+) -> None:
+    for number, typed, code in ((1, "England", "GB"), (2, "UK", "GB"), (3, "Liban", "LB")):
+        person = conversation.person(f"Pat {number}")
+        await person.send("/start")
+        await person.press("English")
+        await person.press("An individual")
+        await person.send(f"Pat {number}")
+        await person.send(typed)
+        assert "Which skills" in person.last.text, (typed, person.last.text)
+        await person.press("Media")
+        await person.press("Done ✔")
+        await person.press("10")
+        await person.press("Done ✔")
+        await person.press("Done ✔")
+        await person.press("No")
+        await person.press("I accept the pledge")
+        await person.press("I agree")
+        await person.press("✅ Confirm")
+        async with storage.sessionmaker() as session:
+            volunteer = await session.get(Volunteer, person.person.id)
+            assert volunteer is not None and volunteer.country == code
+
+
+async def test_did_you_mean_names_the_guesses(conversation: Conversation) -> None:
+    lee = conversation.person("Lee")
+    await lee.send("/start")
+    await lee.press("English")
+    await lee.press("An individual")
+    await lee.send("Lee Kim")
+    await lee.send("Untied Kingdom")
+    assert "Did you mean United Kingdom" in lee.last.text
+    assert "United Kingdom" in lee.last.labels

@@ -104,3 +104,148 @@ def test_every_key_the_code_uses_is_in_the_english_catalogue() -> None:
 
 def test_the_key_scan_finds_keys() -> None:
     assert {"errors.stale_button", "registration.done", "profile.hours"} <= _keys_used_in_code()
+
+
+# Reading natively (issue 16): typography and bidi rules over every catalogue entry, each
+# formatted through the translator with sample values (counts as numbers, the rest as a Latin
+# name with the punctuation that flips when it is not isolated).
+
+COUNTS = frozenset(
+    {
+        "n",
+        "count",
+        "max",
+        "min",
+        "limit",
+        "length",
+        "days",
+        "voters",
+        "failed",
+        "eligible",
+        "sent",
+        "needed",
+        "delivered",
+        "remaining",
+        "total",
+        "stand_asides",
+        "blocks",
+        "page",
+        "pages",
+        "number",
+        "id",
+    }
+)
+SAMPLE_TEXT = "Anna Smith (UK)!"
+PLURAL_SAMPLES = (0, 1, 2, 3, 11, 100, 1_000_000)
+NNBSP = "\u202f"
+MARKUP = re.compile(r"<code>.*?</code>|<pre>.*?</pre>|<[^>]+>|&[a-z]+;|&#\d+;|\S+://\S+|/[a-z_]+")
+
+
+def _entries(locale: str) -> list[tuple[str, bool, tuple[str, ...]]]:
+    """(key, is plural, translations) of every entry of the locale's catalogues."""
+    entries = []
+    for catalogue in _catalogues(locale).values():
+        for message in catalogue:
+            if not message.id:
+                continue
+            plural = isinstance(message.id, tuple)
+            key = message.id[0] if plural else message.id
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            entries.append((key, plural, tuple(strings)))
+    return entries
+
+
+def _rendered(locale: str, sample: str = SAMPLE_TEXT) -> list[tuple[str, str]]:
+    """(key, text) of every entry formatted by the translator with sample values."""
+    from handlers.kernel.i18n import translator
+
+    t = translator(locale)
+    english = _messages("en")
+    out = []
+    for key, plural, _ in _entries(locale):
+        names = set().union(*(_placeholders(f) for f in english[key]))
+        values = {name: 7 if name in COUNTS else sample for name in names if name != "n"}
+        if plural:
+            out += [(key, t.plural(key, n, **values)) for n in PLURAL_SAMPLES]
+        else:
+            out.append((key, t(key, **values)))
+    return out
+
+
+def _prose(text: str) -> str:
+    """The text a reader reads as prose: without tags, code, links and commands."""
+    return MARKUP.sub(" ", text)
+
+
+def test_french_typography_narrow_spaces_quotes_and_apostrophes() -> None:
+    problems = []
+    for key, text in _rendered("fr", sample="X"):
+        prose = _prose(text)
+        checks = {
+            "space before : ; ? !": re.search(r"[ \u00a0][:;?!]", prose),
+            "; ? ! without a narrow no-break space": re.search(r"[^\u202f\s][;?!]", prose),
+            ": without a narrow no-break space": re.search(r"[^\u202f\s\d]:(?=\s|$)", prose),
+            "« without a narrow no-break space": re.search(r"«(?!\u202f)", prose),
+            "» without a narrow no-break space": re.search(r"(?<!\u202f)»", prose),
+            "straight apostrophe": re.search(r"\w'\w", prose),
+            "English quotes": re.search(r"[“”]", prose),
+        }
+        problems += [f"{key}: {rule}: {prose!r}" for rule, found in checks.items() if found]
+    assert problems == []
+
+
+def test_spanish_questions_and_exclamations_open_with_inverted_marks() -> None:
+    problems = []
+    for key, text in _rendered("es", sample="X"):
+        prose = _prose(text)
+        if prose.count("?") > prose.count("¿") or prose.count("!") > prose.count("¡"):
+            problems.append(f"{key}: {prose!r}")
+    assert problems == []
+
+
+def test_arabic_punctuation_is_arabic() -> None:
+    problems = []
+    for key, text in _rendered("ar", sample="س"):
+        prose = _prose(text)
+        if re.search(r"[;?]|(?<!\d),|,(?!\d)", prose):
+            problems.append(f"{key}: {prose!r}")
+    assert problems == []
+
+
+ARABIC_WORD_AFTER_COUNT = re.compile(r"\{(\w+)\}\s*(?:</b>\s*)?([\u0621-\u064a][\u0621-\u0652]*)")
+ARABIC_PARTICLES = frozenset({"من", "على", "في", "و"})
+
+
+def test_arabic_counts_go_through_plural_forms() -> None:
+    """A counted noun after a number takes one of six forms in Arabic: a message that is not a
+    plural entry must not put a noun after a count ("عضواً" after 100 is wrong)."""
+    problems = []
+    for key, plural, forms in _entries("ar"):
+        if plural:
+            continue
+        for name, word in ARABIC_WORD_AFTER_COUNT.findall(forms[0]):
+            if name in COUNTS and word not in ARABIC_PARTICLES:
+                problems.append(f"{key}: {{{name}}} {word}")
+    assert problems == []
+
+
+def test_user_text_is_isolated_in_right_to_left_messages() -> None:
+    fsi, pdi = "\u2068", "\u2069"
+    isolated = f"{fsi}{SAMPLE_TEXT}{pdi}"
+    english = _messages("en")
+    problems = []
+    for key, text in _rendered("ar"):
+        names = set().union(*(_placeholders(f) for f in english[key])) - COUNTS
+        if names and text.count(isolated) < 1:
+            problems.append(f"{key}: {text!r}")
+        if SAMPLE_TEXT in text.replace(isolated, ""):
+            problems.append(f"{key}: not isolated: {text!r}")
+    assert problems == []
+
+
+def test_lists_use_each_language_s_comma_and_isolate_items() -> None:
+    from handlers.kernel.i18n import translator
+
+    assert translator("fr").join(["Anna", "Bo"]) == "Anna, Bo"
+    assert translator("ar").join(["Anna", "لبنان"]) == "\u2068Anna\u2069، \u2068لبنان\u2069"
+    assert translator("ar").join(["<b>"]) == "\u2068&lt;b&gt;\u2069"
