@@ -42,6 +42,13 @@ def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
             chat,
             migrate_to_chat_id=int(message["migrate_to_chat_id"]),
         )
+    newcomers = [u for u in message.get("new_chat_members") or [] if not u.get("is_bot")]
+    if newcomers and chat.is_group:
+        # Telegram's service message: seen without admin rights (chat_member needs them). One
+        # event per update: when several people are added at once, the first is welcomed.
+        return Event(
+            update_id, EventKind.MEMBERSHIP, _person(newcomers[0]), chat, member_status="member"
+        )
     text = message.get("text")
     if text is None:
         return None

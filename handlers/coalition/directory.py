@@ -415,20 +415,22 @@ async def export(ctx: Context, button: ExportButton) -> None:
 def inventory_text(t: Translator, counts: directory_store.Inventory) -> Html:
     """Counts by skill and country (the skill inventory), by kind and by status."""
     lines = [t("directory.inventory_title"), ""]
+
+    def row(label: str, n: int) -> str:
+        return f"• {label}{t.colon}{t.number(n)}"
+
     lines.append(t("directory.by_skill"))
     if counts.skills:
-        lines += [f"• {t(f'skills.{s}')}: {t.number(n)}" for s, n in counts.skills.most_common()]
+        lines += [row(t(f"skills.{s}"), n) for s, n in counts.skills.most_common()]
     else:
         lines.append(t("common.none"))
     lines += ["", t("directory.by_country")]
     top = counts.countries.most_common(TOP)
-    lines += [f"• {escape(t.country_name(c))}: {t.number(n)}" for c, n in top] or [t("common.none")]
+    lines += [row(escape(t.country_name(c)), n) for c, n in top] or [t("common.none")]
     lines += ["", t("directory.by_kind")]
-    lines += [f"• {t(f'kind.{k}')}: {t.number(n)}" for k, n in counts.kinds.most_common()]
+    lines += [row(t(f"kind.{k}"), n) for k, n in counts.kinds.most_common()]
     lines += ["", t("directory.by_status")]
-    lines += [
-        f"• {t(f'directory.status.{s}')}: {t.number(n)}" for s, n in counts.statuses.most_common()
-    ]
+    lines += [row(t(f"directory.status.{s}"), n) for s, n in counts.statuses.most_common()]
     lines += ["", t.plural("directory.total_hours", counts.hours)]
     return Html("\n".join(lines))
 

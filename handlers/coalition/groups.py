@@ -1,10 +1,13 @@
-"""Keeps track of the groups the bot is in and of their members."""
+"""Keeps track of the groups the bot is in and of their members, and welcomes newcomers."""
 
 from __future__ import annotations
 
+from handlers.kernel import permissions
 from handlers.kernel.context import Context
 from handlers.kernel.routing import Router
-from storage.coalition import group_store
+from storage.coalition import group_store, membership_store
+
+WELCOME_PAYLOAD = "group"  # /start payload of the welcome's link (kept with the registration)
 
 router = Router("groups")
 
@@ -24,11 +27,30 @@ async def bot_added_or_removed(ctx: Context) -> None:
 
 @router.on("membership")
 async def member_changed(ctx: Context) -> None:
-    """Records a person joining or leaving a group."""
-    if ctx.event.chat.is_group:
-        await group_store.set_member(
-            ctx.session, ctx.chat_id, ctx.user_id, ctx.event.member_status or "left", ctx.now()
-        )
+    """Records a person joining or leaving a group; welcomes a newcomer (once per arrival)."""
+    if not ctx.event.chat.is_group:
+        return
+    status = ctx.event.member_status or "left"
+    was_there = await group_store.is_member(ctx.session, ctx.chat_id, ctx.user_id)
+    await group_store.set_member(ctx.session, ctx.chat_id, ctx.user_id, status, ctx.now())
+    if status in group_store.PRESENT and not was_there and not ctx.event.user.is_bot:
+        await _welcome(ctx)
+
+
+async def _welcome(ctx: Context) -> None:
+    """A short welcome: members are greeted, everyone else gets a private link to register
+    (saying when membership is by application); applicants and rejected applicants are not
+    greeted (nothing to invite them to, and no "welcome back")."""
+    volunteer = ctx.volunteer
+    name = volunteer.display_name if volunteer is not None else ctx.event.user.first_name
+    if volunteer is not None:
+        if permissions.is_registered(volunteer):
+            ctx.reply(ctx.t("groups.welcome_member", name=name))
+        return
+    link = f"https://t.me/{ctx.settings.bot_username}?start={WELCOME_PAYLOAD}"
+    mode = await membership_store.setting(ctx.session, "membership")
+    key = "groups.welcome_apply" if mode == membership_store.BY_APPLICATION else "groups.welcome"
+    ctx.reply(ctx.t(key, name=name, link=link))
 
 
 @router.on("migration")

@@ -31,6 +31,7 @@ RLM = "\u200f"
 FSI = "\u2068"  # first strong isolate: user text keeps its own direction (Unicode UAX #9)
 PDI = "\u2069"  # pop directional isolate
 LIST_SEPARATORS = {"ar": "، "}  # the Arabic comma; others use ", "
+COLONS = {"fr": "\u202f: "}  # French sets a narrow no-break space before a colon
 
 
 def locales_dir() -> Path:
@@ -148,6 +149,11 @@ class Translator:
     def comma(self) -> str:
         """The separator of a list in this language: ", ", or the Arabic comma "، "."""
         return LIST_SEPARATORS.get(self.locale, ", ")
+
+    @property
+    def colon(self) -> str:
+        """A label's colon and space in this language (": ", French "\u202f: ")."""
+        return COLONS.get(self.locale, ": ")
 
     def join(self, items: Iterable[object]) -> Html:
         """Items as a list in this language's punctuation ("A, B" / "A، B"); each item escaped

@@ -30,13 +30,19 @@ def group_commands(t: Translator) -> list[BotCommand]:
 
 
 async def publish_for(
-    messenger: Messenger, user_id: int, held: Iterable[str], default_locale: str
+    messenger: Messenger,
+    user_id: int,
+    held: Iterable[str],
+    default_locale: str,
+    chosen: str | None = None,
 ) -> bool:
-    """Sets one person's private menu (chat scope) in every language; False if Telegram refused."""
+    """Sets one person's private menu (chat scope) for every Telegram app language; False if
+    Telegram refused. With `chosen` (the language the person picked with /language) every entry
+    is in that language, since Telegram picks a chat's menu by the app's language first."""
     roles = frozenset(held)
     try:
         for locale in SUPPORTED_LOCALES:
-            commands = commands_for_roles(translator(locale), roles)
+            commands = commands_for_roles(translator(chosen or locale), roles)
             await messenger.set_commands(commands, language=locale, chat_id=user_id)
             if locale == default_locale:
                 await messenger.set_commands(commands, language=None, chat_id=user_id)

@@ -6,7 +6,7 @@ from handlers.kernel import menu
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html
-from handlers.kernel.ports import Button
+from handlers.kernel.ports import Button, Messenger
 from handlers.kernel.routing import Router
 from handlers.people import registration
 from storage.people import preferences, shown_names, volunteers
@@ -27,11 +27,17 @@ class LanguageButton(CallbackData, prefix="lang"):
 
 @router.command("start")
 async def start(ctx: Context) -> None:
-    """Starts or resumes registration; welcomes back a registered volunteer."""
+    """Starts or resumes registration; welcomes back a member (an applicant hears where their
+    application stands, a rejected one is not welcomed back)."""
     if ctx.volunteer is not None:
         if ctx.args and await registration.run_start_payload(ctx, ctx.args):
             return
-        ctx.reply(ctx.t("common.welcome_back", name=shown_names.for_themselves(ctx.volunteer)))
+        if ctx.volunteer.status == "rejected":
+            ctx.reply(ctx.t("membership.rejected"))
+        elif ctx.volunteer.status == "applicant":
+            ctx.reply(ctx.t("membership.refused.applicant"))
+        else:
+            ctx.reply(ctx.t("common.welcome_back", name=shown_names.for_themselves(ctx.volunteer)))
         return
     if ctx.dialog is not None and ctx.dialog.flow == registration.FLOW:
         await registration.resume(ctx)
@@ -77,7 +83,7 @@ async def language(ctx: Context) -> None:
 
 @router.button(LanguageButton)
 async def language_chosen(ctx: Context, button: LanguageButton) -> None:
-    """Switches the person's language."""
+    """Switches the person's language, and their command menu with it."""
     code = button.code
     await preferences.set_language(ctx.session, ctx.user_id, code, ctx.now())
     if ctx.volunteer is not None:
@@ -85,6 +91,12 @@ async def language_chosen(ctx: Context, button: LanguageButton) -> None:
     ctx.use_locale(code)
     ctx.answer()
     ctx.edit(ctx.t("common.language_set", language=ctx.t.language_name(code)))
+    user_id, held, default_locale = ctx.user_id, ctx.roles, ctx.settings.default_locale
+
+    async def _menu(messenger: Messenger) -> None:
+        await menu.publish_for(messenger, user_id, held, default_locale, chosen=code)
+
+    ctx.after_commit(_menu)
 
 
 @events.on("unknown_command")

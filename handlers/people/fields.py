@@ -17,7 +17,7 @@ from zoneinfo import available_timezones
 from handlers.kernel import quiet_hours, typed_text
 from handlers.kernel.context import Context
 from handlers.kernel.forms import DONE, AnswerButton, Data, Step
-from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.people import countries, zones
@@ -235,7 +235,7 @@ def answer_label(t: Translator, question: str, value: Any) -> str:
         return option_label(t, question, str(value or quiet_hours.EACH))
     if question == "hours_per_month":
         return t.plural("profile.hours", int(value))
-    return escape(value)
+    return t.isolate(value)
 
 
 def country_codes() -> frozenset[str]:
@@ -293,7 +293,7 @@ def parse_timezone(text: str) -> str:
 def summary_lines(t: Translator, data: dict[str, Any], names: Sequence[str]) -> list[str]:
     """ "<b>Label</b>: answer" lines for the given profile fields."""
     return [
-        f"<b>{t(f'field.{name}')}</b>: {answer_label(t, name, data.get(name))}"
+        f"<b>{t(f'field.{name}')}</b>{t.colon}{answer_label(t, name, data.get(name))}"
         for name in names
         if data.get(name) is not None
     ]

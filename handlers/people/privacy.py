@@ -11,7 +11,7 @@ may come back); the groups where it could not are named to them, to leave by han
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -23,6 +23,7 @@ from handlers.kernel.context import AfterCommit, Context
 from handlers.kernel.i18n import Html, Translator, escape
 from handlers.kernel.ports import Button, Messenger, MessengerError
 from handlers.kernel.routing import Router
+from handlers.people import fields
 from storage.coalition import audit_store, group_store
 from storage.coalition import role_store as stored_roles
 from storage.people import privacy_store
@@ -46,13 +47,65 @@ log = logging.getLogger(__name__)
 router = Router("privacy")
 
 
+# Tables whose rows the summary names (the rest are counted together as "other records").
+SUMMARY_TABLES = (
+    "rsvps",
+    "decision_ballots",
+    "membership_applications",
+    "checkins",
+    "group_members",
+    "outbox",
+    "audit_log",
+)
+PROFILE_NAMES = (
+    "display_name",
+    "kind",
+    "org_name",
+    "org_type",
+    "country",
+    "language",
+    "timezone",
+    "skills",
+    "hours_per_month",
+    "resources",
+    "interests",
+    "discreet",
+)
+
+
+def summary(t: Translator, tables: dict[str, list[dict[str, Any]]], held: frozenset[str]) -> Html:
+    """What Chorus keeps about the person, in their language: the profile, roles, and how many
+    records of each kind (the attached JSON file has every row)."""
+    lines = [t("privacy.summary_title"), ""]
+    profile = (tables.get("volunteers") or [{}])[0]
+    if profile:
+        values = {name: profile.get(name) for name in PROFILE_NAMES}
+        lines += fields.summary_lines(t, values, PROFILE_NAMES)
+        lines.append(t("privacy.summary_roles", roles=permissions.role_names(t, held)))
+        lines.append("")
+    counted = [(name, len(tables[name])) for name in SUMMARY_TABLES if tables.get(name)]
+    others = sum(
+        len(rows) for name, rows in tables.items() if name not in (*SUMMARY_TABLES, "volunteers")
+    )
+    if counted or others:
+        lines.append(t("privacy.summary_records"))
+        lines += [f"• {t(f'privacy.table.{name}')}{t.colon}{t.number(n)}" for name, n in counted]
+        if others:
+            lines.append(f"• {t('privacy.table.other')}{t.colon}{t.number(others)}")
+        lines.append("")
+    lines.append(t("privacy.summary_file"))
+    return Html("\n".join(lines))
+
+
 @router.command("mydata")
 async def my_data(ctx: Context) -> None:
-    """Sends the person a JSON document with everything Chorus stores about them."""
+    """Sends the person a readable summary in their language, and a JSON document with
+    everything Chorus stores about them."""
     tables = await privacy_store.export(ctx.session, ctx.user_id)
     if not tables:
         ctx.reply(ctx.t("privacy.nothing"))
         return
+    ctx.reply(summary(ctx.t, tables, ctx.roles))
     document = {
         "about": str(ctx.t("privacy.document_about")),
         "user_id": ctx.user_id,

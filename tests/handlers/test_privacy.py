@@ -164,6 +164,23 @@ async def test_mydata_sends_everything_stored_about_the_person(
     assert tables["audit_log"][0]["action"] == "role.grant"
     assert all("result" not in row for row in tables.get("decisions", []))
     assert "Omar" not in content.decode()
+    summary = nina.messages[-2].text
+    assert "What Chorus keeps about you" in summary
+    assert f"<b>Name</b>: {NAME}" in summary and "Roles: " in summary
+    assert "• Answers to actions: 1" in summary and "• Votes and positions: 1" in summary
+
+
+async def test_mydata_summary_is_in_the_person_s_language(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    await _world(storage, clock)
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/language")
+    await nina.press("العربية")
+    await nina.send("/mydata")
+    summary = nina.messages[-2].text
+    assert "ما يحتفظ به Chorus عنك" in summary and "الردود على التحركات: 1" in summary
+    assert nina.last.document is not None
 
 
 async def test_forget_leaves_no_personal_trace_in_any_table_and_keeps_counts(

@@ -122,6 +122,18 @@ class Group:
                     datetime.now(UTC),
                 )
 
+    async def arrive(self, someone: Someone, *, update_id: int | None = None) -> Event:
+        """`someone` joins the group, as Telegram tells the bot (a member update)."""
+        event = Event(
+            update_id or self.conversation.next_update_id(),
+            EventKind.MEMBERSHIP,
+            someone.person,
+            self.chat,
+            member_status="member",
+        )
+        await self.conversation.dispatcher.feed(event)
+        return event
+
     async def say(self, someone: Someone, text: str, *, update_id: int | None = None) -> Event:
         """`someone` types a message in the group."""
         event = Event(

@@ -1,0 +1,62 @@
+"""A newcomer in a group gets a short welcome with a private link to register."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from storage.coalition import membership_store
+from tests.support.groups import Group, make_volunteer
+from tests.support.recording import Conversation
+
+
+async def test_a_newcomer_gets_a_link_to_register_once(conversation: Conversation) -> None:
+    group = Group(conversation)
+    nadia = conversation.person("Nadia")
+    await group.arrive(nadia)
+    assert "Welcome, Nadia!" in group.last.text
+    assert "https://t.me/chorus_bot?start=group" in group.last.text
+    assert "by application" not in group.last.text
+    count = len(group.messages)
+    await group.arrive(nadia)  # the same arrival told twice (service message and member update)
+    assert len(group.messages) == count
+
+
+async def test_the_welcome_says_when_membership_is_by_application(
+    conversation: Conversation,
+) -> None:
+    sessionmaker = conversation.dispatcher.services.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        await membership_store.change_setting(
+            session, "membership", membership_store.BY_APPLICATION, 1, datetime.now(UTC)
+        )
+    group = Group(conversation)
+    await group.arrive(conversation.person("Omar"))
+    assert "by application" in group.last.text and "?start=group" in group.last.text
+
+
+async def test_members_are_greeted_and_rejected_applicants_are_not(
+    conversation: Conversation,
+) -> None:
+    group = Group(conversation)
+    rita = conversation.person("Rita")
+    await make_volunteer(conversation, rita)
+    await group.arrive(rita)
+    assert group.last.text == "👋 Welcome to the group, Rita!"
+    count = len(group.messages)
+    ravi = conversation.person("Ravi")
+    await make_volunteer(conversation, ravi, status="rejected")
+    await group.arrive(ravi)
+    assert len(group.messages) == count
+
+
+async def test_start_does_not_welcome_back_a_rejected_applicant(
+    conversation: Conversation,
+) -> None:
+    ravi = conversation.person("Ravi")
+    await make_volunteer(conversation, ravi, status="rejected")
+    await ravi.send("/start")
+    assert "not accepted" in ravi.last.text and "Welcome back" not in ravi.last.text
+    ana = conversation.person("Ana")
+    await make_volunteer(conversation, ana, status="applicant")
+    await ana.send("/start")
+    assert "still waiting" in ana.last.text
