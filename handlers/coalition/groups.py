@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from handlers.kernel import permissions
 from handlers.kernel.context import Context
 from handlers.kernel.routing import Router
 from storage.coalition import group_store, membership_store
@@ -38,15 +37,13 @@ async def member_changed(ctx: Context) -> None:
 
 
 async def _welcome(ctx: Context) -> None:
-    """A short welcome: members are greeted, everyone else gets a private link to register
-    (saying when membership is by application); applicants and rejected applicants are not
-    greeted (nothing to invite them to, and no "welcome back")."""
-    volunteer = ctx.volunteer
-    name = volunteer.display_name if volunteer is not None else ctx.event.user.first_name
-    if volunteer is not None:
-        if permissions.is_registered(volunteer):
-            ctx.reply(ctx.t("groups.welcome_member", name=name))
+    """A short welcome with a private link to register, for someone Chorus does not know yet
+    (saying when membership is by application). Registered people, applicants and rejected
+    applicants are not greeted: nothing to invite them to, no "welcome back", and adding a
+    coalition's members to a group in bulk does not flood it (about 20 messages a minute)."""
+    if ctx.volunteer is not None:
         return
+    name = ctx.event.user.first_name
     link = f"https://t.me/{ctx.settings.bot_username}?start={WELCOME_PAYLOAD}"
     mode = await membership_store.setting(ctx.session, "membership")
     key = "groups.welcome_apply" if mode == membership_store.BY_APPLICATION else "groups.welcome"

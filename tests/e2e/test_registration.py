@@ -27,7 +27,7 @@ async def _volunteer(chorus: ChorusUnderTest, user_id: int) -> Volunteer | None:
 async def test_an_individual_registers_in_spanish(chorus: ChorusUnderTest) -> None:
     lucia = await chorus.person("Lucía", language_code="es")
     await lucia.send("/start")
-    await _says(lucia, "Bienvenido/a a")
+    await _says(lucia, "Te damos la bienvenida a")
     await lucia.press("Español")
     await lucia.press("A título individual")
     await _says(lucia, "¿Qué nombre")
