@@ -110,7 +110,10 @@ def _refusing_dispatcher(services: Services, writes: list[int]) -> Dispatcher:
 
 @pytest.mark.parametrize(
     ("language", "expected"),
-    [("en", "I do not understand “R&amp;D”."), ("fr", "Je ne comprends pas « R&amp;D ».")],
+    [
+        ("en", "I do not understand “R&amp;D”."),
+        ("fr", "Je ne comprends pas «\u202fR&amp;D\u202f»."),
+    ],
 )
 async def test_uncaught_invalid_input_is_answered_once_in_the_persons_language(
     services: Services,
@@ -138,8 +141,11 @@ async def test_uncaught_invalid_input_from_a_button_is_a_plain_text_alert(
     conversation = Conversation(_refusing_dispatcher(services, writes), messenger)
     ada = conversation.person("Ada", language_code="fr")
     text, alert = await ada.press_data(1, Probe().pack())
-    assert (text, alert) == ("Je ne comprends pas « R&amp;D ».", True)
-    assert payloads.answer_button("1", text, alert).params["text"] == "Je ne comprends pas « R&D »."
+    assert (text, alert) == ("Je ne comprends pas «\u202fR&amp;D\u202f».", True)
+    assert (
+        payloads.answer_button("1", text, alert).params["text"]
+        == "Je ne comprends pas «\u202fR&D\u202f»."
+    )
     assert ada.messages == [] and writes == [conversation.next_update_id() - 1]
     async with storage.sessionmaker() as session:
         assert await dialogs.get(session, ada.person.id, ada.chat.id) is None
