@@ -101,7 +101,7 @@ async def _register(person: Person, words: dict[str, str]) -> None:
 FRENCH = {
     "language": "Français",
     "individual": "À titre individuel",
-    "name?": "Quel nom",
+    "name?": "Sous quel nom",
     "name": "Élise",
     "country?": "pays",
     "country": "France",
@@ -115,7 +115,7 @@ FRENCH = {
 SPANISH = {
     "language": "Español",
     "individual": "A título individual",
-    "name?": "¿Qué nombre",
+    "name?": "¿Con qué nombre",
     "name": "Lucía",
     "country?": "¿En qué país",
     "country": "Colombia",

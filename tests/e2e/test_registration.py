@@ -30,7 +30,7 @@ async def test_an_individual_registers_in_spanish(chorus: ChorusUnderTest) -> No
     await _says(lucia, "Te damos la bienvenida a")
     await lucia.press("Español")
     await lucia.press("A título individual")
-    await _says(lucia, "¿Qué nombre")
+    await _says(lucia, "¿Con qué nombre")
     await lucia.send("Lucía <Pérez>")
     await _says(lucia, "¿En qué país")
     await lucia.send("Colombia")
