@@ -88,7 +88,7 @@ async def test_an_organisation_registers_in_arabic_across_a_restart(
     summary = await _says(nour, "مراجعة إجاباتك")
     assert summary.startswith("\u200f"), "Arabic messages start with a right-to-left mark"
     await nour.press("✅ تأكيد")
-    await _says(nour, "شكراً يا نور")
+    await _says(nour, "شكراً يا \u2068نور\u2069")  # the name isolated (FSI…PDI)
     volunteer = await _volunteer(chorus, nour.id)
     assert volunteer is not None
     assert (volunteer.kind, volunteer.org_name, volunteer.org_type, volunteer.country) == (
