@@ -201,7 +201,7 @@ async def test_a_group_posts_in_its_own_language_and_time_zone_without_seconds(
     (lucia,) = await members(conversation, group, "Lucia", language="es", timezone="America/Bogota")
     await group.say(coral, "/poll Lieu ? | Salle | Parc | in 3h")
     posted = group.find("Lieu ?").text
-    assert "Règle : pluralité" in posted and "(Asia/Beirut)" in posted
+    assert "Règle\u202f: pluralité" in posted and "(Asia/Beirut)" in posted
     assert not re.search(r"\d:\d\d:\d\d", posted)
     clock.advance(timedelta(hours=1, minutes=31))
     await conversation.dispatcher.run_due_timers()
