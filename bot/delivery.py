@@ -46,6 +46,14 @@ from storage.people import preferences
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Waits for `event` at most `seconds`; raises TimeoutError after. Not asyncio.wait_for:
+    on Python 3.11 it can swallow a cancellation that arrives as the event is set, and a loop
+    around it then never stops (a killed bot's delivery engine hung in abort())."""
+    async with asyncio.timeout(seconds):
+        await event.wait()
 PERSON_UNREACHABLE = (preferences.BLOCKED, preferences.DEACTIVATED, preferences.NOT_STARTED)
 
 FREE_RATE = 30.0
@@ -350,7 +358,7 @@ class DeliveryEngine:
             if remaining <= 0:
                 raise TimeoutError("the outbox is still not empty")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flushed.wait(), min(remaining, 1.0))
+                await _wait(self._flushed, min(remaining, 1.0))
 
     # the work
 
@@ -414,7 +422,7 @@ class DeliveryEngine:
             self._unreachable.clear()
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), max(timeout, 0.01))
+            await _wait(self._wakeup, max(timeout, 0.01))
 
     async def _next_due(self) -> datetime | None:
         async with self.sessionmaker() as session:
@@ -485,7 +493,7 @@ class DeliveryEngine:
     async def _flush_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self.config.flush_interval)
+                await _wait(self._flush_now, self.config.flush_interval)
             self._flush_now.clear()
             try:
                 await self._uncancelled(self._flush())
