@@ -54,6 +54,8 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
     around it then never stops (a killed bot's delivery engine hung in abort())."""
     async with asyncio.timeout(seconds):
         await event.wait()
+
+
 PERSON_UNREACHABLE = (preferences.BLOCKED, preferences.DEACTIVATED, preferences.NOT_STARTED)
 
 FREE_RATE = 30.0
