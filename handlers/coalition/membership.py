@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from handlers.coalition import checkins, roles
-from handlers.kernel import forms, names, permissions
+from handlers.kernel import forms, names, permissions, typed_text
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
@@ -303,6 +303,7 @@ def _read_text(ctx: Context, data: Data, text: str, kind: type[AnswerButton]) ->
     cleaned = " ".join(text.split())
     if not cleaned:
         raise InvalidInput("membership.type_text")
+    typed_text.check(cleaned)
     if len(cleaned) > MAX_TEXT:
         raise InvalidInput("membership.too_long", max=MAX_TEXT, length=len(cleaned))
     return cleaned

@@ -25,7 +25,7 @@ from handlers.decisions.vote_rules import (
     TWO_THIRDS,
     Quorum,
 )
-from handlers.kernel import deadlines, when
+from handlers.kernel import deadlines, typed_text, when
 from handlers.kernel.i18n import Translator, translator
 from handlers.kernel.invalid_input import InvalidInput
 
@@ -154,7 +154,7 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
     parts = _split(args)
     if not parts:
         raise InvalidInput("decisions.error.no_question")
-    question, rest = parts[0], parts[1:]
+    question, rest = typed_text.check(parts[0]), parts[1:]
     limit = MAX_QUESTION if kind == VOTE else MAX_PROPOSAL
     if len(question) > limit:
         raise InvalidInput("decisions.error.question_too_long", length=len(question), limit=limit)
@@ -224,6 +224,7 @@ def _apply_flag(draft: Draft, name: str) -> None:
 
 
 def _add_option(draft: Draft, option: str) -> None:
+    typed_text.check(option)
     if len(option) > MAX_OPTION:
         raise InvalidInput(
             "decisions.error.option_too_long", option=option[:30] + "…", limit=MAX_OPTION
