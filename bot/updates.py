@@ -29,6 +29,13 @@ def _chat(raw: Mapping[str, Any]) -> Chat:
     return Chat(id=int(raw["id"]), type=kind, title=raw.get("title"))
 
 
+def _topic(message: Mapping[str, Any]) -> int | None:
+    """The forum topic a message belongs to (None: General, or not a forum). A reply thread
+    outside forums also carries message_thread_id, without is_topic_message: not a topic."""
+    thread = message.get("message_thread_id")
+    return int(thread) if thread is not None and message.get("is_topic_message") else None
+
+
 def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
     sender = message.get("from")
     if sender is None:
@@ -62,6 +69,8 @@ def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
         text=str(text),
         message_id=int(message["message_id"]),
         reply_to_user=_person(reply_from) if reply_from else None,
+        thread_id=_topic(message),
+        sender_chat=_chat(message["sender_chat"]) if message.get("sender_chat") else None,
     )
 
 
@@ -82,6 +91,7 @@ def event_from_update(update: Mapping[str, Any]) -> Event | None:
             callback_id=str(query["id"]),
             data=query.get("data") or "",
             message_id=message.get("message_id"),
+            thread_id=_topic(message),
         )
     if "poll_answer" in update:
         answer = update["poll_answer"]

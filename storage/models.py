@@ -259,6 +259,7 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # went in flight (0004)
     failure: Mapped[str | None] = mapped_column(String(32))  # why it failed, classified (0004)
     edit_of: Mapped[int | None] = mapped_column(BigInteger)  # editMessageText of it (0009)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # the forum topic (0010)
 
 
 class GroupMember(Base):

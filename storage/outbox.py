@@ -34,6 +34,7 @@ class Outgoing:
     not_before: datetime | None = None
     edit_of: int | None = None
     keyboard_only: bool = False  # with edit_of: only the buttons change (text unused)
+    thread_id: int | None = None  # the forum topic of the chat to post in (None: General)
 
 
 def stored_keyboard(keyboard: Keyboard | None) -> list[list[dict[str, str]]] | None:
@@ -89,6 +90,7 @@ async def enqueue(
             "attempts": 0,
             "not_before": message.not_before or not_before,
             "created_at": now,
+            "thread_id": message.thread_id,
         }
         for message in messages
     ]
@@ -121,6 +123,7 @@ class Claimed:
     edit_of: int | None = None  # the message it edits (None: a new message)
     reply: bool = False  # a reply to a person's update or a timer (purpose in REPLIES)
     keyboard_only: bool = False  # an edit of the buttons only (editMessageReplyMarkup)
+    thread_id: int | None = None  # the forum topic to post in (None: General)
 
 
 @dataclass(slots=True)
@@ -162,7 +165,15 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
         .where(_c.id.in_(due.scalar_subquery()))
         .values(state=SENDING, claimed_at=now, attempts=_c.attempts + 1)
         .returning(
-            _c.id, _c.chat_id, _c.text, _c.keyboard, _c.ref, _c.attempts, _c.edit_of, _c.purpose
+            _c.id,
+            _c.chat_id,
+            _c.text,
+            _c.keyboard,
+            _c.ref,
+            _c.attempts,
+            _c.edit_of,
+            _c.purpose,
+            _c.thread_id,
         )
     )
     rows = (await session.execute(statement)).all()
@@ -177,8 +188,9 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
             edit_of,
             reply=why in REPLIES,
             keyboard_only=why == REPLY_KEYBOARD,
+            thread_id=thread,
         )
-        for row_id, chat, text, keyboard, ref, tries, edit_of, why in rows
+        for row_id, chat, text, keyboard, ref, tries, edit_of, why, thread in rows
     ]
     return sorted(claimed, key=lambda item: item.id)
 
@@ -200,6 +212,7 @@ async def add_replies(
                 text=message.text,
                 keyboard=stored_keyboard(message.keyboard),
                 edit_of=message.edit_of,
+                thread_id=message.thread_id,
                 state=SENDING,
                 attempts=1,
                 claimed_at=now,
@@ -219,6 +232,7 @@ async def add_replies(
                 message.edit_of,
                 reply=True,
                 keyboard_only=message.keyboard_only,
+                thread_id=message.thread_id,
             )
         )
     return claimed

@@ -47,12 +47,16 @@ class BotApiMessenger:
         self.transport = transport
 
     async def send_message(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+        self,
+        chat_id: int,
+        text: str,
+        keyboard: Keyboard | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
         """Sends an HTML message."""
-        return _sent(
-            chat_id, await _call(self.transport, payloads.send_message(chat_id, text, keyboard))
-        )
+        call = payloads.send_message(chat_id, text, keyboard, thread_id=thread_id)
+        return _sent(chat_id, await _call(self.transport, call))
 
     async def edit_message(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
@@ -85,6 +89,7 @@ class BotApiMessenger:
         close_in_seconds: int | None = None,
         hide_results: bool = False,
         description: str | None = None,
+        thread_id: int | None = None,
     ) -> SentMessage:
         """Sends a native poll (question, options and description as plain text)."""
         call = payloads.send_poll(
@@ -96,6 +101,7 @@ class BotApiMessenger:
             close_in_seconds,
             hide_results=hide_results,
             description=description,
+            thread_id=thread_id,
         )
         return _sent(chat_id, await _call(self.transport, call))
 
@@ -104,17 +110,29 @@ class BotApiMessenger:
         await _call(self.transport, payloads.stop_poll(chat_id, message_id))
 
     async def send_document(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+        self,
+        chat_id: int,
+        filename: str,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
         """Sends a file."""
-        call = payloads.send_document(chat_id, filename, content, caption)
+        call = payloads.send_document(chat_id, filename, content, caption, thread_id)
         return _sent(chat_id, await _call(self.transport, call))
 
     async def send_photo(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+        self,
+        chat_id: int,
+        filename: str,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
         """Sends a picture."""
-        call = payloads.send_photo(chat_id, filename, content, caption)
+        call = payloads.send_photo(chat_id, filename, content, caption, thread_id)
         return _sent(chat_id, await _call(self.transport, call))
 
     async def pin_message(self, chat_id: int, message_id: int) -> None:
@@ -160,6 +178,8 @@ class BulkSender:
             )
             await _call(self.transport, edit)
             return item.edit_of
-        call = payloads.send_message(item.chat_id, item.text, item.keyboard, paid=paid)
+        call = payloads.send_message(
+            item.chat_id, item.text, item.keyboard, paid=paid, thread_id=item.thread_id
+        )
         result = await _call(self.transport, call)
         return int(result["message_id"])

@@ -65,6 +65,13 @@ def plain_text(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
+def _in_topic(params: dict[str, Any], thread_id: int | None) -> dict[str, Any]:
+    """Adds message_thread_id: the forum topic to post in (None: General, or no forum)."""
+    if thread_id is not None:
+        params["message_thread_id"] = thread_id
+    return params
+
+
 def _with_markup(params: dict[str, Any], keyboard: Keyboard | None) -> dict[str, Any]:
     markup = reply_markup(keyboard)
     if markup is not None:
@@ -73,9 +80,15 @@ def _with_markup(params: dict[str, Any], keyboard: Keyboard | None) -> dict[str,
 
 
 def send_message(
-    chat_id: int, text: str, keyboard: Keyboard | None = None, *, paid: bool = False
+    chat_id: int,
+    text: str,
+    keyboard: Keyboard | None = None,
+    *,
+    paid: bool = False,
+    thread_id: int | None = None,
 ) -> Call:
-    """sendMessage: HTML text, no link preview; `paid` asks for a paid broadcast."""
+    """sendMessage: HTML text, no link preview; `paid` asks for a paid broadcast; in a forum,
+    in topic `thread_id`."""
     params: dict[str, Any] = {
         "chat_id": chat_id,
         "text": text,
@@ -84,7 +97,7 @@ def send_message(
     }
     if paid:
         params["allow_paid_broadcast"] = True
-    return Call("sendMessage", _with_markup(params, keyboard))
+    return Call("sendMessage", _with_markup(_in_topic(params, thread_id), keyboard))
 
 
 def edit_message(chat_id: int, message_id: int, text: str, keyboard: Keyboard | None) -> Call:
@@ -129,6 +142,7 @@ def send_poll(
     *,
     hide_results: bool = False,
     description: str | None = None,
+    thread_id: int | None = None,
 ) -> Call:
     """sendPoll: question, options and description as plain text (no parse mode); `close` in
     seconds. Votes stay changeable until the close (`allows_revoting`); `hide_results` shows
@@ -148,7 +162,7 @@ def send_poll(
         params["description"] = description[:MAX_POLL_DESCRIPTION]
     if close is not None:
         params["open_period"] = close
-    return Call("sendPoll", params)
+    return Call("sendPoll", _in_topic(params, thread_id))
 
 
 def stop_poll(chat_id: int, message_id: int) -> Call:
@@ -157,23 +171,41 @@ def stop_poll(chat_id: int, message_id: int) -> Call:
 
 
 def _send_file(
-    method: str, kind: str, chat_id: int, filename: str, content: bytes, caption: str | None
+    method: str,
+    kind: str,
+    chat_id: int,
+    filename: str,
+    content: bytes,
+    caption: str | None,
+    thread_id: int | None,
 ) -> Call:
-    params: dict[str, Any] = {"chat_id": chat_id}
+    params: dict[str, Any] = _in_topic({"chat_id": chat_id}, thread_id)
     if caption:
         params["caption"] = caption
         params["parse_mode"] = HTML
     return Call(method, params, Upload(kind, filename, content))
 
 
-def send_document(chat_id: int, filename: str, content: bytes, caption: str | None) -> Call:
+def send_document(
+    chat_id: int,
+    filename: str,
+    content: bytes,
+    caption: str | None,
+    thread_id: int | None = None,
+) -> Call:
     """sendDocument: the file as an upload, an HTML caption."""
-    return _send_file("sendDocument", "document", chat_id, filename, content, caption)
+    return _send_file("sendDocument", "document", chat_id, filename, content, caption, thread_id)
 
 
-def send_photo(chat_id: int, filename: str, content: bytes, caption: str | None) -> Call:
+def send_photo(
+    chat_id: int,
+    filename: str,
+    content: bytes,
+    caption: str | None,
+    thread_id: int | None = None,
+) -> Call:
     """sendPhoto: the picture as an upload, an HTML caption."""
-    return _send_file("sendPhoto", "photo", chat_id, filename, content, caption)
+    return _send_file("sendPhoto", "photo", chat_id, filename, content, caption, thread_id)
 
 
 def pin_message(chat_id: int, message_id: int) -> Call:

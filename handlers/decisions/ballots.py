@@ -301,6 +301,7 @@ async def create(ctx: Context, kind: str) -> None:
     decision = await decision_store.create(
         ctx.session,
         chat_id=ctx.chat_id,
+        thread_id=ctx.event.thread_id,
         kind=kind,
         question=draft.question,
         options=draft.options,
@@ -356,10 +357,13 @@ def publish(ctx: Context, decision: Decision, snap: Snapshot) -> None:
                     multiple=decision.multiple,
                     hide_results=decision.hidden,
                     description=plain_text(rules_text(t, decision, snap)),
+                    thread_id=decision.thread_id,
                 )
                 poll_id, poll_message_id = sent.poll_id, sent.message_id
                 await _remember(services, decision.id, poll_id, poll_message_id, None)
-            results = await messenger.send_message(decision.chat_id, text, buttons)
+            results = await messenger.send_message(
+                decision.chat_id, text, buttons, thread_id=decision.thread_id
+            )
         except MessengerError as exc:
             log.warning("decision %s could not be published: %r", decision.id, exc)
             async with services.sessionmaker() as session, session.begin():
@@ -447,7 +451,9 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
                 )
             except MessengerError as exc:
                 log.info("results of decision %s not edited: %r", decision.id, exc)
-        sent = await messenger.send_message(decision.chat_id, result, outcome_row(t, decision))
+        sent = await messenger.send_message(
+            decision.chat_id, result, outcome_row(t, decision), thread_id=decision.thread_id
+        )
         async with services.sessionmaker() as session, session.begin():
             await decision_store.set_final_message(session, decision.id, sent.message_id)
         try:
@@ -469,6 +475,7 @@ async def extend(ctx: Context, decision: Decision, delta: timedelta) -> bool:
     await schedule_timers(ctx, decision)
     t = translator(decision.locale)
     moment = t.datetime_text(decision.closes_at, decision.timezone)
-    ctx.send(decision.chat_id, t("decisions.extended", question=decision.question, time=moment))
+    text = t("decisions.extended", question=decision.question, time=moment)
+    ctx.send(decision.chat_id, text, thread_id=decision.thread_id)
     refresh_later(ctx, decision.id)
     return True

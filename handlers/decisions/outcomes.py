@@ -96,6 +96,7 @@ async def outcome_given(ctx: Context, data: Data) -> None:
     ctx.send(
         decision.chat_id,
         group_t("decisions.outcome_posted", question=decision.question, outcome=text),
+        thread_id=decision.thread_id,
     )
     rerender_result(ctx, decision)
     ctx.reply(ctx.t("decisions.outcome_saved", question=decision.question))

@@ -47,7 +47,9 @@ class Reply:
         """Sends it directly (no delivery engine: handler tests)."""
         message = self.message
         if message.edit_of is None:
-            await messenger.send_message(message.chat_id, message.text, message.keyboard)
+            await messenger.send_message(
+                message.chat_id, message.text, message.keyboard, thread_id=message.thread_id
+            )
         elif message.keyboard_only:
             await messenger.edit_keyboard(message.chat_id, message.edit_of, message.keyboard)
         else:
@@ -130,9 +132,19 @@ class Context:
         """Runs `action` with the messenger once the transaction has committed."""
         self.outbox.append(action)
 
-    def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> None:
-        """Sends a message to a chat after commit (recorded with the change: see Reply)."""
-        self.after_commit(Reply(Outgoing(chat_id, text, keyboard)))
+    def send(
+        self,
+        chat_id: int,
+        text: str,
+        keyboard: Keyboard | None = None,
+        *,
+        thread_id: int | None = None,
+    ) -> None:
+        """Sends a message to a chat after commit (recorded with the change: see Reply). In the
+        chat of the update, it goes to the update's forum topic unless `thread_id` names one."""
+        if thread_id is None and chat_id == self.chat_id:
+            thread_id = self.event.thread_id
+        self.after_commit(Reply(Outgoing(chat_id, text, keyboard, thread_id=thread_id)))
 
     def reply(self, text: str, keyboard: Keyboard | None = None) -> None:
         """Answers in the chat the update came from."""

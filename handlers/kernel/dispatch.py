@@ -235,7 +235,7 @@ class Dispatcher:
             if event.callback_id is not None:
                 await messenger.answer_button(event.callback_id, text, bool(text))
             elif text is not None:
-                await messenger.send_message(event.chat.id, text)
+                await messenger.send_message(event.chat.id, text, thread_id=event.thread_id)
         except MessengerError as exc:
             log.info("could not say slow down to %s: %r", event.user.id, exc)
 

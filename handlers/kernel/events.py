@@ -83,6 +83,19 @@ class Event:
     migrate_to_chat_id: int | None = None
     reply_to_user: Person | None = None
     payload: Mapping[str, Any] | None = None  # a timer's payload
+    thread_id: int | None = None  # the forum topic it was written in (None: General, no forum)
+    sender_chat: Chat | None = None  # written on behalf of a chat: see `on_behalf`
+
+    @property
+    def on_behalf(self) -> str | None:
+        """Who a message written on behalf of a chat stands for: ANONYMOUS_ADMIN (an admin of
+        this group, hidden as the group), CHANNEL (a channel), or None (a person)."""
+        if self.sender_chat is None:
+            return None
+        return ANONYMOUS_ADMIN if self.sender_chat.id == self.chat.id else CHANNEL
 
 
 SYSTEM = Person(0, "Chorus", is_bot=False)
+ANONYMOUS_ADMIN = "anonymous_admin"
+CHANNEL = "channel"
+GROUP_ANONYMOUS_BOT_ID = 1087968824  # Telegram's `from` of an anonymous admin's messages

@@ -144,9 +144,15 @@ class Messenger(Protocol):
     """The port the runtimes implement with their framework's Bot."""
 
     async def send_message(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+        self,
+        chat_id: int,
+        text: str,
+        keyboard: Keyboard | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
-        """Sends an HTML message, with optional inline buttons."""
+        """Sends an HTML message, with optional inline buttons (in a forum: in topic
+        `thread_id`; None: General)."""
         ...
 
     async def edit_message(
@@ -184,10 +190,12 @@ class Messenger(Protocol):
         close_in_seconds: int | None = None,
         hide_results: bool = False,
         description: str | None = None,
+        thread_id: int | None = None,
     ) -> SentMessage:
-        """Sends a native Telegram poll; `question`, `options` and `description` are plain text,
-        not HTML. Votes can be changed until the close; `hide_results` shows counts and voters
-        only once it closes (Bot API 10.1 `hide_results_until_closes`)."""
+        """Sends a native Telegram poll (in topic `thread_id` of a forum); `question`, `options`
+        and `description` are plain text, not HTML. Votes can be changed until the close;
+        `hide_results` shows counts and voters only once it closes (Bot API 10.1
+        `hide_results_until_closes`)."""
         ...
 
     async def stop_poll(self, chat_id: int, message_id: int) -> None:
@@ -195,13 +203,25 @@ class Messenger(Protocol):
         ...
 
     async def send_document(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+        self,
+        chat_id: int,
+        filename: str,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
         """Sends a file; `caption` is HTML, like a message's text."""
         ...
 
     async def send_photo(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+        self,
+        chat_id: int,
+        filename: str,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
         """Sends a picture; `caption` is HTML, like a message's text."""
         ...

@@ -18,6 +18,7 @@ class Decision(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # the forum topic it lives in
     kind: Mapped[str] = mapped_column(String(16))  # vote | consensus
     question: Mapped[str] = mapped_column(Text)
     options: Mapped[list[str]] = mapped_column(TrackedJSON, default=list)

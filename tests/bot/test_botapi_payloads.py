@@ -80,3 +80,15 @@ async def test_the_messenger_removes_a_member_with_two_calls_in_order() -> None:
 
     await BotApiMessenger(Recording()).remove_member(-100, 7)
     assert [c.method for c in calls] == ["banChatMember", "unbanChatMember"]
+
+
+def test_posts_in_a_forum_topic_name_it() -> None:
+    calls = [
+        payloads.send_message(-100, "hi", thread_id=7),
+        payloads.send_poll(-100, "Q?", ["a", "b"], False, False, None, thread_id=7),
+        payloads.send_document(-100, "x.csv", b"x", None, 7),
+    ]
+    assert all(call.params["message_thread_id"] == 7 for call in calls)
+    assert "message_thread_id" not in payloads.send_message(-100, "hi").params
+    for call in calls[:2]:
+        assert check_request(call.method, call.params) == []

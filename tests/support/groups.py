@@ -134,8 +134,16 @@ class Group:
         await self.conversation.dispatcher.feed(event)
         return event
 
-    async def say(self, someone: Someone, text: str, *, update_id: int | None = None) -> Event:
-        """`someone` types a message in the group."""
+    async def say(
+        self,
+        someone: Someone,
+        text: str,
+        *,
+        update_id: int | None = None,
+        thread_id: int | None = None,
+        sender_chat: Chat | None = None,
+    ) -> Event:
+        """`someone` types a message in the group (in a forum topic; on behalf of a chat)."""
         event = Event(
             update_id or self.conversation.next_update_id(),
             EventKind.MESSAGE,
@@ -143,6 +151,8 @@ class Group:
             self.chat,
             text=text,
             message_id=20_000 + len(self.messages),
+            thread_id=thread_id,
+            sender_chat=sender_chat,
         )
         await self.conversation.dispatcher.feed(event)
         return event

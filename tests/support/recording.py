@@ -21,6 +21,7 @@ class Shown:
     keyboard: list[list[tuple[str, str]]] = field(default_factory=list)
     edited: bool = False
     document: tuple[str, bytes] | None = None
+    thread_id: int | None = None  # the forum topic it was posted in
 
     @property
     def labels(self) -> list[str]:
@@ -53,9 +54,14 @@ class RecordingMessenger:
         raise LookupError(f"no message {message_id} in chat {chat_id}")
 
     async def send_message(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+        self,
+        chat_id: int,
+        text: str,
+        keyboard: Keyboard | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
-        shown = Shown(chat_id, next(self._ids), text, _rows(keyboard))
+        shown = Shown(chat_id, next(self._ids), text, _rows(keyboard), thread_id=thread_id)
         self.chats.setdefault(chat_id, []).append(shown)
         return SentMessage(chat_id, shown.message_id)
 
@@ -88,8 +94,10 @@ class RecordingMessenger:
         close_in_seconds: int | None = None,
         hide_results: bool = False,
         description: str | None = None,
+        thread_id: int | None = None,
     ) -> SentMessage:
-        shown = Shown(chat_id, next(self._ids), question, [[(o, "") for o in options]])
+        rows = [[(o, "") for o in options]]
+        shown = Shown(chat_id, next(self._ids), question, rows, thread_id=thread_id)
         self.polls[shown.message_id] = {"hide_results": hide_results, "description": description}
         self.chats.setdefault(chat_id, []).append(shown)
         return SentMessage(chat_id, shown.message_id, poll_id=f"poll{shown.message_id}")
@@ -98,9 +106,21 @@ class RecordingMessenger:
         self._find(chat_id, message_id).edited = True
 
     async def send_document(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+        self,
+        chat_id: int,
+        filename: str,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
-        shown = Shown(chat_id, next(self._ids), caption or "", document=(filename, content))
+        shown = Shown(
+            chat_id,
+            next(self._ids),
+            caption or "",
+            document=(filename, content),
+            thread_id=thread_id,
+        )
         self.chats.setdefault(chat_id, []).append(shown)
         return SentMessage(chat_id, shown.message_id)
 
