@@ -89,6 +89,7 @@ async def enqueue(
             "state": PENDING,
             "attempts": 0,
             "not_before": message.not_before or not_before,
+            "edit_of": message.edit_of,
             "created_at": now,
             "thread_id": message.thread_id,
         }
@@ -356,6 +357,31 @@ async def chats_sent(session: AsyncSession, refs: Iterable[str]) -> list[int]:
         select(_c.chat_id).where(_c.ref.in_(list(refs)), _c.state == SENT).distinct()
     )
     return list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message the outbox delivered: where it is, what it said, under which ref."""
+
+    ref: str
+    chat_id: int
+    message_id: int
+    text: str
+
+
+async def sent_messages(session: AsyncSession, refs: Iterable[str]) -> list[SentMessage]:
+    """The new messages (not edits) delivered under any of `refs`, oldest first."""
+    rows = await session.execute(
+        select(_c.ref, _c.chat_id, _c.message_id, _c.text)
+        .where(
+            _c.ref.in_(list(refs)),
+            _c.state == SENT,
+            _c.edit_of.is_(None),
+            _c.message_id.is_not(None),
+        )
+        .order_by(_c.id)
+    )
+    return [SentMessage(ref, chat, int(mid), text) for ref, chat, mid, text in rows]
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from handlers.actions import action_dialog, reminders, rsvp
+from handlers.actions import action_dialog, live, reminders, rsvp
 from handlers.actions import action_views as views
 from handlers.actions import broadcasts as sending
 from handlers.actions.roster import RosterButton
@@ -49,7 +49,7 @@ class CardButton(CallbackData, prefix="ac"):
 
 
 def _is_current(action: Action, now: datetime) -> bool:
-    return action.status == action_store.OPEN and (action.at is None or action.at > now)
+    return views.is_live(action, now)
 
 
 async def _counts_line(ctx: Context, action: Action) -> str:
@@ -58,7 +58,7 @@ async def _counts_line(ctx: Context, action: Action) -> str:
     names = [*views.answers_for(action.kind)]
     if action.capacity is not None:
         names.append(action_store.WAITLIST)
-    parts = [f"{t(f'actions.count_{n}')} {t.number(counts.get(n, 0))}" for n in names]
+    parts = [f"{views.count_label(t, action.kind, n)} {t.number(counts.get(n, 0))}" for n in names]
     return " · ".join(parts)
 
 
@@ -96,7 +96,7 @@ async def list_actions(ctx: Context) -> None:
             continue
         lines += ["", t(key)]
         for action in group:
-            status = t(f"actions.status_{action.status}")
+            status = t(f"actions.status_{views.shown_status(action, now)}")
             lines.append(
                 f"#{action.id} <b>{_short(action.title)}</b> — {status}\n"
                 f"   {await _counts_line(ctx, action)}"
@@ -115,10 +115,12 @@ def _short(title: str) -> str:
 async def card(ctx: Context, action: Action) -> tuple[Html, Keyboard]:
     """An action as a coordinator manages it: the text, the counts, the buttons."""
     t = ctx.t
+    status = views.shown_status(action, ctx.now())
+    standing = await action_store.standing(ctx.session, action.id)
     lines = [
-        views.render(t, action, action.timezone),
+        views.render(t, action, action.timezone, standing=standing),
         "",
-        t("actions.card_status", id=action.id, status=t(f"actions.status_{action.status}")),
+        t("actions.card_status", id=action.id, status=t(f"actions.status_{status}")),
         await _counts_line(ctx, action),
         await _delivery_line(ctx, action),
         t("actions.card_reminders", when=views.reminders_text(t, action.reminder_minutes)),
@@ -221,6 +223,7 @@ async def _end(ctx: Context, action: Action, status: str) -> None:
     await note(ctx, kind, action=action.id, title=action.title)
     await reminders.drop(ctx, action)
     await broadcast_store.stop_all(ctx.session, action.id)
+    await live.refresh(ctx, action)
     if status == action_store.CANCELLED:
         people = await action_store.responders(ctx.session, action.id, CONCERNED)
         await sending.send_about(
@@ -274,6 +277,8 @@ async def apply_edit(ctx: Context, data: Data) -> None:
         ctx.reply(_question(ctx.t, data, field))
         return
     old_capacity = action.capacity
+    if "at" in changes and action.ends_at is not None and action.at is not None:
+        changes["ends_at"] = action.ends_at + (changes["at"] - action.at)
     change = _change(field, {name: getattr(action, name) for name in changes}, changes)
     await note(ctx, "action.edit", action=action.id, title=action.title, **change)
     await action_store.change(ctx.session, action, changes, ctx.now())
@@ -283,14 +288,21 @@ async def apply_edit(ctx: Context, data: Data) -> None:
     if field == "capacity" and (action.capacity is None or (old_capacity or 0) < action.capacity):
         await rsvp.promote(ctx, action)
     if field != "reminders":
+        await live.refresh(ctx, action, outdate=True)
         people = await action_store.responders(ctx.session, action.id, CONCERNED)
+        declined = await action_store.responders(ctx.session, action.id, (action_store.CANT,))
         label = field
 
         def intro(t: Translator) -> str:
             return t("actions.changed_notice", field=t(f"actions.field_{label}"))
 
+        def intro_declined(t: Translator) -> str:
+            return t("actions.changed_notice_cant", field=t(f"actions.field_{label}"))
+
         await sending.send_about(ctx, action, people, "update", intro=intro)
-        ctx.reply(ctx.t.plural("actions.saved_told", len(people)))
+        if declined:
+            await sending.send_about(ctx, action, declined, "update", intro=intro_declined)
+        ctx.reply(ctx.t.plural("actions.saved_told", len(people) + len(declined)))
     else:
         ctx.reply(ctx.t("profile.saved"))
     ctx.reply(*await card(ctx, action))
@@ -354,9 +366,5 @@ async def open_from_link(ctx: Context, code: str) -> None:
         ctx.reply(ctx.t("actions.not_open", status=ctx.t(f"actions.status_{action.status}")))
         return
     zone = ctx.volunteer.timezone if ctx.volunteer else action.timezone
-    previous = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
-    chosen = previous.status if previous else None
-    ctx.reply(
-        views.render(ctx.t, action, zone),
-        views.rsvp_keyboard(ctx.t, action.id, action.kind, chosen),
-    )
+    standing = await action_store.standing(ctx.session, action.id)
+    ctx.reply(*views.person_view(ctx.t, action, zone, ctx.now(), standing, ctx.user_id))

@@ -27,6 +27,8 @@ KINDS = action_store.KINDS
 DEADLINE_KINDS = frozenset({"petition", "letters"})
 EVENT_ANSWERS = ("going", "maybe", "cant")
 DEADLINE_ANSWERS = ("done",)
+UNDO = "undo"  # "I haven't signed after all": forgets a petition's or letter's answer
+EVENT_LENGTH = timedelta(hours=2)  # an event without its own end ends this long after its start
 KIND_ICONS = {
     "petition": "✍️",
     "letters": "✉️",
@@ -64,6 +66,34 @@ def answers_for(kind: str) -> tuple[str, ...]:
     return EVENT_ANSWERS if is_event(kind) else DEADLINE_ANSWERS
 
 
+def end_of(action: Action) -> datetime | None:
+    """When an action is over: an event at its end (or EVENT_LENGTH after its start), a
+    petition or letter at its deadline."""
+    if action.at is None:
+        return None
+    if not is_event(action.kind):
+        return action.at
+    return action.ends_at or action.at + EVENT_LENGTH
+
+
+def has_ended(action: Action, now: datetime) -> bool:
+    """Whether the action's time is over (whatever its stored status)."""
+    end = end_of(action)
+    return end is not None and end <= now
+
+
+def shown_status(action: Action, now: datetime) -> str:
+    """The status as people should read it: an open action whose time is over has "ended"."""
+    if action.status == action_store.OPEN and has_ended(action, now):
+        return "ended"
+    return action.status
+
+
+def is_live(action: Action, now: datetime) -> bool:
+    """Whether answers are still taken."""
+    return shown_status(action, now) == action_store.OPEN
+
+
 def default_reminders(kind: str) -> list[int]:
     """Minutes before the start (or deadline) when reminders go out by default."""
     return list(DEFAULT_EVENT_REMINDERS if is_event(kind) else DEFAULT_DEADLINE_REMINDERS)
@@ -74,6 +104,13 @@ def answer_label(t: Translator, kind: str, answer: str) -> str:
     if answer == "done":
         return t(f"actions.done_{kind}")
     return t(f"actions.answer_{answer}")
+
+
+def count_label(t: Translator, kind: str, status: str) -> str:
+    """How a count of answers is headed: "Signed" for a petition, "Sent" for letters."""
+    if status == action_store.DONE:
+        return t("actions.count_sent" if kind == "letters" else "actions.count_signed")
+    return t(f"actions.count_{status}")
 
 
 def when_text(t: Translator, moment: datetime, timezone: str) -> str:
@@ -89,11 +126,22 @@ def relative_text(t: Translator, delta: timedelta) -> str:
     return str(format_timedelta(delta, add_direction=True, threshold=1.1, locale=t.babel_locale))
 
 
-def render(t: Translator, action: Action | Mapping[str, Any], timezone: str) -> Html:
-    """The action as a volunteer sees it, in their language and time zone."""
+def render(
+    t: Translator,
+    action: Action | Mapping[str, Any],
+    timezone: str,
+    *,
+    standing: action_store.Standing | None = None,
+    position: int | None = None,
+    status: str = action_store.OPEN,
+) -> Html:
+    """The action as a volunteer sees it, in their language and time zone; with `standing`,
+    the places left and the waitlist; with `position`, the reader's place on the waitlist;
+    a `status` other than open ("ended", "closed", "cancelled") heads it."""
     data = _values(action)
     kind = str(data["kind"])
-    lines = [
+    lines = [] if status == action_store.OPEN else [t(f"actions.banner_{status}"), ""]
+    lines += [
         f"{KIND_ICONS.get(kind, '📌')} {t(f'actions.kind_{kind}')}",
         f"<b>{escape(data['title'])}</b>",
         "",
@@ -110,10 +158,29 @@ def render(t: Translator, action: Action | Mapping[str, Any], timezone: str) -> 
         elif data.get("place"):
             lines.append(t("actions.line_place", place=data["place"]))
         if data.get("capacity"):
-            lines.append(t.plural("actions.line_capacity", int(data["capacity"])))
+            capacity = int(data["capacity"])
+            if standing is None:
+                lines.append(t.plural("actions.line_capacity", capacity))
+            else:
+                lines.append(places_text(t, capacity, standing))
     if data.get("link"):
         lines.append(t("actions.line_link", link=data["link"]))
+    if position is not None and status == action_store.OPEN:
+        lines += ["", t("actions.line_waitlist_position", position=t.number(position))]
     return Html("\n".join(lines).rstrip())
+
+
+def places_text(t: Translator, capacity: int, standing: action_store.Standing) -> str:
+    """ "👥 2 of 10 places left · 3 waiting" ("Full" when none is left)."""
+    left = standing.places_left(capacity) or 0
+    if left:
+        text = str(t.plural("actions.places_left", left, total=t.number(capacity)))
+    else:
+        text = str(t.plural("actions.places_full", capacity))
+    waiting = standing.counts.get(action_store.WAITLIST, 0)
+    if waiting:
+        text = f"{text} · {t.plural('actions.places_waiting', waiting)}"
+    return text
 
 
 def _values(action: Action | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -134,16 +201,54 @@ def _values(action: Action | Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
-def rsvp_keyboard(t: Translator, action_id: int, kind: str, chosen: str | None = None) -> Keyboard:
-    """The RSVP buttons of an action, marking the volunteer's current answer."""
+def rsvp_keyboard(
+    t: Translator,
+    action_id: int,
+    kind: str,
+    chosen: str | None = None,
+    position: int | None = None,
+) -> Keyboard:
+    """The RSVP buttons of an action, marking the volunteer's current answer: a waitlisted
+    volunteer sees their place ("⏳ #2 on the waitlist"), not "Going"; once a petition is
+    signed, a second button takes it back."""
     cells = []
     for answer in answers_for(kind):
         label = answer_label(t, kind, answer)
-        selected = chosen == answer or (chosen == "waitlist" and answer == "going")
-        cells.append(
-            Button(("✅ " if selected else "") + label, RsvpButton(action_id, answer).pack())
-        )
-    return [cells]
+        if chosen == action_store.WAITLIST and answer == action_store.GOING:
+            if position is not None:
+                label = "⏳ " + t("actions.waitlist_button", position=t.number(position))
+            else:
+                label = "⏳ " + t("actions.count_waitlist")
+        elif chosen == answer:
+            label = "✅ " + label
+        cells.append(Button(label, RsvpButton(action_id, answer).pack()))
+    rows = [cells]
+    if not is_event(kind) and chosen == action_store.DONE:
+        rows.append([Button(t(f"actions.undo_{kind}"), RsvpButton(action_id, UNDO).pack())])
+    return rows
+
+
+def person_view(
+    t: Translator,
+    action: Action,
+    timezone: str,
+    now: datetime,
+    standing: action_store.Standing,
+    user_id: int | None,
+    *,
+    banner: bool = True,
+) -> tuple[Html, Keyboard | None]:
+    """An action's message as one reader sees it now (a group: `user_id` None): the places,
+    their answer and place on the waitlist, and buttons only while answers are taken; headed
+    by its status once over (unless `banner` is False: a notice that says it already)."""
+    status = shown_status(action, now)
+    chosen = standing.answers.get(user_id) if user_id is not None else None
+    position = standing.positions.get(user_id) if user_id is not None else None
+    shown = status if banner else action_store.OPEN
+    text = render(t, action, timezone, standing=standing, position=position, status=shown)
+    if status != action_store.OPEN:
+        return text, None
+    return text, rsvp_keyboard(t, action.id, action.kind, chosen, position)
 
 
 def deep_link(bot_username: str, code: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from handlers.actions.action_views import is_event, relative_text, render, rsvp_keyboard
+from handlers.actions.action_views import is_event, person_view, relative_text
 from handlers.kernel import quiet_hours
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import AfterCommit, Context, Services
@@ -29,7 +29,7 @@ from handlers.kernel.ports import (
     TransientError,
 )
 from storage import outbox
-from storage.actions import broadcast_store, digest_store
+from storage.actions import action_store, broadcast_store, digest_store
 from storage.actions.action_models import Action, Broadcast
 from storage.actions.action_store import Recipient
 from storage.outbox import Outgoing
@@ -113,36 +113,43 @@ async def send_about(
         report_chat_id=ctx.chat_id if report else None,
         report_locale=ctx.t.locale,
     )
-    views: dict[tuple[str, str], tuple[str, Keyboard | None]] = {}
+    now = ctx.now()
+    standing = await action_store.standing(ctx.session, action.id)
+    views: dict[tuple[str, str, int | None], tuple[str, Keyboard | None]] = {}
 
-    def view(language: str, timezone: str) -> tuple[str, Keyboard | None]:
-        found = views.get((language, timezone))
+    def view(language: str, timezone: str, reader: int | None) -> tuple[str, Keyboard | None]:
+        """The message for one reader (None: a group), with their answer marked."""
+        answer = standing.answers.get(reader) if reader is not None else None
+        shared = None if answer is None else reader  # a reader's own answer: their own view
+        found = views.get((language, timezone, shared))
         if found is None:
             t = translator(language)
-            text = render(t, action, timezone)
+            text, keyboard = person_view(
+                t, action, timezone, now, standing, reader, banner=purpose != "cancel"
+            )
             if intro is not None:
                 text = Html(intro(t) + "\n\n" + text)
-            keyboard = rsvp_keyboard(t, action.id, action.kind) if buttons else None
+            if not buttons:
+                keyboard = None
             if keyboard is not None and purpose == "announce":
                 less = Button(t("mute.less_like_this"), MuteButton(action.kind, "off").pack())
                 keyboard = [*keyboard, [less]]
-            found = views[(language, timezone)] = (text, keyboard)
+            found = views[(language, timezone, shared)] = (text, keyboard)
         return found
 
-    now = ctx.now()
     if purpose == "announce":
         people = await _keep_for_digests(ctx, action, people)
     quiet, deadline = holds_for(action, purpose, now)
     messages = [
         Outgoing(
             p.user_id,
-            *view(p.language, p.timezone),
+            *view(p.language, p.timezone, p.user_id),
             not_before=hold_until(p, now, deadline) if quiet else None,
         )
         for p in people
     ]
     default = ctx.settings.default_locale
-    messages += [Outgoing(chat_id, *view(default, action.timezone)) for chat_id in group_ids]
+    messages += [Outgoing(chat_id, *view(default, action.timezone, None)) for chat_id in group_ids]
     broadcast.total = await ctx.enqueue(
         messages, purpose="broadcast", ref=broadcast_store.ref(broadcast.id)
     )

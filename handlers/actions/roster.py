@@ -8,6 +8,7 @@ without their name.
 
 from __future__ import annotations
 
+from handlers.actions.action_views import count_label
 from handlers.coalition.audit import note
 from handlers.kernel import csv_export, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
@@ -82,7 +83,8 @@ async def show(ctx: Context, action: Action) -> None:
         group = [(r, v) for r, v in rows if r.status == status]
         if not group:
             continue
-        heading = f"\n<b>{t(f'actions.count_{status}')}</b> ({t.number(counts.get(status, 0))})"
+        label = count_label(t, action.kind, status)
+        heading = f"\n<b>{label}</b> ({t.number(counts.get(status, 0))})"
         lines.append(heading)
         length += len(heading)
         for _, volunteer in group:

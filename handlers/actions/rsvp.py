@@ -1,19 +1,26 @@
-"""RSVP buttons: Going / Maybe / Can't for events, "I signed" / "I sent it" for petitions, letters.
+"""RSVP buttons: Going / Maybe / Can't for events, "I signed" / "I sent it" for petitions, letters
+(and "I haven't signed after all" to take it back).
 
 An answer is stored once per volunteer and action (a second press of the same button, or a
 replayed update, changes nothing). When an event is full, new "Going" answers join a waitlist,
-promoted in order — and told — when a place frees up.
+promoted in order — and told — when a place frees up. Once the action is over (its end, or its
+deadline, has passed) no answer is taken and nobody is promoted.
 """
 
 from __future__ import annotations
 
+from handlers.actions import live
 from handlers.actions.action_views import (
     KINDS,
+    UNDO,
     RsvpButton,
     answer_label,
     answers_for,
-    render,
+    is_event,
+    is_live,
+    person_view,
     rsvp_keyboard,
+    shown_status,
 )
 from handlers.actions.broadcasts import MuteButton
 from handlers.kernel.callbacks import StaleButton
@@ -34,13 +41,21 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     """Records the volunteer's answer to an action, or puts them on its waitlist."""
     choice = button.answer
     action = await action_store.get(ctx.session, button.action_id, lock=True)
-    if action is None or choice not in answers_for(action.kind):
+    if action is None:
         raise StaleButton(ctx.event.data)
-    if action.status != action_store.OPEN:
-        ctx.answer(ctx.t(f"rsvp.action_{action.status}"), alert=True)
+    allowed = answers_for(action.kind) + (() if is_event(action.kind) else (UNDO,))
+    if choice not in allowed:
+        raise StaleButton(ctx.event.data)
+    status_now = shown_status(action, ctx.now())
+    if status_now != action_store.OPEN:
+        ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
+        ctx.edit_keyboard(None)
         return
     previous = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
     before = previous.status if previous is not None else None
+    if choice == UNDO:
+        await _undo(ctx, action, before)
+        return
     if before == choice or (before == action_store.WAITLIST and choice == action_store.GOING):
         ctx.answer(ctx.t("rsvp.unchanged"))
         return
@@ -52,16 +67,44 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     await action_store.set_answer(ctx.session, action.id, ctx.user_id, status, ctx.now())
     if before == action_store.GOING:
         await promote(ctx, action)
+    elif before == action_store.WAITLIST:
+        await _shift_waitlist(ctx, action)
+    standing = await action_store.standing(ctx.session, action.id)
+    position = standing.positions.get(ctx.user_id)
     if status == action_store.WAITLIST:
-        ctx.answer(ctx.t("rsvp.waitlisted"), alert=True)
+        place = ctx.t.number(position or 1)
+        ctx.answer(ctx.t("rsvp.waitlisted", position=place), alert=True)
     else:
         ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
     if ctx.event.chat.is_private:
-        ctx.edit_keyboard(rsvp_keyboard(ctx.t, action.id, action.kind, status))
+        ctx.edit_keyboard(rsvp_keyboard(ctx.t, action.id, action.kind, status, position))
+    live.refresh_groups_later(ctx, action.id)
+
+
+async def _undo(ctx: Context, action: Action, before: str | None) -> None:
+    """Takes back "I signed" / "I sent it"."""
+    if before != action_store.DONE:
+        ctx.answer(ctx.t("rsvp.unchanged"))
+        return
+    await action_store.clear_answer(ctx.session, action.id, ctx.user_id)
+    ctx.answer(ctx.t("rsvp.undone"))
+    if ctx.event.chat.is_private:
+        ctx.edit_keyboard(rsvp_keyboard(ctx.t, action.id, action.kind, None))
+    live.refresh_groups_later(ctx, action.id)
+
+
+async def _shift_waitlist(ctx: Context, action: Action) -> None:
+    """Shows those still waiting their new place on the waitlist."""
+    standing = await action_store.standing(ctx.session, action.id)
+    if standing.positions:
+        await live.refresh(ctx, action, users=standing.positions)
 
 
 async def promote(ctx: Context, action: Action) -> int:
-    """Gives free places to the waitlist, first come first served, and tells those promoted."""
+    """Gives free places to the waitlist, first come first served, and tells those promoted;
+    nobody is promoted once the action is over."""
+    if not is_live(action, ctx.now()):
+        return 0
     if action.capacity is None:
         free = 1 << 30
     else:
@@ -70,17 +113,25 @@ async def promote(ctx: Context, action: Action) -> int:
     if free <= 0:
         return 0
     promoted = await action_store.waitlisted(ctx.session, action.id, min(free, 1000))
+    if not promoted:
+        return 0
     for rsvp in promoted:
         await action_store.set_answer(
             ctx.session, action.id, rsvp.user_id, action_store.GOING, ctx.now()
         )
     people = await action_store.recipients(ctx.session, [r.user_id for r in promoted])
+    standing = await action_store.standing(ctx.session, action.id)
     messages = []
     for person in people:
         t = translator(person.language)
-        text = Html(t("rsvp.promoted") + "\n\n" + render(t, action, person.timezone))
-        messages.append(Outgoing(person.user_id, text))
-    await ctx.enqueue(messages, purpose="notice", ref=f"p{action.id}")
+        text, keyboard = person_view(
+            t, action, person.timezone, ctx.now(), standing, person.user_id
+        )
+        messages.append(
+            Outgoing(person.user_id, Html(t("rsvp.promoted") + "\n\n" + text), keyboard)
+        )
+    await ctx.enqueue(messages, purpose="notice", ref=live.promoted_ref(action.id))
+    await live.refresh(ctx, action, users=[*standing.positions, *(r.user_id for r in promoted)])
     return len(promoted)
 
 

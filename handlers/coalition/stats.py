@@ -27,6 +27,13 @@ def _short(title: str) -> str:
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
 
 
+def _answer_key(kind: str, status: str) -> str:
+    """ "done" reads as "signed" for a petition, "sent" for letters."""
+    if status == "done":
+        return "sent" if kind == "letters" else "signed"
+    return status
+
+
 def report(
     t: Translator,
     inventory: directory_store.Inventory,
@@ -39,7 +46,8 @@ def report(
         lines.append(t("stats.no_actions"))
     for a in actions:
         answers = t.comma.join(
-            f"{t(f'stats.answer.{k}')} {t.number(n)}" for k, n in sorted(a.answers.items())
+            f"{t(f'stats.answer.{_answer_key(a.kind, k)}')} {t.number(n)}"
+            for k, n in sorted(a.answers.items())
         )
         lines.append(
             t(

@@ -23,6 +23,7 @@ class Action(Base):
     description: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(512))
     at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # start, or deadline
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: default length (0011)
     timezone: Mapped[str] = mapped_column(String(64))
     place: Mapped[str | None] = mapped_column(String(300))
     online: Mapped[bool] = mapped_column(default=False)

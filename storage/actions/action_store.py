@@ -173,6 +173,52 @@ async def set_answer(
     return rsvp
 
 
+async def clear_answer(session: AsyncSession, action_id: int, user_id: int) -> bool:
+    """Forgets a volunteer's answer ("I haven't signed after all"); False if there was none."""
+    rsvp = await answer_of(session, action_id, user_id)
+    if rsvp is None:
+        return False
+    await session.delete(rsvp)
+    await session.flush()
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where an action's answers stand: how many gave each, and each person's answer and
+    place on the waitlist (1 is next)."""
+
+    counts: Mapping[str, int]
+    answers: Mapping[int, str]
+    positions: Mapping[int, int]
+
+    def places_left(self, capacity: int | None) -> int | None:
+        """Free places (None: no limit)."""
+        if capacity is None:
+            return None
+        return max(0, capacity - self.counts.get(GOING, 0))
+
+
+async def standing(session: AsyncSession, action_id: int) -> Standing:
+    """Every answer to an action, with the waitlist's order."""
+    rows = (
+        await session.execute(
+            select(Rsvp.user_id, Rsvp.status)
+            .where(Rsvp.action_id == action_id)
+            .order_by(Rsvp.queued_at, Rsvp.id)
+        )
+    ).all()
+    counts: dict[str, int] = {}
+    answers: dict[int, str] = {}
+    positions: dict[int, int] = {}
+    for user_id, status in rows:
+        counts[status] = counts.get(status, 0) + 1
+        answers[user_id] = status
+        if status == WAITLIST:
+            positions[user_id] = len(positions) + 1
+    return Standing(counts, answers, positions)
+
+
 async def counts(session: AsyncSession, action_id: int) -> dict[str, int]:
     """How many volunteers gave each answer."""
     rows = await session.execute(

@@ -33,6 +33,7 @@ class ActionFigures:
     delivered: int
     failed: int
     answers: dict[str, int]
+    kind: str = "other"
 
     @property
     def answered(self) -> int:
@@ -102,6 +103,7 @@ async def recent_actions(session: AsyncSession, limit: int = 5) -> list[ActionFi
                 states[SENT],
                 states[FAILED],
                 {status: count for status, count in answers},
+                action.kind,
             )
         )
     return figures

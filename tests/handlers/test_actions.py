@@ -267,6 +267,8 @@ async def test_actions_list_edit_tells_responders_and_cancel_drops_everything(
     engine = engine_for(conversation.dispatcher.services)
     await engine.drain()
     await kim.press("Peut-être")
+    original = kim.messages[0]
+    maybe = dict((label, data) for row in original.keyboard for label, data in row)["✅ Peut-être"]
     await coordinator.send("/actions")
     assert "Current" in coordinator.last.text and "Maybe 1" in coordinator.last.text
     await coordinator.press("#1 Vigil for survivors")
@@ -281,7 +283,8 @@ async def test_actions_list_edit_tells_responders_and_cancel_drops_everything(
     await coordinator.press("Yes, cancel it")
     await engine.drain()
     assert "Annulée" in kim.last.text and kim.last.labels == []
-    text, alert = await kim.press("Peut-être")
+    assert kim.messages[0].text.startswith("🚫 <b>Annulée</b>") and kim.messages[0].labels == []
+    text, alert = await kim.press_data(original.message_id, maybe)
     assert alert and "annulée" in (text or "")
     async with storage.sessionmaker() as session:
         states = (await session.scalars(select(OutboxMessage.state))).all()

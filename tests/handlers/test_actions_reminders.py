@@ -65,6 +65,8 @@ async def test_event_reminders_fire_once_at_the_right_moment_for_going_and_maybe
     await _deliver(conversation)
     assert "Reminder" in people[61].last.text and "starts in" in people[61].last.text
     assert "Reminder" in people[62].last.text
+    assert people[61].last.labels[:3] == ["✅ Going", "Maybe", "Can't"]  # their answer, shown
+    assert people[62].last.labels[:3] == ["Going", "✅ Maybe", "Can't"]
     assert "Reminder" not in people[63].last.text
     restarted = Dispatcher(build_router(), conversation.dispatcher.services)
     assert await restarted.run_due_timers() == 0

@@ -1,0 +1,123 @@
+"""Every message that shows an action is kept current, or marked as outdated (issue 14).
+
+The announcements (each volunteer's original message and the group posts) are edited to the
+action as it is now: its time and place, the places left, the reader's answer and place on the
+waitlist, and buttons only while answers are taken. Older notices about it (reminders, "changed"
+notices) get a line saying they are outdated and lose their buttons. Edits of people's messages
+go through the outbox (ref "e<action id>"), so a kill or a flood loses none; a group post's
+places-left line follows each answer at once, coalesced, as Telegram's group edit limits require.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.actions.action_views import person_view, shown_status
+from handlers.kernel.context import Context, Services
+from handlers.kernel.i18n import Html, translator
+from handlers.kernel.ports import Messenger, MessengerError
+from storage import outbox
+from storage.actions import action_store, broadcast_store
+from storage.actions.action_models import Action
+from storage.outbox import Outgoing, SentMessage
+
+log = logging.getLogger(__name__)
+
+
+def edits_ref(action_id: int) -> str:
+    """The outbox ref of the edits of an action's messages."""
+    return f"e{action_id}"
+
+
+def promoted_ref(action_id: int) -> str:
+    """The outbox ref of the "a place freed up" notices of an action."""
+    return f"p{action_id}"
+
+
+async def _messages(
+    session: AsyncSession, action_id: int
+) -> tuple[list[SentMessage], list[SentMessage]]:
+    """The action's delivered announcements, and its other delivered notices."""
+    broadcasts = await broadcast_store.of_action(session, action_id)
+    originals = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose == "announce"}
+    others = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose != "announce"}
+    others.add(promoted_ref(action_id))
+    sent = await outbox.sent_messages(session, originals | others)
+    return [m for m in sent if m.ref in originals], [m for m in sent if m.ref in others]
+
+
+async def refresh(
+    ctx: Context,
+    action: Action,
+    *,
+    users: Collection[int] | None = None,
+    outdate: bool = False,
+) -> int:
+    """Queues edits of the messages that show the action (only these `users`' originals when
+    given; the group posts and every original otherwise); with `outdate`, or once the action
+    no longer takes answers, older notices are marked and lose their buttons. Returns how many."""
+    now = ctx.now()
+    standing = await action_store.standing(ctx.session, action.id)
+    originals, others = await _messages(ctx.session, action.id)
+    if users is not None:
+        wanted = set(users)
+        originals = [m for m in originals if m.chat_id in wanted]
+        others = []
+    private = {m.chat_id for m in [*originals, *others] if m.chat_id > 0}
+    people = {p.user_id: p for p in await action_store.recipients(ctx.session, private)}
+    default = ctx.settings.default_locale
+    status = shown_status(action, now)
+    edits: list[Outgoing] = []
+    for message in originals:
+        person = people.get(message.chat_id)
+        t = translator(person.language if person else default)
+        zone = person.timezone if person else action.timezone
+        reader = message.chat_id if message.chat_id > 0 else None
+        text, keyboard = person_view(t, action, zone, now, standing, reader)
+        edits.append(Outgoing(message.chat_id, text, keyboard, edit_of=message.message_id))
+    if outdate or status != action_store.OPEN:
+        for message in others:
+            person = people.get(message.chat_id)
+            t = translator(person.language if person else default)
+            key = "actions.outdated" if status == action_store.OPEN else f"actions.banner_{status}"
+            text = Html(t(key) + "\n\n" + message.text)
+            edits.append(Outgoing(message.chat_id, text, None, edit_of=message.message_id))
+    return await ctx.enqueue(edits, purpose="action_edit", ref=edits_ref(action.id))
+
+
+def refresh_groups_later(ctx: Context, action_id: int) -> None:
+    """After commit, edits the action's group posts to the places left now (coalesced)."""
+    services = ctx.services
+
+    async def submit(_: Messenger) -> None:
+        async def job() -> None:
+            await _refresh_groups(services, action_id)
+
+        await services.edits.submit(("action", action_id), job)
+
+    ctx.after_commit(submit)
+
+
+async def _refresh_groups(services: Services, action_id: int) -> None:
+    now: datetime = services.clock.now()
+    async with services.sessionmaker() as session:
+        action = await action_store.get(session, action_id)
+        if action is None:
+            return
+        standing = await action_store.standing(session, action_id)
+        originals, _ = await _messages(session, action_id)
+    t = translator(services.settings.default_locale)
+    text, keyboard = person_view(t, action, action.timezone, now, standing, None)
+    for message in originals:
+        if message.chat_id > 0:
+            continue
+        try:
+            await services.messenger.edit_message(
+                message.chat_id, message.message_id, text, keyboard
+            )
+        except MessengerError as exc:  # not modified, deleted, or the bot left the group
+            log.info("group post of action %s not refreshed: %r", action_id, exc)

@@ -1,0 +1,161 @@
+"""An action's messages follow it, end to end on both runtimes (issue 14): an edit reaches the
+group post, every original and the people who said "Can't"; no answer and no promotion after
+the end; a waitlisted volunteer sees their place."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from botapi_emulator.client import Group, Person
+from handlers.actions.action_views import when_text
+from handlers.kernel.i18n import translator
+from storage.actions.action_models import Action, Rsvp
+from storage.coalition import group_store
+from tests.e2e.conftest import PATIENCE, ChorusUnderTest
+from tests.e2e.test_actions import _says, _storage, _volunteer
+
+
+async def _group(chorus: ChorusUnderTest) -> Group:
+    """The coalition's group, once Chorus knows it."""
+    group = await chorus.sandbox.create_group("Coalition", [chorus.coordinator], bot_admin=True)
+    storage = await _storage(chorus)
+    try:
+        for _ in range(int(PATIENCE / 0.05)):
+            async with storage.sessionmaker() as session:
+                if await group_store.get(session, group.id) is not None:
+                    return group
+            await asyncio.sleep(0.05)
+    finally:
+        await storage.engine.dispose()
+    raise TimeoutError("the bot never recorded the group")
+
+
+async def _meeting(chorus: ChorusUnderTest, *, capacity: str | None, group: bool) -> None:
+    """/newaction: a meeting in three days, in UTC, posted in the group if `group`."""
+    coordinator = chorus.coordinator
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+    await coordinator.send("/newaction")
+    await coordinator.press("🤝 Meeting")
+    await _says(coordinator, "What is its title?")
+    await coordinator.send("Vigil for survivors")
+    await _says(coordinator, "Describe it")
+    await coordinator.send("Bring candles.")
+    await coordinator.press("No link")
+    await _says(coordinator, "When does it start?")
+    await coordinator.send(when)
+    await coordinator.press("UTC")
+    await _says(coordinator, "Where does it happen?")
+    await coordinator.send("Martyrs' Square")
+    if capacity is None:
+        await coordinator.press("No limit")
+    else:
+        await _says(coordinator, "How many places")
+        await coordinator.send(capacity)
+    await _says(coordinator, "Who receives it?")
+    await coordinator.press("Done ✔")
+    if group:
+        await coordinator.press("Coalition")
+        await coordinator.press("Done ✔")
+    await _says(coordinator, "It will go to")
+    await coordinator.press("✅ Send it")
+    await _says(coordinator, "Sending finished")
+
+
+async def _at(chorus: ChorusUnderTest) -> tuple[int, object]:
+    storage = await _storage(chorus)
+    try:
+        async with storage.sessionmaker() as session:
+            row = (await session.execute(select(Action.id, Action.at))).one()
+    finally:
+        await storage.engine.dispose()
+    return row[0], row[1]
+
+
+async def _original(person: Person) -> int:
+    message = await person.wait_for_message(lambda m: "Vigil for survivors" in (m.text or ""))
+    return message.message_id
+
+
+async def test_an_edit_reaches_the_group_post_the_originals_and_the_cant_people(
+    chorus: ChorusUnderTest,
+) -> None:
+    going = await _volunteer(chorus, "Gina")
+    cant = await _volunteer(chorus, "Carl")
+    group = await _group(chorus)
+    await _meeting(chorus, capacity=None, group=True)
+    post = await chorus.coordinator.wait_for_message(
+        lambda m: "Vigil for survivors" in (m.text or ""), chat=group
+    )
+    originals = {going.id: await _original(going), cant.id: await _original(cant)}
+    await going.press("Going")
+    await cant.press("Can't")
+    coordinator = chorus.coordinator
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("✏️ Edit")
+    await coordinator.press("Date and time")
+    await _says(coordinator, "new date and time")
+    later = (chorus.clock.now() + timedelta(days=5)).strftime("%Y-%m-%d 19:30")
+    await coordinator.send(later)
+    await _says(coordinator, "being told")
+    _, at = await _at(chorus)
+    new_time = when_text(translator("en"), at, "Asia/Beirut")  # type: ignore[arg-type]
+    group_time = when_text(translator("en"), at, "UTC")  # type: ignore[arg-type]
+    await coordinator.wait_for_message(
+        lambda m: m.message_id == post.message_id and group_time in m.text, chat=group
+    )
+    edited = await going.wait_for_message(
+        lambda m: m.message_id == originals[going.id] and new_time in m.text
+    )
+    assert edited.labels[0] == "✅ Going"
+    await cant.wait_for_message(lambda m: m.message_id == originals[cant.id] and new_time in m.text)
+    notice = await _says(cant, "you said you couldn't come")
+    assert new_time in notice
+
+
+async def test_no_answer_and_no_promotion_after_the_end(chorus: ChorusUnderTest) -> None:
+    first = await _volunteer(chorus, "Fay")
+    second = await _volunteer(chorus, "Sam")
+    await _meeting(chorus, capacity="1", group=False)
+    await _original(first)
+    await _original(second)
+    await first.press("Going")
+    answer = await second.press("Going")
+    assert answer is not None and "#1 on the waitlist" in (answer.text or "")
+    _, at = await _at(chorus)
+    await chorus.advance(at + timedelta(hours=3) - chorus.clock.now())  # type: ignore[operator]
+    answer = await first.press("Can't")
+    assert answer is not None and answer.show_alert and "is over" in (answer.text or "")
+    await chorus.coordinator.send("/actions")
+    await _says(chorus.coordinator, "— ended")
+    storage = await _storage(chorus)
+    try:
+        async with storage.sessionmaker() as session:
+            rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    finally:
+        await storage.engine.dispose()
+    assert rows == {first.id: "going", second.id: "waitlist"}
+    assert not any("you are in" in (m.text or "") for m in await second.chat_messages())
+
+
+async def test_a_waitlisted_volunteer_sees_their_place(chorus: ChorusUnderTest) -> None:
+    first = await _volunteer(chorus, "Ada")
+    second = await _volunteer(chorus, "Ben")
+    third = await _volunteer(chorus, "Cyd")
+    await _meeting(chorus, capacity="1", group=False)
+    originals = [await _original(p) for p in (first, second, third)]
+    await first.press("Going")
+    await second.press("Going")
+    answer = await third.press("Going")
+    assert answer is not None and "#2 on the waitlist" in (answer.text or "")
+    shown = await third.wait_for_message(
+        lambda m: m.message_id == originals[2] and "⏳ #2 on the waitlist" in m.labels
+    )
+    assert "✅ Going" not in shown.labels
+    await second.press("Can't")
+    await third.wait_for_message(
+        lambda m: m.message_id == originals[2] and "You are #1 on the waitlist" in m.text
+    )

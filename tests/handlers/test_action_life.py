@@ -1,0 +1,196 @@
+"""An action's messages follow it (issue 14): an edit reaches the group post, every original
+and the people who said "Can't"; nothing is taken or promoted after the end; a waitlisted
+volunteer sees their place; places left; a petition's signature can be taken back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Storage
+from handlers.actions.action_views import when_text
+from handlers.kernel.context import Services
+from handlers.kernel.i18n import translator
+from handlers.kernel.ports import ShiftedClock
+from storage.actions.action_models import Action, Rsvp
+from storage.coalition import group_store
+from tests.conftest import COORDINATOR_ID
+from tests.handlers.test_actions import in_days
+from tests.support.actions import engine_for, make_volunteer
+from tests.support.recording import Conversation, RecordingMessenger, Someone
+
+GROUP = -1001
+
+
+@pytest.fixture
+def coordinator(conversation: Conversation) -> Someone:
+    """The coordinator (in ADMIN_IDS)."""
+    return conversation.person("Coral", user_id=COORDINATOR_ID)
+
+
+async def _deliver(conversation: Conversation) -> int:
+    return await engine_for(conversation.dispatcher.services).drain()
+
+
+async def meeting(
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    *,
+    capacity: str | None = None,
+    group: bool = True,
+) -> None:
+    """Creates and sends a meeting in 3 days (posted in the coalition's group if `group`)."""
+    if group:
+        async with storage.sessionmaker() as session, session.begin():
+            await group_store.joined(session, GROUP, "Coalition", "supergroup", clock.now())
+    await coordinator.send("/newaction")
+    await coordinator.press("Meeting")
+    await coordinator.send("Vigil for survivors")
+    await coordinator.send("Bring candles.")
+    await coordinator.press("No link")
+    await coordinator.send(in_days(clock, 3))
+    await coordinator.send("Beirut")
+    await coordinator.send("Martyrs' Square")
+    if capacity is None:
+        await coordinator.press("No limit")
+    else:
+        await coordinator.send(capacity)
+    await coordinator.press("Done ✔")
+    if group:
+        await coordinator.press("Coalition")
+        await coordinator.press("Done ✔")
+    await coordinator.press("✅ Send it")
+
+
+async def people(storage: Storage, conversation: Conversation, *ids: int) -> list[Someone]:
+    now = conversation.dispatcher.services.clock.now()
+    found = []
+    for user_id in ids:
+        await make_volunteer(storage, user_id, now=now, name=f"P{user_id}")
+        found.append(conversation.person(f"P{user_id}", user_id=user_id))
+    return found
+
+
+async def test_an_edit_reaches_the_group_post_every_original_and_the_cant_people(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    going, cant, silent = await people(storage, conversation, 1, 2, 3)
+    await meeting(coordinator, storage, clock)
+    await _deliver(conversation)
+    post = messenger.chats[GROUP][0]
+    await going.press("Going")
+    await cant.press("Can't")
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("✏️ Edit")
+    await coordinator.press("Date and time")
+    await coordinator.send(in_days(clock, 5))
+    assert "2 volunteers who answered are being told" in coordinator.messages[-2].text
+    await _deliver(conversation)
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    new_time = when_text(translator("en"), at, "Asia/Beirut")
+    assert new_time in post.text and post.labels == ["Going", "Maybe", "Can't"]
+    assert new_time in going.messages[0].text and going.messages[0].labels[0] == "✅ Going"
+    assert new_time in silent.messages[0].text and len(silent.messages) == 1
+    assert "you said you couldn't come" in cant.last.text and new_time in cant.last.text
+    assert cant.last.labels == ["Going", "Maybe", "✅ Can't"]
+    assert "Changed: Date and time" in going.last.text and going.last.labels[0] == "✅ Going"
+    await coordinator.press("✏️ Edit")
+    await coordinator.press("Place")
+    await coordinator.send("Parliament gate")
+    await _deliver(conversation)
+    earlier_notice = going.messages[-2]
+    assert earlier_notice.text.startswith("⚠️ <i>Outdated") and earlier_notice.labels == []
+    assert "Parliament gate" in going.messages[0].text and "Parliament gate" in post.text
+
+
+async def test_no_answer_and_no_promotion_after_the_end_and_actions_says_ended(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    first, second, late = await people(storage, conversation, 1, 2, 3)
+    await meeting(coordinator, storage, clock, capacity="1", group=False)
+    await _deliver(conversation)
+    await first.press("Going")
+    await second.press("Going")
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at + timedelta(hours=2, minutes=1) - clock.now())
+    text, alert = await first.press("Can't")
+    assert alert and text == "This action is over: answers are no longer taken."
+    text, alert = await late.press("Going")
+    assert alert and "over" in (text or "")
+    await _deliver(conversation)
+    assert "you are in" not in second.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {1: "going", 2: "waitlist"}
+    await coordinator.send("/actions")
+    assert "Past" in coordinator.last.text and "— ended" in coordinator.last.text
+
+
+async def test_a_waitlisted_volunteer_sees_their_place_not_going(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+    services: Services,
+) -> None:
+    first, second, third = await people(storage, conversation, 1, 2, 3)
+    await meeting(coordinator, storage, clock, capacity="1")
+    await _deliver(conversation)
+    assert "👥 1 of 1 places left" in messenger.chats[GROUP][0].text
+    await first.press("Going")
+    await second.press("Going")
+    text, alert = await third.press("Going")
+    assert alert and "you are #2 on the waitlist" in (text or "")
+    assert third.messages[0].labels[0] == "⏳ #2 on the waitlist"
+    assert "✅ Going" not in third.messages[0].labels
+    await services.edits.flush()
+    assert "👥 Full (1 place) · 2 waiting" in messenger.chats[GROUP][0].text
+    await second.press("Can't")
+    await _deliver(conversation)
+    assert "You are #1 on the waitlist" in third.messages[0].text
+    assert third.messages[0].labels[0] == "⏳ #1 on the waitlist"
+    await first.press("Can't")
+    await _deliver(conversation)
+    assert "you are in" in third.last.text and third.last.labels[0] == "✅ Going"
+    assert third.messages[0].labels[0] == "✅ Going"
+
+
+async def test_a_signature_can_be_taken_back_and_counts_as_signed(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    (signer,) = await people(storage, conversation, 1)
+    await coordinator.send("/newaction")
+    await coordinator.press("Petition")
+    await coordinator.send("Ban cluster munitions")
+    await coordinator.send("Sign the petition.")
+    await coordinator.send("https://example.org/sign")
+    await coordinator.send((clock.now() + timedelta(days=5)).strftime("%Y-%m-%d"))
+    await coordinator.press("UTC")
+    await coordinator.press("Done ✔")
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    await signer.press("✍️ I signed")
+    assert signer.last.labels == ["✅ ✍️ I signed", "↩️ I haven't signed after all"]
+    await coordinator.send("/actions")
+    assert "Signed 1" in coordinator.last.text and "Done" not in coordinator.last.text
+    text, _ = await signer.press("↩️ I haven't signed after all")
+    assert text == "Noted: your answer is taken back."
+    assert signer.last.labels[0] == "✍️ I signed"
+    await coordinator.send("/actions")
+    assert "Signed 0" in coordinator.last.text
+    await signer.press("✍️ I signed")
+    await coordinator.send("/stats")
+    assert any("signed 1" in m.text for m in coordinator.messages[-2:])
