@@ -35,7 +35,7 @@ class Inbox:
         written) for an update Chorus does not use. Raises what the database raised: the
         runtime must then not confirm the update."""
         event = event_from_update(update)
-        if event is None or event.user.is_bot:
+        if event is None or event.from_bot:
             return None
         services = self.dispatcher.services
         async with services.sessionmaker() as session, session.begin():

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
+from handlers.kernel.events import (
+    GROUP_ANONYMOUS_BOT_ID,
+    Chat,
+    ChatType,
+    Event,
+    EventKind,
+    Person,
+)
 
 ALLOWED_UPDATES = ("message", "callback_query", "poll_answer", "my_chat_member", "chat_member")
 
@@ -96,6 +103,18 @@ def event_from_update(update: Mapping[str, Any]) -> Event | None:
     if "poll_answer" in update:
         answer = update["poll_answer"]
         user = answer.get("user")
+        voter_chat = answer.get("voter_chat")
+        if user is None and voter_chat is not None:  # an anonymous admin, shown as the group
+            group = _chat(voter_chat)
+            return Event(
+                update_id,
+                EventKind.POLL_ANSWER,
+                Person(GROUP_ANONYMOUS_BOT_ID, "Group", is_bot=True),
+                group,
+                poll_id=str(answer["poll_id"]),
+                option_ids=tuple(int(i) for i in answer.get("option_ids", [])),
+                sender_chat=group,
+            )
         if user is None:
             return None
         return Event(

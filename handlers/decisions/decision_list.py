@@ -14,7 +14,7 @@ from handlers.kernel import csv_export
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
-from handlers.kernel.permissions import allowed, check, may_manage_decision, refusal
+from handlers.kernel.permissions import allowed, as_person, check, may_manage_decision, refusal
 from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
 from storage.coalition import group_store
@@ -143,7 +143,7 @@ async def export_pressed(ctx: Context, button: ExportButton) -> None:
 
 
 async def _export(ctx: Context) -> None:
-    if not check(ctx, "decisions.manage"):
+    if not as_person(ctx) or not check(ctx, "decisions.manage"):
         return
     past = await decision_store.history(ctx.session, ctx.chat_id)
     await note(ctx, "decisions.export", group=ctx.chat_id, count=len(past))

@@ -27,7 +27,7 @@ from handlers.decisions.vote_rules import (
 )
 from handlers.kernel.callbacks import StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import Html
+from handlers.kernel.i18n import Html, translator
 from handlers.kernel.routing import Router
 from storage.decisions import decision_store
 from storage.decisions.decision_models import Decision
@@ -94,6 +94,13 @@ async def poll_answered(ctx: Context) -> None:
         return
     decision = await decision_store.by_poll(ctx.session, ctx.event.poll_id)
     if decision is None or decision.status != decision_store.OPEN:
+        return
+    if ctx.event.on_behalf is not None:  # no person to count: an anonymous admin
+        if ctx.event.option_ids:
+            text = translator(decision.locale)(
+                "decisions.vote_own_name", question=decision.question
+            )
+            ctx.send(decision.chat_id, text, thread_id=decision.thread_id)
         return
     volunteer = await ballots.voter(ctx, decision)
     if volunteer is None:

@@ -14,7 +14,7 @@ from handlers.kernel.context import AfterCommit, Context, Reply, ReplySender, Se
 from handlers.kernel.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.kernel.i18n import normalise_locale, translator
 from handlers.kernel.invalid_input import InvalidInput
-from handlers.kernel.permissions import held_roles
+from handlers.kernel.permissions import behalf_roles, held_roles
 from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
 from handlers.kernel.routing import Route, Router
 from storage import dialogs, inbox, outbox, timers, updates
@@ -149,7 +149,7 @@ class Dispatcher:
 
     async def feed(self, event: Event) -> None:
         """Handles one event; safe to call concurrently and with redelivered updates."""
-        if event.user.is_bot:
+        if event.from_bot:
             return
         started, outcome = time.perf_counter(), "error"
         if is_limited(event):
@@ -250,11 +250,18 @@ class Dispatcher:
                 await inbox.remove(session, event.update_id)
                 if not await updates.claim(session, event.update_id, now):
                     return "duplicate"
-                volunteer = await volunteers.get(session, event.user.id)
-                held = held_roles(
-                    event.user.id,
-                    await role_store.of_user(session, event.user.id),
-                    services.settings.admin_ids,
+                on_behalf = behalf_roles(event.on_behalf)
+                volunteer = (
+                    None if on_behalf is not None else await volunteers.get(session, event.user.id)
+                )
+                held = (
+                    on_behalf
+                    if on_behalf is not None
+                    else held_roles(
+                        event.user.id,
+                        await role_store.of_user(session, event.user.id),
+                        services.settings.admin_ids,
+                    )
                 )
                 preference = await preferences.get(session, event.user.id)
                 if preference and event.kind is EventKind.MESSAGE and event.chat.is_private:
@@ -266,7 +273,11 @@ class Dispatcher:
                     or normalise_locale(event.user.language_code, services.settings.default_locale)
                 )
                 dialog = await dialogs.get(session, event.user.id, event.chat.id)
-                if event.chat.is_group and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK):
+                if (
+                    event.chat.is_group
+                    and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK)
+                    and on_behalf is None
+                ):
                     await group_store.seen(
                         session,
                         event.chat.id,

@@ -87,6 +87,11 @@ class Event:
     sender_chat: Chat | None = None  # written on behalf of a chat: see `on_behalf`
 
     @property
+    def from_bot(self) -> bool:
+        """Sent by another bot (not a person, nor a chat: those come through bot accounts)."""
+        return self.user.is_bot and self.sender_chat is None
+
+    @property
     def on_behalf(self) -> str | None:
         """Who a message written on behalf of a chat stands for: ANONYMOUS_ADMIN (an admin of
         this group, hidden as the group), CHANNEL (a channel), or None (a person)."""

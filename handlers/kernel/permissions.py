@@ -16,7 +16,8 @@ with no role is a member. The configured admins (ADMIN_IDS) are owners: `held_ro
 | applications.review | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | reports.answer      | owner, chair, secretariat, coordinator, volunteer coordinator       |
 | actions.manage      | owner, chair, secretariat, coordinator, volunteer coordinator       |
-| decisions.manage    | owner, chair, secretariat, coordinator, volunteer coordinator       |
+| decisions.manage    | owner, chair, secretariat, coordinator, volunteer coordinator; an   |
+|                     | anonymous admin of the group, there (GROUP_ADMIN)                   |
 | stats.view          | the coordinators above and the treasurer                            |
 | registered          | (no role) a registered volunteer who is not an applicant or rejected |
 | public              | (no role) everyone                                                  |
@@ -41,6 +42,12 @@ forged or forwarded button meets them too):
 | give or take a role           | GRANTS; a configured owner and the last owner stay owners  |
 | erase oneself (/forget, /vanish) | anyone but the last owner                               |
 
+**On behalf of a chat**: a message Telegram shows as sent by a chat (`sender_chat`) has no
+person behind it that Chorus can know. An anonymous admin of a group (sent as the group) holds
+GROUP_ADMIN there, and nothing else: they may run the commands of ON_BEHALF_COMMANDS, as the
+group's administrators may. A channel may run none. Anything else (a vote, a private answer, an
+export sent privately) needs a person: they are asked to write under their own name (`as_person`).
+
 One refusal per situation, naming what the person lacks, in their language (`refusal`): a
 button gets it as an alert, a message as a reply (`refuse`).
 """
@@ -51,7 +58,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from handlers.kernel.context import Context
-from handlers.kernel.events import EventKind
+from handlers.kernel.events import ANONYMOUS_ADMIN, EventKind
 from handlers.kernel.i18n import Translator
 from handlers.kernel.routing import Guard, Route, Router
 from storage.coalition import role_store
@@ -72,6 +79,11 @@ LEADERS = frozenset({OWNER, CHAIR})
 FIGURES = COORDINATORS | {TREASURER}
 CONFIGURED = frozenset({OWNER, COORDINATOR})  # what a configured admin (ADMIN_IDS) holds
 
+# Held by an anonymous admin of a group in that group (never stored, never given)
+GROUP_ADMIN = "group_admin"
+# What an anonymous admin may run in their group; everything else needs a person
+ON_BEHALF_COMMANDS = frozenset({"help", "poll", "consensus", "decisions"})
+
 # Permissions that no role gives
 PUBLIC = "public"
 REGISTERED = "registered"
@@ -90,7 +102,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # receive what volunteers report with /report, and answer it (the safety kit, issue 16)
     "reports.answer": COORDINATORS,
     "actions.manage": COORDINATORS,
-    "decisions.manage": COORDINATORS,
+    "decisions.manage": COORDINATORS | {GROUP_ADMIN},
     "stats.view": FIGURES,
 }
 
@@ -192,6 +204,13 @@ DIALOGS: dict[str, Rule] = {
 
 
 # Who holds what
+
+
+def behalf_roles(on_behalf: str | None) -> frozenset[str] | None:
+    """The roles of a message sent on behalf of a chat (None: a person's, as stored)."""
+    if on_behalf is None:
+        return None
+    return frozenset({GROUP_ADMIN}) if on_behalf == ANONYMOUS_ADMIN else frozenset()
 
 
 def held_roles(user_id: int, stored: Iterable[str], admin_ids: Iterable[int]) -> frozenset[str]:
@@ -355,6 +374,17 @@ def refuse(ctx: Context, text: str) -> None:
         ctx.reply(text)
 
 
+def as_person(ctx: Context, anonymous_admin_may: bool = False) -> bool:
+    """True when a person wrote (or an anonymous admin, if `anonymous_admin_may`); otherwise
+    asks them to write under their own name and is False."""
+    behalf = ctx.event.on_behalf
+    if behalf is None or (behalf == ANONYMOUS_ADMIN and anonymous_admin_may):
+        return True
+    sender = ctx.event.sender_chat
+    refuse(ctx, ctx.t("errors.own_name", chat=(sender.title if sender else None) or ""))
+    return False
+
+
 def check(ctx: Context, permission: str) -> bool:
     """True when the person has `permission`; otherwise refuses (see `refuse`) and is False."""
     if allowed(ctx.roles, permission):
@@ -397,9 +427,17 @@ def _holding(permission: str) -> Guard:
     return guard
 
 
-def guards(rule: Rule) -> tuple[Guard, ...]:
-    """The guards of a route: where first, then who."""
-    found: list[Guard] = []
+def _personal(anonymous_admin_may: bool) -> Guard:
+    async def guard(ctx: Context) -> bool:
+        return as_person(ctx, anonymous_admin_may)
+
+    return guard
+
+
+def guards(rule: Rule, *, on_behalf: bool = False) -> tuple[Guard, ...]:
+    """The guards of a route: a person (or, with `on_behalf`, an anonymous admin) first, then
+    where, then who."""
+    found: list[Guard] = [_personal(on_behalf)]
     if rule.where == PRIVATE:
         found.append(_private)
     elif rule.where == GROUP:
@@ -430,7 +468,8 @@ def enforce(router: Router) -> Router:
             rule = rules[key]
             if rule.permission not in (PUBLIC, REGISTERED, *PERMISSIONS):
                 raise KeyError(f"{kind} {key!r}: no permission {rule.permission!r}")
-            target[key] = Route(route.handler, (*guards(rule), *route.guards))
+            behalf = kind == "command" and key in ON_BEHALF_COMMANDS
+            target[key] = Route(route.handler, (*guards(rule, on_behalf=behalf), *route.guards))
     checked.events = {kind: list(routes) for kind, routes in router.events.items()}
     return checked
 

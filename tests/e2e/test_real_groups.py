@@ -25,3 +25,39 @@ async def test_a_vote_started_in_a_topic_lives_in_that_topic(chorus: ChorusUnder
     await chorus.advance(timedelta(hours=1, seconds=1))
     final = await coral.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
     assert final.message_thread_id == topic.id
+
+
+async def test_an_anonymous_admin_starts_a_vote_and_is_asked_to_vote_by_name(
+    chorus: ChorusUnderTest,
+) -> None:
+    coral = chorus.coordinator
+    amira, omar = await chorus.person("Amira"), await chorus.person("Omar")
+    await register(chorus, coral, amira)
+    group = await chorus.sandbox.create_group(
+        "Coalition", [coral, amira], type="supergroup", bot_admin=True
+    )
+    await group.add(omar, admin=True)
+    await group.make_anonymous(omar)
+    sent = await omar.send("/poll Venue? | Hall | Park | in 1h", chat=group)
+    assert sent.sender_chat_id == group.id  # Telegram shows the group, not Omar
+    poll = await amira.wait_for_message(lambda m: m.poll is not None, chat=group)
+    await omar.vote(poll, [0])  # comes as the group (voter_chat), not as Omar
+    asked = await amira.wait_for_message(showing("anonymous admin"), chat=group)
+    assert "your own name" in (asked.text or "")
+    await omar.send("/report", chat=group)  # needs a person
+    told = await amira.wait_for_message(showing("not by a person"), chat=group)
+    assert "Coalition" in (told.text or "")
+
+
+async def test_a_message_as_a_channel_is_asked_to_come_under_a_name(
+    chorus: ChorusUnderTest,
+) -> None:
+    coral = chorus.coordinator
+    await register(chorus, coral)
+    group = await chorus.sandbox.create_group(
+        "Coalition", [coral], type="supergroup", bot_admin=True
+    )
+    channel = await chorus.sandbox.create_channel("News", coral)
+    await coral.send("/poll Venue? | Hall | Park | in 1h", chat=group, as_channel=channel)
+    told = await coral.wait_for_message(showing("not by a person"), chat=group)
+    assert "News" in (told.text or "")

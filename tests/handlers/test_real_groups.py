@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from handlers.kernel.events import GROUP_ANONYMOUS_BOT_ID, Chat, ChatType, Event, EventKind, Person
 from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
@@ -54,3 +55,45 @@ async def test_a_native_poll_goes_to_the_topic(
     await members(conversation, group, "Amira")
     await group.say(coral, "/poll Venue? | Hall | Park | in 1h", thread_id=TOPIC)
     assert {m.thread_id for m in group.messages} == {TOPIC}
+
+
+async def test_an_anonymous_admin_may_start_a_vote_but_not_what_needs_a_person(
+    conversation: Conversation, group: Group
+) -> None:
+    hidden = conversation.person("Group", user_id=GROUP_ANONYMOUS_BOT_ID)
+    hidden.person = Person(GROUP_ANONYMOUS_BOT_ID, "Group", is_bot=True)
+    await group.say(hidden, "/poll Venue? | Hall | Park | in 1h", sender_chat=group.chat)
+    assert group.find("Venue?")
+    await group.say(hidden, "/report", sender_chat=group.chat)
+    assert "not by a person" in group.last.text
+    await group.say(hidden, "/decisions csv", sender_chat=group.chat)
+    assert "not by a person" in group.last.text
+
+
+async def test_a_channel_may_not_start_a_vote(conversation: Conversation, group: Group) -> None:
+    channel = Chat(-100_999, ChatType.CHANNEL, "News")
+    sender = conversation.person("Channel", user_id=136817688)
+    sender.person = Person(136817688, "Channel", is_bot=True)
+    await group.say(sender, "/poll Venue? | Hall | Park | in 1h", sender_chat=channel)
+    assert "News" in group.last.text and "not by a person" in group.last.text
+    assert not [m for m in group.messages if "Venue?" in m.text and "/poll" not in m.text]
+
+
+async def test_an_anonymous_admins_poll_answer_is_not_counted_and_they_are_told(
+    conversation: Conversation, group: Group, coral: Someone
+) -> None:
+    await members(conversation, group, "Amira")
+    await group.say(coral, "/poll Venue? | Hall | Park | in 1h")
+    poll = next(m for m in group.messages if m.text == "Venue?")  # the native poll
+    poll_id = f"poll{poll.message_id}"
+    event = Event(
+        conversation.next_update_id(),
+        EventKind.POLL_ANSWER,
+        Person(GROUP_ANONYMOUS_BOT_ID, "Group", is_bot=True),
+        group.chat,
+        poll_id=poll_id,
+        option_ids=(0,),
+        sender_chat=group.chat,
+    )
+    await conversation.dispatcher.feed(event)
+    assert "anonymous admin" in group.last.text
