@@ -2,8 +2,9 @@
 
 A payload is plain JSON-ready data (`Call`): the runtimes post it as it is, so both send the
 very same requests. Parse modes are always explicit: texts and captions are the translator's
-HTML (`parse_mode` HTML); poll questions and options are people's own words and go with no
-parse mode, so `<` or `&` in them is shown as typed; toasts are plain text.
+HTML (`parse_mode` HTML), fitted to Telegram's limits (handlers/kernel/limits.py); poll
+questions and options are people's own words and go with no parse mode, so `<` or `&` in
+them is shown as typed; toasts are plain text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.kernel import limits
 from handlers.kernel.ports import BotCommand, Keyboard
 
 HTML = "HTML"
@@ -91,7 +93,7 @@ def send_message(
     in topic `thread_id`."""
     params: dict[str, Any] = {
         "chat_id": chat_id,
-        "text": text,
+        "text": limits.shorten(text, limits.TEXT),
         "parse_mode": HTML,
         "link_preview_options": NO_PREVIEW,
     }
@@ -105,7 +107,7 @@ def edit_message(chat_id: int, message_id: int, text: str, keyboard: Keyboard | 
     params: dict[str, Any] = {
         "chat_id": chat_id,
         "message_id": message_id,
-        "text": text,
+        "text": limits.shorten(text, limits.TEXT),
         "parse_mode": HTML,
         "link_preview_options": NO_PREVIEW,
     }
@@ -127,7 +129,7 @@ def answer_button(callback_id: str, text: str | None, alert: bool) -> Call:
     """answerCallbackQuery: the toast (or alert) is the plain-text rendering of `text`."""
     params: dict[str, Any] = {"callback_query_id": callback_id}
     if text:
-        params["text"] = plain_text(text)
+        params["text"] = limits.cut(plain_text(text), limits.TOAST)
         params["show_alert"] = alert
     return Call("answerCallbackQuery", params)
 
@@ -159,7 +161,7 @@ def send_poll(
     if hide_results:
         params["hide_results_until_closes"] = True
     if description:
-        params["description"] = description[:MAX_POLL_DESCRIPTION]
+        params["description"] = limits.cut(description, MAX_POLL_DESCRIPTION)
     if close is not None:
         params["open_period"] = close
     return Call("sendPoll", _in_topic(params, thread_id))
@@ -181,7 +183,7 @@ def _send_file(
 ) -> Call:
     params: dict[str, Any] = _in_topic({"chat_id": chat_id}, thread_id)
     if caption:
-        params["caption"] = caption
+        params["caption"] = limits.shorten(caption, limits.CAPTION)
         params["parse_mode"] = HTML
     return Call(method, params, Upload(kind, filename, content))
 

@@ -14,7 +14,7 @@ from handlers.actions import action_views as views
 from handlers.actions import broadcasts as sending
 from handlers.actions.roster import RosterButton
 from handlers.coalition.audit import note
-from handlers.kernel import forms
+from handlers.kernel import forms, limits
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
@@ -142,7 +142,7 @@ async def card(ctx: Context, action: Action) -> tuple[Html, Keyboard]:
                 Button(t("actions.cancel_action"), CardButton("cancel", action.id).pack()),
             ]
         )
-    return Html("\n".join(lines)), rows
+    return limits.fitted(t, lines), rows
 
 
 @router.button(CardButton)

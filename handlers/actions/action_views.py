@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, format_timedelta
 
-from handlers.kernel import when
+from handlers.kernel import limits, when
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.i18n import Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
@@ -167,7 +167,7 @@ def render(
         lines.append(t("actions.line_link", link=data["link"]))
     if position is not None and status == action_store.OPEN:
         lines += ["", t("actions.line_waitlist_position", position=t.number(position))]
-    return Html("\n".join(lines).rstrip())
+    return limits.fitted(t, "\n".join(lines).rstrip().split("\n"))
 
 
 def places_text(t: Translator, capacity: int, standing: action_store.Standing) -> str:

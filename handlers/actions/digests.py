@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from handlers.actions.action_views import KIND_ICONS, deep_link, is_event, when_text
 from handlers.actions.broadcasts import DIGEST_TIMER, hold_until
+from handlers.kernel import limits
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import Html, escape, translator
+from handlers.kernel.i18n import escape, translator
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from storage.actions import action_store, digest_store
@@ -50,5 +51,6 @@ async def digest_due(ctx: Context) -> None:
             label = f"{KIND_ICONS.get(action.kind, '📌')} {action.title}"
             buttons.append([Button(label, url=link)])
     person = Recipient(user_id, volunteer.language, volunteer.timezone, volunteer.quiet_hours)
-    message = Outgoing(user_id, Html("\n\n".join(lines)), buttons, hold_until(person, now))
+    text = limits.fitted(t, lines, sep="\n\n")
+    message = Outgoing(user_id, text, buttons, hold_until(person, now))
     await ctx.enqueue([message], purpose="digest", ref=f"digest:{user_id}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from handlers.actions.action_views import count_label
 from handlers.coalition.audit import note
-from handlers.kernel import csv_export, names, permissions
+from handlers.kernel import csv_export, limits, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator, escape
@@ -35,7 +35,7 @@ ORDER = (
     action_store.DONE,
     action_store.CANT,
 )
-MAX_TEXT = 3800
+MAX_TEXT = limits.TEXT - 200  # room for the line that says how many are in the file
 
 router = Router("roster")
 
@@ -77,7 +77,7 @@ async def show(ctx: Context, action: Action) -> None:
     rows = await action_store.roster(ctx.session, action.id)
     counts = await action_store.counts(ctx.session, action.id)
     lines: list[str] = [t("roster.title", id=action.id, title=action.title)]
-    length = len(lines[0])
+    length = limits.length(lines[0])
     omitted = 0
     for status in ORDER:
         group = [(r, v) for r, v in rows if r.status == status]
@@ -86,14 +86,15 @@ async def show(ctx: Context, action: Action) -> None:
         label = count_label(t, action.kind, status)
         heading = f"\n<b>{label}</b> ({t.number(counts.get(status, 0))})"
         lines.append(heading)
-        length += len(heading)
+        length += limits.length(heading) + 1
         for _, volunteer in group:
             line = f"• {escape(shown_name(t, volunteer, sees))}"
-            if length + len(line) > MAX_TEXT:
+            size = limits.length(line) + 1
+            if length + size > MAX_TEXT:
                 omitted += 1
                 continue
             lines.append(line)
-            length += len(line) + 1
+            length += size
     if not rows:
         lines.append(t("roster.empty"))
     if omitted:

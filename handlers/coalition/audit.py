@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from handlers.kernel import csv_export
+from handlers.kernel import csv_export, limits
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator
@@ -324,7 +324,7 @@ async def _page(ctx: Context, number: int, query: Query) -> tuple[Html, Keyboard
         )
     if not entries:
         lines.append(t("audit.empty"))
-    return Html("\n".join(lines)), _keyboard(t, query, number, pages)
+    return limits.fitted(t, lines), _keyboard(t, query, number, pages)
 
 
 async def _parse(ctx: Context, words: list[str]) -> Query | None:

@@ -14,7 +14,7 @@ import shlex
 from typing import Any
 
 from handlers.coalition import roles
-from handlers.kernel import csv_export, names, permissions
+from handlers.kernel import csv_export, limits, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
@@ -210,7 +210,7 @@ async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Htm
             Button(t("directory.inventory"), InventoryButton().pack()),
         ]
     )
-    return Html("\n".join(lines)), rows
+    return limits.fitted(t, lines), rows
 
 
 class PageButton(CallbackData, prefix="mp"):
@@ -339,7 +339,7 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
             ]
         )
     ctx.answer()
-    ctx.reply(Html("\n".join(lines)), keyboard or None)
+    ctx.reply(limits.fitted(t, lines), keyboard or None)
 
 
 @router.button(RoleEditorButton)
@@ -432,7 +432,7 @@ def inventory_text(t: Translator, counts: directory_store.Inventory) -> Html:
     lines += ["", t("directory.by_status")]
     lines += [row(t(f"directory.status.{s}"), n) for s, n in counts.statuses.most_common()]
     lines += ["", t.plural("directory.total_hours", counts.hours)]
-    return Html("\n".join(lines))
+    return limits.fitted(t, lines)
 
 
 @router.button(InventoryButton)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from handlers.coalition import checkins, roles
-from handlers.kernel import forms, names, permissions, typed_text
+from handlers.kernel import forms, limits, names, permissions, typed_text
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
@@ -196,7 +196,7 @@ def card(
     for exchange in application.exchanges:
         key = "membership.asked" if exchange["from"] == "coordinator" else "membership.replied"
         lines.append(t(key, text=exchange["text"]))
-    return Html("\n".join(lines))
+    return limits.fitted(t, lines)
 
 
 def review_keyboard(t: Translator, application_id: int) -> Keyboard:

@@ -8,6 +8,7 @@ import logging
 
 from handlers.coalition import charts
 from handlers.coalition.directory import inventory_text
+from handlers.kernel import limits
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator
 from handlers.kernel.ports import Messenger
@@ -73,7 +74,7 @@ def report(
                 rate=_percent(t, d.turnout),
             )
         )
-    return Html("\n".join(lines))
+    return limits.fitted(t, lines)
 
 
 @router.command("stats")

@@ -41,6 +41,7 @@ from handlers.decisions.decision_views import (
     live_text,
     plain_text,
     rules_text,
+    short_result,
 )
 from handlers.decisions.outcomes import outcome_row
 from handlers.decisions.vote_rules import (
@@ -70,7 +71,14 @@ from handlers.kernel.context import Context, Services
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.permissions import may_start_decision
-from handlers.kernel.ports import Button, Keyboard, MessageNotModified, Messenger, MessengerError
+from handlers.kernel.ports import (
+    BadRequest,
+    Button,
+    Keyboard,
+    MessageNotModified,
+    Messenger,
+    MessengerError,
+)
 from storage.coalition import group_store
 from storage.decisions import decision_store
 from storage.decisions.decision_models import Decision
@@ -434,7 +442,7 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
     await ctx.cancel_timers(NUDGE_TIMER, f"{decision.id}:")
     services = ctx.services
     t = translator(decision.locale)
-    result = final_text(t, decision, snap)
+    result, short = final_text(t, decision, snap), short_result(t, decision, snap)
     closed_note = t("decisions.closed_see_below", question=decision.question)
 
     async def _announce(messenger: Messenger) -> None:
@@ -451,9 +459,12 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
                 )
             except MessengerError as exc:
                 log.info("results of decision %s not edited: %r", decision.id, exc)
-        sent = await messenger.send_message(
-            decision.chat_id, result, outcome_row(t, decision), thread_id=decision.thread_id
-        )
+        row, thread = outcome_row(t, decision), decision.thread_id
+        try:
+            sent = await messenger.send_message(decision.chat_id, result, row, thread_id=thread)
+        except BadRequest as exc:  # still refused (too long, too many entities): the short form
+            log.warning("result of decision %s refused, sent short: %r", decision.id, exc)
+            sent = await messenger.send_message(decision.chat_id, short, row, thread_id=thread)
         async with services.sessionmaker() as session, session.begin():
             await decision_store.set_final_message(session, decision.id, sent.message_id)
         try:

@@ -10,7 +10,7 @@ from typing import Literal
 from handlers.coalition.audit import note
 from handlers.decisions import ballots, group_voice
 from handlers.decisions.decision_views import AdminButton, Snapshot, option_labels, outcome_text
-from handlers.kernel import csv_export
+from handlers.kernel import csv_export, limits
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
@@ -82,7 +82,7 @@ async def _history_text(ctx: Context) -> Html:
     still_open = await decision_store.open_count(ctx.session, ctx.chat_id)
     if still_open:
         lines.append(t.plural("decisions.open_now", still_open))
-    return Html("\n".join(lines))
+    return limits.fitted(t, lines)
 
 
 @router.command("decisions")

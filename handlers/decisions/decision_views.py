@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ from handlers.decisions.vote_rules import (
     YES,
     parse_share,
 )
+from handlers.kernel import limits
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.i18n import Html, Translator, escape
 from handlers.kernel.ports import Button, Keyboard
@@ -86,7 +88,7 @@ _TAG = re.compile(r"<[^>]*>")
 MAX_NAMES = 25
 SPREADS = frozenset({SCORE, DOTS, MEETING})
 LATE_NOTICE_SECONDS = 120  # on time is within a second; later means the bot was down
-MAX_TEXT = 4000
+NAME_CAPS = (MAX_NAMES, 10, 3, 0)  # names per list, tried in turn until the text fits
 POSITION_ICONS = ("👍", "🤚", "✋", "❓")
 
 
@@ -135,11 +137,11 @@ def _name(t: Translator, name: str | None) -> str:
     return escape(name) if name is not None else t("decisions.discreet_member")
 
 
-def name_list(t: Translator, names: list[str | None]) -> str:
-    """Names, discreet members masked, at most MAX_NAMES of them."""
-    shown = [_name(t, n) for n in names[:MAX_NAMES]]
-    if len(names) > MAX_NAMES:
-        shown.append(t("decisions.and_more", count=len(names) - MAX_NAMES))
+def name_list(t: Translator, names: list[str | None], cap: int = MAX_NAMES) -> str:
+    """Names, discreet members masked, at most `cap` of them."""
+    shown = [_name(t, n) for n in names[:cap]]
+    if len(names) > cap:
+        shown.append(t("decisions.and_more", count=len(names) - cap))
     return t.comma.join(shown)
 
 
@@ -185,7 +187,7 @@ def rules_text(t: Translator, decision: Decision, snap: Snapshot) -> str:
 
 
 def _option_lines(
-    t: Translator, decision: Decision, snap: Snapshot, *, with_names: bool
+    t: Translator, decision: Decision, snap: Snapshot, *, with_names: bool, cap: int = MAX_NAMES
 ) -> list[str]:
     lines: list[str] = []
     labels = option_labels(t, decision)
@@ -199,14 +201,14 @@ def _option_lines(
                 count=count,
                 percent=_percent(t, count, snap.cast),
             )
-        names = snap.names[index] if with_names and index < len(snap.names) else []
+        names = snap.names[index] if with_names and cap and index < len(snap.names) else []
         if names:
-            line = Html(f"{line}: {name_list(t, names)}")
+            line = Html(f"{line}: {name_list(t, names, cap)}")
         lines.append(line)
     if decision.kind == CONSENSUS and snap.questions:
         line = t.plural("decisions.questions_open", snap.questions)
-        if with_names and snap.asking:
-            line = Html(f"{line}: {name_list(t, snap.asking)}")
+        if with_names and cap and snap.asking:
+            line = Html(f"{line}: {name_list(t, snap.asking, cap)}")
         lines.append(line)
     return lines
 
@@ -222,7 +224,13 @@ def option_labels(t: Translator, decision: Decision) -> list[str]:
 
 
 def _turnout(
-    t: Translator, decision: Decision, snap: Snapshot, *, names: bool, closed: bool = False
+    t: Translator,
+    decision: Decision,
+    snap: Snapshot,
+    *,
+    names: bool,
+    closed: bool = False,
+    cap: int = MAX_NAMES,
 ) -> list[str]:
     lines: list[str] = [t.plural("decisions.turnout", snap.voters, eligible=snap.eligible)]
     if decision.abstain_option is not None and not (decision.anonymous and not closed):
@@ -233,18 +241,28 @@ def _turnout(
             lines.append(t("decisions.quorum_reached"))
         elif not closed:  # at the close the outcome says the quorum was not reached
             lines.append(t.plural("decisions.quorum_missing", missing))
-    if names and snap.voted:
-        lines.append(t("decisions.who_voted", names=Html(name_list(t, snap.voted))))
+    if names and cap and snap.voted:
+        lines.append(t("decisions.who_voted", names=Html(name_list(t, snap.voted, cap))))
     return lines
 
 
-def _fit(lines: list[str]) -> Html:
-    text = "\n".join(line for line in lines if line is not None)
-    return Html(text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…")
+def _fit(render: Callable[[int], list[str]]) -> Html:
+    """The text with as many names as fit Telegram's limit (25 per list, then 10, 3, none);
+    cut, markup kept whole, only when even the counts alone do not fit."""
+    text = ""
+    for cap in NAME_CAPS:
+        text = "\n".join(render(cap))
+        if limits.fits(text):
+            return Html(text)
+    return limits.shorten(text)
 
 
 def live_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
     """The live results message."""
+    return _fit(lambda cap: _live_lines(t, decision, snap, cap))
+
+
+def _live_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) -> list[str]:
     head = "decisions.head_consensus" if decision.kind == CONSENSUS else "decisions.head_vote"
     lines = [
         t(head, question=decision.question),
@@ -256,17 +274,34 @@ def live_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
     ranked = decision.rule == RANKED  # first choices alone would mislead: shown at the close
     if not (decision.hidden or decision.anonymous or ranked):
         if decision.rule in SPREADS:
-            lines += spread_lines(t, decision, snap, with_names=True)
+            lines += spread_lines(t, decision, snap, with_names=True, cap=cap)
         else:
-            lines += _option_lines(t, decision, snap, with_names=True)
+            lines += _option_lines(t, decision, snap, with_names=True, cap=cap)
         lines.append("")
     shown = (decision.hidden or ranked) and not decision.anonymous
-    lines += _turnout(t, decision, snap, names=shown)
-    return _fit(lines)
+    lines += _turnout(t, decision, snap, names=shown, cap=cap)
+    return lines
 
 
 def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
     """The result posted (and pinned) at the close."""
+    return _fit(lambda cap: _final_lines(t, decision, snap, cap))
+
+
+def short_result(t: Translator, decision: Decision, snap: Snapshot) -> Html:
+    """The result in its shortest form (question, outcome, turnout), for when Telegram refuses
+    the full one: the result of a vote must always get through."""
+    lines = [
+        t("decisions.final_head", question=decision.question),
+        "",
+        outcome_text(t, decision, snap),
+        "",
+        *_turnout(t, decision, snap, names=False, closed=True),
+    ]
+    return limits.shorten("\n".join(lines))
+
+
+def _final_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) -> list[str]:
     lines = [
         t("decisions.final_head", question=decision.question),
         "",
@@ -276,9 +311,9 @@ def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
     if decision.rule == RANKED:
         lines += round_lines(t, decision, snap)
     elif decision.rule in SPREADS:
-        lines += spread_lines(t, decision, snap, with_names=not decision.anonymous)
+        lines += spread_lines(t, decision, snap, with_names=not decision.anonymous, cap=cap)
     else:
-        lines += _option_lines(t, decision, snap, with_names=not decision.anonymous)
+        lines += _option_lines(t, decision, snap, with_names=not decision.anonymous, cap=cap)
     if snap.reasons:
         lines.append("")
         lines.append(t("decisions.block_reasons"))
@@ -295,7 +330,7 @@ def final_text(t: Translator, decision: Decision, snap: Snapshot) -> Html:
     if snap.late_seconds >= LATE_NOTICE_SECONDS:
         minutes = max(1, round(snap.late_seconds / 60))
         lines.append(t.plural("decisions.closed_late", minutes))
-    return _fit(lines)
+    return lines
 
 
 def _mean(t: Translator, total: int, voters: int) -> str:
@@ -303,7 +338,7 @@ def _mean(t: Translator, total: int, voters: int) -> str:
 
 
 def spread_lines(
-    t: Translator, decision: Decision, snap: Snapshot, *, with_names: bool
+    t: Translator, decision: Decision, snap: Snapshot, *, with_names: bool, cap: int = MAX_NAMES
 ) -> list[str]:
     """Score: the mean and how many gave each score; dots: the dots; meeting time: yes / if
     need be / no per moment, and (open votes) who cannot make it, discreet members masked."""
@@ -325,9 +360,10 @@ def spread_lines(
                 for v in (YES, IF_NEED_BE, NO)
             )
             line = Html(t("decisions.moment_line", option=label) + " " + counts)
-            names = snap.names[index] if with_names and index < len(snap.names) else []
+            names = snap.names[index] if with_names and cap and index < len(snap.names) else []
             if names:
-                line = Html(line + " " + t("decisions.cannot", names=Html(name_list(t, names))))
+                cannot = name_list(t, names, cap)
+                line = Html(line + " " + t("decisions.cannot", names=Html(cannot)))
         lines.append(line)
     return lines
 

@@ -4,8 +4,11 @@ non-text messages, late timers."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from botapi_emulator.client import Person
-from tests.e2e.conftest import ChorusUnderTest
+from tests.e2e.conftest import PATIENCE, ChorusUnderTest
+from tests.e2e.test_decisions import coalition
 
 
 async def _says(person: Person, fragment: str, **kwargs: object) -> str:
@@ -23,3 +26,27 @@ async def test_names_with_joiners_are_accepted(chorus: ChorusUnderTest) -> None:
     await _says(nilou, "What name")
     await nilou.send("نیلوفر\u200cسادات 👩\u200d👩\u200d👧")
     await _says(nilou, "Which country")
+
+
+async def test_a_result_with_long_names_is_posted_whole(chorus: ChorusUnderTest) -> None:
+    """Kind 2: 40 voters whose names are 60 emoji (120 UTF-16 units each): the result must fit
+    Telegram's 4096 units after entity parsing, by naming fewer voters, not by cutting markup."""
+    coral = chorus.coordinator
+    sunflowers = "🌻" * 60
+    group, people = await coalition(chorus, *(f"{sunflowers}{i}" for i in range(40)))
+    await coral.send("/poll Venue? | Hall | Park | in 2h", chat=group)
+    poll = await coral.wait_for_message(lambda m: m.poll is not None, chat=group)
+    for index, person in enumerate(people):
+        await person.vote(poll, [index % 3 and 1])
+    await coral.wait_for_message(
+        lambda m: "40 of 41 eligible" in (m.text or ""),
+        chat=group,
+        since_last_action=False,
+        timeout=PATIENCE * 2,
+    )
+    await chorus.advance(timedelta(hours=2, seconds=1))
+    final = await coral.wait_for_message(
+        lambda m: "Result:" in (m.text or ""), chat=group, since_last_action=False
+    )
+    assert "Adopted: Park" in (final.text or "")
+    assert sunflowers in (final.text or "") and "more" in (final.text or "")
