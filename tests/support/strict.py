@@ -41,9 +41,16 @@ class StrictMessenger(CountingMessenger):
         return markup
 
     async def send_message(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+        self,
+        chat_id: int,
+        text: str,
+        keyboard: Keyboard | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
-        return await super().send_message(chat_id, self._sent_text(text), keyboard)
+        return await super().send_message(
+            chat_id, self._sent_text(text), keyboard, thread_id=thread_id
+        )
 
     async def edit_message(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
@@ -51,11 +58,17 @@ class StrictMessenger(CountingMessenger):
         await super().edit_message(chat_id, message_id, self._sent_text(text), keyboard)
 
     async def send_document(
-        self, chat_id: int, filename: str, content: bytes, caption: str | None = None
+        self,
+        chat_id: int,
+        filename: str,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> SentMessage:
         call = payloads.send_document(chat_id, filename, content, caption)
         if "caption" in call.params:
             telegram_check(call.params["caption"], limits.CAPTION)
-        return await super().send_document(chat_id, filename, content, caption)
+        return await super().send_document(chat_id, filename, content, caption, thread_id=thread_id)
 
     send_photo = send_document
