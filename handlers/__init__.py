@@ -13,7 +13,7 @@ from handlers.coalition import (
     roles,
     stats,
 )
-from handlers.decisions import consensus, decision_list, nudges, outcomes, polls
+from handlers.decisions import consensus, decision_list, group_changes, nudges, outcomes, polls
 from handlers.kernel.permissions import enforce
 from handlers.kernel.routing import Router
 from handlers.people import common, privacy, profile, registration, reports
@@ -55,6 +55,7 @@ def build_router() -> Router:
         digests.events,
         polls.events,
         decision_list.events,
+        group_changes.events,
         nudges.events,
         checkins.events,
         retention_timer.events,

@@ -321,6 +321,18 @@ async def stop(session: AsyncSession, ref: str) -> int:
     return result.rowcount
 
 
+async def stop_chat(session: AsyncSession, chat_id: int, why: str) -> int:
+    """Stops what is still waiting for a chat the bot may no longer write to (a group it was
+    removed from); returns how many rows will not be sent."""
+    result = await session.execute(
+        update(_table)
+        .where(_c.chat_id == chat_id, _c.state == PENDING)
+        .values(state=STOPPED, failure=why)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 async def counts(session: AsyncSession, ref: str) -> dict[str, int]:
     """How many rows of `ref` are in each state."""
     rows = await session.execute(

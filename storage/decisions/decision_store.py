@@ -16,6 +16,7 @@ from storage.models import GroupMember, UserPreference, Volunteer
 OPEN = "open"
 CLOSED = "closed"
 FAILED = "failed"  # could not be posted in the group
+PAUSED = "paused"  # the bot is not in the group (removed): no timers, no edits, until back
 ACTIVE = "active"
 
 
@@ -201,6 +202,17 @@ async def open_count(session: AsyncSession, chat_id: int) -> int:
         select(Decision.id).where(Decision.chat_id == chat_id, Decision.status == OPEN)
     )
     return len(rows.all())
+
+
+async def in_chat(session: AsyncSession, chat_id: int, status: str) -> Sequence[Decision]:
+    """A group's decisions in one status, oldest first."""
+    return (
+        await session.scalars(
+            select(Decision)
+            .where(Decision.chat_id == chat_id, Decision.status == status)
+            .order_by(Decision.id)
+        )
+    ).all()
 
 
 async def move_chat(session: AsyncSession, old_id: int, new_id: int) -> None:

@@ -61,3 +61,40 @@ async def test_a_message_as_a_channel_is_asked_to_come_under_a_name(
     await coral.send("/poll Venue? | Hall | Park | in 1h", chat=group, as_channel=channel)
     told = await coral.wait_for_message(showing("not by a person"), chat=group)
     assert "News" in (told.text or "")
+
+
+async def test_a_removed_bot_pauses_the_groups_votes_and_tells_their_author(
+    chorus: ChorusUnderTest,
+) -> None:
+    coral = chorus.coordinator
+    amira = await chorus.person("Amira")
+    await register(chorus, coral, amira)
+    await coral.send("/start")
+    await amira.send("/start")
+    group = await chorus.sandbox.create_group(
+        "Coalition", [coral, amira], type="supergroup", bot_admin=True
+    )
+    await coral.send("/poll Venue? | Hall | Park | anonymous | in 4h", chat=group)
+    await coral.wait_for_message(showing("Anonymous vote"), chat=group)
+    await group.remove_bot(kicked=True)
+    told = await coral.wait_for_message(showing("paused"))
+    assert "Venue?" in (told.text or "") and "Coalition" in (told.text or "")
+    await chorus.sandbox.clear_requests()
+    await chorus.advance(timedelta(hours=2, minutes=1))  # halfway: the nudge was due
+    await chorus.advance(timedelta(hours=2))  # the close was due
+    await coral.send("/help")  # handled after everything due: the bot has done what it would
+    await coral.wait_for_message(showing("/"))
+    sent = await chorus.sandbox.requests()
+    to_group = [r for r in sent if r["params"].get("chat_id") == group.id]
+    assert to_group == []  # no close attempted (it would answer 403 "bot was kicked")
+    nudged = [
+        r
+        for r in sent
+        if r["params"].get("chat_id") == amira.id and "Venue?" in r["params"].get("text", "")
+    ]
+    assert nudged == []
+    await group.add_bot(admin=True)
+    back = await coral.wait_for_message(showing("I am back"))
+    assert "Venue?" in (back.text or "")
+    final = await coral.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
+    assert "Venue?" in (final.text or "")

@@ -97,3 +97,32 @@ async def test_an_anonymous_admins_poll_answer_is_not_counted_and_they_are_told(
     )
     await conversation.dispatcher.feed(event)
     assert "anonymous admin" in group.last.text
+
+
+async def bot_status(conversation: Conversation, group: Group, who: Someone, status: str) -> None:
+    """Telegram tells the bot (my_chat_member) that `who` changed its status in the group."""
+    event = Event(
+        conversation.next_update_id(),
+        EventKind.BOT_MEMBERSHIP,
+        who.person,
+        group.chat,
+        member_status=status,
+    )
+    await conversation.dispatcher.feed(event)
+
+
+async def test_removing_the_bot_pauses_votes_until_it_is_back(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    (amira,) = await members(conversation, group, "Amira")
+    await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 4h")
+    shown = len(group.messages)
+    await bot_status(conversation, group, coral, "kicked")
+    assert "paused" in coral.last.text and "Venue?" in coral.last.text
+    await close_all(conversation, clock, timedelta(hours=5))
+    assert len(group.messages) == shown  # no result, no edit: the bot is not there
+    assert not [m for m in amira.messages if "Venue?" in m.text]  # no reminder either
+    await bot_status(conversation, group, coral, "administrator")
+    assert "I am back" in coral.last.text
+    await close_all(conversation, clock, timedelta(seconds=1))
+    assert "Result:" in group.find("Venue?").text
