@@ -23,11 +23,15 @@ from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.types import TelegramObject, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
 
+from bot import webhook
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
 from bot.inbox import Inbox
 from bot.ops.health import Heartbeat
 from bot.updates import ALLOWED_UPDATES
+from bot.webhook import WebhookConfig
 from handlers.kernel.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -89,9 +93,12 @@ def _unset_default(value: Any) -> None:
     return None
 
 
-def build_polling(dispatcher: Dispatcher) -> AiogramDispatcher:
+def build_polling(dispatcher: Dispatcher, record_within: float | None = None) -> AiogramDispatcher:
     """An aiogram dispatcher that records every update Chorus uses in the inbox, then hands it
     to the neutral dispatcher in a task of its own.
+
+    With `record_within` (webhook mode), an update the database does not take within that many
+    seconds raises, so that the webhook answers an error and Telegram sends it again.
 
     It must run with handle_as_tasks=False: aiogram then awaits this handler before its polling
     loop moves the offset past the update (aiogram's Dispatcher._listen_updates sets
@@ -105,7 +112,10 @@ def build_polling(dispatcher: Dispatcher) -> AiogramDispatcher:
         raw = event_update.model_dump(
             mode="json", exclude_none=True, by_alias=True, fallback=_unset_default
         )
-        await received.receive(raw)
+        if record_within is None:
+            await received.receive(raw)
+        else:
+            await received.accept(raw, record_within)
 
     for observer in (
         polling.message,
@@ -175,6 +185,21 @@ class AiogramRuntime:
     async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         """Long-polls until `stop` is set."""
         await run_polling(self.bot, dispatcher, stop)
+
+    async def serve_webhook(
+        self, dispatcher: Dispatcher, stop: asyncio.Event, config: WebhookConfig
+    ) -> None:
+        """Receives updates on aiogram's webhook handler until `stop` is set: it checks the
+        secret (401 otherwise) and, with handle_in_background=False, answers only once the
+        update is recorded (an error if it could not be)."""
+        app = web.Application()
+        SimpleRequestHandler(
+            build_polling(dispatcher, record_within=webhook.RECORD_WITHIN),
+            self.bot,
+            handle_in_background=False,
+            secret_token=config.secret,
+        ).register(app, path=config.path)
+        await webhook.serve(app, config, self.transport, stop)
 
     def bulk_sender(self) -> BulkSender:
         """The send path the delivery engine uses for broadcasts."""

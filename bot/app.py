@@ -19,6 +19,7 @@ from bot.inbox import Inbox
 from bot.ops import OpsServer, serve_ops
 from bot.ops.backup import BackupError, hold_running
 from bot.scheduler import TimerScheduler
+from bot.webhook import WebhookConfig
 from handlers import build_router
 from handlers.actions.broadcasts import refresh_refs
 from handlers.kernel.context import HandlerSettings, Services
@@ -46,6 +47,10 @@ class Runtime(Protocol):
     async def username(self) -> str: ...
 
     async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None: ...
+
+    async def serve_webhook(
+        self, dispatcher: Dispatcher, stop: asyncio.Event, config: WebhookConfig
+    ) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -235,6 +240,7 @@ async def run_bot(
         raise
     runtime = create_runtime(settings, token, api_url)
     the_clock = clock or SystemClock()
+    hook = WebhookConfig.from_settings(settings, token)
     scheduler: TimerScheduler | None = None
     delivery: DeliveryEngine | None = None
     dispatcher: Dispatcher | None = None
@@ -255,7 +261,7 @@ async def run_bot(
             settings.metrics_port,
             sessionmaker=storage.sessionmaker,
             clock=the_clock,
-            heartbeat=getattr(runtime, "heartbeat", None),
+            heartbeat=None if hook else getattr(runtime, "heartbeat", None),
             dispatcher=dispatcher,
             scheduler=scheduler,
             delivery=delivery,
@@ -264,12 +270,16 @@ async def run_bot(
         if on_ready is not None:
             on_ready(Running(dispatcher, scheduler, runtime, delivery, server))
         log.info(
-            "Chorus is polling for updates as @%s through the Bot API at %s (%s runtime)",
+            "Chorus is %s updates as @%s through the Bot API at %s (%s runtime)",
+            "receiving" if hook else "polling for",
             dispatcher.services.settings.bot_username,
             urlsplit(api_url).netloc.rpartition("@")[2],
             runtime.name,
         )
-        await runtime.poll(dispatcher, stop)
+        if hook is not None:
+            await runtime.serve_webhook(dispatcher, stop, hook)
+        else:
+            await runtime.poll(dispatcher, stop)
     finally:
         # Stopped: let the work in hand finish. Killed (cancelled): stop almost at once, as a
         # crash would, but give an update or timer that is inside a database call a moment to

@@ -161,7 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chorus: configuration error: {exc}", file=sys.stderr)
         return 2
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
-    logs.configure(settings.log_level, settings.log_format, secrets=[token])
+    secrets = [token]
+    if settings.webhook_url is not None:
+        secrets.append(settings.webhook_secret_token(token))
+    logs.configure(settings.log_level, settings.log_format, secrets=secrets)
     if args.command == "run" and args.or_sandbox and not token:
         args = parser().parse_args(["sandbox"])
     try:

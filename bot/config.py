@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -12,6 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///chorus.sqlite3"
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
@@ -37,11 +41,50 @@ class Settings(BaseSettings):
     retention_outbox_days: int = Field(default=30, ge=0)  # 0: for ever
     retention_updates_days: int = Field(default=2, ge=1, le=6)  # ids repeat after a week
     retention_audit_days: int = Field(default=365, ge=0)  # 0: for ever
+    # Webhook mode (bot/webhook.py): Telegram posts updates to WEBHOOK_URL, which a reverse
+    # proxy forwards to WEBHOOK_HOST:WEBHOOK_PORT (same path). Unset: long polling.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None  # unset: derived from the token (same on all workers)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
 
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _empty_port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        url = str(value).strip()
+        parts = urlsplit(url)
+        loopback = parts.hostname in LOOPBACK_HOSTS
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError(
+                "must be the public https:// URL Telegram posts updates to"
+                " (http:// only on loopback, for a local Bot API server or the emulator)"
+            )
+        return url
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if not secret:
+            return None
+        if not SECRET_PATTERN.fullmatch(secret):
+            raise ValueError("must be 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+        return SecretStr(secret)
+
+    def webhook_secret_token(self, token: str) -> str:
+        """The X-Telegram-Bot-Api-Secret-Token every worker checks: WEBHOOK_SECRET, or one
+        derived from the token (so that all workers agree without configuring one)."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return hashlib.sha256(f"chorus-webhook:{token}".encode()).hexdigest()
 
     @field_validator("bot_token")
     @classmethod

@@ -56,6 +56,34 @@ class Inbox:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    async def record_within(self, update: Mapping[str, Any], seconds: float) -> Event | None:
+        """`record`, tried again for at most `seconds`; then raises what the database raised.
+        A webhook answers an error then, and Telegram sends the update again later."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        delay = 0.1
+        while True:
+            try:
+                return await self.record(update)
+            except Exception:
+                if loop.time() + delay > deadline:
+                    raise
+                log.exception("could not record update %s; trying again", update.get("update_id"))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def accept(self, update: Mapping[str, Any], within: float) -> None:
+        """The webhook's `receive`: records the update (within `within` seconds, or raises),
+        then handles it in a task of its own. Returns once recorded: the 200 may go."""
+        work = asyncio.ensure_future(self._take_within(update, within))
+        self.dispatcher.track(work)
+        await asyncio.shield(work)
+
+    async def _take_within(self, update: Mapping[str, Any], within: float) -> None:
+        event = await self.record_within(update, within)
+        if event is not None:
+            self.dispatcher.spawn(event)
+
     async def receive(self, update: Mapping[str, Any]) -> None:
         """Records an update, then handles it in a task of its own (the polling goes on).
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+
+from aiohttp import web
 
 # Opt in to PTB's time periods as timedelta (the int form warns of its deprecation).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -22,11 +25,13 @@ from telegram import InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot import webhook
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
 from bot.inbox import Inbox
 from bot.ops.health import Heartbeat
 from bot.ptb_aiohttp import AiohttpRequest
 from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.webhook import WebhookConfig
 from handlers.kernel.dispatch import Dispatcher
 
 POLL_TIMEOUT = 25
@@ -126,6 +131,20 @@ class InboxQueue(asyncio.Queue[object]):
         if await inbox.record_surely(update.to_dict()) is not None:
             self.put_nowait(update)
 
+    async def accept(self, raw: dict[str, Any], update: Update, within: float) -> None:
+        """The webhook's `put`: records the update as it came (within `within` seconds, or
+        raises), then queues it for the Application."""
+        assert self.inbox is not None
+        work = asyncio.ensure_future(self._record_within(self.inbox, raw, update, within))
+        self.inbox.dispatcher.track(work)
+        await asyncio.shield(work)
+
+    async def _record_within(
+        self, inbox: Inbox, raw: dict[str, Any], update: Update, within: float
+    ) -> None:
+        if await inbox.record_within(raw, within) is not None:
+            self.put_nowait(update)
+
 
 class _WatchedRequest(AiohttpRequest):
     """PTB's getUpdates connection, noting each successful answer for /healthz."""
@@ -184,9 +203,7 @@ class PtbRuntime:
         self._initialised = True
         return self.application.bot.username or ""
 
-    async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-        """Long-polls until `stop` is set."""
-
+    def _handle_with(self, dispatcher: Dispatcher) -> None:
         async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
             event = event_from_update(update.to_dict())
             if event is not None:
@@ -194,6 +211,40 @@ class PtbRuntime:
 
         self.queue.inbox = Inbox(dispatcher)
         self.application.add_handler(TypeHandler(Update, on_update))
+
+    async def serve_webhook(
+        self, dispatcher: Dispatcher, stop: asyncio.Event, config: WebhookConfig
+    ) -> None:
+        """Receives updates on an aiohttp server feeding the Application's update queue (PTB's
+        documented custom-webhook pattern; its own server would need tornado) until `stop` is
+        set. A wrong secret gets 403, as from PTB's own webhook server; the 200 goes only once
+        the update is recorded."""
+        self._handle_with(dispatcher)
+        bot = self.application.bot
+
+        async def on_post(request: web.Request) -> web.Response:
+            sent = request.headers.get(webhook.SECRET_HEADER, "")
+            if not secrets.compare_digest(sent.encode(), config.secret.encode()):
+                return web.Response(status=403, text="Forbidden")
+            try:
+                raw = await request.json()
+                update = Update.de_json(raw, bot)
+            except (ValueError, TypeError, KeyError):
+                return web.Response(status=400, text="not a Telegram update")
+            await self.queue.accept(raw, update, webhook.RECORD_WITHIN)
+            return web.Response()
+
+        app = web.Application()
+        app.router.add_post(config.path, on_post)
+        await self.application.start()
+        try:
+            await webhook.serve(app, config, self.transport, stop)
+        finally:
+            await self.application.stop()
+
+    async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+        """Long-polls until `stop` is set."""
+        self._handle_with(dispatcher)
         updater = self.application.updater
         assert updater is not None
         await self.application.start()

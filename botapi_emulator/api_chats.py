@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from .api_common import ApiBase, Handler, Params
 from .errors import bad_request
@@ -19,6 +20,9 @@ _SCOPES = {
     "chat_administrators": ("chat_id",),
     "chat_member": ("chat_id", "user_id"),
 }
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SECRET_KEY = "secret_token"  # kept with the webhook, never shown by getWebhookInfo
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _LANGUAGE_RE = re.compile(r"^([a-z]{2})?$")
 _CHAT_ACTIONS = frozenset(
@@ -81,26 +85,35 @@ class ChatMethods(ApiBase):
     # webhooks
 
     def set_webhook(self, params: Params) -> bool:
-        """Stores a webhook (updates are not delivered to it; getUpdates then answers 409)."""
+        """Sets the webhook: pending updates are then POSTed to it (botapi_emulator/webhook.py)
+        and getUpdates answers 409. HTTPS only, as Telegram, except http:// on loopback."""
         url = str(params.get("url") or "")
         if not url:
             return self.delete_webhook(params)
-        if not url.lower().startswith("https://"):
+        parts = urlsplit(url)
+        loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK
+        if parts.scheme != "https" and not loopback:
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_RE.fullmatch(str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        max_connections = as_int(params.get("max_connections"), 40)
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
         allowed = params.get("allowed_updates")
         if isinstance(allowed, list):
             self.state.allowed_updates = frozenset(allowed) or DEFAULT_UPDATE_TYPES
         if as_bool(params.get("drop_pending_updates")):
             self.state.updates.clear()
-        webhook: JsonDict = {
-            "url": url,
-            "max_connections": as_int(params.get("max_connections"), 40),
-        }
+        webhook: JsonDict = {"url": url, "max_connections": max_connections}
         if isinstance(allowed, list) and allowed:
             webhook["allowed_updates"] = allowed
         if params.get("ip_address"):
             webhook["ip_address"] = str(params["ip_address"])
+        if secret:
+            webhook[_SECRET_KEY] = str(secret)
         self.state.webhook = webhook
+        self.state._wake_pollers()  # the delivery loop looks again
         return True
 
     def delete_webhook(self, params: Params) -> bool:
@@ -118,7 +131,7 @@ class ChatMethods(ApiBase):
             "has_custom_certificate": False,
             "pending_update_count": len(self.state.updates),
         }
-        info.update({k: v for k, v in webhook.items() if k != "url"})
+        info.update({k: v for k, v in webhook.items() if k not in ("url", _SECRET_KEY)})
         return info
 
     # commands

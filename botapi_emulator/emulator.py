@@ -30,6 +30,7 @@ from .page import SandboxPage
 from .page import add_routes as add_page_routes
 from .params import as_int, decode_params
 from .state import EmulatorState
+from .webhook import WebhookDelivery
 from .world import DEFAULT_UPDATE_TYPES, TOKEN_RE
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,8 @@ class RunningEmulator:
     runner: web.AppRunner
     ticker: asyncio.Task[None]
     page: SandboxPage = field(default_factory=SandboxPage)
+    webhooks: WebhookDelivery | None = None  # posts updates while a webhook is set
+    _delivering: asyncio.Task[None] | None = None
 
     @property
     def token(self) -> str:
@@ -195,9 +198,12 @@ class RunningEmulator:
     async def stop(self) -> None:
         """Ends pending long polls and stops the server."""
         self.state.close()
-        self.ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.ticker
+        for task in (self.ticker, self._delivering):
+            if task is None:
+                continue
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.runner.cleanup()
 
     async def __aenter__(self) -> RunningEmulator:
@@ -243,8 +249,18 @@ async def start_emulator(
     sockets = getattr(server, "sockets", None) or []
     bound_port = sockets[0].getsockname()[1] if sockets else port
     url_host = f"[{host}]" if ":" in host else host
-    ticker = asyncio.get_running_loop().create_task(_tick(state))
-    return RunningEmulator(f"http://{url_host}:{bound_port}", state, runner, ticker, sandbox_page)
+    loop = asyncio.get_running_loop()
+    ticker = loop.create_task(_tick(state))
+    webhooks = WebhookDelivery(state)
+    return RunningEmulator(
+        f"http://{url_host}:{bound_port}",
+        state,
+        runner,
+        ticker,
+        sandbox_page,
+        webhooks,
+        loop.create_task(webhooks.run()),
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -131,3 +131,30 @@ def test_ptb_runtime_without_the_extra_says_how_to_install_it(tmp_path: Path) ->
         "chorus: configuration error: BOT_RUNTIME=ptb needs python-telegram-bot: "
         "pip install 'chorus[ptb]'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://bot.example.org/telegram", True),
+        ("http://127.0.0.1:8080/hook", True),  # a local Bot API server or the emulator
+        ("http://bot.example.org/telegram", False),  # Telegram posts only over HTTPS
+        ("ftp://bot.example.org/", False),
+    ],
+)
+def test_webhook_url_is_https_or_loopback(url: str, accepted: bool) -> None:
+    if accepted:
+        assert load_settings(webhook_url=url).webhook_url == url
+    else:
+        with pytest.raises(ConfigError, match=r"^WEBHOOK_URL: must be the public https://"):
+            load_settings(webhook_url=url)
+
+
+def test_webhook_secret_is_telegrams_alphabet_or_derived_from_the_token() -> None:
+    with pytest.raises(ConfigError, match=r"^WEBHOOK_SECRET: must be 1 to 256 characters"):
+        load_settings(webhook_secret="not allowed!")
+    assert load_settings(webhook_secret="s3cr3t_-").webhook_secret_token(GOOD_TOKEN) == "s3cr3t_-"
+    derived = load_settings().webhook_secret_token(GOOD_TOKEN)
+    assert derived == load_settings().webhook_secret_token(GOOD_TOKEN)  # every worker agrees
+    assert derived != load_settings().webhook_secret_token(GOOD_TOKEN[:-1] + "y")
+    assert GOOD_TOKEN not in derived and len(derived) == 64

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from aiogram import Bot
-from aiogram.exceptions import TelegramConflictError
+from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 
 from botapi_emulator import EmulatorState, SandboxClient, SandboxError
+from botapi_emulator.emulator import RunningEmulator
 
 
 async def test_user_message_becomes_an_update(bot: Bot, state: EmulatorState) -> None:
@@ -187,3 +189,37 @@ async def test_bot_promoted_removed_and_added_back(
     assert all(c.from_user.id == alice.id for c in changes)
     with pytest.raises(SandboxError, match="already member"):
         await group.add_bot()
+
+
+async def test_a_webhook_is_https_or_on_loopback_and_keeps_its_secret(bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="An HTTPS URL must be provided"):
+        await bot.set_webhook("http://example.org/hook")
+    with pytest.raises(TelegramBadRequest, match="secret token contains unallowed characters"):
+        await bot.set_webhook("https://example.org/hook", secret_token="no spaces")
+    assert await bot.set_webhook("http://127.0.0.1:9/hook", secret_token="s3cr3t")
+    info = await bot.get_webhook_info()
+    assert info.url == "http://127.0.0.1:9/hook"
+    assert "s3cr3t" not in info.model_dump_json()
+
+
+async def test_a_refused_webhook_is_retried_and_reported(
+    bot: Bot, state: EmulatorState, emulator: RunningEmulator
+) -> None:
+    """Nothing listens on the webhook's port: the update stays pending, the error is shown,
+    and it is posted again and again (with a pause) until deleteWebhook."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+    alice = state.create_user("Alice")
+    state.send_text(alice.id, "hello")
+    webhooks = emulator.webhooks
+    assert webhooks is not None
+    async with asyncio.timeout(30):
+        await webhooks.wait_for_attempts(2)
+    assert {a.error for a in webhooks.attempts} == {"Connection refused"}
+    info = await bot.get_webhook_info()
+    assert info.pending_update_count == 1
+    assert info.last_error_message == "Connection refused" and info.last_error_date is not None
+    await bot.delete_webhook()
+    assert len(await bot.get_updates(timeout=0)) == 1

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -51,6 +52,7 @@ class ChorusUnderTest:
     coordinator: Person
     runtime: str = "aiogram"
     metrics_port: int = 0  # /healthz and /metrics off unless a test asks for them
+    webhook_url: str | None = None  # webhook mode (the emulator posts to it) instead of polling
     running: Running | None = None
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,6 +63,8 @@ class ChorusUnderTest:
             admin_ids=frozenset({self.coordinator.id}),
             bot_runtime=self.runtime,  # type: ignore[arg-type]
             metrics_port=self.metrics_port,
+            webhook_url=self.webhook_url,
+            webhook_port=urlsplit(self.webhook_url).port or 0 if self.webhook_url else 0,
             _env_file=None,  # type: ignore[call-arg]
         )
 

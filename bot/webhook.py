@@ -1,0 +1,109 @@
+"""Webhook mode: Telegram posts each update to WEBHOOK_URL; a reverse proxy (nginx, Caddy)
+terminates TLS and forwards it to this worker's aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT.
+
+The rule is the polling one (bot/inbox.py): an update is confirmed only once it is recorded.
+Here the confirmation is the 200 answer: each runtime's request handler writes the update to
+the inbox before it answers, and answers an error when the database does not take it within
+RECORD_WITHIN seconds; Telegram then sends the update again, as it does when a worker dies
+mid-request or the proxy finds no worker. A repeated update is handled once (the inbox row
+and the processed-update claim are keyed by its id).
+
+A request without the right X-Telegram-Bot-Api-Secret-Token is refused before anything is
+read. Every worker calls setWebhook with the same URL, secret, max_connections and
+allowed_updates at start, so starting one more worker changes nothing; none deletes the
+webhook on stop, so that Telegram keeps the updates for the workers that remain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.botapi import Call, Transport
+from bot.config import ConfigError, Settings
+from bot.updates import ALLOWED_UPDATES
+from handlers.kernel.ports import MessengerError
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+RECORD_WITHIN = 20.0  # seconds an update may wait for the database before Telegram must retry
+SHUTDOWN_TIMEOUT = 10.0  # seconds a graceful stop waits for requests being answered
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """Where Telegram posts and where this worker listens."""
+
+    url: str
+    secret: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_connections: int = 40
+
+    @property
+    def path(self) -> str:
+        """The path the server answers on: the public URL's (the proxy keeps it)."""
+        return urlsplit(self.url).path or "/"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, token: str) -> WebhookConfig | None:
+        """The webhook of WEBHOOK_URL, or None (long polling)."""
+        if settings.webhook_url is None:
+            return None
+        return cls(
+            url=settings.webhook_url,
+            secret=settings.webhook_secret_token(token),
+            host=settings.webhook_host,
+            port=settings.webhook_port,
+            max_connections=settings.webhook_max_connections,
+        )
+
+
+async def set_webhook(transport: Transport, config: WebhookConfig) -> None:
+    """Tells Telegram where to post (the same call from every worker), or raises ConfigError."""
+    call = Call(
+        "setWebhook",
+        {
+            "url": config.url,
+            "secret_token": config.secret,
+            "max_connections": config.max_connections,
+            "allowed_updates": list(ALLOWED_UPDATES),
+        },
+    )
+    try:
+        await transport.call(call)
+    except MessengerError as exc:
+        raise ConfigError(f"WEBHOOK_URL: Telegram refused the webhook: {exc}") from exc
+
+
+async def serve(
+    app: web.Application, config: WebhookConfig, transport: Transport, stop: asyncio.Event
+) -> None:
+    """Serves `app` until `stop` is set (or the task is cancelled), after setting the webhook.
+
+    On stop the server stops accepting, lets the requests it holds finish (their updates are
+    recorded or refused), and closes; the webhook stays set for the other workers."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"WEBHOOK_PORT: cannot listen on {config.host}:{config.port}: {exc.strerror}"
+            ) from None
+        await set_webhook(transport, config)
+        log.info(
+            "Chorus receives updates at %s (listening on %s:%s)",
+            urlsplit(config.url).netloc,
+            config.host,
+            config.port,
+        )
+        await stop.wait()
+    finally:
+        await runner.cleanup()
