@@ -20,6 +20,7 @@ from bot.ops import OpsServer, serve_ops
 from bot.ops.backup import BackupError, hold_running
 from bot.scheduler import TimerScheduler
 from bot.webhook import WebhookConfig
+from bot.workers import hold_only_worker
 from handlers import build_router
 from handlers.actions.broadcasts import refresh_refs
 from handlers.kernel.context import HandlerSettings, Services
@@ -33,6 +34,7 @@ from storage.coalition import role_store
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
+DELIVERY_LEASE = 60.0  # several workers: seconds before a dead worker's outbox rows go again
 KILL_GRACE = 2.0  # seconds a killed bot gives work that is inside a database call
 
 
@@ -187,7 +189,10 @@ def create_delivery(
         storage.sessionmaker,
         transport,
         clock,
-        DeliveryConfig(rate=settings.broadcast_rate),
+        DeliveryConfig(
+            rate=settings.broadcast_rate,
+            lease=None if storage.engine.dialect.name == "sqlite" else DELIVERY_LEASE,
+        ),
         on_flush=report,
     )
 
@@ -229,14 +234,17 @@ async def run_bot(
     on_ready: Callable[[Running], None] | None = None,
 ) -> None:
     """Runs Chorus until `stop` is set; `on_ready` gets the running parts before polling."""
+    only = hold_only_worker(database_url)  # SQLite: one worker (ConfigError for a second)
     try:
         lock = hold_running(database_url)  # `chorus db restore` refuses while it is held
     except BackupError as exc:
+        only.release()
         raise ConfigError(str(exc)) from None
     try:
         storage = await open_storage(database_url)
     except BaseException:
         lock.release()
+        only.release()
         raise
     runtime = create_runtime(settings, token, api_url)
     the_clock = clock or SystemClock()
@@ -301,6 +309,7 @@ async def run_bot(
         steps += [runtime.close, storage.engine.dispose]
         await _close_all(steps)
         lock.release()
+        only.release()
 
 
 async def start_bot(

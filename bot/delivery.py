@@ -80,6 +80,10 @@ class DeliveryConfig:
     report_interval: float = 0.5
     idle_poll: float = 5.0
     paced: bool = True
+    # Several workers (PostgreSQL): seconds a row claimed by a worker stays its own without
+    # renewal (renewed every lease/4); rows of a dead worker are sent again after it. None:
+    # the only worker (SQLite), for which every row in flight at start is an orphan.
+    lease: float | None = None
 
     @property
     def paid_mode(self) -> bool:
@@ -228,6 +232,8 @@ class DeliveryEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._database_calls: set[asyncio.Task[Any]] = set()
         self._flushed = asyncio.Event()
+        self._held: set[int] = set()  # rows this engine claimed and has no result for yet
+        self._renewed_at = 0.0
 
     # lifecycle
 
@@ -245,6 +251,7 @@ class DeliveryEngine:
         delivered or refused for good (403, 400); its result is written with the others.
         """
         self._outstanding += 1
+        self._held.add(item.id)
         mark = await self._pacer.slot() if self.config.paced else None
         await self._semaphore.acquire()
         now = asyncio.get_running_loop().time()
@@ -261,7 +268,7 @@ class DeliveryEngine:
     async def start(self) -> None:
         """Puts rows left in flight by a crash back in the queue, then starts working."""
         async with self.sessionmaker() as session, session.begin():
-            recovered = await outbox.recover(session)
+            recovered = await outbox.recover(session, self._stale_before())
         if recovered:
             self.stats.recovered = recovered
             log.warning(
@@ -292,6 +299,7 @@ class DeliveryEngine:
         if unsent:
             async with self.sessionmaker() as session, session.begin():
                 await outbox.release(session, unsent)
+            self._held.difference_update(unsent)
         self._ready.clear()
         self._deferred.clear()
         self._tasks = []
@@ -368,7 +376,28 @@ class DeliveryEngine:
         async with self.sessionmaker() as session, session.begin():
             items = await outbox.claim(session, limit, self.clock.now())
         self._outstanding += len(items)
+        self._held.update(item.id for item in items)
         return items
+
+    def _stale_before(self) -> datetime | None:
+        """Claims renewed before this moment are a dead worker's (None: one worker)."""
+        lease = self.config.lease
+        return None if lease is None else self.clock.now() - timedelta(seconds=lease)
+
+    async def _keep_claims(self) -> None:
+        """Several workers: renews this engine's claims, and puts a dead worker's rows back."""
+        lease = self.config.lease
+        loop = asyncio.get_running_loop()
+        if lease is None or loop.time() - self._renewed_at < lease / 4:
+            return
+        self._renewed_at = loop.time()
+        async with self.sessionmaker() as session, session.begin():
+            await outbox.renew(session, set(self._held), self.clock.now())
+            recovered = await outbox.recover(session, self._stale_before())
+        if recovered:
+            self.stats.recovered += recovered
+            log.warning("%s outbox messages of a stopped worker: sending them again", recovered)
+            self._wakeup.set()
 
     def _interval(self, chat_id: int) -> float:
         return self.config.group_interval if chat_id < 0 else self.config.private_interval
@@ -501,6 +530,10 @@ class DeliveryEngine:
                 await self._uncancelled(self._flush())
             except Exception:
                 log.exception("recording delivery results failed; will try again")
+            try:
+                await self._uncancelled(self._keep_claims())
+            except Exception:
+                log.exception("renewing the outbox claims failed; will try again")
 
     async def _flush(self) -> None:
         results = self._results
@@ -518,6 +551,8 @@ class DeliveryEngine:
             self._results.merge(results)
             raise
         self._outstanding -= len(results)
+        for done in (results.sent, results.failed, results.retry, results.moved):
+            self._held.difference_update(entry[0] for entry in done)
         self._wakeup.set()
         self._flushed.set()
         self._report_refs |= results.refs

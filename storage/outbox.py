@@ -279,11 +279,29 @@ async def record(session: AsyncSession, results: Results, now: datetime) -> None
         )
 
 
-async def recover(session: AsyncSession) -> int:
-    """After a crash: rows left in flight go back to pending; returns how many (maybe sent)."""
-    result = await session.execute(update(_table).where(_c.state == SENDING).values(state=PENDING))
+async def recover(session: AsyncSession, claimed_before: datetime | None = None) -> int:
+    """After a crash: rows left in flight go back to pending; returns how many (maybe sent).
+
+    With `claimed_before` (several workers), only rows whose claim was last renewed before
+    then: the others belong to a live worker (see `renew`)."""
+    stale = _c.state == SENDING
+    if claimed_before is not None:
+        stale = stale & (_c.claimed_at < claimed_before)
+    result = await session.execute(update(_table).where(stale).values(state=PENDING))
     assert isinstance(result, CursorResult)
     return result.rowcount
+
+
+async def renew(session: AsyncSession, ids: Iterable[int], now: datetime) -> None:
+    """Renews this worker's claim on rows it still holds in flight."""
+    held = list(ids)
+    if held:
+        await session.execute(
+            update(_table)
+            .where(_c.id.in_(held), _c.state == SENDING)
+            .values(claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def release(session: AsyncSession, ids: Iterable[int]) -> None:
