@@ -7,6 +7,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -18,9 +19,9 @@ from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport, Tra
 from bot.inbox import Inbox
 from bot.ops import OpsServer, serve_ops
 from bot.ops.backup import BackupError, hold_running
-from bot.scheduler import TimerScheduler
+from bot.scheduler import RESYNC_EVERY, TimerScheduler
 from bot.webhook import WebhookConfig
-from bot.workers import hold_only_worker
+from bot.workers import Leadership, hold_only_worker
 from handlers import build_router
 from handlers.actions.broadcasts import refresh_refs
 from handlers.kernel.context import HandlerSettings, Services
@@ -35,6 +36,7 @@ from storage.coalition import role_store
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
 DELIVERY_LEASE = 60.0  # several workers: seconds before a dead worker's outbox rows go again
+LEADER_RESYNC = timedelta(seconds=10)  # several workers: timers set elsewhere reach the leader
 KILL_GRACE = 2.0  # seconds a killed bot gives work that is inside a database call
 
 
@@ -253,6 +255,7 @@ async def run_bot(
     delivery: DeliveryEngine | None = None
     dispatcher: Dispatcher | None = None
     server: OpsServer | None = None
+    leadership: Leadership | None = None
     try:
         dispatcher = await prepare(settings, storage, runtime, the_clock)
         scheduler = TimerScheduler(dispatcher, the_clock)
@@ -262,7 +265,16 @@ async def run_bot(
         async with storage.sessionmaker() as session:
             held = await role_store.everyone(session)
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale, held)
-        await scheduler.start()
+        leadership = Leadership(
+            storage.engine,
+            on_elected=functools.partial(
+                scheduler.start,
+                RESYNC_EVERY if storage.engine.dialect.name == "sqlite" else LEADER_RESYNC,
+            ),
+            on_deposed=scheduler.stand_by,
+        )
+        await scheduler.stand_by()
+        await leadership.start()
         await delivery.start()
         server = await serve_ops(
             settings.metrics_host,
@@ -278,8 +290,8 @@ async def run_bot(
         if on_ready is not None:
             on_ready(Running(dispatcher, scheduler, runtime, delivery, server))
         log.info(
-            "Chorus is %s updates as @%s through the Bot API at %s (%s runtime)",
-            "receiving" if hook else "polling for",
+            "Chorus %s as @%s through the Bot API at %s (%s runtime)",
+            "is starting its webhook server" if hook else "is polling for updates",
             dispatcher.services.settings.bot_username,
             urlsplit(api_url).netloc.rpartition("@")[2],
             runtime.name,
@@ -302,6 +314,8 @@ async def run_bot(
             steps.append(functools.partial(_finish_edits, dispatcher.services, killed))
         # Producers before the consumer: timers being fired may still enqueue messages, which
         # a graceful stop of the delivery engine then sends.
+        if leadership is not None:
+            steps.append(leadership.stop)
         if scheduler is not None:
             steps.append(functools.partial(scheduler.shutdown, grace))
         if delivery is not None:

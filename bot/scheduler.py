@@ -50,23 +50,40 @@ class TimerScheduler:
         self._firing: set[asyncio.Task[object]] = set()
         self._closing = False
         self.synced_at: float | None = None  # time.monotonic() of the last complete sync
+        self.standby = False  # another worker leads (bot/workers.py): this one fires nothing
 
     @property
     def running(self) -> bool:
-        """Whether jobs are being scheduled (for /healthz)."""
-        return bool(self._scheduler.running) and not self._closing
+        """Whether jobs are being scheduled (for /healthz); a follower is standing by."""
+        return (self.standby or bool(self._scheduler.running)) and not self._closing
 
-    async def start(self) -> None:
-        """Catches up on timers missed while stopped, then schedules the coming ones."""
-        self._scheduler.start()
+    async def start(self, resync_every: timedelta = RESYNC_EVERY) -> None:
+        """Catches up on timers missed while stopped, then schedules the coming ones (again
+        after standing by: this worker leads now). With several workers the leader resyncs
+        more often (`resync_every`): timers set on the other workers reach it that way."""
+        self.standby = False
+        if self._scheduler.running:
+            self._scheduler.resume()
+        else:
+            self._scheduler.start()
         self._scheduler.add_job(
             self._resync,
             "interval",
-            seconds=RESYNC_EVERY.total_seconds(),
+            seconds=resync_every.total_seconds(),
             id="timers-resync",
             replace_existing=True,
         )
         await self.sync()
+
+    async def stand_by(self) -> None:
+        """Another worker leads: fire nothing, schedule nothing, until `start` again."""
+        self.standby = True
+        if self._scheduler.running:
+            self._scheduler.pause()
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                with contextlib.suppress(JobLookupError):
+                    job.remove()
 
     async def _resync(self) -> None:
         """The periodic refill, through wake() so that shutdown knows of it."""
@@ -75,7 +92,7 @@ class TimerScheduler:
     def wake(self) -> None:
         """Timers changed (or the clock moved): resynchronise soon, once. Not once shutting
         down: a sync started then would outlive the bot, holding a database connection."""
-        if self._closing:
+        if self._closing or self.standby:
             return
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_again = True

@@ -177,7 +177,7 @@ class WebhookDelivery:
                 return
 
     def _failed(self, hook: JsonDict, error: str) -> None:
-        log.info("webhook delivery failed: %s", error)
+        log.debug("webhook delivery failed: %s", error)
         hook["last_error_date"] = int(self.state.now())
         hook["last_error_message"] = error
         delay = min(self.retry_base * 2.0**self._failures, self.retry_max)

@@ -90,8 +90,11 @@ class HealthCheck:
         since_sync = None if synced is None else self.monotonic() - synced
         checks["scheduler"] = {
             "ok": self.scheduler.running
-            and since_sync is not None
-            and since_sync <= SCHEDULER_STALE_AFTER,
+            and (
+                self.scheduler.standby
+                or (since_sync is not None and since_sync <= SCHEDULER_STALE_AFTER)
+            ),
+            "leader": not self.scheduler.standby,
             "seconds_since_sync": None if since_sync is None else round(since_sync, 1),
         }
         if self.delivery is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from bot.app import Storage, open_storage
 from bot.config import ConfigError
 from bot.delivery import DeliveryConfig, DeliveryEngine
-from bot.workers import hold_only_worker
+from bot.workers import Leadership, hold_only_worker
 from handlers.kernel.ports import ShiftedClock, SystemClock
 from storage import create_engine, outbox
 from storage.outbox import Claimed, Outgoing
@@ -182,3 +182,60 @@ async def test_a_dead_workers_rows_in_flight_are_sent_by_another_after_the_lease
         await second.engine.dispose()
     assert sent == Counter({row: 1 for row in sent}) and len(sent) == rows
     assert alive.stats.recovered == rows
+
+
+@pytest.mark.postgres
+async def test_one_leader_and_another_takes_over_when_it_dies(
+    pg_storage: Storage, postgres_url: str
+) -> None:
+    """Two workers: one leads; its connection dies (a kill) and the other leads within one
+    attempt interval (TRY_EVERY, 5 s in production: well inside 15 s)."""
+    events: list[str] = []
+
+    def worker(name: str, storage: Storage) -> Leadership:
+        async def elected() -> None:
+            events.append(f"{name} leads")
+
+        async def deposed() -> None:
+            events.append(f"{name} stands down")
+
+        return Leadership(storage.engine, elected, deposed, try_every=0.1)
+
+    other = await open_storage(postgres_url)
+    first, second = worker("first", pg_storage), worker("second", other)
+    try:
+        await first.start()
+        await second.start()
+        assert first.leader and not second.leader
+        assert events == ["first leads"]
+        # Killed: its socket closes, PostgreSQL lets the lock go.
+        assert first._connection is not None
+        await first._connection.invalidate()
+        async with asyncio.timeout(10):
+            await second.elected.wait()
+        assert second.leader
+        assert events[-1] == "second leads"
+        assert events.count("second leads") == 1
+    finally:
+        await first.stop()
+        await second.stop()
+        await other.engine.dispose()
+
+
+async def test_on_sqlite_the_only_worker_leads_at_once(tmp_path: Path) -> None:
+    storage = await open_storage(f"sqlite+aiosqlite:///{tmp_path / 'chorus.sqlite3'}")
+    led: list[bool] = []
+
+    async def elected() -> None:
+        led.append(True)
+
+    async def deposed() -> None:
+        led.append(False)
+
+    leadership = Leadership(storage.engine, elected, deposed)
+    try:
+        await leadership.start()
+        assert led == [True] and leadership.leader
+    finally:
+        await leadership.stop()
+        await storage.engine.dispose()

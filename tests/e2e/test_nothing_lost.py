@@ -104,7 +104,7 @@ class BotProcess:
         async for line in self.process.stdout:
             text = line.decode(errors="replace")
             self.output.append(text)
-            if re.search("is (polling for|receiving) updates", text):
+            if re.search("is polling for updates|receives updates at", text):
                 polling.set()
 
     async def killed(self) -> None:
