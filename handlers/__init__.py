@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from handlers.actions import action_dialog, action_list, digests, reminders, roster, rsvp
+from handlers.actions import (
+    action_dialog,
+    action_list,
+    attendance,
+    digests,
+    reminders,
+    roster,
+    rsvp,
+)
 from handlers.coalition import (
     audit,
     checkins,
@@ -31,6 +39,7 @@ def build_router() -> Router:
         action_list.router,
         roster.router,
         rsvp.router,
+        attendance.router,
         polls.router,
         consensus.router,
         decision_list.router,

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from handlers.actions import action_views as views
+from handlers.actions import attendance, reminders
 from handlers.actions import broadcasts as sending
-from handlers.actions import reminders
 from handlers.coalition.audit import note
 from handlers.kernel import forms, typed_text
 from handlers.kernel.context import Context
@@ -552,3 +552,4 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
     ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
     await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)
     await reminders.reschedule(ctx, action)
+    await attendance.schedule(ctx, action)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from handlers.actions import action_dialog, live, reminders, rsvp
+from handlers.actions import action_dialog, attendance, live, reminders, rsvp
 from handlers.actions import action_views as views
 from handlers.actions import broadcasts as sending
 from handlers.actions.roster import RosterButton
@@ -127,6 +127,9 @@ async def card(ctx: Context, action: Action) -> tuple[Html, Keyboard]:
         t("actions.card_link", link=views.deep_link(ctx.settings.bot_username, action.code)),
     ]
     rows: list[list[Button]] = [[Button(t("actions.roster"), RosterButton(action.id).pack())]]
+    if views.is_event(action.kind) and action.status != action_store.CANCELLED:
+        check_in = attendance.CheckButton(action.id, 0, "v").pack()
+        rows.append([Button(t("attendance.open_roster"), check_in)])
     if action.status == action_store.OPEN:
         rows.insert(0, [Button(t("actions.edit"), CardButton("edit", action.id).pack())])
         running = [
@@ -222,6 +225,7 @@ async def _end(ctx: Context, action: Action, status: str) -> None:
     kind = "action.close" if status == action_store.CLOSED else "action.cancel"
     await note(ctx, kind, action=action.id, title=action.title)
     await reminders.drop(ctx, action)
+    await attendance.drop(ctx, action, keep_thanks=status == action_store.CLOSED)
     await broadcast_store.stop_all(ctx.session, action.id)
     await live.refresh(ctx, action)
     if status == action_store.CANCELLED:
@@ -285,6 +289,8 @@ async def apply_edit(ctx: Context, data: Data) -> None:
     await ctx.clear_dialog()
     if field in ("when", "reminders"):
         await reminders.reschedule(ctx, action)
+    if field == "when":
+        await attendance.schedule(ctx, action)
     if field == "capacity" and (action.capacity is None or (old_capacity or 0) < action.capacity):
         await rsvp.promote(ctx, action)
     if field != "reminders":

@@ -83,9 +83,10 @@ def has_ended(action: Action, now: datetime) -> bool:
 
 
 def shown_status(action: Action, now: datetime) -> str:
-    """The status as people should read it: an open action whose time is over has "ended"."""
-    if action.status == action_store.OPEN and has_ended(action, now):
-        return "ended"
+    """The status as people should read it: an open or closed action whose time is over has
+    "ended"."""
+    if action.status in (action_store.OPEN, action_store.CLOSED) and has_ended(action, now):
+        return "ended"  # closed by itself at the end, or by hand after it
     return action.status
 
 
@@ -159,7 +160,7 @@ def render(
             lines.append(t("actions.line_place", place=data["place"]))
         if data.get("capacity"):
             capacity = int(data["capacity"])
-            if standing is None:
+            if standing is None or status != action_store.OPEN:
                 lines.append(t.plural("actions.line_capacity", capacity))
             else:
                 lines.append(places_text(t, capacity, standing))

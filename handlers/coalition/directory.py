@@ -22,6 +22,7 @@ from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
 from handlers.people import countries, fields
+from storage.actions import action_store
 from storage.coalition import audit_store, directory_store
 from storage.coalition.coalition_models import DirectorySearch
 from storage.models import Volunteer
@@ -324,6 +325,15 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
         "",
         *fields.summary_lines(t, values, names),
     ]
+    if permissions.allowed(ctx.roles, "actions.manage"):  # coordinators only, never volunteers
+        history = await action_store.attendance_history(ctx.session, volunteer.user_id)
+        lines.append(
+            t(
+                "directory.attendance",
+                attended=t.number(history.get(action_store.ATTENDED, 0)),
+                no_show=t.number(history.get(action_store.NO_SHOW, 0)),
+            )
+        )
     keyboard: list[list[Button]] = []
     if permissions.allowed(ctx.roles, "roles.manage"):
         keyboard.append(

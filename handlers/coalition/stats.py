@@ -61,6 +61,16 @@ def report(
                 rate=_percent(t, a.response_rate),
             )
         )
+        if a.kind not in ("petition", "letters"):
+            lines.append(
+                t(
+                    "stats.funnel",
+                    delivered=t.number(a.delivered),
+                    answered=t.number(a.answered),
+                    confirmed=t.number(a.confirmed),
+                    attended=t.number(a.attended),
+                )
+            )
     lines += ["", t("stats.decisions_title")]
     if not decisions:
         lines.append(t("stats.no_decisions"))

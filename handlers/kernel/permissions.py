@@ -163,6 +163,9 @@ BUTTONS: dict[str, Rule] = {
     "ro": Rule("actions.manage"),  # ro:<action> (roster)
     "rv": Rule(REGISTERED, ANYWHERE),  # rv:<action>:<answer>
     "mk": Rule(REGISTERED),  # mk:<kind>:<off|on> ("Less like this" on a call to action)
+    "cf": Rule(REGISTERED),  # cf:<action>:<yes|no> ("Still coming?")
+    "ck": Rule("actions.manage"),  # ck:<action>:<user>:<a|n|w|v> (check-in)
+    "fb": Rule(REGISTERED),  # fb:<action>:<rating> (how it went)
     "dv": Rule(PUBLIC, GROUP),  # a vote (who counts: ballots.voter)
     "dp": Rule(PUBLIC, GROUP),  # a consensus position
     "dout": Rule(PUBLIC, GROUP),  # dout:<decision> — may_manage_decision
@@ -194,6 +197,7 @@ DIALOGS: dict[str, Rule] = {
     "profile": Rule(PUBLIC),
     "newaction": Rule("actions.manage"),
     "actionedit": Rule("actions.manage"),
+    "walkin": Rule("actions.manage"),  # a walk-in's name, typed at check-in
     "block_reason": Rule(PUBLIC),  # the reason of a Block, typed privately
     "decision_outcome": Rule(PUBLIC),  # checked when the button is pressed: may_manage_decision
     "app_review": Rule("applications.review"),  # a coordinator types a reason or a question

@@ -31,6 +31,7 @@ class Action(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     group_ids: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)
     reminder_minutes: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)
+    walk_ins: Mapped[list[Any] | None] = mapped_column(TrackedJSON, default=list)  # names (0012)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | cancelled | closed
     created_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -52,6 +53,9 @@ class Rsvp(Base):
     status: Mapped[str] = mapped_column(String(16))  # going | maybe | cant | done | waitlist
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # waitlist order
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "still coming" (0012)
+    attendance: Mapped[str | None] = mapped_column(String(16))  # attended | no_show (0012)
+    feedback: Mapped[str | None] = mapped_column(String(16))  # good | ok | bad (0012)
 
 
 class Broadcast(Base):

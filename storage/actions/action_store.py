@@ -24,6 +24,9 @@ CANT = "cant"
 DONE = "done"
 WAITLIST = "waitlist"
 
+ATTENDED = "attended"  # check-in marks
+NO_SHOW = "no_show"
+
 KINDS = ("petition", "letters", "stunt", "fundraising", "meeting", "other")  # of an action
 CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 FILTERS = ("skills", "countries", "kinds", "languages")
@@ -166,6 +169,8 @@ async def set_answer(
     if rsvp is None:
         rsvp = Rsvp(action_id=action_id, user_id=user_id)
         session.add(rsvp)
+    if status != GOING:
+        rsvp.confirmed_at = None
     rsvp.status = status
     rsvp.queued_at = now if status == WAITLIST else None
     rsvp.answered_at = now
@@ -266,3 +271,31 @@ async def roster(session: AsyncSession, action_id: int) -> list[tuple[Rsvp, Volu
         .order_by(Rsvp.status, Rsvp.queued_at, Rsvp.answered_at, Rsvp.id)
     )
     return [(rsvp, volunteer) for rsvp, volunteer in rows]
+
+
+async def attendees(session: AsyncSession, action_id: int) -> list[int]:
+    """Ids of the volunteers marked attended at check-in."""
+    rows = await session.scalars(
+        select(Rsvp.user_id).where(Rsvp.action_id == action_id, Rsvp.attendance == ATTENDED)
+    )
+    return list(rows)
+
+
+async def attendance_counts(session: AsyncSession, action_id: int) -> dict[str, int]:
+    """How many were marked attended and no-show at an action's check-in."""
+    rows = await session.execute(
+        select(Rsvp.attendance, func.count())
+        .where(Rsvp.action_id == action_id, Rsvp.attendance.is_not(None))
+        .group_by(Rsvp.attendance)
+    )
+    return {str(mark): count for mark, count in rows}
+
+
+async def attendance_history(session: AsyncSession, user_id: int) -> dict[str, int]:
+    """A volunteer's check-in marks over every action: attended and no-show counts."""
+    rows = await session.execute(
+        select(Rsvp.attendance, func.count())
+        .where(Rsvp.user_id == user_id, Rsvp.attendance.is_not(None))
+        .group_by(Rsvp.attendance)
+    )
+    return {str(mark): count for mark, count in rows}

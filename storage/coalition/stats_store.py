@@ -34,6 +34,12 @@ class ActionFigures:
     failed: int
     answers: dict[str, int]
     kind: str = "other"
+    attended: int = 0  # marked attended at check-in, and walk-ins
+
+    @property
+    def confirmed(self) -> int:
+        """How many are (still) Going: the funnel's step between answering and attending."""
+        return self.answers.get("going", 0)
 
     @property
     def answered(self) -> int:
@@ -96,6 +102,9 @@ async def recent_actions(session: AsyncSession, limit: int = 5) -> list[ActionFi
             .where(Rsvp.action_id == action.id)
             .group_by(Rsvp.status)
         )
+        attended = await session.scalar(
+            select(func.count()).where(Rsvp.action_id == action.id, Rsvp.attendance == "attended")
+        )
         figures.append(
             ActionFigures(
                 action.id,
@@ -104,6 +113,7 @@ async def recent_actions(session: AsyncSession, limit: int = 5) -> list[ActionFi
                 states[FAILED],
                 {status: count for status, count in answers},
                 action.kind,
+                int(attended or 0) + len(action.walk_ins or []),
             )
         )
     return figures

@@ -159,3 +159,47 @@ async def test_a_waitlisted_volunteer_sees_their_place(chorus: ChorusUnderTest) 
     await third.wait_for_message(
         lambda m: m.message_id == originals[2] and "You are #1 on the waitlist" in m.text
     )
+
+
+async def test_the_attendance_loop_with_a_no_show_and_a_walk_in(chorus: ChorusUnderTest) -> None:
+    from handlers.actions.attendance import CheckButton
+
+    coming = await _volunteer(chorus, "Ada")
+    leaving = await _volunteer(chorus, "Ben")
+    waiting = await _volunteer(chorus, "Cyd")
+    await _meeting(chorus, capacity="2", group=False)
+    for person in (coming, leaving, waiting):
+        await _original(person)
+        await person.press("Going")
+    action_id, at = await _at(chorus)
+    await chorus.advance(at - timedelta(days=1) + timedelta(minutes=1) - chorus.clock.now())  # type: ignore[operator]
+    await _says(coming, "Still coming")
+    await _says(leaving, "Still coming")
+    answer = await coming.press("Yes, I'm coming")
+    assert answer is not None and answer.text == "Great, see you there!"
+    await leaving.press("No, I can't any more")
+    await _says(waiting, "you are in")
+
+    await chorus.advance(at - chorus.clock.now())  # type: ignore[operator]
+    coordinator = chorus.coordinator
+    roster = await coordinator.wait_for_message(lambda m: "Check-in" in m.text)
+    assert roster.labels[:4] == ["▫️ Ada", "🚫 No-show", "▫️ Cyd", "🚫 No-show"]
+    await coordinator.press("▫️ Ada")
+    await coordinator.wait_for_message(lambda m: "✅ Ada" in m.labels)
+    await coordinator.press_data(roster, CheckButton(action_id, waiting.id, "n").pack())
+    await coordinator.wait_for_message(lambda m: "🚫 Cyd" in m.labels)
+    await coordinator.press("➕ Add a walk-in")
+    await _says(coordinator, "Type the name")
+    await coordinator.send("Walter")
+    shown = await _says(coordinator, "Walk-ins")
+    assert "Walter" in shown and "Attended 2 · 🚫 No-show 1" in shown
+
+    await chorus.advance(timedelta(hours=2, minutes=1))
+    await coming.wait_for_message(lambda m: "This action is over" in m.text and not m.labels)
+    await chorus.advance(timedelta(hours=1))
+    await _says(coming, "Thank you for coming")
+    answer = await coming.press("👍 Good")
+    assert answer is not None and answer.text == "Thank you, noted."
+    assert not any("Thank you for coming" in (m.text or "") for m in await waiting.chat_messages())
+    await coordinator.send("/stats")
+    await _says(coordinator, "reached 3 → answered 3 → confirmed 2 → attended 2")

@@ -194,3 +194,75 @@ async def test_a_signature_can_be_taken_back_and_counts_as_signed(
     await signer.press("✍️ I signed")
     await coordinator.send("/stats")
     assert any("signed 1" in m.text for m in coordinator.messages[-2:])
+
+
+async def test_the_attendance_loop_with_a_no_show_and_a_walk_in(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    from handlers.actions.attendance import CheckButton
+
+    coming, leaving, waiting = await people(storage, conversation, 1, 2, 3)
+    await meeting(coordinator, storage, clock, capacity="2", group=False)
+    await _deliver(conversation)
+    for person in (coming, leaving, waiting):
+        await person.press("Going")
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert "Still coming to “Vigil for survivors”?" in coming.last.text
+    assert "Still coming" not in waiting.last.text  # on the waitlist: not asked
+    text, _ = await coming.press("Yes, I'm coming")
+    assert text == "Great, see you there!"
+    await leaving.press("No, I can't any more")
+    await _deliver(conversation)
+    assert "you are in" in waiting.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+        confirmed = await session.scalar(select(Rsvp.confirmed_at).where(Rsvp.user_id == 1))
+    assert rows == {1: "going", 2: "cant", 3: "going"} and confirmed is not None
+
+    clock.advance(at - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    roster = coordinator.last
+    assert "Check-in" in roster.text and "Not marked 2" in roster.text
+    assert roster.labels[:4] == ["▫️ P1", "🚫 No-show", "▫️ P3", "🚫 No-show"]
+    await coordinator.press("▫️ P1")
+    await coordinator.press_data(roster.message_id, CheckButton(1, 3, "n").pack())
+    await coordinator.press("➕ Add a walk-in")
+    await coordinator.send("Walter")
+    roster = coordinator.last
+    assert "Walk-ins: Walter" in roster.text
+    assert "Attended 2 · 🚫 No-show 1 · ▫️ Not marked 0" in roster.text
+    assert roster.labels[:4] == ["✅ P1", "🚫 No-show", "🚫 P3", "🚫 No-show"]
+
+    clock.advance(timedelta(hours=2, minutes=1))
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert coming.messages[0].text.startswith("⏹ <b>This action is over</b>")
+    assert coming.messages[0].labels == []
+    async with storage.sessionmaker() as session:
+        assert await session.scalar(select(Action.status)) == "closed"
+
+    clock.advance(timedelta(hours=1))
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert "Thank you for coming" in coming.last.text
+    assert not any("Thank you for coming" in m.text for m in waiting.messages)
+    text, _ = await coming.press("👍 Good")
+    assert text == "Thank you, noted."
+    async with storage.sessionmaker() as session:
+        assert await session.scalar(select(Rsvp.feedback).where(Rsvp.user_id == 1)) == "good"
+
+    await coordinator.send("/stats")
+    shown = "\n".join(m.text for m in coordinator.messages[-2:])
+    assert "reached 3 → answered 3 → confirmed 2 → attended 2" in shown
+    await coordinator.send("/members")
+    await coordinator.press("P3")
+    assert "Events: attended 0, no-shows 1" in coordinator.last.text
