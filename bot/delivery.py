@@ -498,7 +498,10 @@ class DeliveryEngine:
             self._retry(item, repr(exc))
         else:
             self.stats.sent += 1
-            self._results.sent.append((item.id, message_id))
+            if item.reply:
+                self._results.replied.append(item.id)
+            else:
+                self._results.sent.append((item.id, message_id))
         finally:
             self._semaphore.release()
         # Always the current batch: one being written may not grow (see _flush).

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +132,10 @@ class Results:
     """What happened to a batch of sends, written back in a few batched UPDATEs."""
 
     sent: list[tuple[int, int]] = field(default_factory=list)  # (row id, message id)
+    # Replies delivered: their rows are deleted, not kept as sent. Nothing reads a delivered
+    # reply again (the update that asked for it is recorded as handled), and a reply may be
+    # the last trace of a person, e.g. /forget's "your data has been erased" (docs/privacy.md).
+    replied: list[int] = field(default_factory=list)
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # (row id, failure, detail)
     retry: list[tuple[int, datetime]] = field(default_factory=list)  # (row id, not before)
     moved: list[tuple[int, int]] = field(default_factory=list)  # (row id, new chat id)
@@ -139,11 +143,13 @@ class Results:
     refs: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
-        return len(self.sent) + len(self.failed) + len(self.retry) + len(self.moved)
+        lists = (self.sent, self.replied, self.failed, self.retry, self.moved)
+        return sum(len(rows) for rows in lists)
 
     def merge(self, other: Results) -> None:
         """Takes back results that could not be written yet."""
         self.sent += other.sent
+        self.replied += other.replied
         self.failed += other.failed
         self.retry += other.retry
         self.moved += other.moved
@@ -242,6 +248,8 @@ async def add_replies(
 async def record(session: AsyncSession, results: Results, now: datetime) -> None:
     """Writes a batch of results; unreachable chats get nothing more from the outbox: their
     pending rows fail with the same reason."""
+    if results.replied:
+        await session.execute(delete(_table).where(_c.id.in_(results.replied)))
     if results.sent:
         await session.execute(
             update(_table)
