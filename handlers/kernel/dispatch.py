@@ -168,6 +168,8 @@ class Dispatcher:
         try:
             async with self._locks[key]:
                 outcome = await self._handle(event)
+            if outcome == "duplicate":
+                await self._answer_replayed_press(event)
         finally:
             log_update(event, outcome, started)
             self.observer.update_done(update_kind(event), outcome, time.perf_counter() - started)
@@ -215,6 +217,19 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=grace)
+
+    async def _answer_replayed_press(self, event: Event) -> None:
+        """Answers a button press seen before, silently, so the person's spinner stops.
+
+        The first delivery was handled and answered (or its answer was lost with a crash);
+        Telegram refuses a second answer to the same callback query ("query is too old … or
+        query ID is invalid"), which is harmless and only logged."""
+        if event.callback_id is None:
+            return
+        try:
+            await self.services.messenger.answer_button(event.callback_id, None, False)
+        except MessengerError as exc:
+            log.info("replayed press %s not answered again: %r", event.update_id, exc)
 
     async def _slow_down(self, event: Event, warn: bool) -> None:
         """Answers an update over the rate limit: "slow down" once a window, else silently."""
