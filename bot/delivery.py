@@ -522,6 +522,13 @@ class DeliveryEngine:
             return
         self.stats.retried += 1
         delay = min(self.config.retry_base * 2.0 ** (item.attempts - 1), 60.0)
+        log.info(
+            "outbox row %s: attempt %s failed (%s); next in %.0f s",
+            item.id,
+            item.attempts,
+            detail,
+            delay,
+        )
         self._results.retry.append((item.id, self.clock.now() + timedelta(seconds=delay)))
 
     async def _flush_loop(self) -> None:
