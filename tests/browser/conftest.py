@@ -38,7 +38,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-SANDBOX_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
+# A Monday afternoon in London: no ready-made person is in their quiet hours (Lucía, in Bogotá,
+# would be at 04:00 at 09:00 UTC and her messages held until her morning).
+SANDBOX_START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TIMEOUT_MS = 15_000
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 

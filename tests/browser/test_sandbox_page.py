@@ -198,7 +198,7 @@ async def test_skipping_ahead_makes_a_reminder_appear(
     page: Page, people: dict[str, Person]
 ) -> None:
     await _create_meeting_through_the_api(
-        people["Coral"], "March to the ministry", "2026-03-04 10:00"
+        people["Coral"], "March to the ministry", "2026-03-04 16:00"
     )
     lucia = Screen(page)
     await lucia.be("Lucía")
@@ -206,8 +206,8 @@ async def test_skipping_ahead_makes_a_reminder_appear(
     await lucia.press("Voy", on="March to the ministry")
     await lucia.toast("Anotado: Voy")
     await expect(page.locator("#messages")).not_to_contain_text("Recordatorio")
-    await lucia.skip_ahead("+1 day")  # 3 March, 09:00: the reminder a day ahead is not yet due
-    await expect(page.locator("#clock-now")).to_contain_text("3 Mar 2026, 09:00")
+    await lucia.skip_ahead("+1 day")  # 3 March, 15:00: the reminder a day ahead is not yet due
+    await expect(page.locator("#clock-now")).to_contain_text("3 Mar 2026, 15:00")
     await expect(page.locator("#messages")).not_to_contain_text("Recordatorio")
     await lucia.skip_ahead("+1 hour")
     reminder = await lucia.sees("Recordatorio")
