@@ -156,12 +156,18 @@ async def _texts(person: Person) -> list[str]:
     return [m.text or "" for m in await person.chat_messages()]
 
 
-async def _says_once(person: Person, fragment: str) -> None:
-    """Waits until the bot said `fragment` to the person, then checks it said it only once."""
+async def _says_once(person: Person, fragment: str, bot: BotProcess | None = None) -> None:
+    """Waits until the bot said `fragment` to the person, then checks it said it only once —
+    or twice when the kill fell in the documented duplicate window (docs/delivery.md: a reply
+    Telegram accepted just before the kill, its result not yet written), which the restarted
+    bot says in its log. Where the kill lands depends on the machine's load."""
     await person.wait_for_message(lambda m: fragment in (m.text or ""), timeout=PATIENCE)
     await asyncio.sleep(0.3)  # a duplicate would come right behind
     said = [text for text in await _texts(person) if fragment in text]
-    assert len(said) == 1, said
+    resent = bot is not None and any(
+        "were in flight when Chorus stopped" in line for line in bot.output
+    )
+    assert len(said) == 1 or (resent and len(said) == 2), said
 
 
 async def _kill_on(bot: BotProcess, act: Any) -> None:
@@ -188,16 +194,16 @@ async def test_a_kill_as_getupdates_confirms_loses_no_command_press_or_answer(
     amira = await sandbox.create_user("Amira", language_code="en")
     # A command.
     await _kill_on(bot, amira.send("/start"))
-    await _says_once(amira, "Welcome to")
-    await _says_once(amira, "Which language do you prefer?")
+    await _says_once(amira, "Welcome to", bot)
+    await _says_once(amira, "Which language do you prefer?", bot)
     # A button press.
     await _kill_on(bot, amira.press("English"))
-    await _says_once(amira, "Are you joining as an individual")
+    await _says_once(amira, "Are you joining as an individual", bot)
     await amira.press("An individual")
     await _says_once(amira, "What name should coordinators use")
     # A typed dialog answer.
     await _kill_on(bot, amira.send("Amira Haddad"))
-    await _says_once(amira, "Which country are you based in?")
+    await _says_once(amira, "Which country are you based in?", bot)
     dialog = await _dialog(bot, amira.id)
     assert dialog is not None and dialog.data.get("display_name") == "Amira Haddad", dialog
     assert bot.kills == 3
