@@ -179,7 +179,7 @@ def _sees_discreet(ctx: Context) -> bool:
 async def _page(ctx: Context, search: DirectorySearch, number: int) -> tuple[Html, Keyboard]:
     t = ctx.t
     sees = _sees_discreet(ctx)
-    page = await directory_store.search(ctx.session, search.filters, number, PER_PAGE)
+    page = await directory_store.search(ctx.session, search.filters, number, PER_PAGE, sees)
     lines: list[str] = [
         t.plural("directory.found", page.total, filters=Html(describe(t, search.filters))),
     ]
@@ -402,9 +402,10 @@ async def export(ctx: Context, button: ExportButton) -> None:
     search = await _guarded(ctx, button.search_id)
     if search is None:
         return
-    page = await directory_store.search(ctx.session, search.filters, 0, 100_000)
+    sees = _sees_discreet(ctx)
+    page = await directory_store.search(ctx.session, search.filters, 0, 100_000, sees)
     me = shown_names.for_themselves(ctx.volunteer, ctx.event.user.full_name)
-    content = export_csv(ctx.t, list(page.volunteers), _sees_discreet(ctx))
+    content = export_csv(ctx.t, list(page.volunteers), sees)
     await audit_store.record(
         ctx.session,
         ctx.user_id,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.coalition.coalition_models import DirectorySearch
 from storage.models import Volunteer
+from storage.people import shown_names
 
 FILTERS = ("words", "skills", "countries", "kinds", "languages", "statuses", "min_hours")
 DEFAULT_STATUSES = ("active",)
@@ -36,16 +37,37 @@ def _folded(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
-    """True when a volunteer fits every filter (skills: any of them; words: each one inside the
-    name, the organisation's name or the @username, case and accents ignored)."""
+def searchable_text(volunteer: Volunteer, sees_discreet: bool) -> str:
+    """What a name search looks in, for a reader as shown_names.for_viewer shows them: a reader
+    who may see behind discreet mode and pseudonyms (permissions.may_see_discreet) finds a
+    member by name, pseudonym, organisation or @username; any other reader only by what they
+    are shown — a pseudonym never leads back to the name, the @username nor the reverse, and a
+    discreet member is found by nothing they typed (issue 16, the safety kit)."""
+    parts: tuple[str | None, ...]
+    if sees_discreet:
+        parts = (
+            volunteer.display_name,
+            volunteer.pseudonym,
+            volunteer.org_name,
+            volunteer.username,
+        )
+    elif volunteer.discreet:
+        parts = ()
+    else:
+        parts = (
+            shown_names.public_name(volunteer),
+            volunteer.org_name,
+            shown_names.username_for_viewer(volunteer, sees_discreet),
+        )
+    return _folded(" ".join(part for part in parts if part))
+
+
+def matches(volunteer: Volunteer, filters: Mapping[str, Any], sees_discreet: bool) -> bool:
+    """True when a volunteer fits every filter (skills: any of them; words: each one inside
+    what the reader may search of them, case and accents ignored: `searchable_text`)."""
     words = filters.get("words") or []
     if words:
-        haystack = _folded(
-            " ".join(
-                (volunteer.display_name or "", volunteer.org_name or "", volunteer.username or "")
-            )
-        )
+        haystack = searchable_text(volunteer, sees_discreet)
         if not all(_folded(word).lstrip("@") in haystack for word in words):
             return False
     statuses = filters.get("statuses") or DEFAULT_STATUSES
@@ -67,9 +89,13 @@ def matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
 
 
 async def search(
-    session: AsyncSession, filters: Mapping[str, Any], page: int, per_page: int
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    page: int,
+    per_page: int,
+    sees_discreet: bool,
 ) -> Page:
-    """The volunteers matching `filters`, by name, one page of them."""
+    """The volunteers matching `filters` for this reader (`matches`), by name, one page."""
     statement = select(Volunteer).order_by(Volunteer.display_name, Volunteer.user_id)
     statuses = filters.get("statuses") or DEFAULT_STATUSES
     statement = statement.where(Volunteer.status.in_(list(statuses)))
@@ -79,7 +105,9 @@ async def search(
         statement = statement.where(Volunteer.kind.in_(list(filters["kinds"])))
     if filters.get("languages"):
         statement = statement.where(Volunteer.language.in_(list(filters["languages"])))
-    found = [v for v in (await session.scalars(statement)).all() if matches(v, filters)]
+    found = [
+        v for v in (await session.scalars(statement)).all() if matches(v, filters, sees_discreet)
+    ]
     pages = max(1, -(-len(found) // per_page))
     number = min(max(page, 0), pages - 1)
     start = number * per_page

@@ -58,7 +58,7 @@ def _with_organisation(volunteer: Volunteer, name: str) -> str:
     return name
 
 
-def _public_name(volunteer: Volunteer) -> str:
+def public_name(volunteer: Volunteer) -> str:
     """The name others read: the pseudonym when the person chose one."""
     return volunteer.pseudonym or volunteer.display_name
 
@@ -69,7 +69,7 @@ def for_members(volunteer: Volunteer | None) -> Shown:
         return Hidden.FORMER
     if volunteer.discreet:
         return Hidden.DISCREET
-    return _with_organisation(volunteer, _public_name(volunteer))
+    return _with_organisation(volunteer, public_name(volunteer))
 
 
 def for_results(volunteer: Volunteer | None, org_voting: bool) -> Shown:
@@ -81,7 +81,7 @@ def for_results(volunteer: Volunteer | None, org_voting: bool) -> Shown:
         return Hidden.DISCREET
     if org_voting and volunteer.kind == "organisation" and volunteer.org_name:
         return volunteer.org_name
-    return _public_name(volunteer)
+    return public_name(volunteer)
 
 
 @overload
@@ -122,7 +122,7 @@ def for_files(volunteer: Volunteer | None, sees_discreet: bool) -> Shown:
     shown = for_viewer(volunteer, sees_discreet)
     if volunteer is None or not isinstance(shown, str):
         return shown
-    return volunteer.display_name if sees_discreet else _public_name(volunteer)
+    return volunteer.display_name if sees_discreet else public_name(volunteer)
 
 
 def username_for_viewer(volunteer: Volunteer | None, sees_discreet: bool) -> str:

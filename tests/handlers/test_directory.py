@@ -5,6 +5,8 @@ from __future__ import annotations
 from bot.app import Storage
 from handlers.coalition import directory
 from handlers.kernel.ports import ShiftedClock
+from storage.coalition import directory_store
+from storage.models import Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.csv_files import read_export
@@ -174,3 +176,31 @@ async def test_did_you_mean_always_names_something(
     await coral.send("/members country:Qwxzv")
     assert "Did you mean" not in coral.last.text
     assert "two-letter code" in coral.last.text
+
+
+async def test_a_name_search_finds_only_what_the_reader_may_see(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A coordinator (members.discreet) finds a member by name, pseudonym and @username; a
+    reader who may not see behind pseudonyms and discreet mode finds a pseudonymous member by
+    the pseudonym only (the real name or @username must not lead to them) and a discreet
+    member by no name at all."""
+    now = clock.now()
+    await make_member(
+        storage, 8400, now=now, name="Nour Saleh", username="nour_s", pseudonym="Nightingale"
+    )
+    await make_member(storage, 8401, now=now, name="Rami Aziz", discreet=True)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    for words in ("nour", "@nour_s", "nightingale", "rami"):
+        await coral.send(f"/members {words}")
+        assert "1 member matches" in coral.last.text, (words, coral.last.text)
+    async with storage.sessionmaker() as session:
+        nour, rami = await session.get(Volunteer, 8400), await session.get(Volunteer, 8401)
+    assert nour is not None and rami is not None
+    for words, who, found in (
+        ("nour", nour, False),
+        ("nour_s", nour, False),
+        ("nightin", nour, True),
+        ("rami", rami, False),
+    ):
+        assert directory_store.matches(who, {"words": [words]}, False) is found, words
