@@ -56,6 +56,12 @@ class RsvpButton(CallbackData, prefix="rv"):
     answer: str
 
 
+class CalendarButton(CallbackData, prefix="ic"):
+    """Sends an event as an .ics file (handlers/actions/ics.py): ic:<action id>."""
+
+    action_id: int
+
+
 def is_event(kind: str) -> bool:
     """Events have a start, a place and RSVPs; petitions and letters have a deadline."""
     return kind not in DEADLINE_KINDS
@@ -208,10 +214,12 @@ def rsvp_keyboard(
     kind: str,
     chosen: str | None = None,
     position: int | None = None,
+    *,
+    calendar: bool = False,
 ) -> Keyboard:
     """The RSVP buttons of an action, marking the volunteer's current answer: a waitlisted
     volunteer sees their place ("⏳ #2 on the waitlist"), not "Going"; once a petition is
-    signed, a second button takes it back."""
+    signed, a second button takes it back; with `calendar`, "Add to calendar" (events)."""
     cells = []
     for answer in answers_for(kind):
         label = answer_label(t, kind, answer)
@@ -226,6 +234,8 @@ def rsvp_keyboard(
     rows = [cells]
     if not is_event(kind) and chosen == action_store.DONE:
         rows.append([Button(t(f"actions.undo_{kind}"), RsvpButton(action_id, UNDO).pack())])
+    if calendar and is_event(kind):
+        rows.append([Button(t("calendar.button"), CalendarButton(action_id).pack())])
     return rows
 
 
@@ -249,7 +259,8 @@ def person_view(
     text = render(t, action, timezone, standing=standing, position=position, status=shown)
     if status != action_store.OPEN:
         return text, None
-    return text, rsvp_keyboard(t, action.id, action.kind, chosen, position)
+    calendar = user_id is not None and action.at is not None
+    return text, rsvp_keyboard(t, action.id, action.kind, chosen, position, calendar=calendar)
 
 
 def deep_link(bot_username: str, code: str) -> str:

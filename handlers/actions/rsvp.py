@@ -77,7 +77,9 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     else:
         ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
     if ctx.event.chat.is_private:
-        ctx.edit_keyboard(rsvp_keyboard(ctx.t, action.id, action.kind, status, position))
+        ctx.edit_keyboard(
+            rsvp_keyboard(ctx.t, action.id, action.kind, status, position, calendar=True)
+        )
     live.refresh_groups_later(ctx, action.id)
 
 

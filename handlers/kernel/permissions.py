@@ -166,6 +166,7 @@ BUTTONS: dict[str, Rule] = {
     "cf": Rule(REGISTERED),  # cf:<action>:<yes|no> ("Still coming?")
     "ck": Rule("actions.manage"),  # ck:<action>:<user>:<a|n|w|v> (check-in)
     "fb": Rule(REGISTERED),  # fb:<action>:<rating> (how it went)
+    "ic": Rule(REGISTERED),  # ic:<action> (Add to calendar: an .ics file)
     "dv": Rule(PUBLIC, GROUP),  # a vote (who counts: ballots.voter)
     "dp": Rule(PUBLIC, GROUP),  # a consensus position
     "dout": Rule(PUBLIC, GROUP),  # dout:<decision> — may_manage_decision

@@ -203,3 +203,15 @@ async def test_the_attendance_loop_with_a_no_show_and_a_walk_in(chorus: ChorusUn
     assert not any("Thank you for coming" in (m.text or "") for m in await waiting.chat_messages())
     await coordinator.send("/stats")
     await _says(coordinator, "reached 3 → answered 3 → confirmed 2 → attended 2")
+
+
+async def test_add_to_calendar_sends_an_ics_file(chorus: ChorusUnderTest) -> None:
+    paz = await _volunteer(chorus, "Paz", "es", timezone="America/Bogota")
+    await _meeting(chorus, capacity=None, group=False)
+    await _original(paz)
+    await paz.press("📅 Añadir al calendario")
+    sent = await paz.wait_for_message(lambda m: m.document is not None)
+    assert sent.document is not None
+    content = await chorus.sandbox.download(sent.document)
+    assert b"BEGIN:VEVENT" in content and b"TZID=America/Bogota" in content
+    assert "America/Bogota" in (sent.caption or "")

@@ -102,7 +102,7 @@ async def test_an_edit_reaches_the_group_post_every_original_and_the_cant_people
     assert new_time in going.messages[0].text and going.messages[0].labels[0] == "✅ Going"
     assert new_time in silent.messages[0].text and len(silent.messages) == 1
     assert "you said you couldn't come" in cant.last.text and new_time in cant.last.text
-    assert cant.last.labels == ["Going", "Maybe", "✅ Can't"]
+    assert cant.last.labels == ["Going", "Maybe", "✅ Can't", "📅 Add to calendar"]
     assert "Changed: Date and time" in going.last.text and going.last.labels[0] == "✅ Going"
     await coordinator.press("✏️ Edit")
     await coordinator.press("Place")
@@ -266,3 +266,37 @@ async def test_the_attendance_loop_with_a_no_show_and_a_walk_in(
     await coordinator.send("/members")
     await coordinator.press("P3")
     assert "Events: attended 0, no-shows 1" in coordinator.last.text
+
+
+async def test_add_to_calendar_sends_the_event_in_the_person_s_time_zone(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    from icalendar import Calendar
+
+    await make_volunteer(
+        storage, 5, now=clock.now(), name="Paz", language="es", timezone="America/Bogota"
+    )
+    paz = conversation.person("Paz", user_id=5)
+    await meeting(coordinator, storage, clock, group=False)
+    await _deliver(conversation)
+    assert "📅 Añadir al calendario" in paz.last.labels
+    text, _ = await paz.press("📅 Añadir al calendario")
+    assert text == "El archivo de calendario está en tu chat conmigo."
+    sent = paz.last
+    assert sent.document is not None and sent.document[0] == "action-1.ics"
+    assert "America/Bogota" in sent.text
+    calendar = Calendar.from_ical(sent.document[1])
+    (event,) = calendar.walk("VEVENT")
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    start = event.decoded("dtstart")
+    assert str(start.tzinfo) == "America/Bogota" and start == at
+    assert event.decoded("dtend") - start == timedelta(hours=2)
+    assert str(event["summary"]) == "Vigil for survivors"
+    assert str(event["location"]) == "Martyrs' Square"
+    assert [c["tzid"] for c in calendar.walk("VTIMEZONE")] == ["America/Bogota"]

@@ -89,7 +89,13 @@ async def test_targeted_action_reaches_only_the_right_volunteers_in_their_langua
     assert "Vigil for survivors" in amira[-1].text and "When:" in amira[-1].text
     assert "(Asia/Beirut)" in amira[-1].text
     assert "Quand\u202f:" in marie[-1].text and "(Europe/Paris)" in marie[-1].text
-    assert marie[-1].labels == ["J’y serai", "Peut-être", "Je ne peux pas", "🔕 Moins de ce genre"]
+    assert marie[-1].labels == [
+        "J’y serai",
+        "Peut-être",
+        "Je ne peux pas",
+        "📅 Ajouter à l’agenda",
+        "🔕 Moins de ce genre",
+    ]
     report = coordinator.messages[-1]
     assert "Sending finished" in report.text and "Delivered: 2 messages" in report.text
 
