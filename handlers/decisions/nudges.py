@@ -24,6 +24,7 @@ from storage.decisions import decision_store
 from storage.decisions.decision_models import Decision
 from storage.models import Volunteer
 from storage.outbox import Outgoing
+from storage.people import volunteers
 
 events = Router("nudges-events")  # timers
 private = Router("nudges-private")  # the on/off buttons, in private chats
@@ -43,6 +44,19 @@ class NudgeSwitch(CallbackData, prefix="dnudge"):
     """Turns reminders about group decisions on or off: dnudge:on | dnudge:off."""
 
     state: Literal["on", "off"]
+
+
+class GroupNudgeSwitch(CallbackData, prefix="dnudgeg"):
+    """Turns reminders about one group's decisions on or off: dnudgeg:<group>:on|off, where
+    <group> is minus the chat id (a group's id is negative; buttons carry non-negative ints)."""
+
+    group: int
+    state: Literal["on", "off"]
+
+    @property
+    def chat_id(self) -> int:
+        """The group's chat id."""
+        return -self.group
 
 
 def message_link(chat_id: int, message_id: int | None) -> str | None:
@@ -65,6 +79,7 @@ def nudge_for(
     link = message_link(decision.chat_id, decision.results_message_id)
     if link is not None:
         rows.append([Button(t("nudges.open_vote"), url=link)])
+    rows.append([Button(t("nudges.mute_group"), GroupNudgeSwitch(-decision.chat_id, "off").pack())])
     rows.append([Button(t("nudges.stop"), NudgeSwitch("off").pack())])
     return Outgoing(volunteer.user_id, text, rows, not_before)
 
@@ -95,7 +110,13 @@ async def nudge_due(ctx: Context) -> None:
         until = night[user_id]
         return until is None or until < decision.closes_at
 
-    wanted = [v for v in quiet if v.user_id not in skip and in_time(v.user_id)]
+    # "Not for this group" (issue 16): this group's reminders only.
+    muted = volunteers.group_mute(decision.chat_id)
+    wanted = [
+        v
+        for v in quiet
+        if v.user_id not in skip and in_time(v.user_id) and not volunteers.is_muted(v, muted)
+    ]
     fresh = set(
         await decision_store.mark_nudged(
             ctx.session, decision.id, [v.user_id for v in wanted], moment, now
@@ -169,4 +190,28 @@ async def switch_pressed(ctx: Context, button: NudgeSwitch) -> None:
         ctx.answer()
         ctx.reply(
             ctx.t("nudges.off"), [[Button(ctx.t("nudges.turn_on"), NudgeSwitch("on").pack())]]
+        )
+
+
+@private.button(GroupNudgeSwitch)
+async def group_switch_pressed(ctx: Context, button: GroupNudgeSwitch) -> None:
+    """Turns reminders about one group's decisions off, or back on (also in /profile →
+    What reaches you)."""
+    volunteer = ctx.volunteer
+    if volunteer is None:
+        raise StaleButton(ctx.event.data)
+    group = await group_store.get(ctx.session, button.chat_id)
+    title = group.title if group is not None else ""
+    wanted = button.state == "on"
+    key = volunteers.group_mute(button.chat_id)
+    await volunteers.set_muted(ctx.session, volunteer, key, not wanted, ctx.now())
+    if wanted:
+        ctx.answer(ctx.t("nudges.group_on", group=title))
+        ctx.edit_keyboard([])
+    else:
+        ctx.answer()
+        back_on = GroupNudgeSwitch(button.group, "on").pack()
+        ctx.reply(
+            ctx.t("nudges.group_off", group=title),
+            [[Button(ctx.t("nudges.turn_on"), back_on)]],
         )

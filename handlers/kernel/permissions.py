@@ -175,6 +175,7 @@ BUTTONS: dict[str, Rule] = {
     "dcsv": Rule("decisions.manage", GROUP),
     "dset": Rule("decisions.manage", GROUP),
     "dnudge": Rule(PUBLIC),  # reminders about votes on or off
+    "dnudgeg": Rule(PUBLIC),  # dnudgeg:<chat>:<on|off> — one group's vote reminders
     "drescue": Rule(PUBLIC),  # drescue:<decision> — extend once; may_manage_decision
     "rl": Rule("roles.manage", ANYWHERE),  # rl:<g|r>:<user>:<role> — role_change_refusal
     "cs": Rule("coalition.settings"),  # cs:<setting>:<value>

@@ -20,6 +20,7 @@ from handlers.kernel.routing import Router
 from handlers.people import fields
 from handlers.people.fields import QUESTIONS
 from storage.actions import action_store
+from storage.coalition import group_store
 from storage.decisions import decision_store
 from storage.models import Volunteer
 from storage.people import volunteers
@@ -35,7 +36,8 @@ class EditButton(CallbackData, prefix="pe"):
 
 class NoticeToggle(CallbackData, prefix="nm"):
     """What reaches the volunteer: nm:menu opens the screen, nm:<kind> mutes or unmutes one
-    kind ("nudges", "checkins", or an action kind such as "fundraising")."""
+    kind ("nudges", "checkins", or an action kind such as "fundraising"), nm:<chat id> the
+    reminders about one group's decisions."""
 
     what: str
 
@@ -115,7 +117,16 @@ async def notices_view(ctx: Context, volunteer: Volunteer) -> tuple[Html, Keyboa
             muted = volunteers.is_muted(volunteer, volunteers.action_mute(what))
         label = ("🔕 " if muted else "🔔 ") + _notice_label(ctx.t, what)
         rows.append([Button(label, NoticeToggle(what).pack())])
+    for group in await group_store.of_member(ctx.session, ctx.user_id):
+        muted = volunteers.is_muted(volunteer, volunteers.group_mute(group.chat_id))
+        label = ("🔕 " if muted else "🔔 ") + ctx.t("notices.group", group=group.title)
+        rows.append([Button(label, NoticeToggle(str(group.chat_id)).pack())])
     return Html(ctx.t("notices.title")), rows
+
+
+def _group_of(what: str) -> int | None:
+    """The chat id of a group's line on the notices screen (its NoticeToggle is the id)."""
+    return int(what) if what.lstrip("-").isdigit() else None
 
 
 @router.button(NoticeToggle)
@@ -123,7 +134,11 @@ async def notices_pressed(ctx: Context, button: NoticeToggle) -> None:
     """Shows what reaches the volunteer, or turns one kind of message off or back on."""
     volunteer = ctx.volunteer
     what = button.what
-    if volunteer is None or (what != "menu" and what not in NOTICE_KINDS):
+    group_id = _group_of(what)
+    if group_id is not None and not await group_store.is_member(ctx.session, group_id, ctx.user_id):
+        group_id = None
+    known = what == "menu" or what in NOTICE_KINDS or group_id is not None
+    if volunteer is None or not known:
         raise StaleButton(ctx.event.data)
     ctx.answer()
     if what == "menu":
@@ -133,6 +148,10 @@ async def notices_pressed(ctx: Context, button: NoticeToggle) -> None:
     if what == "nudges":
         off = ctx.user_id in await decision_store.not_to_nudge(ctx.session, [ctx.user_id])
         await decision_store.set_nudges(ctx.session, ctx.user_id, off, now)
+    elif group_id is not None:
+        key = volunteers.group_mute(group_id)
+        muted = volunteers.is_muted(volunteer, key)
+        await volunteers.set_muted(ctx.session, volunteer, key, not muted, now)
     else:
         key = what if what == volunteers.CHECKINS else volunteers.action_mute(what)
         muted = volunteers.is_muted(volunteer, key)

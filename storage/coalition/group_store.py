@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import GroupChat, GroupMember
+from storage.models import GroupChat, GroupMember, Volunteer
 
 PRESENT = frozenset({"member", "administrator", "creator", "restricted"})
 
@@ -73,7 +73,30 @@ async def migrated(session: AsyncSession, old_id: int, new_id: int, now: datetim
     ).all()
     for member in members:
         await set_member(session, new_id, member.user_id, member.status, now)
+    # A member's "not for this group" (issue 16) follows the group to its new id.
+    old_key, new_key = f"decisions:{old_id}", f"decisions:{new_id}"
+    ids = [member.user_id for member in members]
+    for volunteer in (
+        await session.scalars(select(Volunteer).where(Volunteer.user_id.in_(ids)))
+    ).all():
+        if old_key in (volunteer.muted or []):
+            volunteer.muted = [new_key if key == old_key else key for key in volunteer.muted or []]
     await session.flush()
+
+
+async def of_member(session: AsyncSession, user_id: int) -> list[GroupChat]:
+    """The active groups the person is known to be in, by title."""
+    rows = await session.scalars(
+        select(GroupChat)
+        .join(GroupMember, GroupMember.chat_id == GroupChat.chat_id)
+        .where(
+            GroupMember.user_id == user_id,
+            GroupMember.status.in_(PRESENT),
+            GroupChat.active.is_(True),
+        )
+        .order_by(GroupChat.title, GroupChat.chat_id)
+    )
+    return list(rows)
 
 
 async def set_member(

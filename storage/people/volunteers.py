@@ -96,6 +96,12 @@ def is_muted(volunteer: Volunteer, what: str) -> bool:
     return what in (volunteer.muted or [])
 
 
+def group_mute(chat_id: int) -> str:
+    """The mute of reminders about one group's decisions ("decisions:-100123…"); a group's
+    migration to a supergroup moves it to the new id (group_store.migrated)."""
+    return f"decisions:{chat_id}"
+
+
 def action_mute(kind: str) -> str:
     """The mute of calls to action of one kind ("action:fundraising")."""
     return f"action:{kind}"

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from bot.app import Storage
 from handlers.decisions import decision_list
+from handlers.decisions.nudges import GroupNudgeSwitch
 from handlers.kernel.ports import ShiftedClock
-from storage.models import OutboxMessage
+from storage.coalition import group_store
+from storage.models import OutboxMessage, Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
 from tests.support.csv_files import read_export
@@ -214,3 +216,53 @@ async def test_a_nudge_waits_for_the_morning_or_is_not_sent_after_the_close(
     # "Time?" closes at midnight: its reminder one hour before (23:00) is not sent at all.
     assert "decision:3:hour" not in by_ref
     assert {row.chat_id for row in rows} == {amira.person.id}
+
+
+async def test_not_for_this_group_mutes_one_groups_reminders_only(
+    conversation: Conversation, coral: Someone, clock: ShiftedClock, storage: Storage
+) -> None:
+    """A member mutes one group's vote reminders from the reminder itself (issue 16: mute a
+    group's decisions); another group's still reach them, and /profile → What reaches you
+    shows the group muted and turns it back on."""
+    main, working = Group(conversation), Group(conversation, -1009876543210, "Working group")
+    (amira,) = await members(conversation, main, "Amira")
+    await working.join(amira, coral)
+    await main.say(coral, "/poll Venue? | Hall | Park | in 4h")
+    clock.advance(timedelta(hours=2))
+    await conversation.dispatcher.run_due_timers()
+    assert [chat for chat, _ in await nudges(storage)] == [amira.person.id]
+    async with storage.sessionmaker() as session:
+        nudge = await session.scalar(select(OutboxMessage).where(OutboxMessage.purpose == "nudge"))
+    assert nudge is not None and nudge.keyboard is not None
+    mute = next(
+        c["data"] for row in nudge.keyboard for c in row if "Not for this group" in c["label"]
+    )
+    await amira.press_data(1, mute)
+    assert "no more reminders about votes in Coalition" in amira.last.text
+    before = len(await nudges(storage))
+    await main.say(coral, "/poll Date? | Monday | Friday | in 4h")
+    await working.say(coral, "/poll Budget? | Yes | No | in 4h")
+    clock.advance(timedelta(hours=2))
+    await conversation.dispatcher.run_due_timers()
+    refs = [ref for chat, ref in (await nudges(storage))[before:] if chat == amira.person.id]
+    assert refs == ["decision:3:half"]  # the working group's vote only
+    await amira.send("/profile")
+    await amira.press("🔔 What reaches me")
+    labels = amira.last.labels
+    assert "🔕 Reminders about votes in Coalition" in labels
+    assert "🔔 Reminders about votes in Working group" in labels
+    await amira.press("🔕 Reminders about votes in Coalition")
+    assert "🔔 Reminders about votes in Coalition" in amira.last.labels
+
+
+async def test_a_muted_group_stays_muted_after_its_migration(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    basic = Group(conversation, -4242, "Basic")
+    (amira,) = await members(conversation, basic, "Amira")
+    await amira.press_data(1, GroupNudgeSwitch(4242, "off").pack())
+    async with storage.sessionmaker() as session, session.begin():
+        await group_store.migrated(session, -4242, -1004242, clock.now())
+    async with storage.sessionmaker() as session:
+        volunteer = await session.get(Volunteer, amira.person.id)
+    assert volunteer is not None and volunteer.muted == ["decisions:-1004242"]
