@@ -28,6 +28,7 @@ from storage.actions import action_store
 from storage.coalition import group_store
 
 FLOW = "newaction"
+PUBLISH_TIMER = "action_publish"  # a scheduled action's announcement
 DONE = "_done"
 EDITABLE = ("title", "description", "link", "when", "place", "capacity", "audience", "groups")
 FILTER_STEPS = {"skills": "f_skills", "kinds": "f_kinds", "languages": "f_languages"}
@@ -353,30 +354,79 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
     if group_count:
         lines.append(t.plural("actions.preview_groups", group_count))
     lines.append(t("actions.preview_reminders", when=views.reminders_text(t, data["reminders"])))
-    rows = [
-        [_button(kind, "preview", "send", t("actions.send"))],
+    send_at = data.get("send_at")
+    if send_at:
+        moment = datetime.fromisoformat(str(send_at))
+        lines.append(
+            t("actions.preview_send_at", when=views.when_text(t, moment, str(data["timezone"])))
+        )
+        rows = [
+            [_button(kind, "preview", "send", t("actions.schedule"))],
+            [_button(kind, "preview", "now", t("actions.send_now_instead"))],
+        ]
+    else:
+        rows = [
+            [_button(kind, "preview", "send", t("actions.send"))],
+            [_button(kind, "preview", "later", t("actions.send_later"))],
+        ]
+    rows += [
+        [_button(kind, "preview", "test", t("actions.send_test"))],
         [_button(kind, "preview", "cancel", t("actions.cancel_draft"))],
     ]
     return Html("\n".join(lines)), rows
 
 
-async def _cancel_draft(ctx: Context, data: Data, value: Any) -> None:
+PREVIEW_CHOICES = ("send", "cancel", "edit", "test", "later", "now")
+
+
+async def _preview_effect(ctx: Context, data: Data, value: Any) -> None:
+    """Cancels the draft, or sends the coordinator a test of the message."""
     if value == "cancel":
         await ctx.clear_dialog()
         ctx.reply(ctx.t("actions.draft_cancelled"))
+    elif value == "test":
+        t = ctx.t
+        rendered = views.render(t, dict(data), _own_zone(ctx))
+        ctx.reply(
+            Html(t("actions.test_intro") + "\n\n" + rendered),
+            views.rsvp_keyboard(t, 0, str(data["kind"])),
+        )
+
+
+def _store_preview(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value == "now":
+        return {k: v for k, v in data.items() if k != "send_at"}
+    return dict(data)
 
 
 def _after_preview(data: Data, value: Any) -> str | None:
-    return {"send": forms.FINISH, "edit": "preview"}.get(value)
+    return {
+        "send": forms.FINISH,
+        "edit": "preview",
+        "test": "preview",
+        "now": "preview",
+        "later": "send_at",
+    }.get(value)
+
+
+def _ask_send_at(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_send_at", zone=str(data["timezone"])), None
+
+
+def _read_send_at(ctx: Context, data: Data, text: str) -> str:
+    """When to send: still to come, and before the action's start or deadline."""
+    zone = str(data["timezone"])
+    moment = views.to_utc(views.parse_local_time(text, ctx.now(), zone), zone)
+    if moment <= ctx.now():
+        raise InvalidInput("actions.in_the_past")
+    if moment >= datetime.fromisoformat(str(data["at"])):
+        raise InvalidInput("actions.send_at_too_late")
+    return moment.isoformat()
 
 
 def _changeable(data: Data) -> list[str]:
     event = views.is_event(str(data.get("kind") or "other"))
     return [n for n in EDITABLE if event or n not in ("place", "capacity")]
-
-
-def _keep(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
-    return dict(data)
 
 
 def _declare() -> dict[str, Step]:
@@ -470,12 +520,18 @@ def _declare() -> dict[str, Step]:
         Step(
             "preview",
             _ask_preview,
-            read_button=lambda data, raw: raw if raw in ("send", "cancel", "edit") else None,
-            store=_keep,
-            effect=_cancel_draft,
+            read_button=lambda data, raw: raw if raw in PREVIEW_CHOICES else None,
+            store=_store_preview,
+            effect=_preview_effect,
             then=_after_preview,
             view=_preview_counts,
             before=_before_preview,
+        ),
+        _text_step(
+            "send_at",
+            _read_send_at,
+            ask=_ask_send_at,
+            then=lambda data, value: "preview",
         ),
     ]
     return {step.name: step for step in declared}
@@ -542,14 +598,47 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
         "created_by": ctx.user_id,
     }
     action = await action_store.create(ctx.session, values, ctx.now())
+    await ctx.clear_dialog()
+    await note(ctx, "action.create", action=action.id, title=action.title)
+    link = views.deep_link(ctx.settings.bot_username, action.code)
+    await reminders.reschedule(ctx, action)
+    await attendance.schedule(ctx, action)
+    send_at = data.get("send_at")
+    if send_at:
+        moment = datetime.fromisoformat(str(send_at))
+        if moment > ctx.now():  # else: its moment passed while the preview waited; send now
+            await ctx.schedule(
+                PUBLISH_TIMER,
+                f"a{action.id}",
+                moment,
+                chat_id=ctx.chat_id,
+                payload={"action_id": action.id, "locale": ctx.t.locale},
+                grace_seconds=None,
+            )
+            when = views.when_text(ctx.t, moment, action.timezone)
+            ctx.reply(
+                ctx.t("actions.scheduled", id=action.id, title=action.title, when=when, link=link)
+            )
+            return
     people = await action_store.audience(ctx.session, action.audience, action.kind)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
-    await ctx.clear_dialog()
-    await note(ctx, "action.create", action=action.id, title=action.title)
     await note(ctx, "action.send", action=action.id, title=action.title, recipients=len(people))
-    link = views.deep_link(ctx.settings.bot_username, action.code)
     ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
     await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)
-    await reminders.reschedule(ctx, action)
-    await attendance.schedule(ctx, action)
+
+
+@router.timer(PUBLISH_TIMER)
+async def publish_later(ctx: Context) -> None:
+    """Sends a scheduled action to its audience and groups, with the coordinator's report."""
+    payload = ctx.event.payload or {}
+    action = await action_store.get(ctx.session, int(payload.get("action_id", 0)))
+    if action is None or not views.is_live(action, ctx.now()):
+        return
+    ctx.use_locale(str(payload.get("locale") or ctx.settings.default_locale))
+    people = await action_store.audience(ctx.session, action.audience, action.kind)
+    known = {g.chat_id for g in await group_store.active(ctx.session)}
+    chosen = [g for g in action.group_ids if g in known]
+    await note(ctx, "action.send", action=action.id, title=action.title, recipients=len(people))
+    ctx.reply(ctx.t("actions.scheduled_sent", id=action.id, title=action.title))
+    await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)

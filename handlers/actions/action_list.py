@@ -226,6 +226,7 @@ async def _end(ctx: Context, action: Action, status: str) -> None:
     await note(ctx, kind, action=action.id, title=action.title)
     await reminders.drop(ctx, action)
     await attendance.drop(ctx, action, keep_thanks=status == action_store.CLOSED)
+    await ctx.cancel_timers(action_dialog.PUBLISH_TIMER, f"a{action.id}")
     await broadcast_store.stop_all(ctx.session, action.id)
     await live.refresh(ctx, action)
     if status == action_store.CANCELLED:

@@ -41,6 +41,7 @@ async def meeting(
     *,
     capacity: str | None = None,
     group: bool = True,
+    send: bool = True,
 ) -> None:
     """Creates and sends a meeting in 3 days (posted in the coalition's group if `group`)."""
     if group:
@@ -62,7 +63,8 @@ async def meeting(
     if group:
         await coordinator.press("Coalition")
         await coordinator.press("Done ✔")
-    await coordinator.press("✅ Send it")
+    if send:
+        await coordinator.press("✅ Send it")
 
 
 async def people(storage: Storage, conversation: Conversation, *ids: int) -> list[Someone]:
@@ -300,3 +302,33 @@ async def test_add_to_calendar_sends_the_event_in_the_person_s_time_zone(
     assert str(event["summary"]) == "Vigil for survivors"
     assert str(event["location"]) == "Martyrs' Square"
     assert [c["tzid"] for c in calendar.walk("VTIMEZONE")] == ["America/Bogota"]
+
+
+async def test_a_test_first_then_a_broadcast_scheduled_for_later(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    (volunteer,) = await people(storage, conversation, 1)
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    await coordinator.press("🧪 Send me a test")
+    (test,) = [m for m in coordinator.messages if m.text.startswith("🧪 <b>Test</b>")]
+    assert "Vigil for survivors" in test.text
+    assert "🕒 Send later" in coordinator.last.labels
+    await coordinator.press("🕒 Send later")
+    assert "When should it be sent?" in coordinator.last.text
+    await coordinator.send(in_days(clock, 4))
+    assert "not before the action's start" in coordinator.messages[-2].text
+    beirut = ZoneInfo("Asia/Beirut")
+    tomorrow = (clock.now() + timedelta(days=1)).astimezone(beirut).strftime("%Y-%m-%d %H:%M")
+    await coordinator.send(tomorrow)
+    assert "🕒 It will be sent on" in coordinator.last.text
+    await coordinator.press("🕒 Schedule it")
+    assert "will be sent on" in coordinator.last.text
+    assert await _deliver(conversation) == 0
+    assert volunteer.messages == []
+    clock.advance(timedelta(days=1, minutes=1))
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert "Vigil for survivors" in volunteer.last.text and "Going" in volunteer.last.labels
+    assert any("is being sent now, as scheduled" in m.text for m in coordinator.messages[-3:])
