@@ -11,7 +11,9 @@
 - Errors: 403 fails the row and every pending row to that chat; a person who blocked the bot,
   deleted their account or never started it is recorded so, with the reason (a group the bot
   left is not a person); 5xx, timeouts and dropped connections are retried with exponential backoff
-  (up to `max_attempts`); a permanent 400 is recorded with Telegram's description.
+  (up to `max_attempts`); a permanent 400 is recorded with Telegram's description. An edit whose
+  message is gone ("message to edit not found") is posted anew, once, as a new message; an edit
+  of a message of a group that became a supergroup is dropped (ids start afresh there).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from handlers.kernel.ports import (
     ChatNotFound,
     Clock,
     Forbidden,
+    MessageGone,
     Messenger,
     MessengerError,
     NotInChat,
@@ -123,7 +126,9 @@ class MessengerTransport:
         if item.edit_of is not None:
             await self.messenger.edit_message(item.chat_id, item.edit_of, item.text, item.keyboard)
             return item.edit_of
-        sent = await self.messenger.send_message(item.chat_id, item.text, item.keyboard)
+        sent = await self.messenger.send_message(
+            item.chat_id, item.text, item.keyboard, thread_id=item.thread_id
+        )
         return sent.message_id
 
 
@@ -486,7 +491,15 @@ class DeliveryEngine:
             self._results.unreachable[item.chat_id] = why
             self._unreachable[item.chat_id] = why
         except ChatMigrated as exc:
-            self._results.moved.append((item.id, exc.new_chat_id))
+            if item.edit_of is None:
+                self._results.moved.append((item.id, exc.new_chat_id))
+            else:  # its message is in the old chat: the new one numbers its messages afresh
+                self._fail(item, "migrated", exc.description)
+        except MessageGone as exc:
+            if item.edit_of is not None and not item.keyboard_only:
+                self._results.reposted.append(item.id)  # posted anew, never edited forever
+            else:
+                self._fail(item, "bad_request", exc.description)
         except TransientError as exc:
             self._retry(item, exc.description)
         except ChatNotFound as exc:

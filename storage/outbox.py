@@ -139,11 +139,12 @@ class Results:
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # (row id, failure, detail)
     retry: list[tuple[int, datetime]] = field(default_factory=list)  # (row id, not before)
     moved: list[tuple[int, int]] = field(default_factory=list)  # (row id, new chat id)
+    reposted: list[int] = field(default_factory=list)  # edits whose message is gone: post anew
     unreachable: dict[int, str] = field(default_factory=dict)  # chat → why nothing more goes
     refs: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
-        lists = (self.sent, self.replied, self.failed, self.retry, self.moved)
+        lists = (self.sent, self.replied, self.failed, self.retry, self.moved, self.reposted)
         return sum(len(rows) for rows in lists)
 
     def merge(self, other: Results) -> None:
@@ -153,6 +154,7 @@ class Results:
         self.failed += other.failed
         self.retry += other.retry
         self.moved += other.moved
+        self.reposted += other.reposted
         self.unreachable |= other.unreachable
         self.refs |= other.refs
 
@@ -278,6 +280,12 @@ async def record(session: AsyncSession, results: Results, now: datetime) -> None
             .values(state=PENDING, chat_id=bindparam("chat")),
             [{"row": row, "chat": chat} for row, chat in results.moved],
         )
+    if results.reposted:
+        await session.execute(
+            update(_table)
+            .where(_c.id.in_(results.reposted))
+            .values(state=PENDING, edit_of=None, not_before=None)
+        )
     for why in set(results.unreachable.values()):
         chats = [chat for chat, reason in results.unreachable.items() if reason == why]
         await session.execute(
@@ -345,6 +353,26 @@ async def stop(session: AsyncSession, ref: str) -> int:
     )
     assert isinstance(result, CursorResult)
     return result.rowcount
+
+
+async def chat_migrated(session: AsyncSession, old_id: int, new_id: int) -> None:
+    """A group became a supergroup, whose message ids start afresh: an id of the old chat names
+    another message there, or none. Messages waiting for the group go to the new chat; edits of
+    its messages are stopped; the messages it was sent are no longer places to edit (their
+    message_id is forgotten), so whoever keeps a message current posts it again."""
+    await session.execute(
+        update(_table)
+        .where(_c.chat_id == old_id, _c.state == PENDING, _c.edit_of.is_(None))
+        .values(chat_id=new_id)
+    )
+    await session.execute(
+        update(_table)
+        .where(_c.chat_id == old_id, _c.state == PENDING, _c.edit_of.is_not(None))
+        .values(state=STOPPED, failure="migrated")
+    )
+    await session.execute(
+        update(_table).where(_c.chat_id == old_id, _c.state == SENT).values(message_id=None)
+    )
 
 
 async def stop_chat(session: AsyncSession, chat_id: int, why: str) -> int:

@@ -144,6 +144,15 @@ class BotApiMessenger:
         await _call(self.transport, payloads.ban_member(chat_id, user_id))
         await _call(self.transport, payloads.unban_member(chat_id, user_id))
 
+    async def member_status(self, chat_id: int, user_id: int) -> str:
+        """A person's status in a group (getChatMember)."""
+        member = await _call(self.transport, payloads.get_chat_member(chat_id, user_id))
+        return str(member.get("status") or "left")
+
+    async def member_count(self, chat_id: int) -> int:
+        """How many are in a group (getChatMemberCount)."""
+        return int(await _call(self.transport, payloads.get_member_count(chat_id)))
+
     async def set_commands(
         self,
         commands: Sequence[BotCommand],

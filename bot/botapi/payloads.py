@@ -248,6 +248,16 @@ def set_commands(
     return Call("setMyCommands", params)
 
 
+def get_chat_member(chat_id: int, user_id: int) -> Call:
+    """getChatMember."""
+    return Call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
+
+
+def get_member_count(chat_id: int) -> Call:
+    """getChatMemberCount."""
+    return Call("getChatMemberCount", {"chat_id": chat_id})
+
+
 def get_me() -> Call:
     """getMe."""
     return Call("getMe")

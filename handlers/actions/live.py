@@ -20,12 +20,15 @@ from handlers.actions.action_views import person_view, shown_status
 from handlers.kernel.context import Context, Services
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.ports import Messenger, MessengerError
+from handlers.kernel.routing import Router
 from storage import outbox
 from storage.actions import action_store, broadcast_store
 from storage.actions.action_models import Action
 from storage.outbox import Outgoing, SentMessage
 
 log = logging.getLogger(__name__)
+
+events = Router("actions-live-events")  # a group that became a supergroup
 
 
 def edits_ref(action_id: int) -> str:
@@ -121,3 +124,30 @@ async def _refresh_groups(services: Services, action_id: int) -> None:
             )
         except MessengerError as exc:  # not modified, deleted, or the bot left the group
             log.info("group post of action %s not refreshed: %r", action_id, exc)
+
+
+@events.on("migration")
+async def group_migrated(ctx: Context) -> None:
+    """Follows a group that became a supergroup: its open actions are posted there again (the
+    old posts' ids name nothing, or another message, in the new chat), and kept current there."""
+    new_id = ctx.event.migrate_to_chat_id
+    if new_id is None:
+        return
+    now = ctx.now()
+    t = translator(ctx.settings.default_locale)
+    for action in await action_store.open_in_group(ctx.session, ctx.chat_id):
+        action.group_ids = [new_id if g == ctx.chat_id else g for g in action.group_ids]
+        announced = [
+            b
+            for b in await broadcast_store.of_action(ctx.session, action.id)
+            if b.purpose == "announce"
+        ]
+        if not announced:
+            continue
+        standing = await action_store.standing(ctx.session, action.id)
+        text, keyboard = person_view(t, action, action.timezone, now, standing, None)
+        await ctx.enqueue(
+            [Outgoing(new_id, text, keyboard)],
+            purpose="broadcast",
+            ref=broadcast_store.ref(announced[-1].id),
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.kernel.context import Context
 from handlers.kernel.routing import Router
+from storage import outbox
 from storage.coalition import group_store, membership_store
 
 WELCOME_PAYLOAD = "group"  # /start payload of the welcome's link (kept with the registration)
@@ -56,3 +57,4 @@ async def group_migrated(ctx: Context) -> None:
     new_id = ctx.event.migrate_to_chat_id
     if new_id is not None:
         await group_store.migrated(ctx.session, ctx.chat_id, new_id, ctx.now())
+        await outbox.chat_migrated(ctx.session, ctx.chat_id, new_id)

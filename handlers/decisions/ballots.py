@@ -75,6 +75,7 @@ from handlers.kernel.ports import (
     BadRequest,
     Button,
     Keyboard,
+    MessageGone,
     MessageNotModified,
     Messenger,
     MessengerError,
@@ -218,7 +219,7 @@ async def voter(ctx: Context, decision: Decision) -> Volunteer | None:
     if (
         volunteer is not None
         and volunteer.status == ACTIVE
-        and await group_store.is_member(ctx.session, decision.chat_id, ctx.user_id)
+        and await in_group(ctx, decision.chat_id, ctx.user_id)
     ):
         return volunteer
     group = await group_store.get(ctx.session, decision.chat_id)
@@ -233,6 +234,40 @@ async def voter(ctx: Context, decision: Decision) -> Volunteer | None:
         )
     ctx.answer(ctx.t("decisions.not_counted"), alert=True)
     return None
+
+
+async def in_group(ctx: Context, chat_id: int, user_id: int) -> bool:
+    """Whether the person is in the group: known to be, or — someone who never spoke there —
+    as Telegram says (getChatMember), remembered for next time."""
+    if await group_store.is_member(ctx.session, chat_id, user_id):
+        return True
+    try:
+        status = await ctx.services.messenger.member_status(chat_id, user_id)
+    except MessengerError as exc:
+        log.info("membership of %s in %s unknown: %r", user_id, chat_id, exc)
+        return False
+    await group_store.set_member(ctx.session, chat_id, user_id, status, ctx.now())
+    return status in group_store.PRESENT
+
+
+MAX_LOOKUPS = 50  # members asked about when a decision opens (getChatMember each)
+
+
+async def find_members(ctx: Context, chat_id: int) -> None:
+    """When Telegram counts more people in the group than Chorus knows (getChatMemberCount),
+    asks about the registered, active volunteers not known there (at most MAX_LOOKUPS), so that
+    the eligible count includes members who never spoke."""
+    known = await group_store.members(ctx.session, chat_id)
+    try:
+        total = await ctx.services.messenger.member_count(chat_id)
+    except MessengerError as exc:
+        log.info("member count of %s unknown: %r", chat_id, exc)
+        return
+    if total <= len(known) + 1:  # + the bot
+        return
+    unknown = await group_store.registered_not_known(ctx.session, chat_id, MAX_LOOKUPS)
+    for user_id in unknown:
+        await in_group(ctx, chat_id, user_id)
 
 
 def refresh_later(ctx: Context, decision_id: int) -> None:
@@ -262,10 +297,17 @@ async def render(
     text, buttons = live_text(t, decision, snap), keyboard(t, decision, snap)
     if shown is not None and (text, buttons) == shown:
         return
-    with contextlib.suppress(MessageNotModified):
-        await services.messenger.edit_message(
-            decision.chat_id, decision.results_message_id, text, buttons
+    try:
+        with contextlib.suppress(MessageNotModified):
+            await services.messenger.edit_message(
+                decision.chat_id, decision.results_message_id, text, buttons
+            )
+    except MessageGone:  # deleted, or an id of a chat that is no more: posted anew, once
+        sent = await services.messenger.send_message(
+            decision.chat_id, text, buttons, thread_id=decision.thread_id
         )
+        async with services.sessionmaker() as session, session.begin():
+            await decision_store.set_results_message(session, decision_id, sent.message_id)
 
 
 async def create(ctx: Context, kind: str) -> None:
@@ -332,6 +374,7 @@ async def create(ctx: Context, kind: str) -> None:
         created_at=ctx.now(),
         closes_at=draft.closes_at,
     )
+    await find_members(ctx, ctx.chat_id)
     await note(ctx, "decision.open", decision=decision.id, question=decision.question)
     await schedule_timers(ctx, decision)
     publish(ctx, decision, await assess(ctx.session, decision))

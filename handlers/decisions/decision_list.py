@@ -270,10 +270,3 @@ async def close_due(ctx: Context) -> None:
     if decision is None or decision.status != decision_store.OPEN:
         return
     await ballots.close(ctx, decision, float(payload.get("late_seconds", 0.0)))
-
-
-@events.on("migration")
-async def group_migrated(ctx: Context) -> None:
-    """Follows a group that became a supergroup, with its decisions."""
-    if ctx.event.migrate_to_chat_id is not None:
-        await decision_store.move_chat(ctx.session, ctx.chat_id, ctx.event.migrate_to_chat_id)

@@ -4,6 +4,10 @@
   is paused — its close and reminders cancelled, its live results no longer edited, what waited
   in the outbox for the group stopped — and whoever started it is told privately. Added back,
   the bot resumes them (a deadline passed meanwhile closes them at once) and says so.
+- The group becomes a supergroup: a new chat id, and message ids that start afresh there. The
+  decisions follow it; an open one is posted again in the new chat (a new native poll, a new
+  live results message: the old poll cannot be stopped in a chat that is no more, and an old
+  message id would name another message of the new chat). Ballots cast so far still count.
 """
 
 from __future__ import annotations
@@ -49,8 +53,23 @@ async def _resume(ctx: Context) -> None:
         decision.status = decision_store.OPEN
         await ctx.session.flush()
         await ballots.schedule_timers(ctx, decision)
-        ballots.refresh_later(ctx, decision.id)
+        if decision.results_message_id is None:  # it moved meanwhile: nothing to edit there
+            ballots.publish(ctx, decision, await ballots.assess(ctx.session, decision))
+        else:
+            ballots.refresh_later(ctx, decision.id)
         await _tell_author(ctx, decision, "decisions.resumed")
+
+
+@events.on("migration")
+async def group_migrated(ctx: Context) -> None:
+    """Follows a group that became a supergroup, and posts its open decisions there again."""
+    new_id = ctx.event.migrate_to_chat_id
+    if new_id is None:
+        return
+    for decision in await decision_store.move_chat(ctx.session, ctx.chat_id, new_id):
+        if decision.status == decision_store.OPEN:
+            await ballots.schedule_timers(ctx, decision)  # their chat is the new one now
+            ballots.publish(ctx, decision, await ballots.assess(ctx.session, decision))
 
 
 async def _tell_author(ctx: Context, decision: Decision, key: str) -> None:

@@ -236,6 +236,15 @@ class Messenger(Protocol):
         ban; otherwise a MessengerError (BadRequest "not enough rights", Forbidden …)."""
         ...
 
+    async def member_status(self, chat_id: int, user_id: int) -> str:
+        """A person's status in a group as Telegram says (getChatMember): creator,
+        administrator, member, restricted, left or kicked."""
+        ...
+
+    async def member_count(self, chat_id: int) -> int:
+        """How many are in a group, bots included (getChatMemberCount)."""
+        ...
+
     async def set_commands(
         self,
         commands: Sequence[BotCommand],

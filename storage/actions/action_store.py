@@ -77,6 +77,12 @@ async def find(session: AsyncSession, reference: str) -> Action | None:
     return await by_code(session, cleaned.lower())
 
 
+async def open_in_group(session: AsyncSession, chat_id: int) -> list[Action]:
+    """The open actions posted in a group, oldest first."""
+    rows = await session.scalars(select(Action).where(Action.status == OPEN).order_by(Action.id))
+    return [action for action in rows if chat_id in (action.group_ids or [])]
+
+
 async def recent(session: AsyncSession, limit: int = 20) -> Sequence[Action]:
     """The latest actions, newest first."""
     return (await session.scalars(select(Action).order_by(Action.id.desc()).limit(limit))).all()

@@ -128,6 +128,19 @@ async def members(session: AsyncSession, chat_id: int) -> list[int]:
     return list(rows)
 
 
+async def registered_not_known(session: AsyncSession, chat_id: int, limit: int) -> list[int]:
+    """Active registered volunteers of whom nothing is known in this group (never seen there,
+    no member update), up to `limit`."""
+    known = select(GroupMember.user_id).where(GroupMember.chat_id == chat_id)
+    rows = await session.scalars(
+        select(Volunteer.user_id)
+        .where(Volunteer.status == "active", Volunteer.user_id.not_in(known))
+        .order_by(Volunteer.user_id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def seen(
     session: AsyncSession, chat_id: int, title: str, kind: str, user_id: int, now: datetime
 ) -> None:

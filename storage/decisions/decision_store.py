@@ -55,6 +55,14 @@ async def set_messages(
         await session.flush()
 
 
+async def set_results_message(session: AsyncSession, decision_id: int, message_id: int) -> None:
+    """Remembers the live results message posted anew (the old one was gone)."""
+    decision = await session.get(Decision, decision_id)
+    if decision is not None:
+        decision.results_message_id = message_id
+        await session.flush()
+
+
 async def cast(
     session: AsyncSession,
     decision_id: int,
@@ -215,11 +223,19 @@ async def in_chat(session: AsyncSession, chat_id: int, status: str) -> Sequence[
     ).all()
 
 
-async def move_chat(session: AsyncSession, old_id: int, new_id: int) -> None:
-    """Follows a group that became a supergroup."""
-    for decision in await session.scalars(select(Decision).where(Decision.chat_id == old_id)):
+async def move_chat(session: AsyncSession, old_id: int, new_id: int) -> Sequence[Decision]:
+    """Follows a group that became a supergroup, whose message ids start afresh: the decisions'
+    messages in the old chat are forgotten (an old id would name another message there). Returns
+    the decisions moved."""
+    moved = (await session.scalars(select(Decision).where(Decision.chat_id == old_id))).all()
+    for decision in moved:
         decision.chat_id = new_id
+        decision.thread_id = None
+        decision.poll_message_id = None
+        decision.results_message_id = None
+        decision.final_message_id = None
     await session.flush()
+    return moved
 
 
 async def eligible(session: AsyncSession, chat_id: int) -> Sequence[Volunteer]:

@@ -98,3 +98,57 @@ async def test_a_removed_bot_pauses_the_groups_votes_and_tells_their_author(
     assert "Venue?" in (back.text or "")
     final = await coral.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
     assert "Venue?" in (final.text or "")
+
+
+async def test_a_migrated_group_gets_its_vote_again_and_old_ids_touch_nothing(
+    chorus: ChorusUnderTest,
+) -> None:
+    coral = chorus.coordinator
+    amira, bilal = await chorus.person("Amira"), await chorus.person("Bilal")
+    await register(chorus, coral, amira, bilal)
+    old = await chorus.sandbox.create_group("Coalition", [coral, amira, bilal])
+    await coral.send("/poll Venue? | Hall | Park | in 3h", chat=old)
+    old_poll = await coral.wait_for_message(lambda m: m.poll is not None, chat=old)
+    await coral.wait_for_message(showing("Rule:"), chat=old)
+    group = await old.migrate()
+    poll = await coral.wait_for_message(
+        lambda m: m.poll is not None, chat=group, since_last_action=False
+    )
+    await coral.wait_for_message(showing("Venue?"), chat=group, since_last_action=False)
+    await coral.send("/poll Other? | A | B | anonymous | in 1h", chat=group)
+    await coral.wait_for_message(showing("Anonymous vote"), chat=group)
+    await amira.press("A", chat=group)
+    await chorus.advance(timedelta(hours=1, seconds=1))
+    other = await coral.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
+    await amira.vote(old_poll, [0])  # in the old group's poll: nothing of the new chat changes
+    await bilal.vote(poll, [1])  # the new poll counts
+    await coral.wait_for_message(showing("Park — 1"), chat=group, since_last_action=False)
+    await chorus.advance(timedelta(hours=2))
+    final = await coral.wait_for_message(
+        lambda m: "Result:" in (m.text or "") and "Venue?" in (m.text or ""),
+        chat=group,
+        since_last_action=False,
+    )
+    assert "Park" in (final.text or "")
+    kept = await chorus.sandbox.message(group.id, other.message_id)
+    assert "Other?" in (kept.text or "") and "Venue?" not in (kept.text or "")
+    stopped = [r["params"] for r in await chorus.sandbox.requests("stopPoll")]
+    assert {"chat_id": group.id, "message_id": poll.message_id} in [
+        {"chat_id": p["chat_id"], "message_id": p["message_id"]} for p in stopped
+    ]
+
+
+async def test_a_member_who_never_spoke_counts_and_may_vote(chorus: ChorusUnderTest) -> None:
+    coral = chorus.coordinator
+    amira, bilal = await chorus.person("Amira"), await chorus.person("Bilal")
+    await register(chorus, coral, amira)
+    # The bot is no admin: Telegram sends it no member updates; Amira and Bilal never spoke.
+    group = await chorus.sandbox.create_group("Coalition", [coral, amira, bilal], type="supergroup")
+    await coral.send("/poll Venue? | Hall | Park | anonymous | in 1h", chat=group)
+    live = await coral.wait_for_message(showing("Anonymous vote"), chat=group)
+    assert "0 of 2 eligible members" in (live.text or "")  # Coral and Amira
+    answer = await amira.press("Hall", chat=group)
+    assert answer is not None and answer.text == "Vote recorded: Hall"
+    await register(chorus, bilal)  # registers once the vote is open: asked about as he votes
+    answer = await bilal.press("Park", chat=group)
+    assert answer is not None and answer.text == "Vote recorded: Park"

@@ -11,7 +11,7 @@ from handlers.kernel.events import GROUP_ANONYMOUS_BOT_ID, Chat, ChatType, Event
 from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
-from tests.support.groups import CountingMessenger, Group
+from tests.support.groups import CountingMessenger, Group, make_volunteer
 from tests.support.recording import Conversation, Someone
 
 TOPIC = 77
@@ -126,3 +126,57 @@ async def test_removing_the_bot_pauses_votes_until_it_is_back(
     assert "I am back" in coral.last.text
     await close_all(conversation, clock, timedelta(seconds=1))
     assert "Result:" in group.find("Venue?").text
+
+
+async def test_a_migrated_groups_open_vote_is_posted_again_in_the_supergroup(
+    conversation: Conversation, messenger: CountingMessenger, coral: Someone
+) -> None:
+    old = Group(conversation, chat_id=-4001)
+    new = Group(conversation, chat_id=-100_4001)
+    (amira,) = await members(conversation, old, "Amira")
+    await old.say(coral, "/poll Venue? | Hall | Park | in 1h")
+    await old.say(coral, "/poll Other? | A | B | anonymous | in 1h")
+    migration = Event(
+        conversation.next_update_id(),
+        EventKind.MIGRATION,
+        coral.person,
+        old.chat,
+        migrate_to_chat_id=new.id,
+    )
+    await conversation.dispatcher.feed(migration)
+    assert [m.text for m in new.messages if m.text == "Venue?"]  # a new native poll
+    assert new.find("Venue?").keyboard  # and its live results, buttons and all
+    assert new.find("Other?").labels[:2] == ["A", "B"]
+    await new.press(amira, "A")
+    await conversation.dispatcher.services.edits.flush()
+    assert "1 of" in new.find("Other?").text
+    assert not any(m.edited for m in old.messages if "Other?" in m.text)
+
+
+async def test_a_registered_member_never_seen_in_the_group_may_vote(
+    conversation: Conversation, messenger: CountingMessenger, group: Group, coral: Someone
+) -> None:
+    amira, bilal = conversation.person("Amira"), conversation.person("Bilal")
+    await make_volunteer(conversation, amira)
+    await make_volunteer(conversation, bilal)
+    await group.say(coral, "/poll Venue? | Hall | Park | in 1h")  # a native poll
+    poll = next(m for m in group.messages if m.text == "Venue?")
+    messenger.members[(group.id, amira.person.id)] = "member"  # as Telegram knows it
+    messenger.members[(group.id, bilal.person.id)] = "left"
+    await group.answer_poll(amira, f"poll{poll.message_id}", (0,))
+    await group.answer_poll(bilal, f"poll{poll.message_id}", (1,))
+    await conversation.dispatcher.services.edits.flush()
+    live = group.find("Rule:")
+    assert "Hall</b> — 1" in live.text and "Park</b> — 0" in live.text
+    assert "not counted" in bilal.last.text
+
+
+async def test_members_who_never_spoke_are_counted_as_eligible(
+    conversation: Conversation, messenger: CountingMessenger, group: Group, coral: Someone
+) -> None:
+    people = [conversation.person(name) for name in ("Amira", "Bilal", "Chadi")]
+    for someone in people:
+        await make_volunteer(conversation, someone)
+        messenger.members[(group.id, someone.person.id)] = "member"
+    await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 1h")
+    assert "0 of 3 eligible members" in group.find("Venue?").text

@@ -45,6 +45,7 @@ class RecordingMessenger:
         self.commands: dict[tuple[str, str | None, int | None], list[BotCommand]] = {}
         self.removed: list[tuple[int, int]] = []  # (group, person) removed from groups
         self.not_admin: set[int] = set()  # groups where the bot may not remove anyone
+        self.members: dict[tuple[int, int], str] = {}  # (group, person): status per Telegram
         self._ids = itertools.count(1)
 
     def _find(self, chat_id: int, message_id: int) -> Shown:
@@ -133,6 +134,16 @@ class RecordingMessenger:
         if chat_id in self.not_admin:
             raise BadRequest("Bad Request: not enough rights to restrict/unrestrict chat member")
         self.removed.append((chat_id, user_id))
+
+    async def member_status(self, chat_id: int, user_id: int) -> str:
+        return self.members.get((chat_id, user_id), "left")
+
+    async def member_count(self, chat_id: int) -> int:
+        return 1 + sum(
+            1
+            for (chat, _), status in self.members.items()
+            if chat == chat_id and status not in ("left", "kicked")
+        )
 
     async def set_commands(
         self,
