@@ -12,6 +12,7 @@ from handlers.actions import (
     reminders,
     roster,
     rsvp,
+    safety,
 )
 from handlers.coalition import (
     audit,
@@ -43,6 +44,7 @@ def build_router() -> Router:
         rsvp.router,
         attendance.router,
         ics.router,
+        safety.router,
         polls.router,
         consensus.router,
         decision_list.router,

@@ -32,6 +32,8 @@ KNOWN = frozenset(
         "action.edit",
         "action.cancel",
         "action.close",
+        "action.safety_on",
+        "action.safety_off",
         "decision.open",
         "decision.close",
         "decision.extend",

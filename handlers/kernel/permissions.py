@@ -133,6 +133,7 @@ COMMANDS: dict[str, Rule] = {
     "newaction": Rule("actions.manage"),
     "actions": Rule("actions.manage"),
     "roster": Rule("actions.manage"),
+    "safety": Rule("actions.manage"),  # mark an event risky: the safety check-in (issue 16)
     "poll": Rule(PUBLIC, GROUP),  # who may start one: may_start_decision
     "consensus": Rule(PUBLIC, GROUP),
     "decisions": Rule(PUBLIC, GROUP),  # the export and the settings: decisions.manage
@@ -144,6 +145,7 @@ COMMANDS: dict[str, Rule] = {
     "applications": Rule("applications.review"),
     "stats": Rule("stats.view"),
     "report": Rule(PUBLIC),  # registered volunteers: checked by the handler, as /profile
+    "buddy": Rule(REGISTERED),  # a safety buddy for a risky event they are going to
     "mydata": Rule(PUBLIC),
     "forget": Rule(PUBLIC),
     "vanish": Rule(PUBLIC),  # /forget, after leaving every group (may_forget)
@@ -164,6 +166,9 @@ BUTTONS: dict[str, Rule] = {
     "rv": Rule(REGISTERED, ANYWHERE),  # rv:<action>:<answer>
     "mk": Rule(REGISTERED),  # mk:<kind>:<off|on> ("Less like this" on a call to action)
     "cf": Rule(REGISTERED),  # cf:<action>:<yes|no> ("Still coming?")
+    "sf": Rule("actions.manage"),  # sf:<action>:<minutes> (risky or not: /safety)
+    "sb": Rule(REGISTERED),  # sb:<action> — a buddy invitation; the handler checks Going
+    "sk": Rule(REGISTERED),  # sk:<action>:<safe|help> — their own check-in only
     "ck": Rule("actions.manage"),  # ck:<action>:<user>:<a|n|w|v> (check-in)
     "fb": Rule(REGISTERED),  # fb:<action>:<rating> (how it went)
     "ic": Rule(REGISTERED),  # ic:<action> (Add to calendar: an .ics file)

@@ -215,3 +215,37 @@ async def test_add_to_calendar_sends_an_ics_file(chorus: ChorusUnderTest) -> Non
     content = await chorus.sandbox.download(sent.document)
     assert b"BEGIN:VEVENT" in content and b"TZID=America/Bogota" in content
     assert "America/Bogota" in (sent.caption or "")
+
+
+async def test_a_risky_event_s_silent_participant_alerts_their_buddy(
+    chorus: ChorusUnderTest,
+) -> None:
+    """The safety check-in (issue 16): a buddy accepts by the invitation's link; at the end
+    "Are you safe?"; an hour of silence alerts the buddy and the host; "I am safe" clears it."""
+    ada = await _volunteer(chorus, "Ada")
+    bruno = await _volunteer(chorus, "Bruno", "fr")
+    await _meeting(chorus, capacity=None, group=False)
+    await _original(ada)
+    await ada.press("Going")
+    coordinator = chorus.coordinator
+    await coordinator.send("/safety 1")
+    await _says(coordinator, "Not marked as risky")
+    await coordinator.press("⚠️ 1 hour")
+    await _says(coordinator, "Marked as risky")
+    await _says(ada, "is marked as risky")
+    await ada.press("🤝 Name a buddy")
+    invitation = await ada.wait_for_message(lambda m: "asks you to be their safety buddy" in m.text)
+    link = next(b.url for row in invitation.buttons for b in row if b.url)
+    await bruno.send("/start " + link.rsplit("start=", 1)[1])
+    await _says(bruno, "binôme de sécurité de Ada")
+    await _says(ada, "Bruno is your safety buddy")
+
+    _, at = await _at(chorus)
+    await chorus.advance(at + timedelta(hours=2, minutes=1) - chorus.clock.now())  # type: ignore[operator]
+    await _says(ada, "Are you safe?")
+    await chorus.advance(timedelta(hours=1, minutes=1))
+    alert = await _says(bruno, "n’a pas répondu")
+    assert "Ada" in alert
+    await _says(coordinator, "has not answered the safety check-in")
+    await ada.press("✅ I am safe")
+    await _says(bruno, "indique être en sécurité")

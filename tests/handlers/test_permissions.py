@@ -155,7 +155,7 @@ EVERYONE = [
     "forget",
     "vanish",
 ]
-COORDINATING = ["newaction", "actions", "roster"]
+COORDINATING = ["newaction", "actions", "roster", "safety"]
 LEADING = ["promote", "demote", "coalition", "audit"]
 MENUS = {
     "": EVERYONE,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.app import Storage
 from handlers.kernel.ports import ShiftedClock
 from storage import outbox
-from storage.actions import action_store, broadcast_store
+from storage.actions import action_store, broadcast_store, safety_store
 from storage.coalition import audit_store, group_store, role_store
 from storage.decisions import decision_store
 from storage.models import Volunteer
@@ -133,6 +133,11 @@ async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
             "reasons": [[NAME, "Because"]],
         }
         await decision_store.close(session, closed, result, now)
+        # The safety check-in: Nina's own, and Nina as Omar's buddy.
+        await safety_store.mark(session, action.id, 60, NINA, now)
+        await safety_store.ensure(session, action.id, NINA, now)
+        buddying = await safety_store.ensure(session, action.id, OTHER, now)
+        buddying.buddy_id = NINA
         await group_store.joined(session, -500, "Coalition", "supergroup", now)
         await group_store.set_member(session, -500, NINA, "member", now)
         await role_store.grant(session, NINA, "treasurer", now, granted_by=COORDINATOR_ID)
