@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.botapi.patience import patient
 from bot.config import ConfigError, Settings, sqlite_path
 from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport, Transport
 from bot.inbox import Inbox
@@ -153,7 +154,7 @@ async def prepare(
         raise ConfigError(f"TELEGRAM_API_URL: cannot reach the Bot API: {exc}") from exc
     services = Services(
         sessionmaker=storage.sessionmaker,
-        messenger=runtime.messenger,
+        messenger=patient(runtime.messenger),  # direct posts wait out flood control
         clock=clock,
         settings=HandlerSettings(
             admin_ids=settings.admin_ids,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from handlers.actions.action_views import count_label
 from handlers.coalition.audit import note
-from handlers.kernel import csv_export, limits, names, permissions
+from handlers.kernel import csv_export, failures, limits, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator, escape
-from handlers.kernel.ports import Button, Messenger
+from handlers.kernel.ports import Button, Messenger, MessengerError
 from handlers.kernel.routing import Router
 from storage.actions import action_store
 from storage.actions.action_models import Action, Rsvp
@@ -107,8 +107,14 @@ async def show(ctx: Context, action: Action) -> None:
         caption = t("roster.file_caption", title=action.title)
         name = csv_export.file_name(f"roster-{action.id}", ctx.now(), ctx.user_id)
 
+        services, thread = ctx.services, ctx.event.thread_id
+
         async def send_file(messenger: Messenger) -> None:
-            await messenger.send_document(chat_id, name, content, caption)
+            try:
+                await messenger.send_document(chat_id, name, content, caption, thread_id=thread)
+            except MessengerError as exc:  # flood control already waited out: say so
+                text = t("roster.file_failed", reason=failures.reason(t, exc))
+                await failures.tell(services, chat_id, text, thread_id=thread)
 
         ctx.after_commit(send_file)
 

@@ -66,7 +66,7 @@ from handlers.decisions.vote_rules import (
     parse_share,
     tally,
 )
-from handlers.kernel import deadlines
+from handlers.kernel import deadlines, failures
 from handlers.kernel.context import Context, Services
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.invalid_input import InvalidInput
@@ -74,6 +74,8 @@ from handlers.kernel.permissions import may_start_decision
 from handlers.kernel.ports import (
     BadRequest,
     Button,
+    ChatNotFound,
+    Forbidden,
     Keyboard,
     MessageGone,
     MessageNotModified,
@@ -394,6 +396,7 @@ def publish(ctx: Context, decision: Decision, snap: Snapshot) -> None:
     services = ctx.services
     t = translator(decision.locale)
     text, buttons = live_text(t, decision, snap), keyboard(t, decision, snap)
+    author_locale = ctx.t.locale
 
     async def _publish(messenger: Messenger) -> None:
         poll_id: str | None = None
@@ -415,10 +418,16 @@ def publish(ctx: Context, decision: Decision, snap: Snapshot) -> None:
             results = await messenger.send_message(
                 decision.chat_id, text, buttons, thread_id=decision.thread_id
             )
-        except MessengerError as exc:
+        except MessengerError as exc:  # flood control already waited out (bot/botapi/patience)
             log.warning("decision %s could not be published: %r", decision.id, exc)
             async with services.sessionmaker() as session, session.begin():
                 await decision_store.fail(session, decision.id, services.clock.now())
+            told, chat, thread = t, decision.chat_id, decision.thread_id
+            if isinstance(exc, Forbidden | ChatNotFound):  # not in the group: privately
+                told, chat, thread = translator(author_locale), decision.created_by, None
+            why = failures.reason(told, exc)
+            said = told("decisions.publish_failed", question=decision.question, reason=why)
+            await failures.tell(services, chat, said, thread_id=thread)
             return
         await _remember(services, decision.id, poll_id, poll_message_id, results.message_id)
         # A vote handled while the message was on its way found no message to edit: show it.
@@ -504,10 +513,19 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
                 log.info("results of decision %s not edited: %r", decision.id, exc)
         row, thread = outcome_row(t, decision), decision.thread_id
         try:
-            sent = await messenger.send_message(decision.chat_id, result, row, thread_id=thread)
-        except BadRequest as exc:  # still refused (too long, too many entities): the short form
-            log.warning("result of decision %s refused, sent short: %r", decision.id, exc)
-            sent = await messenger.send_message(decision.chat_id, short, row, thread_id=thread)
+            try:
+                sent = await messenger.send_message(decision.chat_id, result, row, thread_id=thread)
+            except BadRequest as exc:  # still refused (too long, too many entities): short form
+                log.warning("result of decision %s refused, sent short: %r", decision.id, exc)
+                sent = await messenger.send_message(decision.chat_id, short, row, thread_id=thread)
+        except MessengerError as exc:  # flood control already waited out: tell who started it
+            log.warning("result of decision %s not posted: %r", decision.id, exc)
+            why = failures.reason(t, exc)
+            said = t(
+                "decisions.result_failed", question=decision.question, reason=why, result=short
+            )
+            await failures.tell(services, decision.created_by, said)
+            return
         async with services.sessionmaker() as session, session.begin():
             await decision_store.set_final_message(session, decision.id, sent.message_id)
         try:

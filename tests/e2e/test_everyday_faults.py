@@ -50,3 +50,23 @@ async def test_a_result_with_long_names_is_posted_whole(chorus: ChorusUnderTest)
     )
     assert "Adopted: Park" in (final.text or "")
     assert sunflowers in (final.text or "") and "more" in (final.text or "")
+
+
+async def test_a_new_vote_waits_out_flood_control(chorus: ChorusUnderTest) -> None:
+    """Kind 5: one 429 on the group's sendMessage as /poll posts the vote: the vote is posted
+    after retry_after, not lost; past the bound, its author is told why."""
+    coral = chorus.coordinator
+    group, (amira,) = await coalition(chorus, "Amira")
+    await chorus.sandbox.add_fault(
+        "sendMessage", chat_id=group.id, error_code=429, retry_after=1, count=1
+    )
+    await coral.send("/poll Venue? | Hall | Park | anonymous | in 2h", chat=group)
+    await coral.wait_for_message(lambda m: "Anonymous vote" in (m.text or ""), chat=group)
+    answer = await amira.press("Hall", chat=group)
+    assert answer is not None and answer.text == "Vote recorded: Hall"
+    await chorus.sandbox.add_fault(
+        "sendMessage", chat_id=group.id, error_code=429, retry_after=1, count=5
+    )
+    await coral.send("/poll Lunch? | Soup | Salad | anonymous | in 2h", chat=group)
+    told = await _says(coral, "could not post the vote “Lunch?”", chat=group, timeout=PATIENCE)
+    assert "Telegram kept asking me to slow down" in told
