@@ -33,6 +33,7 @@ async def test_a_result_with_long_names_is_posted_whole(chorus: ChorusUnderTest)
     Telegram's 4096 units after entity parsing, by naming fewer voters, not by cutting markup."""
     coral = chorus.coordinator
     sunflowers = "🌻" * 60
+    await chorus.sandbox.set_rate_limits(enabled=False)  # lengths, not pacing, are tested here
     group, people = await coalition(chorus, *(f"{sunflowers}{i}" for i in range(40)))
     await coral.send("/poll Venue? | Hall | Park | in 2h", chat=group)
     poll = await coral.wait_for_message(lambda m: m.poll is not None, chat=group)
