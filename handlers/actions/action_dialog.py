@@ -332,12 +332,12 @@ def _shown_groups(t: Translator, data: Data, value: Any) -> str:
 
 
 async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
-    people = len(
-        await action_store.audience(
-            ctx.session, dict(data.get("audience") or {}), str(data["kind"])
-        )
+    people = await action_store.audience(
+        ctx.session, dict(data.get("audience") or {}), str(data["kind"])
     )
-    return {"people": people}
+    covered = {ctx.t.locale, *(data.get("translations") or {})}
+    fallback = sum(1 for p in people if p.language not in covered)
+    return {"people": len(people), "fallback": fallback}
 
 
 def _before_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> list[Message]:
@@ -354,6 +354,11 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
     if group_count:
         lines.append(t.plural("actions.preview_groups", group_count))
     lines.append(t("actions.preview_reminders", when=views.reminders_text(t, data["reminders"])))
+    languages = [t.locale, *sorted(data.get("translations") or {})]
+    lines.append(t("actions.preview_languages", languages=t.join(map(t.language_name, languages))))
+    if data.get("fallback"):
+        own = t.language_name(t.locale)
+        lines.append(t.plural("actions.preview_fallback", int(data["fallback"]), language=own))
     send_at = data.get("send_at")
     if send_at:
         moment = datetime.fromisoformat(str(send_at))
@@ -370,13 +375,14 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
             [_button(kind, "preview", "later", t("actions.send_later"))],
         ]
     rows += [
+        [_button(kind, "preview", "lang", t("actions.add_language"))],
         [_button(kind, "preview", "test", t("actions.send_test"))],
         [_button(kind, "preview", "cancel", t("actions.cancel_draft"))],
     ]
     return Html("\n".join(lines)), rows
 
 
-PREVIEW_CHOICES = ("send", "cancel", "edit", "test", "later", "now")
+PREVIEW_CHOICES = ("send", "cancel", "edit", "test", "later", "now", "lang")
 
 
 async def _preview_effect(ctx: Context, data: Data, value: Any) -> None:
@@ -406,7 +412,38 @@ def _after_preview(data: Data, value: Any) -> str | None:
         "test": "preview",
         "now": "preview",
         "later": "send_at",
+        "lang": "tr_lang",
     }.get(value)
+
+
+def _ask_tr_lang(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    given = set(data.get("translations") or {})
+    rows = [
+        [_button(kind, "tr_lang", code, ("✅ " if code in given else "") + t.language_name(code))]
+        for code in SUPPORTED_LOCALES
+        if code != t.locale
+    ]
+    return t("actions.ask_tr_lang"), rows
+
+
+def _ask_tr_title(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    language = t.language_name(str(data["tr_lang"]))
+    return t("actions.ask_tr_title", language=language, max=views.TITLE_LIMITS[1]), None
+
+
+def _ask_tr_description(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    language = t.language_name(str(data["tr_lang"]))
+    return t("actions.ask_tr_description", language=language), None
+
+
+def _store_translated(field: str) -> Any:
+    def store(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+        language = str(data["tr_lang"])
+        versions = dict(data.get("translations") or {})
+        versions[language] = {**versions.get(language, {}), field: value}
+        return {**data, "translations": versions}
+
+    return store
 
 
 def _ask_send_at(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -527,6 +564,27 @@ def _declare() -> dict[str, Step]:
             view=_preview_counts,
             before=_before_preview,
         ),
+        Step(
+            "tr_lang",
+            _ask_tr_lang,
+            read_button=lambda data, raw: raw if raw in SUPPORTED_LOCALES else None,
+            key="tr_lang",
+            then=lambda data, value: "tr_title",
+        ),
+        _text_step(
+            "tr_title",
+            lambda ctx, data, text: typed_text.clean_line(text, views.TITLE_LIMITS),
+            ask=_ask_tr_title,
+            store=_store_translated("title"),
+            then=lambda data, value: "tr_description",
+        ),
+        _text_step(
+            "tr_description",
+            lambda ctx, data, text: typed_text.clean_block(text, views.DESCRIPTION_LIMITS),
+            ask=_ask_tr_description,
+            store=_store_translated("description"),
+            then=lambda data, value: "preview",
+        ),
         _text_step(
             "send_at",
             _read_send_at,
@@ -596,6 +654,8 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
         "group_ids": list(data.get("groups") or []),
         "reminder_minutes": list(data.get("reminders") or []),
         "created_by": ctx.user_id,
+        "language": ctx.t.locale,
+        "translations": dict(data.get("translations") or {}) or None,
     }
     action = await action_store.create(ctx.session, values, ctx.now())
     await ctx.clear_dialog()

@@ -147,12 +147,15 @@ def render(
     a `status` other than open ("ended", "closed", "cancelled") heads it."""
     data = _values(action)
     kind = str(data["kind"])
+    title, description, fallback = words_for(data, t.locale)
     lines = [] if status == action_store.OPEN else [t(f"actions.banner_{status}"), ""]
+    if fallback is not None:
+        lines += [t("actions.fallback_line", language=t.language_name(fallback)), ""]
     lines += [
         f"{KIND_ICONS.get(kind, '📌')} {t(f'actions.kind_{kind}')}",
-        f"<b>{escape(data['title'])}</b>",
+        f"<b>{escape(title)}</b>",
         "",
-        escape(data["description"]),
+        escape(description),
         "",
     ]
     at = data.get("at")
@@ -190,9 +193,29 @@ def places_text(t: Translator, capacity: int, standing: action_store.Standing) -
     return text
 
 
+def words_for(data: Mapping[str, Any], locale: str) -> tuple[str, str, str | None]:
+    """The title and description for a reader of `locale`: their language's version when the
+    coordinator gave one; otherwise the call's own words, with the language they are in when
+    that is not the reader's (None: no fallback to mention)."""
+    language = data.get("language")
+    version = (data.get("translations") or {}).get(locale)
+    if version and "title" in version and "description" in version:
+        return str(version["title"]), str(version["description"]), None
+    fallback = language if language and language != locale and data.get("translations") else None
+    return str(data["title"]), str(data["description"]), fallback
+
+
+def languages_of(data: Mapping[str, Any]) -> list[str]:
+    """The languages a call is written in: its own, then its translations'."""
+    own = data.get("language")
+    return [*([own] if own else []), *sorted(data.get("translations") or {})]
+
+
 def _values(action: Action | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(action, Action):
         return {
+            "language": action.language,
+            "translations": action.translations,
             "kind": action.kind,
             "title": action.title,
             "description": action.description,

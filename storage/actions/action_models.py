@@ -31,6 +31,8 @@ class Action(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(TrackedJSON, default=dict)
     group_ids: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)
     reminder_minutes: Mapped[list[Any]] = mapped_column(TrackedJSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(8))  # the call's own language (0013)
+    translations: Mapped[dict[str, Any] | None] = mapped_column(TrackedJSON)  # lang → text (0013)
     walk_ins: Mapped[list[Any] | None] = mapped_column(TrackedJSON, default=list)  # names (0012)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | cancelled | closed
     created_by: Mapped[int] = mapped_column(BigInteger)

@@ -332,3 +332,33 @@ async def test_a_test_first_then_a_broadcast_scheduled_for_later(
     await _deliver(conversation)
     assert "Vigil for survivors" in volunteer.last.text and "Going" in volunteer.last.labels
     assert any("is being sent now, as scheduled" in m.text for m in coordinator.messages[-3:])
+
+
+async def test_one_call_in_two_languages_reaches_each_person_in_theirs(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    now = clock.now()
+    await make_volunteer(storage, 1, now=now, name="Ann")
+    await make_volunteer(storage, 2, now=now, name="Marie", language="fr")
+    await make_volunteer(storage, 3, now=now, name="Paz", language="es")
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    assert "🌐 Written in: English." in coordinator.last.text
+    assert "2 recipients read other languages and will get it in English." in coordinator.last.text
+    await coordinator.press("🌐 Add a language")
+    await coordinator.press("Français")
+    await coordinator.send("Veillée pour les survivant·es")
+    await coordinator.send("Apportez des bougies.")
+    assert "🌐 Written in: English, Français." in coordinator.last.text
+    assert "1 recipient reads another language" in coordinator.last.text
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    ann, marie, paz = (messenger.chats[i][-1].text for i in (1, 2, 3))
+    assert "Vigil for survivors" in ann and "🌐" not in ann
+    assert "Veillée pour les survivant·es" in marie and "Apportez des bougies." in marie
+    assert "Vigil" not in marie and "🌐" not in marie
+    assert "Vigil for survivors" in paz
+    assert "No está redactado en tu idioma: aquí lo tienes en English." in paz
