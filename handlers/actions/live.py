@@ -24,6 +24,7 @@ from handlers.kernel.routing import Router
 from storage import outbox
 from storage.actions import action_store, broadcast_store
 from storage.actions.action_models import Action
+from storage.coalition import group_store
 from storage.outbox import Outgoing, SentMessage
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ async def _messages(
     others = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose != "announce"}
     others.add(promoted_ref(action_id))
     sent = await outbox.sent_messages(session, originals | others)
+    # A group the bot was removed from is not written to: its posts wait until it is back.
+    gone = await group_store.absent(session, {m.chat_id for m in sent if m.chat_id < 0})
+    sent = [m for m in sent if m.chat_id not in gone]
     return [m for m in sent if m.ref in originals], [m for m in sent if m.ref in others]
 
 

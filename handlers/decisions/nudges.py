@@ -15,6 +15,7 @@ from handlers.decisions import ballots
 from handlers.kernel import quiet_hours
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
+from handlers.kernel.events import GROUP_ANONYMOUS_BOT_ID
 from handlers.kernel.i18n import translator
 from handlers.kernel.permissions import may_manage_decision, refusal
 from handlers.kernel.ports import Button
@@ -138,6 +139,8 @@ async def _rescue_quorum(ctx: Context, decision: Decision) -> None:
     is told, privately, with one extension of a day they may take (once per decision)."""
     snap = await ballots.assess(ctx.session, decision)
     if not snap.needed or snap.voters >= snap.needed or RESCUE in decision.nudged:
+        return
+    if decision.created_by == GROUP_ANONYMOUS_BOT_ID:  # an anonymous admin: nobody to write to
         return
     author = (await decision_store.people(ctx.session, [decision.created_by])).get(
         decision.created_by

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,18 @@ async def left(session: AsyncSession, chat_id: int) -> None:
     await session.execute(
         update(GroupChat).where(GroupChat.chat_id == chat_id).values(active=False)
     )
+
+
+async def absent(session: AsyncSession, chat_ids: Collection[int]) -> set[int]:
+    """Of these groups, those the bot is known to be no longer in (left, removed, migrated)."""
+    if not chat_ids:
+        return set()
+    rows = await session.scalars(
+        select(GroupChat.chat_id).where(
+            GroupChat.chat_id.in_(list(chat_ids)), GroupChat.active.is_(False)
+        )
+    )
+    return set(rows)
 
 
 async def get(session: AsyncSession, chat_id: int) -> GroupChat | None:

@@ -7,10 +7,14 @@ from datetime import timedelta
 
 import pytest
 
+from bot.app import Storage
 from handlers.kernel.events import GROUP_ANONYMOUS_BOT_ID, Chat, ChatType, Event, EventKind, Person
 from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
+from tests.handlers.test_action_life import GROUP as ACTION_GROUP
+from tests.handlers.test_action_life import meeting, people
 from tests.handlers.test_polls import close_all, members
+from tests.support.actions import engine_for
 from tests.support.groups import CountingMessenger, Group, make_volunteer
 from tests.support.recording import Conversation, Someone
 
@@ -180,3 +184,37 @@ async def test_members_who_never_spoke_are_counted_as_eligible(
         messenger.members[(group.id, someone.person.id)] = "member"
     await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 1h")
     assert "0 of 3 eligible members" in group.find("Venue?").text
+
+
+async def test_an_actions_group_post_follows_a_migration_and_stops_for_a_removed_bot(
+    conversation: Conversation,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: CountingMessenger,
+) -> None:
+    coordinator = conversation.person("Coral", user_id=COORDINATOR_ID)
+    (going,) = await people(storage, conversation, 1)
+    await meeting(coordinator, storage, clock)
+    await engine_for(conversation.dispatcher.services).drain()
+    old_post = messenger.chats[ACTION_GROUP][0]
+    new = Group(conversation, chat_id=-100_1001)
+    migration = Event(
+        conversation.next_update_id(),
+        EventKind.MIGRATION,
+        coordinator.person,
+        Chat(ACTION_GROUP, ChatType.GROUP, "Coalition"),
+        migrate_to_chat_id=new.id,
+    )
+    await conversation.dispatcher.feed(migration)
+    await engine_for(conversation.dispatcher.services).drain()
+    (post,) = new.messages  # posted again in the supergroup
+    assert "Vigil for survivors" in post.text
+    await going.press("Going")
+    await conversation.dispatcher.services.edits.flush()
+    assert post.edited and not old_post.edited  # the new post follows; the old id is unused
+    await bot_status(conversation, new, coordinator, "kicked")
+    edits = messenger.edits[(new.id, post.message_id)]
+    await going.press("Maybe")
+    await conversation.dispatcher.services.edits.flush()
+    await engine_for(conversation.dispatcher.services).drain()
+    assert messenger.edits[(new.id, post.message_id)] == edits  # not written to any more
