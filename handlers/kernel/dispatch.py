@@ -287,6 +287,10 @@ class Dispatcher:
                     or (preference.language if preference else None)
                     or normalise_locale(event.user.language_code, services.settings.default_locale)
                 )
+                if on_behalf is not None:  # no person: the group's language, if it has one
+                    group = await group_store.get(session, event.chat.id)
+                    chosen = (group.settings or {}).get("locale") if group is not None else None
+                    locale = normalise_locale(chosen if isinstance(chosen, str) else None, locale)
                 dialog = await dialogs.get(session, event.user.id, event.chat.id)
                 if (
                     event.chat.is_group

@@ -10,6 +10,7 @@ import pytest
 from bot.app import Storage
 from handlers.kernel.events import GROUP_ANONYMOUS_BOT_ID, Chat, ChatType, Event, EventKind, Person
 from handlers.kernel.ports import ShiftedClock
+from storage.coalition import group_store
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_action_life import GROUP as ACTION_GROUP
 from tests.handlers.test_action_life import meeting, people
@@ -218,3 +219,16 @@ async def test_an_actions_group_post_follows_a_migration_and_stops_for_a_removed
     await conversation.dispatcher.services.edits.flush()
     await engine_for(conversation.dispatcher.services).drain()
     assert messenger.edits[(new.id, post.message_id)] == edits  # not written to any more
+
+
+async def test_an_anonymous_admin_is_answered_in_the_groups_language(
+    conversation: Conversation, group: Group, clock: ShiftedClock
+) -> None:
+    sessionmaker = conversation.dispatcher.services.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        await group_store.joined(session, group.id, "Coalition", "supergroup", clock.now())
+        await group_store.set_setting(session, group.id, "locale", "fr")
+    hidden = conversation.person("Group", user_id=GROUP_ANONYMOUS_BOT_ID)
+    hidden.person = Person(GROUP_ANONYMOUS_BOT_ID, "Group", is_bot=True)
+    await group.say(hidden, "/report", sender_chat=group.chat)
+    assert "pas par une personne" in group.last.text
