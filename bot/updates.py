@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.kernel.events import (
     GROUP_ANONYMOUS_BOT_ID,
+    MEDIA_KINDS,
     Chat,
     ChatType,
     Event,
@@ -64,8 +65,11 @@ def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
             update_id, EventKind.MEMBERSHIP, _person(newcomers[0]), chat, member_status="member"
         )
     text = message.get("text")
+    media: str | None = None
     if text is None:
-        return None
+        media = next((kind for kind in MEDIA_KINDS if kind in message), None)
+        if media is None:
+            return None  # a service message (pinned, title changed…): nothing to answer
     reply = message.get("reply_to_message") or {}
     reply_from = reply.get("from")
     return Event(
@@ -73,7 +77,8 @@ def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
         EventKind.MESSAGE,
         _person(sender),
         chat,
-        text=str(text),
+        text=str(text) if text is not None else None,
+        media=media,
         message_id=int(message["message_id"]),
         reply_to_user=_person(reply_from) if reply_from else None,
         thread_id=_topic(message),

@@ -12,7 +12,7 @@ from typing import Any, Protocol, cast
 from handlers.kernel.callbacks import StaleButton, prefix_of
 from handlers.kernel.context import AfterCommit, Context, Reply, ReplySender, Services
 from handlers.kernel.events import SYSTEM, Chat, ChatType, Event, EventKind
-from handlers.kernel.i18n import normalise_locale, translator
+from handlers.kernel.i18n import media_words, normalise_locale, translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.permissions import behalf_roles, held_roles
 from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
@@ -129,8 +129,11 @@ def update_kind(event: Event) -> str:
 
 
 def is_limited(event: Event) -> bool:
-    """Commands and button presses count against the rate limit; dialog answers do not."""
+    """Commands, button presses and messages without text (each answered with a hint) count
+    against the rate limit; dialog answers do not."""
     if event.kind is EventKind.CALLBACK:
+        return True
+    if event.kind is EventKind.MESSAGE and event.media is not None:
         return True
     return event.kind is EventKind.MESSAGE and (event.text or "").startswith("/")
 
@@ -398,6 +401,9 @@ class Dispatcher:
         if event.kind is EventKind.CALLBACK:
             await self._route_button(ctx)
             return
+        if event.kind is EventKind.MESSAGE and event.media is not None:
+            await self._route_media(ctx)
+            return
         if event.kind is EventKind.MESSAGE and event.text is not None:
             command = parse_command(event.text, ctx.settings.bot_username)
             if command is not None:
@@ -414,6 +420,16 @@ class Dispatcher:
             await self._run_events("text", ctx)
             return
         await self._run_events(event.kind.value, ctx)
+
+    async def _route_media(self, ctx: Context) -> None:
+        """A sticker, photo, location… : a dialog says it needs text and asks its question
+        again; in a private chat, a short hint; in a group, where people talk to each other,
+        nothing (as for their text that is no command)."""
+        table = self.router
+        if ctx.dialog is not None and ctx.dialog.flow in table.dialogs:
+            await table.dialogs[ctx.dialog.flow](ctx)  # the form engine (forms.on_text)
+        elif ctx.event.chat.is_private:
+            ctx.reply(ctx.t("media.hint", kind=media_words(ctx.t, ctx.event.media)))
 
     async def _route_button(self, ctx: Context) -> None:
         try:

@@ -85,6 +85,7 @@ class Event:
     payload: Mapping[str, Any] | None = None  # a timer's payload
     thread_id: int | None = None  # the forum topic it was written in (None: General, no forum)
     sender_chat: Chat | None = None  # written on behalf of a chat: see `on_behalf`
+    media: str | None = None  # a message with no text: what it holds (MEDIA_KINDS, or "other")
 
     @property
     def from_bot(self) -> bool:
@@ -104,3 +105,20 @@ SYSTEM = Person(0, "Chorus", is_bot=False)
 ANONYMOUS_ADMIN = "anonymous_admin"
 CHANNEL = "channel"
 GROUP_ANONYMOUS_BOT_ID = 1087968824  # Telegram's `from` of an anonymous admin's messages
+# What a message without text can hold, as the Bot API names its field (the neutral event's
+# `media`); anything else Telegram may add is "other".
+MEDIA_KINDS = (
+    "sticker",
+    "photo",
+    "video",
+    "animation",
+    "video_note",
+    "voice",
+    "audio",
+    "location",
+    "venue",
+    "contact",
+    "document",
+    "poll",
+    "dice",
+)

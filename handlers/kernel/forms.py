@@ -28,7 +28,7 @@ from typing import Any
 
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import Html, Translator
+from handlers.kernel.i18n import Html, Translator, media_words
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
@@ -335,6 +335,10 @@ async def _multi(ctx: Context, form: Form, step: Step, data: Data, raw: str) -> 
 async def on_text(ctx: Context, form: Form) -> None:
     """Takes a typed answer, or says what is wrong with it and asks again."""
     step, data = current(ctx, form)
+    if ctx.event.media is not None:  # a sticker, a photo…: say what is needed, ask again
+        ctx.reply(ctx.t("media.in_dialog", kind=media_words(ctx.t, ctx.event.media)))
+        await ask(ctx, form, step.name, data)
+        return
     if step.read_text is None:
         ctx.reply(ctx.t("invalid.use_buttons"))
         await ask(ctx, form, step.name, data)

@@ -193,3 +193,23 @@ class Translator:
 def translator(locale: str) -> Translator:
     """The shared translator for a locale."""
     return Translator(locale)
+
+
+_MEDIA_WORDS = {
+    "sticker": "sticker",
+    "photo": "photo",
+    "video": "video",
+    "animation": "video",
+    "video_note": "video",
+    "voice": "voice",
+    "audio": "voice",
+    "location": "location",
+    "venue": "location",
+    "contact": "contact",
+    "document": "document",
+}
+
+
+def media_words(t: Translator, media: str | None) -> Html:
+    """What a message without text held, in words ("a sticker", "a photo"…)."""
+    return Html(t(f"media.kind.{_MEDIA_WORDS.get(media or '', 'other')}"))

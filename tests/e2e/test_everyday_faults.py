@@ -71,3 +71,27 @@ async def test_a_new_vote_waits_out_flood_control(chorus: ChorusUnderTest) -> No
     await coral.send("/poll Lunch? | Soup | Salad | anonymous | in 2h", chat=group)
     told = await _says(coral, "could not post the vote “Lunch?”", chat=group, timeout=PATIENCE)
     assert "Telegram kept asking me to slow down" in told
+
+
+async def test_non_text_messages_are_answered(chorus: ChorusUnderTest) -> None:
+    """Kind 9: a sticker outside a dialog gets a hint; a photo, a location or a voice note in
+    the middle of registration gets "text, please" and the question again."""
+    lee = await chorus.person("Lee")
+    await lee.send_sticker("🎉")
+    await _says(lee, "I can only read text, so I cannot use a sticker.")
+    await lee.send("/start")
+    await _says(lee, "Welcome")
+    await lee.press("English")
+    await lee.press("An individual")
+    await _says(lee, "What name")
+    await lee.send_photo()
+    await _says(lee, "I can only read text here, so I cannot use a photo.")
+    await _says(lee, "What name")
+    await lee.send_location(48.85, 2.35)
+    await _says(lee, "cannot use a location")
+    await lee.send_voice()
+    await _says(lee, "cannot use a voice message")
+    await lee.send_contact("+33612345678", "Sam")
+    await _says(lee, "cannot use a contact")
+    await lee.send("Lee Kim")
+    await _says(lee, "Which country")

@@ -217,6 +217,19 @@ class Someone:
         await self.conversation.dispatcher.feed(event)
         return event
 
+    async def send_media(self, media: str, *, update_id: int | None = None) -> Event:
+        """Sends a message without text (a sticker, a photo…: `media` as the Bot API names it)."""
+        event = Event(
+            update_id or self.conversation.next_update_id(),
+            EventKind.MESSAGE,
+            self.person,
+            self.chat,
+            media=media,
+            message_id=10_000 + len(self.messages),
+        )
+        await self.conversation.dispatcher.feed(event)
+        return event
+
     async def press(self, label: str) -> tuple[str | None, bool]:
         """Presses the newest button with that label; returns the answer (toast, alert)."""
         for shown in reversed(self.messages):
