@@ -255,21 +255,38 @@ async def in_group(ctx: Context, chat_id: int, user_id: int) -> bool:
 MAX_LOOKUPS = 50  # members asked about when a decision opens (getChatMember each)
 
 
-async def find_members(ctx: Context, chat_id: int) -> None:
-    """When Telegram counts more people in the group than Chorus knows (getChatMemberCount),
-    asks about the registered, active volunteers not known there (at most MAX_LOOKUPS), so that
-    the eligible count includes members who never spoke."""
-    known = await group_store.members(ctx.session, chat_id)
-    try:
-        total = await ctx.services.messenger.member_count(chat_id)
-    except MessengerError as exc:
-        log.info("member count of %s unknown: %r", chat_id, exc)
-        return
-    if total <= len(known) + 1:  # + the bot
-        return
-    unknown = await group_store.registered_not_known(ctx.session, chat_id, MAX_LOOKUPS)
-    for user_id in unknown:
-        await in_group(ctx, chat_id, user_id)
+def find_members_later(ctx: Context, chat_id: int, decision_id: int) -> None:
+    """After commit (no transaction waits on Telegram): when Telegram counts more people in
+    the group than Chorus knows (getChatMemberCount), asks about the registered, active
+    volunteers not known there (at most MAX_LOOKUPS, each once: the answer is recorded), and
+    shows the decision again if the eligible count grew."""
+    services = ctx.services
+
+    async def _find(messenger: Messenger) -> None:
+        async with services.sessionmaker() as session:
+            known = await group_store.members(session, chat_id)
+            unknown = await group_store.registered_not_known(session, chat_id, MAX_LOOKUPS)
+        if not unknown:
+            return
+        found: dict[int, str] = {}
+        try:
+            if await messenger.member_count(chat_id) <= len(known) + 1:  # + the bot
+                return
+            for user_id in unknown:
+                found[user_id] = await messenger.member_status(chat_id, user_id)
+        except MessengerError as exc:
+            log.info("members of %s not all known: %r", chat_id, exc)
+        async with services.sessionmaker() as session, session.begin():
+            for user_id, status in found.items():
+                await group_store.set_member(
+                    session, chat_id, user_id, status, services.clock.now()
+                )
+        if any(status in group_store.PRESENT for status in found.values()):
+            await services.edits.submit(
+                ("decision", decision_id), partial(render, services, decision_id)
+            )
+
+    ctx.after_commit(_find)
 
 
 def refresh_later(ctx: Context, decision_id: int) -> None:
@@ -376,10 +393,10 @@ async def create(ctx: Context, kind: str) -> None:
         created_at=ctx.now(),
         closes_at=draft.closes_at,
     )
-    await find_members(ctx, ctx.chat_id)
     await note(ctx, "decision.open", decision=decision.id, question=decision.question)
     await schedule_timers(ctx, decision)
     publish(ctx, decision, await assess(ctx.session, decision))
+    find_members_later(ctx, ctx.chat_id, decision.id)
 
 
 def kind_command(kind: str) -> str:

@@ -184,6 +184,7 @@ async def test_members_who_never_spoke_are_counted_as_eligible(
         await make_volunteer(conversation, someone)
         messenger.members[(group.id, someone.person.id)] = "member"
     await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 1h")
+    await conversation.dispatcher.services.edits.flush()
     assert "0 of 3 eligible members" in group.find("Venue?").text
 
 
