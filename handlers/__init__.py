@@ -13,6 +13,7 @@ from handlers.actions import (
     roster,
     rsvp,
     safety,
+    slots,
 )
 from handlers.coalition import (
     audit,
@@ -44,6 +45,7 @@ def build_router() -> Router:
         rsvp.router,
         attendance.router,
         ics.router,
+        slots.router,
         safety.router,
         polls.router,
         consensus.router,

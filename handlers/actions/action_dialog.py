@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.actions import action_views as views
-from handlers.actions import attendance, reminders
+from handlers.actions import attendance, reminders, slots
 from handlers.actions import broadcasts as sending
 from handlers.coalition.audit import note
 from handlers.kernel import forms, typed_text
@@ -374,6 +374,8 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
             [_button(kind, "preview", "send", t("actions.send"))],
             [_button(kind, "preview", "later", t("actions.send_later"))],
         ]
+    if views.is_event(str(data["kind"])):
+        rows.append([_button(kind, "preview", "slots", t("actions.add_roles"))])
     rows += [
         [_button(kind, "preview", "lang", t("actions.add_language"))],
         [_button(kind, "preview", "test", t("actions.send_test"))],
@@ -382,7 +384,7 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
     return Html("\n".join(lines)), rows
 
 
-PREVIEW_CHOICES = ("send", "cancel", "edit", "test", "later", "now", "lang")
+PREVIEW_CHOICES = ("send", "cancel", "edit", "test", "later", "now", "lang", "slots")
 
 
 async def _preview_effect(ctx: Context, data: Data, value: Any) -> None:
@@ -413,7 +415,12 @@ def _after_preview(data: Data, value: Any) -> str | None:
         "now": "preview",
         "later": "send_at",
         "lang": "tr_lang",
+        "slots": "slots",
     }.get(value)
+
+
+def _ask_slots(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
+    return t("actions.ask_roles"), None
 
 
 def _ask_tr_lang(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -586,6 +593,12 @@ def _declare() -> dict[str, Step]:
             then=lambda data, value: "preview",
         ),
         _text_step(
+            "slots",
+            lambda ctx, data, text: views.parse_slots(ctx.t, text),
+            ask=_ask_slots,
+            then=lambda data, value: "preview",
+        ),
+        _text_step(
             "send_at",
             _read_send_at,
             ask=_ask_send_at,
@@ -657,7 +670,13 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
         "language": ctx.t.locale,
         "translations": dict(data.get("translations") or {}) or None,
     }
+    roles = list(data.get("slots") or []) if views.is_event(kind) else []
+    if roles:
+        values["capacity"] = None  # each role has its own places
     action = await action_store.create(ctx.session, values, ctx.now())
+    if roles:
+        await action_store.add_slots(ctx.session, action.id, roles)
+        await slots.schedule(ctx, action)
     await ctx.clear_dialog()
     await note(ctx, "action.create", action=action.id, title=action.title)
     link = views.deep_link(ctx.settings.bot_username, action.code)

@@ -20,6 +20,7 @@ from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.i18n import Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
+from handlers.people import fields
 from storage.actions import action_store
 from storage.actions.action_models import Action
 
@@ -145,7 +146,7 @@ def render(
     """The action as a volunteer sees it, in their language and time zone; with `standing`,
     the places left and the waitlist; with `position`, the reader's place on the waitlist;
     a `status` other than open ("ended", "closed", "cancelled") heads it."""
-    data = _values(action)
+    data = values_of(action)
     kind = str(data["kind"])
     title, description, fallback = words_for(data, t.locale)
     lines = [] if status == action_store.OPEN else [t(f"actions.banner_{status}"), ""]
@@ -173,11 +174,41 @@ def render(
                 lines.append(t.plural("actions.line_capacity", capacity))
             else:
                 lines.append(places_text(t, capacity, standing))
+        if standing is not None and standing.slots:
+            lines += [slot_line(t, s, live=status == action_store.OPEN) for s in standing.slots]
+        elif data.get("slots"):
+            lines += [draft_slot_line(t, slot) for slot in data["slots"]]
     if data.get("link"):
         lines.append(t("actions.line_link", link=data["link"]))
     if position is not None and status == action_store.OPEN:
         lines += ["", t("actions.line_waitlist_position", position=t.number(position))]
     return limits.fitted(t, "\n".join(lines).rstrip().split("\n"))
+
+
+def skill_text(t: Translator, skill: str | None) -> str:
+    """ " (Media)" after a role that needs a skill."""
+    return f" ({fields.option_label(t, 'skills', skill)})" if skill else ""
+
+
+def slot_line(t: Translator, slot: action_store.SlotStanding, *, live: bool = True) -> str:
+    """ "🧩 Stewards: 1 of 2 places left · 1 waiting"."""
+    name = f"{escape(slot.name)}{skill_text(t, slot.skill)}"
+    if not live:
+        places = str(t.plural("actions.slot_places", slot.capacity))
+    elif slot.left:
+        places = str(t.plural("actions.slot_left", slot.left, total=t.number(slot.capacity)))
+    else:
+        places = str(t.plural("actions.slot_full", slot.capacity))
+    if live and slot.waiting:
+        places = f"{places} · {t.plural('actions.places_waiting', slot.waiting)}"
+    return str(t("actions.slot_line", role=Html(name), places=Html(places)))
+
+
+def draft_slot_line(t: Translator, slot: Mapping[str, Any]) -> str:
+    """A role of a call not sent yet, with its places."""
+    name = f"{escape(slot['name'])}{skill_text(t, slot.get('skill'))}"
+    places = str(t.plural("actions.slot_places", int(slot["capacity"])))
+    return str(t("actions.slot_line", role=Html(name), places=Html(places)))
 
 
 def places_text(t: Translator, capacity: int, standing: action_store.Standing) -> str:
@@ -211,7 +242,8 @@ def languages_of(data: Mapping[str, Any]) -> list[str]:
     return [*([own] if own else []), *sorted(data.get("translations") or {})]
 
 
-def _values(action: Action | Mapping[str, Any]) -> Mapping[str, Any]:
+def values_of(action: Action | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The fields of an action (or of a draft) that its message shows."""
     if isinstance(action, Action):
         return {
             "language": action.language,
@@ -239,6 +271,7 @@ def rsvp_keyboard(
     position: int | None = None,
     *,
     calendar: bool = False,
+    role: str | None = None,
 ) -> Keyboard:
     """The RSVP buttons of an action, marking the volunteer's current answer: a waitlisted
     volunteer sees their place ("⏳ #2 on the waitlist"), not "Going"; once a petition is
@@ -253,6 +286,8 @@ def rsvp_keyboard(
                 label = "⏳ " + t("actions.count_waitlist")
         elif chosen == answer:
             label = "✅ " + label
+            if role and answer == action_store.GOING:
+                label = f"{label} · {role}"
         cells.append(Button(label, RsvpButton(action_id, answer).pack()))
     rows = [cells]
     if not is_event(kind) and chosen == action_store.DONE:
@@ -283,7 +318,17 @@ def person_view(
     if status != action_store.OPEN:
         return text, None
     calendar = user_id is not None and action.at is not None
-    return text, rsvp_keyboard(t, action.id, action.kind, chosen, position, calendar=calendar)
+    role = role_of(standing, user_id)
+    keyboard = rsvp_keyboard(
+        t, action.id, action.kind, chosen, position, calendar=calendar, role=role
+    )
+    return text, keyboard
+
+
+def role_of(standing: action_store.Standing, user_id: int | None) -> str | None:
+    """The name of the role a volunteer took or waits for (None: no role)."""
+    slot_id = standing.slot_of.get(user_id) if user_id is not None else None
+    return next((s.name for s in standing.slots if s.id == slot_id), None)
 
 
 def deep_link(bot_username: str, code: str) -> str:
@@ -351,6 +396,43 @@ def parse_reminders(t: Translator, text: str) -> list[int]:
     if not minutes or len(minutes) > MAX_REMINDERS:
         raise InvalidInput("actions.invalid_reminders")
     return sorted(minutes, reverse=True)
+
+
+MAX_SLOTS = 8
+SLOT_NAME_LIMITS = (2, 40)
+_SLOT = re.compile(r"^(\d+)\s*(?:[x×]\s*)?(.+?)\s*(?:\((.+)\))?$")
+
+
+def parse_slots(t: Translator, text: str) -> list[dict[str, Any]]:
+    """Roles such as "2 stewards, 1 photographer (media), 4 leafleters" (or "none"): each a
+    number of places, a name, and an optional skill in brackets (its code or its label)."""
+    value = text.strip()
+    if value.lower() in ("none", "0", "-", t("actions.none_word").lower()):
+        return []
+    skills = {code: code for code in fields.SKILLS}
+    skills |= {fields.option_label(t, "skills", code).lower(): code for code in fields.SKILLS}
+    slots: list[dict[str, Any]] = []
+    for part in re.split(r"[,;\n،؛]+", value):
+        part = part.strip()
+        if not part:
+            continue
+        match = _SLOT.match(part)
+        if match is None:
+            raise InvalidInput("actions.invalid_slots")
+        count, name, skill = int(match.group(1)), match.group(2).strip(), match.group(3)
+        if not 1 <= count <= CAPACITY_MAX or not (
+            SLOT_NAME_LIMITS[0] <= len(name) <= SLOT_NAME_LIMITS[1]
+        ):
+            raise InvalidInput("actions.invalid_slots")
+        code = None
+        if skill is not None:
+            code = skills.get(skill.strip().lower())
+            if code is None:
+                raise InvalidInput("actions.invalid_slot_skill", skill=skill.strip())
+        slots.append({"name": name, "capacity": count, "skill": code})
+    if not slots or len(slots) > MAX_SLOTS:
+        raise InvalidInput("actions.invalid_slots")
+    return slots
 
 
 def reminders_text(t: Translator, minutes: Sequence[int]) -> str:

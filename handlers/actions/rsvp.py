@@ -21,15 +21,16 @@ from handlers.actions.action_views import (
     person_view,
     rsvp_keyboard,
     shown_status,
+    skill_text,
 )
 from handlers.actions.broadcasts import MuteButton
-from handlers.kernel.callbacks import StaleButton
+from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from storage.actions import action_store
-from storage.actions.action_models import Action
+from storage.actions.action_models import Action, Rsvp
 from storage.outbox import Outgoing
 from storage.people import volunteers
 
@@ -59,6 +60,12 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     if before == choice or (before == action_store.WAITLIST and choice == action_store.GOING):
         ctx.answer(ctx.t("rsvp.unchanged"))
         return
+    if choice == action_store.GOING:
+        slots = await action_store.slots_of(ctx.session, action.id)
+        if slots:
+            ctx.answer()
+            await _ask_role(ctx, action)
+            return
     status = choice
     if choice == action_store.GOING and action.capacity is not None:
         going = (await action_store.counts(ctx.session, action.id)).get(action_store.GOING, 0)
@@ -81,6 +88,75 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
             rsvp_keyboard(ctx.t, action.id, action.kind, status, position, calendar=True)
         )
     live.refresh_groups_later(ctx, action.id)
+
+
+class SlotButton(CallbackData, prefix="sl"):
+    """Going, in one role of an action: sl:<action id>:<slot id>."""
+
+    action_id: int
+    slot_id: int
+
+
+async def _ask_role(ctx: Context, action: Action) -> None:
+    """Asks, in the person's private chat, which role they take."""
+    t = ctx.t
+    standing = await action_store.standing(ctx.session, action.id)
+    rows = []
+    for slot in standing.slots:
+        places = (
+            t.plural("actions.slot_left", slot.left, total=t.number(slot.capacity))
+            if slot.left
+            else t("actions.slot_waitlist_button")
+        )
+        label = f"{slot.name}{skill_text(t, slot.skill)} — {places}"
+        rows.append([Button(label[:64], SlotButton(action.id, slot.id).pack())])
+    ctx.send(ctx.user_id, t("actions.ask_role", title=action.title), rows)
+
+
+@router.button(SlotButton)
+async def take_role(ctx: Context, button: SlotButton) -> None:
+    """Records Going in the chosen role, or a place on that role's waitlist."""
+    action = await action_store.get(ctx.session, button.action_id, lock=True)
+    if action is None:
+        raise StaleButton(ctx.event.data)
+    slot = next(
+        (s for s in await action_store.slots_of(ctx.session, action.id) if s.id == button.slot_id),
+        None,
+    )
+    if slot is None:
+        raise StaleButton(ctx.event.data)
+    status_now = shown_status(action, ctx.now())
+    if status_now != action_store.OPEN:
+        ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
+        ctx.edit_keyboard(None)
+        return
+    previous = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
+    before = previous.status if previous is not None else None
+    if previous is not None and previous.slot_id == slot.id and before in WAITING_OR_GOING:
+        ctx.answer(ctx.t("rsvp.unchanged"))
+        return
+    going = await action_store.slot_going(ctx.session, action.id, slot.id)
+    status = action_store.GOING if going < slot.capacity else action_store.WAITLIST
+    await action_store.set_answer(
+        ctx.session, action.id, ctx.user_id, status, ctx.now(), slot_id=slot.id
+    )
+    if before == action_store.GOING:
+        await promote(ctx, action)
+    elif before == action_store.WAITLIST:
+        await _shift_waitlist(ctx, action)
+    standing = await action_store.standing(ctx.session, action.id)
+    if status == action_store.WAITLIST:
+        place = ctx.t.number(standing.positions.get(ctx.user_id) or 1)
+        ctx.answer(ctx.t("rsvp.waitlisted", position=place), alert=True)
+        ctx.edit(ctx.t("actions.role_waiting", role=slot.name, position=place))
+    else:
+        ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
+        ctx.edit(ctx.t("actions.role_taken", role=slot.name, title=action.title))
+    await live.refresh(ctx, action, users=[ctx.user_id])
+    live.refresh_groups_later(ctx, action.id)
+
+
+WAITING_OR_GOING = (action_store.GOING, action_store.WAITLIST)
 
 
 async def _undo(ctx: Context, action: Action, before: str | None) -> None:
@@ -107,14 +183,7 @@ async def promote(ctx: Context, action: Action) -> int:
     nobody is promoted once the action is over."""
     if not is_live(action, ctx.now()):
         return 0
-    if action.capacity is None:
-        free = 1 << 30
-    else:
-        going = (await action_store.counts(ctx.session, action.id)).get(action_store.GOING, 0)
-        free = action.capacity - going
-    if free <= 0:
-        return 0
-    promoted = await action_store.waitlisted(ctx.session, action.id, min(free, 1000))
+    promoted = await _next_in_line(ctx, action)
     if not promoted:
         return 0
     for rsvp in promoted:
@@ -135,6 +204,28 @@ async def promote(ctx: Context, action: Action) -> int:
     await ctx.enqueue(messages, purpose="notice", ref=live.promoted_ref(action.id))
     await live.refresh(ctx, action, users=[*standing.positions, *(r.user_id for r in promoted)])
     return len(promoted)
+
+
+async def _next_in_line(ctx: Context, action: Action) -> list[Rsvp]:
+    """Those on the waitlist who get a free place now (per role when the action has roles)."""
+    slots = await action_store.slots_of(ctx.session, action.id)
+    if slots:
+        found: list[Rsvp] = []
+        for slot in slots:
+            free = slot.capacity - await action_store.slot_going(ctx.session, action.id, slot.id)
+            if free > 0:
+                found += await action_store.slot_waitlisted(
+                    ctx.session, action.id, slot.id, min(free, 1000)
+                )
+        return found
+    if action.capacity is None:
+        free = 1 << 30
+    else:
+        going = (await action_store.counts(ctx.session, action.id)).get(action_store.GOING, 0)
+        free = action.capacity - going
+    if free <= 0:
+        return []
+    return list(await action_store.waitlisted(ctx.session, action.id, min(free, 1000)))
 
 
 @router.button(MuteButton)

@@ -58,6 +58,33 @@ class Rsvp(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "still coming" (0012)
     attendance: Mapped[str | None] = mapped_column(String(16))  # attended | no_show (0012)
     feedback: Mapped[str | None] = mapped_column(String(16))  # good | ok | bad (0012)
+    slot_id: Mapped[int | None] = mapped_column(Integer)  # the role taken or waited for (0014)
+
+
+class ActionSlot(Base):
+    """A role of an action ("2 stewards"), with its own places, waitlist and optional skill."""
+
+    __tablename__ = "action_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(Integer, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(60))
+    capacity: Mapped[int] = mapped_column(Integer)
+    skill: Mapped[str | None] = mapped_column(String(32))
+
+
+class SlotInvitation(Base):
+    """A volunteer invited to fill an empty role: one invitation per person and action."""
+
+    __tablename__ = "slot_invitations"
+    __table_args__ = (UniqueConstraint("action_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(Integer)
+    slot_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Broadcast(Base):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.actions.action_models import Action, Rsvp
+from storage.actions.action_models import Action, ActionSlot, Rsvp, SlotInvitation
 from storage.models import UserPreference, Volunteer
 
 OPEN = "open"
@@ -168,13 +168,24 @@ async def answer_of(session: AsyncSession, action_id: int, user_id: int) -> Rsvp
 
 
 async def set_answer(
-    session: AsyncSession, action_id: int, user_id: int, status: str, now: datetime
+    session: AsyncSession,
+    action_id: int,
+    user_id: int,
+    status: str,
+    now: datetime,
+    *,
+    slot_id: int | None = None,
 ) -> Rsvp:
-    """Records a volunteer's answer (replacing the previous one)."""
+    """Records a volunteer's answer (replacing the previous one); with `slot_id`, the role
+    they take or wait for (kept while Going or waiting, forgotten otherwise)."""
     rsvp = await answer_of(session, action_id, user_id)
     if rsvp is None:
         rsvp = Rsvp(action_id=action_id, user_id=user_id)
         session.add(rsvp)
+    if slot_id is not None:
+        rsvp.slot_id = slot_id
+    elif status not in (GOING, WAITLIST):
+        rsvp.slot_id = None
     if status != GOING:
         rsvp.confirmed_at = None
     rsvp.status = status
@@ -195,13 +206,32 @@ async def clear_answer(session: AsyncSession, action_id: int, user_id: int) -> b
 
 
 @dataclass(frozen=True, slots=True)
+class SlotStanding:
+    """One role of an action and how it is filled."""
+
+    id: int
+    name: str
+    capacity: int
+    skill: str | None
+    going: int
+    waiting: int
+
+    @property
+    def left(self) -> int:
+        """Free places in this role."""
+        return max(0, self.capacity - self.going)
+
+
+@dataclass(frozen=True, slots=True)
 class Standing:
     """Where an action's answers stand: how many gave each, and each person's answer and
-    place on the waitlist (1 is next)."""
+    place on the waitlist (1 is next; per role when the action has roles)."""
 
     counts: Mapping[str, int]
     answers: Mapping[int, str]
     positions: Mapping[int, int]
+    slots: Sequence[SlotStanding] = ()
+    slot_of: Mapping[int, int] = field(default_factory=dict)  # user → slot id
 
     def places_left(self, capacity: int | None) -> int | None:
         """Free places (None: no limit)."""
@@ -214,7 +244,7 @@ async def standing(session: AsyncSession, action_id: int) -> Standing:
     """Every answer to an action, with the waitlist's order."""
     rows = (
         await session.execute(
-            select(Rsvp.user_id, Rsvp.status)
+            select(Rsvp.user_id, Rsvp.status, Rsvp.slot_id)
             .where(Rsvp.action_id == action_id)
             .order_by(Rsvp.queued_at, Rsvp.id)
         )
@@ -222,12 +252,115 @@ async def standing(session: AsyncSession, action_id: int) -> Standing:
     counts: dict[str, int] = {}
     answers: dict[int, str] = {}
     positions: dict[int, int] = {}
-    for user_id, status in rows:
+    slot_of: dict[int, int] = {}
+    queues: dict[int | None, int] = {}
+    per_slot: dict[tuple[int, str], int] = {}
+    for user_id, status, slot_id in rows:
         counts[status] = counts.get(status, 0) + 1
         answers[user_id] = status
+        if slot_id is not None:
+            slot_of[user_id] = slot_id
+            per_slot[(slot_id, status)] = per_slot.get((slot_id, status), 0) + 1
         if status == WAITLIST:
-            positions[user_id] = len(positions) + 1
-    return Standing(counts, answers, positions)
+            queues[slot_id] = queues.get(slot_id, 0) + 1
+            positions[user_id] = queues[slot_id]
+    roles = [
+        SlotStanding(
+            slot.id,
+            slot.name,
+            slot.capacity,
+            slot.skill,
+            per_slot.get((slot.id, GOING), 0),
+            per_slot.get((slot.id, WAITLIST), 0),
+        )
+        for slot in await slots_of(session, action_id)
+    ]
+    return Standing(counts, answers, positions, roles, slot_of)
+
+
+async def slots_of(session: AsyncSession, action_id: int) -> Sequence[ActionSlot]:
+    """An action's roles, in their order."""
+    return (
+        await session.scalars(
+            select(ActionSlot)
+            .where(ActionSlot.action_id == action_id)
+            .order_by(ActionSlot.position, ActionSlot.id)
+        )
+    ).all()
+
+
+async def add_slots(
+    session: AsyncSession, action_id: int, slots: Sequence[Mapping[str, Any]]
+) -> None:
+    """Gives a new action its roles."""
+    for position, slot in enumerate(slots):
+        session.add(
+            ActionSlot(
+                action_id=action_id,
+                position=position,
+                name=str(slot["name"]),
+                capacity=int(slot["capacity"]),
+                skill=slot.get("skill"),
+            )
+        )
+    await session.flush()
+
+
+async def slot_going(session: AsyncSession, action_id: int, slot_id: int) -> int:
+    """How many are Going in one role."""
+    count = await session.scalar(
+        select(func.count()).where(
+            Rsvp.action_id == action_id, Rsvp.slot_id == slot_id, Rsvp.status == GOING
+        )
+    )
+    return int(count or 0)
+
+
+async def slot_waitlisted(
+    session: AsyncSession, action_id: int, slot_id: int, limit: int
+) -> Sequence[Rsvp]:
+    """The first volunteers waiting for one role, in the order they joined its waitlist."""
+    return (
+        await session.scalars(
+            select(Rsvp)
+            .where(Rsvp.action_id == action_id, Rsvp.slot_id == slot_id, Rsvp.status == WAITLIST)
+            .order_by(Rsvp.queued_at, Rsvp.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def invited(session: AsyncSession, action_id: int) -> set[int]:
+    """Who was already invited to fill a role of this action."""
+    rows = await session.scalars(
+        select(SlotInvitation.user_id).where(SlotInvitation.action_id == action_id)
+    )
+    return set(rows)
+
+
+async def record_invitations(
+    session: AsyncSession, action_id: int, slot_id: int, user_ids: Iterable[int], now: datetime
+) -> None:
+    """Remembers invitations to fill a role (each person is invited once per action)."""
+    for user_id in user_ids:
+        session.add(
+            SlotInvitation(action_id=action_id, slot_id=slot_id, user_id=user_id, created_at=now)
+        )
+    await session.flush()
+
+
+async def active_volunteers(session: AsyncSession) -> list[Volunteer]:
+    """Active volunteers who have not blocked the bot."""
+    blocked = select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
+    return list(
+        (
+            await session.scalars(
+                select(Volunteer)
+                .where(Volunteer.status == "active", Volunteer.user_id.not_in(blocked))
+                .order_by(Volunteer.user_id)
+            )
+        ).all()
+    )
 
 
 async def counts(session: AsyncSession, action_id: int) -> dict[str, int]:

@@ -33,7 +33,9 @@ async def _group(chorus: ChorusUnderTest) -> Group:
     raise TimeoutError("the bot never recorded the group")
 
 
-async def _meeting(chorus: ChorusUnderTest, *, capacity: str | None, group: bool) -> None:
+async def _meeting(
+    chorus: ChorusUnderTest, *, capacity: str | None, group: bool, roles: str | None = None
+) -> None:
     """/newaction: a meeting in three days, in UTC, posted in the group if `group`."""
     coordinator = chorus.coordinator
     when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
@@ -60,6 +62,12 @@ async def _meeting(chorus: ChorusUnderTest, *, capacity: str | None, group: bool
         await coordinator.press("Coalition")
         await coordinator.press("Done ✔")
     await _says(coordinator, "It will go to")
+    if roles is not None:
+        await coordinator.press("🧩 Roles")
+        await _says(coordinator, "Which roles does it need")
+        await coordinator.send(roles)
+        await _says(coordinator, "🧩 " + roles.split(",")[0].split(" ", 1)[1])
+        await _says(coordinator, "It will go to")
     await coordinator.press("✅ Send it")
     await _says(coordinator, "Sending finished")
 
@@ -286,3 +294,32 @@ async def test_a_bilingual_call_reaches_each_person_in_their_language(
     assert "Bring candles." in await _says(ann, "Vigil for survivors")
     assert "Apportez des bougies." in await _says(marie, "Veillée pour les survivant·es")
     assert "aquí lo tienes en English" in await _says(paz, "Vigil for survivors")
+
+
+async def test_an_empty_role_invites_only_matching_people_once_across_a_restart(
+    chorus: ChorusUnderTest,
+) -> None:
+    ada = await _volunteer(chorus, "Ada")
+    await _meeting(chorus, capacity=None, group=False, roles="1 steward, 1 photographer (media)")
+    await _original(ada)
+    await ada.press("Going")
+    await _says(ada, "Which role do you take")
+    await ada.press("steward — 1 of 1 places left")
+    await _says(ada, "You are down as steward")
+    mia = await _volunteer(chorus, "Mia", skills=["media"], timezone="UTC")
+    luc = await _volunteer(chorus, "Luc", "fr", skills=["media"], timezone="UTC")
+    pia = await _volunteer(chorus, "Pia", skills=["media"], country="FR", timezone="Europe/Paris")
+    sam = await _volunteer(chorus, "Sam", skills=["legal"], timezone="UTC")
+    await chorus.restart()
+    _, at = await _at(chorus)
+    await chorus.advance(at - timedelta(days=2) + timedelta(minutes=1) - chorus.clock.now())  # type: ignore[operator]
+    await _says(mia, "A role is still free: photographer (Media).")
+    await _says(chorus.coordinator, "I invited 1 volunteer: Mia")
+    await chorus.restart()
+    await chorus.advance(timedelta(minutes=5))
+    assert chorus.running is not None and chorus.running.delivery is not None
+    await chorus.running.delivery.wait_until_idle()
+    invitations = [m for m in await mia.chat_messages() if "A role is still free" in m.text]
+    assert len(invitations) == 1
+    for other in (luc, pia, sam):
+        assert not any("role" in (m.text or "") for m in await other.chat_messages())

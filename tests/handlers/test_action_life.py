@@ -362,3 +362,56 @@ async def test_one_call_in_two_languages_reaches_each_person_in_theirs(
     assert "Vigil" not in marie and "🌐" not in marie
     assert "Vigil for survivors" in paz
     assert "No está redactado en tu idioma: aquí lo tienes en English." in paz
+
+
+async def test_roles_are_picked_and_an_empty_role_invites_only_matching_people_once(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    from storage.actions.action_models import SlotInvitation
+
+    (early,) = await people(storage, conversation, 1)
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    await coordinator.press("🧩 Roles")
+    await coordinator.send("1 steward, 1 photographer (Media)")
+    assert "🧩 photographer (Media): 1 place" in coordinator.messages[-2].text
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    assert "🧩 steward: 1 of 1 places left" in early.last.text
+    await early.press("Going")
+    assert "Which role do you take" in early.last.text
+    await early.press("steward — 1 of 1 places left")
+    assert "You are down as steward" in early.last.text
+    await _deliver(conversation)
+    assert early.messages[0].labels[0] == "✅ Going · steward"
+    assert "🧩 steward: full (1 place)" in early.messages[0].text
+
+    now = clock.now()
+    await make_volunteer(storage, 11, now=now, name="Mia", skills=["media"])
+    await make_volunteer(storage, 12, now=now, name="Luc", language="fr", skills=["media"])
+    await make_volunteer(
+        storage, 13, now=now, name="Pia", skills=["media"], country="FR", timezone="Europe/Paris"
+    )
+    await make_volunteer(storage, 14, now=now, name="Sam", skills=["legal"])
+    mia = conversation.person("Mia", user_id=11)
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=2) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert "A role is still free: photographer (Media)." in mia.last.text
+    assert all(i not in messenger.chats for i in (12, 13, 14))
+    assert any("I invited 1 volunteer: Mia" in m.text for m in coordinator.messages[-3:])
+    assert await conversation.dispatcher.run_due_timers() == 0
+    async with storage.sessionmaker() as session:
+        assert len((await session.scalars(select(SlotInvitation))).all()) == 1
+    await mia.press("Going")
+    await mia.press("photographer (Media) — 1 of 1 places left")
+    assert "You are down as photographer" in mia.last.text
+    async with storage.sessionmaker() as session:
+        rows = (await session.execute(select(Rsvp.user_id, Rsvp.status, Rsvp.slot_id))).all()
+    assert sorted(rows) == [(1, "going", 1), (11, "going", 2)]
