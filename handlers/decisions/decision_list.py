@@ -14,7 +14,14 @@ from handlers.kernel import csv_export, limits
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
-from handlers.kernel.permissions import allowed, as_person, check, may_manage_decision, refusal
+from handlers.kernel.permissions import (
+    allowed,
+    as_person,
+    by_its_admins,
+    check,
+    may_manage_decision,
+    refusal,
+)
 from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
 from storage.coalition import group_store
@@ -239,7 +246,9 @@ async def admin_pressed(ctx: Context, button: AdminButton) -> None:
     if decision.status != decision_store.OPEN:
         ctx.answer(ctx.t("decisions.closed_already"), alert=True)
         return
-    if not may_manage_decision(ctx.roles, ctx.user_id, decision):
+    if not (
+        may_manage_decision(ctx.roles, ctx.user_id, decision) or await by_its_admins(ctx, decision)
+    ):
         ctx.answer(refusal(ctx.t, "decisions.manage", or_author=True), alert=True)
         return
     closes_at, question = decision.closes_at, decision.question

@@ -23,7 +23,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
 from handlers.kernel.i18n import Translator, translator
 from handlers.kernel.invalid_input import InvalidInput
-from handlers.kernel.permissions import may_manage_decision, refusal
+from handlers.kernel.permissions import by_its_admins, may_manage_decision, refusal
 from handlers.kernel.ports import Button, MessageNotModified, Messenger, MessengerError
 from handlers.kernel.routing import Router
 from storage.decisions import decision_store
@@ -60,7 +60,9 @@ async def outcome_pressed(ctx: Context, button: OutcomeButton) -> None:
     if decision.status != decision_store.CLOSED:
         ctx.answer(ctx.t("decisions.outcome_not_closed"), alert=True)
         return
-    if not may_manage_decision(ctx.roles, ctx.user_id, decision):
+    if not (
+        may_manage_decision(ctx.roles, ctx.user_id, decision) or await by_its_admins(ctx, decision)
+    ):
         ctx.answer(refusal(ctx.t, "decisions.manage", or_author=True), alert=True)
         return
     await forms.start_in(ctx, FORM, ctx.user_id, {"decision": decision.id}, TEXT)

@@ -33,7 +33,8 @@ forged or forwarded button meets them too):
 
 | rule                          | who                                                        |
 |-------------------------------|------------------------------------------------------------|
-| close or extend a decision    | decisions.manage, or the person who started it             |
+| close or extend a decision    | decisions.manage, or the person who started it (started by |
+|                               | an anonymous admin: the group's administrators)            |
 | start a vote or a proposal    | decisions.manage; active members if the group lets them    |
 | a group's decisions: CSV, settings | decisions.manage                                      |
 | edit, close, cancel an action | actions.manage, whoever created it (`ac`, `actionedit`)    |
@@ -58,8 +59,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from handlers.kernel.context import Context
-from handlers.kernel.events import ANONYMOUS_ADMIN, EventKind
+from handlers.kernel.events import ANONYMOUS_ADMIN, GROUP_ANONYMOUS_BOT_ID, EventKind
 from handlers.kernel.i18n import Translator
+from handlers.kernel.ports import MessengerError
 from handlers.kernel.routing import Guard, Route, Router
 from storage.coalition import role_store
 from storage.coalition.role_store import (
@@ -284,6 +286,18 @@ async def owners(ctx: Context) -> frozenset[int]:
 def may_manage_decision(held: Iterable[str], user_id: int, decision: Decision) -> bool:
     """Close now or extend a decision: decisions.manage, or the person who started it."""
     return allowed(held, "decisions.manage") or decision.created_by == user_id
+
+
+async def by_its_admins(ctx: Context, decision: Decision) -> bool:
+    """Whether the person may act for a decision an anonymous admin started: any of the
+    group's administrators may, as any of them may have started it (getChatMember)."""
+    if decision.created_by != GROUP_ANONYMOUS_BOT_ID:
+        return False
+    try:
+        status = await ctx.services.messenger.member_status(decision.chat_id, ctx.user_id)
+    except MessengerError:
+        return False
+    return status in ("creator", "administrator")
 
 
 def may_start_decision(

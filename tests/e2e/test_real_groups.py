@@ -47,6 +47,11 @@ async def test_an_anonymous_admin_starts_a_vote_and_is_asked_to_vote_by_name(
     await omar.send("/report", chat=group)  # needs a person
     told = await amira.wait_for_message(showing("not by a person"), chat=group)
     assert "Coalition" in (told.text or "")
+    refused = await amira.press("⏹ Close now", chat=group)  # only the group's admins may
+    assert refused is not None and refused.show_alert
+    closed = await omar.press("⏹ Close now", chat=group)  # a press comes from Omar himself
+    assert closed is not None and not closed.show_alert
+    await amira.wait_for_message(showing("Result:"), chat=group, since_last_action=False)
 
 
 async def test_a_message_as_a_channel_is_asked_to_come_under_a_name(

@@ -63,12 +63,18 @@ async def test_a_native_poll_goes_to_the_topic(
 
 
 async def test_an_anonymous_admin_may_start_a_vote_but_not_what_needs_a_person(
-    conversation: Conversation, group: Group
+    conversation: Conversation, group: Group, messenger: CountingMessenger
 ) -> None:
     hidden = conversation.person("Group", user_id=GROUP_ANONYMOUS_BOT_ID)
     hidden.person = Person(GROUP_ANONYMOUS_BOT_ID, "Group", is_bot=True)
     await group.say(hidden, "/poll Venue? | Hall | Park | in 1h", sender_chat=group.chat)
     assert group.find("Venue?")
+    amira, omar = conversation.person("Amira"), conversation.person("Omar")
+    messenger.members[(group.id, omar.person.id)] = "administrator"
+    _, alert = await group.press(amira, "⏹ Close now")
+    assert alert  # not an administrator of the group
+    _, alert = await group.press(omar, "⏹ Close now")
+    assert not alert and "Result:" in group.last.text
     await group.say(hidden, "/report", sender_chat=group.chat)
     assert "not by a person" in group.last.text
     await group.say(hidden, "/decisions csv", sender_chat=group.chat)
