@@ -409,8 +409,7 @@ async def _export(ctx: Context, query: Query) -> None:
     async def _send(messenger: Messenger) -> None:
         await messenger.send_document(user_id, name, content, caption)
 
-    ctx.after_commit(_send)
-    ctx.answer(ctx.t("directory.export_sent"))
+    ctx.privately(_send, ctx.t("directory.export_sent"))
 
 
 class AuditButton(CallbackData, prefix="au"):

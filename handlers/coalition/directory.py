@@ -419,8 +419,7 @@ async def export(ctx: Context, button: ExportButton) -> None:
     async def _send(messenger: Messenger) -> None:
         await messenger.send_document(user_id, name, content, caption)
 
-    ctx.after_commit(_send)
-    ctx.answer(ctx.t("directory.export_sent"))
+    ctx.privately(_send, ctx.t("directory.export_sent"))
 
 
 def inventory_text(t: Translator, counts: directory_store.Inventory) -> Html:

@@ -226,15 +226,23 @@ async def voter(ctx: Context, decision: Decision) -> Volunteer | None:
         return volunteer
     group = await group_store.get(ctx.session, decision.chat_id)
     title = group.title if group is not None else ""
+    link = ctx.private_link()
+    user_id = ctx.user_id
+    keyboard: Keyboard | None = None
     if volunteer is None:
-        link = f"https://t.me/{ctx.settings.bot_username}"
         text = ctx.t("decisions.invite_register", question=decision.question, group=title)
-        ctx.send(ctx.user_id, text, [[Button(ctx.t("decisions.button.register"), url=link)]])
+        keyboard = [[Button(ctx.t("decisions.button.register"), url=link)]]
     else:
-        ctx.send(
-            ctx.user_id, ctx.t("decisions.invite_member", question=decision.question, group=title)
-        )
-    ctx.answer(ctx.t("decisions.not_counted"), alert=True)
+        text = ctx.t("decisions.invite_member", question=decision.question, group=title)
+
+    async def _invite(messenger: Messenger) -> None:
+        await messenger.send_message(user_id, text, keyboard)
+
+    if ctx.event.callback_id is None:  # a native poll's answer: nothing to answer in place
+        ctx.send(user_id, text, keyboard)
+        return None
+    unreachable = ctx.t("decisions.not_counted_unreachable", link=link)
+    ctx.privately(_invite, ctx.t("decisions.not_counted"), alert=True, unreachable=unreachable)
     return None
 
 

@@ -60,8 +60,10 @@ async def position_pressed(ctx: Context, button: PositionButton) -> None:
     await decision_store.cast(ctx.session, decision.id, ctx.user_id, unit, [position], ctx.now())
     pending = await dialogs.get(ctx.session, ctx.user_id, ctx.user_id)
     if position == BLOCK:
-        await forms.start_in(ctx, FORM, ctx.user_id, {"decision": decision.id}, REASON)
-        ctx.answer(ctx.t("consensus.block_recorded"), alert=True)
+        done = ctx.t("consensus.block_recorded")
+        await forms.start_privately(
+            ctx, FORM, {"decision": decision.id}, REASON, done=done, alert=True
+        )
     else:
         if pending is not None and pending.flow == FLOW:
             await dialogs.clear(ctx.session, ctx.user_id, ctx.user_id)

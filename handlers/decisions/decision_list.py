@@ -161,11 +161,7 @@ async def _export(ctx: Context) -> None:
     async def _send(messenger: Messenger) -> None:
         await messenger.send_document(user_id, name, content, caption)
 
-    ctx.after_commit(_send)
-    if ctx.event.callback_id is not None:
-        ctx.answer(ctx.t("decisions.export_sent"))
-    else:
-        ctx.reply(ctx.t("decisions.export_sent"))
+    ctx.privately(_send, ctx.t("decisions.export_sent"))
 
 
 CSV_HEADER = (

@@ -65,8 +65,8 @@ async def outcome_pressed(ctx: Context, button: OutcomeButton) -> None:
     ):
         ctx.answer(refusal(ctx.t, "decisions.manage", or_author=True), alert=True)
         return
-    await forms.start_in(ctx, FORM, ctx.user_id, {"decision": decision.id}, TEXT)
-    ctx.answer(ctx.t("decisions.outcome_asked"))
+    done = ctx.t("decisions.outcome_asked")
+    await forms.start_privately(ctx, FORM, {"decision": decision.id}, TEXT, done=done)
 
 
 async def _question(ctx: Context, data: Data) -> dict[str, Any]:

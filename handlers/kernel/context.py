@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.kernel.coalesce import EditCoalescer
 from handlers.kernel.events import Event
 from handlers.kernel.i18n import Translator, translator
-from handlers.kernel.ports import Clock, Keyboard, Messenger
+from handlers.kernel.ports import Clock, Forbidden, Keyboard, Messenger
 from storage import dialogs, outbox, timers
 from storage.models import DialogState, Volunteer
 from storage.outbox import Outgoing
@@ -166,6 +166,45 @@ class Context:
         self.after_commit(
             Reply(Outgoing(self.chat_id, "", keyboard, edit_of=message_id, keyboard_only=True))
         )
+
+    def privately(
+        self,
+        send: AfterCommit,
+        done: str,
+        *,
+        alert: bool = False,
+        unreachable: str | None = None,
+    ) -> None:
+        """After commit, runs `send` (a message to this person's private chat, sent directly),
+        then says `done` — as the answer to the pressed button, or in the chat of the command.
+        If Telegram refuses the private message (the person never started the bot, or blocked
+        it), says `unreachable` instead (default: how to start a private chat first, with a
+        t.me link): a reply claims only what was done. The 403 is then recorded as usual."""
+        callback_id = self.event.callback_id
+        if callback_id is not None:
+            self.answered = True  # answered after the send, below
+        chat_id, thread_id, t = self.chat_id, self.event.thread_id, self.t
+        refused = unreachable or t("errors.start_private_first", link=self.private_link())
+
+        async def _say(messenger: Messenger, text: str, as_alert: bool) -> None:
+            if callback_id is not None:
+                await messenger.answer_button(callback_id, text, as_alert)
+            else:
+                await messenger.send_message(chat_id, text, thread_id=thread_id)
+
+        async def _privately(messenger: Messenger) -> None:
+            try:
+                await send(messenger)
+            except Forbidden:
+                await _say(messenger, refused, True)
+                raise
+            await _say(messenger, done, alert)
+
+        self.after_commit(_privately)
+
+    def private_link(self) -> str:
+        """The t.me link that opens a private chat with the bot."""
+        return f"https://t.me/{self.settings.bot_username}"
 
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Acknowledges the pressed button (once), with an optional toast or alert."""

@@ -30,7 +30,7 @@ from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, Translator, media_words
 from handlers.kernel.invalid_input import InvalidInput
-from handlers.kernel.ports import Button, Keyboard
+from handlers.kernel.ports import Button, Keyboard, Messenger
 from handlers.kernel.routing import Router
 from storage import dialogs
 
@@ -216,6 +216,29 @@ async def start_in(
     name = first or form.order(data)[0]
     await dialogs.save(ctx.session, ctx.user_id, chat_id, form.flow, name, dict(data), ctx.now())
     ctx.send(chat_id, *await keyboard(ctx, form, form.step(name), data))
+
+
+async def start_privately(
+    ctx: Context,
+    form: Form,
+    data: Data,
+    first: str | None = None,
+    *,
+    done: str,
+    alert: bool = False,
+) -> None:
+    """Starts the form in this person's private chat (a group's button asks privately) and
+    asks its question there at once; then says `done`, or — if Telegram refuses the private
+    message — how to start a private chat first (`Context.privately`)."""
+    name = first or form.order(data)[0]
+    user_id = ctx.user_id
+    await dialogs.save(ctx.session, user_id, user_id, form.flow, name, dict(data), ctx.now())
+    text, rows = await keyboard(ctx, form, form.step(name), data)
+
+    async def _ask(messenger: Messenger) -> None:
+        await messenger.send_message(user_id, text, rows)
+
+    ctx.privately(_ask, done, alert=alert)
 
 
 async def open_for(

@@ -9,6 +9,7 @@ from datetime import timedelta
 from botapi_emulator.client import Person
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_decisions import coalition
+from tests.e2e.test_decisions_more import BLOCK, button_data, open_private_chats, published
 
 
 async def _says(person: Person, fragment: str, **kwargs: object) -> str:
@@ -95,3 +96,22 @@ async def test_non_text_messages_are_answered(chorus: ChorusUnderTest) -> None:
     await _says(lee, "cannot use a contact")
     await lee.send("Lee Kim")
     await _says(lee, "Which country")
+
+
+async def test_a_claim_to_have_written_privately_is_true(chorus: ChorusUnderTest) -> None:
+    """Kind 7: someone who never started the bot presses ✋ Block: the answer does not claim
+    "I have asked you privately" (the private message got 403) but says how to start a private
+    chat, with a t.me link; someone the bot may write to gets the claim, and the question."""
+    coral = chorus.coordinator
+    group, (amira, bilal) = await coalition(chorus, "Amira", "Bilal")
+    open_private_chats(chorus, amira)
+    await coral.send("/consensus We co-sign the letter | in 2d", chat=group)
+    proposal = await coral.wait_for_message(lambda m: "Proposal:" in (m.text or ""), chat=group)
+    await published(chorus)
+    answer = await bilal.press_data(proposal, button_data(proposal, BLOCK))
+    assert answer is not None and answer.show_alert
+    assert "asked you privately" not in answer.text
+    assert "I cannot write to you privately yet: open https://t.me/" in answer.text
+    answer = await amira.press_data(proposal, button_data(proposal, BLOCK))
+    assert answer is not None and "asked you privately" in answer.text
+    await _says(amira, "Please tell me why")
