@@ -4,9 +4,14 @@ non-text messages, late timers."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
+from bot.app import open_storage
 from botapi_emulator.client import Person
+from storage.decisions.decision_models import Ballot
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_decisions import coalition
 from tests.e2e.test_decisions_more import BLOCK, button_data, open_private_chats, published
@@ -15,6 +20,20 @@ from tests.e2e.test_decisions_more import BLOCK, button_data, open_private_chats
 async def _says(person: Person, fragment: str, **kwargs: object) -> str:
     message = await person.wait_for_message(lambda m: fragment in (m.text or ""), **kwargs)  # type: ignore[arg-type]
     return message.text or ""
+
+
+async def _ballots_counted(chorus: ChorusUnderTest, count: int) -> None:
+    """Waits until the bot has counted `count` ballots (a loaded machine may take a while)."""
+    storage = await open_storage(chorus.database_url)
+    try:
+        for _ in range(int(PATIENCE * 4)):
+            async with storage.sessionmaker() as session:
+                if await session.scalar(select(func.count()).select_from(Ballot)) == count:
+                    return
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"the bot never counted {count} ballots")
+    finally:
+        await storage.engine.dispose()
 
 
 async def test_names_with_joiners_are_accepted(chorus: ChorusUnderTest) -> None:
@@ -40,15 +59,13 @@ async def test_a_result_with_long_names_is_posted_whole(chorus: ChorusUnderTest)
     poll = await coral.wait_for_message(lambda m: m.poll is not None, chat=group)
     for index, person in enumerate(people):
         await person.vote(poll, [index % 3 and 1])
-    await coral.wait_for_message(
-        lambda m: "40 of " in (m.text or ""),
+    await _ballots_counted(chorus, 40)
+    await chorus.advance(timedelta(hours=2, seconds=1))
+    final = await coral.wait_for_message(
+        lambda m: "Result:" in (m.text or ""),
         chat=group,
         since_last_action=False,
         timeout=PATIENCE * 2,
-    )
-    await chorus.advance(timedelta(hours=2, seconds=1))
-    final = await coral.wait_for_message(
-        lambda m: "Result:" in (m.text or ""), chat=group, since_last_action=False
     )
     assert "Adopted: Park" in (final.text or "")
     assert sunflowers in (final.text or "") and "more" in (final.text or "")
