@@ -212,6 +212,7 @@ async def test_a_member_pressing_any_admin_button_gets_a_polite_refusal(
         "bs": pack("bs", 1),
         "ro": pack("ro", 1),
         "ck": pack("ck", 1, AMIRA, "a"),
+        "sf": pack("sf", 1, 60),
     }[prefix]
     text, alert = await amira.press_data(1, data)
     assert alert and text is not None and text.startswith("Sorry, only these roles")
