@@ -16,7 +16,7 @@ from handlers.actions import action_views as views
 from handlers.actions import attendance, reminders, slots
 from handlers.actions import broadcasts as sending
 from handlers.coalition.audit import note
-from handlers.kernel import forms, typed_text
+from handlers.kernel import forms, names, permissions, typed_text
 from handlers.kernel.context import Context
 from handlers.kernel.forms import NEXT, STAY, AnswerButton, Data, Message, Step, get_in, put_in
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
@@ -26,6 +26,7 @@ from handlers.kernel.routing import Router
 from handlers.people import fields
 from storage.actions import action_store
 from storage.coalition import group_store
+from storage.people import shown_names
 
 FLOW = "newaction"
 PUBLISH_TIMER = "action_publish"  # a scheduled action's announcement
@@ -337,7 +338,36 @@ async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
     )
     covered = {ctx.t.locale, *(data.get("translations") or {})}
     fallback = sum(1 for p in people if p.language not in covered)
-    return {"people": len(people), "fallback": fallback}
+    sees = permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
+    missing = await action_store.left_out(
+        ctx.session, dict(data.get("audience") or {}), str(data["kind"])
+    )
+    left = {
+        reason: [names.in_words(ctx.t, shown_names.for_viewer(v, sees)) for v in found]
+        for reason, found in missing.items()
+        if found
+    }
+    return {"people": len(people), "fallback": fallback, "left_out": left}
+
+
+LEFT_NAMES = 5
+
+
+def _left_out_lines(t: Translator, left: Data) -> list[str]:
+    """Who the call will not reach, and why: a line per reason with the first names."""
+    if not left:
+        return []
+    lines: list[str] = [t("actions.left_out_title")]
+    for reason in action_store.LEFT_OUT:
+        found = list(left.get(reason) or [])
+        if not found:
+            continue
+        shown = str(t.join(found[:LEFT_NAMES]))
+        if len(found) > LEFT_NAMES:
+            shown += " " + t.plural("actions.left_more", len(found) - LEFT_NAMES)
+        label = t(f"actions.left_{reason}")
+        lines.append(f"• {label} ({t.number(len(found))}): {shown}")
+    return lines
 
 
 def _before_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> list[Message]:
@@ -349,10 +379,11 @@ def _before_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> list
 
 
 def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
-    lines = [t.plural("actions.preview_people", int(data["people"]))]
+    lines: list[str] = [t.plural("actions.preview_people", int(data["people"]))]
     group_count = len(data.get("groups") or [])
     if group_count:
         lines.append(t.plural("actions.preview_groups", group_count))
+    lines += _left_out_lines(t, data.get("left_out") or {})
     lines.append(t("actions.preview_reminders", when=views.reminders_text(t, data["reminders"])))
     languages = [t.locale, *sorted(data.get("translations") or {})]
     lines.append(t("actions.preview_languages", languages=t.join(map(t.language_name, languages))))

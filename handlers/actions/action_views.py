@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, format_timedelta
@@ -167,7 +167,9 @@ def render(
         if data.get("online"):
             lines.append(t("actions.line_online"))
         elif data.get("place"):
-            lines.append(t("actions.line_place", place=data["place"]))
+            lines.append(
+                t("actions.line_place", place=data["place"]) + map_link(t, str(data["place"]))
+            )
         if data.get("capacity"):
             capacity = int(data["capacity"])
             if standing is None or status != action_store.OPEN:
@@ -183,6 +185,15 @@ def render(
     if position is not None and status == action_store.OPEN:
         lines += ["", t("actions.line_waitlist_position", position=t.number(position))]
     return limits.fitted(t, "\n".join(lines).rstrip().split("\n"))
+
+
+MAP_SEARCH = "https://www.openstreetmap.org/search?query="
+
+
+def map_link(t: Translator, place: str) -> str:
+    """ " · map": a link that finds the place on a map."""
+    url = MAP_SEARCH + quote(place)
+    return f' · <a href="{escape(url)}">{t("actions.map")}</a>'
 
 
 def skill_text(t: Translator, skill: str | None) -> str:

@@ -438,3 +438,30 @@ async def attendance_history(session: AsyncSession, user_id: int) -> dict[str, i
         .group_by(Rsvp.attendance)
     )
     return {str(mark): count for mark, count in rows}
+
+
+LEFT_OUT = ("blocked", "inactive", "muted", "outside")
+
+
+async def left_out(
+    session: AsyncSession, filters: Mapping[str, Any], kind: str
+) -> dict[str, list[Volunteer]]:
+    """The registered volunteers a call with these filters would not reach, by reason: blocked
+    the bot, not active (asleep, applicant, rejected…), muted this kind, outside the filters."""
+    blocked = set(
+        await session.scalars(
+            select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
+        )
+    )
+    muted = f"action:{kind}"
+    found: dict[str, list[Volunteer]] = {reason: [] for reason in LEFT_OUT}
+    for volunteer in (await session.scalars(select(Volunteer).order_by(Volunteer.user_id))).all():
+        if volunteer.user_id in blocked:
+            found["blocked"].append(volunteer)
+        elif volunteer.status != "active":
+            found["inactive"].append(volunteer)
+        elif muted in (volunteer.muted or []):
+            found["muted"].append(volunteer)
+        elif not _matches(volunteer, filters):
+            found["outside"].append(volunteer)
+    return found

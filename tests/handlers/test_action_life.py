@@ -415,3 +415,31 @@ async def test_roles_are_picked_and_an_empty_role_invites_only_matching_people_o
     async with storage.sessionmaker() as session:
         rows = (await session.execute(select(Rsvp.user_id, Rsvp.status, Rsvp.slot_id))).all()
     assert sorted(rows) == [(1, "going", 1), (11, "going", 2)]
+
+
+async def test_the_preview_names_who_is_left_out_and_why_and_a_place_has_a_map_link(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    from sqlalchemy import update
+
+    from storage.models import UserPreference, Volunteer
+
+    await people(storage, conversation, 1, 2, 3, 4)
+    async with storage.sessionmaker() as session, session.begin():
+        session.add(UserPreference(user_id=2, blocked_bot_at=clock.now(), updated_at=clock.now()))
+        await session.execute(
+            update(Volunteer).where(Volunteer.user_id == 3).values(status="asleep")
+        )
+        await session.execute(
+            update(Volunteer).where(Volunteer.user_id == 4).values(muted=["action:meeting"])
+        )
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    preview = coordinator.last.text
+    assert "It will go to <b>1</b> volunteer." in preview
+    assert "<b>Left out</b> (and why):" in preview
+    assert "• blocked the bot (1): P2" in preview
+    assert "• not active (1): P3" in preview
+    assert "• turned off this kind of call (1): P4" in preview
+    rendered = coordinator.messages[-2].text
+    assert "📍 Where: Martyrs' Square · <a href=" in rendered
+    assert "openstreetmap.org/search?query=Martyrs%27%20Square" in rendered
