@@ -281,8 +281,11 @@ def find_members_later(ctx: Context, chat_id: int, decision_id: int) -> None:
             if await messenger.member_count(chat_id) <= len(known) + 1:  # + the bot
                 return
             for user_id in unknown:
-                found[user_id] = await messenger.member_status(chat_id, user_id)
-        except MessengerError as exc:
+                try:
+                    found[user_id] = await messenger.member_status(chat_id, user_id)
+                except ChatNotFound:  # "user not found": not someone of this group
+                    found[user_id] = "left"
+        except MessengerError as exc:  # a flood, the bot removed…: the rest another time
             log.info("members of %s not all known: %r", chat_id, exc)
         async with services.sessionmaker() as session, session.begin():
             for user_id, status in found.items():

@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import Storage
 from handlers.kernel.events import GROUP_ANONYMOUS_BOT_ID, Chat, ChatType, Event, EventKind, Person
-from handlers.kernel.ports import ShiftedClock
+from handlers.kernel.ports import ChatNotFound, ShiftedClock
 from storage.coalition import group_store
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_action_life import GROUP as ACTION_GROUP
@@ -239,3 +239,28 @@ async def test_an_anonymous_admin_is_answered_in_the_groups_language(
     hidden.person = Person(GROUP_ANONYMOUS_BOT_ID, "Group", is_bot=True)
     await group.say(hidden, "/report", sender_chat=group.chat)
     assert "pas par une personne" in group.last.text
+
+
+async def test_a_lookup_telegram_cannot_answer_does_not_stop_the_others(
+    conversation: Conversation,
+    messenger: CountingMessenger,
+    group: Group,
+    coral: Someone,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ghost, amira = conversation.person("Ghost"), conversation.person("Amira")
+    for someone in (ghost, amira):
+        await make_volunteer(conversation, someone)
+    messenger.members[(group.id, amira.person.id)] = "member"
+    messenger.members[(group.id, 999_999)] = "member"  # someone unregistered
+    asked = messenger.member_status
+
+    async def status(chat_id: int, user_id: int) -> str:
+        if user_id == ghost.person.id:
+            raise ChatNotFound("Bad Request: user not found")
+        return await asked(chat_id, user_id)
+
+    monkeypatch.setattr(messenger, "member_status", status)
+    await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 1h")
+    await conversation.dispatcher.services.edits.flush()
+    assert "0 of 1 eligible members" in group.find("Venue?").text  # Amira
