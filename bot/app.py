@@ -26,7 +26,7 @@ from bot.workers import Leadership, hold_only_worker
 from handlers import build_router
 from handlers.actions.broadcasts import refresh_refs
 from handlers.kernel.context import HandlerSettings, Services
-from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.dispatch import Dispatcher, RateLimit
 from handlers.kernel.i18n import SUPPORTED_LOCALES, translator
 from handlers.kernel.menu import commands_for_roles, group_commands, publish_for
 from handlers.kernel.permissions import held_roles
@@ -200,6 +200,26 @@ def create_delivery(
     )
 
 
+async def share_limits(
+    redis_url: str, dispatcher: Dispatcher, delivery: DeliveryEngine, clock: Clock
+) -> list[Callable[[], Awaitable[None]]]:
+    """Several workers: the per-person rate limit and the 429 pause on Redis (lazy import:
+    only with REDIS_URL, which needs the `redis` extra). Returns the steps that close them."""
+    from bot.shared_limits import SharedPause, SharedRateLimiter
+
+    limiter = SharedRateLimiter(redis_url, RateLimit(), clock)
+    try:
+        await limiter.check()
+    except BaseException:
+        await limiter.close()
+        raise
+    dispatcher.limiter = limiter
+    pause = SharedPause(redis_url, delivery.pause)
+    delivery.on_rate_limited = pause.publish
+    await pause.start()
+    return [pause.stop, limiter.close]
+
+
 async def stop_delivery(delivery: DeliveryEngine) -> None:
     """A graceful stop records every result; a cancelled (killed) bot stops like a crash."""
     task = asyncio.current_task()
@@ -257,12 +277,15 @@ async def run_bot(
     dispatcher: Dispatcher | None = None
     server: OpsServer | None = None
     leadership: Leadership | None = None
+    shared: list[Callable[[], Awaitable[None]]] = []  # closes what is shared on Redis
     try:
         dispatcher = await prepare(settings, storage, runtime, the_clock)
         scheduler = TimerScheduler(dispatcher, the_clock)
         dispatcher.services.scheduler = scheduler
         delivery = create_delivery(settings, storage, runtime, dispatcher, the_clock)
         dispatcher.services.delivery = delivery
+        if settings.redis_url is not None:
+            shared = await share_limits(settings.redis_url, dispatcher, delivery, the_clock)
         async with storage.sessionmaker() as session:
             held = await role_store.everyone(session)
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale, held)
@@ -321,6 +344,7 @@ async def run_bot(
             steps.append(functools.partial(scheduler.shutdown, grace))
         if delivery is not None:
             steps.append(functools.partial(stop_delivery, delivery))
+        steps += shared
         steps += [runtime.close, storage.engine.dispose]
         await _close_all(steps)
         lock.release()

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     webhook_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8080, ge=0, le=65535)
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # Several workers: the per-person rate limit and Telegram's 429 pause shared on Redis
+    # (bot/shared_limits.py; the `redis` extra). Unset: each worker keeps its own, in memory.
+    redis_url: str | None = None
 
     @field_validator("metrics_port", mode="before")
     @classmethod
@@ -66,6 +69,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be the public https:// URL Telegram posts updates to"
                 " (http:// only on loopback, for a local Bot API server or the emulator)"
+            )
+        return url
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        url = str(value).strip()
+        if not re.match(r"^rediss?://", url):
+            raise ValueError(
+                "must start with redis:// or rediss://, such as redis://127.0.0.1:6379/0"
             )
         return url
 

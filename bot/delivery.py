@@ -238,6 +238,8 @@ class DeliveryEngine:
         self._database_calls: set[asyncio.Task[Any]] = set()
         self._flushed = asyncio.Event()
         self._held: set[int] = set()  # rows this engine claimed and has no result for yet
+        # Several workers: told of each 429 (bot/shared_limits.py tells the others to pause).
+        self.on_rate_limited: Callable[[float], None] | None = None
         self._renewed_at = 0.0
 
     # lifecycle
@@ -245,6 +247,10 @@ class DeliveryEngine:
     def wake(self) -> None:
         """New rows may be waiting."""
         self._wakeup.set()
+
+    def pause(self, seconds: float) -> None:
+        """Sends nothing for `seconds` (another worker got a 429)."""
+        self._pacer.pause(seconds)
 
     async def send_reply(self, item: Claimed) -> None:
         """Sends a reply now (the fast path), in the same pace as everything else.
@@ -481,6 +487,8 @@ class DeliveryEngine:
                 exc.seconds,
             )
             self._pacer.pause(exc.seconds)
+            if self.on_rate_limited is not None:
+                self.on_rate_limited(exc.seconds)
             self._ready.appendleft(item)
             self._wakeup.set()
             return

@@ -48,6 +48,15 @@ class RateLimit:
     warn_every: float = 10.0  # at most one "slow down" reply in this many seconds
 
 
+class PersonLimiter(Protocol):
+    """Decides whether a person's command or press is handled: in memory (one worker), or
+    shared by several workers (bot/shared_limits.py, on Redis)."""
+
+    async def acquire(self, user_id: int) -> tuple[bool, bool]:
+        """(allowed, warn): whether to handle the update, and whether to say "slow down"."""
+        ...
+
+
 class RateLimiter:
     """A token bucket per person, in memory (cheap: no database before the decision)."""
 
@@ -57,6 +66,10 @@ class RateLimiter:
         self.limit = limit
         self.clock = clock
         self._buckets: dict[int, tuple[float, float, float]] = {}  # tokens, at, warned at
+
+    async def acquire(self, user_id: int) -> tuple[bool, bool]:
+        """`take`, as the dispatcher asks it (a limiter shared by several workers awaits)."""
+        return self.take(user_id)
 
     def take(self, user_id: int) -> tuple[bool, bool]:
         """(allowed, warn): whether to handle the update, and whether to say "slow down"."""
@@ -147,7 +160,7 @@ class Dispatcher:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waiting: defaultdict[int, int] = defaultdict(int)
         self._inflight: set[asyncio.Future[Any]] = set()
-        self.limiter = RateLimiter(RateLimit(), services.clock)
+        self.limiter: PersonLimiter = RateLimiter(RateLimit(), services.clock)
         self.observer: Observer = Unobserved()
 
     async def feed(self, event: Event) -> None:
@@ -156,7 +169,7 @@ class Dispatcher:
             return
         started, outcome = time.perf_counter(), "error"
         if is_limited(event):
-            allowed, warn = self.limiter.take(event.user.id)
+            allowed, warn = await self.limiter.acquire(event.user.id)
             if not allowed:
                 self.observer.update_done(update_kind(event), "refused", None)
                 await self._forget(event)

@@ -1,0 +1,153 @@
+"""Limits shared by several workers, on Redis (REDIS_URL; the `redis` extra).
+
+- The per-person rate limit on commands and button presses: the `limits` library's moving
+  window on Redis (one Lua script a decision), so a person who spreads presses over three
+  workers still gets the budget of one: `burst` per `burst / per_second` seconds, the same
+  average as the in-memory token bucket (handlers/kernel/dispatch.py). The "slow down" answer
+  is itself limited to one per `warn_every` seconds, across workers. If Redis does not answer,
+  the worker decides alone (its own in-memory bucket) and says so in the log.
+- The 429 pause: a worker told by Telegram to retry after N seconds publishes N on a Redis
+  channel; every worker (itself included) pauses its sends for N seconds.
+
+Imported only when REDIS_URL is set: `pip install .` without extras never needs Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from bot.config import ConfigError
+from handlers.kernel.dispatch import RateLimit, RateLimiter
+from handlers.kernel.ports import Clock
+
+log = logging.getLogger(__name__)
+PAUSE_CHANNEL = "chorus:pause"
+NAMESPACE = "chorus"
+
+
+def _imports() -> tuple[Any, Any]:
+    try:
+        import coredis
+        import limits.aio
+    except ImportError as exc:
+        raise ConfigError(
+            f"REDIS_URL needs the redis extra ({exc.name} is missing): pip install 'chorus[redis]'"
+        ) from None
+    return limits, coredis
+
+
+class SharedRateLimiter:
+    """The dispatcher's PersonLimiter on Redis: one budget per person across all workers."""
+
+    def __init__(self, redis_url: str, limit: RateLimit, clock: Clock) -> None:
+        limits, coredis = _imports()
+        self.pool = coredis.ConnectionPool.from_url(redis_url)
+        window = max(1, round(limit.burst / limit.per_second))
+        self.item = limits.RateLimitItemPerSecond(int(limit.burst), window, NAMESPACE)
+        self.warn_item = limits.RateLimitItemPerSecond(1, max(1, round(limit.warn_every)))
+        storage = limits.aio.storage.RedisStorage(_async_uri(redis_url), connection_pool=self.pool)
+        self.storage = storage
+        self.strategy = limits.aio.strategies.MovingWindowRateLimiter(storage)
+        self.local = RateLimiter(limit, clock)  # while Redis does not answer
+        self._failing = False
+
+    async def acquire(self, user_id: int) -> tuple[bool, bool]:
+        """(allowed, warn), decided on Redis (or locally while Redis is unreachable)."""
+        try:
+            allowed = await self.strategy.hit(self.item, "person", str(user_id))
+            warn = False
+            if not allowed:
+                warn = await self.strategy.hit(self.warn_item, "slow-down", str(user_id))
+        except Exception:
+            if not self._failing:
+                log.exception("Redis did not answer: rate limits decided by this worker alone")
+            self._failing = True
+            return self.local.take(user_id)
+        if self._failing:
+            log.warning("Redis answers again: rate limits are shared again")
+            self._failing = False
+        return bool(allowed), bool(warn)
+
+    async def check(self) -> None:
+        """Raises ConfigError (one line) when Redis cannot be reached at start."""
+        try:
+            reachable = await self.storage.check()
+        except Exception:
+            reachable = False
+        if not reachable:
+            raise ConfigError("REDIS_URL: cannot reach Redis")
+
+    async def close(self) -> None:
+        """Closes the connections to Redis."""
+        self.pool.disconnect()
+
+
+def _async_uri(redis_url: str) -> str:
+    """limits' name for an asyncio Redis URL (async+redis://…)."""
+    return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+
+
+class SharedPause:
+    """Telegram's 429 pause, told to every worker through a Redis channel."""
+
+    def __init__(self, redis_url: str, apply: Callable[[float], None]) -> None:
+        _, coredis = _imports()
+        self.client = coredis.Redis.from_url(redis_url, decode_responses=True)
+        self.apply = apply
+        self.origin = f"{os.getpid()}:{id(self)}"
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+        self._publishing: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Listens for the other workers' pauses."""
+        self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.client.pubsub(channels=[PAUSE_CHANNEL]) as pubsub:
+                    async for message in pubsub:
+                        if message["type"] == "subscribe":
+                            self.subscribed.set()
+                        elif message["type"] == "message":
+                            self._received(str(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("listening for shared 429 pauses failed; trying again")
+                self.subscribed.clear()
+                await asyncio.sleep(1.0)
+
+    def _received(self, data: str) -> None:
+        origin, _, seconds = data.partition(" ")
+        with contextlib.suppress(ValueError):
+            if origin != self.origin:
+                self.apply(float(seconds))
+
+    def publish(self, seconds: float) -> None:
+        """Tells the other workers to pause `seconds` (this one paused already)."""
+        task = asyncio.get_running_loop().create_task(self._publish(seconds))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, seconds: float) -> None:
+        try:
+            await self.client.publish(PAUSE_CHANNEL, f"{self.origin} {seconds}")
+        except Exception:
+            log.exception("could not tell the other workers about a 429 pause")
+
+    async def stop(self) -> None:
+        """Stops listening."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.gather(*self._publishing, return_exceptions=True)
+        self.client.connection_pool.disconnect()
