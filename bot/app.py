@@ -69,6 +69,7 @@ class Running:
     runtime: Runtime
     delivery: DeliveryEngine | None = None
     ops: OpsServer | None = None  # /healthz and /metrics, when served
+    leadership: Leadership | None = None  # who runs the timers (several workers)
 
 
 @dataclass(slots=True)
@@ -312,7 +313,7 @@ async def run_bot(
         )
         await Inbox(dispatcher).replay()  # what a crash left received but not handled
         if on_ready is not None:
-            on_ready(Running(dispatcher, scheduler, runtime, delivery, server))
+            on_ready(Running(dispatcher, scheduler, runtime, delivery, server, leadership))
         log.info(
             "Chorus %s as @%s through the Bot API at %s (%s runtime)",
             "is starting its webhook server" if hook else "is polling for updates",
