@@ -13,15 +13,18 @@ example/wizard.py):
 - An optional preview step gets one "change" button per answer; the changed answer, and any
   question it makes necessary, are asked, then the preview comes back.
 
-Button data: the form's `AnswerButton` class, "<prefix>:<step>:<value>"; a button of a step
-the dialog is no longer at is stale. Values starting with "@" are the preview's "change"
-buttons. A step's `key` may be a path ("audience.skills"): the answer is kept in a nested dict,
-rebuilt (never changed in place) on every answer. Each form is drawn in `handlers/<flow>.mmd`,
-which names every step (tests/handlers/test_forms.py checks it).
+Button data: the form's `AnswerButton` class, "<prefix>:<step>~<run>:<value>"; a button of a
+step the dialog is no longer at is stale, and so is one of an earlier run of the form (each
+start draws a new `run`, kept in the data): after /cancel and a new /start the old questions'
+buttons, though their step is the same, change nothing. Values starting with "@" are the
+preview's "change" buttons. A step's `key` may be a path ("audience.skills"): the answer is
+kept in a nested dict, rebuilt (never changed in place) on every answer. Each form is drawn in
+`handlers/<flow>.mmd`, which names every step (tests/handlers/test_forms.py checks it).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +56,8 @@ STAY = "_stay"  # a `then` that stores the answer and stays at the step without 
 NEXT = "_next"  # a `then` that goes on as if the step had no `then` (the form's order)
 CHANGE = "@"  # prefix of the preview's "change this answer" values
 RETURN = "_return"  # data key: the preview to come back to after a change
+RUN = "_run"  # data key: this run of the form, stamped on its buttons (see the module's doc)
+RUN_MARK = "~"
 
 Message = tuple[str, Keyboard | None]
 Ask = Callable[[Translator, Data, type[AnswerButton]], Message]
@@ -192,20 +197,42 @@ async def keyboard(ctx: Context, form: Form, step: Step, data: Data) -> Message:
         ]
         pairs = [changes[i : i + 2] for i in range(0, len(changes), 2)]
         rows = [*pairs, *(rows or [])]
-    return text, rows
+    return text, stamped(form, data, rows)
+
+
+def stamped(form: Form, data: Data, rows: Keyboard | None) -> Keyboard | None:
+    """The form's buttons among `rows` marked with the run of the form in `data` (other
+    buttons, and any the mark would make too long for Telegram, as they are)."""
+    run = data.get(RUN)
+    if not rows or not run:
+        return rows
+    prefix = form.button.prefix() if form.button is not AnswerButton else None
+
+    def mark(button: Button) -> Button:
+        if prefix is None or button.data is None or not button.data.startswith(prefix + ":"):
+            return button
+        try:
+            answer = form.button.unpack(button.data)
+            packed = form.button(answer.question + RUN_MARK + str(run), answer.value).pack()
+        except (StaleButton, ValueError):
+            return button
+        return Button(button.label, packed, button.url)
+
+    return [[mark(button) for button in row] for row in rows]
 
 
 async def ask(ctx: Context, form: Form, name: str, data: Data) -> None:
     """Sends the question of step `name` (after its `before` messages)."""
     step = form.step(name)
     if step.before is not None:
-        for message in step.before(ctx.t, await shown_data(ctx, step, data), form.button):
-            ctx.reply(*message)
+        for text, rows in step.before(ctx.t, await shown_data(ctx, step, data), form.button):
+            ctx.reply(text, stamped(form, data, rows))
     ctx.reply(*await keyboard(ctx, form, step, data))
 
 
 async def start(ctx: Context, form: Form, data: Data, first: str | None = None) -> None:
     """Starts the form at `first` (default: its first step) with `data`, and asks it."""
+    data = {**data, RUN: data.get(RUN) or secrets.token_hex(2)}
     await go(ctx, form, first or form.order(data)[0], data)
 
 
@@ -213,6 +240,7 @@ async def start_in(
     ctx: Context, form: Form, chat_id: int, data: Data, first: str | None = None
 ) -> None:
     """Starts the form for this person in another chat (a group's button asks privately)."""
+    data = {**data, RUN: data.get(RUN) or secrets.token_hex(2)}
     name = first or form.order(data)[0]
     await dialogs.save(ctx.session, ctx.user_id, chat_id, form.flow, name, dict(data), ctx.now())
     ctx.send(chat_id, *await keyboard(ctx, form, form.step(name), data))
@@ -303,9 +331,12 @@ async def on_button(ctx: Context, form: Form, button: AnswerButton) -> None:
     """Takes an answer chosen with a button of `form`."""
     step, data = current(ctx, form)
     raw = button.value
-    if button.question == form.legacy_change and step.name == form.preview:
+    question, _, run = button.question.partition(RUN_MARK)
+    if run and run != data.get(RUN, run):
+        raise StaleButton(button.question)  # a button of an earlier run of the form
+    if question == form.legacy_change and step.name == form.preview:
         raw = CHANGE + raw
-    elif button.question != step.name and form.aliases.get(button.question) != step.name:
+    elif question != step.name and form.aliases.get(question) != step.name:
         raise StaleButton(button.question)
     if step.name == form.preview and raw.startswith(CHANGE):
         name = raw[len(CHANGE) :]
@@ -369,7 +400,7 @@ async def on_text(ctx: Context, form: Form) -> None:
     try:
         value = step.read_text(ctx, data, ctx.event.text or "", form.button)
     except InvalidInput as problem:
-        ctx.reply(problem.text(ctx.t), problem.keyboard)
+        ctx.reply(problem.text(ctx.t), stamped(form, data, problem.keyboard))
         if problem.keyboard is None:
             await ask(ctx, form, step.name, data)
         return

@@ -174,6 +174,24 @@ async def test_cancel_leaves_registration_and_start_resumes(conversation: Conver
     assert "nothing to cancel" in bo.last.text
 
 
+async def test_a_question_of_a_cancelled_run_changes_nothing(conversation: Conversation) -> None:
+    """After /cancel and a new /start, the old question's buttons are stale although the new
+    dialog is at the same step: what the person sees and what is saved never disagree."""
+    tom = conversation.person("Tom")
+    await tom.send("/start")
+    old = tom.last
+    assert "Which language do you prefer?" in old.text
+    await tom.send("/cancel")
+    await tom.send("/start")
+    new = tom.last
+    assert new.message_id != old.message_id and "Which language" in new.text
+    english = next(data for label, data in old.keyboard[0] if "English" in label)
+    text, alert = await tom.press_data(old.message_id, english)
+    assert alert and "no longer active" in (text or "")
+    await tom.press("English")
+    assert "individual, or on behalf" in tom.last.text
+
+
 async def test_declining_consent_saves_nothing(
     conversation: Conversation, storage: Storage
 ) -> None:
