@@ -334,7 +334,8 @@ async def ask(ctx: Context) -> None:
                 Button(t("safety.button_help"), SafeButton(action.id, "help").pack()),
             ]
         ]
-        text = t("safety.ask", title=action.title, wait=_waited(t, plan.wait_minutes))
+        key = "safety.ask" if check.buddy_id is not None else "safety.ask_alone"
+        text = t(key, title=action.title, wait=_waited(t, plan.wait_minutes))
         messages.append(Outgoing(person.user_id, text, keyboard))
     await ctx.session.flush()
     await ctx.enqueue(messages, purpose="safety", ref=f"safety:{action.id}")
@@ -373,7 +374,8 @@ async def answered(ctx: Context, button: SafeButton) -> None:
         await _alert(ctx, action, check, "safety.alert_help", 0)
         ctx.answer()
         safe = Button(ctx.t("safety.button_safe"), SafeButton(action.id, "safe").pack())
-        ctx.edit(ctx.t("safety.help_sent"), [[safe]])
+        sent = "safety.help_sent" if check.buddy_id is not None else "safety.help_sent_alone"
+        ctx.edit(ctx.t(sent), [[safe]])
         return
     check.state = safety_store.SAFE
     ctx.answer()

@@ -102,7 +102,7 @@ async def test_a_call_for_help_alerts_at_once_and_forged_answers_change_nothing(
     text, alert = await stranger.press_data(1, "sk:1:help")
     assert alert and "no longer active" in (text or "")
     await ana.press("🆘 I need help")
-    assert "I have alerted your buddy and the host" in ana.last.text
+    assert "I have alerted the organiser" in ana.last.text
     assert "P1</a> asked for help" in coordinator.last.text
     count = len(coordinator.messages)
     clock.advance(timedelta(hours=1))
