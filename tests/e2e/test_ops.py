@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import timedelta
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ChorusUnderTest
+from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_actions import _create_meeting, _says, _volunteer
 
 
@@ -47,9 +48,15 @@ async def test_healthz_and_metrics_after_a_start_and_a_broadcast(chorus: ChorusU
     await _says(chorus.coordinator, "Sending finished")
     await _says(ana, "Vigil & march")
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}/healthz") as answer:
-            assert answer.status == 200
-            health = await answer.json()
+        # The last reply ("Sending finished") may still be in flight, its result not yet
+        # written: the outbox settles within a flush (a few tenths of a second).
+        for _ in range(int(PATIENCE / 0.1)):
+            async with http.get(f"{base}/healthz") as answer:
+                assert answer.status == 200
+                health = await answer.json()
+            if health["outbox"]["sending"] == 0:
+                break
+            await asyncio.sleep(0.1)
         async with http.get(f"{base}/metrics") as answer:
             assert answer.status == 200
             assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
