@@ -92,6 +92,12 @@ class Volunteer(Base):
     org_name: Mapped[str | None] = mapped_column(String(150))
     org_type: Mapped[str | None] = mapped_column(String(32))
     org_country: Mapped[str | None] = mapped_column(String(2))
+    # the organisation record they act for (dec4_orgs; issue 15): one vote per organisation
+    # counts by this id. org_role: representative | alternate | observer (observers do not
+    # vote); org_status: approved | pending (a later registrant waits for a coordinator)
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    org_role: Mapped[str | None] = mapped_column(String(16))
+    org_status: Mapped[str | None] = mapped_column(String(16))
     country: Mapped[str] = mapped_column(String(2))
     language: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))

@@ -2,4 +2,4 @@
 log, stats, groups."""
 
 # The modules other areas may use (checked by tests/test_architecture.py).
-__all__: list[str] = ["audit", "membership", "roles"]
+__all__: list[str] = ["audit", "membership", "organisations", "roles"]

@@ -37,6 +37,9 @@ KNOWN = frozenset(
         "decision.open",
         "decision.close",
         "decision.extend",
+        "decision.proxy",
+        "organisation.approve",
+        "organisation.refuse",
         "role.grant",
         "role.revoke",
         "application.approve",
@@ -65,7 +68,9 @@ DETAIL_FIELDS = frozenset(
         "kind",
         "members_can_create",
         "membership",
+        "org_role",
         "org_voting",
+        "organisation",
         "person",
         "question",
         "reason",
@@ -126,6 +131,8 @@ def _value(t: Translator, value: Any, zone: str, name: str = "") -> str:
         return t("audit.nothing")
     if name == "role" and isinstance(value, str):
         return t(f"role.{value}")
+    if name == "org_role" and isinstance(value, str):
+        return t(f"organisations.role_{value}")
     if name == "kind" and value in KINDS:
         return t(f"audit.kind.{value}")
     if isinstance(value, bool):

@@ -82,7 +82,7 @@ from handlers.kernel.ports import (
     Messenger,
     MessengerError,
 )
-from storage.coalition import group_store
+from storage.coalition import group_store, organisation_store
 from storage.decisions import decision_store
 from storage.decisions.decision_models import Decision
 from storage.models import Volunteer
@@ -101,16 +101,20 @@ ORG_VOTING = "org_voting"
 ACTIVE = "active"
 
 
-def org_key(name: str) -> str:
-    """Members represent the same organisation when their org names match, case and spaces aside."""
-    return " ".join(name.split()).casefold()
-
-
 def unit_for(volunteer: Volunteer, org_voting: bool) -> str:
-    """The counting unit of a voter: their organisation (one vote per organisation), or them."""
-    if org_voting and volunteer.kind == "organisation" and volunteer.org_name:
-        return f"org:{org_key(volunteer.org_name)}"[:200]
+    """The counting unit of a voter: their organisation's record (one vote per organisation,
+    whatever spelling each of its people typed), or them."""
+    if org_voting and volunteer.kind == "organisation" and volunteer.org_id is not None:
+        return f"org:{volunteer.org_id}"
     return f"user:{volunteer.user_id}"
+
+
+def votes_here(volunteer: Volunteer, org_voting: bool) -> bool:
+    """Whether the volunteer's ballot counts: under one vote per organisation, an organisation's
+    observers and those a coordinator has not yet approved do not vote."""
+    if not org_voting or volunteer.kind != "organisation" or volunteer.org_id is None:
+        return True
+    return organisation_store.votes_for(volunteer)
 
 
 def counts_as_vote(decision: Decision, choice: list[int]) -> bool:
@@ -125,7 +129,9 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
     rows = await decision_store.ballots(session, decision.id)
     eligible = await decision_store.eligible(session, decision.chat_id)
     people = await decision_store.people(session, [row.voter_id for row in rows])
-    units = {unit_for(v, decision.org_voting) for v in eligible}
+    units = {
+        unit_for(v, decision.org_voting) for v in eligible if votes_here(v, decision.org_voting)
+    }
     casts = [Cast(row.unit, tuple(row.choice), row.updated_at) for row in rows]
     quorum = Quorum(
         count=decision.quorum_count,
@@ -223,7 +229,15 @@ async def voter(ctx: Context, decision: Decision) -> Volunteer | None:
         and volunteer.status == ACTIVE
         and await in_group(ctx, decision.chat_id, ctx.user_id)
     ):
-        return volunteer
+        if votes_here(volunteer, decision.org_voting):
+            return volunteer
+        key = (
+            "decisions.org_observer"
+            if volunteer.org_role == organisation_store.OBSERVER
+            else "decisions.org_pending"
+        )
+        ctx.answer(ctx.t(key, organisation=volunteer.org_name or ""), alert=True)
+        return None
     group = await group_store.get(ctx.session, decision.chat_id)
     title = group.title if group is not None else ""
     link = ctx.private_link()

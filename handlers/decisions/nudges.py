@@ -100,6 +100,7 @@ async def nudge_due(ctx: Context) -> None:
         v
         for v in await decision_store.eligible(ctx.session, decision.chat_id)
         if ballots.unit_for(v, decision.org_voting) not in voted
+        and ballots.votes_here(v, decision.org_voting)
     ]
     skip = await decision_store.not_to_nudge(ctx.session, [v.user_id for v in quiet])
     now = ctx.now()

@@ -194,6 +194,7 @@ BUTTONS: dict[str, Rule] = {
     "mr": Rule("roles.manage"),  # mr:<user>:<g|r> (the role editor, from a member card)
     "mi": Rule("stats.view"),  # mi (skill inventory)
     "ap": Rule("applications.review"),  # ap:<application>:<ok|no|ask|skip>
+    "oj": Rule("applications.review"),  # oj:<user>:<ok|no> (joining an organisation)
     "ci": Rule(PUBLIC),  # ci:<ok|edit> (check-ins)
     "fg": Rule(PUBLIC),  # fg:<yes|no> — may_forget
     "vn": Rule(PUBLIC),  # vn:<yes|no> (/vanish) — may_forget

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Final
 
-from handlers.coalition import membership
+from handlers.coalition import membership, organisations
 from handlers.kernel import forms
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Step
@@ -20,6 +20,7 @@ from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
 from handlers.people.fields import QUESTIONS
+from storage.coalition import organisation_store
 from storage.people import preferences, shown_names, volunteers
 
 FLOW = "registration"
@@ -27,6 +28,8 @@ PLEDGE: Final = "pledge"
 CONSENT: Final = "consent"
 CONFIRM: Final = "confirm"
 CONSENT_SURE: Final = "consent_sure"
+ORG_JOIN: Final = "org_join"  # the organisation's name is taken: join it, or another name
+JOIN_CHOICES = (*organisations.JOIN_ROLES, "other")
 
 
 class Answer(AnswerButton, prefix="rq"):
@@ -69,7 +72,9 @@ def order(data: Data) -> list[str]:
     """The steps of the dialog, given the answers so far."""
     sequence = ["language", "kind", "display_name"]
     if data.get("kind") == "organisation":
-        sequence += ["org_name", "org_type"]
+        sequence += ["org_name", ORG_JOIN]
+        if data.get(ORG_JOIN) is None:  # who joins an organisation keeps its type
+            sequence.append("org_type")
     sequence.append("country")
     if data.get("country") and fields.default_timezone(str(data["country"])) is None:
         sequence.append("timezone")
@@ -181,7 +186,41 @@ async def _restart(ctx: Context, data: Data, value: Any) -> None:
         await begin(ctx, str(data.get("payload") or ""))
 
 
-ORG_ONLY = ("org_name", "org_type")
+ORG_ONLY = ("org_name", "org_type", ORG_JOIN)
+
+
+def _org_name_stored(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    """A new name: whether it is taken is asked again."""
+    return {**{k: v for k, v in data.items() if k != ORG_JOIN}, "org_name": value}
+
+
+async def _org_is_new(ctx: Context, data: Data) -> bool:
+    return await organisation_store.find(ctx.session, str(data.get("org_name") or "")) is None
+
+
+async def _org_view(ctx: Context, data: Data) -> dict[str, Any]:
+    found = await organisation_store.find(ctx.session, str(data.get("org_name") or ""))
+    return {"organisation": found.name if found is not None else data.get("org_name")}
+
+
+def _ask_org_join(t: Translator, data: Data, kind: type[AnswerButton]) -> tuple[str, Keyboard]:
+    rows = [
+        [Button(t(f"registration.org_join_{choice}"), kind(ORG_JOIN, choice).pack())]
+        for choice in JOIN_CHOICES
+    ]
+    return t("registration.org_taken", organisation=data.get("organisation", "")), rows
+
+
+def _org_join_stored(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
+    if value == "other":  # another organisation: its name is asked again
+        return {k: v for k, v in data.items() if k not in (ORG_JOIN, "org_name")}
+    return {**{k: v for k, v in data.items() if k != "org_type"}, ORG_JOIN: value}
+
+
+def _org_join_shown(t: Translator, data: Data, value: Any) -> str:
+    named = data.get("organisation") or data.get("org_name") or ""
+    asked = t("registration.org_taken", organisation=named)
+    return asked + "\n\n✅ " + t(f"registration.org_join_{value}")
 
 
 def _declare() -> dict[str, Step]:
@@ -193,6 +232,17 @@ def _declare() -> dict[str, Step]:
     declared["language"] = fields.question_step(QUESTIONS["language"], effect=_language_chosen)
     declared["kind"] = fields.question_step(QUESTIONS["kind"], store=_kind_stored)
     declared["country"] = fields.question_step(QUESTIONS["country"], store=_country_stored)
+    declared["org_name"] = fields.question_step(QUESTIONS["org_name"], store=_org_name_stored)
+    declared[ORG_JOIN] = Step(
+        ORG_JOIN,
+        _ask_org_join,
+        read_button=lambda data, raw: raw if raw in JOIN_CHOICES else None,
+        store=_org_join_stored,
+        shown=_org_join_shown,
+        view=_org_view,
+        skip=_org_is_new,
+        then=lambda data, value: "org_name" if value == "other" else forms.NEXT,
+    )
     declared["discreet"] = fields.question_step(QUESTIONS["discreet"], store=fields.store_discreet)
     declared[PLEDGE] = Step(
         PLEDGE,
@@ -285,6 +335,8 @@ async def _complete(ctx: Context, data: Data) -> None:
     )
     ctx.volunteer = volunteer
     await ctx.clear_dialog()
+    join = data.get(ORG_JOIN)
+    await organisations.registered(ctx, volunteer, str(join) if join else None)
     if await membership.registered(ctx, volunteer):
         return  # by application: the person is told their application was received
     ctx.reply(ctx.t("registration.done", name=shown_names.for_themselves(volunteer)))

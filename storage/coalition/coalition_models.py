@@ -22,6 +22,20 @@ class CoalitionSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Organisation(Base):
+    """An organisation of the coalition: named by its first registrant; its people are the
+    volunteers whose org_id is its id (one representative, alternates, observers)."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(150))
+    # the name folded (case, spaces and accents aside): two spellings are one organisation
+    key: Mapped[str] = mapped_column(String(150), unique=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Application(Base):
     """A completed registration waiting for a coordinator's decision (membership by application)."""
 

@@ -65,7 +65,7 @@ class Ballot(Base):
         ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True
     )
     voter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    unit: Mapped[str] = mapped_column(String(200))  # "user:<id>", or "org:<normalised name>"
+    unit: Mapped[str] = mapped_column(String(200))  # "user:<id>", or "org:<organisation id>"
     choice: Mapped[list[int]] = mapped_column(TrackedJSON, default=list)
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import open_storage
 from botapi_emulator.client import Group, Person
 from botapi_emulator.client_models import SandboxMessage
-from storage.coalition import group_store
+from storage.coalition import group_store, organisation_store
 from storage.decisions.decision_models import Decision
 from storage.people import volunteers
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
@@ -31,7 +31,7 @@ async def enrol(chorus: ChorusUnderTest, person: Person, status: str, **profile:
     now = datetime.now(UTC)
     try:
         async with storage.sessionmaker() as session, session.begin():
-            await volunteers.register(
+            volunteer = await volunteers.register(
                 session,
                 person.id,
                 {
@@ -47,6 +47,10 @@ async def enrol(chorus: ChorusUnderTest, person: Person, status: str, **profile:
                 status=status,
                 now=now,
             )
+            if volunteer.org_name:  # an approved member of the organisation of that name
+                await organisation_store.join_or_found(
+                    session, volunteer, volunteer.org_name, now, status=organisation_store.APPROVED
+                )
     finally:
         await storage.engine.dispose()
 

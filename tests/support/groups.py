@@ -8,7 +8,7 @@ from typing import Any
 
 from handlers.kernel.events import Chat, ChatType, Event, EventKind
 from handlers.kernel.ports import Keyboard
-from storage.coalition import group_store
+from storage.coalition import group_store, organisation_store
 from storage.people import volunteers
 from tests.support.recording import Conversation, RecordingMessenger, Shown, Someone
 
@@ -48,8 +48,11 @@ async def make_volunteer(
     status: str = "active",
     language: str = "en",
     timezone: str = "UTC",
+    org_role: str = organisation_store.ALTERNATE,
+    org_status: str = organisation_store.APPROVED,
 ) -> None:
-    """Registers a person directly in storage, with sensible defaults."""
+    """Registers a person directly in storage, with sensible defaults (an organisation's first
+    registrant its representative, later ones approved alternates unless told otherwise)."""
     now = datetime.now(UTC)
     profile: dict[str, Any] = {
         "kind": kind,
@@ -62,7 +65,7 @@ async def make_volunteer(
     }
     sessionmaker = conversation.dispatcher.services.sessionmaker
     async with sessionmaker() as session, session.begin():
-        await volunteers.register(
+        volunteer = await volunteers.register(
             session,
             someone.person.id,
             profile,
@@ -71,6 +74,10 @@ async def make_volunteer(
             status=status,
             now=now,
         )
+        if org_name:  # the organisation's representative, or an approved alternate
+            await organisation_store.join_or_found(
+                session, volunteer, org_name, now, role=org_role, status=org_status
+            )
 
 
 class Group:
