@@ -206,6 +206,7 @@ async def test_a_member_pressing_any_admin_button_gets_a_polite_refusal(
         "mr": pack("mr", AMIRA, "g"),
         "mi": pack("mi"),
         "ap": pack("ap", 1, "ok"),
+        "oj": pack("oj", 1, "ok"),
         "ra": pack("ra", 1),
         "na": pack("na", "kind", "event"),
         "ac": pack("ac", "cancel_yes", 1),
