@@ -26,7 +26,15 @@ from handlers.coalition import (
     roles,
     stats,
 )
-from handlers.decisions import consensus, decision_list, group_changes, nudges, outcomes, polls
+from handlers.decisions import (
+    consensus,
+    decision_list,
+    group_changes,
+    nudges,
+    outcomes,
+    polls,
+    proxies,
+)
 from handlers.kernel.permissions import enforce
 from handlers.kernel.routing import Router
 from handlers.people import common, privacy, profile, registration, reports
@@ -55,6 +63,7 @@ def build_router() -> Router:
         consensus.private,
         outcomes.private,
         nudges.private,
+        proxies.router,
         roles.router,
         membership.router,
         organisations.router,

@@ -133,6 +133,7 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
         unit_for(v, decision.org_voting) for v in eligible if votes_here(v, decision.org_voting)
     }
     casts = [Cast(row.unit, tuple(row.choice), row.updated_at) for row in rows]
+    used = await _proxy_casts(session, decision, casts)
     quorum = Quorum(
         count=decision.quorum_count,
         share=parse_share(decision.quorum_share) if decision.quorum_share else None,
@@ -208,7 +209,32 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
         reasons=reasons,
         rounds=rounds,
         distribution=distribution,
+        proxies=used,
     )
+
+
+async def _proxy_casts(
+    session: AsyncSession, decision: Decision, casts: list[Cast]
+) -> list[list[str]]:
+    """Adds to `casts` the ballots organisations cast by proxy: an organisation that gave its
+    vote to another and cast none of its own votes as its delegate did (the delegate's latest
+    ballot, at the same moment). Returns [delegate, organisation] names of the proxies used."""
+    if not decision.org_voting:
+        return []
+    given = await decision_store.proxies(session, decision.id)
+    if not given:
+        return []
+    own = {cast.unit for cast in casts if counts_as_vote(decision, list(cast.choice))}
+    latest = {cast.unit: cast for cast in latest_per_unit(casts)}
+    used: list[tuple[int, int]] = []
+    for proxy in given:
+        unit, delegate = f"org:{proxy.from_org}", latest.get(f"org:{proxy.to_org}")
+        if unit in own or delegate is None or not counts_as_vote(decision, list(delegate.choice)):
+            continue
+        casts.append(Cast(unit, delegate.choice, delegate.at))
+        used.append((proxy.to_org, proxy.from_org))
+    names = await organisation_store.named(session, [org for pair in used for org in pair])
+    return [[names.get(to, ""), names.get(of, "")] for to, of in used]
 
 
 def _named_options(decision: Decision, choice: list[int]) -> list[int]:

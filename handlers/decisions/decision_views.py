@@ -112,6 +112,7 @@ class Snapshot:
     # ranked choice: each round's {"counts": [n | None], "exhausted": n, "eliminated": [i]}
     rounds: list[dict[str, Any]] = field(default_factory=list)
     distribution: list[list[int]] = field(default_factory=list)  # score, dots, meeting
+    proxies: list[list[str]] = field(default_factory=list)  # [delegate, organisation] used
 
     @property
     def cast(self) -> int:
@@ -323,6 +324,8 @@ def _final_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) ->
             lines.append(f"• {who}: {reason_text}")
     lines.append("")
     lines += _turnout(t, decision, snap, names=False, closed=True)
+    for delegate, organisation in snap.proxies:
+        lines.append(t("decisions.proxy_line", delegate=delegate, organisation=organisation))
     if decision.kind != CONSENSUS:
         lines.append(t(f"decisions.rule.{decision.rule}", dots=decision.dots or DEFAULT_DOTS))
     if decision.outcome:

@@ -139,6 +139,7 @@ COMMANDS: dict[str, Rule] = {
     "poll": Rule(PUBLIC, GROUP),  # who may start one: may_start_decision
     "consensus": Rule(PUBLIC, GROUP),
     "decisions": Rule(PUBLIC, GROUP),  # the export and the settings: decisions.manage
+    "proxy": Rule(REGISTERED),  # an organisation's representative only: checked by the handler
     "promote": Rule("roles.manage", ANYWHERE),  # also by reply in a group
     "demote": Rule("roles.manage", ANYWHERE),
     "coalition": Rule("coalition.settings"),

@@ -44,7 +44,7 @@ async def named(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
     rows = await session.execute(
         select(Organisation.id, Organisation.name).where(Organisation.id.in_(set(ids)))
     )
-    return {org_id: name for org_id, name in rows.tuples()}
+    return {org_id: name for org_id, name in rows.all()}
 
 
 async def create(

@@ -93,4 +93,19 @@ class NudgeOptOut(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-__all__ = ["Ballot", "Decision", "Nudge", "NudgeOptOut"]
+class Proxy(Base):
+    """An organisation's vote given to another organisation for one decision (dec5_proxies):
+    when it casts no ballot of its own, the delegate's ballot counts for it too."""
+
+    __tablename__ = "decision_proxies"
+
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    from_org: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    to_org: Mapped[int] = mapped_column(Integer)
+    given_by: Mapped[int] = mapped_column(BigInteger)  # the representative who gave it
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+__all__ = ["Ballot", "Decision", "Nudge", "NudgeOptOut", "Proxy"]

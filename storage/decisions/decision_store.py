@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.coalition.group_store import PRESENT
-from storage.decisions.decision_models import Ballot, Decision, Nudge, NudgeOptOut
+from storage.decisions.decision_models import Ballot, Decision, Nudge, NudgeOptOut, Proxy
 from storage.models import GroupMember, UserPreference, Volunteer
 
 OPEN = "open"
@@ -327,3 +327,52 @@ async def set_nudges(session: AsyncSession, user_id: int, wanted: bool, now: dat
     elif not wanted and existing is None:
         session.add(NudgeOptOut(user_id=user_id, at=now))
     await session.flush()
+
+
+async def proxies(session: AsyncSession, decision_id: int) -> Sequence[Proxy]:
+    """The proxies given for a decision."""
+    return (
+        await session.scalars(
+            select(Proxy).where(Proxy.decision_id == decision_id).order_by(Proxy.at)
+        )
+    ).all()
+
+
+async def give_proxy(
+    session: AsyncSession, decision_id: int, from_org: int, to_org: int, by: int, now: datetime
+) -> None:
+    """Gives an organisation's vote in a decision to another one (replacing an earlier proxy)."""
+    proxy = await session.get(Proxy, (decision_id, from_org))
+    if proxy is None:
+        proxy = Proxy(decision_id=decision_id, from_org=from_org)
+        session.add(proxy)
+    proxy.to_org, proxy.given_by, proxy.at = to_org, by, now
+    await session.flush()
+
+
+async def withdraw_proxy(session: AsyncSession, decision_id: int, from_org: int) -> bool:
+    """Takes back an organisation's proxy; False when it had given none."""
+    proxy = await session.get(Proxy, (decision_id, from_org))
+    if proxy is None:
+        return False
+    await session.delete(proxy)
+    await session.flush()
+    return True
+
+
+async def open_by_organisation(session: AsyncSession, user_id: int) -> Sequence[Decision]:
+    """The open one-vote-per-organisation decisions of the groups the person is known in."""
+    return (
+        await session.scalars(
+            select(Decision)
+            .join(GroupMember, GroupMember.chat_id == Decision.chat_id)
+            .where(
+                GroupMember.user_id == user_id,
+                GroupMember.status.in_(PRESENT),
+                Decision.status == OPEN,
+                Decision.org_voting.is_(True),
+            )
+            .order_by(Decision.closes_at)
+            .limit(20)
+        )
+    ).all()

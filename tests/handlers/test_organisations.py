@@ -15,7 +15,7 @@ from storage.models import AuditEntry, Volunteer
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all
 from tests.support.actions import engine_for
-from tests.support.groups import CountingMessenger, Group
+from tests.support.groups import CountingMessenger, Group, make_volunteer
 from tests.support.recording import Conversation, Someone
 
 
@@ -141,3 +141,60 @@ async def test_observers_and_refused_members_do_not_vote(
     toast, alert = await group.press(omar, "Yes")
     assert alert and toast is not None and "observers of Amel do not vote" in toast
     assert "0 of 1" in group.find("Join the march?").text
+
+
+async def test_a_representative_gives_the_vote_by_proxy_for_one_decision(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock, storage: Storage
+) -> None:
+    rana, omar, sami = (conversation.person(n) for n in ("Rana", "Omar", "Sami"))
+    await make_volunteer(conversation, rana, kind="organisation", org_name="Amel")
+    await make_volunteer(conversation, omar, kind="organisation", org_name="Omar's Org")
+    await make_volunteer(conversation, sami, kind="organisation", org_name="Basmeh")
+    await group.join(rana, omar, sami)
+    await group.say(coral, "/decisions")
+    await group.press(coral, "One vote per organisation: off")
+    await group.say(coral, "/poll Endorse? | Yes | No | in 2h")
+    await rana.send("/proxy")
+    assert "Open decisions with one vote per organisation:" in rana.last.text
+    assert "Endorse?" in rana.last.text
+    number = rana.last.text.split("<b>")[1].split("</b>")[0]
+    await rana.send(f"/proxy {number} Nowhere Org")
+    assert "No organisation named Nowhere Org is registered." in rana.last.text
+    await rana.send(f"/proxy {number}   basmeh ")
+    assert "Proxy given: Basmeh votes for your organisation on “Endorse?”" in rana.last.text
+    await engine_for(conversation.dispatcher.services).drain()
+    assert "Amel gave your organisation its vote on “Endorse?”" in sami.last.text
+    await group.press(sami, "No")
+    await group.press(omar, "Yes")
+    await close_all(conversation, clock, timedelta(hours=2))
+    text = group.last.text
+    assert "<b>No</b> — 2 (67%): Basmeh" in text  # Basmeh's ballot, counted for Amel too
+    assert "3 of 3 eligible members have voted." in text
+    assert "🤝 Basmeh voted for Amel by proxy." in text
+    async with storage.sessionmaker() as session:
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "decision.proxy")
+        )
+        assert entry is not None and entry.actor_id == rana.person.id
+        assert entry.details["organisation"] == "Basmeh"
+
+
+async def test_only_a_representative_gives_a_proxy_and_an_own_vote_counts_first(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    rana, tala, sami = (conversation.person(n) for n in ("Rana", "Tala", "Sami"))
+    await make_volunteer(conversation, rana, kind="organisation", org_name="Amel")
+    await make_volunteer(conversation, tala, kind="organisation", org_name="AMEL")  # alternate
+    await make_volunteer(conversation, sami, kind="organisation", org_name="Basmeh")
+    await group.join(rana, tala, sami)
+    await group.say(coral, "/decisions")
+    await group.press(coral, "One vote per organisation: off")
+    await group.say(coral, "/poll Endorse? | Yes | No | in 2h")
+    await tala.send("/proxy 1 Basmeh")
+    assert "Only an organisation's representative can give its vote" in tala.last.text
+    await rana.send("/proxy 1 Basmeh")
+    await group.press(sami, "No")
+    await group.press(tala, "Yes")  # Amel votes itself: the proxy is not used
+    await close_all(conversation, clock, timedelta(hours=2))
+    text = group.last.text
+    assert "<b>Yes</b> — 1 (50%): Amel" in text and "by proxy" not in text
