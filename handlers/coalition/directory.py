@@ -26,7 +26,7 @@ from storage.actions import action_store
 from storage.coalition import audit_store, directory_store
 from storage.coalition.coalition_models import DirectorySearch
 from storage.models import Volunteer
-from storage.people import shown_names, volunteers
+from storage.people import preferences, shown_names, volunteers
 
 PER_PAGE = 8
 STATUSES = ("active", "inactive", "applicant", "rejected")
@@ -316,7 +316,11 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
         "interests",
     ]
     sees = _sees_discreet(ctx)
-    lines = [f"<b>{shown_name(t, volunteer, sees)}</b>"]
+    link = chat_link(volunteer, sees)
+    name = shown_name(t, volunteer, sees)
+    if link is not None and link.startswith("tg://"):  # a mention: never refused, unlike a button
+        name = f'<a href="{link}">{name}</a>'
+    lines = [f"<b>{name}</b>"]
     if handle := _handle(volunteer, sees):
         lines.append(handle)
     lines += [
@@ -334,7 +338,16 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
                 no_show=t.number(history.get(action_store.NO_SHOW, 0)),
             )
         )
+    preference = await preferences.get(ctx.session, volunteer.user_id)
+    if preference is not None and preference.blocked_bot_at is not None:
+        zone = (ctx.volunteer.timezone if ctx.volunteer else None) or "UTC"
+        since = t.date_text(preference.blocked_bot_at, zone)
+        lines.append(t("directory.unreachable", since=since))
+    else:
+        lines.append(t("directory.reachable"))
     keyboard: list[list[Button]] = []
+    if link is not None and not link.startswith("tg://"):
+        keyboard.append([Button(t("directory.open_chat"), url=link)])
     if permissions.allowed(ctx.roles, "roles.manage"):
         keyboard.append(
             [
@@ -349,7 +362,20 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
             ]
         )
     ctx.answer()
-    ctx.reply(limits.fitted(t, lines), keyboard or None)
+    ctx.reply(limits.fitted(t, lines), keyboard)
+
+
+def chat_link(volunteer: Volunteer, sees_discreet: bool) -> str | None:
+    """A link that opens a private chat with the member: t.me/<username> when one is kept,
+    else tg://user?id=<id>, which Telegram opens when the person's privacy settings allow it —
+    as a text mention only: a button with it is refused whole (BUTTON_USER_PRIVACY_RESTRICTED)
+    when they do not (Bot API, "Formatting options"). None for a reader who may not see behind
+    discreet mode or a pseudonym (the link would unmask the person)."""
+    if not sees_discreet and (volunteer.discreet or volunteer.pseudonym):
+        return None
+    if volunteer.username:
+        return f"https://t.me/{volunteer.username}"
+    return f"tg://user?id={volunteer.user_id}"
 
 
 @router.button(RoleEditorButton)

@@ -7,6 +7,7 @@ from handlers.coalition import directory
 from handlers.kernel.ports import ShiftedClock
 from storage.coalition import directory_store
 from storage.models import Volunteer
+from storage.people import preferences
 from tests.conftest import COORDINATOR_ID
 from tests.support.coalition import make_member, someone
 from tests.support.csv_files import read_export
@@ -204,3 +205,22 @@ async def test_a_name_search_finds_only_what_the_reader_may_see(
         ("rami", rami, False),
     ):
         assert directory_store.matches(who, {"words": [words]}, False) is found, words
+
+
+async def test_a_member_card_opens_a_chat_and_says_whether_the_bot_reaches_them(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    now = clock.now()
+    await make_member(storage, 8500, now=now, name="Lina", username="lina_b", skills=["legal"])
+    await make_member(storage, 8501, now=now, name="Omar", skills=["legal"])
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, 8501, "blocked", now)
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members skill:legal")
+    await coral.press("1. Lina")
+    assert "📬 Can be reached by the bot" in coral.last.text
+    assert ("💬 Open a private chat", "https://t.me/lina_b") in coral.last.keyboard[0]
+    await coral.press("2. Omar")
+    assert "🚫 Cannot be reached by the bot since" in coral.last.text
+    assert '<a href="tg://user?id=8501">Omar</a>' in coral.last.text
+    assert "💬 Open a private chat" not in coral.last.labels
