@@ -157,6 +157,7 @@ async def prepare(
         sessionmaker=storage.sessionmaker,
         messenger=patient(runtime.messenger),  # direct posts wait out flood control
         clock=clock,
+        started_at=clock.now(),
         settings=HandlerSettings(
             admin_ids=settings.admin_ids,
             default_locale=settings.default_locale,

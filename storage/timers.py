@@ -103,3 +103,24 @@ async def claim(session: AsyncSession, timer_id: int, status: str, now: datetime
     )
     assert isinstance(result, CursorResult)
     return result.rowcount == 1
+
+
+async def superseded(
+    session: AsyncSession, kind: str, key: str, key_prefix: str, now: datetime
+) -> bool:
+    """Whether a later timer of `kind` for the same thing (its key starts with `key_prefix`) is
+    overdue too: of several overdue timers of one thing, only the latest is worth sending."""
+    current = select(Timer.due_at).where(Timer.kind == kind, Timer.key == key).scalar_subquery()
+    later = await session.scalar(
+        select(Timer.id)
+        .where(
+            Timer.kind == kind,
+            Timer.key.startswith(key_prefix),
+            Timer.key != key,
+            Timer.status == PENDING,
+            Timer.due_at <= now,
+            Timer.due_at >= current,
+        )
+        .limit(1)
+    )
+    return later is not None

@@ -3,7 +3,8 @@
 Events remind those who answered Going or Maybe; petitions and letters remind those who got
 the action and have not marked it done. A reminder fires once (the timer row is claimed in the
 same transaction that queues its messages), follows the action when its time moves, and is
-dropped when the action is cancelled or closed. One later than its grace is logged, not sent.
+dropped when the action is cancelled or closed. A late reminder still goes out until the action's
+moment; of several overdue at once (after downtime), only the latest.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from storage.actions.action_models import Action
 log = logging.getLogger(__name__)
 
 KIND = "action_reminder"
-MAX_GRACE_SECONDS = 6 * 3600
 
 router = Router("reminders")
 
 
 def grace_seconds(minutes_before: int) -> int:
-    """How late a reminder may still go out: a quarter of its lead time, at most six hours."""
-    return min(minutes_before * 60 // 4, MAX_GRACE_SECONDS)
+    """How late a reminder may still go out: until the action's moment (then it is useless)."""
+    return minutes_before * 60
 
 
 def _prefix(action_id: int) -> str:
@@ -69,6 +69,11 @@ async def remind(ctx: Context) -> None:
     payload = ctx.event.payload or {}
     action = await action_store.get(ctx.session, int(payload.get("action_id", 0)))
     if action is None or action.status != action_store.OPEN or action.at is None:
+        return
+    if action.at <= ctx.now():  # the event started, the deadline passed: no longer useful
+        return
+    if await ctx.superseded(_prefix(action.id)):  # a later reminder is overdue too: it alone goes
+        log.info("reminder of action %s superseded by a later one, also overdue", action.id)
         return
     if is_event(action.kind):
         people = await action_store.responders(

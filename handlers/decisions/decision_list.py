@@ -274,4 +274,6 @@ async def close_due(ctx: Context) -> None:
     decision = await decision_store.get(ctx.session, int(payload.get("decision", 0)))
     if decision is None or decision.status != decision_store.OPEN:
         return
-    await ballots.close(ctx, decision, float(payload.get("late_seconds", 0.0)))
+    # Late only when the bot was down at the deadline: a clock move or a busy moment is not.
+    late = float(payload.get("late_seconds", 0.0)) if payload.get("offline") else 0.0
+    await ballots.close(ctx, decision, late)

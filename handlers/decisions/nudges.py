@@ -93,6 +93,9 @@ async def nudge_due(ctx: Context) -> None:
     moment = str(payload.get("moment", ""))
     if decision is None or decision.status != decision_store.OPEN or moment in decision.nudged:
         return
+    if await ctx.superseded(f"{decision.id}:"):  # a later nudge is overdue too: it alone goes
+        decision.nudged = [*decision.nudged, moment]
+        return
     decision.nudged = [*decision.nudged, moment]
     rows = await decision_store.ballots(ctx.session, decision.id)
     voted = {row.unit for row in rows if ballots.counts_as_vote(decision, row.choice)}

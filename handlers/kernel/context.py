@@ -88,6 +88,8 @@ class Services:
     scheduler: Wakeable = field(default_factory=_Idle)
     delivery: Wakeable = field(default_factory=_Idle)
     edits: EditCoalescer = field(default_factory=EditCoalescer)  # live-result edits, per message
+    started_at: datetime | None = None  # this process's start: a timer due before it was missed
+    # because the bot was down (None: unknown, never said)
 
 
 @dataclass(slots=True)
@@ -240,6 +242,17 @@ class Context:
             grace_seconds=grace_seconds,
         )
         self._wake_after_commit(self.services.scheduler)
+
+    async def superseded(self, key_prefix: str) -> bool:
+        """In a timer's handler: whether a later timer of the same kind for the same thing (key
+        starting with `key_prefix`) is overdue too. The late-timer policy: of overdue timers of
+        one thing (after downtime or a clock move), only the latest is sent; one no longer
+        useful is dropped (its grace, or its handler's own check); "late" is said only when the
+        bot was really down (`payload["offline"]`)."""
+        payload = self.event.payload or {}
+        return await timers.superseded(
+            self.session, self.event.data or "", str(payload.get("key", "")), key_prefix, self.now()
+        )
 
     async def cancel_timers(self, kind: str, key_prefix: str) -> None:
         """Cancels pending timers of `kind` whose key starts with `key_prefix`."""

@@ -375,7 +375,14 @@ class Dispatcher:
                     SYSTEM,
                     Chat(chat_id, ChatType.GROUP if chat_id < 0 else ChatType.PRIVATE),
                     data=timer.kind,
-                    payload={**timer.payload, "key": timer.key, "late_seconds": late},
+                    payload={
+                        **timer.payload,
+                        "key": timer.key,
+                        "late_seconds": late,
+                        # due before this process started: missed because the bot was down
+                        "offline": services.started_at is not None
+                        and timer.due_at < services.started_at,
+                    },
                 )
                 ctx = Context(
                     event=event,

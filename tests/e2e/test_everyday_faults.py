@@ -12,9 +12,16 @@ from sqlalchemy import func, select
 from bot.app import open_storage
 from botapi_emulator.client import Person
 from storage.decisions.decision_models import Ballot
+from storage.models import OutboxMessage, Timer
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_decisions import coalition
-from tests.e2e.test_decisions_more import BLOCK, button_data, open_private_chats, published
+from tests.e2e.test_decisions_more import (
+    BLOCK,
+    REMINDER,
+    button_data,
+    open_private_chats,
+    published,
+)
 
 
 async def _says(person: Person, fragment: str, **kwargs: object) -> str:
@@ -132,3 +139,53 @@ async def test_a_claim_to_have_written_privately_is_true(chorus: ChorusUnderTest
     answer = await amira.press_data(proposal, button_data(proposal, BLOCK))
     assert answer is not None and "asked you privately" in answer.text
     await _says(amira, "Please tell me why")
+
+
+async def _nudges_to(chorus: ChorusUnderTest, user_id: int) -> int:
+    """How many vote reminders the bot queued for a person, once no nudge is overdue."""
+    storage = await open_storage(chorus.database_url)
+    try:
+        for _ in range(int(PATIENCE * 2)):
+            async with storage.sessionmaker() as session:
+                overdue = await session.scalar(
+                    select(func.count())
+                    .select_from(Timer)
+                    .where(Timer.kind == "decision_nudge", Timer.status == "pending")
+                    .where(Timer.due_at <= chorus.clock.now())
+                )
+                if overdue == 0:
+                    rows = await session.scalars(
+                        select(OutboxMessage).where(
+                            OutboxMessage.purpose == "nudge", OutboxMessage.chat_id == user_id
+                        )
+                    )
+                    return len(rows.all())
+            await asyncio.sleep(0.5)
+        raise AssertionError("overdue nudges were never handled")
+    finally:
+        await storage.engine.dispose()
+
+
+async def test_late_timers_are_sent_once_and_late_is_said_truly(chorus: ChorusUnderTest) -> None:
+    """Kind 10: a close late because the clock moved (the bot was running) does not say "the
+    bot was offline"; after downtime, two overdue reminders of one vote reach a member once."""
+    coral = chorus.coordinator
+    group, (amira, bilal) = await coalition(chorus, "Amira", "Bilal")
+    open_private_chats(chorus, bilal)
+    await coral.send("/poll Lunch? | Soup | Salad | anonymous | in 1h | quiet", chat=group)
+    await coral.wait_for_message(lambda m: "Lunch?" in (m.text or ""), chat=group)
+    await amira.press("Soup", chat=group)
+    await chorus.advance(timedelta(hours=3))  # a clock move while the bot runs
+    final = await coral.wait_for_message(
+        lambda m: "Result:" in (m.text or ""), chat=group, since_last_action=False
+    )
+    assert "Adopted: Soup" in (final.text or "")
+    assert "offline" not in (final.text or "")
+    await coral.send("/poll Venue? | Hall | Park | anonymous | in 4h", chat=group)
+    await coral.wait_for_message(lambda m: "Venue?" in (m.text or ""), chat=group)
+    await amira.press("Hall", chat=group)
+    await chorus.stop()
+    chorus.clock.advance(timedelta(hours=3, minutes=30))  # halfway and an hour before: missed
+    await chorus.start()
+    await bilal.wait_for_message(lambda m: REMINDER in (m.text or ""))
+    assert await _nudges_to(chorus, bilal.id) == 1

@@ -106,7 +106,31 @@ async def test_moving_the_action_moves_its_reminders_and_cancelling_drops_them(
     assert {s for _, s in await _timers(storage)} == {"cancelled"}
 
 
-async def test_a_reminder_later_than_its_grace_is_logged_not_sent(
+async def test_late_reminders_still_useful_go_once_and_useless_ones_are_dropped(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The late-timer policy (issue 12, kind 10): after downtime both reminders of the
+    meeting (a day and an hour before) are overdue; the person gets one, not two, and not
+    dropped for being more than a few minutes late: the meeting has not started."""
+    await make_volunteer(storage, 71, now=clock.now(), name="Late")
+    late = conversation.person("Late", user_id=71)
+    await create_meeting(coordinator, clock)
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    await late.press("Going")
+    await _move_to_before_start(storage, clock, timedelta(minutes=30))  # 23.5 h and 30 min late
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    reminders = [m.text for m in late.messages if "Reminder" in m.text]
+    assert len(reminders) == 1 and "starts in 30 minutes" in reminders[0]
+    assert {status for _, status in await _timers(storage)} == {"done"}
+
+
+async def test_a_reminder_due_before_a_start_that_has_passed_is_dropped(
     conversation: Conversation,
     coordinator: Someone,
     storage: Storage,
@@ -119,13 +143,13 @@ async def test_a_reminder_later_than_its_grace_is_logged_not_sent(
     await coordinator.press("✅ Send it")
     await _deliver(conversation)
     await late.press("Going")
-    await _move_to_before_start(storage, clock, timedelta(hours=2))  # 22 h late, grace 6 h
+    await _move_to_before_start(storage, clock, -timedelta(minutes=5))  # it started
     with caplog.at_level(logging.WARNING):
-        assert await conversation.dispatcher.run_due_timers() == 0
+        await conversation.dispatcher.run_due_timers()
     assert "skipped" in caplog.text
     await _deliver(conversation)
-    assert "Reminder" not in late.last.text
-    assert ("a1:1440", "missed") in await _timers(storage)
+    assert not any("Reminder" in m.text for m in late.messages)
+    assert {status for _, status in await _timers(storage)} == {"missed"}
 
 
 async def test_petition_reminder_goes_to_those_who_have_not_signed(

@@ -137,6 +137,7 @@ async def test_the_deadline_passed_while_the_bot_was_down(
     await group.say(coral, "/poll Venue? | Hall | Park | anonymous | in 1h | quiet")
     await group.press(amira, "Park")
     clock.advance(timedelta(hours=4))  # nobody ran the timers: the bot was stopped
+    conversation.dispatcher.services.started_at = clock.now()  # and starts again
     assert await conversation.dispatcher.run_due_timers() == 1  # what the scheduler does at start
     text = group.last.text
     assert "Adopted: <b>Park</b>" in text
