@@ -57,6 +57,12 @@ class RsvpButton(CallbackData, prefix="rv"):
     answer: str
 
 
+class HereButton(CallbackData, prefix="ih"):
+    """A volunteer checks themselves in at an event under way: ih:<action id>."""
+
+    action_id: int
+
+
 class CalendarButton(CallbackData, prefix="ic"):
     """Sends an event as an .ics file (handlers/actions/ics.py): ic:<action id>."""
 
@@ -333,7 +339,16 @@ def person_view(
     keyboard = rsvp_keyboard(
         t, action.id, action.kind, chosen, position, calendar=calendar, role=role
     )
+    if chosen == action_store.GOING and is_event(action.kind) and is_under_way(action, now):
+        here = Button(t("attendance.here"), HereButton(action.id).pack())
+        keyboard = [[here], *keyboard]
     return text, keyboard
+
+
+def is_under_way(action: Action, now: datetime) -> bool:
+    """Whether an event has started and not ended (when volunteers check themselves in)."""
+    end = end_of(action)
+    return action.at is not None and end is not None and action.at <= now < end
 
 
 def role_of(standing: action_store.Standing, user_id: int | None) -> str | None:

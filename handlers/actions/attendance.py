@@ -5,7 +5,8 @@ the event, the action closing itself at its end, a thank-you an hour later.
   their quiet hours); "No, I can't" frees the place and promotes the waitlist at once.
 - At the start, the host (whoever created the action) gets the check-in roster: one row per
   person Going, attended or no-show, and walk-ins typed by name; a coordinator opens it from
-  the action's card. Marks are taken until the day after the end.
+  the action's card. Marks are taken until the day after the end. People Going also get
+  "📍 I'm here" on their message, which works from the start to the end.
 - At the end the action closes itself: its messages lose their buttons and say it is over.
 - An hour later, those marked attended get a thank-you and a one-tap "how did it go?".
 
@@ -221,6 +222,32 @@ async def send_roster(ctx: Context) -> None:
     host = await volunteers.get(ctx.session, action.created_by)
     t = translator(host.language if host is not None else ctx.settings.default_locale)
     ctx.send(action.created_by, *await roster_view(ctx, t, action))
+    going = await action_store.user_ids_with(ctx.session, action.id, (action_store.GOING,))
+    if going:  # their messages get "I'm here" while the event is under way
+        await live.refresh(ctx, action, users=going)
+
+
+@router.button(views.HereButton)
+async def here(ctx: Context, button: views.HereButton) -> None:
+    """Checks a volunteer who is Going in, from the start of the event to its end."""
+    action = await action_store.get(ctx.session, button.action_id)
+    if action is None or not views.is_event(action.kind):
+        raise StaleButton(ctx.event.data)
+    if not views.is_under_way(action, ctx.now()) or action.status == action_store.CANCELLED:
+        ctx.answer(ctx.t("attendance.not_under_way"), alert=True)
+        return
+    answer = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
+    if answer is None or answer.status != action_store.GOING:
+        ctx.answer(ctx.t("attendance.not_going"), alert=True)
+        return
+    answer.attendance = action_store.ATTENDED
+    await ctx.session.flush()
+    ctx.answer(ctx.t("attendance.checked_in"))
+    standing = await action_store.standing(ctx.session, action.id)
+    _, keyboard = views.person_view(
+        ctx.t, action, action.timezone, ctx.now(), standing, ctx.user_id
+    )
+    ctx.edit_keyboard([row for row in keyboard or [] if row[0].data != button.pack()])
 
 
 @router.button(CheckButton)

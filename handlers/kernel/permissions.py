@@ -175,6 +175,7 @@ BUTTONS: dict[str, Rule] = {
     "ck": Rule("actions.manage"),  # ck:<action>:<user>:<a|n|w|v> (check-in)
     "fb": Rule(REGISTERED),  # fb:<action>:<rating> (how it went)
     "sl": Rule(REGISTERED),  # sl:<action>:<slot> (Going, in one role)
+    "ih": Rule(REGISTERED),  # ih:<action> (I'm here: a volunteer checks in)
     "ic": Rule(REGISTERED),  # ic:<action> (Add to calendar: an .ics file)
     "dv": Rule(PUBLIC, GROUP),  # a vote (who counts: ballots.voter)
     "dp": Rule(PUBLIC, GROUP),  # a consensus position

@@ -205,6 +205,7 @@ async def test_the_attendance_loop_with_a_no_show_and_a_walk_in(
     clock: ShiftedClock,
     messenger: RecordingMessenger,
 ) -> None:
+    from handlers.actions.action_views import HereButton
     from handlers.actions.attendance import CheckButton
 
     coming, leaving, waiting = await people(storage, conversation, 1, 2, 3)
@@ -230,11 +231,22 @@ async def test_the_attendance_loop_with_a_no_show_and_a_walk_in(
         confirmed = await session.scalar(select(Rsvp.confirmed_at).where(Rsvp.user_id == 1))
     assert rows == {1: "going", 2: "cant", 3: "going"} and confirmed is not None
 
+    text, alert = await coming.press_data(coming.messages[0].message_id, HereButton(1).pack())
+    assert alert and text == "You can check in only while the event is under way."
     clock.advance(at - clock.now())
     await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert coming.messages[0].labels[0] == "📍 I'm here"  # their message, while under way
     roster = coordinator.last
     assert "Check-in" in roster.text and "Not marked 2" in roster.text
     assert roster.labels[:4] == ["▫️ P1", "🚫 No-show", "▫️ P3", "🚫 No-show"]
+    text, _ = await waiting.press("📍 I'm here")
+    assert text == "Checked in: thank you for coming!"
+    assert "📍 I'm here" not in waiting.messages[0].labels
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("🧾 Check-in")
+    assert "✅ P3" in coordinator.last.labels  # checked in by themselves
     await coordinator.press("▫️ P1")
     await coordinator.press_data(roster.message_id, CheckButton(1, 3, "n").pack())
     await coordinator.press("➕ Add a walk-in")
