@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.botapi import payloads
 from botapi_emulator.formatting import HtmlError, parse_html, utf16_len
 from handlers.kernel import limits
-from handlers.kernel.ports import Keyboard, SentMessage, TooLong, Unparsable
+from handlers.kernel.ports import Keyboard, MessageGone, SentMessage, TooLong, Unparsable
 from tests.support.groups import CountingMessenger
+from tests.support.recording import Shown
 
 
 def telegram_check(markup: str, limit: int) -> str:
@@ -29,16 +30,46 @@ class StrictMessenger(CountingMessenger):
         super().__init__()
         self.refuse: list[str] = []
         self.refused: list[str] = []
+        self.violations: list[str] = []  # what Telegram would have refused, and why
 
-    def _sent_text(self, text: str) -> str:
+    def _find(self, chat_id: int, message_id: int) -> Shown:
+        try:
+            return super()._find(chat_id, message_id)
+        except LookupError:
+            raise MessageGone("Bad Request: message to edit not found") from None
+
+    def _check(self, markup: str, limit: int) -> None:
+        try:
+            telegram_check(markup, limit)
+        except (TooLong, Unparsable) as error:
+            self.violations.append(f"{error}: {markup[:200]!r}")
+            raise
+
+    def _check_keyboard(self, keyboard: Keyboard | None) -> None:
+        for row in keyboard or []:
+            for button in row:
+                data = (button.data or "").encode()
+                if not button.label or (button.url is None and not 1 <= len(data) <= 64):
+                    self.violations.append(f"BUTTON_DATA_INVALID: {button!r}")
+
+    def _sent_text(self, text: str, keyboard: Keyboard | None = None) -> str:
         markup = payloads.send_message(0, text).params["text"]
         for fragment in self.refuse:
             if fragment in text:
                 self.refuse.remove(fragment)
                 self.refused.append(text)
                 raise TooLong("Bad Request: message is too long")
-        telegram_check(markup, limits.TEXT)
+        self._check(markup, limits.TEXT)
+        self._check_keyboard(keyboard)
         return markup
+
+    async def answer_button(
+        self, callback_id: str, text: str | None = None, alert: bool = False
+    ) -> None:
+        sent = payloads.answer_button(callback_id, text, alert).params.get("text", "")
+        if limits.units(sent) > limits.TOAST:
+            self.violations.append(f"MESSAGE_TOO_LONG (toast): {sent[:200]!r}")
+        await super().answer_button(callback_id, text, alert)
 
     async def send_message(
         self,
@@ -49,13 +80,13 @@ class StrictMessenger(CountingMessenger):
         thread_id: int | None = None,
     ) -> SentMessage:
         return await super().send_message(
-            chat_id, self._sent_text(text), keyboard, thread_id=thread_id
+            chat_id, self._sent_text(text, keyboard), keyboard, thread_id=thread_id
         )
 
     async def edit_message(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
     ) -> None:
-        await super().edit_message(chat_id, message_id, self._sent_text(text), keyboard)
+        await super().edit_message(chat_id, message_id, self._sent_text(text, keyboard), keyboard)
 
     async def send_document(
         self,
@@ -68,7 +99,7 @@ class StrictMessenger(CountingMessenger):
     ) -> SentMessage:
         call = payloads.send_document(chat_id, filename, content, caption)
         if "caption" in call.params:
-            telegram_check(call.params["caption"], limits.CAPTION)
+            self._check(call.params["caption"], limits.CAPTION)
         return await super().send_document(chat_id, filename, content, caption, thread_id=thread_id)
 
     send_photo = send_document
