@@ -181,9 +181,13 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
     voted: list[str | None] = []
     asking: list[str | None] = []
     reasons: list[list[str | None]] = []
+    discussion: list[list[str | None]] = []
     for row in counted_rows:
         shown = shown_names.for_results(people.get(row.voter_id), decision.org_voting)
         name = shown if isinstance(shown, str) else None
+        if decision.kind == CONSENSUS and row.reason and row.choice in ([BLOCK], [QUESTION]):
+            kind = "block" if row.choice == [BLOCK] else "question"
+            discussion.append([kind, name, row.reason, row.answer])
         if not counts_as_vote(decision, row.choice):
             if row.choice == [QUESTION]:
                 asking.append(name)
@@ -210,6 +214,7 @@ async def assess(session: AsyncSession, decision: Decision) -> Snapshot:
         rounds=rounds,
         distribution=distribution,
         proxies=used,
+        discussion=discussion,
     )
 
 
@@ -551,6 +556,7 @@ async def close(ctx: Context, decision: Decision, late_seconds: float = 0.0) -> 
     """Counts, stores the outcome, forgets anonymous ballots, then posts and pins the result."""
     snap = await assess(ctx.session, decision)
     snap.late_seconds = late_seconds
+    snap.discussion = []  # the close shows the block reasons (as before), not the discussion
     if decision.anonymous:  # only the counts outlive an anonymous decision
         snap.names = [[] for _ in snap.names]
         snap.voted, snap.asking = [], []

@@ -113,6 +113,8 @@ class Snapshot:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     distribution: list[list[int]] = field(default_factory=list)  # score, dots, meeting
     proxies: list[list[str]] = field(default_factory=list)  # [delegate, organisation] used
+    # consensus, while open: [kind ("block" | "question"), name, text, the author's answer]
+    discussion: list[list[str | None]] = field(default_factory=list)
 
     @property
     def cast(self) -> int:
@@ -281,6 +283,13 @@ def _live_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) -> 
         lines.append("")
     shown = (decision.hidden or ranked) and not decision.anonymous
     lines += _turnout(t, decision, snap, names=shown, cap=cap)
+    if snap.discussion and not decision.anonymous:  # reasons and questions, while it is open
+        lines += ["", t("consensus.discussion")]
+        for kind, name, text, answer in snap.discussion[:cap]:
+            mark = "🚫" if kind == "block" else "❓"
+            lines.append(f"{mark} {_name(t, name)}: {escape(text or '')}")
+            if answer:
+                lines.append(t("consensus.answer_line", answer=answer))
     return lines
 
 

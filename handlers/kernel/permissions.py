@@ -179,6 +179,7 @@ BUTTONS: dict[str, Rule] = {
     "ic": Rule(REGISTERED),  # ic:<action> (Add to calendar: an .ics file)
     "dv": Rule(PUBLIC, GROUP),  # a vote (who counts: ballots.voter)
     "dp": Rule(PUBLIC, GROUP),  # a consensus position
+    "dans": Rule(PUBLIC),  # dans:<decision>:<voter> — the proposal's author only (handler)
     "dout": Rule(PUBLIC, GROUP),  # dout:<decision> — may_manage_decision
     "dm": Rule(PUBLIC, GROUP),  # a score, a dot or an availability (who counts: ballots.voter)
     "dx": Rule(PUBLIC, GROUP),  # dx:<decision>:close|extend — may_manage_decision
@@ -212,6 +213,7 @@ DIALOGS: dict[str, Rule] = {
     "actionedit": Rule("actions.manage"),
     "walkin": Rule("actions.manage"),  # a walk-in's name, typed at check-in
     "block_reason": Rule(PUBLIC),  # the reason of a Block, typed privately
+    "consensus_answer": Rule(PUBLIC),  # the author's answer, opened by dans (author only)
     "decision_outcome": Rule(PUBLIC),  # checked when the button is pressed: may_manage_decision
     "app_review": Rule("applications.review"),  # a coordinator types a reason or a question
     "app_answer": Rule(PUBLIC),  # the applicant types an answer

@@ -67,7 +67,8 @@ class Ballot(Base):
     voter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     unit: Mapped[str] = mapped_column(String(200))  # "user:<id>", or "org:<organisation id>"
     choice: Mapped[list[int]] = mapped_column(TrackedJSON, default=list)
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)  # of a Block, or a consensus question
+    answer: Mapped[str | None] = mapped_column(Text)  # the author's answer to it (dec6_answers)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -81,6 +81,7 @@ async def cast(
     ballot.unit = unit
     ballot.choice = list(choice)
     ballot.reason = reason
+    ballot.answer = None
     ballot.updated_at = now
     await session.flush()
     return ballot
@@ -139,6 +140,17 @@ async def set_reason(session: AsyncSession, decision_id: int, voter_id: int, rea
     if ballot is None:
         return False
     ballot.reason = reason
+    ballot.answer = None
+    await session.flush()
+    return True
+
+
+async def set_answer(session: AsyncSession, decision_id: int, voter_id: int, answer: str) -> bool:
+    """The author's answer to a person's Block reason or question; False when it is gone."""
+    ballot = await session.get(Ballot, (decision_id, voter_id))
+    if ballot is None or not ballot.reason:
+        return False
+    ballot.answer = answer
     await session.flush()
     return True
 

@@ -9,6 +9,7 @@ import pytest
 from handlers.kernel.ports import ShiftedClock
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_polls import close_all, members
+from tests.support.actions import engine_for
 from tests.support.groups import CountingMessenger, Group
 from tests.support.recording import Conversation, Someone
 
@@ -103,3 +104,40 @@ async def test_vote_settings_are_refused_for_consensus(
     assert "is a setting for votes" in group.last.text
     await group.say(coral, "/consensus")
     assert "How to propose for consensus" in group.last.text
+
+
+async def test_reasons_and_questions_are_shown_while_open_and_the_author_answers(
+    conversation: Conversation, group: Group, coral: Someone, clock: ShiftedClock
+) -> None:
+    amira, bilal = await members(conversation, group, "Amira", "Bilal")
+    (dana,) = await members(conversation, group, "Dana", discreet=True)
+    await group.say(coral, "/consensus We join the <coalition> march | in 2d")
+    proposal = group.find("Proposal:")
+    await group.press(amira, "✋ Block")
+    await amira.send("The route is <unsafe>")
+    toast, _ = await group.press(bilal, "❓ I have a question")
+    assert toast is not None and "type your question there" in toast
+    assert "What is your question about the proposal" in bilal.last.text
+    await bilal.send("Who brings the banners?")
+    assert "is shown to the group under the proposal" in bilal.last.text
+    await group.press(dana, "❓ I have a question")
+    await dana.send("Is it filmed?")
+    await conversation.dispatcher.services.edits.flush()
+    assert "Reasons and questions so far:" in proposal.text
+    assert "🚫 Amira: The route is &lt;unsafe&gt;" in proposal.text
+    assert "❓ Bilal: Who brings the banners?" in proposal.text
+    assert "❓ a member (discreet): Is it filmed?" in proposal.text and "Dana" not in proposal.text
+    await engine_for(conversation.dispatcher.services).drain()
+    told = [m for m in coral.messages if "asks about your proposal" in m.text]
+    assert told and "Bilal asks about your proposal" in told[0].text
+    assert any("a member (discreet) asks" in m.text for m in told)
+    await coral.press_data(told[0].message_id, told[0].keyboard[0][0][1])
+    assert "Type your answer to: Who brings the banners?" in coral.last.text
+    await coral.send("Basmeh does")
+    assert "Your answer is shown to the group" in coral.last.text
+    await conversation.dispatcher.services.edits.flush()
+    assert (
+        "❓ Bilal: Who brings the banners?\n   ↳ The author answers: Basmeh does" in proposal.text
+    )
+    await close_all(conversation, clock, timedelta(days=2))
+    assert "Amira: The route is &lt;unsafe&gt;" in group.last.text  # the reason, at the close
