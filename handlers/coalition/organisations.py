@@ -69,6 +69,18 @@ async def registered(ctx: Context, volunteer: Volunteer, join: str | None) -> No
         await roles.tell(ctx, reviewer, text, review_keyboard(t, volunteer.user_id))
 
 
+async def changed(ctx: Context, volunteer: Volunteer) -> None:
+    """After /profile changed the kind or the organisation's name: another spelling of the same
+    organisation keeps the place (and its recorded name); another organisation is joined as
+    after a registration (founded, or joined as an alternate waiting for a coordinator)."""
+    if volunteer.kind == "organisation" and volunteer.org_name and volunteer.org_id is not None:
+        found = await organisation_store.find(ctx.session, volunteer.org_name)
+        if found is not None and found.id == volunteer.org_id:
+            volunteer.org_name = found.name
+            return
+    await registered(ctx, volunteer, None)
+
+
 def review_keyboard(t: Translator, user_id: int) -> Keyboard:
     """Approve / Refuse."""
     return [

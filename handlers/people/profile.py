@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from handlers.coalition import organisations
 from handlers.kernel import forms, quiet_hours
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
@@ -218,12 +219,15 @@ async def _save(ctx: Context, data: Data) -> None:
     elif values.get("digest") == quiet_hours.EACH:
         values["digest"] = None
     keep_again = bool(values.get("keep_username")) and not volunteer.keep_username
+    acting_for = (volunteer.kind, volunteer.org_name)
     for name, value in values.items():
         if name in PROFILE_STORED and getattr(volunteer, name) != value:
             await volunteers.update_field(ctx.session, volunteer, name, value, ctx.now())
     if keep_again:  # the @username is kept again from now on: Telegram's current one
         username = ctx.event.user.username
         await volunteers.update_field(ctx.session, volunteer, "username", username, ctx.now())
+    if (volunteer.kind, volunteer.org_name) != acting_for:
+        await organisations.changed(ctx, volunteer)
     await ctx.clear_dialog()
     ctx.reply(ctx.t("profile.saved"))
     text, keyboard = view(ctx, volunteer)

@@ -198,3 +198,21 @@ async def test_only_a_representative_gives_a_proxy_and_an_own_vote_counts_first(
     await close_all(conversation, clock, timedelta(hours=2))
     text = group.last.text
     assert "<b>Yes</b> — 1 (50%): Amel" in text and "by proxy" not in text
+
+
+async def test_a_new_organisation_name_in_the_profile_changes_the_organisation(
+    conversation: Conversation, coral: Someone, storage: Storage
+) -> None:
+    rana, tala = conversation.person("Rana"), conversation.person("Tala")
+    await make_volunteer(conversation, rana, kind="organisation", org_name="Amel")
+    await make_volunteer(conversation, tala, kind="organisation", org_name="Basmeh")
+    await tala.send("/profile")
+    await tala.press("Organisation")
+    await tala.send("  BASMEH ")  # another spelling: still Basmeh, its representative
+    assert await linked(storage, tala) == ("Basmeh", "representative", "approved")
+    await tala.send("/profile")
+    await tala.press("Organisation")
+    await tala.send("amel")  # another organisation: an alternate, once approved
+    assert await linked(storage, tala) == ("Amel", "alternate", "pending")
+    await engine_for(conversation.dispatcher.services).drain()
+    assert "New alternate for Amel" in coral.last.text
