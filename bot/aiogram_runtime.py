@@ -129,7 +129,9 @@ def build_polling(dispatcher: Dispatcher, record_within: float | None = None) ->
 
 
 async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    """Long-polls until `stop` is set."""
+    """Long-polls until `stop` is set, after removing a webhook left by webhook mode (while one
+    is set getUpdates is refused; PTB's start_polling does the same). Pending updates stay."""
+    await AiogramTransport(bot).call(Call("deleteWebhook", {"drop_pending_updates": False}))
     polling = build_polling(dispatcher)
     task = asyncio.create_task(
         polling.start_polling(

@@ -190,3 +190,17 @@ async def test_a_worker_killed_before_its_answer_arrives_loses_nothing(
     for update_id in killed:
         posts = [a for a in webhooks.attempts if a.update_id == update_id]
         assert len(posts) >= 2 and posts[-1].status == 200, posts
+
+
+async def test_polling_after_webhook_mode_removes_the_webhook(
+    chorus: ChorusUnderTest, emulator: RunningEmulator, sandbox: SandboxClient
+) -> None:
+    """WEBHOOK_URL unset again: the bot deletes the webhook it left (getUpdates would get 409)
+    and the updates Telegram kept for it arrive by polling."""
+    await chorus.stop()
+    emulator.state.webhook = {"url": "http://127.0.0.1:9/hook", "max_connections": 40}
+    amira = await sandbox.create_user("Amira", language_code="en")
+    await amira.send("/start")
+    await chorus.start()
+    await amira.wait_for_message(lambda m: "Welcome to" in (m.text or ""), timeout=PATIENCE)
+    assert emulator.state.webhook is None
