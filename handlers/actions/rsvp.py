@@ -67,10 +67,11 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
             await _ask_role(ctx, action)
             return
     status = choice
-    if choice == action_store.GOING and action.capacity is not None:
+    going = 0
+    if action.capacity is not None:
         going = (await action_store.counts(ctx.session, action.id)).get(action_store.GOING, 0)
-        if going >= action.capacity:
-            status = action_store.WAITLIST
+    if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
+        status = action_store.WAITLIST
     await action_store.set_answer(ctx.session, action.id, ctx.user_id, status, ctx.now())
     if before == action_store.GOING:
         await promote(ctx, action)
@@ -87,6 +88,16 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         ctx.edit_keyboard(
             rsvp_keyboard(ctx.t, action.id, action.kind, status, position, calendar=True)
         )
+    if action.capacity is not None:
+        # The places-left line: the presser's own message now; everyone's when the action
+        # became full or has places again (not at every press: that would be an edit per
+        # volunteer per answer). The group posts follow every answer (coalesced).
+        full_before = going >= action.capacity
+        full_now = (standing.places_left(action.capacity) or 0) == 0
+        if full_before != full_now:
+            await live.refresh(ctx, action)
+        else:
+            await live.refresh(ctx, action, users=[ctx.user_id])
     live.refresh_groups_later(ctx, action.id)
 
 

@@ -455,3 +455,36 @@ async def test_the_preview_names_who_is_left_out_and_why_and_a_place_has_a_map_l
     rendered = coordinator.messages[-2].text
     assert "📍 Where: Martyrs' Square · <a href=" in rendered
     assert "openstreetmap.org/search?query=Martyrs%27%20Square" in rendered
+
+
+async def test_places_left_follow_on_the_presser_s_message_and_on_everyone_s_when_full(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """Found trying the sandbox: every card said "2 of 2 places left" after both places were
+    taken, the waitlisted person's own card included."""
+    first, second, third = await people(storage, conversation, 1, 2, 3)
+    await meeting(coordinator, storage, clock, capacity="2", group=False)
+    await _deliver(conversation)
+    originals = {p.person.id: p.last.message_id for p in (first, second, third)}
+
+    def card(someone: Someone) -> str:
+        chat = messenger.chats[someone.person.id]
+        return next(m.text for m in chat if m.message_id == originals[someone.person.id])
+
+    await first.press("Going")
+    await _deliver(conversation)
+    assert "1 of 2 places left" in card(first)
+    assert "2 of 2 places left" in card(third)  # not edited at every answer
+    await second.press("Going")
+    await _deliver(conversation)
+    assert all("Full (2 places)" in card(p) for p in (first, second, third))
+    await third.press("Going")
+    await _deliver(conversation)
+    assert "Full (2 places) · 1 waiting" in card(third)
+    await first.press("Can't")
+    await _deliver(conversation)
+    assert "Full (2 places)" in card(second)  # the waitlist took the freed place
