@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
+from handlers.actions.from_decision import FromDecision
 from handlers.decisions.decision_views import Snapshot, final_text
 from handlers.decisions.vote_rules import ADOPTED, PASSED, WEAK
 from handlers.kernel import forms
@@ -23,7 +24,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
 from handlers.kernel.i18n import Translator, translator
 from handlers.kernel.invalid_input import InvalidInput
-from handlers.kernel.permissions import by_its_admins, may_manage_decision, refusal
+from handlers.kernel.permissions import allowed, by_its_admins, may_manage_decision, refusal
 from handlers.kernel.ports import Button, MessageNotModified, Messenger, MessengerError
 from handlers.kernel.routing import Router
 from storage.decisions import decision_store
@@ -103,7 +104,11 @@ async def outcome_given(ctx: Context, data: Data) -> None:
     rerender_result(ctx, decision)
     ctx.reply(ctx.t("decisions.outcome_saved", question=decision.question))
     if Snapshot.from_json(decision.result).status in PASSING:
-        ctx.reply(ctx.t("decisions.to_action", question=decision.question, outcome=text))
+        keyboard = None
+        if allowed(ctx.roles, "actions.manage"):  # the outcome, filled into /newaction
+            label = ctx.t("decisions.button.to_action")
+            keyboard = [[Button(label, FromDecision(decision.id).pack())]]
+        ctx.reply(ctx.t("decisions.to_action", question=decision.question, outcome=text), keyboard)
 
 
 def rerender_result(ctx: Context, decision: Decision) -> None:

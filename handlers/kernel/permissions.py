@@ -163,6 +163,7 @@ BUTTONS: dict[str, Rule] = {
     "pq": Rule(PUBLIC),  # profile: an answer
     "nm": Rule(REGISTERED),  # nm:menu | nm:<kind> (what reaches me, in /profile)
     "na": Rule("actions.manage"),  # /newaction answers
+    "nadec": Rule("actions.manage"),  # nadec:<decision> — /newaction from a decision's outcome
     "ac": Rule("actions.manage"),  # ac:<operation>:<action>[:<field>]
     "bs": Rule("actions.manage"),  # stop a broadcast
     "ro": Rule("actions.manage"),  # ro:<action> (roster)

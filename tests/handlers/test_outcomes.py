@@ -52,6 +52,20 @@ async def test_the_outcome_is_posted_kept_and_handed_to_a_call_to_action(
     texts = [m.text for m in coral.messages[-2:]]
     assert any("is posted in the group and kept in /decisions" in t for t in texts)
     assert any("Create the call to action? Send /newaction" in t and OUTCOME in t for t in texts)
+    # Prefilled: the question is the title, the outcome the description; neither asked again.
+    await coral.press("📣 Create it now, the outcome filled in")
+    await coral.press("Meeting")
+    assert "link" in coral.last.text.lower()
+    await coral.press("No link")
+    await coral.send("in 3 days")
+    await coral.send("Beirut")
+    await coral.send("Martyrs' Square")
+    await coral.press("No limit")
+    await coral.press("Done ✔")  # recipients
+    await coral.press("Done ✔")  # no group
+    assert "It will go to <b>1</b> volunteer." in coral.last.text  # the preview
+    preview = coral.messages[-2].text
+    assert "Rally?" in preview and "We will hold the rally on 14 March" in preview
     await group.say(coral, "/decisions")
     assert f"📝 {OUTCOME}" in group.last.text
     await group.press(coral, "⬇ Export as CSV")
