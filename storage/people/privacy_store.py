@@ -32,6 +32,7 @@ REFERENCES = (  # the row is someone else's, or shared: the reference is cleared
     "report_chat_id",
     "answered_by",
     "buddy_id",  # a safety buddy (storage/actions/safety_models.py)
+    "given_by",  # who gave an organisation's proxy (storage/decisions/decision_models.py)
 )
 CHAT = "chat_id"  # a person's private chat has their user id
 ABOUT = {"audit_log": ("actor_id", "target_id")}  # exported too: what was done by or to them

@@ -106,6 +106,7 @@ async def _world(storage: Storage, clock: ShiftedClock) -> dict[str, Any]:
         )
         await decision_store.cast(session, decision.id, OTHER, f"user:{OTHER}", [0], now)
         await decision_store.mark_nudged(session, decision.id, [NINA], "half", now)
+        await decision_store.give_proxy(session, decision.id, 1, 2, NINA, now)  # her proxy
         await decision_store.set_nudges(session, NINA, False, now)
         closed = await decision_store.create(
             session,
