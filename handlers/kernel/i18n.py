@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
@@ -30,6 +31,10 @@ RTL_LOCALES = frozenset({"ar"})
 RLM = "\u200f"
 FSI = "\u2068"  # first strong isolate: user text keeps its own direction (Unicode UAX #9)
 PDI = "\u2069"  # pop directional isolate
+LRM = "\u200e"  # left-to-right mark
+# A /command in a right-to-left sentence: its slash is neutral and would show at the wrong end
+# ("help/"); a left-to-right mark before it keeps "/help" whole (UAX #9, rule W1-N1).
+COMMAND_IN_TEXT = re.compile(r"(?<![\w/:.<\u200e])(/[A-Za-z][A-Za-z0-9_]*)")
 LIST_SEPARATORS = {"ar": "، "}  # the Arabic comma; others use ", "
 COLONS = {"fr": "\u202f: "}  # French sets a narrow no-break space before a colon
 
@@ -133,6 +138,8 @@ class Translator:
         return Html(safe)
 
     def _format(self, text: str, values: Mapping[str, Any]) -> Html:
+        if self.rtl:
+            text = COMMAND_IN_TEXT.sub(LRM + r"\1", text)
         safe = {name: self.isolate(value) for name, value in values.items()}
         formatted = text.format_map(safe) if safe or "{" in text else text
         return Html(RLM + formatted if self.rtl else formatted)

@@ -10,7 +10,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from handlers.kernel.i18n import SUPPORTED_LOCALES, locales_dir
+from handlers.kernel.i18n import SUPPORTED_LOCALES, locales_dir, translator
 from handlers.kernel.permissions import COMMANDS
 from handlers.people import fields
 
@@ -249,3 +249,14 @@ def test_lists_use_each_language_s_comma_and_isolate_items() -> None:
     assert translator("fr").join(["Anna", "Bo"]) == "Anna, Bo"
     assert translator("ar").join(["Anna", "لبنان"]) == "\u2068Anna\u2069، \u2068لبنان\u2069"
     assert translator("ar").join(["<b>"]) == "\u2068&lt;b&gt;\u2069"
+
+
+def test_a_command_in_an_arabic_sentence_keeps_its_slash_in_front() -> None:
+    """ "/cancel" read right to left showed as "cancel/" (found trying the sandbox): a
+    left-to-right mark goes before every command in a right-to-left message."""
+    t = translator("ar")
+    text = t("help.register_first")
+    assert "\u200e/start" in text
+    assert "https://" not in text or "\u200e//" not in text
+    assert "/start" in translator("en")("help.register_first")
+    assert "\u200e" not in translator("en")("help.register_first")
