@@ -26,7 +26,7 @@ from handlers.decisions.vote_rules import (
     YES,
 )
 from handlers.kernel.callbacks import StaleButton
-from handlers.kernel.context import Context
+from handlers.kernel.context import Context, NotYet
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.routing import Router
 from storage.decisions import decision_store
@@ -93,6 +93,10 @@ async def poll_answered(ctx: Context) -> None:
     if ctx.event.poll_id is None:
         return
     decision = await decision_store.by_poll(ctx.session, ctx.event.poll_id)
+    if decision is None and ctx.may_defer:
+        # Perhaps the poll was just sent and its decision is not committed yet (a quick voter,
+        # a loaded machine): the answer comes again shortly instead of being lost.
+        raise NotYet(ctx.event.poll_id)
     if decision is None or decision.status != decision_store.OPEN:
         return
     if ctx.event.on_behalf is not None:  # no person to count: an anonymous admin

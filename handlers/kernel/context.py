@@ -92,6 +92,13 @@ class Services:
     # because the bot was down (None: unknown, never said)
 
 
+class NotYet(Exception):
+    """Raised by a handler for an update that refers to something not committed yet (an answer
+    to a native poll whose decision is still being recorded): the update's transaction is rolled
+    back and the dispatcher hands it over again a little later (see Dispatcher.feed), a bounded
+    number of times; on the last try `Context.may_defer` is False and the handler decides."""
+
+
 @dataclass(slots=True)
 class Context:
     """One update being handled. Replies are sent after the transaction commits."""
@@ -106,6 +113,7 @@ class Context:
     args: str = ""
     outbox: list[AfterCommit] = field(default_factory=list)
     answered: bool = False
+    may_defer: bool = True  # whether raising NotYet gets the update handed over again
 
     @property
     def settings(self) -> HandlerSettings:

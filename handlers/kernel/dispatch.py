@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from handlers.kernel.callbacks import StaleButton, prefix_of
-from handlers.kernel.context import AfterCommit, Context, Reply, ReplySender, Services
+from handlers.kernel.context import (
+    AfterCommit,
+    Context,
+    NotYet,
+    Reply,
+    ReplySender,
+    Services,
+)
 from handlers.kernel.events import SYSTEM, Chat, ChatType, Event, EventKind
 from handlers.kernel.i18n import media_words, normalise_locale, translator
 from handlers.kernel.invalid_input import InvalidInput
@@ -24,6 +31,7 @@ from storage.people import preferences, volunteers
 log = logging.getLogger(__name__)
 
 MAX_REPLY_RETRY_WAIT = 30.0
+DEFER_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before an update that raised NotYet comes again
 
 
 def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
@@ -161,6 +169,7 @@ class Dispatcher:
         self._waiting: defaultdict[int, int] = defaultdict(int)
         self._inflight: set[asyncio.Future[Any]] = set()
         self.limiter: PersonLimiter = RateLimiter(RateLimit(), services.clock)
+        self._deferrals: dict[int, int] = {}  # update id → times handed over again (NotYet)
         self.observer: Observer = Unobserved()
 
     async def feed(self, event: Event) -> None:
@@ -186,6 +195,10 @@ class Dispatcher:
                 outcome = await self._handle(event)
             if outcome == "duplicate":
                 await self._answer_replayed_press(event)
+            elif outcome == "deferred":
+                self._defer(event)
+            if outcome != "deferred":
+                self._deferrals.pop(event.update_id, None)
         finally:
             log_update(event, outcome, started)
             self.observer.update_done(update_kind(event), outcome, time.perf_counter() - started)
@@ -195,6 +208,19 @@ class Dispatcher:
             if not self._waiting[key]:
                 del self._waiting[key]
                 self._locks.pop(key, None)
+
+    def _defer(self, event: Event) -> None:
+        """Hands an update over again after DEFER_DELAYS[n] seconds (NotYet). Its inbox row was
+        kept (the transaction rolled back), so a crash meanwhile loses nothing either."""
+        tries = self._deferrals.get(event.update_id, 0)
+        self._deferrals[event.update_id] = tries + 1
+        delay = DEFER_DELAYS[min(tries, len(DEFER_DELAYS) - 1)]
+
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            await self.feed(event)
+
+        self.track(asyncio.ensure_future(again()))
 
     def spawn(self, event: Event) -> asyncio.Task[None]:
         """Handles an event in a task of its own, which `drain` waits for (the runtimes)."""
@@ -329,9 +355,13 @@ class Dispatcher:
                     volunteer=volunteer,
                     roles=frozenset(held),
                     dialog=dialog,
+                    may_defer=self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS),
                 )
                 await self._route(ctx)
                 await self._record_replies(ctx)
+        except NotYet:
+            log.info("update %s refers to something not recorded yet: later", event.update_id)
+            return "deferred"
         except InvalidInput as problem:
             if ctx is None:  # only routes raise it; were it raised earlier, it is a failure
                 return await self._failed(event, ctx)

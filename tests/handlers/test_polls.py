@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Storage
 from handlers.kernel.ports import ShiftedClock
@@ -398,3 +399,44 @@ async def test_anonymous_vote_keeps_only_counts_after_close(
         assert await decision_store.ballots(session, decision.id) == []
         assert decision.result["counts"] == [1, 1]
         assert "Amira" not in str(decision.result)
+
+
+async def test_an_answer_arriving_before_its_poll_is_recorded_is_counted_a_moment_later(
+    conversation: Conversation,
+    group: Group,
+    coral: Someone,
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A quick voter's answer can reach the bot while the /poll that sent the poll is still
+    being committed: it used to be dropped as an answer to an unknown poll (three of forty
+    votes lost in an e2e run on a loaded machine). Now it comes again and counts."""
+    (amira,) = await members(conversation, group, "Amira")
+    await group.say(coral, "/poll Venue? | Hall | Park | in 3h")
+    async with storage.sessionmaker() as session:
+        decision = await session.scalar(select(Decision))
+    assert decision is not None and decision.poll_id is not None
+    real = decision_store.by_poll
+    calls = 0
+
+    async def not_yet_once(session: AsyncSession, poll_id: str) -> Decision | None:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else await real(session, poll_id)
+
+    monkeypatch.setattr(decision_store, "by_poll", not_yet_once)
+    await group.answer_poll(amira, decision.poll_id, (1,))
+    await conversation.dispatcher.drain(10.0)
+    async with storage.sessionmaker() as session:
+        ballots = (await session.scalars(select(Ballot))).all()
+    assert calls == 2 and [b.choice for b in ballots] == [[1]]
+
+
+async def test_an_answer_to_a_poll_nobody_knows_is_dropped_after_a_few_tries(
+    conversation: Conversation, group: Group, storage: Storage
+) -> None:
+    (amira,) = await members(conversation, group, "Amira")
+    await group.answer_poll(amira, "a-poll-of-another-bot", (0,))
+    await conversation.dispatcher.drain(20.0)
+    async with storage.sessionmaker() as session:
+        assert (await session.scalars(select(Ballot))).all() == []
