@@ -31,6 +31,7 @@ from storage.people import preferences, volunteers
 log = logging.getLogger(__name__)
 
 MAX_REPLY_RETRY_WAIT = 30.0
+SLOW_DOWN_WAIT = 5.0  # seconds: the most a "slow down" notice may take
 DEFER_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before an update that raised NotYet comes again
 
 
@@ -289,11 +290,14 @@ class Dispatcher:
             text = translator(locale)("errors.slow_down")
         messenger = self.services.messenger
         try:
-            if event.callback_id is not None:
-                await messenger.answer_button(event.callback_id, text, bool(text))
-            elif text is not None:
-                await messenger.send_message(event.chat.id, text, thread_id=event.thread_id)
-        except MessengerError as exc:
+            # Best effort, and brief: the messenger waits out flood control (up to 90 s), which
+            # a notice to someone sending too much is not worth — and a stop would wait for it.
+            async with asyncio.timeout(SLOW_DOWN_WAIT):
+                if event.callback_id is not None:
+                    await messenger.answer_button(event.callback_id, text, bool(text))
+                elif text is not None:
+                    await messenger.send_message(event.chat.id, text, thread_id=event.thread_id)
+        except (MessengerError, TimeoutError) as exc:
             log.info("could not say slow down to %s: %r", event.user.id, exc)
 
     async def _handle(self, event: Event) -> str:
