@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Storage
+from handlers.kernel import dispatch
 from handlers.kernel.ports import ShiftedClock
 from storage.decisions import decision_store
 from storage.decisions.decision_models import Ballot, Decision
@@ -425,6 +426,7 @@ async def test_an_answer_arriving_before_its_poll_is_recorded_is_counted_a_momen
         return None if calls == 1 else await real(session, poll_id)
 
     monkeypatch.setattr(decision_store, "by_poll", not_yet_once)
+    monkeypatch.setattr(dispatch, "DEFER_DELAYS", (0.0,) * 4)  # no wall-clock wait
     await group.answer_poll(amira, decision.poll_id, (1,))
     await conversation.dispatcher.drain(10.0)
     async with storage.sessionmaker() as session:
@@ -433,8 +435,9 @@ async def test_an_answer_arriving_before_its_poll_is_recorded_is_counted_a_momen
 
 
 async def test_an_answer_to_a_poll_nobody_knows_is_dropped_after_a_few_tries(
-    conversation: Conversation, group: Group, storage: Storage
+    conversation: Conversation, group: Group, storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(dispatch, "DEFER_DELAYS", (0.0,) * 4)  # no wall-clock wait
     (amira,) = await members(conversation, group, "Amira")
     await group.answer_poll(amira, "a-poll-of-another-bot", (0,))
     await conversation.dispatcher.drain(20.0)
