@@ -19,7 +19,7 @@ from handlers.coalition.audit import note
 from handlers.kernel import forms, names, permissions, typed_text
 from handlers.kernel.context import Context
 from handlers.kernel.forms import NEXT, STAY, AnswerButton, Data, Message, Step, get_in, put_in
-from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
@@ -87,12 +87,13 @@ def _summary(t: Translator, audience: Data) -> str:
                 if name == "countries"
                 else [_filter_label(t, name, v) for v in chosen]
             )
-            lines.append(f"• {t(f'actions.filter_{name}')}: {', '.join(labels)}")
+            shown = t.comma.join(escape(label) for label in labels)
+            lines.append(f"• {t(f'actions.filter_{name}')}{t.colon}{shown}")
     return "\n".join(lines) if lines else t("actions.everyone")
 
 
 def _line(t: Translator, label_key: str, answer: str) -> str:
-    return f"<b>{t(label_key)}</b>: {answer}"
+    return f"<b>{t(label_key)}</b>{t.colon}{answer}"
 
 
 def _text_step(name: str, parse: Any, **more: Any) -> Step:
@@ -329,7 +330,7 @@ def _read_group(data: Data, raw: str) -> Any:
 def _shown_groups(t: Translator, data: Data, value: Any) -> str:
     known = dict(data.get("known_groups") or [])
     names = [str(known.get(chat_id, chat_id)) for chat_id in data.get("groups") or []]
-    return _line(t, "actions.field_groups", t.comma.join(names) or t("common.none"))
+    return _line(t, "actions.field_groups", t.join(names) or t("common.none"))
 
 
 async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from handlers.kernel import forms, limits
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import AnswerButton, Data, Message, Step
-from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.i18n import Html, Translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
@@ -98,7 +98,7 @@ async def list_actions(ctx: Context) -> None:
         for action in group:
             status = t(f"actions.status_{views.shown_status(action, now)}")
             lines.append(
-                f"#{action.id} <b>{_short(action.title)}</b> — {status}\n"
+                f"#{action.id} <b>{_short(t, action.title)}</b> — {status}\n"
                 f"   {await _counts_line(ctx, action)}"
             )
     rows = [
@@ -108,8 +108,8 @@ async def list_actions(ctx: Context) -> None:
     ctx.reply(Html("\n".join([t("actions.list_title"), *lines])), rows)
 
 
-def _short(title: str) -> str:
-    return escape(title if len(title) <= 60 else title[:59] + "…")
+def _short(t: Translator, title: str) -> str:
+    return t.isolate(title if len(title) <= 60 else title[:59] + "…")
 
 
 async def card(ctx: Context, action: Action) -> tuple[Html, Keyboard]:

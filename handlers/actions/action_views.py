@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, format_timedelta
+from babel.dates import format_timedelta
 
 from handlers.kernel import limits, when
 from handlers.kernel.callbacks import CallbackData
@@ -128,11 +128,9 @@ def count_label(t: Translator, kind: str, status: str) -> str:
 
 
 def when_text(t: Translator, moment: datetime, timezone: str) -> str:
-    """A full date and a short time, in the reader's language and time zone, with the zone."""
-    local = moment.astimezone(ZoneInfo(timezone))
-    day = format_date(local, "full", locale=t.babel_locale)
-    hour = format_time(local, "short", locale=t.babel_locale)
-    return f"{day}, {hour} ({timezone})"
+    """A full date and a short time, in the reader's language and time zone, with the zone (the
+    translator's one date style, with the weekday)."""
+    return t.datetime_text(moment, timezone, weekday=True, zone=True)
 
 
 def relative_text(t: Translator, delta: timedelta) -> str:
@@ -160,9 +158,9 @@ def render(
         lines += [t("actions.fallback_line", language=t.language_name(fallback)), ""]
     lines += [
         f"{KIND_ICONS.get(kind, '📌')} {t(f'actions.kind_{kind}')}",
-        f"<b>{escape(title)}</b>",
+        f"<b>{t.isolate(title)}</b>",
         "",
-        escape(description),
+        t.isolate(description),
         "",
     ]
     at = data.get("at")
@@ -209,7 +207,7 @@ def skill_text(t: Translator, skill: str | None) -> str:
 
 def slot_line(t: Translator, slot: action_store.SlotStanding, *, live: bool = True) -> str:
     """ "🧩 Stewards: 1 of 2 places left · 1 waiting"."""
-    name = f"{escape(slot.name)}{skill_text(t, slot.skill)}"
+    name = f"{t.isolate(slot.name)}{skill_text(t, slot.skill)}"
     if not live:
         places = str(t.plural("actions.slot_places", slot.capacity))
     elif slot.left:
@@ -223,7 +221,7 @@ def slot_line(t: Translator, slot: action_store.SlotStanding, *, live: bool = Tr
 
 def draft_slot_line(t: Translator, slot: Mapping[str, Any]) -> str:
     """A role of a call not sent yet, with its places."""
-    name = f"{escape(slot['name'])}{skill_text(t, slot.get('skill'))}"
+    name = f"{t.isolate(slot['name'])}{skill_text(t, slot.get('skill'))}"
     places = str(t.plural("actions.slot_places", int(slot["capacity"])))
     return str(t("actions.slot_line", role=Html(name), places=Html(places)))
 
@@ -469,4 +467,4 @@ def reminders_text(t: Translator, minutes: Sequence[int]) -> str:
         str(format_timedelta(timedelta(minutes=m), threshold=1.0, locale=t.babel_locale))
         for m in minutes
     ]
-    return t("actions.reminders_before", offsets=t.comma.join(parts))
+    return t("actions.reminders_before", offsets=Html(t.comma.join(parts)))

@@ -12,7 +12,7 @@ from handlers.actions.action_views import KIND_ICONS, deep_link, is_event, when_
 from handlers.actions.broadcasts import DIGEST_TIMER, hold_until
 from handlers.kernel import limits
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import escape, translator
+from handlers.kernel.i18n import translator
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from storage.actions import action_store, digest_store
@@ -41,7 +41,7 @@ async def digest_due(ctx: Context) -> None:
     lines = [t.plural("digest.title", len(still)), ""]
     buttons: list[list[Button]] = []
     for action in still:
-        line = f"{KIND_ICONS.get(action.kind, '📌')} <b>{escape(action.title)}</b>"
+        line = f"{KIND_ICONS.get(action.kind, '📌')} <b>{t.isolate(action.title)}</b>"
         if action.at is not None:
             key = "actions.line_when" if is_event(action.kind) else "actions.line_deadline"
             line += "\n" + t(key, when=when_text(t, action.at, volunteer.timezone))

@@ -13,7 +13,7 @@ from handlers.coalition.audit import note
 from handlers.kernel import csv_export, failures, limits, names, permissions
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.i18n import Html, Translator
 from handlers.kernel.ports import Button, Messenger, MessengerError
 from handlers.kernel.routing import Router
 from storage.actions import action_store
@@ -88,7 +88,7 @@ async def show(ctx: Context, action: Action) -> None:
         lines.append(heading)
         length += limits.length(heading) + 1
         for _, volunteer in group:
-            line = f"• {escape(shown_name(t, volunteer, sees))}"
+            line = f"• {t.isolate(shown_name(t, volunteer, sees))}"
             size = limits.length(line) + 1
             if length + size > MAX_TEXT:
                 omitted += 1

@@ -149,9 +149,10 @@ def describe(t: Translator, filters: dict[str, Any]) -> str:
 
 
 def shown_name(t: Translator, volunteer: Volunteer, sees_discreet: bool) -> str:
-    """A member's name, escaped, as this reader may see it (permissions.may_see_discreet;
-    storage.people.shown_names.for_viewer: 🔒 for discreet members)."""
-    return escape(names.in_words(t, shown_names.for_viewer(volunteer, sees_discreet)))
+    """A member's name, escaped and isolated (Translator.isolate), as this reader may see it
+    (permissions.may_see_discreet; storage.people.shown_names.for_viewer: 🔒 for discreet
+    members)."""
+    return t.isolate(names.in_words(t, shown_names.for_viewer(volunteer, sees_discreet)))
 
 
 def _handle(volunteer: Volunteer, sees_discreet: bool) -> str:

@@ -13,7 +13,7 @@ from handlers.decisions.decision_views import AdminButton, Snapshot, option_labe
 from handlers.kernel import csv_export, limits
 from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
-from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
 from handlers.kernel.permissions import (
     allowed,
     as_person,
@@ -51,7 +51,7 @@ HISTORY_LIMIT = 10
 def _counts(t: Translator, decision: Decision, snap: Snapshot) -> str:
     labels = option_labels(t, decision)
     return " · ".join(
-        f"{escape(label)} {count}" for label, count in zip(labels, snap.counts, strict=False)
+        f"{t.isolate(label)} {count}" for label, count in zip(labels, snap.counts, strict=False)
     )
 
 
@@ -128,7 +128,7 @@ async def _set_voice(ctx: Context, setting: str, value: str) -> None:
         if setting == group_voice.LOCALE:
             chosen = group_voice.valid_locale(value)
             if chosen is None:
-                choices = ", ".join(f"<code>{code}</code>" for code in SUPPORTED_LOCALES)
+                choices = ctx.t.comma.join(f"<code>{code}</code>" for code in SUPPORTED_LOCALES)
                 ctx.reply(ctx.t("decisions.error.bad_language", value=value, choices=Html(choices)))
                 return
         else:

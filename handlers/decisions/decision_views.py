@@ -40,7 +40,7 @@ from handlers.decisions.vote_rules import (
 )
 from handlers.kernel import limits
 from handlers.kernel.callbacks import CallbackData
-from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.i18n import Html, Translator
 from handlers.kernel.ports import Button, Keyboard
 from storage.decisions.decision_models import Decision
 
@@ -137,7 +137,7 @@ def plain_text(text: str) -> str:
 
 
 def _name(t: Translator, name: str | None) -> str:
-    return escape(name) if name is not None else t("decisions.discreet_member")
+    return t.isolate(name) if name is not None else t("decisions.discreet_member")
 
 
 def name_list(t: Translator, names: list[str | None], cap: int = MAX_NAMES) -> str:
@@ -287,7 +287,7 @@ def _live_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) -> 
         lines += ["", t("consensus.discussion")]
         for kind, name, text, answer in snap.discussion[:cap]:
             mark = "🚫" if kind == "block" else "❓"
-            lines.append(f"{mark} {_name(t, name)}: {escape(text or '')}")
+            lines.append(f"{mark} {_name(t, name)}: {t.isolate(text or '')}")
             if answer:
                 lines.append(t("consensus.answer_line", answer=answer))
     return lines
@@ -328,7 +328,7 @@ def _final_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) ->
         lines.append("")
         lines.append(t("decisions.block_reasons"))
         for name, reason in snap.reasons:
-            reason_text = escape(reason) if reason else t("decisions.no_reason")
+            reason_text = t.isolate(reason) if reason else t("decisions.no_reason")
             who = _name(t, name) if not decision.anonymous else t("decisions.a_member")
             lines.append(f"• {who}: {reason_text}")
     lines.append("")
@@ -386,7 +386,7 @@ def round_lines(t: Translator, decision: Decision, snap: Snapshot) -> list[str]:
     lines: list[str] = []
     for number, data in enumerate(snap.rounds, start=1):
         counts = " · ".join(
-            f"{escape(labels[i])} {count}"
+            f"{t.isolate(labels[i])} {count}"
             for i, count in enumerate(data["counts"])
             if count is not None and i < len(labels)
         )
@@ -395,7 +395,11 @@ def round_lines(t: Translator, decision: Decision, snap: Snapshot) -> list[str]:
             line = Html(line + " " + t.plural("decisions.round_exhausted", data["exhausted"]))
         out = [labels[i] for i in data["eliminated"] if i < len(labels)]
         if out:
-            line = Html(line + " " + t("decisions.round_eliminated", options=" / ".join(out)))
+            line = Html(
+                line
+                + " "
+                + t("decisions.round_eliminated", options=Html(" / ".join(map(t.isolate, out))))
+            )
         lines.append(line)
     return lines
 

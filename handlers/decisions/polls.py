@@ -134,8 +134,9 @@ async def _rank(
     else:
         unit = ballots.unit_for(volunteer, decision.org_voting)
         await decision_store.cast(ctx.session, decision.id, ctx.user_id, unit, ranking, ctx.now())
-        shown = ", ".join(f"{n}. {decision.options[i]}" for n, i in enumerate(ranking, start=1))
-        ctx.answer(ctx.t("decisions.ranking_now", ranking=shown))
+        t = ctx.t
+        ranked = (f"{n}. {t.isolate(decision.options[i])}" for n, i in enumerate(ranking, start=1))
+        ctx.answer(t("decisions.ranking_now", ranking=Html(t.comma.join(ranked))))
     ballots.refresh_later(ctx, decision.id)
 
 

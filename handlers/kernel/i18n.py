@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -36,6 +36,10 @@ LRM = "\u200e"  # left-to-right mark
 # ("help/"); a left-to-right mark before it keeps "/help" whole (UAX #9, rule W1-N1).
 COMMAND_IN_TEXT = re.compile(r"(?<![\w/:.<\u200e])(/[A-Za-z][A-Za-z0-9_]*)")
 LIST_SEPARATORS = {"ar": "، "}  # the Arabic comma; others use ", "
+# One date style per language: CLDR's medium date is "05/12/2026" in Arabic but its full date
+# spells the month ("السبت، 5 ديسمبر 2026"); a reader saw both in one chat. Arabic dates spell
+# the month everywhere (the full style without the weekday).
+DATE_PATTERNS = {"ar": "d MMMM y"}
 COLONS = {"fr": "\u202f: "}  # French sets a narrow no-break space before a colon
 
 
@@ -123,19 +127,17 @@ class Translator:
                 return text
         return key
 
-    def isolate(self, value: object) -> str:
-        """A value escaped for HTML and, in a right-to-left language, wrapped in FSI…PDI when it
-        has letters, so that a Latin name or title keeps its own direction and punctuation
-        (Unicode UAX #9, 2.7). Numbers and `Html` (already built text) are left as they are."""
+    def isolate(self, value: object) -> Html:
+        """A value escaped for HTML and, in a right-to-left language, each of its lines wrapped in
+        FSI…PDI when it has letters, so that a Latin name or title keeps its own direction and
+        punctuation (Unicode UAX #9, 2.7; an isolate ends at a line break, hence one per line).
+        Numbers and `Html` (already built text) are left as they are. Every piece of user text
+        that goes into a message goes through here: `t(...)`'s values, `t.join`'s items, and
+        the views that set a title or a name on a line of its own."""
         safe = escape(value)
-        if (
-            self.rtl
-            and not isinstance(value, Html)
-            and not safe.startswith(FSI)
-            and any(ch.isalpha() for ch in safe)
-        ):
-            return Html(FSI + safe + PDI)
-        return Html(safe)
+        if not self.rtl or isinstance(value, Html):
+            return Html(safe)
+        return Html("\n".join(_isolated(line) for line in safe.split("\n")))
 
     def _format(self, text: str, values: Mapping[str, Any]) -> Html:
         if self.rtl:
@@ -171,20 +173,30 @@ class Translator:
         """A number in this locale."""
         return str(format_decimal(value, locale=self.babel_locale))
 
-    def datetime_text(self, moment: datetime, timezone: str) -> str:
+    def _date(self, local: datetime, style: Literal["full", "medium"]) -> str:
+        pattern = DATE_PATTERNS.get(self.locale)
+        if pattern is not None and style != "full":
+            return str(format_date(local, pattern, locale=self.babel_locale))
+        return str(format_date(local, format=style, locale=self.babel_locale))
+
+    def datetime_text(
+        self, moment: datetime, timezone: str, *, weekday: bool = False, zone: bool = False
+    ) -> str:
         """A date and time in this locale and the given time zone, to the minute ("Nov 30,
-        2026, 11:17 AM"): the locale's medium date and short time, joined by its medium
-        date-time pattern (CLDR) — people plan by the minute, seconds are noise."""
+        2026, 11:17 AM"): the locale's date and short time, joined by its date-time pattern
+        (CLDR) — people plan by the minute, seconds are noise. `weekday`: the full date
+        ("Saturday, December 5, 2026"); `zone`: the zone's name after it ("(Europe/Paris)").
+        Every date and time a message shows is made here, so a language has one style."""
         local = moment.astimezone(ZoneInfo(timezone))
-        locale = self.babel_locale
-        pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
-        date = format_date(local, format="medium", locale=locale)
-        time = format_time(local, format="short", locale=locale)
-        return pattern.replace("{0}", str(time)).replace("{1}", str(date))
+        style: Literal["full", "medium"] = "full" if weekday else "medium"
+        pattern = str(get_datetime_format(style, locale=self.babel_locale)).replace("'", "")
+        time = str(format_time(local, format="short", locale=self.babel_locale))
+        text = pattern.replace("{0}", time).replace("{1}", self._date(local, style))
+        return f"{text} ({self.isolate(timezone)})" if zone else text
 
     def date_text(self, moment: datetime, timezone: str) -> str:
-        """A date in this locale and the given time zone."""
-        return str(format_date(moment.astimezone(ZoneInfo(timezone)), locale=self.babel_locale))
+        """A date in this locale and the given time zone (the style of `datetime_text`)."""
+        return self._date(moment.astimezone(ZoneInfo(timezone)), "medium")
 
     def language_name(self, code: str) -> str:
         """A language's own name ("Français"), for the language picker."""
@@ -194,6 +206,12 @@ class Translator:
     def country_name(self, code: str) -> str:
         """A country's name in this locale."""
         return str(self.babel_locale.territories.get(code, code))
+
+
+def _isolated(line: str) -> str:
+    if line.startswith(FSI) or not any(ch.isalpha() for ch in line):
+        return line
+    return FSI + line + PDI
 
 
 @cache

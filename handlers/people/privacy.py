@@ -20,7 +20,7 @@ from handlers.decisions import forgotten
 from handlers.kernel import permissions
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import AfterCommit, Context
-from handlers.kernel.i18n import Html, Translator, escape
+from handlers.kernel.i18n import Html, Translator
 from handlers.kernel.ports import Button, Messenger, MessengerError
 from handlers.kernel.routing import Router
 from handlers.people import fields
@@ -203,7 +203,7 @@ def _leave_groups(t: Translator, user_id: int, groups: list[tuple[int, str]]) ->
                 log.warning("vanish: not removed from group %s: %s", chat_id, exc.description)
                 kept.append(title)
         if kept:
-            listed = Html("\n".join(f"• {escape(title)}" for title in kept))
+            listed = Html("\n".join(f"• {t.isolate(title)}" for title in kept))
             text = t("privacy.vanished_but", groups=listed)
         else:
             text = t("privacy.vanished")
