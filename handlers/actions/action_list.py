@@ -29,7 +29,7 @@ from storage.actions.action_models import Action
 
 EDIT_FLOW = "actionedit"
 FIELDS = ("title", "description", "link", "when", "place", "capacity", "reminders")
-Operation = Literal["open", "edit", "field", "stop", "close", "cancel", "cancel_yes"]
+Operation = Literal["open", "edit", "field", "stop", "close", "cancel", "cancel_yes", "cancel_no"]
 CONCERNED = (action_store.GOING, action_store.MAYBE, action_store.WAITLIST, action_store.DONE)
 LIST_LIMIT = 20
 
@@ -160,6 +160,9 @@ async def on_card(ctx: Context, button: CardButton) -> None:
     if operation == "open":
         ctx.reply(*await card(ctx, action))
         return
+    if operation == "cancel_no":  # "No, keep it": the question goes, nothing else changes
+        ctx.edit(t("actions.cancel_kept", title=action.title))
+        return
     if action.status != action_store.OPEN:
         ctx.reply(t("actions.not_open", status=t(f"actions.status_{action.status}")))
         return
@@ -188,7 +191,8 @@ async def on_card(ctx: Context, button: CardButton) -> None:
         await _end(ctx, action, action_store.CLOSED)
     elif operation == "cancel":
         yes = Button(t("actions.cancel_confirm"), CardButton("cancel_yes", action.id).pack())
-        ctx.reply(t("actions.cancel_question", title=action.title), [[yes]])
+        keep = Button(t("actions.cancel_keep"), CardButton("cancel_no", action.id).pack())
+        ctx.reply(t("actions.cancel_question", title=action.title), [[yes], [keep]])
     else:
         ctx.edit_keyboard(None)
         await _end(ctx, action, action_store.CANCELLED)

@@ -374,3 +374,33 @@ async def test_the_summary_edit_meeting_a_5xx_still_ends_as_the_summary(
     assert await engine_for(conversation.dispatcher.services).drain() == 1
     report = coordinator.messages[-1]
     assert failures and "Sending finished" in report.text
+
+
+async def test_cancelling_an_action_can_be_called_off_with_no_keep_it(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+) -> None:
+    """The cancel confirmation had only "Yes, cancel it" (newcomer trial): "No, keep it" takes
+    the question away and changes nothing, in every language."""
+    await make_volunteer(storage, 42, now=clock.now(), name="Kim", language="fr")
+    await create_meeting(coordinator, clock)
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("🚫 Cancel the action")
+    question = coordinator.last
+    assert question.labels == ["Yes, cancel it", "No, keep it"]
+    sent_before = len(conversation.messenger.chats[42])
+    await coordinator.press("No, keep it")
+    assert question.edited and question.labels == []
+    assert question.text == "Nothing was cancelled: “Vigil for survivors” stays as it is."
+    async with storage.sessionmaker() as session:
+        action = await session.get(Action, 1)
+    assert action is not None and action.status == "open"
+    await engine_for(conversation.dispatcher.services).drain()
+    assert len(conversation.messenger.chats[42]) == sent_before
+    for locale, keep in (("fr", "Non, la garder"), ("es", "No, mantenerla"), ("ar", "لا، أبقِها")):
+        assert translator(locale)("actions.cancel_keep").endswith(keep)
