@@ -33,6 +33,7 @@ from bot.ptb_aiohttp import AiohttpRequest
 from bot.updates import ALLOWED_UPDATES, event_from_update
 from bot.webhook import WebhookConfig
 from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.events import Event
 
 POLL_TIMEOUT = 25
 POOL_SIZE = 64
@@ -115,6 +116,15 @@ class InboxQueue(asyncio.Queue[object]):
     def __init__(self) -> None:
         super().__init__()
         self.inbox: Inbox | None = None
+        self.closing = False  # set before Application.stop: nothing more is queued
+
+    def close(self) -> None:
+        """Queues nothing more: an update recorded from now on goes to the dispatcher itself.
+
+        Application.stop puts its stop signal in this queue and waits for `join()`; an update
+        queued behind the signal is never taken nor marked done, and `join()` would wait forever
+        (seen: a kill while an update was being recorded hung the bot's shutdown)."""
+        self.closing = True
 
     async def put(self, item: object) -> None:
         """Records an update in the inbox (waiting until the database takes it), then queues
@@ -128,7 +138,13 @@ class InboxQueue(asyncio.Queue[object]):
         await asyncio.shield(work)
 
     async def _record(self, inbox: Inbox, update: Update) -> None:
-        if await inbox.record_surely(update.to_dict()) is not None:
+        if (event := await inbox.record_surely(update.to_dict())) is not None:
+            self._hand_over(inbox, event, update)
+
+    def _hand_over(self, inbox: Inbox, event: Event, update: Update) -> None:
+        if self.closing:
+            inbox.dispatcher.spawn(event)  # a stop waits for it (drain); a kill cancels it
+        else:
             self.put_nowait(update)
 
     async def accept(self, raw: dict[str, Any], update: Update, within: float) -> None:
@@ -142,8 +158,8 @@ class InboxQueue(asyncio.Queue[object]):
     async def _record_within(
         self, inbox: Inbox, raw: dict[str, Any], update: Update, within: float
     ) -> None:
-        if await inbox.record_within(raw, within) is not None:
-            self.put_nowait(update)
+        if (event := await inbox.record_within(raw, within)) is not None:
+            self._hand_over(inbox, event, update)
 
 
 class _WatchedRequest(AiohttpRequest):
@@ -240,6 +256,7 @@ class PtbRuntime:
         try:
             await webhook.serve(app, config, self.transport, stop)
         finally:
+            self.queue.close()
             await self.application.stop()
 
     async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
@@ -255,6 +272,7 @@ class PtbRuntime:
             await stop.wait()
         finally:
             await updater.stop()
+            self.queue.close()
             await self.application.stop()
 
     def bulk_sender(self) -> BulkSender:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import io
 import logging
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -87,7 +89,7 @@ class ChorusUnderTest:
         if self._task is None:
             return
         self._stop.set()
-        await asyncio.wait_for(self._task, READY_TIMEOUT)
+        await _ended(self._task, "a stop")
         self._task = None
         self.running = None
 
@@ -97,7 +99,7 @@ class ChorusUnderTest:
             return
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+            await _ended(self._task, "a kill")
         self._task = None
         self.running = None
         # A killed process's SQLite connections die with it; in one process, a connection whose
@@ -123,6 +125,26 @@ class ChorusUnderTest:
     async def person(self, first_name: str, language_code: str | None = "en") -> Person:
         """A new Telegram user."""
         return await self.sandbox.create_user(first_name, language_code=language_code)
+
+
+async def _ended(task: asyncio.Task[None], what: str) -> None:
+    """Waits for the bot's task to end after `what`; if it does not within READY_TIMEOUT,
+    logs what every task is waiting for (the chain of awaits) and raises TimeoutError."""
+    done, _ = await asyncio.wait({task}, timeout=READY_TIMEOUT)
+    if done:
+        task.result()
+        return
+    out = io.StringIO()
+    for other in asyncio.all_tasks():
+        out.write(f"{other!r}\n")
+        awaited: Any = other.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+            if frame is not None:
+                out.write(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    log.error("Chorus did not end after %s; the tasks:\n%s", what, out.getvalue())
+    raise TimeoutError(f"Chorus did not end within {READY_TIMEOUT} s of {what}")
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import open_storage
+from bot.inbox import Inbox
 from botapi_emulator.client import Person, SandboxClient
 from botapi_emulator.emulator import RunningEmulator
 from storage.actions.action_models import Rsvp
@@ -425,3 +426,34 @@ async def test_a_reply_answered_late_is_waited_for_not_sent_twice(chorus: Chorus
     await _says_once(amira, "Which language do you prefer?")
     await asyncio.sleep(2.0)  # a second copy would come within a second or two
     assert sum("Welcome to" in text for text in await _texts(amira)) == 1
+
+
+async def test_an_update_being_recorded_when_a_stop_comes_is_handled_before_the_bot_stops(
+    chorus: ChorusUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop that comes while an update is being written to the inbox waits for it and handles
+    it. PTB's Application.stop queues a stop signal and waits for its queue to empty: an update
+    queued behind the signal was never handled until the next start, or (recorded just as the
+    signal was taken) hung the stop for good."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    record = Inbox.record
+
+    async def slow_record(inbox: Inbox, update: Any) -> Any:
+        entered.set()
+        await release.wait()
+        return await record(inbox, update)
+
+    kim = await chorus.person("Kim")
+    monkeypatch.setattr(Inbox, "record", slow_record)
+    await kim.send("/help")
+    await asyncio.wait_for(entered.wait(), PATIENCE)
+    running = chorus.running
+    assert running is not None
+    stopping = asyncio.create_task(chorus.stop())
+    application = getattr(running.runtime, "application", None)
+    # PTB: wait until its stop signal is queued (PTB offers no event for it).
+    while application is not None and application.running:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.wait_for(stopping, PATIENCE)
+    assert [m for m in await kim.chat_messages() if m.from_bot]  # /help answered
