@@ -26,7 +26,7 @@ from bot.workers import Leadership, hold_only_worker
 from handlers import build_router
 from handlers.actions.broadcasts import refresh_refs
 from handlers.kernel.context import HandlerSettings, Services
-from handlers.kernel.dispatch import Dispatcher, RateLimit
+from handlers.kernel.dispatch import KILL_GRACE, Dispatcher, RateLimit, stop_grace
 from handlers.kernel.i18n import SUPPORTED_LOCALES, translator
 from handlers.kernel.menu import commands_for_roles, group_commands, publish_for
 from handlers.kernel.permissions import held_roles
@@ -35,10 +35,8 @@ from storage import create_engine, create_sessionmaker, migrate, retention
 from storage.coalition import role_store
 
 log = logging.getLogger(__name__)
-DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
 DELIVERY_LEASE = 60.0  # several workers: seconds before a dead worker's outbox rows go again
 LEADER_RESYNC = timedelta(seconds=10)  # several workers: timers set elsewhere reach the leader
-KILL_GRACE = 2.0  # seconds a killed bot gives work that is inside a database call
 
 
 class Runtime(Protocol):
@@ -330,8 +328,8 @@ async def run_bot(
         # Stopped: let the work in hand finish. Killed (cancelled): stop almost at once, as a
         # crash would, but give an update or timer that is inside a database call a moment to
         # leave it: an SQLite call cancelled halfway leaves its worker thread holding the lock.
-        killed = bool((task := asyncio.current_task()) and task.cancelling())
-        grace = KILL_GRACE if killed else DRAIN_TIMEOUT
+        grace = stop_grace()
+        killed = grace == KILL_GRACE
         steps: list[Callable[[], Awaitable[None]]] = []
         if server is not None:
             steps.append(server.stop)

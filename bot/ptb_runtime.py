@@ -32,7 +32,7 @@ from bot.ops.health import Heartbeat
 from bot.ptb_aiohttp import AiohttpRequest
 from bot.updates import ALLOWED_UPDATES, event_from_update
 from bot.webhook import WebhookConfig
-from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.dispatch import Dispatcher, stop_grace
 from handlers.kernel.events import Event
 
 POLL_TIMEOUT = 25
@@ -256,8 +256,7 @@ class PtbRuntime:
         try:
             await webhook.serve(app, config, self.transport, stop)
         finally:
-            self.queue.close()
-            await self.application.stop()
+            await self._stop_application(dispatcher)
 
     async def poll(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         """Long-polls until `stop` is set."""
@@ -272,8 +271,15 @@ class PtbRuntime:
             await stop.wait()
         finally:
             await updater.stop()
-            self.queue.close()
-            await self.application.stop()
+            await self._stop_application(dispatcher)
+
+    async def _stop_application(self, dispatcher: Dispatcher) -> None:
+        """Stops the Application once the updates in hand are done: Application.stop waits
+        for every update task without a bound (a handler waiting out flood control could hold
+        a kill for 90 s), so the dispatcher drains them first, as run_bot would next."""
+        self.queue.close()
+        await dispatcher.drain(stop_grace())
+        await self.application.stop()
 
     def bulk_sender(self) -> BulkSender:
         """The send path the delivery engine uses for broadcasts."""

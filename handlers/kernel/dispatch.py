@@ -66,6 +66,18 @@ class PersonLimiter(Protocol):
         ...
 
 
+DRAIN_TIMEOUT = 10.0  # seconds a graceful stop waits for the updates being handled
+KILL_GRACE = 2.0  # seconds a killed bot gives work that is inside a database call
+
+
+def stop_grace() -> float:
+    """How long the updates being handled get when the bot stops: KILL_GRACE when the current
+    task is being cancelled (a kill: stop almost at once, as a crash would, but let a database
+    call finish), else DRAIN_TIMEOUT (a graceful stop)."""
+    task = asyncio.current_task()
+    return KILL_GRACE if task is not None and task.cancelling() else DRAIN_TIMEOUT
+
+
 class RateLimiter:
     """A token bucket per person, in memory (cheap: no database before the decision)."""
 

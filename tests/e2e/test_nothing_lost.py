@@ -450,9 +450,12 @@ async def test_an_update_being_recorded_when_a_stop_comes_is_handled_before_the_
     running = chorus.running
     assert running is not None
     stopping = asyncio.create_task(chorus.stop())
-    application = getattr(running.runtime, "application", None)
-    # PTB: wait until its stop signal is queued (PTB offers no event for it).
-    while application is not None and application.running:  # noqa: ASYNC110
+    queue, application = (getattr(running.runtime, name, None) for name in ("queue", "application"))
+
+    def taking_updates() -> bool:  # PTB: until the queue is closed or Application.stop began
+        return not getattr(queue, "closing", False) and application.running
+
+    while application is not None and taking_updates():  # noqa: ASYNC110 (PTB has no event)
         await asyncio.sleep(0.01)
     release.set()
     await asyncio.wait_for(stopping, PATIENCE)
