@@ -131,18 +131,23 @@ async def ask_still_coming(ctx: Context) -> None:
     messages = []
     for person in people:
         t = translator(person.language)
-        text = Html(
-            t("attendance.still_coming", title=action.title)
-            + "\n"
-            + t("actions.line_when", when=views.when_text(t, action.at, person.timezone))
-        )
+        text = _still_coming_text(t, action, person.timezone)
         keyboard = [
             [Button(t("attendance.yes"), ConfirmButton(action.id, "yes").pack())],
             [Button(t("attendance.no"), ConfirmButton(action.id, "no").pack())],
         ]
         not_before = hold_until(person, now, action.at)
         messages.append(Outgoing(person.user_id, text, keyboard, not_before=not_before))
-    await ctx.enqueue(messages, purpose="notice", ref=f"c{action.id}")
+    await ctx.enqueue(messages, purpose="notice", ref=live.confirm_ref(action.id))
+
+
+def _still_coming_text(t: Translator, action: Action, timezone: str) -> Html:
+    assert action.at is not None
+    return Html(
+        t("attendance.still_coming", title=action.title)
+        + "\n"
+        + t("actions.line_when", when=views.when_text(t, action.at, timezone))
+    )
 
 
 @router.button(ConfirmButton)
@@ -152,9 +157,12 @@ async def still_coming(ctx: Context, button: ConfirmButton) -> None:
     if action is None:
         raise StaleButton(ctx.event.data)
     status = views.shown_status(action, ctx.now())
-    if status != action_store.OPEN:
-        ctx.answer(ctx.t(f"rsvp.action_{status}"), alert=True)
-        ctx.edit_keyboard(None)
+    if status != action_store.OPEN:  # over, closed or cancelled: the question is past
+        t = ctx.t
+        ctx.answer(t(f"attendance.past_{status}", title=action.title), alert=True)
+        zone = ctx.volunteer.timezone if ctx.volunteer is not None else action.timezone
+        past = _still_coming_text(t, action, zone) if action.at is not None else ""
+        ctx.edit(Html(t(f"actions.banner_{status}") + "\n\n" + past))
         return
     answer = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
     if answer is None or answer.status != action_store.GOING:

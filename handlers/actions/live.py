@@ -42,6 +42,16 @@ def promoted_ref(action_id: int) -> str:
     return f"p{action_id}"
 
 
+def confirm_ref(action_id: int) -> str:
+    """The outbox ref of an event's "Still coming?" questions (handlers/actions/attendance)."""
+    return f"c{action_id}"
+
+
+def invitations_ref(action_id: int) -> str:
+    """The outbox ref of the invitations to an event's open roles (handlers/actions/slots)."""
+    return f"i{action_id}"
+
+
 async def _messages(
     session: AsyncSession, action_id: int
 ) -> tuple[list[SentMessage], list[SentMessage]]:
@@ -49,7 +59,8 @@ async def _messages(
     broadcasts = await broadcast_store.of_action(session, action_id)
     originals = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose == "announce"}
     others = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose != "announce"}
-    others.add(promoted_ref(action_id))
+    # Every notice with buttons that answer the action: once it is over they must not answer.
+    others |= {promoted_ref(action_id), confirm_ref(action_id), invitations_ref(action_id)}
     sent = await outbox.sent_messages(session, originals | others)
     # A group the bot was removed from is not written to: its posts wait until it is back.
     gone = await group_store.absent(session, {m.chat_id for m in sent if m.chat_id < 0})

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 
 from handlers.actions import action_views as views
+from handlers.actions import live
 from handlers.kernel import names
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
@@ -107,7 +108,7 @@ async def invite(ctx: Context) -> None:
             role = f"{slot.name}{views.skill_text(t, slot.skill)}"
             intro = t("actions.role_invitation", role=role)
             messages.append(Outgoing(volunteer.user_id, Html(intro + "\n\n" + text), keyboard))
-        await ctx.enqueue(messages, purpose="notice", ref=f"i{action.id}")
+        await ctx.enqueue(messages, purpose="notice", ref=live.invitations_ref(action.id))
         if chosen:
             shown = [names.in_words(host_t, shown_names.for_viewer(v, True)) for v in chosen]
             report = host_t.plural(

@@ -1,0 +1,50 @@
+"""The "Still coming?" question once its event is over (newcomer trial): its buttons go at the
+end, and a press on an old copy answers that it is past and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.app import Storage
+from handlers.actions.attendance import ConfirmButton
+from handlers.kernel.ports import ShiftedClock
+from storage.actions.action_models import Action, Rsvp
+from tests.conftest import COORDINATOR_ID
+from tests.handlers.test_action_life import _deliver, meeting, people
+from tests.support.recording import Conversation
+
+
+async def test_still_coming_is_marked_past_at_the_end_and_a_late_press_changes_nothing(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    coordinator = conversation.person("Coral", user_id=COORDINATOR_ID)
+    (coming,) = await people(storage, conversation, 1)
+    await meeting(coordinator, storage, clock, group=False)
+    await _deliver(conversation)
+    await coming.press("Going")
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    asking = coming.last
+    assert "Still coming" in asking.text and asking.labels
+    clock.advance(at + timedelta(hours=3) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert asking.text.startswith("⏹ <b>This action is over</b>")
+    assert "Still coming" in asking.text and asking.labels == []
+    # a copy still showing its buttons (an edit that failed, another device): pressed late
+    for answer in ("no", "yes"):
+        text, alert = await coming.press_data(asking.message_id, ConfirmButton(1, answer).pack())
+        assert alert and text == (
+            "“Vigil for survivors” is over: this question no longer needs an answer."
+            " Nothing was changed."
+        )
+    async with storage.sessionmaker() as session:
+        row = (await session.execute(select(Rsvp.status, Rsvp.confirmed_at))).one()
+    assert tuple(row) == ("going", None)
+    assert asking.text.startswith("⏹ <b>This action is over</b>") and asking.labels == []
