@@ -203,9 +203,10 @@ def create_delivery(
 async def share_limits(
     redis_url: str, dispatcher: Dispatcher, delivery: DeliveryEngine, clock: Clock
 ) -> list[Callable[[], Awaitable[None]]]:
-    """Several workers: the per-person rate limit and the 429 pause on Redis (lazy import:
-    only with REDIS_URL, which needs the `redis` extra). Returns the steps that close them."""
-    from bot.shared_limits import SharedPause, SharedRateLimiter
+    """Several workers: the per-person rate limit, the 429 pause and the sending pace on Redis
+    (lazy import: only with REDIS_URL, which needs the `redis` extra). Returns the steps that
+    close them."""
+    from bot.shared_limits import SharedPace, SharedPause, SharedRateLimiter
 
     limiter = SharedRateLimiter(redis_url, RateLimit(), clock)
     try:
@@ -216,8 +217,10 @@ async def share_limits(
     dispatcher.limiter = limiter
     pause = SharedPause(redis_url, delivery.pause)
     delivery.on_rate_limited = pause.publish
+    pace = SharedPace(redis_url, delivery.config.pace)
+    delivery.share_pace(pace)
     await pause.start()
-    return [pause.stop, limiter.close]
+    return [pause.stop, limiter.close, pace.close]
 
 
 async def stop_delivery(delivery: DeliveryEngine) -> None:

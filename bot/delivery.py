@@ -151,6 +151,16 @@ class Stats:
     recovered: int = 0
 
 
+class SharedSchedule(Protocol):
+    """One pace for several workers (bot/shared_limits.py, on Redis): each send reserves the
+    next free slot of one schedule spaced at the overall rate."""
+
+    async def reserve(self) -> float | None:
+        """Seconds to wait for the slot reserved (≤ 0: now); None when the schedule cannot be
+        reached (the worker then keeps its own pace)."""
+        ...
+
+
 class Pacer:
     """Spaces sends evenly at a rate, keeps Telegram's one-second window, pauses after a 429.
 
@@ -170,21 +180,27 @@ class Pacer:
         self.next_at = 0.0
         self.paused_until = 0.0
         self._recent: deque[list[float]] = deque()  # [answered at] of the last `cap` sends
+        self.shared: SharedSchedule | None = None  # several workers: one schedule for all
 
     async def slot(self) -> list[float]:
         """Waits for the next free slot; returns the mark to pass to `answered`."""
         loop = asyncio.get_running_loop()
         recent = self._recent
+        reserved = None
+        if self.shared is not None and (wait := await self.shared.reserve()) is not None:
+            reserved = loop.time() + wait
+        planned = self.next_at if reserved is None else reserved
         while True:
             now = loop.time()
-            start = max(self.next_at, self.paused_until)
+            start = max(planned, self.paused_until)
             if len(recent) >= self.cap:
                 oldest = recent[0][0]
                 start = max(start, now + 0.005 if oldest == self.IN_FLIGHT else oldest + 1.0)
             if start <= now + 0.002:
                 break
-            await asyncio.sleep(start - now + (self.MARGIN if start > self.next_at else 0.0))
-        self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
+            await asyncio.sleep(start - now + (self.MARGIN if start > planned else 0.0))
+        if reserved is None:
+            self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
         mark = [self.IN_FLIGHT]
         recent.append(mark)
         if len(recent) > self.cap:
@@ -251,6 +267,11 @@ class DeliveryEngine:
     def pause(self, seconds: float) -> None:
         """Sends nothing for `seconds` (another worker got a 429)."""
         self._pacer.pause(seconds)
+
+    def share_pace(self, schedule: SharedSchedule) -> None:
+        """Paces every send (broadcasts and replies) on a schedule shared with the other
+        workers, so that `config.rate` holds for all of them together."""
+        self._pacer.shared = schedule
 
     async def send_reply(self, item: Claimed) -> None:
         """Sends a reply now (the fast path), in the same pace as everything else.

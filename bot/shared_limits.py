@@ -8,6 +8,10 @@
   the worker decides alone (its own in-memory bucket) and says so in the log.
 - The 429 pause: a worker told by Telegram to retry after N seconds publishes N on a Redis
   channel; every worker (itself included) pauses its sends for N seconds.
+- The broadcast pace: every send of every worker reserves the next slot of one schedule kept
+  on Redis (a Lua script on Redis's own clock), spaced at BROADCAST_RATE × safety, so the
+  overall rate holds however many workers send. If Redis does not answer, each worker keeps
+  its own pace meanwhile (and says so in the log).
 
 Imported only when REDIS_URL is set: `pip install .` without extras never needs Redis.
 """
@@ -27,6 +31,18 @@ from handlers.kernel.ports import Clock
 
 log = logging.getLogger(__name__)
 PAUSE_CHANNEL = "chorus:pause"
+PACE_KEY = "chorus:pace"
+# The next free slot of the shared schedule, in µs of Redis's clock (KEYS[1]); ARGV: the
+# interval and how far behind a slot may be and still be used (a late wake-up is made up for,
+# an idle schedule is not), both in µs. Returns {slot, now}.
+RESERVE_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now - tonumber(ARGV[2]) then slot = now end
+redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
+return {string.format('%d', slot), string.format('%d', now)}
+"""
 NAMESPACE = "chorus"
 
 
@@ -150,4 +166,45 @@ class SharedPause:
                 await self._task
             self._task = None
         await asyncio.gather(*self._publishing, return_exceptions=True)
+        self.client.connection_pool.disconnect()
+
+
+class SharedPace:
+    """The delivery engines' SharedSchedule on Redis: one pace for all workers."""
+
+    CATCH_UP = 0.1  # seconds a slot may lie behind Redis's clock and still be used
+
+    def __init__(self, redis_url: str, rate: float, key: str = PACE_KEY) -> None:
+        _, coredis = _imports()
+        self.client = coredis.Redis.from_url(redis_url, decode_responses=True)
+        self.interval_us = max(1, round(1_000_000 / rate))
+        self.key = key
+        self._failing = False
+
+    async def reserve(self) -> float | None:
+        """Seconds until the slot reserved for one send (≤ 0: now); None if Redis does not
+        answer (the worker keeps its own pace meanwhile)."""
+        try:
+            slot, now = await self.reserve_slot()
+        except Exception:
+            if not self._failing:
+                log.exception("Redis did not answer: this worker keeps its own sending pace")
+            self._failing = True
+            return None
+        if self._failing:
+            log.warning("Redis answers again: the sending pace is shared again")
+            self._failing = False
+        return (slot - now) / 1_000_000
+
+    async def reserve_slot(self) -> tuple[int, int]:
+        """(slot, now) in µs of Redis's clock: the reserved slot, and when it was reserved."""
+        catch_up = round(self.CATCH_UP * 1_000_000)
+        answer = await self.client.eval(
+            RESERVE_SLOT, keys=[self.key], args=[self.interval_us, catch_up]
+        )
+        slot, now = answer
+        return int(slot), int(now)
+
+    async def close(self) -> None:
+        """Closes the connections to Redis."""
         self.client.connection_pool.disconnect()

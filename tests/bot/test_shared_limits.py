@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from bot.app import open_storage
 from bot.config import ConfigError
-from bot.shared_limits import SharedPause, SharedRateLimiter
+from bot.delivery import DeliveryConfig, DeliveryEngine
+from bot.shared_limits import SharedPace, SharedPause, SharedRateLimiter
 from handlers.kernel.dispatch import RateLimit
 from handlers.kernel.ports import SystemClock
+from storage import outbox
+from storage.outbox import Claimed, Outgoing
 
 LIMIT = RateLimit(burst=3, per_second=0.01, warn_every=60)
 
@@ -84,3 +92,75 @@ def test_without_the_extra_redis_url_is_one_clear_line(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "limits.aio", None)
     with pytest.raises(ConfigError, match=r"pip install 'chorus\[redis\]'"):
         SharedRateLimiter("redis://127.0.0.1:6379/0", LIMIT, SystemClock())
+
+
+@pytest.mark.redis
+async def test_workers_reserve_the_slots_of_one_schedule(redis_url: str) -> None:
+    """Three workers reserving at once get slots of one schedule, never closer than the
+    interval of the overall rate."""
+    key = f"chorus:pace:test:{someone()}"
+    workers = [SharedPace(redis_url, rate=200.0, key=key) for _ in range(3)]
+    try:
+        answers = await asyncio.gather(*(w.reserve_slot() for w in workers for _ in range(40)))
+    finally:
+        for worker in workers:
+            await worker.close()
+    slots = sorted(slot for slot, _ in answers)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
+    assert len(set(slots)) == 120 and min(gaps) >= workers[0].interval_us
+
+
+@pytest.mark.redis
+async def test_two_engines_sharing_a_pace_hold_the_overall_rate(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Two workers' delivery engines, 100 messages each at BROADCAST_RATE=100: together they
+    take the time of 200 messages at 100/s (each alone would send at 100/s: twice too fast).
+    A busy machine can only make it slower."""
+    key = f"chorus:pace:test:{someone()}"
+    config = DeliveryConfig(rate=100, paid=True, max_in_flight=8)
+    engines, paces, storages = [], [], []
+    sent: Counter[int] = Counter()
+    for worker in range(2):
+        storage = await open_storage(f"sqlite+aiosqlite:///{tmp_path / f'w{worker}.sqlite3'}")
+        async with storage.sessionmaker() as session, session.begin():
+            await outbox.enqueue(
+                session,
+                [Outgoing(chat_id=1000 * worker + n, text="hi") for n in range(100)],
+                purpose="broadcast",
+                ref=f"b{worker}",
+                now=datetime.now(UTC),
+            )
+        engine = DeliveryEngine(storage.sessionmaker, Noted(sent), SystemClock(), config)
+        pace = SharedPace(redis_url, config.pace, key=key)
+        engine.share_pace(pace)
+        engines.append(engine)
+        paces.append(pace)
+        storages.append(storage)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        for engine in engines:
+            await engine.start()
+            engine.wake()
+        await asyncio.gather(*(engine.wait_until_idle(timeout=60) for engine in engines))
+        elapsed = loop.time() - started
+    finally:
+        for engine, pace, storage in zip(engines, paces, storages, strict=True):
+            await engine.stop()
+            await pace.close()
+            await storage.engine.dispose()
+    assert len(sent) == 200
+    assert elapsed >= 199 / config.pace - SharedPace.CATCH_UP, elapsed
+
+
+class Noted:
+    """A transport that sends nothing and notes each chat it was asked to send to."""
+
+    def __init__(self, sent: Counter[int]) -> None:
+        self.sent = sent
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        """Notes the chat."""
+        self.sent[item.chat_id] += 1
+        return item.id
