@@ -21,7 +21,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.forms import NEXT, STAY, AnswerButton, Data, Message, Step, get_in, put_in
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
 from handlers.kernel.invalid_input import InvalidInput
-from handlers.kernel.ports import Button
+from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
 from storage.actions import action_store
@@ -371,12 +371,14 @@ def _left_out_lines(t: Translator, left: Data) -> list[str]:
     return lines
 
 
+def _as_sent(t: Translator, data: Data, timezone: str) -> tuple[Html, Keyboard]:
+    """The call as a volunteer will get it, with buttons that do nothing."""
+    text, keyboard = views.first_view(t, dict(data), timezone)
+    return text, [*keyboard, [sending.less_like_this(t, str(data["kind"]), inert=True)]]
+
+
 def _before_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> list[Message]:
-    rendered = views.render(t, dict(data), str(data["timezone"]))
-    return [
-        (t("actions.preview_intro"), None),
-        (rendered, views.rsvp_keyboard(t, 0, str(data["kind"]))),
-    ]
+    return [(t("actions.preview_intro"), None), _as_sent(t, data, str(data["timezone"]))]
 
 
 def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -420,17 +422,17 @@ PREVIEW_CHOICES = ("send", "cancel", "edit", "test", "later", "now", "lang", "sl
 
 
 async def _preview_effect(ctx: Context, data: Data, value: Any) -> None:
-    """Cancels the draft, or sends the coordinator a test of the message."""
+    """Cancels the draft, or sends the coordinator a test of the message: the call as they
+    would get it as a volunteer (their time zone), then the preview's buttons again below it
+    (not the whole preview a second time)."""
     if value == "cancel":
         await ctx.clear_dialog()
         ctx.reply(ctx.t("actions.draft_cancelled"))
     elif value == "test":
         t = ctx.t
-        rendered = views.render(t, dict(data), _own_zone(ctx))
-        ctx.reply(
-            Html(t("actions.test_intro") + "\n\n" + rendered),
-            views.rsvp_keyboard(t, 0, str(data["kind"])),
-        )
+        text, keyboard = _as_sent(t, data, _own_zone(ctx))
+        ctx.reply(Html(t("actions.test_intro") + "\n\n" + text), keyboard)
+        ctx.reply(*await forms.keyboard(ctx, FORM, FORM.step("preview"), data))
 
 
 def _store_preview(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
@@ -443,7 +445,7 @@ def _after_preview(data: Data, value: Any) -> str | None:
     return {
         "send": forms.FINISH,
         "edit": "preview",
-        "test": "preview",
+        "test": STAY,
         "now": "preview",
         "later": "send_at",
         "lang": "tr_lang",

@@ -343,6 +343,25 @@ def person_view(
     return text, keyboard
 
 
+def first_view(t: Translator, draft: Mapping[str, Any], timezone: str) -> tuple[Html, Keyboard]:
+    """A call not sent yet as a volunteer will first see it (every place free, nobody has
+    answered, "Add to calendar" on an event), for the preview and the test copy. Its buttons
+    name no action (id 0): pressed, they do nothing."""
+    data = values_of(draft)
+    kind = str(data["kind"])
+    slots = [
+        action_store.SlotStanding(n, str(s["name"]), int(s["capacity"]), s.get("skill"), 0, 0)
+        for n, s in enumerate(data.get("slots") or [], start=1)
+    ]
+    standing = action_store.Standing(counts={}, answers={}, positions={}, slots=slots)
+    text = render(t, data, timezone, standing=standing)
+    calendar = isinstance(data.get("at"), datetime)
+    return text, rsvp_keyboard(t, 0, kind, calendar=calendar)
+
+
+INERT = CalendarButton(0).pack()  # a button of a preview or a test: names no action
+
+
 def is_under_way(action: Action, now: datetime) -> bool:
     """Whether an event has started and not ended (when volunteers check themselves in)."""
     end = end_of(action)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from handlers.actions.action_views import is_event, person_view, relative_text
+from handlers.actions.action_views import INERT, is_event, person_view, relative_text
 from handlers.kernel import quiet_hours
 from handlers.kernel.callbacks import CallbackData
 from handlers.kernel.context import AfterCommit, Context, Services
@@ -92,6 +92,12 @@ def hold_until(
     return until
 
 
+def less_like_this(t: Translator, kind: str, *, inert: bool = False) -> Button:
+    """The "Less like this" button under a call to action (`inert`: on a preview or a test)."""
+    data = INERT if inert else MuteButton(kind, "off").pack()
+    return Button(t("mute.less_like_this"), data)
+
+
 async def send_about(
     ctx: Context,
     action: Action,
@@ -132,8 +138,7 @@ async def send_about(
             if not buttons:
                 keyboard = None
             if keyboard is not None and purpose == "announce":
-                less = Button(t("mute.less_like_this"), MuteButton(action.kind, "off").pack())
-                keyboard = [*keyboard, [less]]
+                keyboard = [*keyboard, [less_like_this(t, action.kind)]]
             found = views[(language, timezone, shared)] = (text, keyboard)
         return found
 

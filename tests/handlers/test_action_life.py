@@ -389,7 +389,7 @@ async def test_roles_are_picked_and_an_empty_role_invites_only_matching_people_o
     await meeting(coordinator, storage, clock, group=False, send=False)
     await coordinator.press("🧩 Roles")
     await coordinator.send("1 steward, 1 photographer (Media)")
-    assert "🧩 photographer (Media): 1 place" in coordinator.messages[-2].text
+    assert "🧩 photographer (Media): 1 of 1 places left" in coordinator.messages[-2].text
     await coordinator.press("✅ Send it")
     await _deliver(conversation)
     assert "🧩 steward: 1 of 1 places left" in early.last.text

@@ -404,3 +404,35 @@ async def test_cancelling_an_action_can_be_called_off_with_no_keep_it(
     assert len(conversation.messenger.chats[42]) == sent_before
     for locale, keep in (("fr", "Non, la garder"), ("es", "No, mantenerla"), ("ar", "لا، أبقِها")):
         assert translator(locale)("actions.cancel_keep").endswith(keep)
+
+
+async def test_send_me_a_test_sends_the_call_as_a_volunteer_gets_it_not_the_preview_again(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """ "Send me a test" repeated the whole preview after a copy that differed from what
+    volunteers get (no places left, no calendar or "Less like this" buttons; newcomer trial)."""
+    await make_volunteer(storage, 1, now=clock.now(), name="Amira")
+    now = clock.now()
+    await make_volunteer(storage, COORDINATOR_ID, now=now, name="Coral", timezone="Europe/Paris")
+    await create_meeting(coordinator, clock, capacity="10")
+    before = len(coordinator.messages)
+    await coordinator.press("🧪 Send me a test")
+    test, buttons = coordinator.messages[before:]  # the test, then the preview's buttons: no more
+    assert test.text.startswith("🧪 <b>Test</b>")
+    assert "It will go to <b>2</b> volunteers." in buttons.text and "✅ Send it" in buttons.labels
+    assert coordinator.messages[before - 1].labels == []  # the old buttons are gone
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    real = messenger.chats[1][-1]
+    in_paris = real.text.replace("6:30\u202fPM (Asia/Beirut)", "5:30\u202fPM (Europe/Paris)")
+    assert test.text.split("\n\n", 1)[1] == in_paris  # in the coordinator's own time zone
+    assert "10 of 10 places left" in test.text
+    assert test.labels == real.labels  # Going, Maybe, Can't, Add to calendar, Less like this
+    for _, data in [cell for row in test.keyboard for cell in row]:  # none does anything
+        text, _ = await coordinator.press_data(test.message_id, data)
+        assert text is not None and "no longer active" in text
+    assert messenger.chats[1][-1] is real and len(messenger.chats[1]) == 1
