@@ -7,7 +7,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -448,6 +460,47 @@ async def sent_messages(session: AsyncSession, refs: Iterable[str]) -> list[Sent
         .order_by(_c.id)
     )
     return [SentMessage(ref, chat, int(mid), text) for ref, chat, mid, text in rows]
+
+
+async def action_messages(
+    session: AsyncSession,
+    action_id: int,
+    notice_refs: Iterable[str],
+    chats: Iterable[int] | None = None,
+) -> tuple[list[SentMessage], list[SentMessage]]:
+    """An action's delivered announcements, and its other delivered notices (its other
+    broadcasts, and those under `notice_refs`), oldest first, in one statement; only those in
+    these `chats` when given."""
+    from storage.actions.action_models import Broadcast
+
+    def refs(*, announce: bool) -> Any:
+        purpose = Broadcast.purpose == "announce" if announce else Broadcast.purpose != "announce"
+        return select(literal("b") + cast(Broadcast.id, String)).where(
+            Broadcast.action_id == action_id, purpose
+        )
+
+    announcements = refs(announce=True)
+    statement = (
+        select(_c.ref, _c.chat_id, _c.message_id, _c.text, _c.ref.in_(announcements))
+        .where(
+            or_(
+                _c.ref.in_(announcements),
+                _c.ref.in_(refs(announce=False)),
+                _c.ref.in_(list(notice_refs)),
+            ),
+            _c.state == SENT,
+            _c.edit_of.is_(None),
+            _c.message_id.is_not(None),
+        )
+        .order_by(_c.id)
+    )
+    if chats is not None:
+        statement = statement.where(_c.chat_id.in_(list(chats)))
+    originals: list[SentMessage] = []
+    others: list[SentMessage] = []
+    for ref, chat, mid, text, original in await session.execute(statement):
+        (originals if original else others).append(SentMessage(ref, chat, int(mid), text))
+    return originals, others
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -53,19 +53,21 @@ def invitations_ref(action_id: int) -> str:
 
 
 async def _messages(
-    session: AsyncSession, action_id: int
+    session: AsyncSession, action_id: int, chats: Collection[int] | None = None
 ) -> tuple[list[SentMessage], list[SentMessage]]:
-    """The action's delivered announcements, and its other delivered notices."""
-    broadcasts = await broadcast_store.of_action(session, action_id)
-    originals = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose == "announce"}
-    others = {broadcast_store.ref(b.id) for b in broadcasts if b.purpose != "announce"}
+    """The action's delivered announcements, and its other delivered notices (only those in
+    these `chats` when given: a press reads its presser's, not the whole audience's)."""
     # Every notice with buttons that answer the action: once it is over they must not answer.
-    others |= {promoted_ref(action_id), confirm_ref(action_id), invitations_ref(action_id)}
-    sent = await outbox.sent_messages(session, originals | others)
+    notices = (promoted_ref(action_id), confirm_ref(action_id), invitations_ref(action_id))
+    originals, others = await outbox.action_messages(session, action_id, notices, chats)
     # A group the bot was removed from is not written to: its posts wait until it is back.
-    gone = await group_store.absent(session, {m.chat_id for m in sent if m.chat_id < 0})
-    sent = [m for m in sent if m.chat_id not in gone]
-    return [m for m in sent if m.ref in originals], [m for m in sent if m.ref in others]
+    gone = await group_store.absent(
+        session, {m.chat_id for m in originals + others if m.chat_id < 0}
+    )
+    if gone:
+        originals = [m for m in originals if m.chat_id not in gone]
+        others = [m for m in others if m.chat_id not in gone]
+    return originals, others
 
 
 async def refresh(
@@ -74,19 +76,33 @@ async def refresh(
     *,
     users: Collection[int] | None = None,
     outdate: bool = False,
+    standing: action_store.Standing | None = None,
 ) -> int:
     """Queues edits of the messages that show the action (only these `users`' originals when
     given; the group posts and every original otherwise); with `outdate`, or once the action
-    no longer takes answers, older notices are marked and lose their buttons. Returns how many."""
+    no longer takes answers, older notices are marked and lose their buttons. Returns how many.
+    `standing`: the action's standing as these users see it, when the caller has it."""
     now = ctx.now()
-    standing = await action_store.standing(ctx.session, action.id)
-    originals, others = await _messages(ctx.session, action.id)
     if users is not None:
         wanted = set(users)
-        originals = [m for m in originals if m.chat_id in wanted]
-        others = []
+        originals, _ = await _messages(ctx.session, action.id, wanted)
+        others: list[SentMessage] = []
+        if not originals:
+            return 0
+        if standing is None:
+            standing = await action_store.standing_for(ctx.session, action, wanted)
+    else:
+        originals, others = await _messages(ctx.session, action.id)
+        standing = await action_store.standing(ctx.session, action.id)
     private = {m.chat_id for m in [*originals, *others] if m.chat_id > 0}
-    people = {p.user_id: p for p in await action_store.recipients(ctx.session, private)}
+    people: dict[int, action_store.Recipient] = {}
+    volunteer = ctx.volunteer
+    if volunteer is not None and volunteer.user_id in private:  # the presser: already read
+        people[volunteer.user_id] = action_store.Recipient(
+            volunteer.user_id, volunteer.language, volunteer.timezone
+        )
+    for found in await action_store.recipients(ctx.session, private - set(people)):
+        people[found.user_id] = found
     default = ctx.settings.default_locale
     status = shown_status(action, now)
     edits: list[Outgoing] = []
@@ -126,13 +142,14 @@ async def _refresh_groups(services: Services, action_id: int) -> None:
         action = await action_store.get(session, action_id)
         if action is None:
             return
-        standing = await action_store.standing(session, action_id)
         originals, _ = await _messages(session, action_id)
+        originals = [m for m in originals if m.chat_id < 0]
+        if not originals:
+            return
+        standing = await action_store.standing_for(session, action, ())
     t = translator(services.settings.default_locale)
     text, keyboard = person_view(t, action, action.timezone, now, standing, None)
     for message in originals:
-        if message.chat_id > 0:
-            continue
         try:
             await services.messenger.edit_message(
                 message.chat_id, message.message_id, text, keyboard

@@ -39,11 +39,15 @@ router = Router("rsvp")
 
 @router.button(RsvpButton)
 async def answer(ctx: Context, button: RsvpButton) -> None:
-    """Records the volunteer's answer to an action, or puts them on its waitlist."""
+    """Records the volunteer's answer to an action, or puts them on its waitlist.
+
+    A press must cost the same however many answered before (issue 17): the action's counts are
+    kept on it (read with the lock), and only this person's answer and place are read."""
     choice = button.answer
-    action = await action_store.get(ctx.session, button.action_id, lock=True)
-    if action is None:
+    found = await action_store.for_answer(ctx.session, button.action_id, ctx.user_id)
+    if found is None:
         raise StaleButton(ctx.event.data)
+    action, previous, has_slots = found
     allowed = answers_for(action.kind) + (() if is_event(action.kind) else (UNDO,))
     if choice not in allowed:
         raise StaleButton(ctx.event.data)
@@ -52,7 +56,6 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
         ctx.edit_keyboard(None)
         return
-    previous = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
     before = previous.status if previous is not None else None
     if choice == UNDO:
         await _undo(ctx, action, before)
@@ -60,24 +63,30 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     if before == choice or (before == action_store.WAITLIST and choice == action_store.GOING):
         ctx.answer(ctx.t("rsvp.unchanged"))
         return
-    if choice == action_store.GOING:
-        slots = await action_store.slots_of(ctx.session, action.id)
-        if slots:
-            ctx.answer()
-            await _ask_role(ctx, action)
-            return
+    if choice == action_store.GOING and has_slots:
+        ctx.answer()
+        await _ask_role(ctx, action)
+        return
     status = choice
-    going = 0
-    if action.capacity is not None:
-        going = (await action_store.counts(ctx.session, action.id)).get(action_store.GOING, 0)
+    going = action.going_count
     if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
         status = action_store.WAITLIST
-    await action_store.set_answer(ctx.session, action.id, ctx.user_id, status, ctx.now())
+    rsvp = await action_store.set_answer(
+        ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
+    )
     if before == action_store.GOING:
         await promote(ctx, action)
     elif before == action_store.WAITLIST:
         await _shift_waitlist(ctx, action)
-    standing = await action_store.standing(ctx.session, action.id)
+    if has_slots:  # counted per role: the whole standing (an action with roles is small)
+        standing = await action_store.standing(ctx.session, action.id)
+    else:
+        positions = {}
+        if status == action_store.WAITLIST:
+            positions[ctx.user_id] = await action_store.place_of(ctx.session, rsvp)
+        standing = action_store.Standing(
+            action_store.counts_of(action), {ctx.user_id: status}, positions
+        )
     position = standing.positions.get(ctx.user_id)
     if status == action_store.WAITLIST:
         place = ctx.t.number(position or 1)
@@ -97,7 +106,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         if full_before != full_now:
             await live.refresh(ctx, action)
         else:
-            await live.refresh(ctx, action, users=[ctx.user_id])
+            await live.refresh(ctx, action, users=[ctx.user_id], standing=standing)
     live.refresh_groups_later(ctx, action.id)
 
 
@@ -199,7 +208,7 @@ async def promote(ctx: Context, action: Action) -> int:
         return 0
     for rsvp in promoted:
         await action_store.set_answer(
-            ctx.session, action.id, rsvp.user_id, action_store.GOING, ctx.now()
+            ctx.session, action.id, rsvp.user_id, action_store.GOING, ctx.now(), previous=rsvp
         )
     people = await action_store.recipients(ctx.session, [r.user_id for r in promoted])
     standing = await action_store.standing(ctx.session, action.id)
@@ -229,11 +238,7 @@ async def _next_in_line(ctx: Context, action: Action) -> list[Rsvp]:
                     ctx.session, action.id, slot.id, min(free, 1000)
                 )
         return found
-    if action.capacity is None:
-        free = 1 << 30
-    else:
-        going = (await action_store.counts(ctx.session, action.id)).get(action_store.GOING, 0)
-        free = action.capacity - going
+    free = 1 << 30 if action.capacity is None else action.capacity - action.going_count
     if free <= 0:
         return []
     return list(await action_store.waitlisted(ctx.session, action.id, min(free, 1000)))

@@ -24,9 +24,9 @@ from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.permissions import behalf_roles, held_roles
 from handlers.kernel.ports import Clock, Forbidden, MessengerError, RetryAfter
 from handlers.kernel.routing import Route, Router
-from storage import dialogs, inbox, outbox, timers, updates
-from storage.coalition import group_store, role_store
-from storage.people import preferences, volunteers
+from storage import inbox, outbox, timers, updates
+from storage.coalition import group_store
+from storage.people import person_context, preferences, volunteers
 
 log = logging.getLogger(__name__)
 
@@ -324,19 +324,14 @@ class Dispatcher:
                 if not await updates.claim(session, event.update_id, now):
                     return "duplicate"
                 on_behalf = behalf_roles(event.on_behalf)
-                volunteer = (
-                    None if on_behalf is not None else await volunteers.get(session, event.user.id)
-                )
+                person = await person_context.load(session, event.user.id, event.chat.id)
+                volunteer = None if on_behalf is not None else person.volunteer
                 held = (
                     on_behalf
                     if on_behalf is not None
-                    else held_roles(
-                        event.user.id,
-                        await role_store.of_user(session, event.user.id),
-                        services.settings.admin_ids,
-                    )
+                    else held_roles(event.user.id, person.roles, services.settings.admin_ids)
                 )
-                preference = await preferences.get(session, event.user.id)
+                preference = person.preference
                 if preference and event.kind is EventKind.MESSAGE and event.chat.is_private:
                     # They wrote to the bot: whatever a 403 said, it can write to them now.
                     await preferences.reachable_again(session, preference, now)
@@ -349,7 +344,7 @@ class Dispatcher:
                     group = await group_store.get(session, event.chat.id)
                     chosen = (group.settings or {}).get("locale") if group is not None else None
                     locale = normalise_locale(chosen if isinstance(chosen, str) else None, locale)
-                dialog = await dialogs.get(session, event.user.id, event.chat.id)
+                dialog = person.dialog
                 if (
                     event.chat.is_group
                     and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK)

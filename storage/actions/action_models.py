@@ -38,6 +38,13 @@ class Action(Base):
     created_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # How many gave each answer, kept with every change of an answer (0015, issue 17): a press
+    # reads these instead of counting the answers.
+    going_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waitlist_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    maybe_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cant_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Rsvp(Base):

@@ -6,10 +6,12 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.actions.action_models import Action, ActionSlot, Rsvp, SlotInvitation
 from storage.models import UserPreference, Volunteer
@@ -23,6 +25,8 @@ MAYBE = "maybe"
 CANT = "cant"
 DONE = "done"
 WAITLIST = "waitlist"
+
+COUNTED = (GOING, WAITLIST, MAYBE, CANT, DONE)  # kept on the action: actions.<answer>_count
 
 ATTENDED = "attended"  # check-in marks
 NO_SHOW = "no_show"
@@ -59,9 +63,47 @@ async def create(session: AsyncSession, values: Mapping[str, Any], now: datetime
 async def get(session: AsyncSession, action_id: int, *, lock: bool = False) -> Action | None:
     """An action by id; `lock` serialises concurrent answers to it (PostgreSQL)."""
     statement = select(Action).where(Action.id == action_id)
-    if lock:
-        statement = statement.with_for_update()
+    if lock:  # and read afresh: the counts may have moved since this session last read it
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(statement)
+
+
+async def for_answer(
+    session: AsyncSession, action_id: int, user_id: int
+) -> tuple[Action, Rsvp | None, bool] | None:
+    """An action about to be answered, locked (as `get` with `lock`), with this volunteer's
+    answer and whether it has roles: one statement on SQLite, whose transactions hold the write
+    lock from their start. On PostgreSQL the answer is read after the lock is granted (a
+    statement of its own): read in the same statement, it could predate a change made by the
+    transaction that held the lock (a promotion from the waitlist)."""
+    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
+    if _dialect(session) == "postgresql":
+        row = (
+            await session.execute(
+                select(Action, has_slots)
+                .where(Action.id == action_id)
+                .with_for_update(of=Action)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        if row is None:
+            return None
+        return row[0], await answer_of(session, action_id, user_id), bool(row[1])
+    found = (
+        await session.execute(
+            select(Action, Rsvp, has_slots)
+            .outerjoin(Rsvp, and_(Rsvp.action_id == Action.id, Rsvp.user_id == user_id))
+            .where(Action.id == action_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if found is None:
+        return None
+    return found[0], found[1], bool(found[2])
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 async def by_code(session: AsyncSession, code: str) -> Action | None:
@@ -175,10 +217,15 @@ async def set_answer(
     now: datetime,
     *,
     slot_id: int | None = None,
+    previous: Rsvp | Literal["look up"] | None = "look up",
 ) -> Rsvp:
     """Records a volunteer's answer (replacing the previous one); with `slot_id`, the role
-    they take or wait for (kept while Going or waiting, forgotten otherwise)."""
-    rsvp = await answer_of(session, action_id, user_id)
+    they take or wait for (kept while Going or waiting, forgotten otherwise). The action's
+    counts follow in the same transaction. `previous`: their answer as just read, if it was
+    (None: none); the caller holds the action's lock (`get` with `lock`, `for_answer`), so that
+    no other transaction changes this action's answers meanwhile."""
+    rsvp = await answer_of(session, action_id, user_id) if previous == "look up" else previous
+    before = rsvp.status if rsvp is not None else None
     if rsvp is None:
         rsvp = Rsvp(action_id=action_id, user_id=user_id)
         session.add(rsvp)
@@ -192,6 +239,8 @@ async def set_answer(
     rsvp.queued_at = now if status == WAITLIST else None
     rsvp.answered_at = now
     await session.flush()
+    if before != status:
+        await _count(session, action_id, before, status)
     return rsvp
 
 
@@ -202,7 +251,47 @@ async def clear_answer(session: AsyncSession, action_id: int, user_id: int) -> b
         return False
     await session.delete(rsvp)
     await session.flush()
+    await _count(session, action_id, rsvp.status, None)
     return True
+
+
+def _counter(status: str) -> str:
+    return f"{status}_count"
+
+
+async def _count(
+    session: AsyncSession, action_id: int, left: str | None, joined: str | None
+) -> None:
+    """Moves one answer from `left` to `joined` in the action's counts: one UPDATE that adds to
+    the stored numbers (never a number computed here), so it is right whatever ran before it.
+    The action loaded in this session, if it is, gets the new numbers."""
+    deltas: dict[str, Any] = {}
+    actions: Table = Action.__table__  # type: ignore[assignment]
+    table = actions.c
+    if left in COUNTED:
+        deltas[_counter(left)] = table[_counter(left)] - 1
+    if joined in COUNTED:
+        deltas[_counter(joined)] = table[_counter(joined)] + 1
+    if not deltas:
+        return
+    row = (
+        await session.execute(
+            update(actions)
+            .where(table.id == action_id)
+            .values(deltas)
+            .returning(*(table[_counter(s)] for s in COUNTED))
+        )
+    ).first()
+    loaded = session.sync_session.identity_map.get(Session.identity_key(Action, action_id))
+    if row is not None and loaded is not None:
+        for status, value in zip(COUNTED, row, strict=True):
+            set_committed_value(loaded, _counter(status), value)
+
+
+def counts_of(action: Action) -> dict[str, int]:
+    """How many volunteers gave each answer (those given at least once), as kept on the action."""
+    found = {status: int(getattr(action, _counter(status)) or 0) for status in COUNTED}
+    return {status: n for status, n in found.items() if n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +365,63 @@ async def standing(session: AsyncSession, action_id: int) -> Standing:
         for slot in await slots_of(session, action_id)
     ]
     return Standing(counts, answers, positions, roles, slot_of)
+
+
+async def standing_for(
+    session: AsyncSession,
+    action: Action,
+    readers: Iterable[int],
+    *,
+    slots: Sequence[ActionSlot] | None = None,
+) -> Standing:
+    """Where an action's answers stand as these `readers` see it: the counts kept on the action,
+    and only the readers' own answers and places on the waitlist — without reading every answer
+    (a press must cost the same at 0 and 100k answers). `slots`: the action's roles if known;
+    an action with roles gets the whole `standing` (roles are counted per role)."""
+    if slots is None:
+        slots = await slots_of(session, action.id)
+    if slots:
+        return await standing(session, action.id)
+    ids = list(readers)
+    if not ids:
+        return Standing(counts_of(action), {}, {})
+    rows = await session.execute(
+        select(Rsvp.user_id, Rsvp.status, _place()).where(
+            Rsvp.action_id == action.id, Rsvp.user_id.in_(ids)
+        )
+    )
+    answers: dict[int, str] = {}
+    positions: dict[int, int] = {}
+    for user_id, status, place in rows:
+        answers[user_id] = status
+        if status == WAITLIST:
+            positions[user_id] = int(place or 1)
+    return Standing(counts_of(action), answers, positions)
+
+
+def _place() -> Any:
+    """A waiting answer's place on its waitlist (1 is next): those of the same role queued
+    before it, counted in the index of (action, answer)."""
+    ahead = aliased(Rsvp)
+    return (
+        select(func.count())
+        .where(
+            ahead.action_id == Rsvp.action_id,
+            ahead.status == WAITLIST,
+            ahead.slot_id.is_not_distinct_from(Rsvp.slot_id),
+            or_(
+                ahead.queued_at < Rsvp.queued_at,
+                and_(ahead.queued_at == Rsvp.queued_at, ahead.id <= Rsvp.id),
+            ),
+        )
+        .scalar_subquery()
+    )
+
+
+async def place_of(session: AsyncSession, rsvp: Rsvp) -> int:
+    """A waiting answer's place on its waitlist (1 is next)."""
+    place = await session.scalar(select(_place()).where(Rsvp.id == rsvp.id))
+    return int(place or 1)
 
 
 async def slots_of(session: AsyncSession, action_id: int) -> Sequence[ActionSlot]:
@@ -364,11 +510,9 @@ async def active_volunteers(session: AsyncSession) -> list[Volunteer]:
 
 
 async def counts(session: AsyncSession, action_id: int) -> dict[str, int]:
-    """How many volunteers gave each answer."""
-    rows = await session.execute(
-        select(Rsvp.status, func.count()).where(Rsvp.action_id == action_id).group_by(Rsvp.status)
-    )
-    return {status: count for status, count in rows}
+    """How many volunteers gave each answer (as kept on the action: no answer is read)."""
+    action = await session.get(Action, action_id)
+    return counts_of(action) if action is not None else {}
 
 
 async def waitlisted(session: AsyncSession, action_id: int, limit: int) -> Sequence[Rsvp]:

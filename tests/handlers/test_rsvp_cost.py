@@ -1,0 +1,209 @@
+"""What one RSVP press costs in SQL (issue 17): counted statements, never timings.
+
+A press through the dispatcher — claim, the person's context, the answer, the action's counts,
+the reply recorded in the outbox — is a handful of statements, the same however many answered
+before: the counts are kept on the action, not recounted (a storm used to grow with the square
+of its size)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import Storage, open_storage
+from handlers import build_router
+from handlers.kernel.context import Services
+from handlers.kernel.dispatch import Dispatcher
+from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
+from storage.actions import action_store
+from storage.actions.action_models import Action, Rsvp
+from storage.models import OutboxMessage, ProcessedUpdate
+from tests.support.actions import engine_for, make_volunteer
+
+# One press of "Going" on SQLite, counted by the engine (BEGIN IMMEDIATE included; the commit is
+# not a cursor statement): BEGIN, remove the inbox row, claim the update, the person's context,
+# the action with the person's answer (locked), the answer, the counts, the presser's
+# announcement to refresh, the reply recorded in the outbox. Before issue 17: 20.
+MOST_STATEMENTS = 9
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_storage(request: pytest.FixtureRequest, storage: Storage) -> AsyncIterator[Storage]:
+    """The database at head: SQLite, and PostgreSQL when CHORUS_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield storage
+        return
+    url = os.environ.get("CHORUS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("CHORUS_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    from storage import create_engine
+
+    async def reset(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+
+    engine = create_engine(url)
+    await reset(engine)
+    await engine.dispose()
+    opened = await open_storage(url)
+    yield opened
+    await reset(opened.engine)
+    await opened.engine.dispose()
+
+
+@contextmanager
+def statements_of_first_transaction(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements sent until the first commit (the update's transaction)."""
+    seen: list[str] = []
+    committed = [False]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not committed[0]:
+            seen.append(" ".join(statement.split()))
+
+    def commit(_conn: Any) -> None:
+        committed[0] = True
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", count)
+    event.listen(sync, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(sync, "before_cursor_execute", count)
+        event.remove(sync, "commit", commit)
+
+
+async def _setup(storage: Storage, services: Services, answers: int) -> tuple[Dispatcher, int]:
+    now = services.clock.now()
+    for user_id in (1, 2):
+        await make_volunteer(storage, user_id, now=now)
+    async with storage.sessionmaker() as session, session.begin():
+        action = await action_store.create(
+            session,
+            {
+                "kind": "meeting",
+                "title": "Storm",
+                "description": "d",
+                "at": now + timedelta(days=1),
+                "timezone": "UTC",
+                "capacity": answers + 10,
+                "audience": {},
+                "group_ids": [],
+                "reminder_minutes": [],
+                "created_by": 1,
+            },
+            now,
+        )
+        if answers:  # earlier answers, as migration 0015 counts them
+            await session.execute(
+                insert(Rsvp),
+                [
+                    {
+                        "action_id": action.id,
+                        "user_id": 10_000 + i,
+                        "status": "going",
+                        "answered_at": now,
+                    }
+                    for i in range(answers)
+                ],
+            )
+            await session.execute(
+                update(Action).where(Action.id == action.id).values(going_count=answers)
+            )
+        action_id = action.id
+    services.delivery = engine_for(services)  # replies recorded in the outbox, as in the bot
+    return Dispatcher(build_router(), services), action_id
+
+
+def _press(user_id: int, action_id: int, update_id: int) -> Event:
+    return Event(
+        update_id,
+        EventKind.CALLBACK,
+        Person(user_id, f"V{user_id}"),
+        Chat(user_id, ChatType.PRIVATE),
+        callback_id=f"q{update_id}",
+        data=f"rv:{action_id}:going",
+        message_id=1,
+    )
+
+
+def _reads_every_answer(statement: str) -> bool:
+    """A statement that counts or reads all of an action's answers (not one person's)."""
+    if "GROUP BY" in statement:
+        return True
+    reads = "FROM rsvps" in statement or "JOIN rsvps" in statement
+    return reads and "rsvps.user_id =" not in statement and "rsvps.id =" not in statement
+
+
+async def _one_press(any_storage: Storage, services: Services, answers: int) -> list[str]:
+    dispatcher, action_id = await _setup(any_storage, services, answers)
+    with statements_of_first_transaction(any_storage.engine) as seen:
+        await dispatcher.feed(_press(1, action_id, 500))
+    async with any_storage.sessionmaker() as session:
+        action = await session.get(Action, action_id)
+        assert action is not None and action.going_count == answers + 1
+        going = await session.scalar(
+            select(func.count()).where(Rsvp.action_id == action_id, Rsvp.status == "going")
+        )
+        assert going == answers + 1
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    return seen
+
+
+async def test_a_press_is_a_handful_of_statements(any_storage: Storage, services: Services) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    seen = await _one_press(any_storage, services, 0)
+    assert len(seen) <= MOST_STATEMENTS, "\n".join(seen)
+    assert not [s for s in seen if _reads_every_answer(s)]
+
+
+async def test_a_press_costs_the_same_after_thousands_of_answers(
+    any_storage: Storage, services: Services
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    seen = await _one_press(any_storage, services, 3000)
+    assert len(seen) <= MOST_STATEMENTS, "\n".join(seen)
+    assert not [s for s in seen if _reads_every_answer(s)], "\n".join(seen)
+
+
+async def test_a_replayed_press_changes_nothing(any_storage: Storage, services: Services) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    await dispatcher.feed(_press(1, action_id, 600))
+    await dispatcher.feed(_press(1, action_id, 600))
+    await dispatcher.feed(_press(2, action_id, 601))
+    async with any_storage.sessionmaker() as session:
+        action = await session.get(Action, action_id)
+        assert action is not None
+        assert action_store.counts_of(action) == {"going": 2}
+        assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 2
+
+
+async def test_concurrent_presses_never_exceed_the_places(
+    any_storage: Storage, services: Services
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)  # 10 places
+    now = services.clock.now()
+    people = range(100, 130)
+    for user_id in people:
+        await make_volunteer(any_storage, user_id, now=now)
+    await asyncio.gather(*(dispatcher.feed(_press(u, action_id, 1000 + u)) for u in people))
+    async with any_storage.sessionmaker() as session:
+        action = await session.get(Action, action_id)
+        assert action is not None
+        assert action_store.counts_of(action) == {"going": 10, "waitlist": 20}
+        assert (await action_store.standing(session, action_id)).counts == {
+            "going": 10,
+            "waitlist": 20,
+        }
