@@ -320,8 +320,7 @@ class Dispatcher:
         try:
             async with services.sessionmaker() as session, session.begin():
                 now = services.clock.now()
-                await inbox.remove(session, event.update_id)
-                if not await updates.claim(session, event.update_id, now):
+                if not await updates.take(session, event.update_id, now):
                     return "duplicate"
                 on_behalf = behalf_roles(event.on_behalf)
                 person = await person_context.load(session, event.user.id, event.chat.id)
