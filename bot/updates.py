@@ -64,6 +64,17 @@ def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
         return Event(
             update_id, EventKind.MEMBERSHIP, _person(newcomers[0]), chat, member_status="member"
         )
+    left = message.get("left_chat_member")
+    if left is not None and chat.is_group and sender.get("is_bot") and sender["id"] != left["id"]:
+        # "Bot removed X": the service message of a removal by a bot (Chorus's own, for /vanish)
+        return Event(
+            update_id,
+            EventKind.REMOVED,
+            _person(left),
+            chat,
+            message_id=int(message["message_id"]),
+            by=_person(sender),
+        )
     text = message.get("text")
     media: str | None = None
     if text is None:

@@ -578,8 +578,11 @@ class EmulatorState(World):
         self, chat: Chat, from_id: int, service: JsonDict, *, thread_id: int | None = None
     ) -> Message:
         message = self.add_message(chat, from_id, service=service, thread_id=thread_id)
-        if from_id == self.bot.id:
-            return message  # the bot gets no update of what it did itself
+        removed = (service.get("left_chat_member") or {}).get("id")
+        if from_id == self.bot.id and removed in (None, self.bot.id):
+            # The bot gets no update of what it did itself, but for "Bot removed X": Telegram
+            # sends that service message to the bot too (an administrator may delete it).
+            return message
         if self.bot_status(chat) in ACTIVE_STATUSES or "left_chat_member" in service:
             self.enqueue("message", self.message_api(message))
         return message

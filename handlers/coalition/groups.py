@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from handlers.kernel.context import Context
+from handlers.kernel.ports import Messenger, MessengerError
 from handlers.kernel.routing import Router
 from storage import outbox
 from storage.coalition import group_store, membership_store
@@ -10,6 +13,7 @@ from storage.coalition import group_store, membership_store
 WELCOME_PAYLOAD = "group"  # /start payload of the welcome's link (kept with the registration)
 
 router = Router("groups")
+log = logging.getLogger(__name__)
 
 
 @router.on("bot_membership")
@@ -49,6 +53,26 @@ async def _welcome(ctx: Context) -> None:
     mode = await membership_store.setting(ctx.session, "membership")
     key = "groups.welcome_apply" if mode == membership_store.BY_APPLICATION else "groups.welcome"
     ctx.reply(ctx.t(key, name=name, link=link))
+
+
+@router.on("removed")
+async def removal_notice(ctx: Context) -> None:
+    """Deletes Telegram's "Chorus removed X" from the group: the bot removes people only for
+    /vanish, and someone who vanished should leave no trace there (it can: its own message)."""
+    by, message_id = ctx.event.by, ctx.event.message_id
+    if by is None or message_id is None or not ctx.event.chat.is_group:
+        return
+    if (by.username or "").casefold() != ctx.settings.bot_username.casefold():
+        return  # another bot's removal: not ours to tidy
+    chat_id = ctx.chat_id
+
+    async def delete(messenger: Messenger) -> None:
+        try:
+            await messenger.delete_message(chat_id, message_id)
+        except MessengerError as exc:  # too old (48 h), or already deleted
+            log.info("removal notice %s in %s not deleted: %r", message_id, chat_id, exc)
+
+    ctx.after_commit(delete)
 
 
 @router.on("migration")

@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     BOT_MEMBERSHIP = "bot_membership"  # the bot was added to / removed from a chat, or blocked
     MEMBERSHIP = "membership"  # a person joined or left a group
     MIGRATION = "migration"  # a group became a supergroup
+    REMOVED = "removed"  # Telegram's "X removed Y" in a group, by a bot (`by`): user is Y
     TIMER = "timer"  # a timer's moment came (data: the timer kind)
 
 
@@ -86,6 +87,7 @@ class Event:
     thread_id: int | None = None  # the forum topic it was written in (None: General, no forum)
     sender_chat: Chat | None = None  # written on behalf of a chat: see `on_behalf`
     media: str | None = None  # a message with no text: what it holds (MEDIA_KINDS, or "other")
+    by: Person | None = None  # a removal: who removed the person (the service message's sender)
 
     @property
     def from_bot(self) -> bool:

@@ -3,6 +3,9 @@ and names the others; an anonymous /report is answered without the coordinator l
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botapi_emulator.client import Group, Person
@@ -36,12 +39,34 @@ async def test_vanish_leaves_the_groups_then_erases(chorus: ChorusUnderTest) -> 
     await until(chorus, both_known, "the bot recorded both groups")
     await nina.send("/vanish")
     await nina.press("🚪 Yes, remove me and erase my data")
+    await _until_shown(chorus, admin, lambda texts: any("removed Nina" in t for t in texts))
     text = await _says(nina, "could not remove you from these groups")
     assert "Media team" in text and "Coalition" not in text
     assert await _status(chorus, admin, nina) == "left"  # out, and free to come back
     assert await _status(chorus, plain, nina) == "member"
     async with _db(chorus) as storage, storage.sessionmaker() as session:
         assert await session.get(Volunteer, nina.id) is None
+    # Telegram's "Chorus removed Nina" is deleted where the bot removed her (newcomer trial)
+    await _until_shown(chorus, admin, lambda texts: not any("removed Nina" in t for t in texts))
+    texts = await _texts(chorus, plain)
+    assert not any("removed" in t for t in texts)  # not removed there: nothing to delete
+
+
+async def _texts(chorus: ChorusUnderTest, group: Group) -> list[str]:
+    view = await chorus.sandbox.chat(group.id)
+    return [
+        str((m.get("service") or {}).get("text") or m.get("text") or "") for m in view["messages"]
+    ]
+
+
+async def _until_shown(
+    chorus: ChorusUnderTest, group: Group, check: Callable[[list[str]], bool]
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not check(texts := await _texts(chorus, group)):
+        assert loop.time() < deadline, f"the group still shows {texts}"
+        await asyncio.sleep(0.05)
 
 
 async def test_an_anonymous_report_is_answered(chorus: ChorusUnderTest) -> None:
