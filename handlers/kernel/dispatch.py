@@ -7,7 +7,8 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from handlers.kernel.callbacks import StaleButton, prefix_of
 from handlers.kernel.context import (
@@ -28,11 +29,17 @@ from storage import inbox, outbox, timers, updates
 from storage.coalition import group_store
 from storage.people import person_context, preferences, volunteers
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 log = logging.getLogger(__name__)
 
 MAX_REPLY_RETRY_WAIT = 30.0
 SLOW_DOWN_WAIT = 5.0  # seconds: the most a "slow down" notice may take
 DEFER_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before an update that raised NotYet comes again
+# Several workers: a person's update waits for their earlier ones received within this long
+# (an older one was left by a dead worker: it is handled at the next start, out of order).
+ORDER_WAIT = timedelta(seconds=30)
 
 
 def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
@@ -322,6 +329,15 @@ class Dispatcher:
                 now = services.clock.now()
                 if not await updates.take(session, event.update_id, now):
                     return "duplicate"
+                may_defer = self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS)
+                if (
+                    may_defer
+                    and self._several_workers(session)
+                    and await inbox.earlier_waiting(
+                        session, event.user.id, event.update_id, now - ORDER_WAIT
+                    )
+                ):
+                    raise NotYet  # the person's earlier update first (another worker has it)
                 on_behalf = behalf_roles(event.on_behalf)
                 person = await person_context.load(session, event.user.id, event.chat.id)
                 volunteer = None if on_behalf is not None else person.volunteer
@@ -365,7 +381,7 @@ class Dispatcher:
                     volunteer=volunteer,
                     roles=frozenset(held),
                     dialog=dialog,
-                    may_defer=self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS),
+                    may_defer=may_defer,
                 )
                 await self._route(ctx)
                 await self._record_replies(ctx)
@@ -382,6 +398,12 @@ class Dispatcher:
             ctx.answer()
         await self.flush(ctx.outbox, event)
         return "handled"
+
+    @staticmethod
+    def _several_workers(session: AsyncSession) -> bool:
+        """Whether other workers may handle this person's updates side by side: on PostgreSQL
+        (SQLite allows one worker, whose per-person lock keeps the order)."""
+        return session.bind is not None and session.bind.dialect.name == "postgresql"
 
     async def fire_timer(self, timer_id: int) -> bool:
         """Runs a due timer's handler exactly once; one later than its grace is logged, not run."""

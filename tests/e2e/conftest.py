@@ -55,6 +55,7 @@ class ChorusUnderTest:
     runtime: str = "aiogram"
     metrics_port: int = 0  # /healthz and /metrics off unless a test asks for them
     webhook_url: str | None = None  # webhook mode (the emulator posts to it) instead of polling
+    webhook_port: int | None = None  # where it listens, when not the URL's port (behind a proxy)
     running: Running | None = None
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -66,7 +67,8 @@ class ChorusUnderTest:
             bot_runtime=self.runtime,  # type: ignore[arg-type]
             metrics_port=self.metrics_port,
             webhook_url=self.webhook_url,
-            webhook_port=urlsplit(self.webhook_url).port or 0 if self.webhook_url else 0,
+            webhook_port=self.webhook_port
+            or (urlsplit(self.webhook_url).port or 0 if self.webhook_url else 0),
             _env_file=None,  # type: ignore[call-arg]
         )
 
