@@ -40,24 +40,6 @@ async def remove(session: AsyncSession, update_id: int) -> None:
     await session.execute(delete(InboxUpdate).where(InboxUpdate.update_id == update_id))
 
 
-async def earlier_waiting(
-    session: AsyncSession, user_id: int, update_id: int, received_after: datetime
-) -> bool:
-    """Whether an earlier update of this person, received after `received_after`, is not
-    handled yet (another worker may be handling it right now: its deletion is not committed).
-    Older ones are taken for left by a dead worker: handled at the next start (`waiting`)."""
-    earlier = await session.scalar(
-        select(InboxUpdate.update_id)
-        .where(
-            InboxUpdate.user_id == user_id,
-            InboxUpdate.update_id < update_id,
-            InboxUpdate.received_at > received_after,
-        )
-        .limit(1)
-    )
-    return earlier is not None
-
-
 async def waiting(session: AsyncSession) -> list[dict[str, Any]]:
     """The updates received and not handled, oldest first (what a crash left)."""
     rows = await session.scalars(select(InboxUpdate.payload).order_by(InboxUpdate.update_id))

@@ -327,16 +327,18 @@ class Dispatcher:
         try:
             async with services.sessionmaker() as session, session.begin():
                 now = services.clock.now()
-                if not await updates.take(session, event.update_id, now):
-                    return "duplicate"
                 may_defer = self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS)
-                if (
-                    may_defer
-                    and self._several_workers(session)
-                    and await inbox.earlier_waiting(
-                        session, event.user.id, event.update_id, now - ORDER_WAIT
-                    )
-                ):
+                ordered = may_defer and self._several_workers(session)
+                taken = await updates.take(
+                    session,
+                    event.update_id,
+                    now,
+                    person=event.user.id if ordered else None,
+                    received_after=now - ORDER_WAIT,
+                )
+                if taken is updates.Taken.DUPLICATE:
+                    return "duplicate"
+                if taken is updates.Taken.AFTER_EARLIER:
                     raise NotYet  # the person's earlier update first (another worker has it)
                 on_behalf = behalf_roles(event.on_behalf)
                 person = await person_context.load(session, event.user.id, event.chat.id)
