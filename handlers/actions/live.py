@@ -123,9 +123,13 @@ async def refresh(
     return await ctx.enqueue(edits, purpose="action_edit", ref=edits_ref(action.id))
 
 
-def refresh_groups_later(ctx: Context, action_id: int) -> None:
-    """After commit, edits the action's group posts to the places left now (coalesced)."""
+def refresh_groups_later(ctx: Context, action: Action) -> None:
+    """After commit, edits the action's group posts to the places left now (coalesced). An
+    action posted in no group has none: nothing to read then (a press in a storm)."""
+    if not action.group_ids:
+        return
     services = ctx.services
+    action_id = action.id
 
     async def submit(_: Messenger) -> None:
         async def job() -> None:

@@ -107,7 +107,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
             await live.refresh(ctx, action)
         else:
             await live.refresh(ctx, action, users=[ctx.user_id], standing=standing)
-    live.refresh_groups_later(ctx, action.id)
+    live.refresh_groups_later(ctx, action)
 
 
 class SlotButton(CallbackData, prefix="sl"):
@@ -173,7 +173,7 @@ async def take_role(ctx: Context, button: SlotButton) -> None:
         ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
         ctx.edit(ctx.t("actions.role_taken", role=slot.name, title=action.title))
     await live.refresh(ctx, action, users=[ctx.user_id])
-    live.refresh_groups_later(ctx, action.id)
+    live.refresh_groups_later(ctx, action)
 
 
 WAITING_OR_GOING = (action_store.GOING, action_store.WAITLIST)
@@ -188,7 +188,7 @@ async def _undo(ctx: Context, action: Action, before: str | None) -> None:
     ctx.answer(ctx.t("rsvp.undone"))
     if ctx.event.chat.is_private:
         ctx.edit_keyboard(rsvp_keyboard(ctx.t, action.id, action.kind, None))
-    live.refresh_groups_later(ctx, action.id)
+    live.refresh_groups_later(ctx, action)
 
 
 async def _shift_waitlist(ctx: Context, action: Action) -> None:

@@ -63,12 +63,17 @@ async def any_storage(request: pytest.FixtureRequest, storage: Storage) -> Async
 
 
 @contextmanager
-def statements_of_first_transaction(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements sent until the first commit (the update's transaction)."""
+def statements_of_first_transaction(
+    engine: AsyncEngine, every: list[str] | None = None
+) -> Iterator[list[str]]:
+    """The statements sent until the first commit (the update's transaction); all of them,
+    later ones included, in `every` when given."""
     seen: list[str] = []
     committed = [False]
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if every is not None:
+            every.append(" ".join(statement.split()))
         if not committed[0]:
             seen.append(" ".join(statement.split()))
 
@@ -149,8 +154,11 @@ def _reads_every_answer(statement: str) -> bool:
 
 async def _one_press(any_storage: Storage, services: Services, answers: int) -> list[str]:
     dispatcher, action_id = await _setup(any_storage, services, answers)
-    with statements_of_first_transaction(any_storage.engine) as seen:
+    every: list[str] = []
+    with statements_of_first_transaction(any_storage.engine, every) as seen:
         await dispatcher.feed(_press(1, action_id, 500))
+    # Posted in no group: nothing is read after the commit to refresh group posts.
+    assert every == seen, "\n".join(every[len(seen) :])
     async with any_storage.sessionmaker() as session:
         action = await session.get(Action, action_id)
         assert action is not None and action.going_count == answers + 1
