@@ -24,7 +24,7 @@ from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
-from storage.actions import action_store
+from storage.actions import action_store, audience_store
 from storage.coalition import group_store
 from storage.people import shown_names
 
@@ -192,13 +192,8 @@ def _store_capacity(ctx: Context, data: Data, value: Any) -> dict[str, Any]:
 
 
 async def _audience_count(ctx: Context, data: Data) -> dict[str, Any]:
-    return {
-        "recipients": len(
-            await action_store.audience(
-                ctx.session, dict(data.get("audience") or {}), str(data["kind"])
-            )
-        )
-    }
+    filters = dict(data.get("audience") or {})
+    return {"recipients": await audience_store.count(ctx.session, filters, str(data["kind"]))}
 
 
 def _ask_audience(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
@@ -334,21 +329,21 @@ def _shown_groups(t: Translator, data: Data, value: Any) -> str:
 
 
 async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
-    people = await action_store.audience(
-        ctx.session, dict(data.get("audience") or {}), str(data["kind"])
-    )
+    filters, kind = dict(data.get("audience") or {}), str(data["kind"])
+    languages = await audience_store.by_language(ctx.session, filters, kind)
     covered = {ctx.t.locale, *(data.get("translations") or {})}
-    fallback = sum(1 for p in people if p.language not in covered)
+    fallback = sum(n for language, n in languages.items() if language not in covered)
     sees = permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
-    missing = await action_store.left_out(
-        ctx.session, dict(data.get("audience") or {}), str(data["kind"])
-    )
+    missing = await audience_store.left_out(ctx.session, filters, kind, LEFT_NAMES)
     left = {
-        reason: [names.in_words(ctx.t, shown_names.for_viewer(v, sees)) for v in found]
+        reason: [
+            found.count,
+            [names.in_words(ctx.t, shown_names.for_viewer(v, sees)) for v in found.first],
+        ]
         for reason, found in missing.items()
-        if found
+        if found.count
     }
-    return {"people": len(people), "fallback": fallback, "left_out": left}
+    return {"people": languages.total(), "fallback": fallback, "left_out": left}
 
 
 LEFT_NAMES = 5
@@ -359,15 +354,15 @@ def _left_out_lines(t: Translator, left: Data) -> list[str]:
     if not left:
         return []
     lines: list[str] = [t("actions.left_out_title")]
-    for reason in action_store.LEFT_OUT:
-        found = list(left.get(reason) or [])
-        if not found:
+    for reason in audience_store.LEFT_OUT:
+        if not left.get(reason):
             continue
-        shown = str(t.join(found[:LEFT_NAMES]))
-        if len(found) > LEFT_NAMES:
-            shown += " " + t.plural("actions.left_more", len(found) - LEFT_NAMES)
+        count, first = left[reason]
+        shown = str(t.join(first[:LEFT_NAMES]))
+        if count > LEFT_NAMES:
+            shown += " " + t.plural("actions.left_more", count - LEFT_NAMES)
         label = t(f"actions.left_{reason}")
-        lines.append(f"• {label} ({t.number(len(found))}): {shown}")
+        lines.append(f"• {label} ({t.number(count)}): {shown}")
     return lines
 
 
@@ -733,12 +728,12 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
                 ctx.t("actions.scheduled", id=action.id, title=action.title, when=when, link=link)
             )
             return
-    people = await action_store.audience(ctx.session, action.audience, action.kind)
+    people = await audience_store.count(ctx.session, action.audience, action.kind)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
-    await note(ctx, "action.send", action=action.id, title=action.title, recipients=len(people))
+    await note(ctx, "action.send", action=action.id, title=action.title, recipients=people)
     ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
-    await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)
+    await sending.announce(ctx, action, group_ids=chosen, report=True)
 
 
 @router.timer(PUBLISH_TIMER)
@@ -749,9 +744,9 @@ async def publish_later(ctx: Context) -> None:
     if action is None or not views.is_live(action, ctx.now()):
         return
     ctx.use_locale(str(payload.get("locale") or ctx.settings.default_locale))
-    people = await action_store.audience(ctx.session, action.audience, action.kind)
+    people = await audience_store.count(ctx.session, action.audience, action.kind)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
-    await note(ctx, "action.send", action=action.id, title=action.title, recipients=len(people))
+    await note(ctx, "action.send", action=action.id, title=action.title, recipients=people)
     ctx.reply(ctx.t("actions.scheduled_sent", id=action.id, title=action.title))
-    await sending.send_about(ctx, action, people, "announce", group_ids=chosen, report=True)
+    await sending.announce(ctx, action, group_ids=chosen, report=True)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage.actions import audience_store
 from storage.actions.action_models import Action, ActionSlot, Rsvp, SlotInvitation
 from storage.models import UserPreference, Volunteer
 
@@ -140,44 +141,24 @@ async def change(
     await session.flush()
 
 
-def _matches(volunteer: Volunteer, filters: Mapping[str, Any]) -> bool:
-    skills = set(filters.get("skills") or [])
-    if skills and not skills & set(volunteer.skills or []):
-        return False
-    countries = set(filters.get("countries") or [])
-    if countries and volunteer.country not in countries:
-        return False
-    kinds = set(filters.get("kinds") or [])
-    if kinds and volunteer.kind not in kinds:
-        return False
-    languages = set(filters.get("languages") or [])
-    return not (languages and volunteer.language not in languages)
-
-
 async def audience(
     session: AsyncSession, filters: Mapping[str, Any], kind: str | None = None
 ) -> list[Recipient]:
     """Active volunteers who match every filter and have not blocked the bot; with `kind`,
-    not those who muted calls to action of that kind ("Less like this", issue 16)."""
-    muted = f"action:{kind}" if kind is not None else None
-    blocked = select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
-    statement = (
-        select(Volunteer)
-        .where(Volunteer.status == "active", Volunteer.user_id.not_in(blocked))
+    not those who muted calls to action of that kind ("Less like this", issue 16). By id;
+    the rule is `audience_store.where` (to count or queue an audience, use audience_store)."""
+    rows = await session.execute(
+        select(
+            Volunteer.user_id,
+            Volunteer.language,
+            Volunteer.timezone,
+            Volunteer.quiet_hours,
+            Volunteer.digest,
+        )
+        .where(audience_store.where(session, filters, kind))
         .order_by(Volunteer.user_id)
     )
-    if filters.get("countries"):
-        statement = statement.where(Volunteer.country.in_(list(filters["countries"])))
-    if filters.get("kinds"):
-        statement = statement.where(Volunteer.kind.in_(list(filters["kinds"])))
-    if filters.get("languages"):
-        statement = statement.where(Volunteer.language.in_(list(filters["languages"])))
-    volunteers = (await session.scalars(statement)).all()
-    return [
-        Recipient(v.user_id, v.language, v.timezone, v.quiet_hours, v.digest)
-        for v in volunteers
-        if _matches(v, filters) and (muted is None or muted not in (v.muted or []))
-    ]
+    return [Recipient(*row) for row in rows]
 
 
 async def recipients(session: AsyncSession, user_ids: Iterable[int]) -> list[Recipient]:
@@ -584,28 +565,4 @@ async def attendance_history(session: AsyncSession, user_id: int) -> dict[str, i
     return {str(mark): count for mark, count in rows}
 
 
-LEFT_OUT = ("blocked", "inactive", "muted", "outside")
-
-
-async def left_out(
-    session: AsyncSession, filters: Mapping[str, Any], kind: str
-) -> dict[str, list[Volunteer]]:
-    """The registered volunteers a call with these filters would not reach, by reason: blocked
-    the bot, not active (asleep, applicant, rejected…), muted this kind, outside the filters."""
-    blocked = set(
-        await session.scalars(
-            select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
-        )
-    )
-    muted = f"action:{kind}"
-    found: dict[str, list[Volunteer]] = {reason: [] for reason in LEFT_OUT}
-    for volunteer in (await session.scalars(select(Volunteer).order_by(Volunteer.user_id))).all():
-        if volunteer.user_id in blocked:
-            found["blocked"].append(volunteer)
-        elif volunteer.status != "active":
-            found["inactive"].append(volunteer)
-        elif muted in (volunteer.muted or []):
-            found["muted"].append(volunteer)
-        elif not _matches(volunteer, filters):
-            found["outside"].append(volunteer)
-    return found
+LEFT_OUT = audience_store.LEFT_OUT

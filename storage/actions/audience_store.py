@@ -1,0 +1,270 @@
+"""The audience of a call to action, computed in the database (issue 17: cost must not grow
+with the coalition).
+
+Who is in it is `action_store.audience`'s rule — active, has not blocked the bot, fits every
+filter (skills: any of them), has not muted calls of this kind — written once as SQL
+conditions here, so that counting it, splitting it by what its messages need (language, time
+zone, quiet hours, digest) and queueing its messages take a few statements whatever its size,
+and no volunteer becomes an ORM object.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.json_lists import dialect_of, json_has_any
+from storage.models import OutboxMessage, Timer, UserPreference, Volunteer
+
+LEFT_OUT = ("blocked", "inactive", "muted", "outside")
+
+
+def _blocked() -> ColumnElement[bool]:
+    blocked = select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
+    return Volunteer.user_id.in_(blocked)
+
+
+def _muted(dialect: str, kind: str | None) -> ColumnElement[bool]:
+    if kind is None:
+        return false()
+    return json_has_any(dialect, Volunteer.muted, [f"action:{kind}"])
+
+
+def _fits(dialect: str, filters: Mapping[str, Any]) -> ColumnElement[bool]:
+    """Every filter of a call (an empty one lets everyone through)."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.get("skills"):
+        conditions.append(json_has_any(dialect, Volunteer.skills, list(filters["skills"])))
+    for name, column in (
+        ("countries", Volunteer.country),
+        ("kinds", Volunteer.kind),
+        ("languages", Volunteer.language),
+    ):
+        if filters.get(name):
+            conditions.append(column.in_(list(filters[name])))
+    return and_(true(), *conditions)
+
+
+def where(
+    session: AsyncSession, filters: Mapping[str, Any], kind: str | None = None
+) -> ColumnElement[bool]:
+    """The condition on `volunteers` of being in the audience."""
+    dialect = dialect_of(session)
+    return and_(
+        Volunteer.status == "active",
+        not_(_blocked()),
+        _fits(dialect, filters),
+        not_(_muted(dialect, kind)),
+    )
+
+
+async def count(session: AsyncSession, filters: Mapping[str, Any], kind: str | None = None) -> int:
+    """How many people are in the audience."""
+    statement = select(func.count()).select_from(Volunteer).where(where(session, filters, kind))
+    return int(await session.scalar(statement) or 0)
+
+
+async def by_language(
+    session: AsyncSession, filters: Mapping[str, Any], kind: str | None = None
+) -> Counter[str]:
+    """How many people of the audience read each language."""
+    rows = await session.execute(
+        select(Volunteer.language, func.count())
+        .where(where(session, filters, kind))
+        .group_by(Volunteer.language)
+    )
+    return Counter({language: int(n) for language, n in rows})
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The people of an audience whose message is the same: same language and time zone, same
+    quiet hours and digest (as stored; None: the default)."""
+
+    language: str
+    timezone: str
+    quiet_hours: str | None
+    digest: str | None
+    people: int
+
+
+async def shares(
+    session: AsyncSession, filters: Mapping[str, Any], kind: str | None = None
+) -> list[Share]:
+    """The audience split by what its messages need (a handful of rows, not one per person)."""
+    columns = (Volunteer.language, Volunteer.timezone, Volunteer.quiet_hours, Volunteer.digest)
+    rows = await session.execute(
+        select(*columns, func.count())
+        .where(where(session, filters, kind))
+        .group_by(*columns)
+        .order_by(*columns)
+    )
+    return [
+        Share(language, zone, quiet, digest, int(n)) for language, zone, quiet, digest, n in rows
+    ]
+
+
+_KEY = ("language", "timezone", "quiet_hours", "digest")
+CHUNK = 200  # shares per statement (SQLite allows 500 terms in a compound SELECT)
+
+
+def _keyed(rows: Sequence[Mapping[str, Any]], types: Mapping[str, Any]) -> Subquery:
+    """A small table of literal rows (one per share), to join volunteers with."""
+    selects = [select(*(literal(row[n], t).label(n) for n, t in types.items())) for row in rows]
+    return (selects[0] if len(selects) == 1 else union_all(*selects)).subquery()
+
+
+_NULLABLE = ("quiet_hours", "digest")
+
+
+def _joined(table: Subquery, names: Sequence[str]) -> ColumnElement[bool]:
+    """Volunteers of a row of `table` (`=` where NULL is impossible: SQLite indexes it)."""
+    return and_(
+        *(
+            getattr(Volunteer, n).is_not_distinct_from(table.c[n])
+            if n in _NULLABLE
+            else getattr(Volunteer, n) == table.c[n]
+            for n in names
+        )
+    )
+
+
+def _share_types() -> dict[str, Any]:
+    return {name: getattr(Volunteer, name).type for name in _KEY}
+
+
+def messages(
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    kind: str | None,
+    views: Sequence[tuple[Share, str, Any, datetime | None]],
+    *,
+    leaving_out: Collection[int] = (),
+) -> list[Select[int, str, Any, datetime | None]]:
+    """For each person of these shares of the audience (but `leaving_out`), by id: the user id
+    and their share's text, stored keyboard and not-before moment — queries to insert from
+    (a statement for every CHUNK shares), never loaded."""
+    types = _share_types() | {
+        "text": OutboxMessage.text.type,
+        "keyboard": OutboxMessage.keyboard.type,
+        "not_before": OutboxMessage.not_before.type,
+    }
+    found: list[Select[int, str, Any, datetime | None]] = []
+    for start in range(0, len(views), CHUNK):
+        rows = [
+            {"language": s.language, "timezone": s.timezone, "quiet_hours": s.quiet_hours}
+            | {"digest": s.digest, "text": text, "keyboard": keyboard, "not_before": moment}
+            for s, text, keyboard, moment in views[start : start + CHUNK]
+        ]
+        table = _keyed(rows, types)
+        statement = (
+            select(Volunteer.user_id, table.c.text, table.c.keyboard, table.c.not_before)
+            .join(table, _joined(table, _KEY))
+            .where(where(session, filters, kind))
+            .order_by(Volunteer.user_id)
+        )
+        if leaving_out:
+            statement = statement.where(Volunteer.user_id.not_in(list(leaving_out)))
+        found.append(statement)
+    return found
+
+
+def digests(
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    kind: str | None,
+    dues: Mapping[tuple[str, str], datetime],
+) -> list[Select[int, datetime]]:
+    """For each person of the audience whose digest (digest, time zone) is in `dues`: the user
+    id and their next digest's moment — queries to insert from, never loaded."""
+    types = {"digest": Volunteer.digest.type, "timezone": Volunteer.timezone.type}
+    types["due_at"] = Timer.due_at.type
+    items = list(dues.items())
+    found: list[Select[int, datetime]] = []
+    for start in range(0, len(items), CHUNK):
+        rows = [
+            {"digest": digest, "timezone": zone, "due_at": due}
+            for (digest, zone), due in items[start : start + CHUNK]
+        ]
+        table = _keyed(rows, types)
+        found.append(
+            select(Volunteer.user_id, table.c.due_at)
+            .join(table, _joined(table, ("digest", "timezone")))
+            .where(where(session, filters, kind))
+            .order_by(Volunteer.user_id)
+        )
+    return found
+
+
+async def among(
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    kind: str | None,
+    user_ids: Collection[int],
+) -> list[tuple[int, str, str, str | None, str | None]]:
+    """Which of these people are in the audience, by id, with what their message needs
+    (user id, language, time zone, quiet hours, digest); none asked: no query."""
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(Volunteer.user_id, *(getattr(Volunteer, n) for n in _KEY))
+        .where(where(session, filters, kind), Volunteer.user_id.in_(list(user_ids)))
+        .order_by(Volunteer.user_id)
+    )
+    return [(int(u), str(lang), str(zone), quiet, digest) for u, lang, zone, quiet, digest in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """How many a call would not reach for one reason, and the first of them (by id)."""
+
+    count: int
+    first: Sequence[Volunteer]
+
+
+async def left_out(
+    session: AsyncSession, filters: Mapping[str, Any], kind: str, first: int = 5
+) -> dict[str, LeftOut]:
+    """The registered volunteers a call with these filters would not reach, by reason (the
+    first that applies): blocked the bot, not active (asleep, applicant, rejected…), muted this
+    kind, outside the filters; counted in the database, with the first `first` of each."""
+    dialect = dialect_of(session)
+    reason = case(
+        (_blocked(), "blocked"),
+        (Volunteer.status != "active", "inactive"),
+        (_muted(dialect, kind), "muted"),
+        (not_(_fits(dialect, filters)), "outside"),
+        else_="in",
+    )
+    reasons = select(reason.label("reason")).subquery()
+    rows = await session.execute(select(reasons.c.reason, func.count()).group_by(reasons.c.reason))
+    counts = {str(why): int(n) for why, n in rows}
+    found: dict[str, LeftOut] = {}
+    for why in LEFT_OUT:
+        if not counts.get(why):
+            found[why] = LeftOut(0, [])
+            continue
+        volunteers = await session.scalars(
+            select(Volunteer).where(reason == why).order_by(Volunteer.user_id).limit(first)
+        )
+        found[why] = LeftOut(counts[why], list(volunteers))
+    return found
