@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -84,6 +85,11 @@ class Volunteer(Base):
     """A registered person or organisation, keyed by their Telegram user id."""
 
     __tablename__ = "volunteers"
+    # an audience's shares (language, time zone…) and digests are found by these (0016; issue 17)
+    __table_args__ = (
+        Index("ix_volunteers_timezone_language", "timezone", "language"),
+        Index("ix_volunteers_digest_timezone", "digest", "timezone"),
+    )
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(16))  # individual | organisation

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    Integer,
+    Select,
     String,
     Table,
     bindparam,
@@ -110,6 +112,36 @@ async def enqueue(
     if rows:
         await session.execute(insert(OutboxMessage), rows)
     return len(rows)
+
+
+async def enqueue_each(
+    session: AsyncSession,
+    messages: Select[int, str, Any, datetime | None],
+    *,
+    purpose: str,
+    ref: str | None,
+    now: datetime,
+) -> int:
+    """Adds the messages a query yields — (chat id, HTML text, stored keyboard, not before) —
+    in one INSERT … SELECT computed by the database (a broadcast to an audience: no row
+    crosses into Python). Returns how many."""
+    found = messages.subquery()
+    chat, text, keyboard, not_before = found.c
+    rows = select(
+        literal(purpose, String).label("purpose"),
+        literal(ref, String).label("ref"),
+        chat.label("chat_id"),
+        text.label("text"),
+        keyboard.label("keyboard"),
+        literal(PENDING, String).label("state"),
+        literal(0, Integer).label("attempts"),
+        not_before.label("not_before"),
+        literal(now, _c.created_at.type).label("created_at"),
+    )
+    columns = ["purpose", "ref", "chat_id", "text", "keyboard", "state", "attempts"]
+    columns += ["not_before", "created_at"]
+    result = await session.execute(insert(_table).from_select(columns, rows))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # The delivery engine's side: claim rows, record results, resume after a crash.

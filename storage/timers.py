@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, Select, String, cast, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -55,6 +55,49 @@ async def schedule(
     timer = await session.get(Timer, timer_id, populate_existing=True)
     assert timer is not None
     return timer
+
+
+async def schedule_each(
+    session: AsyncSession,
+    kind: str,
+    dues: Select[int, datetime],
+    now: datetime,
+    *,
+    grace_seconds: int | None = None,
+) -> int:
+    """`schedule` for each (chat id, due at) a query yields (key: the chat id), in one upsert
+    computed by the database (a digest for each of an audience); returns how many."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    found = dues.subquery()
+    chat, due_at = found.c
+    table = Timer.__table__
+    rows = select(
+        literal(kind, String).label("kind"),
+        cast(chat, String).label("key"),
+        due_at.label("due_at"),
+        chat.label("chat_id"),
+        literal({}, table.c.payload.type).label("payload"),
+        literal(grace_seconds, Integer).label("grace_seconds"),
+        literal(PENDING, String).label("status"),
+        literal(now, table.c.created_at.type).label("created_at"),
+    ).where(true())  # SQLite: an INSERT … SELECT with ON CONFLICT needs a WHERE
+    columns = ["kind", "key", "due_at", "chat_id", "payload", "grace_seconds", "status"]
+    statement = insert(Timer).from_select([*columns, "created_at"], rows)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={
+            "due_at": excluded.due_at,
+            "chat_id": excluded.chat_id,
+            "payload": excluded.payload,
+            "grace_seconds": excluded.grace_seconds,
+            "status": excluded.status,
+            "fired_at": None,
+        },
+    )
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def cancel(session: AsyncSession, kind: str, key_prefix: str) -> list[int]:

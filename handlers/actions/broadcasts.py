@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
@@ -29,7 +30,7 @@ from handlers.kernel.ports import (
     TransientError,
 )
 from storage import outbox
-from storage.actions import action_store, broadcast_store, digest_store
+from storage.actions import action_store, audience_store, broadcast_store, digest_store
 from storage.actions.action_models import Action, Broadcast
 from storage.actions.action_store import Recipient
 from storage.outbox import Outgoing
@@ -98,35 +99,25 @@ def less_like_this(t: Translator, kind: str, *, inert: bool = False) -> Button:
     return Button(t("mute.less_like_this"), data)
 
 
-async def send_about(
+View = Callable[[str, str, "int | None"], "tuple[str, Keyboard | None]"]
+
+
+async def _views(
     ctx: Context,
     action: Action,
-    people: Sequence[Recipient],
     purpose: str,
-    *,
     intro: Callable[[Translator], str] | None = None,
-    group_ids: Iterable[int] = (),
     buttons: bool = True,
-    report: bool = False,
-) -> Broadcast:
-    """Queues the action (with an optional intro line) for each person, in their language;
-    what can wait is due at the end of each person's quiet hours (`holds_for`)."""
-    broadcast = await broadcast_store.create(
-        ctx.session,
-        action.id,
-        purpose,
-        ctx.now(),
-        report_chat_id=ctx.chat_id if report else None,
-        report_locale=ctx.t.locale,
-    )
+) -> tuple[View, action_store.Standing]:
+    """The message for one reader (None: a group), with their answer marked: built once per
+    language, time zone and answer (a reader's own answer: their own view)."""
     now = ctx.now()
     standing = await action_store.standing(ctx.session, action.id)
     views: dict[tuple[str, str, int | None], tuple[str, Keyboard | None]] = {}
 
     def view(language: str, timezone: str, reader: int | None) -> tuple[str, Keyboard | None]:
-        """The message for one reader (None: a group), with their answer marked."""
         answer = standing.answers.get(reader) if reader is not None else None
-        shared = None if answer is None else reader  # a reader's own answer: their own view
+        shared = None if answer is None else reader
         found = views.get((language, timezone, shared))
         if found is None:
             t = translator(language)
@@ -142,6 +133,36 @@ async def send_about(
             found = views[(language, timezone, shared)] = (text, keyboard)
         return found
 
+    return view, standing
+
+
+async def _create(ctx: Context, action: Action, purpose: str, report: bool) -> Broadcast:
+    return await broadcast_store.create(
+        ctx.session,
+        action.id,
+        purpose,
+        ctx.now(),
+        report_chat_id=ctx.chat_id if report else None,
+        report_locale=ctx.t.locale,
+    )
+
+
+async def send_about(
+    ctx: Context,
+    action: Action,
+    people: Sequence[Recipient],
+    purpose: str,
+    *,
+    intro: Callable[[Translator], str] | None = None,
+    group_ids: Iterable[int] = (),
+    buttons: bool = True,
+    report: bool = False,
+) -> Broadcast:
+    """Queues the action (with an optional intro line) for each person, in their language;
+    what can wait is due at the end of each person's quiet hours (`holds_for`)."""
+    broadcast = await _create(ctx, action, purpose, report)
+    now = ctx.now()
+    view, _ = await _views(ctx, action, purpose, intro, buttons)
     if purpose == "announce":
         people = await _keep_for_digests(ctx, action, people)
     quiet, deadline = holds_for(action, purpose, now)
@@ -158,6 +179,67 @@ async def send_about(
     broadcast.total = await ctx.enqueue(
         messages, purpose="broadcast", ref=broadcast_store.ref(broadcast.id)
     )
+    if report:
+        ctx.after_commit(_start_report(ctx.services, broadcast.id, ctx.chat_id, ctx.t))
+    return broadcast
+
+
+ANYONE = 0  # a reader who has not answered (Telegram user ids are positive)
+
+
+async def announce(
+    ctx: Context, action: Action, *, group_ids: Iterable[int] = (), report: bool = False
+) -> Broadcast:
+    """`send_about(…, audience(action), "announce")` computed by the database (issue 17: the
+    cost must not grow with the coalition). The audience is split into shares by what its
+    messages need (language, time zone, quiet hours, digest); each share's message is built
+    once, and one INSERT … SELECT queues it for all its people, as one more schedules the
+    digests. Those who already answered (through a scheduled call's deep link) get their own
+    view, one by one, as before."""
+    broadcast = await _create(ctx, action, "announce", report)
+    now = ctx.now()
+    view, standing = await _views(ctx, action, "announce")
+    filters, kind = action.audience, action.kind
+    quiet, deadline = holds_for(action, "announce", now)
+    shares = await audience_store.shares(ctx.session, filters, kind)
+    answered = set(standing.answers) | set(standing.positions) | set(standing.slot_of)
+    found = await audience_store.among(ctx.session, filters, kind, answered)
+    own = [Recipient(*row) for row in found]
+    theirs = Counter((p.language, p.timezone, p.quiet_hours, p.digest) for p in own)
+    dues: dict[tuple[str, str], datetime] = {}
+    views: list[tuple[audience_store.Share, str, object, datetime | None]] = []
+    for share in shares:
+        due = quiet_hours.next_digest(share.digest, share.timezone, now)
+        if due is not None and share.digest is not None:
+            dues[(share.digest, share.timezone)] = due
+            continue
+        key = (share.language, share.timezone, share.quiet_hours, share.digest)
+        if share.people <= theirs[key]:
+            continue  # everyone of this share gets their own view
+        text, keyboard = view(share.language, share.timezone, ANYONE)
+        person = Recipient(ANYONE, share.language, share.timezone, share.quiet_hours)
+        not_before = hold_until(person, now, deadline) if quiet else None
+        views.append((share, text, outbox.stored_keyboard(keyboard), not_before))
+    for people in audience_store.digests(ctx.session, filters, kind, dues):
+        await ctx.schedule_each(DIGEST_TIMER, people, grace_seconds=None)
+        await digest_store.add_each(ctx.session, people, action.id, now)
+    ref = broadcast_store.ref(broadcast.id)
+    total = 0
+    for rows in audience_store.messages(ctx.session, filters, kind, views, leaving_out=answered):
+        total += await ctx.enqueue_each(rows, purpose="broadcast", ref=ref)
+    messages = [
+        Outgoing(
+            p.user_id,
+            *view(p.language, p.timezone, p.user_id),
+            not_before=hold_until(p, now, deadline) if quiet else None,
+        )
+        for p in own
+        if quiet_hours.next_digest(p.digest, p.timezone, now) is None
+    ]
+    default = ctx.settings.default_locale
+    messages += [Outgoing(chat_id, *view(default, action.timezone, None)) for chat_id in group_ids]
+    total += await ctx.enqueue(messages, purpose="broadcast", ref=ref)
+    broadcast.total = total
     if report:
         ctx.after_commit(_start_report(ctx.services, broadcast.id, ctx.chat_id, ctx.t))
     return broadcast

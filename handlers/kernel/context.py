@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.kernel.coalesce import EditCoalescer
@@ -282,6 +283,29 @@ class Context:
         if count:
             self._wake_after_commit(self.services.delivery)
         return count
+
+    async def enqueue_each(
+        self, messages: Select[int, str, Any, datetime | None], *, purpose: str, ref: str | None
+    ) -> int:
+        """Queues the messages of a storage query — (chat id, text, stored keyboard, not
+        before), computed by the database: a broadcast to an audience — in this transaction;
+        returns how many."""
+        count = await outbox.enqueue_each(
+            self.session, messages, purpose=purpose, ref=ref, now=self.now()
+        )
+        if count:
+            self._wake_after_commit(self.services.delivery)
+        return count
+
+    async def schedule_each(
+        self, kind: str, dues: Select[int, datetime], *, grace_seconds: int | None = None
+    ) -> None:
+        """`schedule` for each (chat id, due at) of a storage query (key: the chat id), in one
+        upsert."""
+        if await timers.schedule_each(
+            self.session, kind, dues, self.now(), grace_seconds=grace_seconds
+        ):
+            self._wake_after_commit(self.services.scheduler)
 
     def _wake_after_commit(self, target: Wakeable) -> None:
         async def _wake(_: Messenger) -> None:

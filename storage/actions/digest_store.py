@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, Select, delete, exists, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.actions.action_models import Action, DigestItem
@@ -29,6 +29,25 @@ async def add(
         DigestItem(user_id=u, action_id=action_id, created_at=now) for u in ids if u not in known
     )
     await session.flush()
+
+
+async def add_each(
+    session: AsyncSession, people: Select[int, datetime], action_id: int, now: datetime
+) -> None:
+    """`add` for each volunteer a query yields (user id first), in one INSERT … SELECT."""
+    found = people.subquery()
+    user = found.c[0]
+    waiting = select(DigestItem.id).where(
+        DigestItem.action_id == action_id, DigestItem.user_id == user
+    )
+    rows = select(
+        user.label("user_id"),
+        literal(action_id, Integer).label("action_id"),
+        literal(now, DigestItem.__table__.c.created_at.type).label("created_at"),
+    ).where(~exists(waiting))
+    await session.execute(
+        insert(DigestItem).from_select(["user_id", "action_id", "created_at"], rows)
+    )
 
 
 async def take(session: AsyncSession, user_id: int) -> list[Action]:
