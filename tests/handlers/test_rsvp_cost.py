@@ -132,14 +132,16 @@ async def _setup(storage: Storage, services: Services, answers: int) -> tuple[Di
     return Dispatcher(build_router(), services), action_id
 
 
-def _press(user_id: int, action_id: int, update_id: int, *, message_id: int = 1) -> Event:
+def _press(
+    user_id: int, action_id: int, update_id: int, *, message_id: int = 1, answer: str = "going"
+) -> Event:
     return Event(
         update_id,
         EventKind.CALLBACK,
         Person(user_id, f"V{user_id}"),
         Chat(user_id, ChatType.PRIVATE),
         callback_id=f"q{update_id}",
-        data=f"rv:{action_id}:going",
+        data=f"rv:{action_id}:{answer}",
         message_id=message_id,
     )
 
@@ -229,3 +231,35 @@ async def test_concurrent_presses_never_exceed_the_places(
             "going": 10,
             "waitlist": 20,
         }
+
+
+async def test_concurrent_changes_of_mind_keep_the_counts_true(
+    any_storage: Storage, services: Services
+) -> None:
+    """Going, then some say Can't while others press Going, all at once: the places freed go to
+    the waitlist, and the counts kept on the action are the answers recounted."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)  # 10 places
+    now = services.clock.now()
+    people = range(100, 140)
+    calls = {}
+    for user_id in people:
+        await make_volunteer(any_storage, user_id, now=now)
+        calls[user_id] = (await services.messenger.send_message(user_id, "The call")).message_id
+
+    def press(user_id: int, update_id: int, answer: str) -> Event:
+        return _press(user_id, action_id, update_id, message_id=calls[user_id], answer=answer)
+
+    await asyncio.gather(*(dispatcher.feed(press(u, 1000 + u, "going")) for u in range(100, 120)))
+    await asyncio.gather(
+        *(dispatcher.feed(press(u, 2000 + u, "cant")) for u in range(100, 110)),
+        *(dispatcher.feed(press(u, 2000 + u, "going")) for u in range(120, 140)),
+        *(dispatcher.feed(press(u, 2000 + u, "maybe")) for u in range(110, 115)),
+    )
+    async with any_storage.sessionmaker() as session:
+        action = await session.get(Action, action_id)
+        assert action is not None
+        recounted = (await action_store.standing(session, action_id)).counts
+        assert action_store.counts_of(action) == dict(recounted)
+        assert recounted["going"] == 10
+        assert sum(recounted.values()) == 40
