@@ -330,11 +330,11 @@ def _shown_groups(t: Translator, data: Data, value: Any) -> str:
 
 async def _preview_counts(ctx: Context, data: Data) -> dict[str, Any]:
     filters, kind = dict(data.get("audience") or {}), str(data["kind"])
-    languages = await audience_store.by_language(ctx.session, filters, kind)
+    preview = await audience_store.preview(ctx.session, filters, kind, LEFT_NAMES)
+    languages, missing = preview.languages, preview.left_out
     covered = {ctx.t.locale, *(data.get("translations") or {})}
     fallback = sum(n for language, n in languages.items() if language not in covered)
     sees = permissions.may_see_discreet(ctx.roles, ctx.event.chat.is_private)
-    missing = await audience_store.left_out(ctx.session, filters, kind, LEFT_NAMES)
     left = {
         reason: [
             found.count,

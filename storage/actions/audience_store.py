@@ -241,12 +241,22 @@ class LeftOut:
     first: Sequence[Volunteer]
 
 
-async def left_out(
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What /newaction's preview says of an audience: how many read each language, and who
+    the call would not reach, by reason."""
+
+    languages: Counter[str]
+    left_out: dict[str, LeftOut]
+
+
+async def preview(
     session: AsyncSession, filters: Mapping[str, Any], kind: str, first: int = 5
-) -> dict[str, LeftOut]:
-    """The registered volunteers a call with these filters would not reach, by reason (the
-    first that applies): blocked the bot, not active (asleep, applicant, rejected…), muted this
-    kind, outside the filters; counted in the database, with the first `first` of each."""
+) -> Preview:
+    """The audience's languages and the registered volunteers a call with these filters would
+    not reach, by reason (the first that applies): blocked the bot, not active (asleep,
+    applicant, rejected…), muted this kind, outside the filters. One pass over the volunteers
+    counts them all; then the first `first` of each reason are loaded (by id)."""
     dialect = dialect_of(session)
     reason = case(
         (_blocked(), "blocked"),
@@ -255,9 +265,18 @@ async def left_out(
         (not_(_fits(dialect, filters)), "outside"),
         else_="in",
     )
-    reasons = select(reason.label("reason")).subquery()
-    rows = await session.execute(select(reasons.c.reason, func.count()).group_by(reasons.c.reason))
-    counts = {str(why): int(n) for why, n in rows}
+    reasons = select(reason.label("reason"), Volunteer.language).subquery()
+    rows = await session.execute(
+        select(reasons.c.reason, reasons.c.language, func.count()).group_by(
+            reasons.c.reason, reasons.c.language
+        )
+    )
+    counts: Counter[str] = Counter()
+    languages: Counter[str] = Counter()
+    for why, language, n in rows:
+        counts[str(why)] += int(n)
+        if why == "in":
+            languages[str(language)] += int(n)
     found: dict[str, LeftOut] = {}
     for why in LEFT_OUT:
         if not counts.get(why):
@@ -267,4 +286,4 @@ async def left_out(
             select(Volunteer).where(reason == why).order_by(Volunteer.user_id).limit(first)
         )
         found[why] = LeftOut(counts[why], list(volunteers))
-    return found
+    return Preview(languages, found)

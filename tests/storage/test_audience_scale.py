@@ -106,7 +106,9 @@ async def test_an_audience_counted_by_the_database_is_the_same_people_as_before(
             shares = await audience_store.shares(session, filters, kind)
             assert sum(s.people for s in shares) == len(expected["in"])
             if kind is not None:
-                left = await audience_store.left_out(session, filters, kind, 5)
+                preview = await audience_store.preview(session, filters, kind, 5)
+                assert preview.languages == languages
+                left = preview.left_out
                 for reason in action_store.LEFT_OUT:
                     assert left[reason].count == len(expected[reason]), (filters, reason)
                     assert [v.user_id for v in left[reason].first] == expected[reason][:5]
@@ -170,7 +172,7 @@ async def _costs(storage: Storage) -> list[tuple[str, int, int]]:
             ("count", lambda: audience_store.count(session, filters, "meeting")),
             ("by_language", lambda: audience_store.by_language(session, filters, "meeting")),
             ("shares", lambda: audience_store.shares(session, filters, "meeting")),
-            ("left_out", lambda: audience_store.left_out(session, filters, "meeting", 5)),
+            ("preview", lambda: audience_store.preview(session, filters, "meeting", 5)),
             ("members", lambda: directory_store.search(session, {}, 0, 10, False)),
             ("members p3", lambda: directory_store.search(session, filters, 3, 10, True)),
         ):
