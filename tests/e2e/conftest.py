@@ -56,6 +56,7 @@ class ChorusUnderTest:
     metrics_port: int = 0  # /healthz and /metrics off unless a test asks for them
     webhook_url: str | None = None  # webhook mode (the emulator posts to it) instead of polling
     webhook_port: int | None = None  # where it listens, when not the URL's port (behind a proxy)
+    redis_url: str | None = None  # several workers: limits and pace shared on Redis
     running: Running | None = None
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,6 +70,7 @@ class ChorusUnderTest:
             webhook_url=self.webhook_url,
             webhook_port=self.webhook_port
             or (urlsplit(self.webhook_url).port or 0 if self.webhook_url else 0),
+            redis_url=self.redis_url,
             _env_file=None,  # type: ignore[call-arg]
         )
 

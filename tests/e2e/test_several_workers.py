@@ -7,46 +7,75 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import os
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
+from bot import app
+from bot.app import open_storage
 from bot.webhook import SECRET_HEADER
-from botapi_emulator.client import SandboxClient
+from botapi_emulator.client import Person, SandboxClient
 from botapi_emulator.emulator import RunningEmulator
 from handlers.kernel.dispatch import Dispatcher
 from handlers.kernel.events import Event
 from handlers.kernel.ports import ShiftedClock
+from storage import outbox
+from storage.models import ProcessedUpdate
+from storage.outbox import Outgoing
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
-from tests.e2e.test_failover import pg_url  # noqa: F401 (a fixture)
+from tests.e2e.test_failover import TAKEOVER, pg_url  # noqa: F401 (a fixture)
 from tests.e2e.test_webhook import free_port
 
 PATH = "/hook"
+# The issue's 3,000 take 100 s at 30/s: CHORUS_TEST_BROADCAST=3000 runs that; CI runs 300.
+BROADCAST_RECIPIENTS = int(os.environ.get("CHORUS_TEST_BROADCAST", "300"))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis of the tests, or a skip with the reason."""
+    url = os.environ.get("CHORUS_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("CHORUS_TEST_REDIS_URL is not set: Redis tests skipped")
+    return url
 
 
 @contextlib.asynccontextmanager
 async def proxy(route: Callable[[dict[str, Any]], int], ports: list[int]) -> AsyncIterator[str]:
     """A reverse proxy in front of the workers (as nginx would be): each POSTed update goes to
-    the worker `route(update)` picks, and its answer goes back to Telegram. Yields its URL."""
+    the worker `route(update)` picks (the next one when it does not answer), and its answer
+    goes back to Telegram. Yields its URL."""
     async with aiohttp.ClientSession() as session:
 
         async def forward(request: web.Request) -> web.Response:
             body = await request.read()
-            port = ports[route(json.loads(body))]
+            first = route(json.loads(body))
             headers = {
                 name: request.headers[name]
                 for name in ("Content-Type", SECRET_HEADER)
                 if name in request.headers
             }
-            async with session.post(
-                f"http://127.0.0.1:{port}{PATH}", data=body, headers=headers
-            ) as answer:
-                return web.Response(status=answer.status, body=await answer.read())
+            for turn in range(len(ports)):  # nginx's proxy_next_upstream error
+                port = ports[(first + turn) % len(ports)]
+                try:
+                    async with session.post(
+                        f"http://127.0.0.1:{port}{PATH}", data=body, headers=headers
+                    ) as answer:
+                        return web.Response(status=answer.status, body=await answer.read())
+                except aiohttp.ClientConnectionError:
+                    continue
+            return web.Response(status=502, text="no worker answered")
 
         app = web.Application()
         app.router.add_post(PATH, forward)
@@ -58,6 +87,26 @@ async def proxy(route: Callable[[dict[str, Any]], int], ports: list[int]) -> Asy
             yield f"http://127.0.0.1:{port}{PATH}"
         finally:
             await runner.cleanup()
+
+
+async def _handled_at(url: str) -> dict[int, datetime]:
+    """When each update was handled (its processed-update claim)."""
+    storage = await open_storage(url)
+    try:
+        async with storage.sessionmaker() as session:
+            rows = await session.execute(
+                select(ProcessedUpdate.update_id, ProcessedUpdate.processed_at)
+            )
+            return {update_id: at for update_id, at in rows}
+    finally:
+        await storage.engine.dispose()
+
+
+async def _until(done: Callable[[], bool], seconds: float) -> None:
+    """Waits until `done()` (what the emulator holds: no event to wait on), at most `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not done():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
 
 
 def _text(update: dict[str, Any]) -> str:
@@ -120,3 +169,142 @@ async def test_a_persons_updates_stay_in_order_across_workers(
             for worker in workers:
                 await worker.kill()
     assert replies and "Welcome to Chorus" in replies[0], replies
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(600)
+async def test_three_workers_lose_nothing_when_the_leader_and_a_worker_die(
+    emulator: RunningEmulator,
+    sandbox: SandboxClient,
+    clock: ShiftedClock,
+    pg_url: str,  # noqa: F811
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three webhook workers behind a round-robin proxy, PostgreSQL and Redis (issue 17). A
+    broadcast to BROADCAST_RECIPIENTS people at 30/s is sent by all of them together while
+    twenty people register at once, each sending /start then /help without waiting; the leader
+    is killed mid-broadcast, then another worker mid-storm. Each person's /start is handled
+    before their /help and both are answered; every recipient gets the broadcast (twice only
+    for rows in flight at a kill); a new leader within 15 s; 429s rare (see the end)."""
+    monkeypatch.setattr(app, "DELIVERY_LEASE", 5.0)  # a dead worker's rows go again after 5 s
+    turns = itertools.count()
+    ports = [free_port() for _ in range(3)]
+    coordinator = await sandbox.create_user("Coral", language_code="en")
+    recipients = []
+    for index in range(BROADCAST_RECIPIENTS):
+        user = emulator.state.create_user(f"R{index}")
+        emulator.state.chats[user.id].started = True
+        recipients.append(user.id)
+    workers: list[ChorusUnderTest] = []
+    async with proxy(lambda _: next(turns) % len(ports), ports) as url:
+        try:
+            for port in ports:
+                worker = ChorusUnderTest(
+                    emulator=emulator,
+                    sandbox=sandbox,
+                    clock=clock,
+                    database_url=pg_url,
+                    coordinator=coordinator,
+                    runtime="aiogram",
+                    webhook_url=url,
+                    webhook_port=port,
+                    redis_url=redis_url,
+                )
+                await worker.start()
+                workers.append(worker)
+            leader = next(w for w in workers if w.running and w.running.leadership.leader)
+            storage = await open_storage(pg_url)
+            try:
+                async with storage.sessionmaker() as session, session.begin():
+                    await outbox.enqueue(
+                        session,
+                        [Outgoing(chat_id=chat, text="📣 Call to action") for chat in recipients],
+                        purpose="broadcast",
+                        ref="b-three",
+                        now=clock.now(),
+                    )
+            finally:
+                await storage.engine.dispose()
+            for worker in workers:
+                assert worker.running is not None and worker.running.delivery is not None
+                worker.running.delivery.wake()
+            people = [await sandbox.create_user(f"P{n}", language_code="en") for n in range(20)]
+
+            def delivered() -> int:
+                return sum(bool(emulator.state.chats[chat].messages) for chat in recipients)
+
+            async def storm() -> None:
+                async def one(person: Person) -> None:
+                    await person.send("/start")
+                    await person.send("/help")
+                    await person.wait_for_message(
+                        lambda m: "helps our coalition" in (m.text or ""), timeout=PATIENCE * 4
+                    )
+
+                await asyncio.gather(*(one(person) for person in people))
+
+            async def kills() -> float:
+                await _until(lambda: delivered() >= BROADCAST_RECIPIENTS // 4, PATIENCE * 4)
+                assert leader.running is not None
+                survivors = [w for w in workers if w is not leader]
+                leading = leader.running.leadership
+                assert leading is not None and leading._connection is not None
+                began = time.monotonic()
+                await leading._connection.invalidate()  # kill -9: its sockets close
+                await leader.kill()
+                elections = [w.running.leadership.elected.wait() for w in survivors if w.running]
+                done, pending = await asyncio.wait(
+                    [asyncio.ensure_future(e) for e in elections],
+                    timeout=TAKEOVER,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for waiting in pending:
+                    waiting.cancel()
+                assert done, "no worker took the lead within 15 s"
+                took = time.monotonic() - began
+                await survivors[-1].kill()  # a worker, in the middle of whatever it does
+                return took
+
+            storm_task = asyncio.ensure_future(storm())
+            took = await kills()
+            await storm_task
+            await _until(
+                lambda: delivered() >= BROADCAST_RECIPIENTS, BROADCAST_RECIPIENTS / 25 + 120
+            )
+        finally:
+            for worker in workers:
+                await worker.kill()
+    print(f"three workers: the new leader after {took:.1f} s")
+    copies = Counter(
+        chat
+        for chat in recipients
+        for message in emulator.state.chats[chat].messages.values()
+        if "Call to action" in (message.text or "")
+    )
+    assert set(copies) == set(recipients)
+    twice = sum(1 for n in copies.values() if n > 1)
+    assert twice <= 2 * app.DELIVERY_LEASE * 30, twice  # only rows in flight at the kills
+    # Each person's /start was handled before their /help (the replies of a killed worker are
+    # sent again by the others after the lease, so their arrival order is not the measure).
+    handled = await _handled_at(pg_url)
+    sent: dict[tuple[int, str], int] = {
+        (u["message"]["from"]["id"], u["message"].get("text", "")): u["update_id"]
+        for u in await sandbox.confirmed_updates()
+        if "message" in u
+    }
+    for person in people:
+        start, help_ = sent[(person.id, "/start")], sent[(person.id, "/help")]
+        assert handled[start] < handled[help_], person.first_name
+        replies = [m.text or "" for m in await person.chat_messages() if m.from_bot]
+        assert any("Welcome to Chorus" in text for text in replies), replies
+        assert any("Which language do you prefer?" in text for text in replies), replies
+    # The shared schedule spaces the sends' starts, not their arrivals: three workers on one
+    # busy event loop (this test) arrive unevenly, and a few land in a full second (2-3 % of
+    # the sends here, measured; each sent again after its retry_after: all delivered above).
+    # Without the shared pace the three would send three times too fast.
+    sends = [r for r in emulator.state.request_log if r["method"] == "sendMessage"]
+    refused = [r for r in sends if r.get("status") == 429]
+    print(f"three workers: {len(sends)} sends, {len(refused)} answered 429")
+    assert len(refused) <= len(sends) // 10, [r.get("error") for r in refused]
