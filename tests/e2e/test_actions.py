@@ -139,7 +139,7 @@ async def test_a_targeted_action_reaches_the_right_volunteers_who_answer(
 async def test_a_volunteer_cannot_create_actions(chorus: ChorusUnderTest) -> None:
     lee = await _volunteer(chorus, "Lee")
     await lee.send("/newaction")
-    await _says(lee, "Sorry, only these roles can do this: owner, chair,")
+    await _says(lee, "Sorry, only these roles can do this: Owner, Chair,")
 
 
 async def test_a_kill_mid_broadcast_loses_nobody_and_duplicates_stay_in_the_bound(

@@ -112,11 +112,11 @@ async def test_every_change_shows_in_the_audit_log_and_reading_does_not(
     await coral.wait_for_message(lambda m: "Result:" in (m.text or ""), chat=group)
     # A role granted and removed.
     await coral.send("/promote @amira_h")
-    await coral.press("➕ Make chair")
-    await _says(amira, "You are now chair")
+    await coral.press("➕ Make Chair")
+    await _says(amira, "You are now Chair")
     await coral.send("/demote @amira_h")
-    await coral.press("➖ No longer chair")
-    await _says(amira, "You are no longer chair")
+    await coral.press("➖ No longer Chair")
+    await _says(amira, "You are no longer Chair")
     # Applications: one approved, one rejected with a reason (the newest card first).
     await coral.send("/applications")
     await coral.wait_for_message(lambda m: "Lucía" in (m.text or ""))
@@ -163,8 +163,8 @@ async def test_every_change_shows_in_the_audit_log_and_reading_does_not(
         "Coral: cancelled an action #1 “Vigil and march”",
         "Coral: opened a decision #1 “Venue?”",
         "Coral: closed a decision early #1 “Venue?”",
-        "Coral: gave a role → Amira Haddad (role: chair)",
-        "Coral: took a role away → Amira Haddad (role: chair)",
+        "Coral: gave a role → Amira Haddad (role: Chair)",
+        "Coral: took a role away → Amira Haddad (role: Chair)",
         "Coral: approved an application → Lucía",
         "Coral: rejected an application → Élise",
         "reason: Only organisations this year",

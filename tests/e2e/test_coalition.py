@@ -49,16 +49,16 @@ async def test_promote_demote_refusals_menus_and_audit(chorus: ChorusUnderTest) 
     await amira.send("/start")  # the bot may only write to people who started it
     await _says(amira, "Welcome back")
     await coral.send("/promote @amira_h")
-    await _says(coral, "Roles: member")
-    await coral.press("➕ Make chair")
-    await _says(amira, "You are now chair")
+    await _says(coral, "Roles: Member")
+    await coral.press("➕ Make Chair")
+    await _says(amira, "You are now Chair")
     commands = str(await chorus.sandbox.commands())
     assert "Member directory and search" in commands
     await amira.send("/coalition")  # a chair may
     await _says(amira, "Coalition settings")
     await coral.send("/demote @amira_h")
-    await coral.press("➖ No longer chair")
-    await _says(amira, "You are no longer chair")
+    await coral.press("➖ No longer Chair")
+    await _says(amira, "You are no longer Chair")
     for command in ("/promote @amira_h", "/members", "/audit", "/stats", "/newaction"):
         await amira.send(command)
         await amira.wait_for_message(lambda m: "only" in (m.text or "").lower())

@@ -132,7 +132,7 @@ async def test_non_coordinator_is_refused(conversation: Conversation) -> None:
     lee = conversation.person("Lee")
     for command in ("/newaction", "/actions", "/roster 1"):
         await lee.send(command)
-        assert "Sorry, only these roles can do this: owner, chair," in lee.last.text
+        assert "Sorry, only these roles can do this: Owner, Chair," in lee.last.text
 
 
 async def test_rsvp_changes_capacity_waitlist_and_promotion(

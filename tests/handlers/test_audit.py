@@ -36,16 +36,16 @@ async def test_changes_are_logged_and_reading_is_not(
     await coral.send("/audit")
     assert "Audit log</b> — 0 entries" in coral.last.text and "Nothing yet." in coral.last.text
     await coral.send("/promote @amira")
-    await coral.press("➕ Make treasurer")
+    await coral.press("➕ Make Treasurer")
     await coral.send("/demote @amira")
-    await coral.press("➖ No longer treasurer")
+    await coral.press("➖ No longer Treasurer")
     await coral.send("/coalition")
     await coral.press("By application")
     await coral.send("/audit")
     shown = coral.last.text
     assert "Audit log</b> — 3 entries" in shown
-    assert "<b>Coral</b>: gave a role → Amira (role: treasurer)" in shown
-    assert "<b>Coral</b>: took a role away → Amira (role: treasurer)" in shown
+    assert "<b>Coral</b>: gave a role → Amira (role: Treasurer)" in shown
+    assert "<b>Coral</b>: took a role away → Amira (role: Treasurer)" in shown
     assert "<b>Coral</b>: changed a setting — membership: open → application" in shown
     assert "/members" not in shown and "/promote" not in shown
 

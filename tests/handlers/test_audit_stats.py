@@ -18,13 +18,13 @@ async def test_audit_log_lists_admin_actions_and_exports_them(
     await make_member(storage, 9001, now=clock.now(), name="Amira", username="amira")
     coral = someone(conversation, COORDINATOR_ID, "Coral")
     await coral.send("/promote @amira")
-    await coral.press("➕ Make treasurer")
+    await coral.press("➕ Make Treasurer")
     await coral.send("/coalition")
     await coral.press("By application")
     await coral.send("/audit")
     shown = coral.last.text
     assert "Audit log</b> — 2 entries" in shown  # the changes; commands that read are not kept
-    assert "<b>Coral</b>: gave a role → Amira (role: treasurer)" in shown
+    assert "<b>Coral</b>: gave a role → Amira (role: Treasurer)" in shown
     assert "changed a setting" in shown and "/promote" not in shown
     await coral.press("⬇️ CSV")
     rows = read_export(coral.last.document, "audit", COORDINATOR_ID, audit.CSV_HEADER)
@@ -32,7 +32,7 @@ async def test_audit_log_lists_admin_actions_and_exports_them(
     assert "exported by Coral" in coral.last.text
     amira = someone(conversation, 9001, "Amira")
     await amira.send("/audit")
-    assert "Sorry, only these roles can do this: owner, chair." in amira.last.text
+    assert "Sorry, only these roles can do this: Owner, Chair." in amira.last.text
 
 
 async def test_stats_in_words_and_a_chart(

@@ -57,7 +57,7 @@ async def test_history_and_csv_export(
     assert "=Venue?" in listing.text and "Hall 2 · Park 0" in listing.text
     assert "Adopted: <b>Hall</b>" in listing.text and listing.keyboard == []
     await group.say(amira, "/decisions csv")
-    assert "Sorry, only these roles can do this: owner, chair," in group.last.text
+    assert "Sorry, only these roles can do this: Owner, Chair," in group.last.text
     await group.say(coral, "/decisions")
     await group.press(coral, "⬇ Export as CSV")
     rows = read_export(coral.last.document, "decisions", coral.person.id, decision_list.CSV_HEADER)

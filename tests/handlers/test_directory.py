@@ -69,7 +69,7 @@ async def test_member_card_inventory_and_export(
     coral = someone(conversation, COORDINATOR_ID, "Coral")
     await coral.send("/members skill:legal")
     await coral.press("1. 🔒 Legal <Org> (Lawyers)")
-    assert "Roles: member" in coral.last.text and "➕ Give a role" in coral.last.labels
+    assert "Roles: Member" in coral.last.text and "➕ Give a role" in coral.last.labels
     await coral.press("📊 Skill inventory")
     assert "Media: 11" in coral.last.text and "Legal: 1" in coral.last.text
     assert "France: 1" in coral.last.text

@@ -19,7 +19,7 @@ from handlers.kernel.ports import ShiftedClock
 from storage import dialogs
 from storage.actions import action_store
 from storage.actions.action_models import Action
-from storage.coalition import group_store
+from storage.coalition import group_store, role_store
 from storage.decisions import decision_store
 from storage.decisions.decision_models import Decision
 from tests.conftest import COORDINATOR_ID
@@ -409,3 +409,19 @@ async def test_the_published_menus_follow_the_table_and_admins_get_the_owners_me
     assert names("groups", None, None) == ["poll", "consensus", "decisions"]
     assert names("default", "es", 7) == MENUS["owner"]
     assert names("default", None, 8) == MENUS["treasurer"]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "es", "ar"])
+async def test_a_refusal_names_the_roles_as_people_read_them_not_as_the_code_does(
+    conversation: Conversation, locale: str
+) -> None:
+    """ "Sorry, only these roles can do this: owner, chair" read as internal names (newcomer
+    trial): the English role names were the codes word for word."""
+    lee = conversation.person("Lee", language_code=locale)
+    await lee.send("/newaction")
+    refusal = lee.last.text
+    t = translator(locale)
+    codes = {code for role in role_store.ALL for code in (role, role.replace("_", " "))}
+    for role in permissions.PERMISSIONS["actions.manage"]:
+        name = t(f"role.{role}").lstrip("\u200f")
+        assert name in refusal and name not in codes

@@ -33,13 +33,13 @@ async def test_owner_makes_a_chair_by_username_who_is_told_and_gets_her_menu(
     owner = someone(conversation, COORDINATOR_ID, "Coral")
     amira = someone(conversation, AMIRA, "Amira")
     await owner.send("/promote @Amira_H")
-    assert "Amira" in owner.last.text and "Roles: member" in owner.last.text
-    assert "➕ Make owner" in owner.last.labels
-    await owner.press("➕ Make chair")
+    assert "Amira" in owner.last.text and "Roles: Member" in owner.last.text
+    assert "➕ Make Owner" in owner.last.labels
+    await owner.press("➕ Make Chair")
     assert await _held(storage, AMIRA) == {"chair"}
-    assert "Roles: chair" in owner.last.text
+    assert "Roles: Chair" in owner.last.text
     await engine_for(conversation.dispatcher.services).drain()
-    assert "You are now <b>chair</b>" in amira.last.text
+    assert "You are now <b>Chair</b>" in amira.last.text
     menu = [c.command for c in conversation.messenger.commands[("default", "en", AMIRA)]]
     assert {"members", "promote", "audit", "stats", "mydata"} <= set(menu)
     assert "newaction" in menu  # a chair coordinates
@@ -60,16 +60,16 @@ async def test_a_chair_gives_coordinator_roles_but_never_chair_or_owner(
     await make_member(storage, BEN, now=clock.now(), name="Ben", username="ben")
     amira = someone(conversation, AMIRA, "Amira")
     await amira.send("/promote @ben")
-    assert "➕ Make treasurer" in amira.last.labels
+    assert "➕ Make Treasurer" in amira.last.labels
     assert not any("owner" in label or "chair" in label for label in amira.last.labels)
-    await amira.press("➕ Make treasurer")
+    await amira.press("➕ Make Treasurer")
     assert await _held(storage, BEN) == {"treasurer"}
     forged = pack("rl", "g", BEN, "owner")
     text, alert = await amira.press_data(amira.last.message_id, forged)
     assert alert and text is not None and "cannot give or take" in text
     assert await _held(storage, BEN) == {"treasurer"}
     await amira.send("/demote @ben")
-    await amira.press("➖ No longer treasurer")
+    await amira.press("➖ No longer Treasurer")
     assert await _held(storage, BEN) == set()
 
 
@@ -80,14 +80,14 @@ async def test_nobody_removes_the_last_owner_nor_a_configured_one(
     await make_member(storage, AMIRA, now=clock.now(), name="Amira", username="amira")
     owner = someone(conversation, COORDINATOR_ID, "Coral")
     await owner.send("/demote @coral")
-    text, alert = await owner.press("➖ No longer owner")
+    text, alert = await owner.press("➖ No longer Owner")
     assert alert and text is not None and "configuration" in text
     await owner.send("/promote @amira")
-    await owner.press("➕ Make owner")
+    await owner.press("➕ Make Owner")
     assert "owner" in await _held(storage, AMIRA)
     amira = someone(conversation, AMIRA, "Amira")
     await amira.send("/demote @amira")
-    text, alert = await amira.press("➖ No longer owner")
+    text, alert = await amira.press("➖ No longer Owner")
     assert text == "Done."  # Coral (ADMIN_IDS) is still an owner
     assert "owner" not in await _held(storage, AMIRA)
     async with storage.sessionmaker() as session, session.begin():
@@ -96,7 +96,7 @@ async def test_nobody_removes_the_last_owner_nor_a_configured_one(
     conversation.dispatcher.services.settings = HandlerSettings(admin_ids=frozenset())
     ben = someone(conversation, BEN, "Ben")
     await ben.send("/demote @ben")
-    text, alert = await ben.press("➖ No longer owner")
+    text, alert = await ben.press("➖ No longer Owner")
     assert alert and text is not None and "last owner" in text
     assert "owner" in await _held(storage, BEN)
 
@@ -120,7 +120,7 @@ async def test_promote_by_reply_in_a_group_and_unknown_people(
     )
     await conversation.dispatcher.feed(event)
     shown = conversation.messenger.chats[-100][-1]
-    assert "Amira" in shown.text and "➕ Make secretariat" in shown.labels
+    assert "Amira" in shown.text and "➕ Make Secretariat" in shown.labels
     stranger = Event(
         conversation.next_update_id(),
         EventKind.MESSAGE,
@@ -160,7 +160,7 @@ async def test_a_discreet_member_is_not_named_by_the_role_editor_in_a_group(
     await conversation.dispatcher.feed(event)
     shown = conversation.messenger.chats[-100][-1]
     assert "Amira" not in shown.text and "discreet mode" in shown.text
-    assert "➕ Make secretariat" in shown.labels
+    assert "➕ Make Secretariat" in shown.labels
     coral = someone(conversation, COORDINATOR_ID, "Coral")
     await coral.send("/promote @amira")
     assert "🔒 Amira Haddad" in coral.last.text  # a coordinator, privately, sees who it is
@@ -228,7 +228,7 @@ async def test_a_treasurer_sees_stats_but_not_the_directory(
     await make_member(storage, AMIRA, now=clock.now(), name="Amira", role="treasurer")
     amira = someone(conversation, AMIRA, "Amira")
     await amira.send("/members")
-    assert "owner, chair, secretariat, coordinator, volunteer coordinator" in amira.last.text
+    assert "Owner, Chair, Secretariat, Coordinator, Volunteer coordinator" in amira.last.text
     await amira.send("/stats")
     assert any("Skill inventory" in m.text for m in amira.messages)
 
