@@ -140,7 +140,8 @@ def _value(t: Translator, value: Any, zone: str, name: str = "") -> str:
     if isinstance(value, list):
         return t.comma.join(_value(t, v, zone) for v in value)
     if isinstance(value, dict):
-        return t.comma.join(f"{_field(t, k)}: {_value(t, v, zone, k)}" for k, v in value.items())
+        pairs = value.items()
+        return t.comma.join(f"{_field(t, k)}{t.colon}{_value(t, v, zone, k)}" for k, v in pairs)
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and "T" in value:
         try:
             return t.datetime_text(datetime.fromisoformat(value), zone)
@@ -173,7 +174,7 @@ def details_text(t: Translator, entry: AuditEntry, zone: str) -> Html:
         if v not in (None, "", [], {})
     ]
     if rest:
-        parts.append(" (" + "; ".join(rest) + ")")
+        parts.append(" (" + t.semicolon.join(rest) + ")")
     return Html("".join(parts))
 
 

@@ -210,4 +210,4 @@ def _own(ctx: Context, decision: Decision, ballot: list[int], moments: bool) -> 
             for label, value in zip(labels, ballot, strict=False)
             if value != UNANSWERED
         ]
-    return ctx.t("decisions.your_ballot", ballot="; ".join(parts))[:200]
+    return ctx.t("decisions.your_ballot", ballot=ctx.t.semicolon.join(parts))[:200]

@@ -41,6 +41,7 @@ LIST_SEPARATORS = {"ar": "، "}  # the Arabic comma; others use ", "
 # the month everywhere (the full style without the weekday).
 DATE_PATTERNS = {"ar": "d MMMM y"}
 COLONS = {"fr": "\u202f: "}  # French sets a narrow no-break space before a colon
+SEMICOLONS = {"ar": "؛ ", "fr": "\u202f; "}  # the Arabic semicolon; French spaces it too
 
 
 def locales_dir() -> Path:
@@ -158,6 +159,11 @@ class Translator:
     def comma(self) -> str:
         """The separator of a list in this language: ", ", or the Arabic comma "، "."""
         return LIST_SEPARATORS.get(self.locale, ", ")
+
+    @property
+    def semicolon(self) -> str:
+        """The separator of a list of clauses in this language ("; ", Arabic "؛ ")."""
+        return SEMICOLONS.get(self.locale, "; ")
 
     @property
     def colon(self) -> str:

@@ -89,3 +89,13 @@ def test_one_date_style_per_language() -> None:
     assert views.when_text(t, moment, "UTC") == f"السبت، 5 ديسمبر 2026، 5:30 م ({FSI}UTC{PDI})"
     en = translator("en")
     assert views.when_text(en, moment, "UTC") == "Saturday, December 5, 2026, 5:30\u202fPM (UTC)"
+
+
+def test_lists_built_in_code_use_the_language_s_punctuation() -> None:
+    from handlers.coalition.audit import details_text
+    from storage.models import AuditEntry
+
+    entry = AuditEntry(details={"role": "chair", "kind": "individual", "extra": {"a": 1, "b": 2}})
+    shown = details_text(translator("ar"), entry, "UTC")
+    assert "؛ " in shown and "; " not in shown and ", " not in shown
+    assert "; " in details_text(translator("en"), entry, "UTC")
