@@ -85,9 +85,9 @@ class Volunteer(Base):
     """A registered person or organisation, keyed by their Telegram user id."""
 
     __tablename__ = "volunteers"
-    # an audience's shares (language, time zone…) and digests are found by these (0016; issue 17)
+    # an audience's shares and digests are found by these (0016, 0017; issue 17)
     __table_args__ = (
-        Index("ix_volunteers_timezone_language", "timezone", "language"),
+        Index("ix_volunteers_share", "timezone", "language", "quiet_hours", "digest"),
         Index("ix_volunteers_digest_timezone", "digest", "timezone"),
     )
 
