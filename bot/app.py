@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,7 +25,7 @@ from bot.scheduler import RESYNC_EVERY, TimerScheduler
 from bot.webhook import WebhookConfig
 from bot.workers import Leadership, hold_only_worker
 from handlers import build_router
-from handlers.actions.broadcasts import refresh_refs
+from handlers.actions.broadcasts import refresh_refs, resume_reports
 from handlers.kernel.context import HandlerSettings, Services
 from handlers.kernel.dispatch import KILL_GRACE, Dispatcher, RateLimit, stop_grace
 from handlers.kernel.i18n import SUPPORTED_LOCALES, translator
@@ -232,6 +233,31 @@ async def stop_delivery(delivery: DeliveryEngine) -> None:
         await delivery.stop()
 
 
+async def _lead(
+    scheduler: TimerScheduler,
+    resync: timedelta,
+    services: Services,
+    resuming: set[asyncio.Task[None]],
+) -> None:
+    """Elected leader (at once on SQLite): fires the timers, and resumes in the background the
+    broadcast reports a crash interrupted before this moment (issue 13; once, by the leader)."""
+    await scheduler.start(resync)
+    task = asyncio.get_running_loop().create_task(resume_reports(services, services.clock.now()))
+    resuming.add(task)
+    task.add_done_callback(resuming.discard)
+
+
+async def _finish_tasks(tasks: set[asyncio.Task[None]], grace: float) -> None:
+    """Gives background tasks `grace` seconds to finish, then cancels them."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(set(tasks), timeout=grace)
+    for task in late:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _finish_edits(services: Services, killed: bool) -> None:
     """Sends the live-result edits still waiting (a stop), or drops them (a kill)."""
     if killed:
@@ -281,6 +307,7 @@ async def run_bot(
     server: OpsServer | None = None
     leadership: Leadership | None = None
     shared: list[Callable[[], Awaitable[None]]] = []  # closes what is shared on Redis
+    resuming: set[asyncio.Task[None]] = set()  # reports a crash interrupted (_lead)
     try:
         dispatcher = await prepare(settings, storage, runtime, the_clock)
         scheduler = TimerScheduler(dispatcher, the_clock)
@@ -295,8 +322,11 @@ async def run_bot(
         leadership = Leadership(
             storage.engine,
             on_elected=functools.partial(
-                scheduler.start,
+                _lead,
+                scheduler,
                 RESYNC_EVERY if storage.engine.dialect.name == "sqlite" else LEADER_RESYNC,
+                dispatcher.services,
+                resuming,
             ),
             on_deposed=scheduler.stand_by,
         )
@@ -343,6 +373,7 @@ async def run_bot(
         # a graceful stop of the delivery engine then sends.
         if leadership is not None:
             steps.append(leadership.stop)
+        steps.append(functools.partial(_finish_tasks, resuming, grace))
         if scheduler is not None:
             steps.append(functools.partial(scheduler.shutdown, grace))
         if delivery is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -277,15 +278,68 @@ def _start_report(
     services: Services, broadcast_id: int, chat_id: int, t: Translator
 ) -> AfterCommit:
     async def start(messenger: Messenger) -> None:
-        text, keyboard = progress_view(t, broadcast_id, {})
-        sent = await messenger.send_message(chat_id, text, keyboard)
-        async with services.sessionmaker() as session, session.begin():
-            broadcast = await broadcast_store.get(session, broadcast_id)
-            if broadcast is not None:
-                broadcast.report_message_id = sent.message_id
-        await refresh(services, broadcast_id, force=True)
+        await _begin_report(services, messenger, broadcast_id, chat_id, t)
 
     return start
+
+
+async def _begin_report(
+    services: Services, messenger: Messenger, broadcast_id: int, chat_id: int, t: Translator
+) -> None:
+    """Sends the progress message, records its id, and shows the counts in it. A passing
+    failure is tried again (as a report edit is); if it still fails, the next start of the bot
+    sends it (`resume_reports`). A refusal for good (the coordinator blocked the bot) ends the
+    report: nobody can see it."""
+    text, keyboard = progress_view(t, broadcast_id, {})
+    message_id: int | None = None
+    for attempt in range(REPORT_ATTEMPTS):
+        try:
+            message_id = (await messenger.send_message(chat_id, text, keyboard)).message_id
+            break
+        except (RetryAfter, TransientError) as exc:
+            if attempt + 1 == REPORT_ATTEMPTS:
+                log.warning("the report of broadcast %s could not start: %r", broadcast_id, exc)
+                return
+            await asyncio.sleep(exc.seconds if isinstance(exc, RetryAfter) else float(2**attempt))
+        except MessengerError:
+            async with services.sessionmaker() as session, session.begin():
+                broadcast = await broadcast_store.get(session, broadcast_id)
+                if broadcast is not None and broadcast.finished_at is None:
+                    broadcast.finished_at = services.clock.now()
+            raise
+    if message_id is None:
+        return
+    async with services.sessionmaker() as session, session.begin():
+        broadcast = await broadcast_store.get(session, broadcast_id)
+        if broadcast is not None:
+            broadcast.report_message_id = message_id
+    await refresh(services, broadcast_id, force=True)
+
+
+async def resume_reports(services: Services, before: datetime) -> None:
+    """The reports a crash interrupted, resumed when the bot starts (issue 13).
+
+    A broadcast created before `before` that still owes its coordinator a report either never
+    got its progress message (the bot stopped between the commit of "Send it" and that post):
+    it is sent now; or its report was not yet the summary: it is refreshed now, which shows the
+    summary when every row is done (nothing else would: the engine refreshes a report only
+    when it records a result of that broadcast). A progress message Telegram accepted just
+    before the kill, its id not yet written, is sent a second time.
+    """
+    async with services.sessionmaker() as session:
+        owed = await broadcast_store.unreported(session, before)
+    for broadcast in owed:
+        try:
+            if broadcast.report_message_id is None:
+                assert broadcast.report_chat_id is not None
+                t = translator(broadcast.report_locale)
+                await _begin_report(
+                    services, services.messenger, broadcast.id, broadcast.report_chat_id, t
+                )
+            else:
+                await refresh(services, broadcast.id, force=True)
+        except Exception:
+            log.exception("could not resume the report of broadcast %s", broadcast.id)
 
 
 def progress_view(
@@ -340,6 +394,12 @@ def summary_view(
 REPORT_ATTEMPTS = 4
 
 
+# One refresh of a report at a time in this process: a slower refresh showing older counts
+# must not overwrite the summary a quicker one has just shown (the engine's, the report's
+# start and a resumed report may run together).
+_refreshing: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def refresh(services: Services, broadcast_id: int, *, force: bool = False) -> None:
     """Edits the coordinator's progress message (at most every few seconds), or its summary.
 
@@ -347,6 +407,12 @@ async def refresh(services: Services, broadcast_id: int, *, force: bool = False)
     the coordinator: a summary edit that fails for a passing reason is retried, and a report
     message not yet sent (its id is recorded after it was) is summarised when it is (issue 13).
     """
+    lock = _refreshing.setdefault(broadcast_id, asyncio.Lock())
+    async with lock:
+        await _refresh(services, broadcast_id, force=force)
+
+
+async def _refresh(services: Services, broadcast_id: int, *, force: bool) -> None:
     async with services.sessionmaker() as session, session.begin():
         broadcast = await broadcast_store.get(session, broadcast_id)
         if broadcast is None or broadcast.finished_at is not None:

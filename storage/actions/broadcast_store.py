@@ -58,6 +58,22 @@ async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     return await session.get(Broadcast, broadcast_id)
 
 
+async def unreported(session: AsyncSession, before: datetime) -> Sequence[Broadcast]:
+    """Broadcasts created before `before` that still owe a coordinator their report (its
+    progress message, or the summary), oldest first."""
+    return (
+        await session.scalars(
+            select(Broadcast)
+            .where(
+                Broadcast.finished_at.is_(None),
+                Broadcast.report_chat_id.is_not(None),
+                Broadcast.created_at < before,
+            )
+            .order_by(Broadcast.id)
+        )
+    ).all()
+
+
 async def of_action(session: AsyncSession, action_id: int) -> Sequence[Broadcast]:
     """Every broadcast of an action, oldest first."""
     return (

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import Storage, open_storage
 from botapi_emulator.client import Person
+from handlers.actions import broadcasts
 from storage.actions.action_models import Action, Rsvp
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.support.actions import make_volunteer
@@ -166,6 +168,86 @@ async def test_a_kill_mid_broadcast_loses_nobody_and_duplicates_stay_in_the_boun
     await engine.wait_until_idle()
     counts = [len(state.chats[i].messages) for i in ids]
     assert min(counts) == 1 and sum(counts) - len(ids) <= engine.stats.recovered
+
+
+class _Cut:
+    """Where the bot is killed: `block` says it was reached and waits there; `kill` kills the
+    bot, and the work waiting in `block` is cut off as a kill -9 would (a runtime's stop may
+    wait for the update being handled, which in a dead process simply ends)."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def block(self, *args: Any, **kwargs: Any) -> Any:
+        self.reached.set()
+        await self.released.wait()
+        raise asyncio.CancelledError
+
+    async def kill(self, chorus: ChorusUnderTest) -> None:
+        await asyncio.wait_for(self.reached.wait(), PATIENCE)
+        killing = asyncio.create_task(chorus.kill())
+        await asyncio.sleep(0)  # the bot's task is told to stop first
+        self.released.set()
+        await killing
+
+
+async def _coordinator_saw(chorus: ChorusUnderTest, fragment: str) -> list[str]:
+    return [
+        m.text or "" for m in await chorus.coordinator.chat_messages() if fragment in (m.text or "")
+    ]
+
+
+async def test_a_kill_before_the_report_is_posted_still_ends_in_the_summary(
+    chorus: ChorusUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between the commit of "Send it" and the post of the progress message (issue
+    13): after the restart the coordinator still gets the report, and it ends as the summary."""
+    amira = await _volunteer(chorus, "Amira")
+    omar = await _volunteer(chorus, "Omar")
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+    await _create_meeting(chorus.coordinator, when)
+    cut = _Cut()
+    monkeypatch.setattr(broadcasts, "_start_report", lambda *args: cut.block)
+    await chorus.coordinator.press("✅ Send it")
+    await cut.kill(chorus)
+    monkeypatch.undo()
+    assert await _coordinator_saw(chorus, "📤") == []  # the kill came before any report
+    await chorus.start()
+    summary = await _says(chorus.coordinator, "Sending finished")
+    assert "Delivered: 2 messages" in summary, summary
+    for person in (amira, omar):
+        await _says(person, "Vigil & march")
+    assert len(await _coordinator_saw(chorus, "Sending finished")) == 1
+    assert await _coordinator_saw(chorus, "📤") == []  # no progress message left behind
+
+
+async def test_a_kill_before_the_summary_is_shown_still_shows_it_after_the_restart(
+    chorus: ChorusUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every message sent, the bot killed as it turns the progress message into the summary:
+    no result of that broadcast is left to record after the restart, yet the summary comes."""
+    amira = await _volunteer(chorus, "Amira")
+    when = (chorus.clock.now() + timedelta(days=3)).strftime("%Y-%m-%d 18:00")
+    await _create_meeting(chorus.coordinator, when)
+    cut = _Cut()
+    show_report = broadcasts._show_report
+
+    async def summary_blocked(*args: Any) -> bool:
+        if args[-1] is None:  # the summary has no Stop button
+            return bool(await cut.block())
+        return await show_report(*args)
+
+    monkeypatch.setattr(broadcasts, "_show_report", summary_blocked)
+    await chorus.coordinator.press("✅ Send it")
+    await _says(amira, "Vigil & march")
+    await cut.kill(chorus)
+    monkeypatch.undo()
+    assert await _coordinator_saw(chorus, "Sending finished") == []
+    await chorus.start()
+    summary = await _says(chorus.coordinator, "Sending finished")
+    assert "Delivered: 1 message" in summary, summary
+    assert await _coordinator_saw(chorus, "📤") == []
 
 
 async def test_reminders_fire_on_time_and_survive_a_restart(chorus: ChorusUnderTest) -> None:
