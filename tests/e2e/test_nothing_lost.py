@@ -293,6 +293,15 @@ async def _broadcast(coordinator: Person, when: str) -> None:
     await coordinator.press("Online", timeout=STARTUP)
     await coordinator.press("No limit", timeout=STARTUP)
     await _sees(coordinator, "Who receives it?")
+    # The volunteers only (their skill): a newcomer who registered in time would be in their
+    # night when the soak runs in the evening, and the summary waits for the morning.
+    await coordinator.press("Skills", timeout=STARTUP)
+    await coordinator.press("Legal", timeout=STARTUP)
+    await coordinator.press("Done ✔", timeout=STARTUP)
+    await coordinator.wait_for_message(
+        lambda m: "Who receives it?" in (m.text or "") and "Legal" in (m.text or ""),
+        timeout=STARTUP,
+    )
     await coordinator.press("Done ✔", timeout=STARTUP)
     await _sees(coordinator, "It will go to")
     await coordinator.press("✅ Send it", timeout=STARTUP)
@@ -356,7 +365,16 @@ async def test_random_kills_during_registrations_rsvps_and_a_broadcast_lose_noth
         for index in range(VOLUNTEERS):
             person = await sandbox.create_user(f"V{index}", language_code="en")
             state.chats[person.id].started = True
-            await make_volunteer(storage, person.id, now=datetime.now(UTC), name=f"V{index}")
+            # The bot runs on the real clock: quiet hours off, or an evening run would hold
+            # the call to action until the volunteers' morning (issue 16).
+            await make_volunteer(
+                storage,
+                person.id,
+                now=datetime.now(UTC),
+                name=f"V{index}",
+                skills=["legal"],
+                quiet_hours="off",
+            )
             volunteers.append(person)
     finally:
         await storage.engine.dispose()
@@ -373,9 +391,10 @@ async def test_random_kills_during_registrations_rsvps_and_a_broadcast_lose_noth
     helps = await killer
     assert bot.kills == SOAK_KILLS
 
-    # Every /help the filler typed was answered, once.
+    # Every /help the filler typed was answered: once, or twice when a kill fell in the
+    # duplicate window (counted with the others below).
     answered = await _answers(filler, helps)
-    assert answered == helps, (answered, helps)
+    assert answered >= helps, (answered, helps)
 
     storage = await open_storage(bot.database_url)
     try:
@@ -396,7 +415,7 @@ async def test_random_kills_during_registrations_rsvps_and_a_broadcast_lose_noth
 
     # Duplicates: a message the bot sent twice (a reply, or a broadcast row, in flight at a
     # kill) — at most those the restarts recovered.
-    duplicates = 0
+    duplicates = answered - helps  # the filler's answers all read alike: counted, not compared
     for person in (*newcomers, *volunteers, coordinator):
         texts = [m.text for m in await person.chat_messages() if m.from_bot and m.text]
         duplicates += len(texts) - len(set(texts))
@@ -414,7 +433,7 @@ async def test_random_kills_during_registrations_rsvps_and_a_broadcast_lose_noth
         f"soak: {bot.kills} kills, {len(received)} updates all handled once, "
         f"{delivered} messages delivered, {duplicates} duplicates, {recovered} recovered"
     )
-    assert duplicates <= recovered
+    assert duplicates <= recovered, (duplicates, recovered)
 
 
 async def test_a_reply_answered_late_is_waited_for_not_sent_twice(chorus: ChorusUnderTest) -> None:
