@@ -1,0 +1,195 @@
+"""The RSVP storm through the real runtime: 2,000 volunteers press Going on an event with 500
+places, 1000 presses a second, and the bot long-polls the emulator (in its own process).
+
+Contenders: the bare frameworks (bare_bots), and Chorus on each runtime and database. The CPU
+is this process's (the bot's: handlers, SQLAlchemy, driver threads) during the storm; the SQL
+statements are counted on every engine (statements sent, plus commits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import open_storage, start_bot
+from bot.config import Settings
+from handlers.kernel.ports import SystemClock
+from tests.bench import bare_bots, seed
+from tests.bench.emulator_process import EmulatorProcess
+
+VOLUNTEERS = 2000
+CAPACITY = 500
+ARRIVALS_PER_SECOND = 1000
+REPLAYS = 200
+TIMEOUT = 240.0  # a contender's whole run, set-up included
+
+
+class Statements:
+    """Counts what every engine sends to its database: statements and commits."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _one(self, *_: Any) -> None:
+        self.count += 1
+
+    @contextlib.contextmanager
+    def listening(self) -> Iterator[Statements]:
+        for name in ("before_cursor_execute", "commit"):
+            event.listen(Engine, name, self._one)
+        try:
+            yield self
+        finally:
+            for name in ("before_cursor_execute", "commit"):
+                event.remove(Engine, name, self._one)
+
+    async def quiet(self, seconds: float = 1.0, within: float = 30.0) -> None:
+        """Waits until no statement was sent for `seconds` (at most `within`)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            before = self.count
+            await asyncio.sleep(seconds)
+            if self.count == before:
+                return
+
+
+def postgres_url() -> str | None:
+    """The benchmark's own PostgreSQL database (its schema is dropped), if one is given."""
+    return os.environ.get("BENCH_POSTGRES_URL") or None
+
+
+async def _fresh_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@asynccontextmanager
+async def chorus(runtime: str, token: str, url: str, database_url: str) -> AsyncIterator[None]:
+    """Chorus polling the emulator until the block ends."""
+    settings = Settings(
+        bot_runtime=runtime,  # type: ignore[arg-type]
+        metrics_port=0,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    stop = asyncio.Event()
+    task, _ = await start_bot(
+        settings,
+        token=token,
+        api_url=url,
+        database_url=database_url,
+        stop=stop,
+        clock=SystemClock(),
+        ready_within=60,
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait({task}, timeout=30)
+        task.cancel()
+
+
+async def _press(emulator: EmulatorProcess, data: str, statements: Statements) -> dict[str, Any]:
+    """The storm itself: rate, latency, CPU and SQL per update."""
+    sent, cpu = statements.count, time.process_time()
+    storm = await emulator.ask("storm", data, ARRIVALS_PER_SECOND)
+    cpu = time.process_time() - cpu
+    if storm["answered"] < VOLUNTEERS:
+        raise RuntimeError(f"only {storm['answered']} of {VOLUNTEERS} presses answered")
+    return {
+        "updates_per_s": round(VOLUNTEERS / storm["seconds"], 1),
+        "p50_ms": storm["p50_ms"],
+        "p95_ms": storm["p95_ms"],
+        "answered > 15 s": storm["too_old"],
+        "cpu_ms_per_update": round(cpu * 1000 / VOLUNTEERS, 2),
+        "sql_per_update": round((statements.count - sent) / VOLUNTEERS, 1),
+    }
+
+
+async def run(runtime: str, database: str | None) -> dict[str, Any]:
+    """One contender: `database` None for the bare framework, else "sqlite" or a PostgreSQL URL."""
+    emulator = EmulatorProcess(VOLUNTEERS, enabled=False)
+    url, token, ids = emulator.start()
+    try:
+        with Statements().listening() as statements, tempfile.TemporaryDirectory() as directory:
+            if database is None:
+                bare = bare_bots.aiogram_bot if runtime == "aiogram" else bare_bots.ptb_bot
+                async with bare(token, url):
+                    return await _press(emulator, "rv:1:going", statements)
+            database_url = database
+            if database == "sqlite":
+                database_url = f"sqlite+aiosqlite:///{Path(directory) / 'storm.sqlite3'}"
+            else:
+                await _fresh_postgres(database)
+            storage = await open_storage(database_url)
+            now = SystemClock().now()
+            await seed.volunteers(storage, ids, now)
+            action_id = await seed.event(storage, now, CAPACITY, created_by=ids[0])
+            async with chorus(runtime, token, url, database_url):
+                result = await _press(emulator, f"rv:{action_id}:going", statements)
+                await statements.quiet()
+                counts = await seed.answer_counts(storage, action_id)
+                await emulator.ask("replay", REPLAYS)
+                await statements.quiet()
+                replayed = await seed.answer_counts(storage, action_id)
+            await storage.engine.dispose()
+            result["going/waitlist"] = f"{counts.get('going', 0)}/{counts.get('waitlist', 0)}"
+            result["replays change nothing"] = "yes" if replayed == counts else f"no: {replayed}"
+            return result
+    finally:
+        emulator.kill()
+
+
+def contenders() -> dict[str, tuple[str, str | None]]:
+    """The contenders, by name: (runtime, database)."""
+    named: dict[str, tuple[str, str | None]] = {
+        "bare aiogram": ("aiogram", None),
+        "Chorus on aiogram + SQLite": ("aiogram", "sqlite"),
+    }
+    postgres = postgres_url()
+    if postgres:
+        named["Chorus on aiogram + PostgreSQL"] = ("aiogram", postgres)
+    named["bare python-telegram-bot"] = ("ptb", None)
+    named["Chorus on python-telegram-bot + SQLite"] = ("ptb", "sqlite")
+    return named
+
+
+def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Adds each Chorus row's ratios to the bare bot of its framework (same run)."""
+    for name, row in rows.items():
+        bare = rows["bare aiogram" if "aiogram" in name else "bare python-telegram-bot"]
+        if name.startswith("Chorus") and "error" not in row and "error" not in bare:
+            row["× bare updates/s"] = round(row["updates_per_s"] / bare["updates_per_s"], 2)
+            row["× bare CPU"] = round(row["cpu_ms_per_update"] / bare["cpu_ms_per_update"], 1)
+    return rows
+
+
+async def main() -> dict[str, dict[str, Any]]:
+    """Every contender, one after the other; one failing or timing out does not stop the rest."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name, (runtime, database) in contenders().items():
+        try:
+            rows[name] = await asyncio.wait_for(run(runtime, database), TIMEOUT)
+        except Exception as exc:
+            why = f"timed out after {TIMEOUT:.0f} s" if isinstance(exc, TimeoutError) else ""
+            rows[name] = {"error": why or f"{type(exc).__name__}: {exc}"}
+        print(f"storm, {name}:", rows[name], flush=True)
+    return with_ratios(rows)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
