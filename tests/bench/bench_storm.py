@@ -26,13 +26,14 @@ from bot.app import open_storage, start_bot
 from bot.config import Settings
 from handlers.kernel.ports import SystemClock
 from tests.bench import bare_bots, seed
+from tests.bench.emulator_process import STORM_PATIENCE as PATIENCE
 from tests.bench.emulator_process import EmulatorProcess
 
 VOLUNTEERS = 2000
 CAPACITY = 500
 ARRIVALS_PER_SECOND = 1000
 REPLAYS = 200
-TIMEOUT = 240.0  # a contender's whole run, set-up included
+TIMEOUT = 420.0  # a contender's whole run, set-up included
 
 
 class Statements:
@@ -108,16 +109,20 @@ async def _press(emulator: EmulatorProcess, data: str, statements: Statements) -
     sent, cpu = statements.count, time.process_time()
     storm = await emulator.ask("storm", data, ARRIVALS_PER_SECOND)
     cpu = time.process_time() - cpu
-    if storm["answered"] < VOLUNTEERS:
-        raise RuntimeError(f"only {storm['answered']} of {VOLUNTEERS} presses answered")
-    return {
-        "updates_per_s": round(VOLUNTEERS / storm["seconds"], 1),
+    answered = storm["answered"]
+    if not answered:
+        raise RuntimeError("no press was answered")
+    result = {
+        "updates_per_s": round(answered / storm["seconds"], 1),
         "p50_ms": storm["p50_ms"],
         "p95_ms": storm["p95_ms"],
         "answered > 15 s": storm["too_old"],
-        "cpu_ms_per_update": round(cpu * 1000 / VOLUNTEERS, 2),
-        "sql_per_update": round((statements.count - sent) / VOLUNTEERS, 1),
+        "cpu_ms_per_update": round(cpu * 1000 / answered, 2),
+        "sql_per_update": round((statements.count - sent) / answered, 1),
     }
+    if answered < VOLUNTEERS:  # the figures above stand for the presses answered
+        result["error"] = f"only {answered} of {VOLUNTEERS} presses answered within {PATIENCE} s"
+    return result
 
 
 async def run(runtime: str, database: str | None) -> dict[str, Any]:
@@ -172,7 +177,7 @@ def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Adds each Chorus row's ratios to the bare bot of its framework (same run)."""
     for name, row in rows.items():
         bare = rows["bare aiogram" if "aiogram" in name else "bare python-telegram-bot"]
-        if name.startswith("Chorus") and "error" not in row and "error" not in bare:
+        if name.startswith("Chorus") and "updates_per_s" in row and "updates_per_s" in bare:
             row["× bare updates/s"] = round(row["updates_per_s"] / bare["updates_per_s"], 2)
             row["× bare CPU"] = round(row["cpu_ms_per_update"] / bare["cpu_ms_per_update"], 1)
     return rows

@@ -18,7 +18,7 @@ from botapi_emulator.limits import RateLimits
 from botapi_emulator.state import EmulatorState
 
 TOO_OLD = 15.0  # Telegram refuses to answer a press after about this many seconds
-STORM_PATIENCE = 120.0  # seconds for the last press to be answered (the caller's timeout: 180 s)
+STORM_PATIENCE = 300.0  # seconds for the last press to be answered (a loaded machine)
 
 
 async def _storm(state: EmulatorState, ids: list[int], data: str, rate: float) -> dict[str, Any]:
