@@ -47,6 +47,10 @@ async def _storm(state: EmulatorState, ids: list[int], data: str, rate: float) -
     _, late = await asyncio.wait(waiting, timeout=STORM_PATIENCE)
     for task in late:
         task.cancel()
+    for _ in range(200):  # the keyboards' edits follow the answers: let them land (10 s at most)
+        if all(message.edit_date is not None for message in shown):
+            break
+        await asyncio.sleep(0.05)
     latencies.sort()
     return {
         "answered": len(latencies),
