@@ -109,11 +109,8 @@ def reading(storm: Rows, delivery: Rows, scale: Rows) -> list[str]:
     ]
 
 
-async def main() -> None:
-    """Runs the benchmarks one after the other and records the results."""
-    storm = await _guarded("RSVP storm", bench_storm.main)
-    delivery = await _guarded("delivery", bench_delivery.main)
-    scale = await _guarded("scale", bench_scale.main)
+def write(storm: Rows, delivery: Rows, scale: Rows) -> None:
+    """Writes docs/benchmarks.md with what has run so far."""
     lines = [
         "# Benchmarks",
         "",
@@ -160,7 +157,18 @@ async def main() -> None:
         "",
     ]
     DOC.write_text("\n".join(lines), encoding="utf-8")
-    print(f"written {DOC}")
+    print(f"written {DOC}", flush=True)
+
+
+async def main() -> None:
+    """Runs the benchmarks one after the other; the page is rewritten after each."""
+    pending = {"not run yet": {"error": "the run was stopped before this benchmark"}}
+    storm = await _guarded("RSVP storm", bench_storm.main)
+    write(storm, pending, pending)
+    scale = await _guarded("scale", bench_scale.main)
+    write(storm, pending, scale)
+    delivery = await _guarded("delivery", bench_delivery.main)
+    write(storm, delivery, scale)
 
 
 if __name__ == "__main__":
