@@ -42,12 +42,14 @@ def machine() -> str:
 def _table(rows: Rows, first: str = "scenario") -> list[str]:
     """A Markdown table, one row a scenario; a scenario that failed says why below."""
     columns = list(dict.fromkeys(c for row in rows.values() for c in row if c != "error"))
+    if not columns:
+        return [f"- **{name}**: {row.get('error')}" for name, row in rows.items()]
     lines = [f"| {first} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     failures = []
     for name, row in rows.items():
         if "error" in row:
             failures.append(f"- **{name} failed**: {row['error']}")
-        if set(row) != {"error"} or not columns:
+        if set(row) != {"error"}:
             lines.append(f"| {name} | " + " | ".join(str(row.get(c, "—")) for c in columns) + " |")
         else:
             lines.append(f"| {name} | " + " | ".join("failed" for _ in columns) + " |")
@@ -109,14 +111,19 @@ def reading(storm: Rows, delivery: Rows, scale: Rows) -> list[str]:
     ]
 
 
-def write(storm: Rows, delivery: Rows, scale: Rows) -> None:
+def _load() -> str:
+    return "/".join(f"{load:.1f}" for load in os.getloadavg())
+
+
+def write(storm: Rows, delivery: Rows, scale: Rows, load_before: str) -> None:
     """Writes docs/benchmarks.md with what has run so far."""
     lines = [
         "# Benchmarks",
         "",
         f"Written by `make bench` (`python -m tests.bench`) on {datetime.now(UTC):%Y-%m-%d}: "
-        f"{machine()}. The machine is shared: figures are noisy, ratios taken in the same run",
-        "are the ones to read. Targets: issue 17.",
+        f"{machine()}. The machine is shared (load average over 1/5/15 min: {load_before} at",
+        f"the start, {_load()} at the end): figures are noisy, ratios taken in the same run are",
+        "the ones to read. Targets: issue 17.",
         "",
         "## RSVP storm through the real runtime",
         "",
@@ -162,13 +169,14 @@ def write(storm: Rows, delivery: Rows, scale: Rows) -> None:
 
 async def main() -> None:
     """Runs the benchmarks one after the other; the page is rewritten after each."""
-    pending = {"not run yet": {"error": "the run was stopped before this benchmark"}}
+    pending = {"not run": {"error": "the run was stopped before this benchmark"}}
+    load = _load()
     storm = await _guarded("RSVP storm", bench_storm.main)
-    write(storm, pending, pending)
+    write(storm, pending, pending, load)
     scale = await _guarded("scale", bench_scale.main)
-    write(storm, pending, scale)
+    write(storm, pending, scale, load)
     delivery = await _guarded("delivery", bench_delivery.main)
-    write(storm, delivery, scale)
+    write(storm, delivery, scale, load)
 
 
 if __name__ == "__main__":
