@@ -164,6 +164,23 @@ async def test_a_directory_page_from_the_database_shows_what_it_showed(
         ], (filters, sees)
 
 
+async def test_the_skill_inventory_counted_by_the_database_is_the_same(
+    storage: Storage,
+) -> None:
+    await seed(storage, 300, NOW)
+    volunteers, _ = await _everyone(storage)
+    active = [v for v in volunteers if v.status == "active"]
+    async with storage.sessionmaker() as session:
+        with counting(storage.engine) as cost:
+            found = await directory_store.inventory(session)
+    assert found.statuses == Counter(v.status for v in volunteers)
+    assert found.skills == Counter(s for v in active for s in v.skills or [])
+    assert found.countries == Counter(v.country for v in active)
+    assert found.kinds == Counter(v.kind for v in active)
+    assert found.hours == sum(v.hours_per_month or 0 for v in active)
+    assert cost.volunteers_loaded == 0 and cost.statements <= 4  # three, and a BEGIN
+
+
 async def _costs(storage: Storage) -> list[tuple[str, int, int]]:
     filters = {"skills": ["media", "legal"], "countries": ["LB", "FR"]}
     costs = []
