@@ -8,6 +8,7 @@ against Telegram's poll limits, with a message key that explains what is wrong.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from handlers.decisions.vote_rules import (
     Quorum,
 )
 from handlers.kernel import deadlines, typed_text, when
-from handlers.kernel.i18n import Translator, translator
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Translator, translator
 from handlers.kernel.invalid_input import InvalidInput
 
 VOTE = "vote"
@@ -103,7 +104,28 @@ def _keywords(t: Translator) -> dict[str, str]:
     for name in FLAGS:
         for word in _words(t, name):
             table.setdefault(word, name)
+    for word in anonymity_words():  # a secret ballot, asked for in any of our languages
+        table.setdefault(word, "anonymous")
     return table
+
+
+def anonymity_words() -> set[str]:
+    """The words for "anonymous" in every catalogue: a secret ballot must never turn into an
+    open vote (names shown) because it was asked for in another language than the sender's
+    profile (`anonyme` from an English profile used to become an answer option)."""
+    words: set[str] = set()
+    for locale in SUPPORTED_LOCALES:
+        words |= _words(translator(locale), "anonymous")
+    return words
+
+
+def _looks_like_anonymity(part: str) -> str | None:
+    """The anonymity word `part` looks like a misspelling of ("anonymus"), if any."""
+    folded = part.strip().casefold()
+    if len(folded) < 5:
+        return None
+    close = difflib.get_close_matches(folded, sorted(anonymity_words()), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def _split(args: str) -> list[str]:
@@ -194,6 +216,11 @@ def parse(kind: str, args: str, t: Translator, now: datetime, timezone: str) -> 
         elif when.looks_like_moment(part):
             settings_started = True
             draft.closes_at = deadlines.parse_deadline(part, now, timezone)
+        elif (looks_like := _looks_like_anonymity(part)) is not None and (
+            settings_started or kind == CONSENSUS or part is rest[-1]
+        ):
+            # A misspelt secret ballot would be an open vote with names: ask instead.
+            raise InvalidInput("decisions.error.anonymous_misspelt", value=part, word=looks_like)
         elif settings_started or kind == CONSENSUS:
             raise InvalidInput("decisions.error.unknown_setting", value=part)
         else:

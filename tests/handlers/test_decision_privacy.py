@@ -264,3 +264,31 @@ async def test_abstentions_count_towards_the_quorum_not_in_the_votes_cast(
     assert "<b>Abstain</b> — 2 (not in the votes cast)" in result
     assert "Votes cast: 3 (abstentions: 2)." in result
     assert "Quorum reached" in result
+
+
+@pytest.mark.parametrize("word", ["anonyme", "secreta", "سري"])
+async def test_a_secret_ballot_asked_in_another_language_is_secret(
+    conversation: Conversation, group: Group, storage: Storage, word: str
+) -> None:
+    """An English profile typing the French, Spanish or Arabic word (the group's language, or
+    what docs/decisions.md shows) gets a secret ballot; the word used to become an option, the
+    vote an open one showing who chose what."""
+    coral = coordinator(conversation)
+    await members(conversation, group, "Amira", "Bilal")
+    await group.say(coral, f"/poll Endorse X? | Yes | No | {word}")
+    text, labels = seen(group, "Endorse X?")
+    assert word not in text + str(labels)
+    async with storage.sessionmaker() as session:
+        decision = await session.scalar(select(Decision))
+    assert decision is not None and decision.anonymous and decision.options == ["Yes", "No"]
+
+
+async def test_a_misspelt_secret_ballot_is_asked_about_not_started_open(
+    conversation: Conversation, group: Group, storage: Storage
+) -> None:
+    coral = coordinator(conversation)
+    await members(conversation, group, "Amira", "Bilal")
+    await group.say(coral, "/poll Endorse X? | Yes | No | anonymus")
+    assert "“anonymus” looks like “anonymous”" in group.messages[-1].text
+    async with storage.sessionmaker() as session:
+        assert await session.scalar(select(Decision)) is None
