@@ -146,10 +146,14 @@ def render(
     standing: action_store.Standing | None = None,
     position: int | None = None,
     status: str = action_store.OPEN,
+    live: bool | None = None,
 ) -> Html:
     """The action as a volunteer sees it, in their language and time zone; with `standing`,
     the places left and the waitlist; with `position`, the reader's place on the waitlist;
-    a `status` other than open ("ended", "closed", "cancelled") heads it."""
+    a `status` other than open ("ended", "closed", "cancelled") heads it. Places left, the
+    waitlist and the reader's place in it are shown only while the action is `live` (by
+    default: when `status` is open): a cancelled or ended action promises no place."""
+    live = status == action_store.OPEN if live is None else live
     data = values_of(action)
     kind = str(data["kind"])
     title, description, fallback = words_for(data, t.locale)
@@ -176,19 +180,41 @@ def render(
             )
         if data.get("capacity"):
             capacity = int(data["capacity"])
-            if standing is None or status != action_store.OPEN:
+            if standing is None or not live:
                 lines.append(t.plural("actions.line_capacity", capacity))
             else:
                 lines.append(places_text(t, capacity, standing))
         if standing is not None and standing.slots:
-            lines += [slot_line(t, s, live=status == action_store.OPEN) for s in standing.slots]
+            lines += [slot_line(t, s, live=live) for s in standing.slots]
         elif data.get("slots"):
             lines += [draft_slot_line(t, slot) for slot in data["slots"]]
     if data.get("link"):
         lines.append(t("actions.line_link", link=data["link"]))
-    if position is not None and status == action_store.OPEN:
+    if position is not None and live:
         lines += ["", t("actions.line_waitlist_position", position=t.number(position))]
     return limits.fitted(t, "\n".join(lines).rstrip().split("\n"))
+
+
+_MARK = "\x00"
+_BIDI = "\u200e\u200f\u061c\u2066\u2067\u2068\u2069"
+
+
+def without_places(t: Translator, text: str, capacity: int | None) -> str:
+    """An older notice's text (as `render` made it, in the reader's language) once its action is
+    over: the reader's place on the waitlist ("You are #1 on the waitlist. If a place frees
+    up…") dropped, and the places left ("👥 Full (1 place) · 1 waiting") back to the capacity
+    alone, so that it promises no place any more."""
+    waitlist = str(t("actions.line_waitlist_position", position=_MARK))
+    head, _, tail = waitlist.strip(_BIDI).partition(_MARK)
+    kept: list[str] = []
+    for line in text.split("\n"):
+        bare = line.strip(_BIDI)
+        if bare.startswith(head) and bare.endswith(tail):
+            continue
+        if capacity and bare.startswith("👥"):
+            line = str(t.plural("actions.line_capacity", capacity))
+        kept.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
 MAP_SEARCH = "https://www.openstreetmap.org/search?query="
@@ -324,12 +350,16 @@ def person_view(
 ) -> tuple[Html, Keyboard | None]:
     """An action's message as one reader sees it now (a group: `user_id` None): the places,
     their answer and place on the waitlist, and buttons only while answers are taken; headed
-    by its status once over (unless `banner` is False: a notice that says it already)."""
+    by its status once over (unless `banner` is False: a notice that says it already); once
+    over, no places left nor waitlist either way."""
     status = shown_status(action, now)
     chosen = standing.answers.get(user_id) if user_id is not None else None
     position = standing.positions.get(user_id) if user_id is not None else None
     shown = status if banner else action_store.OPEN
-    text = render(t, action, timezone, standing=standing, position=position, status=shown)
+    live = status == action_store.OPEN
+    text = render(
+        t, action, timezone, standing=standing, position=position, status=shown, live=live
+    )
     if status != action_store.OPEN:
         return text, None
     calendar = user_id is not None and action.at is not None

@@ -3,9 +3,12 @@
 The announcements (each volunteer's original message and the group posts) are edited to the
 action as it is now: its time and place, the places left, the reader's answer and place on the
 waitlist, and buttons only while answers are taken. Older notices about it (reminders, "changed"
-notices) get a line saying they are outdated and lose their buttons. Edits of people's messages
-go through the outbox (ref "e<action id>"), so a kill or a flood loses none; a group post's
-places-left line follows each answer at once, coalesced, as Telegram's group edit limits require.
+notices) get a line saying they are outdated and lose their buttons; once the action is over
+(ended, closed, cancelled) they are headed by its status instead, and lose the reader's place
+on the waitlist and the places left (a notice must not keep promising a place). Edits of
+people's messages go through the outbox (ref "e<action id>"), so a kill or a flood loses none; a
+group post's places-left line follows each answer at once, coalesced, as Telegram's group edit
+limits require.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.actions.action_views import person_view, shown_status
+from handlers.actions.action_views import person_view, shown_status, without_places
 from handlers.kernel.context import Context, Services
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.ports import Messenger, MessengerError
@@ -117,8 +120,11 @@ async def refresh(
         for message in others:
             person = people.get(message.chat_id)
             t = translator(person.language if person else default)
-            key = "actions.outdated" if status == action_store.OPEN else f"actions.banner_{status}"
-            text = Html(t(key) + "\n\n" + message.text)
+            if status == action_store.OPEN:
+                text = Html(t("actions.outdated") + "\n\n" + message.text)
+            else:  # over: no place promised any more
+                body = without_places(t, message.text, action.capacity)
+                text = Html(t(f"actions.banner_{status}") + "\n\n" + body)
             edits.append(Outgoing(message.chat_id, text, None, edit_of=message.message_id))
     return await ctx.enqueue(edits, purpose="action_edit", ref=edits_ref(action.id))
 

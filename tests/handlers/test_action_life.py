@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers.actions.action_views import when_text
+from handlers.actions.action_views import render, when_text, without_places
 from handlers.kernel.context import Services
 from handlers.kernel.i18n import translator
 from handlers.kernel.ports import ShiftedClock
+from storage.actions import action_store
 from storage.actions.action_models import Action, Rsvp
 from storage.coalition import group_store
 from tests.conftest import COORDINATOR_ID
@@ -488,3 +489,58 @@ async def test_places_left_follow_on_the_presser_s_message_and_on_everyone_s_whe
     await first.press("Can't")
     await _deliver(conversation)
     assert "Full (2 places)" in card(second)  # the waitlist took the freed place
+
+
+async def test_a_cancelled_action_promises_no_place_to_the_waitlist(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Tom waits for a place; the time changes, then the action is cancelled: none of his
+    messages (his original, the "changed" notice, the cancellation) still says he may get a
+    place, nor counts the places left."""
+    first, tom = await people(storage, conversation, 1, 2)
+    await meeting(coordinator, storage, clock, capacity="1", group=False)
+    await _deliver(conversation)
+    await first.press("Going")
+    await tom.press("Going")
+    await _deliver(conversation)
+    assert "You are #1 on the waitlist" in tom.messages[0].text
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("✏️ Edit")
+    await coordinator.press("Date and time")
+    await coordinator.send(in_days(clock, 5))
+    await _deliver(conversation)
+    assert "You are #1 on the waitlist" in tom.last.text  # the "changed" notice, while open
+    await coordinator.press("🚫 Cancel the action")
+    await coordinator.press("Yes, cancel it")
+    await _deliver(conversation)
+    assert "Cancelled" in tom.last.text and tom.last.labels == []
+    for message in tom.messages:
+        assert "Cancelled" in message.text
+        assert "waitlist" not in message.text and "places left" not in message.text
+        assert "Full" not in message.text and "waiting" not in message.text
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es", "ar"])
+def test_an_older_notice_loses_its_waitlist_place_and_places_left_in_each_language(
+    language: str,
+) -> None:
+    t = translator(language)
+    draft = {
+        "kind": "meeting",
+        "title": "Vigil",
+        "description": "Bring candles.",
+        "place": "Martyrs' Square",
+        "capacity": 2,
+    }
+    standing = action_store.Standing(
+        counts={action_store.GOING: 2, action_store.WAITLIST: 3}, answers={}, positions={}, slots=[]
+    )
+    text = render(t, draft, "Asia/Beirut", standing=standing, position=3)
+    waitlist = t("actions.line_waitlist_position", position=t.number(3))
+    places = t.plural("actions.places_full", 2)
+    assert waitlist in text and places in text
+    left = without_places(t, "intro\n\n" + text, 2)
+    assert waitlist not in left and places not in left
+    assert t.plural("actions.line_capacity", 2) in left and left.startswith("intro\n\n")
+    assert "Vigil" in left and not left.endswith("\n")
