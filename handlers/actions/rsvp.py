@@ -191,6 +191,24 @@ async def _undo(ctx: Context, action: Action, before: str | None) -> None:
     live.refresh_groups_later(ctx, action)
 
 
+async def withdraw_everywhere(ctx: Context, user_id: int) -> None:
+    """Takes back a person's Going, Maybe and waitlist answers to every action still taking
+    answers: they are erasing their data (/forget, /vanish) and will not come. A freed place
+    goes to the waitlist in turn, as if they had said Can't. Answers to actions that are over
+    stay, anonymised by the erasure, so that what happened is still counted right."""
+    for action_id in await action_store.coming_to(ctx.session, user_id):
+        action = await action_store.get(ctx.session, action_id, lock=True)
+        previous = await action_store.answer_of(ctx.session, action_id, user_id)
+        if action is None or previous is None or not is_live(action, ctx.now()):
+            continue
+        await action_store.clear_answer(ctx.session, action.id, user_id)
+        if previous.status == action_store.GOING:
+            await promote(ctx, action)
+        elif previous.status == action_store.WAITLIST:
+            await _shift_waitlist(ctx, action)
+        live.refresh_groups_later(ctx, action)
+
+
 async def _shift_waitlist(ctx: Context, action: Action) -> None:
     """Shows those still waiting their new place on the waitlist."""
     standing = await action_store.standing(ctx.session, action.id)

@@ -190,6 +190,16 @@ async def answer_of(session: AsyncSession, action_id: int, user_id: int) -> Rsvp
     )
 
 
+async def coming_to(session: AsyncSession, user_id: int) -> list[int]:
+    """The actions a volunteer said Going, Maybe or joined the waitlist of, oldest first."""
+    rows = await session.scalars(
+        select(Rsvp.action_id)
+        .where(Rsvp.user_id == user_id, Rsvp.status.in_((GOING, MAYBE, WAITLIST)))
+        .order_by(Rsvp.action_id)
+    )
+    return list(rows)
+
+
 async def set_answer(
     session: AsyncSession,
     action_id: int,

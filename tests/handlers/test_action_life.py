@@ -544,3 +544,24 @@ def test_an_older_notice_loses_its_waitlist_place_and_places_left_in_each_langua
     assert waitlist not in left and places not in left
     assert t.plural("actions.line_capacity", 2) in left and left.startswith("intro\n\n")
     assert "Vigil" in left and not left.endswith("\n")
+
+
+async def test_forget_frees_the_place_for_the_waitlist(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    """An erased volunteer will not come: their place goes to the first on the waitlist (it
+    stayed taken by a "former volunteer", the waitlist stuck; newcomer trial)."""
+    tom, marie = await people(storage, conversation, 1, 2)
+    await meeting(coordinator, storage, clock, capacity="1", group=False)
+    await _deliver(conversation)
+    await tom.press("Going")
+    await marie.press("Going")
+    await tom.send("/forget")
+    await tom.press("🗑 Yes, erase my data")
+    await _deliver(conversation)
+    assert "you are in" in marie.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+        action = await session.scalar(select(Action))
+    assert rows == {2: "going"}
+    assert action is not None and (action.going_count, action.waitlist_count) == (1, 0)
