@@ -338,11 +338,36 @@ def find_members_later(ctx: Context, chat_id: int, decision_id: int) -> None:
                     session, chat_id, user_id, status, services.clock.now()
                 )
         if any(status in group_store.PRESENT for status in found.values()):
+            async with services.sessionmaker() as session, session.begin():
+                await _in_the_groups_voice(session, services, decision_id)
             await services.edits.submit(
                 ("decision", decision_id), partial(render, services, decision_id)
             )
 
     ctx.after_commit(_find)
+
+
+async def _in_the_groups_voice(session: AsyncSession, services: Services, decision_id: int) -> None:
+    """The members just found may make another group voice (group_voice.of_group, the rule
+    /decisions reports): the decision is then written in it, its buttons' generated labels
+    (moments, "Abstain") too. A native poll's own options cannot be edited: left as they are."""
+    decision = await decision_store.get(session, decision_id)
+    if decision is None or decision.status != decision_store.OPEN:
+        return
+    settings = services.settings
+    voice = await group_voice.of_group(
+        session, decision.chat_id, settings.default_locale, settings.default_timezone
+    )
+    if (voice.locale, voice.timezone) == (decision.locale, decision.timezone):
+        return
+    options = list(decision.options)
+    if decision.transport == BUTTONS:
+        t = translator(voice.locale)
+        for index, moment in enumerate(decision.moments or []):
+            options[index] = t.datetime_text(datetime.fromisoformat(moment), voice.timezone)
+        if decision.abstain_option is not None:
+            options[decision.abstain_option] = t("decisions.abstain_option")
+    await decision_store.set_voice(session, decision_id, voice.locale, voice.timezone, options)
 
 
 def refresh_later(ctx: Context, decision_id: int) -> None:
@@ -387,7 +412,9 @@ async def render(
 
 async def create(ctx: Context, kind: str) -> None:
     """Creates a vote or a proposal from the command's text, or explains what to fix."""
-    t = ctx.t
+    voice = await group_voice.of_context(ctx)
+    own = ctx.t  # settings and dates are read in the member's language too
+    t = group_voice.replies(ctx, voice)  # in a group, replies are in the group's language
     usage = "polls.usage" if kind == VOTE else "consensus.usage"
     if not ctx.args:
         ctx.reply(t(usage))
@@ -398,12 +425,9 @@ async def create(ctx: Context, kind: str) -> None:
     if refused is not None:
         ctx.reply(t(refused))
         return
-    voice = await group_voice.of_group(
-        ctx.session, ctx.chat_id, ctx.settings.default_locale, ctx.settings.default_timezone
-    )
     timezone = voice.timezone  # "18:00" typed in a group is the group's 18:00
     try:
-        draft = parse(kind, ctx.args, t, ctx.now(), timezone)
+        draft = parse(kind, ctx.args, own, ctx.now(), timezone)
     except InvalidInput as exc:
         ctx.reply(Html(exc.text(t) + "\n" + t("decisions.usage_hint", command=kind_command(kind))))
         return

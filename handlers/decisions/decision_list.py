@@ -100,6 +100,8 @@ async def decisions_command(ctx: Context) -> None:
     if first == "csv":
         await _export(ctx)
         return
+    # In a group, the replies are in the group's language (the CSV, sent privately, is not).
+    ctx.t = group_voice.replies(ctx, await group_voice.of_context(ctx))
     if first in (group_voice.LOCALE, "language", group_voice.TIMEZONE) and len(words) == 2:
         await _set_voice(ctx, group_voice.TIMEZONE if first == "timezone" else "locale", words[1])
         return
@@ -113,10 +115,9 @@ async def decisions_command(ctx: Context) -> None:
 
 
 async def _voice_text(ctx: Context, key: str) -> str:
-    voice = await group_voice.of_group(
-        ctx.session, ctx.chat_id, ctx.settings.default_locale, ctx.settings.default_timezone
-    )
-    return ctx.t(key, language=ctx.t.language_name(voice.locale), zone=voice.timezone)
+    voice = await group_voice.of_context(ctx)
+    t = group_voice.replies(ctx, voice)  # once changed, already in the group's new language
+    return t(key, language=t.language_name(voice.locale), zone=voice.timezone)
 
 
 async def _set_voice(ctx: Context, setting: str, value: str) -> None:

@@ -9,6 +9,12 @@ language and time zone of whoever started them. The rule:
   the one that comes first alphabetically, so that the choice does not depend on who asks);
 - a group with no registered member uses the bot's defaults (DEFAULT_LOCALE, DEFAULT_TIMEZONE).
 
+This module is the one place that decides it: the decision posts (handlers/decisions/ballots.py),
+/decisions and the replies to the decision commands in a group all ask ``of_group``. When a
+decision's opening discovers members Chorus did not know yet (ballots.find_members_later), the
+new decision is written again in the voice they make (``of_group`` once more), so that the
+first decision reads like every later one and like what /decisions reports.
+
 Private messages (reminders, toasts, the Block dialog) keep each person's own language and time
 zone: handlers/decisions/nudges.py.
 """
@@ -22,7 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.kernel.i18n import SUPPORTED_LOCALES
+from handlers.kernel.context import Context
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Translator, translator
 from storage.coalition import group_store
 from storage.decisions import decision_store
 
@@ -89,3 +96,15 @@ async def of_group(
         else most_common((valid_timezone(v.timezone or "") for v in members), default_timezone)
     )
     return Voice(locale, zone, isinstance(set_locale, str), isinstance(set_zone, str))
+
+
+async def of_context(ctx: Context) -> Voice:
+    """The voice of the group the update comes from (the bot's defaults as fallbacks)."""
+    return await of_group(
+        ctx.session, ctx.chat_id, ctx.settings.default_locale, ctx.settings.default_timezone
+    )
+
+
+def replies(ctx: Context, voice: Voice) -> Translator:
+    """The language of a command's replies: the group's in a group, the person's in private."""
+    return translator(voice.locale) if ctx.event.chat.is_group else ctx.t

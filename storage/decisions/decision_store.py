@@ -55,6 +55,19 @@ async def set_messages(
         await session.flush()
 
 
+async def set_voice(
+    session: AsyncSession, decision_id: int, locale: str, timezone: str, options: list[str]
+) -> None:
+    """Writes an open decision in another language and time zone (the group's, once its
+    members are known), with its options labelled in them."""
+    decision = await session.get(Decision, decision_id)
+    if decision is not None:
+        decision.locale = locale
+        decision.timezone = timezone
+        decision.options = list(options)
+        await session.flush()
+
+
 async def set_results_message(session: AsyncSession, decision_id: int, message_id: int) -> None:
     """Remembers the live results message posted anew (the old one was gone)."""
     decision = await session.get(Decision, decision_id)

@@ -214,10 +214,10 @@ async def test_a_group_posts_in_its_own_language_and_time_zone_without_seconds(
     assert not re.search(r"\d:\d\d:\d\d", nudge)
     await group.say(coral, "/decisions timezone Africa/Nairobi")
     assert "Africa/Nairobi" in group.last.text
-    await group.say(coral, "/decisions language english")
-    assert "I don't know the language “english”" in group.last.text
+    await group.say(coral, "/decisions language english")  # answered in the group's French
+    assert "Je ne connais pas la langue «\u202fenglish\u202f»" in group.last.text
     await group.say(coral, "/decisions timezone Mars/Olympus")
-    assert "I don't know the time zone “Mars/Olympus”" in group.last.text
+    assert "Je ne connais pas le fuseau horaire «\u202fMars/Olympus\u202f»" in group.last.text
     await group.say(coral, "/decisions language en")
     await group.say(coral, "/poll Venue? | Hall | Park | 18:00")
     posted = group.find("Venue?").text
