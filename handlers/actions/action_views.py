@@ -415,10 +415,11 @@ def deep_link(bot_username: str, code: str) -> str:
 def parse_link(text: str) -> str:
     """An http(s) address with a host."""
     value = text.strip()
+    if len(value) > LINK_MAX:  # said as such: "not a web address" misled (newcomer trial)
+        raise InvalidInput("actions.link_too_long", length=len(value), max=LINK_MAX)
     parts = urlsplit(value)
     if (
-        len(value) > LINK_MAX
-        or parts.scheme not in ("http", "https")
+        parts.scheme not in ("http", "https")
         or "." not in parts.netloc
         or any(ch.isspace() for ch in value)
     ):

@@ -84,7 +84,8 @@ def summary(t: Translator, tables: dict[str, list[dict[str, Any]]], held: frozen
         lines += fields.summary_lines(t, values, PROFILE_NAMES)
         lines.append(t("privacy.summary_roles", roles=permissions.role_names(t, held)))
         lines.append("")
-    counted = [(name, len(tables[name])) for name in SUMMARY_TABLES if tables.get(name)]
+    counted = [(name, _counted(name, tables[name])) for name in SUMMARY_TABLES if tables.get(name)]
+    counted = [(name, n) for name, n in counted if n]
     others = sum(
         len(rows) for name, rows in tables.items() if name not in (*SUMMARY_TABLES, "volunteers")
     )
@@ -96,6 +97,15 @@ def summary(t: Translator, tables: dict[str, list[dict[str, Any]]], held: frozen
         lines.append("")
     lines.append(t("privacy.summary_file"))
     return Html("\n".join(lines))
+
+
+def _counted(table: str, rows: list[dict[str, Any]]) -> int:
+    """How many of a table's rows the summary counts: the groups the person is in now (a row
+    of a group they left, or were only looked up in, stays in the file, not in "Groups you are
+    in"; newcomer trial)."""
+    if table == "group_members":
+        return sum(1 for row in rows if row.get("status") in group_store.PRESENT)
+    return len(rows)
 
 
 @router.command("mydata")

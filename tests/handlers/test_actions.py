@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from bot.app import Storage
 from handlers.actions import broadcasts, roster
+from handlers.actions.action_views import parse_link
 from handlers.kernel.events import Event, EventKind
 from handlers.kernel.i18n import translator
+from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import ShiftedClock, TransientError
 from storage.actions.action_models import Action, Rsvp
 from storage.models import OutboxMessage, Volunteer
@@ -436,3 +438,14 @@ async def test_send_me_a_test_sends_the_call_as_a_volunteer_gets_it_not_the_prev
         text, _ = await coordinator.press_data(test.message_id, data)
         assert text is not None and "no longer active" in text
     assert messenger.chats[1][-1] is real and len(messenger.chats[1]) == 1
+
+
+def test_a_link_too_long_is_refused_as_too_long_not_as_no_address() -> None:
+    """A 920-character https link was answered "send one that starts with https://"."""
+    link = "https://example.org/" + "a" * 900
+    with pytest.raises(InvalidInput) as refused:
+        parse_link(link)
+    assert refused.value.key == "actions.link_too_long"
+    assert refused.value.values == {"length": len(link), "max": 500}
+    text = translator("en")(refused.value.key, **refused.value.values)
+    assert text.startswith("That link is too long (920 characters)")

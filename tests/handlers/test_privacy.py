@@ -316,3 +316,19 @@ async def test_vanish_keeps_the_last_owner_and_their_groups(
     assert "last owner" in nina.last.text
     assert conversation.messenger.removed == []
     assert await _traces(storage, [NAME], NINA)
+
+
+async def test_mydata_counts_only_the_groups_the_person_is_in(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A group the person left (or was only looked up in) stays in the file, not in the count
+    of "Groups you are in" (newcomer trial: 2 shown for one group)."""
+    await _world(storage, clock)
+    async with storage.sessionmaker() as session, session.begin():
+        await group_store.joined(session, -600, "Media team", "supergroup", clock.now())
+        await group_store.set_member(session, -600, NINA, "left", clock.now())
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/mydata")
+    assert "• Groups you are in: 1" in nina.messages[-2].text
+    assert nina.last.document is not None
+    assert len(json.loads(nina.last.document[1])["tables"]["group_members"]) == 2
