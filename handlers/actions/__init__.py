@@ -1,4 +1,4 @@
 """Calls to action: /newaction, /actions, RSVPs, broadcasts, reminders, rosters."""
 
 # The modules other areas may use (checked by tests/test_architecture.py).
-__all__: list[str] = ["from_decision"]
+__all__: list[str] = ["forgotten", "from_decision"]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from handlers.actions import rsvp
+from handlers.actions import forgotten as actions_forgotten
 from handlers.coalition import roles
 from handlers.decisions import forgotten
 from handlers.kernel import permissions
@@ -167,7 +167,7 @@ async def erase(ctx: Context) -> bool:
         names |= {volunteer.display_name, volunteer.org_name or "", volunteer.username or ""}
         names |= {volunteer.pseudonym or ""}
     posts = await forgotten.posts_naming(ctx, ctx.user_id, names)
-    await rsvp.withdraw_everywhere(ctx, ctx.user_id)  # their places go to the waitlist
+    await actions_forgotten.withdraw_everywhere(ctx, ctx.user_id)  # places go to the waitlist
     await privacy_store.erase(ctx.session, ctx.user_id, frozenset(names))
     forgotten.rerender_after_commit(ctx, posts)
     await audit_store.record(ctx.session, privacy_store.ERASED, "privacy.forget", ctx.now())
