@@ -428,13 +428,22 @@ def parse_link(text: str) -> str:
 
 
 def parse_local_time(text: str, now: datetime, timezone: str) -> str:
-    """A moment typed by the coordinator (grammar: handlers.kernel.when), read in `timezone`, as
-    the local "YYYY-MM-DD HH:MM" there (the action's zone may still change after this step)."""
-    return when.parse(text, now, timezone).strftime("%Y-%m-%d %H:%M")
+    """A moment typed by the coordinator (grammar: handlers.kernel.when), read in `timezone`: a
+    wall time ("3/12 18:00") as the local "YYYY-MM-DD HH:MM" there, which keeps meaning that
+    wall time if the action's zone changes after this step; a duration ("in 2d") as the moment
+    it names, "YYYY-MM-DDTHH:MM+00:00", which stays that moment in any zone (`to_utc`)."""
+    moment = when.parse(text, now, timezone)
+    if when.is_duration(text):
+        fixed = moment.astimezone(ZoneInfo("UTC")).replace(second=0, microsecond=0)
+        return fixed.isoformat(timespec="minutes")
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def to_utc(local: str, timezone: str) -> datetime:
-    """A local "YYYY-MM-DD HH:MM" in a time zone, as an aware UTC moment."""
+    """A local "YYYY-MM-DD HH:MM" in a time zone, as an aware UTC moment (a fixed moment from
+    `parse_local_time`, with its offset, stays itself whatever the zone)."""
+    if "T" in local:
+        return datetime.fromisoformat(local).astimezone(ZoneInfo("UTC"))
     naive = datetime.strptime(local, "%Y-%m-%d %H:%M")
     return naive.replace(tzinfo=ZoneInfo(timezone)).astimezone(ZoneInfo("UTC"))
 

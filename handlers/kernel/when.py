@@ -92,6 +92,12 @@ def parse_duration(text: str) -> timedelta:
     return total
 
 
+def is_duration(text: str) -> bool:
+    """True for a duration counted from now ("in 2d", "3h 30m"): a fixed moment, whatever
+    the time zone it is later shown in (not "18h", a time of day)."""
+    return _is_duration(text)
+
+
 def _is_duration(text: str) -> bool:
     stripped = text.strip()
     if _PREFIX.match(stripped):

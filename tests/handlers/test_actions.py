@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.app import Storage
 from handlers.actions import broadcasts, roster
-from handlers.actions.action_views import parse_link
+from handlers.actions.action_views import parse_link, when_text
 from handlers.kernel.events import Event, EventKind
 from handlers.kernel.i18n import translator
 from handlers.kernel.invalid_input import InvalidInput
@@ -449,3 +450,31 @@ def test_a_link_too_long_is_refused_as_too_long_not_as_no_address() -> None:
     assert refused.value.values == {"length": len(link), "max": 500}
     text = translator("en")(refused.value.key, **refused.value.values)
     assert text.startswith("That link is too long (920 characters)")
+
+
+@pytest.mark.parametrize("typed", ["in 2d", "in 3h", "absolute"])
+async def test_a_relative_start_keeps_its_moment_when_a_time_zone_is_picked_after(
+    coordinator: Someone, clock: ShiftedClock, typed: str
+) -> None:
+    """ "in 2d" typed at the start-time question is a moment, not a wall time: picking
+    Beirut at the next question shows that moment in Beirut (it read 2 hours earlier); an
+    absolute "YYYY-MM-DD 18:30" keeps meaning 18:30 in the zone picked."""
+    now = clock.now().replace(second=0, microsecond=0)
+    beirut = ZoneInfo("Asia/Beirut")
+    if typed == "absolute":
+        typed = in_days(clock, 3)
+        expected = datetime.strptime(typed, "%Y-%m-%d %H:%M").replace(tzinfo=beirut)
+    else:
+        expected = now + (timedelta(days=2) if typed == "in 2d" else timedelta(hours=3))
+    await coordinator.send("/newaction")
+    await coordinator.press("Meeting")
+    await coordinator.send("Vigil for survivors")
+    await coordinator.send("Bring candles.")
+    await coordinator.press("No link")
+    await coordinator.send(typed)
+    await coordinator.send("Beirut")
+    await coordinator.send("Martyrs' Square")
+    await coordinator.press("No limit")
+    await coordinator.press("Done ✔")
+    preview = coordinator.messages[-2].text
+    assert when_text(translator("en"), expected, "Asia/Beirut") in preview
