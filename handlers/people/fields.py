@@ -17,7 +17,7 @@ from zoneinfo import available_timezones
 from handlers.kernel import quiet_hours, typed_text
 from handlers.kernel.context import Context
 from handlers.kernel.forms import DONE, AnswerButton, Data, Step
-from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator
+from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.people import countries, zones
@@ -279,7 +279,9 @@ async def _now_view(ctx: Context, data: Data) -> dict[str, Any]:
 
 
 def parse_timezone(text: str) -> str:
-    """An IANA time zone from its name ("Europe/Paris") or its city ("Paris")."""
+    """An IANA time zone from its name ("Europe/Paris") or its city, in English or as the
+    person's language names it ("Paris", "Londres", "بيروت": CLDR's city names, as the profile
+    shows them)."""
     wanted = text.strip().replace(" ", "_")
     by_fold = {zone.casefold(): zone for zone in _known_zones()}
     if wanted.casefold() in by_fold:
@@ -287,7 +289,27 @@ def parse_timezone(text: str) -> str:
     cities = {zone.rsplit("/", 1)[-1].casefold(): zone for zone in sorted(_known_zones())}
     if wanted.casefold() in cities:
         return cities[wanted.casefold()]
+    named = _city_names().get(" ".join(text.split()).casefold())
+    if named is not None:
+        return named
     raise InvalidInput("invalid.timezone")
+
+
+@cache
+def _city_names() -> dict[str, str]:
+    """Each time zone's city as CLDR names it in our four languages (casefolded) → the zone; a
+    zone named after its own city (Europe/London) wins over an alias sharing it (Europe/Belfast).
+    Built once, in about 0.3 s."""
+    english = {zone: zones.city(translator("en"), zone) for zone in _known_zones()}
+    own = sorted(
+        _known_zones(),
+        key=lambda zone: (english[zone].replace(" ", "_") != zone.rsplit("/", 1)[-1], zone),
+    )
+    table: dict[str, str] = {}
+    for locale in SUPPORTED_LOCALES:
+        for zone in own:
+            table.setdefault(zones.city(translator(locale), zone).casefold(), zone)
+    return table
 
 
 def summary_lines(t: Translator, data: dict[str, Any], names: Sequence[str]) -> list[str]:

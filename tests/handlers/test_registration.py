@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import Storage
+from handlers.people.fields import parse_timezone
 from storage.models import DialogState, Volunteer
 from tests.support.recording import Conversation, Someone
 
@@ -276,3 +278,19 @@ async def test_did_you_mean_names_the_guesses(conversation: Conversation) -> Non
     await lee.send("Untied Kingdom")
     assert "Did you mean United Kingdom" in lee.last.text
     assert "United Kingdom" in lee.last.labels
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("بيروت", "Asia/Beirut"),
+        ("Londres", "Europe/London"),
+        ("nueva york", "America/New_York"),
+        ("Beirut", "Asia/Beirut"),
+        ("Europe/Paris", "Europe/Paris"),
+    ],
+)
+def test_a_time_zone_is_found_by_its_city_in_any_of_our_languages(typed: str, zone: str) -> None:
+    """The profile shows "بيروت"; typing it back was refused ("I don't know this time zone";
+    newcomer trial). An alias never wins over the zone named after its city (not Belfast)."""
+    assert parse_timezone(typed) == zone
