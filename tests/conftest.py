@@ -37,6 +37,15 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The Redis of the tests, or a skip with the reason."""
+    url = os.environ.get("CHORUS_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("CHORUS_TEST_REDIS_URL is not set: Redis tests skipped")
+    return url
+
+
+@pytest.fixture
 async def storage(database_url: str) -> AsyncIterator[Storage]:
     """The database at head."""
     opened = await open_storage(database_url)

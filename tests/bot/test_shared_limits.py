@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
 import sys
 from collections import Counter
@@ -23,15 +22,6 @@ from storage import outbox
 from storage.outbox import Claimed, Outgoing
 
 LIMIT = RateLimit(burst=3, per_second=0.01, warn_every=60)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis of the tests, or a skip with the reason."""
-    url = os.environ.get("CHORUS_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("CHORUS_TEST_REDIS_URL is not set: Redis tests skipped")
-    return url
 
 
 def someone() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -40,15 +41,6 @@ from tests.e2e.test_webhook import free_port
 PATH = "/hook"
 # The issue's 3,000 take 100 s at 30/s: CHORUS_TEST_BROADCAST=3000 runs that; CI runs 300.
 BROADCAST_RECIPIENTS = int(os.environ.get("CHORUS_TEST_BROADCAST", "300"))
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis of the tests, or a skip with the reason."""
-    url = os.environ.get("CHORUS_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("CHORUS_TEST_REDIS_URL is not set: Redis tests skipped")
-    return url
 
 
 @contextlib.asynccontextmanager
@@ -87,6 +79,26 @@ async def proxy(route: Callable[[dict[str, Any]], int], ports: list[int]) -> Asy
             yield f"http://127.0.0.1:{port}{PATH}"
         finally:
             await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def behind_proxy(
+    model: ChorusUnderTest, count: int, route: Callable[[dict[str, Any]], int]
+) -> AsyncIterator[list[ChorusUnderTest]]:
+    """`count` webhook workers like `model` (its emulator, database, runtime, Redis) behind a
+    proxy that routes each update with `route` (an index); all killed at the end."""
+    ports = [free_port() for _ in range(count)]
+    workers: list[ChorusUnderTest] = []
+    async with proxy(route, ports) as url:
+        try:
+            for port in ports:
+                worker = dataclasses.replace(model, webhook_url=url, webhook_port=port)
+                await worker.start()
+                workers.append(worker)
+            yield workers
+        finally:
+            for worker in workers:
+                await worker.kill()
 
 
 async def _handled_at(url: str) -> dict[int, datetime]:
@@ -140,34 +152,17 @@ async def test_a_persons_updates_stay_in_order_across_workers(
         return await handle(self, event)
 
     monkeypatch.setattr(Dispatcher, "_handle", slow_start)
-    ports = [free_port(), free_port()]
     coordinator = await sandbox.create_user("Coral", language_code="en")
-    workers: list[ChorusUnderTest] = []
-    async with proxy(lambda update: 1 if _text(update) == "/help" else 0, ports) as url:
-        try:
-            for port in ports:
-                worker = ChorusUnderTest(
-                    emulator=emulator,
-                    sandbox=sandbox,
-                    clock=clock,
-                    database_url=pg_url,
-                    coordinator=coordinator,
-                    runtime=runtime,
-                    webhook_url=url,
-                    webhook_port=port,
-                )
-                await worker.start()
-                workers.append(worker)
-            amira = await sandbox.create_user("Amira", language_code="en")
-            await amira.send("/start")
-            await amira.send("/help")
-            await amira.wait_for_message(
-                lambda m: "helps our coalition" in (m.text or ""), timeout=PATIENCE
-            )
-            replies = [m.text or "" for m in await amira.chat_messages() if m.from_bot]
-        finally:
-            for worker in workers:
-                await worker.kill()
+    first = ChorusUnderTest(emulator, sandbox, clock, pg_url, coordinator, runtime=runtime)
+    route = lambda update: 1 if _text(update) == "/help" else 0  # noqa: E731
+    async with behind_proxy(first, 2, route):
+        amira = await sandbox.create_user("Amira", language_code="en")
+        await amira.send("/start")
+        await amira.send("/help")
+        await amira.wait_for_message(
+            lambda m: "helps our coalition" in (m.text or ""), timeout=PATIENCE
+        )
+        replies = [m.text or "" for m in await amira.chat_messages() if m.from_bot]
     assert replies and "Welcome to Chorus" in replies[0], replies
 
 
@@ -190,92 +185,73 @@ async def test_three_workers_lose_nothing_when_the_leader_and_a_worker_die(
     for rows in flight at a kill); a new leader within 15 s; 429s rare (see the end)."""
     monkeypatch.setattr(app, "DELIVERY_LEASE", 5.0)  # a dead worker's rows go again after 5 s
     turns = itertools.count()
-    ports = [free_port() for _ in range(3)]
     coordinator = await sandbox.create_user("Coral", language_code="en")
     recipients = []
     for index in range(BROADCAST_RECIPIENTS):
         user = emulator.state.create_user(f"R{index}")
         emulator.state.chats[user.id].started = True
         recipients.append(user.id)
-    workers: list[ChorusUnderTest] = []
-    async with proxy(lambda _: next(turns) % len(ports), ports) as url:
+    model = ChorusUnderTest(
+        emulator, sandbox, clock, pg_url, coordinator, runtime="aiogram", redis_url=redis_url
+    )
+    async with behind_proxy(model, 3, lambda _: next(turns) % 3) as workers:
+        leader = next(w for w in workers if w.running and w.running.leadership.leader)
+        storage = await open_storage(pg_url)
         try:
-            for port in ports:
-                worker = ChorusUnderTest(
-                    emulator=emulator,
-                    sandbox=sandbox,
-                    clock=clock,
-                    database_url=pg_url,
-                    coordinator=coordinator,
-                    runtime="aiogram",
-                    webhook_url=url,
-                    webhook_port=port,
-                    redis_url=redis_url,
+            async with storage.sessionmaker() as session, session.begin():
+                await outbox.enqueue(
+                    session,
+                    [Outgoing(chat_id=chat, text="📣 Call to action") for chat in recipients],
+                    purpose="broadcast",
+                    ref="b-three",
+                    now=clock.now(),
                 )
-                await worker.start()
-                workers.append(worker)
-            leader = next(w for w in workers if w.running and w.running.leadership.leader)
-            storage = await open_storage(pg_url)
-            try:
-                async with storage.sessionmaker() as session, session.begin():
-                    await outbox.enqueue(
-                        session,
-                        [Outgoing(chat_id=chat, text="📣 Call to action") for chat in recipients],
-                        purpose="broadcast",
-                        ref="b-three",
-                        now=clock.now(),
-                    )
-            finally:
-                await storage.engine.dispose()
-            for worker in workers:
-                assert worker.running is not None and worker.running.delivery is not None
-                worker.running.delivery.wake()
-            people = [await sandbox.create_user(f"P{n}", language_code="en") for n in range(20)]
-
-            def delivered() -> int:
-                return sum(bool(emulator.state.chats[chat].messages) for chat in recipients)
-
-            async def storm() -> None:
-                async def one(person: Person) -> None:
-                    await person.send("/start")
-                    await person.send("/help")
-                    await person.wait_for_message(
-                        lambda m: "helps our coalition" in (m.text or ""), timeout=PATIENCE * 4
-                    )
-
-                await asyncio.gather(*(one(person) for person in people))
-
-            async def kills() -> float:
-                await _until(lambda: delivered() >= BROADCAST_RECIPIENTS // 4, PATIENCE * 4)
-                assert leader.running is not None
-                survivors = [w for w in workers if w is not leader]
-                leading = leader.running.leadership
-                assert leading is not None and leading._connection is not None
-                began = time.monotonic()
-                await leading._connection.invalidate()  # kill -9: its sockets close
-                await leader.kill()
-                elections = [w.running.leadership.elected.wait() for w in survivors if w.running]
-                done, pending = await asyncio.wait(
-                    [asyncio.ensure_future(e) for e in elections],
-                    timeout=TAKEOVER,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                for waiting in pending:
-                    waiting.cancel()
-                assert done, "no worker took the lead within 15 s"
-                took = time.monotonic() - began
-                await survivors[-1].kill()  # a worker, in the middle of whatever it does
-                return took
-
-            storm_task = asyncio.ensure_future(storm())
-            took = await kills()
-            await storm_task
-            await _until(
-                lambda: delivered() >= BROADCAST_RECIPIENTS, BROADCAST_RECIPIENTS / 25 + 120
-            )
         finally:
-            for worker in workers:
-                await worker.kill()
+            await storage.engine.dispose()
+        for worker in workers:
+            assert worker.running is not None and worker.running.delivery is not None
+            worker.running.delivery.wake()
+        people = [await sandbox.create_user(f"P{n}", language_code="en") for n in range(20)]
+
+        def delivered() -> int:
+            return sum(bool(emulator.state.chats[chat].messages) for chat in recipients)
+
+        async def storm() -> None:
+            async def one(person: Person) -> None:
+                await person.send("/start")
+                await person.send("/help")
+                await person.wait_for_message(
+                    lambda m: "helps our coalition" in (m.text or ""), timeout=PATIENCE * 4
+                )
+
+            await asyncio.gather(*(one(person) for person in people))
+
+        async def kills() -> float:
+            await _until(lambda: delivered() >= BROADCAST_RECIPIENTS // 4, PATIENCE * 4)
+            assert leader.running is not None
+            survivors = [w for w in workers if w is not leader]
+            leading = leader.running.leadership
+            assert leading is not None and leading._connection is not None
+            began = time.monotonic()
+            await leading._connection.invalidate()  # kill -9: its sockets close
+            await leader.kill()
+            elections = [w.running.leadership.elected.wait() for w in survivors if w.running]
+            done, pending = await asyncio.wait(
+                [asyncio.ensure_future(e) for e in elections],
+                timeout=TAKEOVER,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for waiting in pending:
+                waiting.cancel()
+            assert done, "no worker took the lead within 15 s"
+            took = time.monotonic() - began
+            await survivors[-1].kill()  # a worker, in the middle of whatever it does
+            return took
+
+        storm_task = asyncio.ensure_future(storm())
+        took = await kills()
+        await storm_task
+        await _until(lambda: delivered() >= BROADCAST_RECIPIENTS, BROADCAST_RECIPIENTS / 25 + 120)
     print(f"three workers: the new leader after {took:.1f} s")
     copies = Counter(
         chat
