@@ -390,7 +390,17 @@ async def on_text(ctx: Context, form: Form) -> None:
     """Takes a typed answer, or says what is wrong with it and asks again."""
     step, data = current(ctx, form)
     if ctx.event.media is not None:  # a sticker, a photo…: say what is needed, ask again
-        ctx.reply(ctx.t("media.in_dialog", kind=media_words(ctx.t, ctx.event.media)))
+        # "type or use the buttons" only where both work (a question without buttons said
+        # "use the buttons"; newcomer trial).
+        has_buttons = bool((await keyboard(ctx, form, step, data))[1])
+        hint = (
+            "media.in_dialog"
+            if has_buttons and step.read_text is not None
+            else "media.in_dialog_buttons"
+            if has_buttons
+            else "media.in_dialog_type"
+        )
+        ctx.reply(ctx.t(hint, kind=media_words(ctx.t, ctx.event.media)))
         await ask(ctx, form, step.name, data)
         return
     if step.read_text is None:

@@ -57,7 +57,8 @@ async def help_(ctx: Context) -> None:
         lines.append(ctx.t("help.in_groups"))
         lines.extend(f"/{c.command} — {c.description}" for c in group_commands)
     if ctx.volunteer is None:
-        lines += ["", ctx.t("help.register_first")]
+        registering = ctx.dialog is not None and ctx.dialog.flow == registration.FLOW
+        lines += ["", ctx.t("help.registering" if registering else "help.register_first")]
     ctx.reply(Html("\n".join(lines)))
 
 

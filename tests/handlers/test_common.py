@@ -23,3 +23,18 @@ async def test_language_updates_the_person_s_command_menu(conversation: Conversa
     for commands in menus.values():
         described = {c.command: c.description for c in commands}
         assert described["help"] == spanish_help
+
+
+async def test_help_during_registration_says_to_answer_or_cancel(
+    conversation: Conversation,
+) -> None:
+    """/help in the middle of registering said "Start with /start to register" (newcomer
+    trial): they had started; it now says how to go on."""
+    lee = conversation.person("Lee")
+    await lee.send("/start")
+    await lee.send("/help")
+    assert "You are registering: answer the question above" in lee.last.text
+    assert "Start with /start to register" not in lee.last.text
+    await lee.send("/cancel")
+    await lee.send("/help")
+    assert "Start with /start to register" in lee.last.text

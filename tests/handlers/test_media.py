@@ -53,12 +53,16 @@ async def test_a_dialog_says_it_needs_text_and_asks_its_question_again(
 ) -> None:
     lee = conversation.person("Lee")
     await lee.send("/start")
+    await lee.send_media("sticker")  # "Which language…?": buttons
+    assert "use the buttons" in lee.messages[-2].text
     await lee.press("English")
     await lee.press("An individual")
     question = lee.last.text
     assert "What name" in question
     await lee.send_media("photo")
-    assert "I can only read text here, so I cannot use a photo." in lee.messages[-2].text
+    said = lee.messages[-2].text
+    assert "I can only read text here, so I cannot use a photo." in said
+    assert "Please type your answer." in said and "buttons" not in said  # it has none
     assert lee.last.text == question
     await lee.send("Lee Kim")  # the dialog goes on where it was
     assert "Which country" in lee.last.text
