@@ -35,9 +35,12 @@ async def member_changed(ctx: Context) -> None:
     if not ctx.event.chat.is_group:
         return
     status = ctx.event.member_status or "left"
+    if status not in group_store.PRESENT:  # recorded only for someone on record (/vanish)
+        await group_store.departed(ctx.session, ctx.chat_id, ctx.user_id, status, ctx.now())
+        return
     was_there = await group_store.is_member(ctx.session, ctx.chat_id, ctx.user_id)
     await group_store.set_member(ctx.session, ctx.chat_id, ctx.user_id, status, ctx.now())
-    if status in group_store.PRESENT and not was_there and not ctx.event.user.is_bot:
+    if not was_there and not ctx.event.user.is_bot:
         await _welcome(ctx)
 
 

@@ -124,6 +124,19 @@ async def set_member(
     await session.flush()
 
 
+async def departed(
+    session: AsyncSession, chat_id: int, user_id: int, status: str, now: datetime
+) -> None:
+    """Records that a person left a group (or was removed: `status`), when they are on record
+    there; someone not on record leaves nothing behind (a person who /vanish-ed is removed after
+    their rows were erased: Telegram's member update must not write them back)."""
+    member = await session.get(GroupMember, (chat_id, user_id))
+    if member is not None:
+        member.status = status
+        member.updated_at = now
+        await session.flush()
+
+
 async def is_member(session: AsyncSession, chat_id: int, user_id: int) -> bool:
     """True when the person is known to be in the group."""
     member = await session.get(GroupMember, (chat_id, user_id))

@@ -332,3 +332,30 @@ async def test_mydata_counts_only_the_groups_the_person_is_in(
     assert "• Groups you are in: 1" in nina.messages[-2].text
     assert nina.last.document is not None
     assert len(json.loads(nina.last.document[1])["tables"]["group_members"]) == 2
+
+
+async def test_vanish_leaves_no_membership_row_when_telegram_reports_the_removal(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """The ban and unban of /vanish come back from Telegram as member updates ('kicked', then
+    'left') once the erasure is committed: they must not write the person back into the group's
+    members (a row of their user id in a group they vanished from is the trace /vanish erases)."""
+    from handlers.kernel.events import Chat, ChatType, Event, EventKind
+
+    await _world(storage, clock)
+    nina = someone(conversation, NINA, "Nina", username=USERNAME)
+    await nina.send("/vanish")
+    await nina.press("🚪 Yes, remove me and erase my data")
+    assert conversation.messenger.removed == [(-500, NINA)]
+    assert await _traces(storage, [NAME, USERNAME, PSEUDONYM], NINA) == []
+    group = Chat(-500, ChatType.SUPERGROUP, "Coalition")
+    for status in ("kicked", "left"):  # Telegram's chat_member updates of the ban and unban
+        event = Event(
+            conversation.next_update_id(),
+            EventKind.MEMBERSHIP,
+            nina.person,
+            group,
+            member_status=status,
+        )
+        await conversation.dispatcher.feed(event)
+    assert await _traces(storage, [NAME, USERNAME, PSEUDONYM], NINA) == []
