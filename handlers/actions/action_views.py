@@ -199,13 +199,20 @@ _MARK = "\x00"
 _BIDI = "\u200e\u200f\u061c\u2066\u2067\u2068\u2069"
 
 
-def without_places(t: Translator, text: str, capacity: int | None) -> str:
+def without_places(
+    t: Translator,
+    text: str,
+    capacity: int | None,
+    slots: Sequence[action_store.SlotStanding] = (),
+) -> str:
     """An older notice's text (as `render` made it, in the reader's language) once its action is
     over: the reader's place on the waitlist ("You are #1 on the waitlist. If a place frees
-    up…") dropped, and the places left ("👥 Full (1 place) · 1 waiting") back to the capacity
-    alone, so that it promises no place any more."""
+    up…") dropped, and the places left ("👥 Full (1 place) · 1 waiting", and each of the
+    action's roles `slots`: "🧩 Stewards: 1 of 2 places left") back to the capacity alone, so
+    that it promises no place any more."""
     waitlist = str(t("actions.line_waitlist_position", position=_MARK))
     head, _, tail = waitlist.strip(_BIDI).partition(_MARK)
+    roles = [(_slot_head(t, slot), slot_line(t, slot, live=False)) for slot in slots]
     kept: list[str] = []
     for line in text.split("\n"):
         bare = line.strip(_BIDI)
@@ -213,6 +220,7 @@ def without_places(t: Translator, text: str, capacity: int | None) -> str:
             continue
         if capacity and bare.startswith("👥"):
             line = str(t.plural("actions.line_capacity", capacity))
+        line = next((over for start, over in roles if bare.startswith(start)), line)
         kept.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
@@ -243,6 +251,13 @@ def slot_line(t: Translator, slot: action_store.SlotStanding, *, live: bool = Tr
     if live and slot.waiting:
         places = f"{places} · {t.plural('actions.places_waiting', slot.waiting)}"
     return str(t("actions.slot_line", role=Html(name), places=Html(places)))
+
+
+def _slot_head(t: Translator, slot: action_store.SlotStanding) -> str:
+    """The start of a role's line, up to its places ("🧩 Stewards: ")."""
+    name = f"{t.isolate(slot.name)}{skill_text(t, slot.skill)}"
+    line = str(t("actions.slot_line", role=Html(name), places=Html(_MARK)))
+    return line.strip(_BIDI).partition(_MARK)[0]
 
 
 def draft_slot_line(t: Translator, slot: Mapping[str, Any]) -> str:

@@ -123,7 +123,7 @@ async def refresh(
             if status == action_store.OPEN:
                 text = Html(t("actions.outdated") + "\n\n" + message.text)
             else:  # over: no place promised any more
-                body = without_places(t, message.text, action.capacity)
+                body = without_places(t, message.text, action.capacity, standing.slots)
                 text = Html(t(f"actions.banner_{status}") + "\n\n" + body)
             edits.append(Outgoing(message.chat_id, text, None, edit_of=message.message_id))
     return await ctx.enqueue(edits, purpose="action_edit", ref=edits_ref(action.id))

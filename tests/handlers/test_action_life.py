@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Storage
-from handlers.actions.action_views import render, when_text, without_places
+from handlers.actions.action_views import render, slot_line, when_text, without_places
 from handlers.kernel.context import Services
 from handlers.kernel.i18n import translator
 from handlers.kernel.ports import ShiftedClock
@@ -565,3 +565,64 @@ async def test_forget_frees_the_place_for_the_waitlist(
         action = await session.scalar(select(Action))
     assert rows == {2: "going"}
     assert action is not None and (action.going_count, action.waitlist_count) == (1, 0)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es", "ar"])
+def test_an_older_notice_of_an_action_with_roles_loses_the_places_left_of_each_role(
+    language: str,
+) -> None:
+    """A reminder of an event with roles shows each role's places left and who waits for one;
+    once the event is over, cancelled or closed, the role lines promise no place either (only
+    the capacity of each role stays), as the places-left line of an action without roles."""
+    t = translator(language)
+    draft = {
+        "kind": "meeting",
+        "title": "Vigil",
+        "description": "Bring candles.",
+        "place": "Martyrs' Square",
+        "slots": [{"name": "Stewards", "capacity": 2}, {"name": "Medics", "capacity": 1}],
+    }
+    slots = [
+        action_store.SlotStanding(1, "Stewards", 2, None, 1, 0),
+        action_store.SlotStanding(2, "Medics", 1, None, 1, 2),
+    ]
+    standing = action_store.Standing(
+        counts={action_store.GOING: 2}, answers={}, positions={}, slots=slots
+    )
+    text = render(t, draft, "Asia/Beirut", standing=standing)
+    live = [slot_line(t, s) for s in slots]
+    assert all(line in text for line in live)
+    left = without_places(t, "intro\n\n" + text, None, slots)
+    assert not any(line in left for line in live)
+    assert all(slot_line(t, s, live=False) in left for s in slots)
+    assert t.plural("actions.places_waiting", 2) not in left
+
+
+async def test_a_role_invitation_promises_no_place_once_the_event_is_cancelled(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Mia was invited to a free role ("🧩 photographer (Media): 1 of 1 places left"); the
+    event is then cancelled: her invitation is headed 'Cancelled' and no longer counts the
+    places left of any role."""
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    await coordinator.press("🧩 Roles")
+    await coordinator.send("1 steward, 1 photographer (Media)")
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    await make_volunteer(storage, 11, now=clock.now(), name="Mia", skills=["media"])
+    mia = conversation.person("Mia", user_id=11)
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=2) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert "🧩 photographer (Media): 1 of 1 places left" in mia.last.text
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("🚫 Cancel the action")
+    await coordinator.press("Yes, cancel it")
+    await _deliver(conversation)
+    invitation = mia.messages[0].text
+    assert "A role is still free" in invitation and "Cancelled" in invitation
+    assert "places left" not in invitation and "🧩 photographer (Media): 1 place" in invitation
