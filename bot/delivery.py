@@ -186,12 +186,18 @@ class Pacer:
         """Waits for the next free slot; returns the mark to pass to `answered`."""
         loop = asyncio.get_running_loop()
         recent = self._recent
-        reserved = None
-        if self.shared is not None and (wait := await self.shared.reserve()) is not None:
-            reserved = loop.time() + wait
+        reserved = await self._reserve() if self.shared is not None else None
         planned = self.next_at if reserved is None else reserved
+        seen = self.paused_until  # the pause the reservation was made after
         while True:
             now = loop.time()
+            if reserved is not None and self.paused_until != seen and self.paused_until > reserved:
+                # Paused (a 429) after the reservation: its slot would lie in the past when
+                # the pause ends, and every send holding one would leave at that moment.
+                reserved = await self._reserve()
+                planned = self.next_at if reserved is None else reserved
+                seen = self.paused_until
+                continue
             start = max(planned, self.paused_until)
             if len(recent) >= self.cap:
                 oldest = recent[0][0]
@@ -206,6 +212,19 @@ class Pacer:
         if len(recent) > self.cap:
             recent.popleft()
         return mark
+
+    async def _reserve(self) -> float | None:
+        """The loop time of the slot reserved on the shared schedule (None: not reachable),
+        once any pause is over: a slot reserved during a pause would be spent in a burst of
+        every waiting send (all their slots past) just after Telegram asked to slow down."""
+        assert self.shared is not None
+        loop = asyncio.get_running_loop()
+        left = self.paused_until - loop.time()
+        while left > 0:  # a pause may grow meanwhile (another 429)
+            await asyncio.sleep(left + self.MARGIN)
+            left = self.paused_until - loop.time()
+        wait = await self.shared.reserve()
+        return None if wait is None else loop.time() + wait
 
     @staticmethod
     def answered(mark: list[float]) -> None:

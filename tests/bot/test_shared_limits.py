@@ -154,3 +154,63 @@ class Noted:
         """Notes the chat."""
         self.sent[item.chat_id] += 1
         return item.id
+
+
+class OneSchedule:
+    """SharedPace's schedule in memory (the Lua script's rule, on the event loop's clock):
+    notes which slot each reservation got and when it was made."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next = 0.0
+        self.reserved: list[float] = []
+
+    async def reserve(self) -> float | None:
+        """Seconds until the next free slot, which is taken."""
+        now = asyncio.get_running_loop().time()
+        slot = max(self.next, now - SharedPace.CATCH_UP)
+        self.next = slot + self.interval
+        self.reserved.append(slot)
+        return slot - now
+
+
+async def test_sends_waiting_out_a_pause_reserve_their_slots_after_it() -> None:
+    """After a 429 every worker pauses; the sends waiting meanwhile (concurrent replies) must
+    take slots of the shared schedule after the pause, one interval apart. A slot reserved
+    before the pause ended lies in the past when it ends: all such sends would leave at once,
+    just after Telegram asked to slow down (and the next 429 follows)."""
+    from bot.delivery import Pacer
+
+    pacer = Pacer(rate=100, limit=1000)
+    schedule = OneSchedule(pacer.interval)
+    pacer.shared = schedule
+    loop = asyncio.get_running_loop()
+    pacer.pause(0.3)
+    until = pacer.paused_until
+    await asyncio.gather(*(pacer.slot() for _ in range(5)))
+    assert len(schedule.reserved) == 5
+    assert min(schedule.reserved) >= until - SharedPace.CATCH_UP, (
+        sorted(s - until for s in schedule.reserved),
+        loop.time() - until,
+    )
+
+
+async def test_sends_paused_after_reserving_reserve_again_after_the_pause() -> None:
+    """Slots reserved just before a 429 (still ahead on the schedule) are given up for new
+    ones after the pause, for the same reason."""
+    from bot.delivery import Pacer
+
+    pacer = Pacer(rate=100, limit=1000)
+    schedule = OneSchedule(pacer.interval)
+    pacer.shared = schedule
+    schedule.next = asyncio.get_running_loop().time() + 0.2
+    sends = asyncio.gather(*(pacer.slot() for _ in range(3)))
+    for _ in range(100):  # until the three have reserved
+        if len(schedule.reserved) == 3:
+            break
+        await asyncio.sleep(0)
+    pacer.pause(0.4)
+    until = pacer.paused_until
+    await sends
+    assert len(schedule.reserved) == 6
+    assert min(sorted(schedule.reserved)[3:]) >= until - SharedPace.CATCH_UP
