@@ -197,7 +197,8 @@ class Dispatcher:
         if event.from_bot:
             return
         started, outcome = time.perf_counter(), "error"
-        if is_limited(event):
+        # An update handed over again (NotYet) was counted when it first came: one command.
+        if is_limited(event) and event.update_id not in self._deferrals:
             allowed, warn = await self.limiter.acquire(event.user.id)
             if not allowed:
                 self.observer.update_done(update_kind(event), "refused", None)

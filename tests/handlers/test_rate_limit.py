@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from handlers.kernel.dispatch import RateLimit, RateLimiter
 from handlers.kernel.events import Chat, ChatType, Event, EventKind, Person
@@ -38,3 +41,37 @@ async def test_messages_from_other_bots_are_ignored(conversation: Conversation) 
     event = Event(1, EventKind.MESSAGE, robot, Chat(4444, ChatType.PRIVATE), text="/start")
     await conversation.dispatcher.feed(event)
     assert conversation.messenger.chats == {}
+
+
+async def test_an_update_handed_over_again_counts_once_against_the_rate_limit(
+    conversation: Conversation, clock: ShiftedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several workers: a command waiting for the person's earlier update (another worker's)
+    is handed over again a few times (NotYet). It is one command: it must cost one unit of the
+    budget, not one per try — else a person's own deferred commands push the next ones over
+    the limit, and those are dropped."""
+    from handlers.kernel import dispatch
+    from storage import updates
+
+    real = updates.take
+    waits = 2
+
+    async def after_an_earlier_one(*args: Any, **kwargs: Any) -> updates.Taken:
+        nonlocal waits
+        if waits:
+            waits -= 1
+            return updates.Taken.AFTER_EARLIER
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(updates, "take", after_an_earlier_one)
+    monkeypatch.setattr(dispatch, "DEFER_DELAYS", (0.0,) * 4)  # no wall-clock wait
+    dispatcher = conversation.dispatcher
+    dispatcher.limiter = RateLimiter(RateLimit(burst=3, per_second=0.001, warn_every=60), clock)
+    lee = conversation.person("Lee")
+    await lee.send("/help")
+    await dispatcher.drain(10.0)
+    assert waits == 0 and len(lee.messages) == 1
+    await lee.send("/help")
+    await lee.send("/help")
+    texts = [m.text for m in lee.messages]
+    assert len(texts) == 3 and not any("Slow down" in t for t in texts)
