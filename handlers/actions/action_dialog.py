@@ -362,7 +362,7 @@ def _left_out_lines(t: Translator, left: Data) -> list[str]:
         if count > LEFT_NAMES:
             shown += " " + t.plural("actions.left_more", count - LEFT_NAMES)
         label = t(f"actions.left_{reason}")
-        lines.append(f"• {label} ({t.number(count)}): {shown}")
+        lines.append(f"• {label} ({t.number(count)}){t.colon}{shown}")
     return lines
 
 

@@ -382,7 +382,7 @@ def summary_view(
         lines.append(t.plural("broadcast.failed", failed))
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
             known = reason if reason in FAILURE_REASONS else "other"
-            lines.append(f"  • {t(f'broadcast.reason_{known}')}: {t.number(count)}")
+            lines.append(f"  • {t(f'broadcast.reason_{known}')}{t.colon}{t.number(count)}")
     stopped = counts.get(outbox.STOPPED, 0)
     if stopped:
         lines.append(t.plural("broadcast.not_sent", stopped))

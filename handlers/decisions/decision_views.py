@@ -206,12 +206,12 @@ def _option_lines(
             )
         names = snap.names[index] if with_names and cap and index < len(snap.names) else []
         if names:
-            line = Html(f"{line}: {name_list(t, names, cap)}")
+            line = Html(f"{line}{t.colon}{name_list(t, names, cap)}")
         lines.append(line)
     if decision.kind == CONSENSUS and snap.questions:
         line = t.plural("decisions.questions_open", snap.questions)
         if with_names and cap and snap.asking:
-            line = Html(f"{line}: {name_list(t, snap.asking, cap)}")
+            line = Html(f"{line}{t.colon}{name_list(t, snap.asking, cap)}")
         lines.append(line)
     return lines
 
@@ -287,7 +287,7 @@ def _live_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) -> 
         lines += ["", t("consensus.discussion")]
         for kind, name, text, answer in snap.discussion[:cap]:
             mark = "🚫" if kind == "block" else "❓"
-            lines.append(f"{mark} {_name(t, name)}: {t.isolate(text or '')}")
+            lines.append(f"{mark} {_name(t, name)}{t.colon}{t.isolate(text or '')}")
             if answer:
                 lines.append(t("consensus.answer_line", answer=answer))
     return lines
@@ -330,7 +330,7 @@ def _final_lines(t: Translator, decision: Decision, snap: Snapshot, cap: int) ->
         for name, reason in snap.reasons:
             reason_text = t.isolate(reason) if reason else t("decisions.no_reason")
             who = _name(t, name) if not decision.anonymous else t("decisions.a_member")
-            lines.append(f"• {who}: {reason_text}")
+            lines.append(f"• {who}{t.colon}{reason_text}")
     lines.append("")
     lines += _turnout(t, decision, snap, names=False, closed=True)
     for delegate, organisation in snap.proxies:

@@ -478,3 +478,20 @@ async def test_a_relative_start_keeps_its_moment_when_a_time_zone_is_picked_afte
     await coordinator.press("Done ✔")
     preview = coordinator.messages[-2].text
     assert when_text(translator("en"), expected, "Asia/Beirut") in preview
+
+
+def test_french_labels_in_reports_take_the_narrow_space_before_the_colon() -> None:
+    """Lines built in code (a broadcast's failure reasons, /newaction's left-out lists) use the
+    language's colon, as translated labels do: French sets a narrow no-break space before it."""
+    from handlers.actions.action_dialog import _left_out_lines
+    from handlers.actions.broadcasts import summary_view
+    from handlers.kernel.i18n import translator
+    from storage.actions.action_models import Broadcast
+
+    t = translator("fr")
+    broadcast = Broadcast(state="done")
+    summary = summary_view(t, broadcast, {"sent": 3, "failed": 2}, {"blocked": 2})
+    reason = next(line for line in summary.split("\n") if line.startswith("  • "))
+    assert "\u202f: 2" in reason and " : " not in reason and "): " not in reason
+    left = _left_out_lines(t, {"muted": [1, ["Lina"]]})
+    assert left[1].endswith("(1)\u202f: Lina"), left
