@@ -1,0 +1,85 @@
+"""Several workers on PostgreSQL: `updates.take` hands a person's update over until their
+earlier one (another worker's, not committed) is done (issue 17)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.app import Storage, open_storage
+from handlers.kernel.dispatch import ORDER_WAIT
+from storage import create_engine, inbox, updates
+from storage.models import InboxUpdate
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+NINA, OMAR = 501, 502
+
+
+@pytest.fixture
+async def pg(postgres_url: str) -> AsyncIterator[Storage]:
+    """PostgreSQL at head, emptied before and after."""
+    engine = create_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    opened = await open_storage(postgres_url)
+    yield opened
+    async with opened.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await opened.engine.dispose()
+
+
+async def _received(storage: Storage, *rows: tuple[int, int, datetime]) -> None:
+    async with storage.sessionmaker() as session, session.begin():
+        for update_id, user_id, at in rows:
+            await inbox.add(session, update_id, user_id, {"update_id": update_id}, at)
+
+
+async def _take(storage: Storage, update_id: int, person: int) -> updates.Taken:
+    """As the dispatcher takes an update: committed, but rolled back when it must wait."""
+    async with storage.sessionmaker() as session, session.begin():
+        taken = await updates.take(
+            session, update_id, NOW, person=person, received_after=NOW - ORDER_WAIT
+        )
+        if taken is updates.Taken.AFTER_EARLIER:
+            await session.rollback()
+        return taken
+
+
+async def test_a_later_update_waits_for_the_earlier_one_another_worker_holds(pg: Storage) -> None:
+    await _received(pg, (1, NINA, NOW), (2, NINA, NOW), (3, OMAR, NOW))
+    async with pg.sessionmaker() as first, first.begin():  # worker A handles update 1
+        taken = await updates.take(
+            first, 1, NOW, person=NINA, received_after=NOW - ORDER_WAIT
+        )
+        assert taken is updates.Taken.CLAIMED
+        assert await _take(pg, 2, NINA) is updates.Taken.AFTER_EARLIER  # worker B: later
+        assert await _take(pg, 3, OMAR) is updates.Taken.CLAIMED  # someone else: at once
+    assert await _take(pg, 2, NINA) is updates.Taken.CLAIMED  # A committed: B's turn
+    assert await _take(pg, 2, NINA) is updates.Taken.DUPLICATE
+    async with pg.sessionmaker() as session:
+        assert (await session.scalars(select(InboxUpdate.update_id))).all() == []
+
+
+async def test_an_earlier_update_a_dead_worker_left_is_not_waited_for(pg: Storage) -> None:
+    old = NOW - ORDER_WAIT - timedelta(seconds=1)
+    await _received(pg, (1, NINA, old), (2, NINA, NOW))
+    assert await _take(pg, 2, NINA) is updates.Taken.CLAIMED
+    async with pg.sessionmaker() as session:
+        assert (await session.scalars(select(InboxUpdate.update_id))).all() == [1]
+
+
+async def test_a_duplicate_is_told_and_its_row_removed_whatever_waits_before_it(
+    pg: Storage,
+) -> None:
+    await _received(pg, (2, NINA, NOW))
+    assert await _take(pg, 2, NINA) is updates.Taken.CLAIMED
+    await _received(pg, (1, NINA, NOW), (2, NINA, NOW))  # 2 again (a redelivery), 1 late
+    assert await _take(pg, 2, NINA) is updates.Taken.DUPLICATE
+    async with pg.sessionmaker() as session:
+        assert (await session.scalars(select(InboxUpdate.update_id))).all() == [1]
