@@ -54,9 +54,7 @@ async def _take(storage: Storage, update_id: int, person: int) -> updates.Taken:
 async def test_a_later_update_waits_for_the_earlier_one_another_worker_holds(pg: Storage) -> None:
     await _received(pg, (1, NINA, NOW), (2, NINA, NOW), (3, OMAR, NOW))
     async with pg.sessionmaker() as first, first.begin():  # worker A handles update 1
-        taken = await updates.take(
-            first, 1, NOW, person=NINA, received_after=NOW - ORDER_WAIT
-        )
+        taken = await updates.take(first, 1, NOW, person=NINA, received_after=NOW - ORDER_WAIT)
         assert taken is updates.Taken.CLAIMED
         assert await _take(pg, 2, NINA) is updates.Taken.AFTER_EARLIER  # worker B: later
         assert await _take(pg, 3, OMAR) is updates.Taken.CLAIMED  # someone else: at once
