@@ -173,6 +173,10 @@ class SharedPace:
     """The delivery engines' SharedSchedule on Redis: one pace for all workers."""
 
     CATCH_UP = 0.1  # seconds a slot may lie behind Redis's clock and still be used
+    # Seconds a reservation may take: coredis has no timeout of its own, and every send (the
+    # replies too) waits for its slot, so a Redis that holds the connection without answering
+    # would stop this worker's sends for good instead of leaving it its own pace.
+    ANSWER_WITHIN = 0.5
 
     def __init__(self, redis_url: str, rate: float, key: str = PACE_KEY) -> None:
         _, coredis = _imports()
@@ -185,7 +189,8 @@ class SharedPace:
         """Seconds until the slot reserved for one send (≤ 0: now); None if Redis does not
         answer (the worker keeps its own pace meanwhile)."""
         try:
-            slot, now = await self.reserve_slot()
+            async with asyncio.timeout(self.ANSWER_WITHIN):
+                slot, now = await self.reserve_slot()
         except Exception:
             if not self._failing:
                 log.exception("Redis did not answer: this worker keeps its own sending pace")

@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,3 +215,20 @@ async def test_sends_paused_after_reserving_reserve_again_after_the_pause() -> N
     await sends
     assert len(schedule.reserved) == 6
     assert min(sorted(schedule.reserved)[3:]) >= until - SharedPace.CATCH_UP
+
+
+async def test_a_redis_that_does_not_answer_leaves_the_worker_its_own_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis holding the connection without answering (a stall, a failover) must not hold
+    every send of the worker: the reservation gives up, and the worker keeps its own pace."""
+
+    class Silent:
+        async def eval(self, *args: Any, **kwargs: Any) -> Any:
+            await asyncio.Event().wait()  # never answers
+
+    monkeypatch.setattr(SharedPace, "ANSWER_WITHIN", 0.01, raising=False)
+    pace = SharedPace("redis://127.0.0.1:1/0", rate=30.0)
+    pace.client = Silent()  # type: ignore[assignment]
+    async with asyncio.timeout(5):
+        assert await pace.reserve() is None
