@@ -60,6 +60,10 @@ def _imports() -> tuple[Any, Any]:
 class SharedRateLimiter:
     """The dispatcher's PersonLimiter on Redis: one budget per person across all workers."""
 
+    # Seconds Redis may take to decide (no timeout by default): every command and press waits
+    # for it, so a Redis that does not answer would leave them all unanswered.
+    ANSWER_WITHIN = 0.5
+
     def __init__(self, redis_url: str, limit: RateLimit, clock: Clock) -> None:
         limits, coredis = _imports()
         self.pool = coredis.ConnectionPool.from_url(redis_url)
@@ -75,10 +79,11 @@ class SharedRateLimiter:
     async def acquire(self, user_id: int) -> tuple[bool, bool]:
         """(allowed, warn), decided on Redis (or locally while Redis is unreachable)."""
         try:
-            allowed = await self.strategy.hit(self.item, "person", str(user_id))
-            warn = False
-            if not allowed:
-                warn = await self.strategy.hit(self.warn_item, "slow-down", str(user_id))
+            async with asyncio.timeout(self.ANSWER_WITHIN):
+                allowed = await self.strategy.hit(self.item, "person", str(user_id))
+                warn = False
+                if not allowed:
+                    warn = await self.strategy.hit(self.warn_item, "slow-down", str(user_id))
         except Exception:
             if not self._failing:
                 log.exception("Redis did not answer: rate limits decided by this worker alone")

@@ -232,3 +232,20 @@ async def test_a_redis_that_does_not_answer_leaves_the_worker_its_own_pace(
     pace.client = Silent()  # type: ignore[assignment]
     async with asyncio.timeout(5):
         assert await pace.reserve() is None
+
+
+async def test_a_redis_that_does_not_answer_leaves_the_worker_its_own_rate_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same for the per-person budget: every command and press waits for it."""
+
+    class Silent:
+        async def hit(self, *args: Any, **kwargs: Any) -> bool:
+            await asyncio.Event().wait()  # never answers
+            return True
+
+    monkeypatch.setattr(SharedRateLimiter, "ANSWER_WITHIN", 0.01, raising=False)
+    limiter = SharedRateLimiter("redis://127.0.0.1:1/0", LIMIT, SystemClock())
+    limiter.strategy = Silent()  # type: ignore[assignment]
+    async with asyncio.timeout(5):
+        assert await limiter.acquire(someone()) == (True, False)
