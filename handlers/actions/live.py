@@ -55,6 +55,13 @@ def invitations_ref(action_id: int) -> str:
     return f"i{action_id}"
 
 
+def _answered_only_here(action_id: int) -> tuple[str, str]:
+    """Notices whose buttons no later notice replaces: a role invitation (its reader got no
+    call nor, not having answered, any notice of a change) and a "Still coming?" question.
+    Marked only once the action is over; an edit while it is open leaves them their buttons."""
+    return invitations_ref(action_id), confirm_ref(action_id)
+
+
 async def _messages(
     session: AsyncSession, action_id: int, chats: Collection[int] | None = None
 ) -> tuple[list[SentMessage], list[SentMessage]]:
@@ -118,6 +125,8 @@ async def refresh(
         edits.append(Outgoing(message.chat_id, text, keyboard, edit_of=message.message_id))
     if outdate or status != action_store.OPEN:
         for message in others:
+            if status == action_store.OPEN and message.ref in _answered_only_here(action.id):
+                continue  # its buttons are the only ones its reader has: kept while open
             person = people.get(message.chat_id)
             t = translator(person.language if person else default)
             if status == action_store.OPEN:

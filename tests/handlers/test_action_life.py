@@ -626,3 +626,37 @@ async def test_a_role_invitation_promises_no_place_once_the_event_is_cancelled(
     invitation = mia.messages[0].text
     assert "A role is still free" in invitation and "Cancelled" in invitation
     assert "places left" not in invitation and "🧩 photographer (Media): 1 place" in invitation
+
+
+async def test_an_edit_leaves_a_role_invitation_its_buttons(
+    conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Mia got only the invitation to a free role (not the call, nor any notice of a change:
+    she has not answered). The coordinator then edits the place: her invitation must keep its
+    buttons while the event takes answers — marked 'Outdated' without them, she could not
+    answer at all."""
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    await coordinator.press("🧩 Roles")
+    await coordinator.send("1 steward, 1 photographer (Media)")
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    await make_volunteer(storage, 11, now=clock.now(), name="Mia", skills=["media"])
+    mia = conversation.person("Mia", user_id=11)
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=2) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert "A role is still free" in mia.last.text and "Going" in mia.last.labels
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    await coordinator.press("✏️ Edit")
+    await coordinator.press("Place")
+    await coordinator.send("Nejmeh Square")
+    await _deliver(conversation)
+    assert len(mia.messages) == 1
+    invitation = mia.messages[0]
+    assert "Outdated" not in invitation.text and "Going" in invitation.labels
+    await mia.press("Going")
+    assert "Which role do you take" in mia.last.text
