@@ -30,7 +30,7 @@ from handlers.kernel.ports import (
     RetryAfter,
     TransientError,
 )
-from storage import outbox
+from storage import advisory, outbox
 from storage.actions import action_store, audience_store, broadcast_store, digest_store
 from storage.actions.action_models import Action, Broadcast
 from storage.actions.action_store import Recipient
@@ -283,7 +283,40 @@ def _start_report(
     return start
 
 
+# The progress messages being posted by this process (one post per report: `_begin_report`).
+_starting: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def _begin_report(
+    services: Services,
+    messenger: Messenger,
+    broadcast_id: int,
+    chat_id: int,
+    t: Translator,
+    *,
+    resumed: bool = False,
+) -> None:
+    """Posts the progress message once (see `_post_report`): while this process or another
+    worker posts it, a resumed start (`resumed`) leaves it to them, and the start of "Send it"
+    waits for a resumed one, then finds it posted."""
+    lock = _starting.setdefault(broadcast_id, asyncio.Lock())
+    if resumed and lock.locked():
+        return  # this process is posting it
+    async with lock:
+        claim = advisory.held(
+            services.sessionmaker, advisory.REPORT_START, broadcast_id, wait=not resumed
+        )
+        async with claim as mine:
+            if not mine:
+                return  # another worker is posting it, and will show the counts in it
+            async with services.sessionmaker() as session:
+                broadcast = await broadcast_store.get(session, broadcast_id)
+                if broadcast is None or broadcast.report_message_id is not None:
+                    return  # posted already (a resumed start came first)
+            await _post_report(services, messenger, broadcast_id, chat_id, t)
+
+
+async def _post_report(
     services: Services, messenger: Messenger, broadcast_id: int, chat_id: int, t: Translator
 ) -> None:
     """Sends the progress message, records its id, and shows the counts in it. A passing
@@ -324,7 +357,8 @@ async def resume_reports(services: Services, before: datetime) -> None:
     it is sent now; or its report was not yet the summary: it is refreshed now, which shows the
     summary when every row is done (nothing else would: the engine refreshes a report only
     when it records a result of that broadcast). A progress message Telegram accepted just
-    before the kill, its id not yet written, is sent a second time.
+    before the kill, its id not yet written, is sent a second time; one that a live worker (or
+    this process) is posting right now is left to it (`_begin_report`).
     """
     async with services.sessionmaker() as session:
         owed = await broadcast_store.unreported(session, before)
@@ -334,7 +368,12 @@ async def resume_reports(services: Services, before: datetime) -> None:
                 assert broadcast.report_chat_id is not None
                 t = translator(broadcast.report_locale)
                 await _begin_report(
-                    services, services.messenger, broadcast.id, broadcast.report_chat_id, t
+                    services,
+                    services.messenger,
+                    broadcast.id,
+                    broadcast.report_chat_id,
+                    t,
+                    resumed=True,
                 )
             else:
                 await refresh(services, broadcast.id, force=True)
