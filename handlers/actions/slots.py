@@ -16,12 +16,13 @@ from importlib import resources
 
 from handlers.actions import action_views as views
 from handlers.actions import live
-from handlers.kernel import names
+from handlers.kernel import names, permissions
 from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.routing import Router
 from storage.actions import action_store, broadcast_store
 from storage.actions.action_models import Action
+from storage.coalition import role_store
 from storage.models import Volunteer
 from storage.outbox import Outgoing
 from storage.people import shown_names, volunteers
@@ -89,6 +90,11 @@ async def invite(ctx: Context) -> None:
     everyone = await action_store.active_volunteers(ctx.session)
     host = await volunteers.get(ctx.session, action.created_by)
     host_t = translator(host.language if host is not None else ctx.settings.default_locale)
+    # Told in their private chat: discreet members named only if the host may see them now.
+    host_roles = await role_store.of_user(ctx.session, action.created_by)
+    host_sees = permissions.may_see_discreet(
+        permissions.held_roles(action.created_by, host_roles, ctx.settings.admin_ids), True
+    )
     for slot in empty:
         chosen = [
             v
@@ -110,7 +116,7 @@ async def invite(ctx: Context) -> None:
             messages.append(Outgoing(volunteer.user_id, Html(intro + "\n\n" + text), keyboard))
         await ctx.enqueue(messages, purpose="notice", ref=live.invitations_ref(action.id))
         if chosen:
-            shown = [names.in_words(host_t, shown_names.for_viewer(v, True)) for v in chosen]
+            shown = [names.in_words(host_t, shown_names.for_viewer(v, host_sees)) for v in chosen]
             report = host_t.plural(
                 "actions.roles_invited",
                 len(chosen),

@@ -660,3 +660,37 @@ async def test_an_edit_leaves_a_role_invitation_its_buttons(
     assert "Outdated" not in invitation.text and "Going" in invitation.labels
     await mia.press("Going")
     assert "Which role do you take" in mia.last.text
+
+
+async def test_the_host_told_who_was_invited_sees_a_discreet_member_only_with_the_right_to(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """The host of an event is told whom a free role was offered to. A discreet volunteer is
+    named to them only while they may see discreet members (members.discreet): a host who no
+    longer holds a coordinator's role reads '🔒', as every other member does."""
+    from sqlalchemy import update
+
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    await coordinator.press("🧩 Roles")
+    await coordinator.send("1 photographer (Media)")
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    now = clock.now()
+    await make_volunteer(storage, 21, now=now, name="Hana Host")  # holds no role (any more)
+    await make_volunteer(
+        storage, 22, now=now, name="Dalia Discreet", skills=["media"], discreet=True
+    )
+    async with storage.sessionmaker() as session, session.begin():
+        await session.execute(update(Action).values(created_by=21))
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=2) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    told = [m.text for m in messenger.chats.get(21, [])]
+    assert any("I invited 1 volunteer" in text for text in told), told
+    assert not any("Dalia" in text for text in told), told
