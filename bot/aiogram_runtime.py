@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -93,9 +93,42 @@ def _unset_default(value: Any) -> None:
     return None
 
 
-def build_polling(dispatcher: Dispatcher, record_within: float | None = None) -> AiogramDispatcher:
+def _raw(update: Update) -> dict[str, Any]:
+    """The Bot API Update (JSON) of aiogram's model."""
+    return update.model_dump(mode="json", exclude_none=True, by_alias=True, fallback=_unset_default)
+
+
+class BatchRecorder:
+    """A middleware of the Bot's session that records each getUpdates batch in the inbox, in
+    one transaction, as its answer comes back, and hands its updates to the neutral dispatcher
+    (bot/inbox.py `receive_batch`): the polling loop sees the batch only once it is recorded,
+    and its next getUpdates (the one that confirms the batch) waits for that.
+
+    The updates it took are then passed over by the polling's handler (`taken`)."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self.taken: set[int] = set()
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Response[Any]:
+        result = await make_request(bot, method)  # what the call returns, despite the type
+        if isinstance(method, GetUpdates) and result:
+            updates = cast(list[Update], result)
+            self.taken = {update.update_id for update in updates}  # the last batch is done
+            await self.inbox.receive_batch([_raw(update) for update in updates])
+        return result
+
+
+def build_polling(
+    dispatcher: Dispatcher,
+    record_within: float | None = None,
+    recorder: BatchRecorder | None = None,
+) -> AiogramDispatcher:
     """An aiogram dispatcher that records every update Chorus uses in the inbox, then hands it
-    to the neutral dispatcher in a task of its own.
+    to the neutral dispatcher in a task of its own; with `recorder` (long polling), the
+    recorder did both for the whole batch already.
 
     With `record_within` (webhook mode), an update the database does not take within that many
     seconds raises, so that the webhook answers an error and Telegram sends it again.
@@ -106,12 +139,13 @@ def build_polling(dispatcher: Dispatcher, record_within: float | None = None) ->
     confirms an update that is not in the inbox.
     """
     polling = AiogramDispatcher()
-    received = Inbox(dispatcher)
+    received = recorder.inbox if recorder is not None else Inbox(dispatcher)
 
     async def on_update(_: TelegramObject, event_update: Update) -> None:
-        raw = event_update.model_dump(
-            mode="json", exclude_none=True, by_alias=True, fallback=_unset_default
-        )
+        if recorder is not None and event_update.update_id in recorder.taken:
+            recorder.taken.discard(event_update.update_id)
+            return
+        raw = _raw(event_update)
         if record_within is None:
             await received.receive(raw)
         else:
@@ -132,7 +166,9 @@ async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> 
     """Long-polls until `stop` is set, after removing a webhook left by webhook mode (while one
     is set getUpdates is refused; PTB's start_polling does the same). Pending updates stay."""
     await AiogramTransport(bot).call(Call("deleteWebhook", {"drop_pending_updates": False}))
-    polling = build_polling(dispatcher)
+    recorder = BatchRecorder(Inbox(dispatcher))
+    polling = build_polling(dispatcher, recorder=recorder)
+    bot.session.middleware(recorder)
     task = asyncio.create_task(
         polling.start_polling(
             bot,
@@ -156,6 +192,7 @@ async def run_polling(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> 
             await asyncio.wait({task}, timeout=STOP_TIMEOUT)
             if not task.done():
                 task.cancel()
+        bot.session.middleware.unregister(recorder)
     task.result()
 
 

@@ -2,9 +2,10 @@
 
 With long polling, the next getUpdates (offset past an update) confirms it: Telegram never
 sends it again. Each runtime therefore records every update it received in the inbox
-(storage/inbox.py, one small transaction) before it asks for more — aiogram handles each update
-in its polling loop before advancing the offset, PTB puts each one in its update queue before
-advancing it — and only then hands it to the dispatcher, in a task of its own. The handling
+(storage/inbox.py) before it asks for more — aiogram records each getUpdates batch in one small
+transaction as its answer comes back (`receive_batch`, before its polling loop sees it), PTB
+puts each update in its update queue before advancing the offset (`receive`, a transaction
+each) — and only then hands it to the dispatcher, in a task of its own. The handling
 transaction deletes the row; after a crash, `replay` handles what is left before polling starts.
 The processed-update claim (storage/updates.py) keeps a replayed update from counting twice.
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from bot.updates import event_from_update
 from handlers.kernel.dispatch import Dispatcher
@@ -22,6 +23,7 @@ from handlers.kernel.events import Event
 from storage import inbox
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Inbox:
@@ -44,17 +46,35 @@ class Inbox:
             )
         return event
 
+    async def record_batch(self, updates: Sequence[Mapping[str, Any]]) -> list[Event]:
+        """`record` for a whole getUpdates batch, in one transaction and one statement (a storm
+        brings up to 100 updates a batch); returns the events of the updates Chorus uses, in
+        order."""
+        events, rows = [], []
+        now = self.dispatcher.services.clock.now()
+        for update in updates:
+            event = event_from_update(update)
+            if event is None or event.from_bot:
+                continue
+            events.append(event)
+            payload = dict(update)
+            rows.append(
+                {
+                    "update_id": event.update_id,
+                    "user_id": event.user.id,
+                    "payload": payload,
+                    "received_at": now,
+                }
+            )
+        if rows:
+            async with self.dispatcher.services.sessionmaker() as session, session.begin():
+                await inbox.add_many(session, rows)
+        return events
+
     async def record_surely(self, update: Mapping[str, Any]) -> Event | None:
         """`record`, tried again (0.1 s, 0.2 s, … up to 2 s apart) until the database takes it:
         the polling waits meanwhile, so nothing unrecorded is ever confirmed."""
-        delay = 0.1
-        while True:
-            try:
-                return await self.record(update)
-            except Exception:
-                log.exception("could not record update %s; trying again", update.get("update_id"))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        return await _surely(lambda: self.record(update), update.get("update_id"))
 
     async def record_within(self, update: Mapping[str, Any], seconds: float) -> Event | None:
         """`record`, tried again for at most `seconds`; then raises what the database raised.
@@ -99,6 +119,19 @@ class Inbox:
         if event is not None:
             self.dispatcher.spawn(event)
 
+    async def receive_batch(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """`receive` for a whole getUpdates batch: recorded in one transaction (tried again
+        until the database takes it), then each update handled in a task of its own, in order.
+        A stop cancels the polling, not the write (as in `receive`)."""
+        work = asyncio.ensure_future(self._take_batch(updates))
+        self.dispatcher.track(work)
+        await asyncio.shield(work)
+
+    async def _take_batch(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        first = updates[0].get("update_id") if updates else None
+        for event in await _surely(lambda: self.record_batch(updates), first):
+            self.dispatcher.spawn(event)
+
     async def replay(self) -> int:
         """Handles, in order, the updates a crash left received but not handled; returns how
         many."""
@@ -115,3 +148,15 @@ class Inbox:
             if event is not None:
                 await self.dispatcher.feed(event)
         return len(waiting)
+
+
+async def _surely(write: Callable[[], Awaitable[T]], update_id: Any) -> T:
+    """`write`, tried again (0.1 s, 0.2 s, … up to 2 s apart) until the database takes it."""
+    delay = 0.1
+    while True:
+        try:
+            return await write()
+        except Exception:
+            log.exception("could not record update %s; trying again", update_id)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

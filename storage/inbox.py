@@ -1,11 +1,11 @@
 """The inbox: updates received from Telegram and not yet handled.
 
 Long polling confirms updates by asking for the next ones (getUpdates with a higher offset);
-Telegram then forgets them. So a runtime writes each update here, in its own small transaction,
-before it asks again; the transaction that handles the update deletes its row
-(handlers/kernel/dispatch.py), and rows a crash left are handled first at start-up
-(bot/inbox.py). Together with the processed-update claim (storage/updates.py) every update
-received is handled, once.
+Telegram then forgets them. So a runtime writes each update here before it asks again (a whole
+getUpdates batch in one small transaction, `add_many`; a webhook's update alone, `add`); the
+transaction that handles the update deletes its row (handlers/kernel/dispatch.py), and rows a
+crash left are handled first at start-up (bot/inbox.py). Together with the processed-update
+claim (storage/updates.py) every update received is handled, once.
 """
 
 from __future__ import annotations
@@ -32,6 +32,18 @@ async def add(
         insert(InboxUpdate)
         .values(update_id=update_id, user_id=user_id, payload=payload, received_at=now)
         .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+
+
+async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """`add` for a whole getUpdates batch in one statement: `rows` of update_id, user_id,
+    payload and received_at; copies of update ids kept already are ignored."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(InboxUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from bot.app import Storage
 from bot.inbox import Inbox
 from handlers import build_router
 from handlers.kernel.context import Services
@@ -82,3 +83,33 @@ async def test_an_update_refused_by_the_rate_limit_leaves_the_inbox(services: Se
         await inbox.receive(_start(update_id, "/help"))
     await dispatcher.drain(30.0)
     assert await _count(services, InboxUpdate) == 0
+
+
+async def test_a_getupdates_batch_is_recorded_in_one_statement_then_handled_in_order(
+    services: Services, storage: Storage, messenger: RecordingMessenger
+) -> None:
+    """Issue 17: a batch (up to 100 updates in a storm) is one INSERT in one transaction, not a
+    transaction per update; what Chorus does not use is left out, a copy kept once."""
+    dispatcher = Dispatcher(build_router(), services)
+    inbox = Inbox(dispatcher)
+    sent: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    batch = [_start(20), _start(21, is_bot=True), {"update_id": 22, "edited_message": {}}]
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        events = await inbox.record_batch([*batch, _start(23, "/help")])
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", count)
+    assert [e.update_id for e in events] == [20, 23]
+    assert [s for s in sent if "inbox" in s and s.startswith("INSERT")] == sent[-1:]
+    assert len([s for s in sent if s.startswith("INSERT")]) == 1
+    assert await _count(services, InboxUpdate) == 2
+    await inbox.receive_batch([_start(20), _start(23, "/help")])  # sent again: kept once
+    await dispatcher.drain(10.0)
+    assert await _count(services, InboxUpdate) == 0
+    assert await _count(services, ProcessedUpdate) == 2
+    texts = [shown.text for shown in messenger.chats[AMIRA]]
+    assert sum("Welcome to" in text for text in texts) == 1

@@ -455,15 +455,21 @@ async def test_an_update_being_recorded_when_a_stop_comes_is_handled_before_the_
     queued behind the signal was never handled until the next start, or (recorded just as the
     signal was taken) hung the stop for good."""
     entered, release = asyncio.Event(), asyncio.Event()
-    record = Inbox.record
+    record, record_batch = Inbox.record, Inbox.record_batch
 
     async def slow_record(inbox: Inbox, update: Any) -> Any:
         entered.set()
         await release.wait()
         return await record(inbox, update)
 
+    async def slow_record_batch(inbox: Inbox, updates: Any) -> Any:  # aiogram's polling
+        entered.set()
+        await release.wait()
+        return await record_batch(inbox, updates)
+
     kim = await chorus.person("Kim")
     monkeypatch.setattr(Inbox, "record", slow_record)
+    monkeypatch.setattr(Inbox, "record_batch", slow_record_batch)
     await kim.send("/help")
     await asyncio.wait_for(entered.wait(), PATIENCE)
     running = chorus.running
