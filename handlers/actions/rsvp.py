@@ -71,7 +71,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     going = action.going_count
     if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
         status = action_store.WAITLIST
-    rsvp = await action_store.set_answer(
+    _, waiting_place = await action_store.set_answer_placed(
         ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
     )
     if before == action_store.GOING:
@@ -83,7 +83,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     else:
         positions = {}
         if status == action_store.WAITLIST:
-            positions[ctx.user_id] = await action_store.place_of(ctx.session, rsvp)
+            positions[ctx.user_id] = waiting_place or 1
         standing = action_store.Standing(
             action_store.counts_of(action), {ctx.user_id: status}, positions
         )

@@ -215,6 +215,41 @@ async def set_answer(
     counts follow in the same transaction. `previous`: their answer as just read, if it was
     (None: none); the caller holds the action's lock (`get` with `lock`, `for_answer`), so that
     no other transaction changes this action's answers meanwhile."""
+    rsvp, _ = await _set_answer(session, action_id, user_id, status, now, slot_id, previous)
+    return rsvp
+
+
+async def set_answer_placed(
+    session: AsyncSession,
+    action_id: int,
+    user_id: int,
+    status: str,
+    now: datetime,
+    *,
+    previous: Rsvp | Literal["look up"] | None = "look up",
+) -> tuple[Rsvp, int | None]:
+    """`set_answer`, and the answer's place on the waitlist when it waits (1 is next; None
+    otherwise): read by the statement that moves the counts, not one of its own (issue 17:
+    three presses in four of a storm join the waitlist)."""
+    rsvp, place = await _set_answer(
+        session, action_id, user_id, status, now, None, previous, placed=status == WAITLIST
+    )
+    if status == WAITLIST and place is None:  # the counts did not move: read it
+        place = await place_of(session, rsvp)
+    return rsvp, place
+
+
+async def _set_answer(
+    session: AsyncSession,
+    action_id: int,
+    user_id: int,
+    status: str,
+    now: datetime,
+    slot_id: int | None,
+    previous: Rsvp | Literal["look up"] | None,
+    *,
+    placed: bool = False,
+) -> tuple[Rsvp, int | None]:
     rsvp = await answer_of(session, action_id, user_id) if previous == "look up" else previous
     before = rsvp.status if rsvp is not None else None
     if rsvp is None:
@@ -230,9 +265,10 @@ async def set_answer(
     rsvp.queued_at = now if status == WAITLIST else None
     rsvp.answered_at = now
     await session.flush()
+    place = None
     if before != status:
-        await _count(session, action_id, before, status)
-    return rsvp
+        place = await _count(session, action_id, before, status, placed=rsvp if placed else None)
+    return rsvp, place
 
 
 async def clear_answer(session: AsyncSession, action_id: int, user_id: int) -> bool:
@@ -251,11 +287,17 @@ def _counter(status: str) -> str:
 
 
 async def _count(
-    session: AsyncSession, action_id: int, left: str | None, joined: str | None
-) -> None:
+    session: AsyncSession,
+    action_id: int,
+    left: str | None,
+    joined: str | None,
+    *,
+    placed: Rsvp | None = None,
+) -> int | None:
     """Moves one answer from `left` to `joined` in the action's counts: one UPDATE that adds to
     the stored numbers (never a number computed here), so it is right whatever ran before it.
-    The action loaded in this session, if it is, gets the new numbers."""
+    The action loaded in this session, if it is, gets the new numbers. With `placed` (an answer
+    flushed in this transaction), the same statement returns its place on the waitlist."""
     deltas: dict[str, Any] = {}
     actions: Table = Action.__table__  # type: ignore[assignment]
     table = actions.c
@@ -264,19 +306,22 @@ async def _count(
     if joined in COUNTED:
         deltas[_counter(joined)] = table[_counter(joined)] + 1
     if not deltas:
-        return
+        return None
+    returned: list[Any] = [table[_counter(s)] for s in COUNTED]
+    if placed is not None:
+        returned.append(select(_place()).where(Rsvp.id == placed.id).scalar_subquery())
     row = (
         await session.execute(
-            update(actions)
-            .where(table.id == action_id)
-            .values(deltas)
-            .returning(*(table[_counter(s)] for s in COUNTED))
+            update(actions).where(table.id == action_id).values(deltas).returning(*returned)
         )
     ).first()
     loaded = session.sync_session.identity_map.get(Session.identity_key(Action, action_id))
     if row is not None and loaded is not None:
-        for status, value in zip(COUNTED, row, strict=True):
+        for status, value in zip(COUNTED, row, strict=False):
             set_committed_value(loaded, _counter(status), value)
+    if row is None or placed is None:
+        return None
+    return int(row[len(COUNTED)] or 1)
 
 
 def counts_of(action: Action) -> dict[str, int]:

@@ -263,3 +263,27 @@ async def test_concurrent_changes_of_mind_keep_the_counts_true(
         assert action_store.counts_of(action) == dict(recounted)
         assert recounted["going"] == 10
         assert sum(recounted.values()) == 40
+
+
+async def test_a_press_onto_the_waitlist_reads_its_place_with_the_counts(
+    any_storage: Storage, services: Services
+) -> None:
+    """Three presses in four of a storm join the waitlist: the place they are told is read by
+    the statement that moves the counts, not by one of its own."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    async with any_storage.sessionmaker() as session, session.begin():
+        await session.execute(update(Action).where(Action.id == action_id).values(capacity=1))
+    await make_volunteer(any_storage, 3, now=services.clock.now())
+    calls = {
+        u: (await services.messenger.send_message(u, "The call")).message_id for u in (1, 2, 3)
+    }
+    await dispatcher.feed(_press(2, action_id, 700, message_id=calls[2]))  # the one place
+    await dispatcher.feed(_press(1, action_id, 701, message_id=calls[1]))  # waitlist #1
+    with statements_of_first_transaction(any_storage.engine) as seen:
+        await dispatcher.feed(_press(3, action_id, 702, message_id=calls[3]))  # waitlist #2
+    assert len(seen) <= MOST_STATEMENTS[any_storage.engine.dialect.name], "\n".join(seen)
+    assert not [s for s in seen if s.startswith("SELECT (SELECT count(*)")], "\n".join(seen)
+    told = {callback: text for callback, text, _ in services.messenger.answers}  # type: ignore[attr-defined]
+    assert "#1 on the waitlist" in (told["q701"] or "")
+    assert "#2 on the waitlist" in (told["q702"] or "")
