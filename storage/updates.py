@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete, exists, literal
+from sqlalchemy import bindparam, delete, exists, literal
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -39,6 +41,39 @@ class Taken(Enum):
     AFTER_EARLIER = "after earlier"
 
 
+def _insert(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+# Core statements on the tables (an ORM entity with parameters would be an ORM bulk insert).
+_inbox: Any = InboxUpdate.__table__
+_FORGET = delete(_inbox).where(_inbox.c.update_id == bindparam("claimed_id"))
+
+
+@cache
+def _take_statement(dialect: str, ordered: bool) -> Any:
+    """The claim of `take`, built once (issue 17: statements are built per press otherwise)."""
+    statement = (
+        _insert(dialect)(ProcessedUpdate.__table__)
+        .values(update_id=bindparam("claimed_id"), processed_at=bindparam("claimed_at"))
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    if dialect != "postgresql":
+        return statement
+    earlier = (
+        exists()
+        .where(
+            _inbox.c.user_id == bindparam("person"),
+            _inbox.c.update_id < bindparam("claimed_id"),
+            _inbox.c.received_at > bindparam("received_after"),
+        )
+        .correlate(None)
+    )
+    return statement.add_cte(_FORGET.cte("handled")).returning(
+        earlier if ordered else literal(False)
+    )
+
+
 async def take(
     session: AsyncSession,
     update_id: int,
@@ -54,36 +89,22 @@ async def take(
     received after `received_after`, is still in the inbox (another worker is handling it: its
     deletion is not committed); the caller then rolls back and tries again later. On PostgreSQL
     one statement (the delete a common table expression of the insert, the check in its
-    RETURNING), on SQLite two (and no check: one worker, whose per-person lock keeps order)."""
+    RETURNING), on SQLite one too (the claim's trigger deletes the row; a duplicate's a second
+    statement; no check: one worker, whose per-person lock keeps order)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    forget = delete(InboxUpdate).where(InboxUpdate.update_id == update_id)
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProcessedUpdate)
-        .values(update_id=update_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-    )
-    if dialect != "postgresql":
-        await session.execute(forget)
-        result = await session.execute(statement)
+    values: dict[str, Any] = {"claimed_id": update_id, "claimed_at": now}
+    if dialect != "postgresql":  # the claim's trigger removes the inbox row (migration 0018)
+        result = await session.execute(_take_statement(dialect, False), values)
         assert isinstance(result, CursorResult)
-        return Taken.CLAIMED if result.rowcount == 1 else Taken.DUPLICATE
-    earlier = (
-        exists()
-        .where(
-            InboxUpdate.user_id == person,
-            InboxUpdate.update_id < update_id,
-            InboxUpdate.received_at > (received_after or now),
-        )
-        .correlate(None)
-    )
-    claimed = (
+        if result.rowcount == 1:
+            return Taken.CLAIMED
         await session.execute(
-            statement.add_cte(forget.cte("handled")).returning(
-                earlier if person is not None else literal(False)
-            )
-        )
-    ).first()
+            _FORGET, {"claimed_id": update_id}
+        )  # a copy received again: no claim, no trigger
+        return Taken.DUPLICATE
+    if person is not None:
+        values |= {"person": person, "received_after": received_after or now}
+    claimed = (await session.execute(_take_statement(dialect, person is not None), values)).first()
     if claimed is None:
         return Taken.DUPLICATE
     return Taken.AFTER_EARLIER if claimed[0] else Taken.CLAIMED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, and_, literal, select
+from sqlalchemy import BigInteger, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DialogState, Role, UserPreference, Volunteer
@@ -21,23 +21,27 @@ class PersonContext:
     roles: frozenset[str]
 
 
+_me = select(bindparam("person_id", type_=BigInteger).label("user_id")).subquery("me")
+_STATEMENT = (  # built once: a statement is built per update otherwise (issue 17)
+    select(Volunteer, UserPreference, DialogState, Role.role)
+    .select_from(_me)
+    .outerjoin(Volunteer, Volunteer.user_id == _me.c.user_id)
+    .outerjoin(UserPreference, UserPreference.user_id == _me.c.user_id)
+    .outerjoin(
+        DialogState,
+        and_(
+            DialogState.user_id == _me.c.user_id,
+            DialogState.chat_id == bindparam("chat_id", type_=BigInteger),
+        ),
+    )
+    .outerjoin(Role, Role.user_id == _me.c.user_id)
+)
+
+
 async def load(session: AsyncSession, user_id: int, chat_id: int) -> PersonContext:
     """The person's context: one SELECT with outer joins (a row per role held, or one row),
     instead of one per table. The objects are the session's, as `session.get` returns them."""
-    me = select(literal(user_id, BigInteger).label("user_id")).subquery("me")
-    rows = (
-        await session.execute(
-            select(Volunteer, UserPreference, DialogState, Role.role)
-            .select_from(me)
-            .outerjoin(Volunteer, Volunteer.user_id == me.c.user_id)
-            .outerjoin(UserPreference, UserPreference.user_id == me.c.user_id)
-            .outerjoin(
-                DialogState,
-                and_(DialogState.user_id == me.c.user_id, DialogState.chat_id == chat_id),
-            )
-            .outerjoin(Role, Role.user_id == me.c.user_id)
-        )
-    ).all()
+    rows = (await session.execute(_STATEMENT, {"person_id": user_id, "chat_id": chat_id})).all()
     if not rows:
         return PersonContext(None, None, None, frozenset())
     volunteer, preference, dialog, _ = rows[0]
