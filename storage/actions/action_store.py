@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -77,8 +77,8 @@ async def for_answer(
     lock from their start. On PostgreSQL the answer is read after the lock is granted (a
     statement of its own): read in the same statement, it could predate a change made by the
     transaction that held the lock (a promotion from the waitlist)."""
-    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
     if _dialect(session) == "postgresql":
+        has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
         row = (
             await session.execute(
                 select(Action, has_slots)
@@ -91,16 +91,22 @@ async def for_answer(
             return None
         return row[0], await answer_of(session, action_id, user_id), bool(row[1])
     found = (
-        await session.execute(
-            select(Action, Rsvp, has_slots)
-            .outerjoin(Rsvp, and_(Rsvp.action_id == Action.id, Rsvp.user_id == user_id))
-            .where(Action.id == action_id)
-            .execution_options(populate_existing=True)
-        )
+        await session.execute(_FOR_ANSWER, {"answer_action": action_id, "answer_user": user_id})
     ).first()
     if found is None:
         return None
     return found[0], found[1], bool(found[2])
+
+
+_FOR_ANSWER = (  # SQLite's, built once (issue 17: a statement is built per press otherwise)
+    select(Action, Rsvp, exists().where(ActionSlot.action_id == Action.id).label("has_slots"))
+    .outerjoin(
+        Rsvp,
+        and_(Rsvp.action_id == Action.id, Rsvp.user_id == bindparam("answer_user")),
+    )
+    .where(Action.id == bindparam("answer_action"))
+    .execution_options(populate_existing=True)
+)
 
 
 def _dialect(session: AsyncSession) -> str:
