@@ -196,6 +196,18 @@ class Dispatcher:
         """Handles one event; safe to call concurrently and with redelivered updates."""
         if event.from_bot:
             return
+        task = asyncio.current_task()
+        if task is not None:
+            # A stop waits for it (a kill cancels it) from the start: deciding its rate limit
+            # may be a round trip to Redis, and its refusal sends a "slow down".
+            self._inflight.add(task)
+        try:
+            await self._feed(event)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _feed(self, event: Event) -> None:
         started, outcome = time.perf_counter(), "error"
         # An update handed over again (NotYet) was counted when it first came: one command.
         if is_limited(event) and event.update_id not in self._deferrals:
@@ -208,9 +220,6 @@ class Dispatcher:
                 return
         key = event.user.id
         self._waiting[key] += 1
-        task = asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
         try:
             async with self._locks[key]:
                 outcome = await self._handle(event)
@@ -223,8 +232,6 @@ class Dispatcher:
         finally:
             log_update(event, outcome, started)
             self.observer.update_done(update_kind(event), outcome, time.perf_counter() - started)
-            if task is not None:
-                self._inflight.discard(task)
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key]

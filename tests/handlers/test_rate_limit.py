@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -75,3 +77,33 @@ async def test_an_update_handed_over_again_counts_once_against_the_rate_limit(
     await lee.send("/help")
     texts = [m.text for m in lee.messages]
     assert len(texts) == 3 and not any("Slow down" in t for t in texts)
+
+
+async def test_a_stop_waits_for_an_update_still_asking_the_rate_limit(
+    conversation: Conversation,
+) -> None:
+    """An update whose rate limit is being decided (on Redis, several workers: a round trip)
+    is already being handled: a kill's drain must cancel it, or its reply goes out after the
+    bot stopped (a PTB stop then waits for it without bound)."""
+
+    class Deciding:
+        def __init__(self) -> None:
+            self.asked = asyncio.Event()
+            self.answer = asyncio.Event()
+
+        async def acquire(self, user_id: int) -> tuple[bool, bool]:
+            self.asked.set()
+            await self.answer.wait()
+            return True, False
+
+    dispatcher = conversation.dispatcher
+    limiter = Deciding()
+    dispatcher.limiter = limiter
+    lee = conversation.person("Lee")
+    handling = asyncio.create_task(lee.send("/help"))
+    await asyncio.wait_for(limiter.asked.wait(), 5)
+    await dispatcher.drain(1.0, cancel=True)  # a kill
+    limiter.answer.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(handling, 5)
+    assert handling.cancelled() and lee.messages == []
