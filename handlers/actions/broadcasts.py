@@ -313,6 +313,8 @@ async def _begin_report(
                 broadcast = await broadcast_store.get(session, broadcast_id)
                 if broadcast is None or broadcast.report_message_id is not None:
                     return  # posted already (a resumed start came first)
+                if broadcast.finished_at is not None:
+                    return  # ended meanwhile (refused for good: nobody can see it)
             await _post_report(services, messenger, broadcast_id, chat_id, t)
 
 
