@@ -213,12 +213,17 @@ def without_places(
     waitlist = str(t("actions.line_waitlist_position", position=_MARK))
     head, _, tail = waitlist.strip(_BIDI).partition(_MARK)
     roles = [(_slot_head(t, slot), slot_line(t, slot, live=False)) for slot in slots]
+    lines = text.split("\n")
+    # The places line is the last "👥" line: the description above it may start with one too.
+    places = max(
+        (i for i, line in enumerate(lines) if line.strip(_BIDI).startswith("👥")), default=-1
+    )
     kept: list[str] = []
-    for line in text.split("\n"):
+    for index, line in enumerate(lines):
         bare = line.strip(_BIDI)
         if bare.startswith(head) and bare.endswith(tail):
             continue
-        if capacity and bare.startswith("👥"):
+        if capacity and index == places:
             line = str(t.plural("actions.line_capacity", capacity))
         line = next((over for start, over in roles if bare.startswith(start)), line)
         kept.append(line)

@@ -694,3 +694,27 @@ async def test_the_host_told_who_was_invited_sees_a_discreet_member_only_with_th
     told = [m.text for m in messenger.chats.get(21, [])]
     assert any("I invited 1 volunteer" in text for text in told), told
     assert not any("Dalia" in text for text in told), told
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_an_older_notice_keeps_a_description_line_that_starts_like_the_places_line(
+    language: str,
+) -> None:
+    """Only the places line turns back into the capacity: a line of the description that the
+    organiser began with 👥 stays as they wrote it."""
+    t = translator(language)
+    draft = {
+        "kind": "meeting",
+        "title": "Vigil",
+        "description": "👥 Bring a friend along.\nCandles provided.",
+        "place": "Martyrs' Square",
+        "capacity": 2,
+    }
+    standing = action_store.Standing(
+        counts={action_store.GOING: 1}, answers={}, positions={}, slots=[]
+    )
+    text = render(t, draft, "Asia/Beirut", standing=standing)
+    left = without_places(t, text, 2)
+    assert "Bring a friend along." in left
+    assert t.plural("actions.line_capacity", 2) in left
+    assert t.plural("actions.places_left", 1, total=t.number(2)) not in left
