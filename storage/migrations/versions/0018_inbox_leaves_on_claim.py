@@ -16,7 +16,7 @@ from alembic import op
 revision: str = "0018_inbox_leaves_on_claim"
 down_revision: str | None = "0017_volunteer_share_index"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = "0008_inbox"  # the inbox is on another branch
 
 TRIGGER = "processed_update_leaves_inbox"
 
