@@ -218,7 +218,7 @@ async def share_limits(
     dispatcher.limiter = limiter
     pause = SharedPause(redis_url, delivery.pause)
     delivery.on_rate_limited = pause.publish
-    pace = SharedPace(redis_url, delivery.config.pace)
+    pace = SharedPace(redis_url, delivery.config.pace, delivery.config.rate)
     delivery.share_pace(pace)
     await pause.start()
     return [pause.stop, limiter.close, pace.close]

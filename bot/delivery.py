@@ -153,11 +153,17 @@ class Stats:
 
 class SharedSchedule(Protocol):
     """One pace for several workers (bot/shared_limits.py, on Redis): each send reserves the
-    next free slot of one schedule spaced at the overall rate."""
+    next free slot of one schedule spaced at the overall rate, and a place in one window that
+    frees a second after its answer (the cap held on arrival, whatever the jitter)."""
 
-    async def reserve(self) -> float | None:
-        """Seconds to wait for the slot reserved (≤ 0: now); None when the schedule cannot be
-        reached (the worker then keeps its own pace)."""
+    async def reserve(self) -> tuple[float, str] | None:
+        """(seconds to wait for the slot reserved (≤ 0: now), the ticket to pass to
+        `answered`); None when the schedule cannot be reached (the worker then keeps its own
+        pace)."""
+        ...
+
+    def answered(self, ticket: str) -> None:
+        """The send of `ticket` was answered (or failed): its place frees a second later."""
         ...
 
 
@@ -179,14 +185,16 @@ class Pacer:
         self.cap = max(1, int(limit))
         self.next_at = 0.0
         self.paused_until = 0.0
-        self._recent: deque[list[float]] = deque()  # [answered at] of the last `cap` sends
+        self._recent: deque[list[Any]] = deque()  # [answered at, ticket] of the last `cap` sends
         self.shared: SharedSchedule | None = None  # several workers: one schedule for all
 
-    async def slot(self) -> list[float]:
+    async def slot(self) -> list[Any]:
         """Waits for the next free slot; returns the mark to pass to `answered`."""
         loop = asyncio.get_running_loop()
         recent = self._recent
-        reserved = await self._reserve() if self.shared is not None else None
+        reserved = ticket = None
+        if self.shared is not None:
+            reserved, ticket = await self._reserve()
         planned = self.next_at if reserved is None else reserved
         seen = self.paused_until  # the pause the reservation was made after
         while True:
@@ -194,7 +202,9 @@ class Pacer:
             if reserved is not None and self.paused_until != seen and self.paused_until > reserved:
                 # Paused (a 429) after the reservation: its slot would lie in the past when
                 # the pause ends, and every send holding one would leave at that moment.
-                reserved = await self._reserve()
+                if ticket is not None and self.shared is not None:
+                    self.shared.answered(ticket)  # never sent: its place frees a second later
+                reserved, ticket = await self._reserve()
                 planned = self.next_at if reserved is None else reserved
                 seen = self.paused_until
                 continue
@@ -207,29 +217,34 @@ class Pacer:
             await asyncio.sleep(start - now + (self.MARGIN if start > planned else 0.0))
         if reserved is None:
             self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
-        mark = [self.IN_FLIGHT]
+        mark: list[Any] = [self.IN_FLIGHT, ticket]
         recent.append(mark)
         if len(recent) > self.cap:
             recent.popleft()
         return mark
 
-    async def _reserve(self) -> float | None:
-        """The loop time of the slot reserved on the shared schedule (None: not reachable),
-        once any pause is over: a slot reserved during a pause would be spent in a burst of
-        every waiting send (all their slots past) just after Telegram asked to slow down."""
+    async def _reserve(self) -> tuple[float | None, str | None]:
+        """The loop time of the slot reserved on the shared schedule and its ticket (None,
+        None: not reachable), once any pause is over: a slot reserved during a pause would be
+        spent in a burst of every waiting send (all their slots past) just after Telegram
+        asked to slow down."""
         assert self.shared is not None
         loop = asyncio.get_running_loop()
         left = self.paused_until - loop.time()
         while left > 0:  # a pause may grow meanwhile (another 429)
             await asyncio.sleep(left + self.MARGIN)
             left = self.paused_until - loop.time()
-        wait = await self.shared.reserve()
-        return None if wait is None else loop.time() + wait
+        granted = await self.shared.reserve()
+        if granted is None:
+            return None, None
+        wait, ticket = granted
+        return loop.time() + wait, ticket
 
-    @staticmethod
-    def answered(mark: list[float]) -> None:
-        """Records when the answer to a send came back."""
+    def answered(self, mark: list[Any]) -> None:
+        """Records when the answer to a send came back (on the shared window too)."""
         mark[0] = asyncio.get_running_loop().time()
+        if mark[1] is not None and self.shared is not None:
+            self.shared.answered(mark[1])
 
     def pause(self, seconds: float) -> None:
         """Nothing is sent for `seconds`."""
@@ -510,7 +525,7 @@ class DeliveryEngine:
         async with self.sessionmaker() as session:
             return await outbox.next_due(session)
 
-    async def _send(self, item: Claimed, mark: list[float] | None = None) -> None:
+    async def _send(self, item: Claimed, mark: list[Any] | None = None) -> None:
         try:
             try:
                 # A reply is never a paid broadcast (allow_paid_broadcast costs Stars).
@@ -518,7 +533,7 @@ class DeliveryEngine:
                 message_id = await self.transport.send(item, paid)
             finally:
                 if mark is not None:
-                    Pacer.answered(mark)
+                    self._pacer.answered(mark)
         except RetryAfter as exc:
             self.stats.rate_limited += 1
             log.warning(

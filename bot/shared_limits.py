@@ -9,9 +9,10 @@
 - The 429 pause: a worker told by Telegram to retry after N seconds publishes N on a Redis
   channel; every worker (itself included) pauses its sends for N seconds.
 - The broadcast pace: every send of every worker reserves the next slot of one schedule kept
-  on Redis (a Lua script on Redis's own clock), spaced at BROADCAST_RATE × safety, so the
-  overall rate holds however many workers send. If Redis does not answer, each worker keeps
-  its own pace meanwhile (and says so in the log).
+  on Redis (a Lua script on Redis's own clock), spaced at BROADCAST_RATE × safety, and a place
+  in a window of BROADCAST_RATE sends held until a second after its answer, so the overall
+  rate holds on arrival at Telegram however many workers send. If Redis does not answer,
+  each worker keeps its own pace meanwhile (and says so in the log).
 
 Imported only when REDIS_URL is set: `pip install .` without extras never needs Redis.
 """
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.config import ConfigError
 from handlers.kernel.dispatch import RateLimit, RateLimiter
@@ -32,17 +34,43 @@ from handlers.kernel.ports import Clock
 log = logging.getLogger(__name__)
 PAUSE_CHANNEL = "chorus:pause"
 PACE_KEY = "chorus:pace"
-# The next free slot of the shared schedule, in µs of Redis's clock (KEYS[1]); ARGV: the
-# interval and how far behind a slot may be and still be used (a late wake-up is made up for,
-# an idle schedule is not), both in µs. Returns {slot, now}.
-RESERVE_SLOT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+# Redis's clock in µs, or the clock a test gives (an argument, '' for Redis's).
+NOW = """
+local now
+if ARGV[#ARGV] ~= '' then now = tonumber(ARGV[#ARGV]) else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+"""
+# KEYS: the schedule's next free slot, the window (a sorted set: ticket -> when its place
+# frees). ARGV: the interval and how far behind a slot may be and still be used (a late
+# wake-up is made up for, an idle schedule is not), the window's places, the lease, the
+# ticket, now (µs). Returns {slot, now, 1}, or {when a place frees, now, 0} if none is free.
+RESERVE_SLOT = (
+    NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {string.format('%d', tonumber(first[2])), string.format('%d', now), 0}
+end
+redis.call('ZADD', KEYS[2], string.format('%d', now + tonumber(ARGV[4])), ARGV[5])
+redis.call('PEXPIRE', KEYS[2], 60000)
 local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
 if slot < now - tonumber(ARGV[2]) then slot = now end
 redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
-return {string.format('%d', slot), string.format('%d', now)}
+return {string.format('%d', slot), string.format('%d', now), 1}
 """
+)
+# KEYS: the window. ARGV: the ticket answered, how long after now its place frees, now (µs).
+ANSWERED = (
+    NOW
+    + """
+redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 60000)
+return 1
+"""
+)
 NAMESPACE = "chorus"
 
 
@@ -174,28 +202,71 @@ class SharedPause:
         self.client.connection_pool.disconnect()
 
 
+class Slot(NamedTuple):
+    """One answer of the shared schedule, in µs of its clock: `ticket` None means the window
+    was full (`at`: when its first place frees); else `at` is the slot reserved for the send."""
+
+    at: int
+    now: int
+    ticket: str | None
+
+
 class SharedPace:
-    """The delivery engines' SharedSchedule on Redis: one pace for all workers."""
+    """The delivery engines' SharedSchedule on Redis: one pace and one window for all workers.
+
+    Spacing the sends' starts is not enough: requests from several processes reach Telegram
+    with jitter, and a start spaced 34 ms after another may arrive in the same second as the
+    thirty before it (2–3 % of a three-worker broadcast were answered 429). So each send also
+    holds one of `limit` places of a window from its reservation until one second after its
+    answer (Redis's clock when the answer is recorded). Any `limit` + 1 arrivals within one
+    second would all hold a place at the last one's arrival, which the window never grants:
+    the cap holds on arrival whatever the jitter. A worker that dies holding places gives
+    them back after LEASE seconds.
+    """
 
     CATCH_UP = 0.1  # seconds a slot may lie behind Redis's clock and still be used
-    # Seconds a reservation may take: coredis has no timeout of its own, and every send (the
-    # replies too) waits for its slot, so a Redis that holds the connection without answering
-    # would stop this worker's sends for good instead of leaving it its own pace.
+    # Seconds a reservation (or the record of an answer) may take: coredis has no timeout of
+    # its own, and every send (the replies too) waits for its slot, so a Redis that holds the
+    # connection without answering would stop this worker's sends for good instead of leaving
+    # it its own pace.
     ANSWER_WITHIN = 0.5
+    LEASE = 15.0  # seconds a place stays held by a send whose answer was never recorded
+    AFTER = 1.0  # Telegram's window: a place frees this long after the answer
 
-    def __init__(self, redis_url: str, rate: float, key: str = PACE_KEY) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        rate: float,
+        limit: float | None = None,
+        key: str = PACE_KEY,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         _, coredis = _imports()
         self.client = coredis.Redis.from_url(redis_url, decode_responses=True)
         self.interval_us = max(1, round(1_000_000 / rate))
+        self.limit = max(1, int(limit if limit is not None else rate))
         self.key = key
+        self.window_key = f"{key}:window"
+        self.clock = clock  # seconds; None: Redis's own clock (tests inject one)
+        self._tickets = itertools.count(1)
+        self._origin = f"{os.getpid()}:{id(self)}"
+        self._recording: set[asyncio.Task[None]] = set()
         self._failing = False
 
-    async def reserve(self) -> float | None:
-        """Seconds until the slot reserved for one send (≤ 0: now); None if Redis does not
-        answer (the worker keeps its own pace meanwhile)."""
+    def _now(self) -> str:
+        return "" if self.clock is None else str(round(self.clock() * 1_000_000))
+
+    async def reserve(self) -> tuple[float, str] | None:
+        """(seconds until the slot reserved for one send (≤ 0: now), its ticket for
+        `answered`), once the window has a place; None if Redis does not answer (the worker
+        keeps its own pace meanwhile)."""
         try:
-            async with asyncio.timeout(self.ANSWER_WITHIN):
-                slot, now = await self.reserve_slot()
+            while True:
+                async with asyncio.timeout(self.ANSWER_WITHIN):
+                    slot = await self.reserve_slot()
+                if slot.ticket is not None:
+                    break
+                await asyncio.sleep(min(slot.at - slot.now, 1_000_000) / 1_000_000)
         except Exception:
             if not self._failing:
                 log.exception("Redis did not answer: this worker keeps its own sending pace")
@@ -204,17 +275,44 @@ class SharedPace:
         if self._failing:
             log.warning("Redis answers again: the sending pace is shared again")
             self._failing = False
-        return (slot - now) / 1_000_000
+        return (slot.at - slot.now) / 1_000_000, slot.ticket
 
-    async def reserve_slot(self) -> tuple[int, int]:
-        """(slot, now) in µs of Redis's clock: the reserved slot, and when it was reserved."""
-        catch_up = round(self.CATCH_UP * 1_000_000)
-        answer = await self.client.eval(
-            RESERVE_SLOT, keys=[self.key], args=[self.interval_us, catch_up]
+    async def reserve_slot(self) -> Slot:
+        """A place in the window and the next slot of the schedule, or when to ask again."""
+        ticket = f"{self._origin}:{next(self._tickets)}"
+        args = [
+            self.interval_us,
+            round(self.CATCH_UP * 1_000_000),
+            self.limit,
+            round(self.LEASE * 1_000_000),
+            ticket,
+            self._now(),
+        ]
+        at, now, granted = await self.client.eval(
+            RESERVE_SLOT, keys=[self.key, self.window_key], args=args
         )
-        slot, now = answer
-        return int(slot), int(now)
+        return Slot(int(at), int(now), ticket if int(granted) else None)
+
+    def answered(self, ticket: str) -> None:
+        """The send of `ticket` was answered: its place frees one second from now (recorded in
+        the background; the send does not wait for Redis)."""
+        task = asyncio.get_running_loop().create_task(self._answered(ticket))
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def _answered(self, ticket: str) -> None:
+        try:
+            async with asyncio.timeout(self.ANSWER_WITHIN):
+                await self.record_answer(ticket)
+        except Exception:  # the place frees after LEASE instead
+            log.warning("could not record an answer on Redis", exc_info=True)
+
+    async def record_answer(self, ticket: str) -> None:
+        """Frees the place of `ticket` one second from now (Redis's clock)."""
+        args = [ticket, round(self.AFTER * 1_000_000), self._now()]
+        await self.client.eval(ANSWERED, keys=[self.window_key], args=args)
 
     async def close(self) -> None:
-        """Closes the connections to Redis."""
+        """Records the answers still on their way, then closes the connections to Redis."""
+        await asyncio.gather(*self._recording, return_exceptions=True)
         self.client.connection_pool.disconnect()

@@ -6,6 +6,7 @@ update whose person has an earlier one still in the inbox is handed over again s
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
 import itertools
@@ -182,7 +183,7 @@ async def test_three_workers_lose_nothing_when_the_leader_and_a_worker_die(
     twenty people register at once, each sending /start then /help without waiting; the leader
     is killed mid-broadcast, then another worker mid-storm. Each person's /start is handled
     before their /help and both are answered; every recipient gets the broadcast (twice only
-    for rows in flight at a kill); a new leader within 15 s; 429s rare (see the end)."""
+    for rows in flight at a kill); a new leader within 15 s; no 429 (see the end)."""
     monkeypatch.setattr(app, "DELIVERY_LEASE", 5.0)  # a dead worker's rows go again after 5 s
     turns = itertools.count()
     coordinator = await sandbox.create_user("Coral", language_code="en")
@@ -276,11 +277,19 @@ async def test_three_workers_lose_nothing_when_the_leader_and_a_worker_die(
         replies = [m.text or "" for m in await person.chat_messages() if m.from_bot]
         assert any("Welcome to Chorus" in text for text in replies), replies
         assert any("Which language do you prefer?" in text for text in replies), replies
-    # The shared schedule spaces the sends' starts, not their arrivals: three workers on one
-    # busy event loop (this test) arrive unevenly, and a few land in a full second (2-3 % of
-    # the sends here, measured; each sent again after its retry_after: all delivered above).
-    # Without the shared pace the three would send three times too fast.
+    # The shared pace holds the cap on arrival (bot/shared_limits.py: a window of 30 places,
+    # each freed a second after its answer), however unevenly three workers on one busy event
+    # loop (this test) reach the emulator: no 429 (the emulator's own window of one second).
+    # Spacing the starts alone let 2-3 % of the sends land in a full second.
     sends = [r for r in emulator.state.request_log if r["method"] == "sendMessage"]
     refused = [r for r in sends if r.get("status") == 429]
-    print(f"three workers: {len(sends)} sends, {len(refused)} answered 429")
-    assert len(refused) <= len(sends) // 10, [r.get("error") for r in refused]
+    times = sorted(r["time"] for r in sends if r.get("status") == 200)
+    # (printed only: the log's times are taken when a request ends, not when it was counted)
+    busiest = max(bisect.bisect_left(times, t + 1.0) - n for n, t in enumerate(times))
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    print(
+        f"three workers: {len(sends)} sends, {len(refused)} answered 429, {rate:.1f}/s overall, "
+        f"at most {busiest} in one second"
+    )
+    assert not refused, [r.get("error") for r in refused]
+    assert rate <= 30, rate
