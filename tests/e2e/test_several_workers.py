@@ -10,7 +10,6 @@ import bisect
 import contextlib
 import dataclasses
 import itertools
-import json
 import os
 import time
 from collections import Counter
@@ -19,14 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from bot import app
 from bot.app import open_storage
-from bot.webhook import SECRET_HEADER
 from botapi_emulator.client import Person, SandboxClient
 from botapi_emulator.emulator import RunningEmulator
 from handlers.kernel.dispatch import Dispatcher
@@ -37,49 +33,10 @@ from storage.models import ProcessedUpdate
 from storage.outbox import Outgoing
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_failover import TAKEOVER, pg_url  # noqa: F401 (a fixture)
-from tests.e2e.test_webhook import free_port
+from tests.support.proxy import free_port, proxy
 
-PATH = "/hook"
 # The issue's 3,000 take 100 s at 30/s: CHORUS_TEST_BROADCAST=3000 runs that; CI runs 300.
 BROADCAST_RECIPIENTS = int(os.environ.get("CHORUS_TEST_BROADCAST", "300"))
-
-
-@contextlib.asynccontextmanager
-async def proxy(route: Callable[[dict[str, Any]], int], ports: list[int]) -> AsyncIterator[str]:
-    """A reverse proxy in front of the workers (as nginx would be): each POSTed update goes to
-    the worker `route(update)` picks (the next one when it does not answer), and its answer
-    goes back to Telegram. Yields its URL."""
-    async with aiohttp.ClientSession() as session:
-
-        async def forward(request: web.Request) -> web.Response:
-            body = await request.read()
-            first = route(json.loads(body))
-            headers = {
-                name: request.headers[name]
-                for name in ("Content-Type", SECRET_HEADER)
-                if name in request.headers
-            }
-            for turn in range(len(ports)):  # nginx's proxy_next_upstream error
-                port = ports[(first + turn) % len(ports)]
-                try:
-                    async with session.post(
-                        f"http://127.0.0.1:{port}{PATH}", data=body, headers=headers
-                    ) as answer:
-                        return web.Response(status=answer.status, body=await answer.read())
-                except aiohttp.ClientConnectionError:
-                    continue
-            return web.Response(status=502, text="no worker answered")
-
-        app = web.Application()
-        app.router.add_post(PATH, forward)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            yield f"http://127.0.0.1:{port}{PATH}"
-        finally:
-            await runner.cleanup()
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,7 @@ from handlers.kernel.ports import ShiftedClock
 from storage.models import InboxUpdate, ProcessedUpdate
 from tests.e2e.conftest import PATIENCE, ChorusUnderTest
 from tests.e2e.test_nothing_lost import STARTUP, BotProcess, _says_once
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the bot binds it right after)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.proxy import free_port
 
 
 @pytest.fixture(params=["aiogram", "ptb"])
