@@ -2,7 +2,8 @@
 
 BENCH_SIZES (default 1000,10000,100000) chooses the coalition sizes of the scale table;
 BENCH_POSTGRES_URL (a database of the benchmark's own: its schema is dropped) adds the storm on
-PostgreSQL.
+PostgreSQL; with BENCH_REDIS_URL too (keys under chorus:*), the storm through 1, 2 and 3
+webhook workers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_delivery, bench_scale, bench_storm
+from tests.bench import bench_delivery, bench_scale, bench_storm, bench_workers
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 Rows = dict[str, dict[str, Any]]
@@ -73,7 +74,7 @@ def _check(target: str, value: Any, limit: float, *, at_least: bool = False) -> 
     return f"- {target}: {value} — **{'met' if met else 'not met'}**."
 
 
-def reading(storm: Rows, delivery: Rows, scale: Rows) -> list[str]:
+def reading(storm: Rows, delivery: Rows, scale: Rows, workers: Rows | None = None) -> list[str]:
     """Issue 17's targets against this run's figures."""
     lines = []
     for name, row in storm.items():
@@ -99,6 +100,10 @@ def reading(storm: Rows, delivery: Rows, scale: Rows) -> list[str]:
     at = {row: values.get("100,000", "not run at 100k") for row, values in scale.items()}
     empty, full = at.get(bench_scale.PRESS_EMPTY), at.get(bench_scale.PRESS_FULL)
     same = round(full / empty, 2) if isinstance(empty, float) and isinstance(full, float) else full
+    for name, row in (workers or {}).items():
+        if name != bench_workers.name(1):
+            growth = row.get("× 1 worker's CPU", row.get("error", "not measured"))
+            lines.append(_check(f"{name}: CPU/update ≤ 1.1× one worker's", growth, 1.1))
     return [
         *lines,
         _check("100k: an audience count under 200 ms", at.get(bench_scale.AUDIENCE), 200),
@@ -115,7 +120,7 @@ def _load() -> str:
     return "/".join(f"{load:.1f}" for load in os.getloadavg())
 
 
-def write(storm: Rows, delivery: Rows, scale: Rows, load_before: str) -> None:
+def write(storm: Rows, delivery: Rows, scale: Rows, load_before: str, workers: Rows) -> None:
     """Writes docs/benchmarks.md with what has run so far."""
     lines = [
         "# Benchmarks",
@@ -142,6 +147,18 @@ def write(storm: Rows, delivery: Rows, scale: Rows, load_before: str) -> None:
         "",
         *_table(storm, "contender"),
         "",
+        "## RSVP storm through 1, 2 and 3 webhook workers (PostgreSQL + Redis)",
+        "",
+        "The same storm; each worker is `chorus run` in webhook mode in a process of its own,",
+        "behind a round-robin proxy (in the benchmark's process, as nginx would be) that the",
+        "emulator's webhook posts to; the workers share PostgreSQL (BENCH_POSTGRES_URL) and",
+        "Redis (BENCH_REDIS_URL: the per-person limit, the 429 pause, the sending pace).",
+        "`cpu_ms_per_update` and `sql_per_update` are summed over all the workers' processes",
+        "(each its own process time, all threads); the proxy is not counted. CPU per update",
+        "must not grow with the number of workers.",
+        "",
+        *_table(workers, "workers"),
+        "",
         "## Broadcast delivery (bot/delivery.py, each runtime's lean send path, SQLite)",
         "",
         "The emulator runs in its own process; `cpu_ms_per_delivery` is the CPU time of the",
@@ -160,7 +177,7 @@ def write(storm: Rows, delivery: Rows, scale: Rows, load_before: str) -> None:
         "",
         "## Reading: issue 17's targets in this run",
         "",
-        *reading(storm, delivery, scale),
+        *reading(storm, delivery, scale, workers),
         "",
     ]
     DOC.write_text("\n".join(lines), encoding="utf-8")
@@ -172,11 +189,13 @@ async def main() -> None:
     pending = {"not run": {"error": "the run was stopped before this benchmark"}}
     load = _load()
     storm = await _guarded("RSVP storm", bench_storm.main)
-    write(storm, pending, pending, load)
+    write(storm, pending, pending, load, pending)
+    workers = await _guarded("workers", bench_workers.main)
+    write(storm, pending, pending, load, workers)
     scale = await _guarded("scale", bench_scale.main)
-    write(storm, pending, scale, load)
+    write(storm, pending, scale, load, workers)
     delivery = await _guarded("delivery", bench_delivery.main)
-    write(storm, delivery, scale, load)
+    write(storm, delivery, scale, load, workers)
 
 
 if __name__ == "__main__":
