@@ -7,6 +7,13 @@ Chorus uses it because httpx's connection pool costs several times more CPU per 
 aiohttp's (measured by `make bench`: PTB's paid broadcast reached 267 messages/s on httpx), and
 aiohttp is installed anyway (aiogram, the default runtime, is built on it).
 
+Calls without a file go as one JSON body encoded by orjson (`RequestData.parameters`, PTB's
+documented way to bring another JSON library), as aiogram's session posts them: PTB's own way,
+a form of fields each JSON-encoded by the standard library and then URL-encoded, cost about a
+third of the CPU of a broadcast message (profiled: urlencode alone 4.6 s of 10,000 sends). A
+call with a file goes as multipart form data. Answers are parsed by orjson too
+(`parse_json_payload`, which PTB documents as the method to override for that).
+
 Errors follow PTB's contract, so PTB behaves as with its own request class: a timeout raises
 `telegram.error.TimedOut`, any other failure to get an answer `telegram.error.NetworkError`;
 an HTTP answer (2xx or not) is returned for PTB (or Chorus's subclass) to judge.
@@ -17,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import orjson
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -25,6 +33,7 @@ READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
 MEDIA_WRITE_TIMEOUT = 20.0
 POOL_TIMEOUT = 1.0
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -53,6 +62,34 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        # The timeouts of a call that passes none of its own (nearly every call), built once.
+        self._default_timeouts = {
+            False: self._timeouts(read_timeout, connect_timeout, write_timeout, pool_timeout),
+            True: self._timeouts(read_timeout, connect_timeout, media_write_timeout, pool_timeout),
+        }
+
+    @staticmethod
+    def _timeouts(
+        read: float | None, connect: float | None, write: float | None, pool: float | None
+    ) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect if write is None or connect is None else max(connect, write),
+            sock_read=read,
+        )
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Parses Telegram's answer with orjson; what orjson refuses (not UTF-8, not JSON)
+        goes to PTB's own parser, which decodes leniently or raises PTB's error."""
+        try:
+            answer = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
+        if not isinstance(answer, dict):
+            return BaseRequest.parse_json_payload(payload)
+        return answer
 
     @property
     def read_timeout(self) -> float | None:
@@ -86,33 +123,41 @@ class AiohttpRequest(BaseRequest):
         """Posts the call; returns (HTTP status, body). Raises TimedOut or NetworkError."""
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
+        default = BaseRequest.DEFAULT_NONE
         files = (
             request_data.multipart_data if request_data and request_data.contains_files else None
         )
-        default = BaseRequest.DEFAULT_NONE
-        read = self._read_timeout if read_timeout is default else read_timeout
-        connect = self._connect_timeout if connect_timeout is default else connect_timeout
-        write = (
-            (self._media_write_timeout if files else self._write_timeout)
-            if write_timeout is default
-            else write_timeout
-        )
-        pool = self._pool_timeout if pool_timeout is default else pool_timeout
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=None if pool is None or connect is None else pool + connect,
-            sock_connect=connect if write is None or connect is None else max(connect, write),
-            sock_read=read,
-        )
-        body: aiohttp.FormData | None = None
-        if request_data is not None and request_data.parameters:
+        if (
+            read_timeout is default
+            and write_timeout is default
+            and connect_timeout is default
+            and pool_timeout is default
+        ):
+            timeout = self._default_timeouts[bool(files)]
+        else:
+            timeout = self._timeouts(
+                self._read_timeout if read_timeout is default else read_timeout,
+                self._connect_timeout if connect_timeout is default else connect_timeout,
+                (self._media_write_timeout if files else self._write_timeout)
+                if write_timeout is default
+                else write_timeout,
+                self._pool_timeout if pool_timeout is default else pool_timeout,
+            )
+        body: aiohttp.FormData | bytes | None = None
+        headers: dict[str, str] | None = None
+        if files:
+            assert request_data is not None
             body = aiohttp.FormData(quote_fields=False)
-            for name, value in (request_data.json_parameters or {}).items():
+            for name, value in request_data.json_parameters.items():
                 body.add_field(name, value)
-            for name, (filename, content, mimetype) in (files or {}).items():
+            for name, (filename, content, mimetype) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mimetype)
+        elif request_data is not None and (parameters := request_data.parameters):
+            body, headers = orjson.dumps(parameters), JSON_HEADERS
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from telegram import InputFile
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
@@ -24,13 +24,16 @@ async def server() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
     async def method(request: web.Request) -> web.Response:
         if request.match_info["name"] == "slow":
             await asyncio.sleep(1)
-        form = await request.post()
-        seen.append(
-            {
-                name: (value.file.read(), value.filename) if hasattr(value, "file") else value
-                for name, value in form.items()
-            }
-        )
+        if request.content_type == "application/json":
+            seen.append(await request.json())
+        else:
+            form = await request.post()
+            seen.append(
+                {
+                    name: (value.file.read(), value.filename) if hasattr(value, "file") else value
+                    for name, value in form.items()
+                }
+            )
         status = 429 if request.match_info["name"] == "flood" else 200
         return web.json_response({"ok": status == 200, "result": True}, status=status)
 
@@ -76,13 +79,23 @@ async def test_fields_and_files_arrive_and_every_status_comes_back(
     finally:
         await request.shutdown()
     assert status == 200 and status_flood == 429
-    assert seen[0] == {
-        "chat_id": "42",
+    assert seen[0] == {  # one JSON body, as aiogram posts it
+        "chat_id": 42,
         "text": "Ça marche — 🎉",
-        "reply_markup": '{"inline_keyboard": [[{"text": "A"}]]}',
+        "reply_markup": {"inline_keyboard": [[{"text": "A"}]]},
     }
+    assert seen[1]["chat_id"] == "42"  # a file: multipart form data, each field a string
     document = seen[1]["document"]
     assert isinstance(document, tuple) and document == (b"a,b\n1,2\n", "x.csv")
+
+
+def test_answers_are_parsed_and_a_bad_answer_is_ptbs_error() -> None:
+    assert AiohttpRequest.parse_json_payload(b'{"ok": true, "result": {"a": "\xc3\xa9"}}') == {
+        "ok": True,
+        "result": {"a": "é"},
+    }
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        AiohttpRequest.parse_json_payload(b"<html>Bad Gateway</html>")
 
 
 async def test_a_timeout_is_timed_out_and_no_answer_is_a_network_error(
