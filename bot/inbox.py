@@ -3,9 +3,10 @@
 With long polling, the next getUpdates (offset past an update) confirms it: Telegram never
 sends it again. Each runtime therefore records every update it received in the inbox
 (storage/inbox.py) before it asks for more — aiogram records each getUpdates batch in one small
-transaction as its answer comes back (`receive_batch`, before its polling loop sees it), PTB
-puts each update in its update queue before advancing the offset (`receive`, a transaction
-each) — and only then hands it to the dispatcher, in a task of its own. The handling
+transaction as its answer comes back (`receive_batch`, before its polling loop sees it), PTB's
+update queue records each answer likewise when PTB's Updater puts the answer's last update,
+before the Updater advances the offset (bot/ptb_runtime.py) — and only then hands it to the
+dispatcher, in a task of its own. The handling
 transaction deletes the row; after a crash, `replay` handles what is left before polling starts.
 The processed-update claim (storage/updates.py) keeps a replayed update from counting twice.
 """

@@ -1,8 +1,9 @@
 """The second runtime: python-telegram-bot 22 long polling feeding the very same handlers.
 
 PTB's JobQueue and rate limiter are not used: Chorus's own scheduler and delivery pacing stay
-the only ones. Only the Application's polling and its request layer are: every outgoing call
-is a pre-built Bot API payload (bot/botapi), the same the aiogram runtime posts.
+the only ones. Only the Application's polling and its request layer are: updates go from the
+Updater's queue to the inbox and the dispatcher (not through PTB's handlers), and every outgoing
+call is a pre-built Bot API payload (bot/botapi), the same the aiogram runtime posts.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import asyncio
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 # Opt in to PTB's time periods as timedelta (the int form warns of its deprecation).
@@ -23,17 +25,16 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import InputFile, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from bot import webhook
 from bot.botapi import BotApiMessenger, BulkSender, Call, classify
 from bot.inbox import Inbox
 from bot.ops.health import Heartbeat
 from bot.ptb_aiohttp import AiohttpRequest
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.updates import ALLOWED_UPDATES
 from bot.webhook import WebhookConfig
 from handlers.kernel.dispatch import Dispatcher, stop_grace
-from handlers.kernel.events import Event
 
 POLL_TIMEOUT = 25
 POOL_SIZE = 64
@@ -104,77 +105,102 @@ class PtbTransport:
             return await self.bot.do_api_request(call.method.lower(), api_kwargs=params)
 
 
-class InboxQueue(asyncio.Queue[object]):
-    """PTB's update queue, writing each update to the inbox before it is queued.
+class UpdatesRequest(AiohttpRequest):
+    """PTB's getUpdates connection: notes each successful answer for /healthz, and keeps the
+    updates of the latest answer as Telegram sent them (JSON), so that the inbox records them
+    without turning PTB's Update objects back into JSON (Update.to_dict cost about 0.6 ms an
+    update, profiled in the RSVP storm).
 
-    PTB's Updater puts every update of a getUpdates answer in this queue, and only then moves
-    its offset past them (Updater._start_polling: `await self.update_queue.put(update)` for
-    each, then `_last_update_id = updates[-1].update_id + 1`); its last getUpdates on stop
-    confirms only what was put. So no update is confirmed to Telegram before it is recorded.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inbox: Inbox | None = None
-        self.closing = False  # set before Application.stop: nothing more is queued
-
-    def close(self) -> None:
-        """Queues nothing more: an update recorded from now on goes to the dispatcher itself.
-
-        Application.stop puts its stop signal in this queue and waits for `join()`; an update
-        queued behind the signal is never taken nor marked done, and `join()` would wait forever
-        (seen: a kill while an update was being recorded hung the bot's shutdown)."""
-        self.closing = True
-
-    async def put(self, item: object) -> None:
-        """Records an update in the inbox (waiting until the database takes it), then queues
-        it; an update Chorus does not use is dropped. A stop cancels PTB's polling, not the
-        write (an SQLite call cancelled halfway would leave its thread holding the lock)."""
-        if self.inbox is None or not isinstance(item, Update):
-            await super().put(item)
-            return
-        work = asyncio.ensure_future(self._record(self.inbox, item))
-        self.inbox.dispatcher.track(work)
-        await asyncio.shield(work)
-
-    async def _record(self, inbox: Inbox, update: Update) -> None:
-        if (event := await inbox.record_surely(update.to_dict())) is not None:
-            self._hand_over(inbox, event, update)
-
-    def _hand_over(self, inbox: Inbox, event: Event, update: Update) -> None:
-        if self.closing:
-            inbox.dispatcher.spawn(event)  # a stop waits for it (drain); a kill cancels it
-        else:
-            self.put_nowait(update)
-
-    async def accept(self, raw: dict[str, Any], update: Update, within: float) -> None:
-        """The webhook's `put`: records the update as it came (within `within` seconds, or
-        raises), then queues it for the Application."""
-        assert self.inbox is not None
-        work = asyncio.ensure_future(self._record_within(self.inbox, raw, update, within))
-        self.inbox.dispatcher.track(work)
-        await asyncio.shield(work)
-
-    async def _record_within(
-        self, inbox: Inbox, raw: dict[str, Any], update: Update, within: float
-    ) -> None:
-        if (event := await inbox.record_within(raw, within)) is not None:
-            self._hand_over(inbox, event, update)
-
-
-class _WatchedRequest(AiohttpRequest):
-    """PTB's getUpdates connection, noting each successful answer for /healthz."""
+    `before_asking` runs before every getUpdates is sent: a getUpdates confirms every update
+    before its offset, so the queue records there whatever it still holds."""
 
     def __init__(self, heartbeat: Heartbeat, **options: Any) -> None:
         super().__init__(**options)
         self.heartbeat = heartbeat
+        self.before_asking: Callable[[], Awaitable[None]] | None = None
+        self._raw: dict[int, dict[str, Any]] = {}
+        self._last_id: int | None = None
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        """Sends getUpdates; a 200 answer is a heartbeat."""
+        """Sends getUpdates; a 200 answer is a heartbeat, and its updates are kept."""
+        if self.before_asking is not None:
+            await self.before_asking()
         status, payload = await super().do_request(*args, **kwargs)
         if status == 200:
             self.heartbeat.beat()
+            self._raw = _updates_by_id(payload)
+            self._last_id = next(reversed(self._raw), None)
         return status, payload
+
+    def take(self, update: Update) -> tuple[dict[str, Any], bool]:
+        """The update as Telegram sent it, and whether it is the last of its getUpdates answer
+        (PTB's Updater puts the updates of an answer in its queue in order, then moves its
+        offset past the last). An update not in the latest answer comes as PTB sees it, and
+        counts as a last one."""
+        raw = self._raw.pop(update.update_id, None)
+        if raw is None:
+            return update.to_dict(), True
+        return raw, update.update_id == self._last_id
+
+
+def _updates_by_id(payload: bytes) -> dict[int, dict[str, Any]]:
+    try:
+        answer = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return {}
+    result = answer.get("result") if isinstance(answer, dict) else None
+    if not isinstance(result, list):
+        return {}
+    return {
+        raw["update_id"]: raw
+        for raw in result
+        if isinstance(raw, dict) and isinstance(raw.get("update_id"), int)
+    }
+
+
+class InboxQueue(asyncio.Queue[object]):
+    """PTB's update queue, where Chorus takes the updates from PTB's Updater: it writes each
+    getUpdates answer to the inbox in one transaction and hands its updates to the dispatcher,
+    each in a task of its own (bot/inbox.py), instead of queueing them for the Application
+    (whose per-update task, handler lookup and context would only call the dispatcher in the
+    end). One transaction per answer, not per update: in a storm the polling waited its turn
+    for a database connection behind the handlers once for every update.
+
+    PTB's Updater puts every update of a getUpdates answer in this queue, and only then moves
+    its offset past them (Updater._start_polling: `await self.update_queue.put(update)` for
+    each, then `_last_update_id = updates[-1].update_id + 1`); its last getUpdates on stop
+    confirms only what was put. `put` keeps the updates of an answer and returns at once, except
+    for the answer's last: it returns once the whole answer is recorded. And before any
+    getUpdates goes out (UpdatesRequest.before_asking) what is still kept is recorded. So no
+    update is confirmed to Telegram before it is in the inbox. What is not an update (the
+    Application's stop signal) is queued as usual.
+    """
+
+    def __init__(self, updates: UpdatesRequest) -> None:
+        super().__init__()
+        self.updates = updates
+        self.inbox: Inbox | None = None
+        self._kept: list[dict[str, Any]] = []
+        updates.before_asking = self.record_kept
+
+    async def put(self, item: object) -> None:
+        """Keeps an update; the last of its answer records them all (waiting until the
+        database takes them) and hands them over. An update Chorus does not use is dropped. A
+        stop cancels PTB's polling, not the write (an SQLite call cancelled halfway would leave
+        its thread holding the lock): the dispatcher's drain waits for it."""
+        if self.inbox is None or not isinstance(item, Update):
+            await super().put(item)
+            return
+        raw, last = self.updates.take(item)
+        self._kept.append(raw)
+        if last:
+            await self.record_kept()
+
+    async def record_kept(self) -> None:
+        """Records the updates kept so far, in one transaction, and hands them over."""
+        if self._kept and self.inbox is not None:
+            kept, self._kept = self._kept, []
+            await self.inbox.receive_batch(kept)
 
 
 class PtbRuntime:
@@ -184,7 +210,10 @@ class PtbRuntime:
 
     def __init__(self, token: str, api_url: str) -> None:
         self.heartbeat = Heartbeat()
-        self.queue = InboxQueue()
+        updates = UpdatesRequest(
+            self.heartbeat, connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10
+        )
+        self.queue = InboxQueue(updates)
         self.application = (
             Application.builder()
             .token(token)
@@ -201,11 +230,7 @@ class PtbRuntime:
                     pool_timeout=CALL_TIMEOUT,
                 )
             )
-            .get_updates_request(
-                _WatchedRequest(
-                    self.heartbeat, connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10
-                )
-            )
+            .get_updates_request(updates)
             .build()
         )
         self.transport = PtbTransport(self.application)
@@ -220,13 +245,7 @@ class PtbRuntime:
         return self.application.bot.username or ""
 
     def _handle_with(self, dispatcher: Dispatcher) -> None:
-        async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-            event = event_from_update(update.to_dict())
-            if event is not None:
-                await dispatcher.feed(event)
-
         self.queue.inbox = Inbox(dispatcher)
-        self.application.add_handler(TypeHandler(Update, on_update))
 
     async def serve_webhook(
         self, dispatcher: Dispatcher, stop: asyncio.Event, config: WebhookConfig
@@ -244,10 +263,11 @@ class PtbRuntime:
                 return web.Response(status=403, text="Forbidden")
             try:
                 raw = await request.json()
-                update = Update.de_json(raw, bot)
+                Update.de_json(raw, bot)  # PTB's check that it is an update
             except (ValueError, TypeError, KeyError):
                 return web.Response(status=400, text="not a Telegram update")
-            await self.queue.accept(raw, update, webhook.RECORD_WITHIN)
+            assert self.queue.inbox is not None
+            await self.queue.inbox.accept(raw, webhook.RECORD_WITHIN)
             return web.Response()
 
         app = web.Application()
@@ -277,7 +297,6 @@ class PtbRuntime:
         """Stops the Application once the updates in hand are done: Application.stop waits
         for every update task without a bound (a handler waiting out flood control could hold
         a kill for 90 s), so the dispatcher drains them first, as run_bot would next."""
-        self.queue.close()
         await dispatcher.drain(stop_grace())
         await self.application.stop()
 

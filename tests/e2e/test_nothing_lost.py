@@ -475,10 +475,10 @@ async def test_an_update_being_recorded_when_a_stop_comes_is_handled_before_the_
     running = chorus.running
     assert running is not None
     stopping = asyncio.create_task(chorus.stop())
-    queue, application = (getattr(running.runtime, name, None) for name in ("queue", "application"))
+    application = getattr(running.runtime, "application", None)
 
-    def taking_updates() -> bool:  # PTB: until the queue is closed or Application.stop began
-        return not getattr(queue, "closing", False) and application.running
+    def taking_updates() -> bool:  # PTB: until its Updater stopped polling (the stop began)
+        return bool(application.updater.running)
 
     while application is not None and taking_updates():  # noqa: ASYNC110 (PTB has no event)
         await asyncio.sleep(0.01)
