@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Writers wait their turn in SQLAlchemy's pool (first come, first served) rather than in
 # SQLite's busy handler, which is not fair: under load an unlucky writer could wait past the
@@ -32,6 +34,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=echo,
+        module=sqlite_driver.dbapi(),  # one thread hop a statement (issue 17)
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=SQLITE_POOL_SIZE,
         max_overflow=0,

@@ -1,0 +1,122 @@
+"""SQLAlchemy's aiosqlite driver, one thread hop a statement instead of three or four.
+
+aiosqlite runs every call on its connection's thread, and SQLAlchemy's adapter makes a call of
+each DBAPI step: open a cursor, execute, fetch the rows, close the cursor — each a trip through
+a queue to that thread and a wake-up of the event loop back. A press of the RSVP storm made
+about 35 of them (issue 17: the driver and its hops were a fifth of the CPU). Here a statement
+is one function run on that thread — cursor, execute, every row, close — and the adapter keeps
+what the cursor said (description, rowcount, lastrowid) for SQLAlchemy to read afterwards.
+Results are read whole, as the default (buffered) adapter cursor reads them already.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+Ran = tuple[Any, list[Any] | None, int, int | None]
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Ran:
+    """On the connection's thread: the statement, its rows, and what its cursor said."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """The adapter's cursor, with no aiosqlite cursor behind it: each statement is one call."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:  # no cursor opened: no hop
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        """Ignored: the rows are all read at once."""
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            ran: Ran = await connection._execute(  # type: ignore[no-untyped-call]
+                _run, connection._conn, operation, parameters, many
+            )
+        self._description, rows, self._rowcount, self._lastrowid = ran
+        self._rows = collections.deque(rows or ())
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._run(operation, parameters, False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._run(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the cursor was closed on the connection's thread."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's adapted connection, making `OneHopCursor`s (server-side cursors as before)."""
+
+    __slots__ = ()
+    _cursor_cls = OneHopCursor
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module handed to create_async_engine (`module=`)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        connection = self.aiosqlite.connect(*arg, **kw)
+        connection._thread.daemon = True  # as SQLAlchemy does: a thread must not hold the exit
+        return OneHopConnection(self, await_(connection))
+
+
+def dbapi() -> OneHopDBAPI:
+    """The module for create_async_engine's `module` argument."""
+    return OneHopDBAPI(aiosqlite, sqlite3)
