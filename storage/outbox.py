@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -494,21 +495,15 @@ async def sent_messages(session: AsyncSession, refs: Iterable[str]) -> list[Sent
     return [SentMessage(ref, chat, int(mid), text) for ref, chat, mid, text in rows]
 
 
-async def action_messages(
-    session: AsyncSession,
-    action_id: int,
-    notice_refs: Iterable[str],
-    chats: Iterable[int] | None = None,
-) -> tuple[list[SentMessage], list[SentMessage]]:
-    """An action's delivered announcements, and its other delivered notices (its other
-    broadcasts, and those under `notice_refs`), oldest first, in one statement; only those in
-    these `chats` when given."""
+@cache
+def _action_messages(in_chats: bool) -> Select[Any]:
+    """`action_messages`'s statement, built once (issue 17: a press reads its presser's)."""
     from storage.actions.action_models import Broadcast
 
     def refs(*, announce: bool) -> Any:
         purpose = Broadcast.purpose == "announce" if announce else Broadcast.purpose != "announce"
         return select(literal("b") + cast(Broadcast.id, String)).where(
-            Broadcast.action_id == action_id, purpose
+            Broadcast.action_id == bindparam("am_action"), purpose
         )
 
     announcements = refs(announce=True)
@@ -518,7 +513,7 @@ async def action_messages(
             or_(
                 _c.ref.in_(announcements),
                 _c.ref.in_(refs(announce=False)),
-                _c.ref.in_(list(notice_refs)),
+                _c.ref.in_(bindparam("am_notices", expanding=True)),
             ),
             _c.state == SENT,
             _c.edit_of.is_(None),
@@ -526,11 +521,27 @@ async def action_messages(
         )
         .order_by(_c.id)
     )
+    if in_chats:
+        statement = statement.where(_c.chat_id.in_(bindparam("am_chats", expanding=True)))
+    return statement
+
+
+async def action_messages(
+    session: AsyncSession,
+    action_id: int,
+    notice_refs: Iterable[str],
+    chats: Iterable[int] | None = None,
+) -> tuple[list[SentMessage], list[SentMessage]]:
+    """An action's delivered announcements, and its other delivered notices (its other
+    broadcasts, and those under `notice_refs`), oldest first, in one statement; only those in
+    these `chats` when given."""
+    values: dict[str, Any] = {"am_action": action_id, "am_notices": list(notice_refs)}
     if chats is not None:
-        statement = statement.where(_c.chat_id.in_(list(chats)))
+        values["am_chats"] = list(chats)
     originals: list[SentMessage] = []
     others: list[SentMessage] = []
-    for ref, chat, mid, text, original in await session.execute(statement):
+    rows = await session.execute(_action_messages(chats is not None), values)
+    for ref, chat, mid, text, original in rows:
         (originals if original else others).append(SentMessage(ref, chat, int(mid), text))
     return originals, others
 
