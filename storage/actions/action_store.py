@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
@@ -292,6 +293,31 @@ def _counter(status: str) -> str:
     return f"{status}_count"
 
 
+@cache
+def _count_statement(left: str | None, joined: str | None, placed: bool) -> Any:
+    """`_count`'s UPDATE for one move, built once (issue 17: it was built per press)."""
+    deltas: dict[str, Any] = {}
+    actions: Table = Action.__table__  # type: ignore[assignment]
+    table = actions.c
+    if left in COUNTED:
+        deltas[_counter(left)] = table[_counter(left)] - 1
+    if joined in COUNTED:
+        deltas[_counter(joined)] = table[_counter(joined)] + 1
+    if not deltas:
+        return None
+    returned: list[Any] = [table[_counter(s)] for s in COUNTED]
+    if placed:
+        returned.append(
+            select(_place()).where(Rsvp.id == bindparam("placed_rsvp")).scalar_subquery()
+        )
+    return (
+        update(actions)
+        .where(table.id == bindparam("counted_action"))
+        .values(deltas)
+        .returning(*returned)
+    )
+
+
 async def _count(
     session: AsyncSession,
     action_id: int,
@@ -304,23 +330,13 @@ async def _count(
     the stored numbers (never a number computed here), so it is right whatever ran before it.
     The action loaded in this session, if it is, gets the new numbers. With `placed` (an answer
     flushed in this transaction), the same statement returns its place on the waitlist."""
-    deltas: dict[str, Any] = {}
-    actions: Table = Action.__table__  # type: ignore[assignment]
-    table = actions.c
-    if left in COUNTED:
-        deltas[_counter(left)] = table[_counter(left)] - 1
-    if joined in COUNTED:
-        deltas[_counter(joined)] = table[_counter(joined)] + 1
-    if not deltas:
+    statement = _count_statement(left, joined, placed is not None)
+    if statement is None:
         return None
-    returned: list[Any] = [table[_counter(s)] for s in COUNTED]
+    values = {"counted_action": action_id}
     if placed is not None:
-        returned.append(select(_place()).where(Rsvp.id == placed.id).scalar_subquery())
-    row = (
-        await session.execute(
-            update(actions).where(table.id == action_id).values(deltas).returning(*returned)
-        )
-    ).first()
+        values["placed_rsvp"] = placed.id
+    row = (await session.execute(statement, values)).first()
     loaded = session.sync_session.identity_map.get(Session.identity_key(Action, action_id))
     if row is not None and loaded is not None:
         for status, value in zip(COUNTED, row, strict=False):
@@ -441,6 +457,7 @@ async def standing_for(
     return Standing(counts_of(action), answers, positions)
 
 
+@cache
 def _place() -> Any:
     """A waiting answer's place on its waitlist (1 is next): those of the same role queued
     before it, counted in the index of (action, answer)."""
