@@ -249,4 +249,9 @@ def media_words(t: Translator, media: str | None) -> Html:
 
 @lru_cache(maxsize=4096)
 def _number(value: float, locale: str) -> str:
-    return str(format_decimal(value, locale=Locale.parse(locale)))
+    return str(format_decimal(value, locale=_babel(locale)))
+
+
+@cache
+def _babel(locale: str) -> Locale:
+    return Locale.parse(locale)
