@@ -70,8 +70,24 @@ def _take_statement(dialect: str, ordered: bool) -> Any:
         .correlate(None)
     )
     return statement.add_cte(_FORGET.cte("handled")).returning(
-        earlier if ordered else literal(False)
+        (earlier if ordered else literal(False)).label("earlier")
     )
+
+
+def claim_returning(ordered: bool) -> Any:
+    """PostgreSQL: `take`'s statement (a row, `earlier`, when claimed), for a caller that
+    makes it a common table expression of its own statement (storage/people/person_context)."""
+    return _take_statement("postgresql", ordered)
+
+
+def claim_values(
+    update_id: int, now: datetime, person: int | None, received_after: datetime
+) -> dict[str, Any]:
+    """The parameters of `claim_returning`'s statement."""
+    values: dict[str, Any] = {"claimed_id": update_id, "claimed_at": now}
+    if person is not None:
+        values |= {"person": person, "received_after": received_after}
+    return values
 
 
 async def take(

@@ -336,20 +336,28 @@ class Dispatcher:
             async with services.sessionmaker() as session, session.begin():
                 now = services.clock.now()
                 may_defer = self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS)
-                ordered = may_defer and self._several_workers(session)
-                taken = await updates.take(
-                    session,
-                    event.update_id,
-                    now,
-                    person=event.user.id if ordered else None,
-                    received_after=now - ORDER_WAIT,
-                )
+                postgres = self._several_workers(session)
+                ordered = may_defer and postgres
+                person: person_context.PersonContext | None = None
+                if postgres:  # the claim and the person's context in one statement
+                    taken, person = await person_context.take_and_load(
+                        session,
+                        event.update_id,
+                        now,
+                        event.user.id,
+                        event.chat.id,
+                        ordered=ordered,
+                        received_after=now - ORDER_WAIT,
+                    )
+                else:
+                    taken = await updates.take(session, event.update_id, now)
                 if taken is updates.Taken.DUPLICATE:
                     return "duplicate"
                 if taken is updates.Taken.AFTER_EARLIER:
                     raise NotYet  # the person's earlier update first (another worker has it)
                 on_behalf = behalf_roles(event.on_behalf)
-                person = await person_context.load(session, event.user.id, event.chat.id)
+                if person is None:
+                    person = await person_context.load(session, event.user.id, event.chat.id)
                 volunteer = None if on_behalf is not None else person.volunteer
                 held = (
                     on_behalf
