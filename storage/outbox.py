@@ -249,6 +249,29 @@ async def claim(session: AsyncSession, limit: int, now: datetime) -> list[Claime
     return sorted(claimed, key=lambda item: item.id)
 
 
+@cache
+def _reply_insert() -> Any:
+    """`add_replies`'s INSERT, built once (issue 17: it was built per reply)."""
+    at = bindparam("reply_at", type_=_c.created_at.type)
+    return (
+        insert(_table)
+        .values(
+            purpose=bindparam("reply_purpose", type_=_c.purpose.type),
+            ref=None,
+            chat_id=bindparam("reply_chat", type_=_c.chat_id.type),
+            text=bindparam("reply_text", type_=_c.text.type),
+            keyboard=bindparam("reply_keyboard", type_=_c.keyboard.type),
+            edit_of=bindparam("reply_edit_of", type_=_c.edit_of.type),
+            thread_id=bindparam("reply_thread", type_=_c.thread_id.type),
+            state=SENDING,
+            attempts=1,
+            claimed_at=at,
+            created_at=at,
+        )
+        .returning(_c.id)
+    )
+
+
 async def add_replies(
     session: AsyncSession, messages: Sequence[Outgoing], now: datetime
 ) -> list[Claimed]:
@@ -258,21 +281,16 @@ async def add_replies(
     claimed = []
     for message in messages:
         row_id = await session.scalar(
-            insert(_table)
-            .values(
-                purpose=REPLY_KEYBOARD if message.keyboard_only else REPLY,
-                ref=None,
-                chat_id=message.chat_id,
-                text=message.text,
-                keyboard=stored_keyboard(message.keyboard),
-                edit_of=message.edit_of,
-                thread_id=message.thread_id,
-                state=SENDING,
-                attempts=1,
-                claimed_at=now,
-                created_at=now,
-            )
-            .returning(_c.id)
+            _reply_insert(),
+            {
+                "reply_purpose": REPLY_KEYBOARD if message.keyboard_only else REPLY,
+                "reply_chat": message.chat_id,
+                "reply_text": message.text,
+                "reply_keyboard": stored_keyboard(message.keyboard),
+                "reply_edit_of": message.edit_of,
+                "reply_thread": message.thread_id,
+                "reply_at": now,
+            },
         )
         assert row_id is not None
         claimed.append(
