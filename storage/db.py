@@ -31,10 +31,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Builds the async engine; on SQLite: WAL, a busy timeout and BEGIN IMMEDIATE writes."""
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    one_hop = sqlite_driver.dbapi()  # one thread hop a statement (issue 17), where it fits
     engine = create_async_engine(
         url,
         echo=echo,
-        module=sqlite_driver.dbapi(),  # one thread hop a statement (issue 17)
+        **({"module": one_hop} if one_hop is not None else {}),
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=SQLITE_POOL_SIZE,
         max_overflow=0,

@@ -7,6 +7,10 @@ about 35 of them (issue 17: the driver and its hops were a fifth of the CPU). He
 is one function run on that thread — cursor, execute, every row, close — and the adapter keeps
 what the cursor said (description, rowcount, lastrowid) for SQLAlchemy to read afterwards.
 Results are read whole, as the default (buffered) adapter cursor reads them already.
+
+It builds on SQLAlchemy's adapter classes (not a public API; written against SQLAlchemy 2.1 and
+aiosqlite 0.22): where they are not as expected, `dbapi()` returns None and the engine uses
+SQLAlchemy's own aiosqlite driver — slower, never wrong.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import EMPTY_DICT
-from sqlalchemy.util.concurrency import await_
+
+try:  # SQLAlchemy 2.1's name; 2.0 had await_only and other adapter internals
+    from sqlalchemy.util.concurrency import await_
+except ImportError:  # pragma: no cover - depends on the installed SQLAlchemy
+    await_ = None  # type: ignore[assignment]
 
 Ran = tuple[Any, list[Any] | None, int, int | None]
 
@@ -117,6 +125,14 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
         return OneHopConnection(self, await_(connection))
 
 
-def dbapi() -> OneHopDBAPI:
-    """The module for create_async_engine's `module` argument."""
-    return OneHopDBAPI(aiosqlite, sqlite3)
+def dbapi() -> OneHopDBAPI | None:
+    """The module for create_async_engine's `module` argument; None when the installed
+    SQLAlchemy or aiosqlite lacks what the one-hop cursor relies on (then the engine keeps
+    SQLAlchemy's own driver)."""
+    relies_on = (
+        await_ is not None
+        and hasattr(aiosqlite.Connection, "_execute")
+        and hasattr(AsyncAdapt_aiosqlite_connection, "_cursor_cls")
+        and hasattr(AsyncAdapt_aiosqlite_cursor, "_execute_async")
+    )
+    return OneHopDBAPI(aiosqlite, sqlite3) if relies_on else None
