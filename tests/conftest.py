@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Storage, open_storage
 from handlers import build_router
@@ -43,6 +44,27 @@ def redis_url() -> str:
     if not url:
         pytest.skip("CHORUS_TEST_REDIS_URL is not set: Redis tests skipped")
     return url
+
+
+@pytest.fixture
+async def pg_storage(postgres_url: str) -> AsyncIterator[Storage]:
+    """The PostgreSQL test database at head, emptied before and after (a skip without it)."""
+    from sqlalchemy import text
+
+    from storage import create_engine
+
+    async def empty(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+
+    engine = create_engine(postgres_url)
+    await empty(engine)
+    await engine.dispose()
+    opened = await open_storage(postgres_url)
+    yield opened
+    await empty(opened.engine)
+    await opened.engine.dispose()
 
 
 @pytest.fixture

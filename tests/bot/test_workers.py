@@ -7,19 +7,17 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.app import Storage, open_storage
 from bot.config import ConfigError
 from bot.delivery import DeliveryConfig, DeliveryEngine
 from bot.workers import Leadership, hold_only_worker
 from handlers.kernel.ports import ShiftedClock, SystemClock
-from storage import create_engine, outbox
+from storage import outbox
 from storage.outbox import Claimed, Outgoing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,22 +68,6 @@ def test_postgresql_needs_no_worker_lock() -> None:
     url = "postgresql+asyncpg://chorus@db.example.org/chorus"
     hold_only_worker(url).release()
     hold_only_worker(url).release()
-
-
-@pytest.fixture
-async def pg_storage(postgres_url: str) -> AsyncIterator[Storage]:
-    """PostgreSQL at head, emptied before and after."""
-    engine = create_engine(postgres_url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    opened = await open_storage(postgres_url)
-    yield opened
-    async with opened.engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await opened.engine.dispose()
 
 
 class CountingTransport:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from bot.app import Storage, open_storage
+from bot.app import Storage
 from bot.botapi import payloads
 from handlers import build_router
 from handlers.kernel.callbacks import CallbackData
@@ -188,24 +187,6 @@ async def test_timers_fire_once_and_late_ones_are_skipped(
             key: status for key, status in await session.execute(select(Timer.key, Timer.status))
         }
     assert statuses == {"a": "done", "b": "missed"}
-
-
-@pytest.fixture
-async def pg_storage(postgres_url: str) -> AsyncIterator[Storage]:
-    """PostgreSQL at head, emptied before and after."""
-    from storage import create_engine
-
-    engine = create_engine(postgres_url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    opened = await open_storage(postgres_url)
-    yield opened
-    async with opened.engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await opened.engine.dispose()
 
 
 async def test_registration_on_postgresql(pg_storage: Storage) -> None:

@@ -3,15 +3,14 @@ earlier one (another worker's, not committed) is done (issue 17)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from bot.app import Storage, open_storage
+from bot.app import Storage
 from handlers.kernel.dispatch import ORDER_WAIT
-from storage import create_engine, inbox, updates
+from storage import inbox, updates
 from storage.models import InboxUpdate
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -19,19 +18,9 @@ NINA, OMAR = 501, 502
 
 
 @pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Storage]:
-    """PostgreSQL at head, emptied before and after."""
-    engine = create_engine(postgres_url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    opened = await open_storage(postgres_url)
-    yield opened
-    async with opened.engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await opened.engine.dispose()
+def pg(pg_storage: Storage) -> Storage:
+    """PostgreSQL at head (tests/conftest.py)."""
+    return pg_storage
 
 
 async def _received(storage: Storage, *rows: tuple[int, int, datetime]) -> None:
@@ -51,7 +40,9 @@ async def _take(storage: Storage, update_id: int, person: int) -> updates.Taken:
         return taken
 
 
-async def test_a_later_update_waits_for_the_earlier_one_another_worker_holds(pg: Storage) -> None:
+async def test_a_later_update_waits_for_the_earlier_one_another_worker_holds(
+    pg: Storage,
+) -> None:
     await _received(pg, (1, NINA, NOW), (2, NINA, NOW), (3, OMAR, NOW))
     async with pg.sessionmaker() as first, first.begin():  # worker A handles update 1
         taken = await updates.take(first, 1, NOW, person=NINA, received_after=NOW - ORDER_WAIT)
