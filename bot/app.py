@@ -202,23 +202,27 @@ def create_delivery(
 
 
 async def share_limits(
-    redis_url: str, dispatcher: Dispatcher, delivery: DeliveryEngine, clock: Clock
+    redis_url: str,
+    dispatcher: Dispatcher,
+    delivery: DeliveryEngine,
+    clock: Clock,
+    namespace: str = "chorus",
 ) -> list[Callable[[], Awaitable[None]]]:
     """Several workers: the per-person rate limit, the 429 pause and the sending pace on Redis
-    (lazy import: only with REDIS_URL, which needs the `redis` extra). Returns the steps that
-    close them."""
+    (lazy import: only with REDIS_URL, which needs the `redis` extra), under `namespace`
+    (shared_limits.namespace_for: one per bot). Returns the steps that close them."""
     from bot.shared_limits import SharedPace, SharedPause, SharedRateLimiter
 
-    limiter = SharedRateLimiter(redis_url, RateLimit(), clock)
+    limiter = SharedRateLimiter(redis_url, RateLimit(), clock, namespace)
     try:
         await limiter.check()
     except BaseException:
         await limiter.close()
         raise
     dispatcher.limiter = limiter
-    pause = SharedPause(redis_url, delivery.pause)
+    pause = SharedPause(redis_url, delivery.pause, namespace)
     delivery.on_rate_limited = pause.publish
-    pace = SharedPace(redis_url, delivery.config.pace, delivery.config.rate)
+    pace = SharedPace(redis_url, delivery.config.pace, delivery.config.rate, namespace=namespace)
     delivery.share_pace(pace)
     await pause.start()
     return [pause.stop, limiter.close, pace.close]
@@ -315,7 +319,11 @@ async def run_bot(
         delivery = create_delivery(settings, storage, runtime, dispatcher, the_clock)
         dispatcher.services.delivery = delivery
         if settings.redis_url is not None:
-            shared = await share_limits(settings.redis_url, dispatcher, delivery, the_clock)
+            from bot.shared_limits import namespace_for
+
+            shared = await share_limits(
+                settings.redis_url, dispatcher, delivery, the_clock, namespace_for(token)
+            )
         async with storage.sessionmaker() as session:
             held = await role_store.everyone(session)
         await publish_commands(runtime.messenger, settings.admin_ids, settings.default_locale, held)

@@ -32,8 +32,12 @@ from handlers.kernel.dispatch import RateLimit, RateLimiter
 from handlers.kernel.ports import Clock
 
 log = logging.getLogger(__name__)
-PAUSE_CHANNEL = "chorus:pause"
-PACE_KEY = "chorus:pace"
+# Keys and channels are under a namespace: `namespace_for(token)` gives each bot its own, so two
+# deployments (two coalitions' bots, or a staging bot) sharing one Redis database share nothing:
+# Telegram's limits are per bot.
+NAMESPACE = "chorus"
+PAUSE_CHANNEL = "pause"
+PACE_KEY = "pace"
 # Redis's clock in µs, or the clock a test gives (an argument, '' for Redis's).
 NOW = """
 local now
@@ -71,7 +75,12 @@ redis.call('PEXPIRE', KEYS[1], 60000)
 return 1
 """
 )
-NAMESPACE = "chorus"
+
+
+def namespace_for(token: str) -> str:
+    """The Redis namespace of one bot: 'chorus:<bot id>' (the token's public part before ':',
+    the bot's user id; never the secret after it)."""
+    return f"{NAMESPACE}:{token.split(':', 1)[0]}"
 
 
 def _imports() -> tuple[Any, Any]:
@@ -92,12 +101,16 @@ class SharedRateLimiter:
     # for it, so a Redis that does not answer would leave them all unanswered.
     ANSWER_WITHIN = 0.5
 
-    def __init__(self, redis_url: str, limit: RateLimit, clock: Clock) -> None:
+    def __init__(
+        self, redis_url: str, limit: RateLimit, clock: Clock, namespace: str = NAMESPACE
+    ) -> None:
         limits, coredis = _imports()
         self.pool = coredis.ConnectionPool.from_url(redis_url)
         window = max(1, round(limit.burst / limit.per_second))
-        self.item = limits.RateLimitItemPerSecond(int(limit.burst), window, NAMESPACE)
-        self.warn_item = limits.RateLimitItemPerSecond(1, max(1, round(limit.warn_every)))
+        self.item = limits.RateLimitItemPerSecond(int(limit.burst), window, namespace)
+        self.warn_item = limits.RateLimitItemPerSecond(
+            1, max(1, round(limit.warn_every)), namespace
+        )
         storage = limits.aio.storage.RedisStorage(_async_uri(redis_url), connection_pool=self.pool)
         self.storage = storage
         self.strategy = limits.aio.strategies.MovingWindowRateLimiter(storage)
@@ -144,10 +157,13 @@ def _async_uri(redis_url: str) -> str:
 class SharedPause:
     """Telegram's 429 pause, told to every worker through a Redis channel."""
 
-    def __init__(self, redis_url: str, apply: Callable[[float], None]) -> None:
+    def __init__(
+        self, redis_url: str, apply: Callable[[float], None], namespace: str = NAMESPACE
+    ) -> None:
         _, coredis = _imports()
         self.client = coredis.Redis.from_url(redis_url, decode_responses=True)
         self.apply = apply
+        self.channel = f"{namespace}:{PAUSE_CHANNEL}"
         self.origin = f"{os.getpid()}:{id(self)}"
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
@@ -160,7 +176,7 @@ class SharedPause:
     async def _listen(self) -> None:
         while True:
             try:
-                async with self.client.pubsub(channels=[PAUSE_CHANNEL]) as pubsub:
+                async with self.client.pubsub(channels=[self.channel]) as pubsub:
                     async for message in pubsub:
                         if message["type"] == "subscribe":
                             self.subscribed.set()
@@ -187,7 +203,7 @@ class SharedPause:
 
     async def _publish(self, seconds: float) -> None:
         try:
-            await self.client.publish(PAUSE_CHANNEL, f"{self.origin} {seconds}")
+            await self.client.publish(self.channel, f"{self.origin} {seconds}")
         except Exception:
             log.exception("could not tell the other workers about a 429 pause")
 
@@ -238,15 +254,16 @@ class SharedPace:
         redis_url: str,
         rate: float,
         limit: float | None = None,
-        key: str = PACE_KEY,
+        key: str | None = None,
         clock: Callable[[], float] | None = None,
+        namespace: str = NAMESPACE,
     ) -> None:
         _, coredis = _imports()
         self.client = coredis.Redis.from_url(redis_url, decode_responses=True)
         self.interval_us = max(1, round(1_000_000 / rate))
         self.limit = max(1, int(limit if limit is not None else rate))
-        self.key = key
-        self.window_key = f"{key}:window"
+        self.key = key if key is not None else f"{namespace}:{PACE_KEY}"
+        self.window_key = f"{self.key}:window"
         self.clock = clock  # seconds; None: Redis's own clock (tests inject one)
         self._tickets = itertools.count(1)
         self._origin = f"{os.getpid()}:{id(self)}"

@@ -2,7 +2,7 @@
 
 BENCH_SIZES (default 1000,10000,100000) chooses the coalition sizes of the scale table;
 BENCH_POSTGRES_URL (a database of the benchmark's own: its schema is dropped) adds the storm on
-PostgreSQL; with BENCH_REDIS_URL too (keys under chorus:*), the storm through 1, 2 and 3
+PostgreSQL; with BENCH_REDIS_URL too (keys under chorus:<bot id>:*), the storm through 1, 2 and 3
 webhook workers.
 """
 

@@ -43,7 +43,7 @@ READY = 60.0  # seconds for a worker to start
 
 
 def redis_url() -> str | None:
-    """The benchmark's Redis (keys under chorus:*), if one is given."""
+    """The benchmark's Redis (keys under chorus:<bot id>:*), if one is given."""
     return os.environ.get("BENCH_REDIS_URL") or None
 
 

@@ -17,7 +17,7 @@ import pytest
 from bot.app import open_storage
 from bot.config import ConfigError
 from bot.delivery import DeliveryConfig, DeliveryEngine
-from bot.shared_limits import SharedPace, SharedPause, SharedRateLimiter
+from bot.shared_limits import SharedPace, SharedPause, SharedRateLimiter, namespace_for
 from botapi_emulator.errors import ApiError
 from botapi_emulator.limits import RateLimiter as TelegramLimits
 from handlers.kernel.dispatch import RateLimit
@@ -313,3 +313,59 @@ async def test_three_workers_hold_the_cap_on_arrival_despite_jitter(redis_url: s
     assert 25 < rate <= 30, rate
     spaced_only, _, _ = await _three_workers_through_jitter(redis_url, 10**9)
     assert spaced_only > 0  # the jitter simulated is enough to break spacing alone
+
+
+def test_a_bots_namespace_is_its_public_id_never_its_secret() -> None:
+    assert namespace_for("123456:AAE-secret_part") == "chorus:123456"
+
+
+@pytest.mark.redis
+async def test_two_bots_on_one_redis_share_no_limit(redis_url: str) -> None:
+    """Two deployments (two bots) on one Redis database: a person's budget, a 429 pause and the
+    sending schedule of one bot are not the other's (Telegram's limits are per bot). Before,
+    every key and channel was global: a pause told to one bot paused the other."""
+    ours, theirs = namespace_for(f"{someone()}:x"), namespace_for(f"{someone()}:y")
+    first = SharedRateLimiter(redis_url, LIMIT, SystemClock(), ours)
+    second = SharedRateLimiter(redis_url, LIMIT, SystemClock(), theirs)
+    person = someone()
+    try:
+        assert [await first.acquire(person) for _ in range(4)][-1] == (False, True)
+        assert await second.acquire(person) == (True, False)  # the other bot's budget is whole
+    finally:
+        await first.close()
+        await second.close()
+
+    told: dict[str, list[float]] = {"same bot": [], "other bot": []}
+    heard = asyncio.Event()
+
+    def same_bot(seconds: float) -> None:
+        told["same bot"].append(seconds)
+        heard.set()
+
+    sender = SharedPause(redis_url, lambda _: None, ours)
+    listeners = [
+        SharedPause(redis_url, same_bot, ours),
+        SharedPause(redis_url, told["other bot"].append, theirs),
+    ]
+    for pause in (sender, *listeners):
+        await pause.start()
+    try:
+        async with asyncio.timeout(10):
+            for pause in (sender, *listeners):
+                await pause.subscribed.wait()
+            sender.publish(2.5)
+            await heard.wait()
+            await asyncio.sleep(0)  # the other bot's listener had the same chance to hear it
+        assert told == {"same bot": [2.5], "other bot": []}
+    finally:
+        for pause in (sender, *listeners):
+            await pause.stop()
+
+    paces = [SharedPace(redis_url, rate=1.0, namespace=n) for n in (ours, theirs)]
+    try:
+        for pace in paces:
+            slot = await pace.reserve_slot()
+            assert slot.ticket is not None and slot.at <= slot.now  # each schedule starts now
+    finally:
+        for pace in paces:
+            await pace.close()
