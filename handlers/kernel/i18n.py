@@ -31,6 +31,10 @@ RTL_LOCALES = frozenset({"ar"})
 RLM = "\u200f"
 FSI = "\u2068"  # first strong isolate: user text keeps its own direction (Unicode UAX #9)
 PDI = "\u2069"  # pop directional isolate
+# Explicit embeddings and overrides (LRE, RLE, PDF, LRO, RLO): Chorus never writes them, typed
+# text refuses them (typed_text), but a name or title Telegram gives (a first name, a group's
+# title) may carry one, and an RLO there reverses the rest of our line ("evil\u202etxt.exe").
+_EMBEDDINGS = dict.fromkeys(range(0x202A, 0x202F))
 LRM = "\u200e"  # left-to-right mark
 # A /command in a right-to-left sentence: its slash is neutral and would show at the wrong end
 # ("help/"); a left-to-right mark before it keeps "/help" whole (UAX #9, rule W1-N1).
@@ -132,9 +136,12 @@ class Translator:
         """A value escaped for HTML and, in a right-to-left language, each of its lines wrapped in
         FSI…PDI when it has letters, so that a Latin name or title keeps its own direction and
         punctuation (Unicode UAX #9, 2.7; an isolate ends at a line break, hence one per line).
-        Numbers and `Html` (already built text) are left as they are. Every piece of user text
+        Numbers and `Html` (already built text) are left as they are; explicit bidi embeddings
+        and overrides (U+202A–U+202E) are taken out of plain text. Every piece of user text
         that goes into a message goes through here: `t(...)`'s values, `t.join`'s items, and
         the views that set a title or a name on a line of its own."""
+        if isinstance(value, str) and not isinstance(value, Html):
+            value = value.translate(_EMBEDDINGS)  # in every language: see _EMBEDDINGS
         safe = escape(value)
         if not self.rtl or isinstance(value, Html):
             return Html(safe)

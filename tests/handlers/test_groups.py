@@ -61,3 +61,16 @@ async def test_start_does_not_welcome_back_a_rejected_applicant(
     await make_volunteer(conversation, ana, status="applicant")
     await ana.send("/start")
     assert "still waiting" in ana.last.text
+
+
+async def test_a_first_name_with_a_bidi_override_cannot_reverse_the_welcome(
+    conversation: Conversation,
+) -> None:
+    """Telegram's first names are not typed text (typed_text refuses overrides there): an RLO in
+    one (U+202E) reversed the rest of the group's welcome line in every client. It is taken out
+    of what Chorus writes; the name itself stays readable."""
+    group = Group(conversation)
+    await group.arrive(conversation.person("Kim\u202eevil"))
+    welcome = group.last.text
+    assert "Welcome, Kimevil!" in welcome
+    assert not any("\u202a" <= ch <= "\u202e" for ch in welcome)
