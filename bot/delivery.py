@@ -62,6 +62,7 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 PERSON_UNREACHABLE = (preferences.BLOCKED, preferences.DEACTIVATED, preferences.NOT_STARTED)
 
 FREE_RATE = 30.0
+CHAT_BUSY_RECHECK = 0.02  # seconds: how soon a row whose chat has a send in flight looks again
 OnFlush = Callable[[set[str]], Awaitable[None]]
 
 
@@ -282,6 +283,10 @@ class DeliveryEngine:
         self._ready: deque[Claimed] = deque()
         self._deferred: list[tuple[float, int, Claimed]] = []
         self._chat_next: dict[int, float] = {}
+        # chat → the row being sent to it (until its answer; a 429'd row keeps it while it waits
+        # its turn again): a chat's next row waits, so that a slow answer followed by a 429
+        # cannot let a later message overtake an earlier one (the welcome after the question).
+        self._chat_sending: dict[int, int] = {}
         self._unreachable: dict[int, str] = {}  # chat → why, answered 403 since last idle
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -318,10 +323,17 @@ class DeliveryEngine:
         """
         self._outstanding += 1
         self._held.add(item.id)
+        chat = item.chat_id
+        if self._chat_sending.get(chat, item.id) != item.id:
+            # The chat's previous message has no answer yet (or met a 429 and waits): this one
+            # goes behind it, through the queue, never ahead of it.
+            self._ready.append(item)
+            self._wakeup.set()
+            return
+        self._chat_sending[chat] = item.id
         mark = await self._pacer.slot() if self.config.paced else None
         await self._semaphore.acquire()
         now = asyncio.get_running_loop().time()
-        chat = item.chat_id
         self._chat_next[chat] = max(self._chat_next.get(chat, 0.0), now + self._interval(chat))
         await self._send(item, mark)
         self._flush_now.set()  # written at once: the window for a second copy stays small
@@ -490,10 +502,15 @@ class DeliveryEngine:
                 self.stats.blocked += 1
                 self._flush_now.set()
                 continue
+            sending = self._chat_sending.get(item.chat_id)
+            if sending is not None and sending != item.id:  # an earlier row's answer first
+                heapq.heappush(self._deferred, (loop.time() + CHAT_BUSY_RECHECK, item.id, item))
+                continue
             ready_at = self._chat_next.get(item.chat_id, 0.0)
             if paced and ready_at > loop.time():
                 heapq.heappush(self._deferred, (ready_at, item.id, item))
                 continue
+            self._chat_sending[item.chat_id] = item.id
             mark = await self._pacer.slot() if paced else None
             await self._semaphore.acquire()
             self._chat_next[item.chat_id] = loop.time() + self._interval(item.chat_id)
@@ -544,7 +561,7 @@ class DeliveryEngine:
             self._pacer.pause(exc.seconds)
             if self.on_rate_limited is not None:
                 self.on_rate_limited(exc.seconds)
-            self._ready.appendleft(item)
+            self._ready.appendleft(item)  # keeps its chat: nothing later to it goes first
             self._wakeup.set()
             return
         except Forbidden as exc:
@@ -580,6 +597,8 @@ class DeliveryEngine:
                 self._results.sent.append((item.id, message_id))
         finally:
             self._semaphore.release()
+        if self._chat_sending.get(item.chat_id) == item.id:
+            del self._chat_sending[item.chat_id]
         # Always the current batch: one being written may not grow (see _flush).
         results = self._results
         if item.ref:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from sqlalchemy import select
@@ -132,3 +133,44 @@ async def test_an_edit_is_recorded_and_sent_as_an_edit(
     await engine.stop()
     assert any("individual" in text for text in amira.texts_since(shown - 1))
     assert await _states(services) == []  # delivered replies leave no row
+
+
+class SlowFirstAnswer(MessengerTransport):
+    """Telegram answering a chat's first message late, and then with 429 — at least until it
+    has been asked to send that chat's next message, or for 0.5 s."""
+
+    def __init__(self, messenger: RecordingMessenger) -> None:
+        super().__init__(messenger)
+        self.first: int | None = None
+        self.asked_for_a_later_one = asyncio.Event()
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        if self.first is None:
+            self.first = item.id
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.asked_for_a_later_one.wait(), 0.5)
+            raise RetryAfter(0.01, "Too Many Requests: retry after 1")
+        if item.id != self.first:
+            self.asked_for_a_later_one.set()
+        return await super().send(item, paid)
+
+
+async def test_a_429_after_a_slow_answer_keeps_a_chats_messages_in_order(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """/start answers with the welcome, then the language question. Telegram took longer than a
+    chat's interval to answer the welcome, with a 429: the question had gone meanwhile, and the
+    welcome came after it (CI, python-telegram-bot, 100 people starting at once). A chat's next
+    message now waits for the answer to its previous one."""
+    services.delivery = engine = _engine(services, SlowFirstAnswer(messenger))
+    await engine.start()
+    dispatcher = Dispatcher(build_router(), services)
+    amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
+    await amira.send("/start")
+    await engine.wait_until_idle(30.0)
+    await engine.stop()
+    texts = [s.text for s in messenger.chats.get(AMIRA, [])]
+    welcome = next(i for i, text in enumerate(texts) if "Welcome to" in text)
+    question = next(i for i, text in enumerate(texts) if "Which language" in text)
+    assert welcome < question, texts
+    assert engine.stats.rate_limited == 1
