@@ -246,6 +246,7 @@ class SharedPace:
     # connection without answering would stop this worker's sends for good instead of leaving
     # it its own pace.
     ANSWER_WITHIN = 0.5
+    ASK_AGAIN = 1.0  # seconds after Redis failed to answer before a reservation asks again
     LEASE = 15.0  # seconds a place stays held by a send whose answer was never recorded
     AFTER = 1.0  # Telegram's window: a place frees this long after the answer
 
@@ -269,6 +270,12 @@ class SharedPace:
         self._origin = f"{os.getpid()}:{id(self)}"
         self._recording: set[asyncio.Task[None]] = set()
         self._failing = False
+        self._failed_at = 0.0  # loop time Redis last failed to answer a reservation
+        # One reservation at a time from this worker: the others wait their turn here, first
+        # come first served. Without it every waiting send asked Redis again whenever a place
+        # was due to free (all at the same moment, one of them granted): a storm of replies
+        # spent half a worker's CPU asking, and the asking grew with the square of the queue.
+        self._turn = asyncio.Lock()
 
     def _now(self) -> str:
         return "" if self.clock is None else str(round(self.clock() * 1_000_000))
@@ -276,7 +283,14 @@ class SharedPace:
     async def reserve(self) -> tuple[float, str] | None:
         """(seconds until the slot reserved for one send (≤ 0: now), its ticket for
         `answered`), once the window has a place; None if Redis does not answer (the worker
-        keeps its own pace meanwhile)."""
+        keeps its own pace meanwhile). Sends of this worker reserve one after the other."""
+        async with self._turn:
+            loop = asyncio.get_running_loop()
+            if self._failing and loop.time() - self._failed_at < self.ASK_AGAIN:
+                return None  # asked a moment ago in vain: the sends queued behind do not wait
+            return await self._reserve()
+
+    async def _reserve(self) -> tuple[float, str] | None:
         try:
             while True:
                 async with asyncio.timeout(self.ANSWER_WITHIN):
@@ -288,6 +302,7 @@ class SharedPace:
             if not self._failing:
                 log.exception("Redis did not answer: this worker keeps its own sending pace")
             self._failing = True
+            self._failed_at = asyncio.get_running_loop().time()
             return None
         if self._failing:
             log.warning("Redis answers again: the sending pace is shared again")

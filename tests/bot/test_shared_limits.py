@@ -240,6 +240,65 @@ async def test_a_redis_that_does_not_answer_leaves_the_worker_its_own_pace(
         assert await pace.reserve() is None
 
 
+@pytest.mark.redis
+async def test_sends_waiting_for_a_full_window_do_not_all_ask_redis(redis_url: str) -> None:
+    """A storm of replies waits for places of a full window: one send of a worker asks Redis
+    at a time, the others wait their turn in the worker. Each used to ask, and ask again
+    whenever a place was due to free: the three-worker storm spent half its CPU on Redis."""
+    now = 0.0
+    pace = SharedPace(redis_url, 30.0, 1, key=f"chorus:pace:test:{someone()}", clock=lambda: now)
+    asked: list[int] = []
+    answered = asyncio.Event()
+    ask = pace.client.eval
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        asked.append(1)
+        try:
+            return await ask(*args, **kwargs)
+        finally:
+            answered.set()
+
+    pace.client.eval = counted  # type: ignore[method-assign]
+    try:
+        first = await pace.reserve()  # the window's only place
+        assert first is not None
+        asked.clear()
+        answered.clear()
+        waiting = [asyncio.create_task(pace.reserve()) for _ in range(50)]
+        async with asyncio.timeout(5):
+            await answered.wait()  # the first of them was told the window is full
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(asked) == 1, len(asked)
+        assert not any(task.done() for task in waiting)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+    finally:
+        await pace.close()
+
+
+async def test_sends_queued_behind_a_silent_redis_do_not_wait_for_it_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reservations go one at a time; when Redis has just failed to answer, those queued behind
+    do not each wait out the timeout again: they keep the worker's own pace at once."""
+    asked: list[int] = []
+
+    class Silent:
+        async def eval(self, *args: Any, **kwargs: Any) -> Any:
+            asked.append(1)
+            await asyncio.Event().wait()  # never answers
+
+    monkeypatch.setattr(SharedPace, "ANSWER_WITHIN", 0.01, raising=False)
+    pace = SharedPace("redis://127.0.0.1:1/0", rate=30.0)
+    pace.client = Silent()  # type: ignore[assignment]
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(*(pace.reserve() for _ in range(20)))
+    assert results == [None] * 20
+    assert len(asked) == 1
+
+
 async def test_a_redis_that_does_not_answer_leaves_the_worker_its_own_rate_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
