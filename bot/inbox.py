@@ -30,8 +30,13 @@ T = TypeVar("T")
 class Inbox:
     """The runtimes' side of the inbox: record an update, hand it over, replay after a crash."""
 
+    GROUP_MOST = 100  # updates written together by a webhook's group commit
+
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
+        # Webhook requests waiting for their update to be written, and the task writing them.
+        self._waiting: list[tuple[Mapping[str, Any], asyncio.Future[Event | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(self, update: Mapping[str, Any]) -> Event | None:
         """Writes a Bot API Update (JSON) to the inbox and returns its event; None (nothing
@@ -51,25 +56,30 @@ class Inbox:
         """`record` for a whole getUpdates batch, in one transaction and one statement (a storm
         brings up to 100 updates a batch); returns the events of the updates Chorus uses, in
         order."""
-        events, rows = [], []
+        return [event for event in await self.record_many(updates) if event is not None]
+
+    async def record_many(self, updates: Sequence[Mapping[str, Any]]) -> list[Event | None]:
+        """`record` for several updates in one transaction and one statement: the event of
+        each update, in order (None for one Chorus does not use); an update given twice is
+        written once."""
+        events: list[Event | None] = []
+        rows: dict[int, dict[str, Any]] = {}
         now = self.dispatcher.services.clock.now()
         for update in updates:
             event = event_from_update(update)
             if event is None or event.from_bot:
+                events.append(None)
                 continue
             events.append(event)
-            payload = dict(update)
-            rows.append(
-                {
-                    "update_id": event.update_id,
-                    "user_id": event.user.id,
-                    "payload": payload,
-                    "received_at": now,
-                }
-            )
+            rows[event.update_id] = {
+                "update_id": event.update_id,
+                "user_id": event.user.id,
+                "payload": dict(update),
+                "received_at": now,
+            }
         if rows:
             async with self.dispatcher.services.sessionmaker() as session, session.begin():
-                await inbox.add_many(session, rows)
+                await inbox.add_many(session, list(rows.values()))
         return events
 
     async def record_surely(self, update: Mapping[str, Any]) -> Event | None:
@@ -94,16 +104,51 @@ class Inbox:
                 delay = min(delay * 2, 2.0)
 
     async def accept(self, update: Mapping[str, Any], within: float) -> None:
-        """The webhook's `receive`: records the update (within `within` seconds, or raises),
-        then handles it in a task of its own. Returns once recorded: the 200 may go."""
+        """The webhook's `receive`: records the update (within `within` seconds, or raises;
+        together with those of the requests that arrive meanwhile), then handles it in a task
+        of its own. Returns once recorded: the 200 may go."""
         work = asyncio.ensure_future(self._take_within(update, within))
         self.dispatcher.track(work)
         await asyncio.shield(work)
 
     async def _take_within(self, update: Mapping[str, Any], within: float) -> None:
-        event = await self.record_within(update, within)
+        event = await self._record_grouped(update, within)
         if event is not None:
             self.dispatcher.spawn(event)
+
+    async def _record_grouped(self, update: Mapping[str, Any], within: float) -> Event | None:
+        """`record_within`, as a group commit: the updates of the requests that arrive while
+        one write is under way are written together by the next (one transaction, one
+        statement), so a storm of webhook requests costs a write per group, not per update; a
+        lone request is written at once. If a group's write fails, each of its requests tries
+        again alone, for the rest of its `within` seconds."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        written: asyncio.Future[Event | None] = loop.create_future()
+        self._waiting.append((update, written))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_waiting())
+            self.dispatcher.track(self._writer)
+        try:
+            return await written
+        except Exception:
+            log.exception("could not record update %s; trying again", update.get("update_id"))
+            return await self.record_within(update, max(0.0, within - (loop.time() - started)))
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            group = self._waiting[: self.GROUP_MOST]
+            del self._waiting[: self.GROUP_MOST]
+            try:
+                events = await self.record_many([update for update, _ in group])
+            except Exception as exc:
+                for _, written in group:
+                    if not written.done():
+                        written.set_exception(exc)
+                continue
+            for (_, written), event in zip(group, events, strict=True):
+                if not written.done():
+                    written.set_result(event)
 
     async def receive(self, update: Mapping[str, Any]) -> None:
         """Records an update, then handles it in a task of its own (the polling goes on).

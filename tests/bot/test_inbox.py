@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
 
 from bot.app import Storage
@@ -113,3 +115,58 @@ async def test_a_getupdates_batch_is_recorded_in_one_statement_then_handled_in_o
     assert await _count(services, ProcessedUpdate) == 2
     texts = [shown.text for shown in messenger.chats[AMIRA]]
     assert sum("Welcome to" in text for text in texts) == 1
+
+
+async def test_webhook_requests_arriving_together_are_written_together(
+    services: Services, storage: Storage, messenger: RecordingMessenger
+) -> None:
+    """Issue 17: a storm of webhook requests (one update each) was a transaction per update.
+    Those that arrive while a write is under way are written by the next one, together; each
+    request still returns only once its update is written, and each update is handled once."""
+    dispatcher = Dispatcher(build_router(), services)
+    inbox = Inbox(dispatcher)
+    people = [AMIRA + i for i in range(1, 21)]
+    updates = []
+    for number, person in enumerate(people, start=40):
+        update = _start(number)
+        update["message"]["chat"]["id"] = update["message"]["from"]["id"] = person
+        updates.append(update)
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO inbox"):
+            inserts.append(statement)
+
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await asyncio.gather(*(inbox.accept(update, 5.0) for update in updates))
+        recorded = await _count(services, InboxUpdate) + await _count(services, ProcessedUpdate)
+        await dispatcher.drain(10.0)
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", count)
+    assert recorded == 20  # every request returned after its update was written
+    assert 1 <= len(inserts) <= 2, len(inserts)  # the first alone, the others together
+    assert await _count(services, InboxUpdate) == 0
+    assert await _count(services, ProcessedUpdate) == 20
+    assert all(any("Welcome to" in m.text for m in messenger.chats[p]) for p in people)
+
+
+async def test_a_failed_group_write_leaves_each_request_to_try_alone(
+    services: Services, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group's write fails (the database refused it): no request is answered as written;
+    each tries again alone, within its own time, and its update is kept."""
+    dispatcher = Dispatcher(build_router(), services)
+    inbox = Inbox(dispatcher)
+    failed: list[int] = []
+
+    async def refuse(updates: Any) -> Any:
+        failed.append(len(updates))
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(inbox, "record_many", refuse)
+    updates = [_start(60), _start(61, "/help")]
+    await asyncio.gather(*(inbox.accept(update, 5.0) for update in updates))
+    await dispatcher.drain(10.0)
+    assert failed  # the group write was tried, and failed
+    assert await _count(services, ProcessedUpdate) == 2
