@@ -14,7 +14,7 @@ limits require.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,15 +87,19 @@ async def refresh(
     users: Collection[int] | None = None,
     outdate: bool = False,
     standing: action_store.Standing | None = None,
+    originals: Sequence[SentMessage] | None = None,
 ) -> int:
     """Queues edits of the messages that show the action (only these `users`' originals when
     given; the group posts and every original otherwise); with `outdate`, or once the action
     no longer takes answers, older notices are marked and lose their buttons. Returns how many.
-    `standing`: the action's standing as these users see it, when the caller has it."""
+    `standing`: the action's standing as these users see it, when the caller has it;
+    `originals`: these users' announcements (in their private chats), when the caller read
+    them (a press reads its presser's with the action: issue 17)."""
     now = ctx.now()
     if users is not None:
         wanted = set(users)
-        originals, _ = await _messages(ctx.session, action.id, wanted)
+        if originals is None:
+            originals, _ = await _messages(ctx.session, action.id, wanted)
         others: list[SentMessage] = []
         if not originals:
             return 0

@@ -31,7 +31,7 @@ from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
 from storage.actions import action_store
 from storage.actions.action_models import Action, Rsvp
-from storage.outbox import Outgoing
+from storage.outbox import Outgoing, SentMessage
 from storage.people import volunteers
 
 router = Router("rsvp")
@@ -47,7 +47,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     found = await action_store.for_answer(ctx.session, button.action_id, ctx.user_id)
     if found is None:
         raise StaleButton(ctx.event.data)
-    action, previous, has_slots = found
+    action, previous, has_slots = found.action, found.previous, found.has_slots
     allowed = answers_for(action.kind) + (() if is_event(action.kind) else (UNDO,))
     if choice not in allowed:
         raise StaleButton(ctx.event.data)
@@ -106,7 +106,10 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         if full_before != full_now:
             await live.refresh(ctx, action)
         else:
-            await live.refresh(ctx, action, users=[ctx.user_id], standing=standing)
+            announced = [SentMessage("", ctx.user_id, m, "") for m in found.announced]
+            await live.refresh(
+                ctx, action, users=[ctx.user_id], standing=standing, originals=announced
+            )
     live.refresh_groups_later(ctx, action)
 
 

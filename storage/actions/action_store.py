@@ -9,14 +9,27 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.actions import audience_store
-from storage.actions.action_models import Action, ActionSlot, Rsvp, SlotInvitation
-from storage.models import UserPreference, Volunteer
+from storage.actions.action_models import Action, ActionSlot, Broadcast, Rsvp, SlotInvitation
+from storage.models import OutboxMessage, UserPreference, Volunteer
+from storage.outbox import SENT
 
 OPEN = "open"
 CANCELLED = "cancelled"
@@ -70,44 +83,109 @@ async def get(session: AsyncSession, action_id: int, *, lock: bool = False) -> A
     return await session.scalar(statement)
 
 
-async def for_answer(
-    session: AsyncSession, action_id: int, user_id: int
-) -> tuple[Action, Rsvp | None, bool] | None:
+@dataclass(frozen=True, slots=True)
+class ForAnswer:
+    """An action about to be answered, as `for_answer` reads it."""
+
+    action: Action
+    previous: Rsvp | None  # this volunteer's answer so far
+    has_slots: bool  # whether it has roles
+    announced: tuple[int, ...]  # ids of the announcements delivered to this volunteer's chat
+
+
+async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> ForAnswer | None:
     """An action about to be answered, locked (as `get` with `lock`), with this volunteer's
-    answer and whether it has roles: one statement on SQLite, whose transactions hold the write
-    lock from their start. On PostgreSQL the answer is read after the lock is granted (a
-    statement of its own): read in the same statement, it could predate a change made by the
-    transaction that held the lock (a promotion from the waitlist)."""
+    answer, whether it has roles and the announcements of it delivered to their private chat
+    (their places-left line is refreshed: issue 17, not a statement of its own): one statement
+    on SQLite, whose transactions hold the write lock from their start. On PostgreSQL the answer
+    is read after the lock is granted (a statement of its own): read in the same statement, it
+    could predate a change made by the transaction that held the lock (a promotion from the
+    waitlist). The announcements are no such risk: a press does not change them."""
     if _dialect(session) == "postgresql":
-        has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
         row = (
             await session.execute(
-                select(Action, has_slots)
-                .where(Action.id == action_id)
-                .with_for_update(of=Action)
-                .execution_options(populate_existing=True)
+                _for_answer_postgresql(), {"answer_action": action_id, "answer_user": user_id}
             )
         ).first()
         if row is None:
             return None
-        return row[0], await answer_of(session, action_id, user_id), bool(row[1])
+        previous = await answer_of(session, action_id, user_id)
+        return ForAnswer(row[0], previous, bool(row[1]), _message_ids(row[2]))
     found = (
-        await session.execute(_FOR_ANSWER, {"answer_action": action_id, "answer_user": user_id})
+        await session.execute(
+            _for_answer_sqlite(), {"answer_action": action_id, "answer_user": user_id}
+        )
     ).first()
     if found is None:
         return None
-    return found[0], found[1], bool(found[2])
+    return ForAnswer(found[0], found[1], bool(found[2]), _message_ids(found[3]))
 
 
-_FOR_ANSWER = (  # SQLite's, built once (issue 17: a statement is built per press otherwise)
-    select(Action, Rsvp, exists().where(ActionSlot.action_id == Action.id).label("has_slots"))
-    .outerjoin(
-        Rsvp,
-        and_(Rsvp.action_id == Action.id, Rsvp.user_id == bindparam("answer_user")),
+def _message_ids(listed: str | None) -> tuple[int, ...]:
+    """The message ids of a list aggregated by the database ("12,15"), in order."""
+    if not listed:
+        return ()
+    return tuple(sorted(int(part) for part in str(listed).split(",")))
+
+
+def _announced(postgresql: bool) -> Any:
+    """The ids of the action's delivered announcements in the presser's private chat, listed
+    ("12,15"; NULL when none), as `live` reads them (outbox.action_messages)."""
+    message_ids = OutboxMessage.message_id
+    listed = (
+        func.string_agg(cast(message_ids, String), ",")
+        if postgresql
+        else func.group_concat(message_ids)
     )
-    .where(Action.id == bindparam("answer_action"))
-    .execution_options(populate_existing=True)
-)
+    announcements = (
+        select(literal("b") + cast(Broadcast.id, String))
+        .where(Broadcast.action_id == Action.id, Broadcast.purpose == "announce")
+        .correlate(Action)
+    )
+    return (
+        select(listed)
+        .where(
+            OutboxMessage.chat_id == bindparam("answer_user"),
+            OutboxMessage.ref.in_(announcements),
+            OutboxMessage.state == SENT,
+            OutboxMessage.edit_of.is_(None),
+            message_ids.is_not(None),
+        )
+        .correlate(Action)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _for_answer_postgresql() -> Any:
+    """PostgreSQL's `for_answer` statement, built once."""
+    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
+    return (
+        select(Action, has_slots, _announced(True))
+        .where(Action.id == bindparam("answer_action"))
+        .with_for_update(of=Action)
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _for_answer_sqlite() -> Any:
+    """SQLite's `for_answer` statement, built once (issue 17: a statement is built per press
+    otherwise)."""
+    return (
+        select(
+            Action,
+            Rsvp,
+            exists().where(ActionSlot.action_id == Action.id).label("has_slots"),
+            _announced(False),
+        )
+        .outerjoin(
+            Rsvp,
+            and_(Rsvp.action_id == Action.id, Rsvp.user_id == bindparam("answer_user")),
+        )
+        .where(Action.id == bindparam("answer_action"))
+        .execution_options(populate_existing=True)
+    )
 
 
 def _dialect(session: AsyncSession) -> str:
