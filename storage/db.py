@@ -20,6 +20,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite's busy handler, which is not fair: under load an unlucky writer could wait past the
 # busy timeout ("database is locked") while others kept taking the lock.
 SQLITE_POOL_SIZE = 5
+BEGIN = "BEGIN IMMEDIATE"
 
 
 def is_sqlite(url: str) -> bool:
@@ -57,7 +58,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Take the write lock up front: no "database is locked" on a lock upgrade mid-transaction.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # The one-hop driver sends it with the transaction's first statement (one call fewer).
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
+            dbapi_connection.defer_begin(BEGIN)
+        else:
+            conn.exec_driver_sql(BEGIN)
 
     return engine
 

@@ -8,6 +8,12 @@ is one function run on that thread — cursor, execute, every row, close — and
 what the cursor said (description, rowcount, lastrowid) for SQLAlchemy to read afterwards.
 Results are read whole, as the default (buffered) adapter cursor reads them already.
 
+A transaction's BEGIN (storage/db.py: BEGIN IMMEDIATE) is not a call of its own either: the
+connection keeps it (`defer_begin`) and runs it on that thread just before the transaction's
+first statement, in the same call: one hop fewer a transaction. It still runs before anything
+is read or written, and a statement whose BEGIN failed (the lock not had within the busy
+timeout) raises as a failed BEGIN did; the next statement tries the BEGIN again.
+
 It builds on SQLAlchemy's adapter classes (not a public API; written against SQLAlchemy 2.1 and
 aiosqlite 0.22): where they are not as expected, `dbapi()` returns None and the engine uses
 SQLAlchemy's own aiosqlite driver — slower, never wrong.
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -35,8 +41,26 @@ except ImportError:  # pragma: no cover - depends on the installed SQLAlchemy
 Ran = tuple[Any, list[Any] | None, int, int | None]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Ran:
-    """On the connection's thread: the statement, its rows, and what its cursor said."""
+def _begin(connection: sqlite3.Connection, begin: list[str | None]) -> None:
+    """On the connection's thread: the transaction's deferred BEGIN, if one waits; marked done
+    (None) only once it succeeded, so that a BEGIN that failed (the lock not had within the
+    busy timeout) is tried again before the next statement, never skipped."""
+    statement = begin[0]
+    if statement is not None:
+        connection.execute(statement).close()
+        begin[0] = None
+
+
+def _run(
+    connection: sqlite3.Connection,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    begin: list[str | None],
+) -> Ran:
+    """On the connection's thread: the deferred BEGIN, if any, then the statement, its rows,
+    and what its cursor said."""
+    _begin(connection, begin)
     cursor = connection.cursor()
     try:
         if many:
@@ -89,9 +113,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
+        adapted = cast(OneHopConnection, self._adapt_connection)
+        async with adapted._execute_mutex:
             ran: Ran = await connection._execute(  # type: ignore[no-untyped-call]
-                _run, connection._conn, operation, parameters, many
+                _run, connection._conn, operation, parameters, many, adapted._begin
             )
         self._description, rows, self._rowcount, self._lastrowid = ran
         self._rows = collections.deque(rows or ())
@@ -109,11 +134,51 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
 
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """aiosqlite's adapted connection, making `OneHopCursor`s (server-side cursors as before)."""
+_NO_BEGIN: list[str | None] = [None]  # shared, never written: nothing to begin
 
-    __slots__ = ()
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's adapted connection, making `OneHopCursor`s (server-side cursors as before),
+    with the transaction's BEGIN deferred to its first statement (`defer_begin`), and no call
+    for a commit or rollback that has nothing to end (`_ended`)."""
+
+    __slots__ = ("_begin", "_ended")
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin = _NO_BEGIN
+        # True once a commit or rollback came back and no cursor was made since: SQLite is then
+        # outside any transaction (autocommit mode: isolation_level None; only a statement,
+        # BEGIN or SAVEPOINT, opens one), so a commit or rollback would do nothing. The pool's
+        # rollback when a connection comes back after a commit was a call a transaction.
+        self._ended = False
+
+    def defer_begin(self, statement: str) -> None:
+        """Runs `statement` (the transaction's BEGIN) with the next statement, in its call."""
+        self._begin = [statement]
+
+    def cursor(self, server_side: bool = False) -> Any:
+        self._ended = False  # before any call: a statement whose caller was cancelled counts
+        if server_side and self._begin[0] is not None:  # not one call: its BEGIN goes first
+            await_(self._connection._execute(_begin, self._connection._conn, self._begin))
+        return super().cursor(server_side)
+
+    # The connection's thread runs the calls in order: a commit or rollback comes after any
+    # statement still on its way (one whose caller was cancelled), whose BEGIN it ends too.
+    def commit(self) -> None:
+        self._end(super().commit)
+
+    def rollback(self) -> None:
+        self._end(super().rollback)
+
+    def _end(self, call: Any) -> None:
+        if self._ended:  # nothing begun since the last end (a deferred BEGIN never ran)
+            self._begin = _NO_BEGIN
+            return
+        call()
+        self._begin = _NO_BEGIN
+        self._ended = True
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
