@@ -71,7 +71,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     going = action.going_count
     if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
         status = action_store.WAITLIST
-    _, waiting_place = await action_store.set_answer_placed(
+    waiting_place = await action_store.set_answer_placed(
         ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
     )
     if before == action_store.GOING:

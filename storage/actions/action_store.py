@@ -17,10 +17,11 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
+    inspect,
     literal,
     or_,
     select,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
@@ -311,17 +312,59 @@ async def set_answer_placed(
     status: str,
     now: datetime,
     *,
-    previous: Rsvp | Literal["look up"] | None = "look up",
-) -> tuple[Rsvp, int | None]:
-    """`set_answer`, and the answer's place on the waitlist when it waits (1 is next; None
-    otherwise): read by the statement that moves the counts, not one of its own (issue 17:
-    three presses in four of a storm join the waitlist)."""
-    rsvp, place = await _set_answer(
-        session, action_id, user_id, status, now, None, previous, placed=status == WAITLIST
+    previous: Rsvp | None,
+) -> int | None:
+    """`set_answer` (without a role), returning the answer's place on the waitlist when it
+    waits (1 is next; None otherwise). A first answer (`previous` None) is one INSERT that also
+    returns the place (issue 17: three presses in four of a storm join the waitlist); the counts
+    follow by the trigger on rsvps (migration 0019)."""
+    if previous is not None:
+        rsvp, _ = await _set_answer(session, action_id, user_id, status, now, None, previous)
+        return await place_of(session, rsvp) if status == WAITLIST else None
+    values = {
+        "first_action": action_id,
+        "first_user": user_id,
+        "first_status": status,
+        "first_queued": now if status == WAITLIST else None,
+        "first_answered": now,
+    }
+    result = await session.execute(_first_answer(status == WAITLIST), values)
+    _moved(session, action_id, None, status)
+    if status != WAITLIST:
+        return None
+    return int(result.scalar_one() or 1)
+
+
+@cache
+def _first_answer(placed: bool) -> Any:
+    """`set_answer_placed`'s INSERT of a first answer, built once; `placed`: returning its
+    place on the waitlist — those of the action's waitlist (no role) queued before it: at its
+    time or before, the earlier ones at the same time having a smaller id. Its own row is not
+    counted (it is another person's answer that is ahead), whether the database's subquery sees
+    it (SQLite) or not (PostgreSQL)."""
+    rsvps: Table = Rsvp.__table__  # type: ignore[assignment]
+    statement = insert(rsvps).values(
+        action_id=bindparam("first_action"),
+        user_id=bindparam("first_user"),
+        status=bindparam("first_status"),
+        queued_at=bindparam("first_queued"),
+        answered_at=bindparam("first_answered"),
     )
-    if status == WAITLIST and place is None:  # the counts did not move: read it
-        place = await place_of(session, rsvp)
-    return rsvp, place
+    if not placed:
+        return statement
+    ahead = rsvps.alias("ahead")
+    place = (
+        select(func.count() + 1)
+        .where(
+            ahead.c.action_id == bindparam("first_action"),
+            ahead.c.status == WAITLIST,
+            ahead.c.slot_id.is_(None),
+            ahead.c.user_id != bindparam("first_user"),
+            ahead.c.queued_at <= bindparam("first_queued"),
+        )
+        .scalar_subquery()
+    )
+    return statement.returning(place)
 
 
 async def _set_answer(
@@ -332,9 +375,8 @@ async def _set_answer(
     now: datetime,
     slot_id: int | None,
     previous: Rsvp | Literal["look up"] | None,
-    *,
-    placed: bool = False,
-) -> tuple[Rsvp, int | None]:
+) -> tuple[Rsvp, str | None]:
+    """Writes the answer; returns it and the status it had (None: none)."""
     rsvp = await answer_of(session, action_id, user_id) if previous == "look up" else previous
     before = rsvp.status if rsvp is not None else None
     if rsvp is None:
@@ -350,10 +392,8 @@ async def _set_answer(
     rsvp.queued_at = now if status == WAITLIST else None
     rsvp.answered_at = now
     await session.flush()
-    place = None
-    if before != status:
-        place = await _count(session, action_id, before, status, placed=rsvp if placed else None)
-    return rsvp, place
+    _moved(session, action_id, before, status)
+    return rsvp, before
 
 
 async def clear_answer(session: AsyncSession, action_id: int, user_id: int) -> bool:
@@ -363,7 +403,7 @@ async def clear_answer(session: AsyncSession, action_id: int, user_id: int) -> b
         return False
     await session.delete(rsvp)
     await session.flush()
-    await _count(session, action_id, rsvp.status, None)
+    _moved(session, action_id, rsvp.status, None)
     return True
 
 
@@ -371,57 +411,22 @@ def _counter(status: str) -> str:
     return f"{status}_count"
 
 
-@cache
-def _count_statement(left: str | None, joined: str | None, placed: bool) -> Any:
-    """`_count`'s UPDATE for one move, built once (issue 17: it was built per press)."""
-    deltas: dict[str, Any] = {}
-    actions: Table = Action.__table__  # type: ignore[assignment]
-    table = actions.c
-    if left in COUNTED:
-        deltas[_counter(left)] = table[_counter(left)] - 1
-    if joined in COUNTED:
-        deltas[_counter(joined)] = table[_counter(joined)] + 1
-    if not deltas:
-        return None
-    returned: list[Any] = [table[_counter(s)] for s in COUNTED]
-    if placed:
-        returned.append(
-            select(_place()).where(Rsvp.id == bindparam("placed_rsvp")).scalar_subquery()
-        )
-    return (
-        update(actions)
-        .where(table.id == bindparam("counted_action"))
-        .values(deltas)
-        .returning(*returned)
-    )
-
-
-async def _count(
-    session: AsyncSession,
-    action_id: int,
-    left: str | None,
-    joined: str | None,
-    *,
-    placed: Rsvp | None = None,
-) -> int | None:
-    """Moves one answer from `left` to `joined` in the action's counts: one UPDATE that adds to
-    the stored numbers (never a number computed here), so it is right whatever ran before it.
-    The action loaded in this session, if it is, gets the new numbers. With `placed` (an answer
-    flushed in this transaction), the same statement returns its place on the waitlist."""
-    statement = _count_statement(left, joined, placed is not None)
-    if statement is None:
-        return None
-    values = {"counted_action": action_id}
-    if placed is not None:
-        values["placed_rsvp"] = placed.id
-    row = (await session.execute(statement, values)).first()
+def _moved(session: AsyncSession, action_id: int, left: str | None, joined: str | None) -> None:
+    """The action loaded in this session, if it is, follows one answer moved from `left` to
+    `joined`: the database's counts were moved by the trigger on rsvps (migration 0019) in the
+    statement that wrote the answer. Exact: the caller holds the action's lock (`get` with
+    `lock`, `for_answer`) and read the action under it, so no other transaction moved them."""
+    if left == joined:
+        return
     loaded = session.sync_session.identity_map.get(Session.identity_key(Action, action_id))
-    if row is not None and loaded is not None:
-        for status, value in zip(COUNTED, row, strict=False):
-            set_committed_value(loaded, _counter(status), value)
-    if row is None or placed is None:
-        return None
-    return int(row[len(COUNTED)] or 1)
+    if loaded is None:
+        return
+    state = inspect(loaded)
+    for status, delta in ((left, -1), (joined, 1)):
+        if status not in COUNTED or _counter(status) in state.unloaded:
+            continue
+        value = int(getattr(loaded, _counter(status)) or 0) + delta
+        set_committed_value(loaded, _counter(status), value)
 
 
 def counts_of(action: Action) -> dict[str, int]:
