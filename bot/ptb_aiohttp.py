@@ -154,9 +154,31 @@ class AiohttpRequest(BaseRequest):
                 body.add_field(name, content, filename=filename, content_type=mimetype)
         elif request_data is not None and (parameters := request_data.parameters):
             body, headers = orjson.dumps(parameters), JSON_HEADERS
+        return await self._send(method, url, body, headers, timeout)
+
+    async def post_json(self, url: str, body: bytes) -> tuple[int, bytes]:
+        """Posts a JSON body already encoded, with the default timeouts; returns (HTTP status,
+        body) as `do_request` does, and raises TimedOut or NetworkError as it does.
+
+        The lean path for calls Chorus builds itself (bot/ptb_runtime.py): PTB's Bot would turn
+        each parameter into a `RequestParameter` and back (a fifth of a broadcast message's
+        CPU, profiled), only for `do_request` to encode them as this JSON body."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        return await self._send("POST", url, body, JSON_HEADERS, self._default_timeouts[False])
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: aiohttp.FormData | bytes | None,
+        headers: dict[str, str] | None,
+        limits: aiohttp.ClientTimeout,
+    ) -> tuple[int, bytes]:
+        assert self._session is not None
         try:
             async with self._session.request(
-                method, url, data=body, headers=headers, timeout=timeout
+                method, url, data=body, headers=headers, timeout=limits
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:

@@ -116,3 +116,61 @@ async def test_a_timeout_is_timed_out_and_no_answer_is_a_network_error(
         await request.shutdown()
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request(f"{url}/sendMessage", "POST", None)
+
+
+async def test_the_ptb_transport_posts_its_json_straight_through_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call without a file goes as its JSON body through the runtime's request object, not
+    through Bot.do_api_request (whose per-parameter conversion cost a fifth of a broadcast
+    message); answers and refusals come back as the aiogram transport reads them."""
+    from telegram import Bot
+
+    from bot.botapi import Call
+    from bot.ptb_runtime import PtbRuntime
+    from handlers.kernel.ports import Forbidden, RetryAfter, TransientError
+
+    seen: list[tuple[str, object]] = []
+    answers = {
+        "sendMessage": (200, b'{"ok": true, "result": {"message_id": 7}}'),
+        "flood": (429, b'{"ok": false, "parameters": {"retry_after": 3}}'),
+        "blocked": (403, b'{"ok": false, "description": "Forbidden: bot was blocked by the user"}'),
+        "broken": (502, b"<html>Bad Gateway</html>"),
+    }
+
+    async def method(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        seen.append((name, await request.json()))
+        status, body = answers[name]
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/bot123:abc/{name}", method)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    runtime = PtbRuntime("123:abc", f"http://127.0.0.1:{runner.addresses[0][1]}")
+
+    async def not_this_way(*args: object, **kwargs: object) -> object:
+        raise AssertionError("posted through Bot.do_api_request")
+
+    monkeypatch.setattr(Bot, "do_api_request", not_this_way)
+    request = runtime.transport.request
+    assert request is not None
+    await request.initialize()
+    try:
+        params = {"chat_id": 42, "text": "Ça marche", "reply_markup": {"inline_keyboard": []}}
+        assert await runtime.transport.call(Call("sendMessage", params)) == {"message_id": 7}
+        with pytest.raises(RetryAfter) as flood:
+            await runtime.transport.call(Call("flood", {"chat_id": 42}))
+        with pytest.raises(Forbidden) as blocked:
+            await runtime.transport.call(Call("blocked", {"chat_id": 42}))
+        with pytest.raises(TransientError):
+            await runtime.transport.call(Call("broken", {"chat_id": 42}))
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert seen[0] == ("sendMessage", params)
+    assert flood.value.seconds == 3
+    assert blocked.value.unreachable == "blocked"
