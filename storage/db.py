@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -15,6 +17,11 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import sqlite_driver
 
+try:  # SQLAlchemy 2.1's name (see storage/sqlite_driver.py)
+    from sqlalchemy.util.concurrency import await_
+except ImportError:  # pragma: no cover - depends on the installed SQLAlchemy
+    await_ = None  # type: ignore[assignment]
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Writers wait their turn in SQLAlchemy's pool (first come, first served) rather than in
 # SQLite's busy handler, which is not fair: under load an unlucky writer could wait past the
@@ -26,6 +33,73 @@ BEGIN = "BEGIN IMMEDIATE"
 def is_sqlite(url: str) -> bool:
     """Tells whether a database URL points at SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def _key(connection: Any) -> int:
+    """A DBAPI connection's identity, whether given bare or as the pool's proxy of it."""
+    return id(getattr(connection, "dbapi_connection", connection))
+
+
+class WriteGate:
+    """One SQLite writer at a time, handed over in this process the moment the last one ends.
+
+    A writer that found the write lock taken used to wait in SQLite's busy handler, which polls
+    with growing sleeps (… 25, 25, 50, 50, 100 ms): a volunteer's press behind a coordinator's
+    80 ms audience count waited on until its next poll, 110–150 ms in all (issue 17, `make
+    bench`'s scale table). Here a writer waits for the lock on an asyncio lock taken before
+    BEGIN IMMEDIATE and released once its COMMIT or ROLLBACK is done (`wrap`): the next one
+    starts at once, first come first served. A writer that waits longer than the busy timeout
+    (a task that opened a second write transaction inside its own, say) goes on to SQLite's
+    busy handler as before: never worse than without the gate. Other processes on the file
+    are still kept out by SQLite's lock alone.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._holders: dict[int, asyncio.Lock] = {}  # id(DBAPI connection) -> its lock
+
+    def enter(self, dbapi_connection: Any) -> None:
+        """Waits for the gate (in the engine's greenlet); then this connection holds it."""
+        if await_ is None:  # pragma: no cover - depends on SQLAlchemy
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not under asyncio: nothing to share the gate with
+            return
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        try:
+            await_(asyncio.wait_for(lock.acquire(), self.timeout))
+        except TimeoutError:
+            return  # SQLite's busy handler decides, as without the gate
+        self._holders[_key(dbapi_connection)] = lock
+
+    def leave(self, dbapi_connection: Any) -> None:
+        """This connection's transaction has ended: the next writer may start."""
+        lock = self._holders.pop(_key(dbapi_connection), None)
+        if lock is not None:
+            lock.release()
+
+    def wrap(self, dialect: Any) -> None:
+        """Leaves the gate after the dialect's COMMIT and ROLLBACK (the pool's reset of a
+        connection returned mid-transaction too), once SQLite has released its lock."""
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -55,15 +129,29 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    gate = WriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000)
+    gate.wrap(sync_engine.dialect)
+
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Take the write lock up front: no "database is locked" on a lock upgrade mid-transaction.
         # The one-hop driver sends it with the transaction's first statement (one call fewer).
-        dbapi_connection = conn.connection.dbapi_connection
-        if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
-            dbapi_connection.defer_begin(BEGIN)
-        else:
-            conn.exec_driver_sql(BEGIN)
+        # First the gate: one writer at a time, the next at once when one ends (`WriteGate`).
+        proxied = conn.connection
+        gate.enter(proxied)
+        try:
+            dbapi_connection = proxied.dbapi_connection
+            if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
+                dbapi_connection.defer_begin(BEGIN)
+            else:
+                conn.exec_driver_sql(BEGIN)
+        except BaseException:
+            gate.leave(proxied)
+            raise
+
+    @event.listens_for(sync_engine, "close")
+    def _on_close(dbapi_connection: Any, _record: Any) -> None:
+        gate.leave(dbapi_connection)  # closed mid-transaction: SQLite has let its lock go
 
     return engine
 

@@ -113,6 +113,11 @@ def reading(storm: Rows, delivery: Rows, scale: Rows, workers: Rows | None = Non
         _check(
             "100k: a press waits < 100 ms behind an audience count", at.get(bench_scale.WAIT), 100
         ),
+        _check(
+            "100k: a press waits < 100 ms behind an enqueue to everyone",
+            at.get(bench_scale.WAIT_ENQUEUE),
+            100,
+        ),
     ]
 
 

@@ -2,8 +2,9 @@
 
 For each size (BENCH_SIZES, default 1000,10000,100000 volunteers, seeded in bulk) the handlers
 run through the neutral dispatcher with a recording messenger, as the handler tests drive them;
-each figure is the median CPU (ms) of REPEATS runs of one update, except the last, which is the
-wall time a volunteer's press takes while a coordinator's audience count runs beside it.
+each figure is the median CPU (ms) of REPEATS runs of one update, except the last two, which are
+the wall time a volunteer's press takes while a coordinator's audience count runs beside it, and
+while a coordinator's broadcast to everyone is being enqueued.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MEMBERS = "`/members` (first page)"
 PRESS_EMPTY = "one RSVP press, 0 existing RSVPs"
 PRESS_FULL = "one RSVP press, as many existing RSVPs as volunteers"
 WAIT = "a press while a coordinator's audience count runs (wall ms)"
+WAIT_ENQUEUE = "a press while a broadcast to everyone is enqueued (wall ms)"
 
 
 class QuietMessenger(RecordingMessenger):
@@ -73,6 +75,17 @@ async def walk_to_capacity(coordinator: Someone) -> None:
     await coordinator.send("Martyrs' Square")
 
 
+async def beside(heavy: Awaitable[Any], presser: Someone, action_id: int) -> float:
+    """The wall time (ms) of a press made while a coordinator's heavy update runs."""
+    running = asyncio.ensure_future(heavy)
+    await asyncio.sleep(0.02)  # the heavy update has started
+    start = time.perf_counter()
+    await presser.press_data(1, f"rv:{action_id}:going")
+    waited = (time.perf_counter() - start) * 1000
+    await running
+    return waited
+
+
 async def _outbox_size(storage: Storage) -> int:
     async with storage.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
@@ -90,7 +103,7 @@ async def measure(size: int) -> dict[str, float]:
         services = Services(storage.sessionmaker, messenger, SystemClock(), settings)
         conversation = Conversation(Dispatcher(build_router(), services), messenger)
         coordinator = conversation.person("Coral", user_id=COORDINATOR)
-        extra = range(size + 1, size + REPEATS * 3 + 1)
+        extra = range(size + 1, size + REPEATS * 3 + 1)  # 2 * REPEATS + 2 pressers
         pressers = iter(conversation.person(f"V{i}", user_id=i) for i in extra)
         figures: dict[str, list[float]] = {}
         for _ in range(REPEATS):
@@ -112,12 +125,10 @@ async def measure(size: int) -> dict[str, float]:
                 for _ in range(REPEATS)
             ]
         await walk_to_capacity(coordinator)
-        counting = asyncio.create_task(coordinator.press("No limit"))
-        await asyncio.sleep(0.02)  # the count has started
-        start = time.perf_counter()
-        await next(pressers).press_data(1, f"rv:{empty}:going")
-        figures[WAIT] = [(time.perf_counter() - start) * 1000]
-        await counting
+        figures[WAIT] = [await beside(coordinator.press("No limit"), next(pressers), empty)]
+        await coordinator.press("Done ✔")
+        sending = coordinator.press("✅ Send it")
+        figures[WAIT_ENQUEUE] = [await beside(sending, next(pressers), empty)]
         await storage.engine.dispose()
     return {name: round(statistics.median(values), 1) for name, values in figures.items()}
 
@@ -135,7 +146,7 @@ async def main() -> dict[str, dict[str, Any]]:
             failures.append(f"{column}: {why}")
             figures = {}
         print(f"scale {column}:", figures or failures[-1], flush=True)
-        for name in (AUDIENCE, ENQUEUE, MEMBERS, PRESS_EMPTY, PRESS_FULL, WAIT):
+        for name in (AUDIENCE, ENQUEUE, MEMBERS, PRESS_EMPTY, PRESS_FULL, WAIT, WAIT_ENQUEUE):
             rows.setdefault(name, {})[column] = figures.get(name, "failed")
     if failures:
         rows["failed"] = {"error": "; ".join(failures)}
