@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, case, cast, exists, func, literal, select
+from sqlalchemy import JSON, ColumnElement, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -27,7 +27,20 @@ def json_items(dialect: str, column: Any) -> TableValuedAlias:
     return func.json_each(column).table_valued("value")
 
 
+def _plain(value: str) -> bool:
+    """Whether a string is written as itself inside a JSON string (ASCII, nothing escaped)."""
+    return value.isascii() and value.isprintable() and '"' not in value and "\\" not in value
+
+
 def json_has_any(dialect: str, column: Any, values: Collection[str]) -> ColumnElement[bool]:
-    """Whether a JSON list column holds any of `values` (NULL, `null` or no list: no)."""
+    """Whether a JSON list column holds any of `values` (NULL, `null` or no list: no).
+
+    On SQLite the list's text is searched first (`instr`, a plain substring test): most rows
+    (an empty `muted`, skills without any of these) are ruled out without taking the JSON
+    apart, which is most of the cost of counting an audience at 100k (issue 17: 42 -> 26 ms).
+    The JSON test still decides for the rows that pass."""
     items = json_items(dialect, column)
-    return exists(select(literal(1)).select_from(items).where(items.c.value.in_(list(values))))
+    found = exists(select(literal(1)).select_from(items).where(items.c.value.in_(list(values))))
+    if dialect != "sqlite" or not values or not all(_plain(v) for v in values):
+        return found
+    return and_(or_(*(func.instr(column, v) > 0 for v in values)), found)
