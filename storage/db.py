@@ -28,6 +28,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # busy timeout ("database is locked") while others kept taking the lock.
 SQLITE_POOL_SIZE = 5
 BEGIN = "BEGIN IMMEDIATE"
+READ_BEGIN = "BEGIN"  # deferred: a reader takes no write lock; WAL lets it run beside the writer
+READ_ONLY = "chorus_read_only"  # the execution option of `create_read_sessionmaker`'s engine
 
 
 def is_sqlite(url: str) -> bool:
@@ -137,14 +139,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # Take the write lock up front: no "database is locked" on a lock upgrade mid-transaction.
         # The one-hop driver sends it with the transaction's first statement (one call fewer).
         # First the gate: one writer at a time, the next at once when one ends (`WriteGate`).
+        # A read-only transaction (`create_read_sessionmaker`) takes neither: a plain BEGIN,
+        # on a connection SQLite itself keeps from writing (PRAGMA query_only, set and unset
+        # only when a connection changes hands between readers and writers).
         proxied = conn.connection
-        gate.enter(proxied)
+        read_only = bool(conn.get_execution_options().get(READ_ONLY, False))
+        if proxied.info.get(READ_ONLY, False) != read_only:
+            conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+            proxied.info[READ_ONLY] = read_only
+        if not read_only:
+            gate.enter(proxied)
         try:
+            begin = READ_BEGIN if read_only else BEGIN
             dbapi_connection = proxied.dbapi_connection
             if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
-                dbapi_connection.defer_begin(BEGIN)
+                dbapi_connection.defer_begin(begin)
             else:
-                conn.exec_driver_sql(BEGIN)
+                conn.exec_driver_sql(begin)
         except BaseException:
             gate.leave(proxied)
             raise
@@ -159,3 +170,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """One factory per process; one session per update."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work that only reads (counts, reports, pages), kept from blocking writers.
+
+    On SQLite a read-only session's transaction is a plain (deferred) BEGIN, outside the
+    writers' gate: in WAL mode it reads its snapshot while a writer commits beside it, where a
+    session of `create_sessionmaker` would hold the write lock for all its reading (issue 17).
+    SQLite refuses any write in it (PRAGMA query_only: "attempt to write a readonly database").
+    On PostgreSQL its transactions are READ ONLY. Both share the engine's pool."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
