@@ -27,6 +27,19 @@ def test_neutral_rows_become_an_inline_keyboard() -> None:
     assert "reply_markup" not in payloads.edit_keyboard(1, 2, None).params  # removes the buttons
 
 
+def test_a_frozen_keyboard_is_converted_once_and_a_list_of_rows_each_time() -> None:
+    """The outbox's keyboards (tuples, one per broadcast) share their markup; rows a handler
+    built as lists may change between sends, so theirs is built afresh."""
+    frozen = ((Button("Going", "rv:1:going"), Button("Maybe", "rv:1:maybe")),)
+    markup = payloads.send_message(1, "hi", frozen).params["reply_markup"]
+    assert payloads.send_message(2, "hi", frozen).params["reply_markup"] is markup
+    rows = [[Button("A", "a")]]
+    first = payloads.reply_markup(rows)
+    rows[0].append(Button("B", "b"))
+    assert first != payloads.reply_markup(rows)
+    assert payloads.reply_markup((rows[0],)) == payloads.reply_markup(rows)
+
+
 def test_texts_and_captions_are_html_and_poll_words_are_plain() -> None:
     assert payloads.send_message(1, "<b>x</b>").params["parse_mode"] == "HTML"
     assert payloads.edit_message(1, 2, "<b>x</b>", None).params["parse_mode"] == "HTML"

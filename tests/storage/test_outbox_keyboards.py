@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text
 
+from bot.app import Storage
 from handlers.kernel.ports import Button
 from storage import create_engine, migrate, outbox
 from storage.db import create_sessionmaker
@@ -63,3 +65,30 @@ async def test_rows_of_the_old_shape_are_converted_both_ways(database_url: str) 
         assert json.loads(stored) == OLD_SHAPE
     finally:
         await engine.dispose()
+
+
+async def _claimed_twice(sessions: Any) -> list[Any]:
+    async with sessions() as session, session.begin():
+        rows = [Outgoing(chat, "a", [list(BUTTONS[0])]) for chat in (1, 2)] + [Outgoing(3, "b")]
+        await outbox.enqueue(session, rows, purpose="broadcast", ref="b1", now=NOW)
+    async with sessions() as session, session.begin():
+        return await outbox.claim(session, 10, NOW)
+
+
+async def test_a_broadcasts_rows_share_one_keyboard_decoded_once(database_url: str) -> None:
+    """Every row of a broadcast stores the same keyboard: a claim decodes it once (its rows
+    share one, immutable), on SQLite and on PostgreSQL (below)."""
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        claimed = await _claimed_twice(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+    assert [item.keyboard for item in claimed] == [BUTTONS, BUTTONS, None]
+    assert claimed[0].keyboard is claimed[1].keyboard
+
+
+async def test_claimed_keyboards_on_postgresql(pg_storage: Storage) -> None:
+    claimed = await _claimed_twice(pg_storage.sessionmaker)
+    assert [item.keyboard for item in claimed] == [BUTTONS, BUTTONS, None]
+    assert claimed[0].keyboard is claimed[1].keyboard
