@@ -245,3 +245,41 @@ async def test_a_graceful_stop_lets_a_database_call_in_progress_finish(
     assert finished, "the claim was cancelled halfway"
     # What it claimed went back to the queue, so nothing waits for a recovery.
     assert {state for state, _, _ in (await states(storage)).values()} <= {"pending", "sent"}
+
+
+async def test_sends_go_on_while_the_next_claim_waits_for_the_database(
+    engines: Engines,
+    emulator: RunningEmulator,
+    storage: Storage,
+    clock: ShiftedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next batch is claimed in the background: the rows in hand go on being sent while
+    the claim waits (for SQLite's write lock, its thread, a loaded machine). The engine used
+    to await each claim between two sends, and the pace lost that time."""
+    chats = people(emulator, 120)
+    claims = 0
+    inside, release = asyncio.Event(), asyncio.Event()
+    real_claim = DeliveryEngine._claim
+
+    async def slow_second_claim(self: DeliveryEngine, limit: int) -> list[Claimed]:
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            inside.set()
+            await release.wait()
+        return await real_claim(self, limit)
+
+    monkeypatch.setattr(DeliveryEngine, "_claim", slow_second_claim)
+    await enqueue(storage, clock, chats)
+    engine = await engines.start(rate=300)  # a window of 68 rows: claims of 34
+    try:
+        await asyncio.wait_for(inside.wait(), 10)
+        delivered = sum(len(emulator.state.chats[c].messages) for c in chats)
+        while delivered < 34:  # the whole first claim goes while the second one waits
+            await asyncio.wait_for(engine.wait_for_flush(), 10)
+            delivered = sum(len(emulator.state.chats[c].messages) for c in chats)
+    finally:
+        release.set()
+    await engine.wait_until_idle(timeout=20)
+    assert sum(len(emulator.state.chats[c].messages) for c in chats) == 120
