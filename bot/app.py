@@ -32,7 +32,7 @@ from handlers.kernel.i18n import SUPPORTED_LOCALES, translator
 from handlers.kernel.menu import commands_for_roles, group_commands, publish_for
 from handlers.kernel.permissions import held_roles
 from handlers.kernel.ports import Clock, Messenger, MessengerError, SystemClock, Unauthorized
-from storage import create_engine, create_sessionmaker, migrate, retention
+from storage import create_engine, create_read_sessionmaker, create_sessionmaker, migrate, retention
 from storage.coalition import role_store
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ async def prepare(
         raise ConfigError(f"TELEGRAM_API_URL: cannot reach the Bot API: {exc}") from exc
     services = Services(
         sessionmaker=storage.sessionmaker,
+        reads=create_read_sessionmaker(storage.engine),
         messenger=patient(runtime.messenger),  # direct posts wait out flood control
         clock=clock,
         started_at=clock.now(),

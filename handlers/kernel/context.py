@@ -91,6 +91,13 @@ class Services:
     edits: EditCoalescer = field(default_factory=EditCoalescer)  # live-result edits, per message
     started_at: datetime | None = None  # this process's start: a timer due before it was missed
     # because the bot was down (None: unknown, never said)
+    # sessions for work that only reads, kept from blocking writers (storage.create_read_
+    # sessionmaker; None: the update sessions')
+    reads: async_sessionmaker[AsyncSession] | None = None
+
+    def read_session(self) -> AsyncSession:
+        """A session for work that only reads: it never holds the write lock (issue 17)."""
+        return (self.reads or self.sessionmaker)()
 
 
 class NotYet(Exception):
