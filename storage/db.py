@@ -42,6 +42,13 @@ def _key(connection: Any) -> int:
     return id(getattr(connection, "dbapi_connection", connection))
 
 
+async def _acquire(lock: asyncio.Lock, seconds: float) -> None:
+    """Takes `lock` within `seconds` (else TimeoutError), without the task that
+    asyncio.wait_for makes of it (a transaction's gate: 12.5 -> 4.5 µs of CPU uncontended)."""
+    async with asyncio.timeout(seconds):
+        await lock.acquire()
+
+
 class WriteGate:
     """One SQLite writer at a time, handed over in this process the moment the last one ends.
 
@@ -73,7 +80,7 @@ class WriteGate:
             return
         lock = self._locks.setdefault(loop, asyncio.Lock())
         try:
-            await_(asyncio.wait_for(lock.acquire(), self.timeout))
+            await_(_acquire(lock, self.timeout))
         except TimeoutError:
             return  # SQLite's busy handler decides, as without the gate
         self._holders[_key(dbapi_connection)] = lock
