@@ -56,6 +56,18 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
         ctx.edit_keyboard(None)
         return
+    going = action.going_count
+    status = choice
+    if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
+        status = action_store.WAITLIST
+    written, waiting_place = False, None
+    if not found.known:  # PostgreSQL: a first answer is written without reading it first
+        if choice != UNDO and not (choice == action_store.GOING and has_slots):
+            written, waiting_place = await action_store.first_answer(
+                ctx.session, action.id, ctx.user_id, status, ctx.now()
+            )
+        if not written:
+            previous = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
     before = previous.status if previous is not None else None
     if choice == UNDO:
         await _undo(ctx, action, before)
@@ -67,13 +79,10 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         ctx.answer()
         await _ask_role(ctx, action)
         return
-    status = choice
-    going = action.going_count
-    if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
-        status = action_store.WAITLIST
-    waiting_place = await action_store.set_answer_placed(
-        ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
-    )
+    if not written:
+        waiting_place = await action_store.set_answer_placed(
+            ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
+        )
     if before == action_store.GOING:
         await promote(ctx, action)
     elif before == action_store.WAITLIST:

@@ -17,12 +17,13 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    insert,
     inspect,
     literal,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -89,9 +90,10 @@ class ForAnswer:
     """An action about to be answered, as `for_answer` reads it."""
 
     action: Action
-    previous: Rsvp | None  # this volunteer's answer so far
+    previous: Rsvp | None  # this volunteer's answer so far (when `known`)
     has_slots: bool  # whether it has roles
     announced: tuple[int, ...]  # ids of the announcements delivered to this volunteer's chat
+    known: bool = True  # False: their answer is not read yet (`first_answer`, `answer_of`)
 
 
 async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> ForAnswer | None:
@@ -99,9 +101,11 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
     answer, whether it has roles and the announcements of it delivered to their private chat
     (their places-left line is refreshed: issue 17, not a statement of its own): one statement
     on SQLite, whose transactions hold the write lock from their start. On PostgreSQL the answer
-    is read after the lock is granted (a statement of its own): read in the same statement, it
-    could predate a change made by the transaction that held the lock (a promotion from the
-    waitlist). The announcements are no such risk: a press does not change them."""
+    is not read (`known` False): read in the same statement, it could predate a change made by
+    the transaction that held the lock (a promotion from the waitlist). The caller writes a
+    first answer if there is none (`first_answer`, after the lock: no statement of its own
+    for a first press), or reads it (`answer_of`). The announcements are no such risk: a press
+    does not change them."""
     if _dialect(session) == "postgresql":
         row = (
             await session.execute(
@@ -110,8 +114,7 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
         ).first()
         if row is None:
             return None
-        previous = await answer_of(session, action_id, user_id)
-        return ForAnswer(row[0], previous, bool(row[1]), _message_ids(row[2]))
+        return ForAnswer(row[0], None, bool(row[1]), _message_ids(row[2]), known=False)
     found = (
         await session.execute(
             _for_answer_sqlite(), {"answer_action": action_id, "answer_user": user_id}
@@ -321,6 +324,29 @@ async def set_answer_placed(
     if previous is not None:
         rsvp, _ = await _set_answer(session, action_id, user_id, status, now, None, previous)
         return await place_of(session, rsvp) if status == WAITLIST else None
+    _, place = await _insert_first(session, action_id, user_id, status, now, if_none=False)
+    return place
+
+
+async def first_answer(
+    session: AsyncSession, action_id: int, user_id: int, status: str, now: datetime
+) -> tuple[bool, int | None]:
+    """A first answer (without a role), if the volunteer has none: whether it was written,
+    and its place on the waitlist when it waits. One INSERT … ON CONFLICT DO NOTHING, made
+    once the action's lock is held (PostgreSQL: `for_answer`), so it sees every answer
+    committed before; when they had one, nothing is written: read it (`answer_of`)."""
+    return await _insert_first(session, action_id, user_id, status, now, if_none=True)
+
+
+async def _insert_first(
+    session: AsyncSession,
+    action_id: int,
+    user_id: int,
+    status: str,
+    now: datetime,
+    *,
+    if_none: bool,
+) -> tuple[bool, int | None]:
     values = {
         "first_action": action_id,
         "first_user": user_id,
@@ -328,30 +354,38 @@ async def set_answer_placed(
         "first_queued": now if status == WAITLIST else None,
         "first_answered": now,
     }
-    result = await session.execute(_first_answer(status == WAITLIST), values)
+    statement = _first_answer(status == WAITLIST, if_none, _dialect(session))
+    result = await session.execute(statement, values)
+    row = result.first() if if_none or status == WAITLIST else None
+    if if_none and row is None:  # they have an answer: nothing written
+        return False, None
     _moved(session, action_id, None, status)
-    if status != WAITLIST:
-        return None
-    return int(result.scalar_one() or 1)
+    if status != WAITLIST or row is None:
+        return True, None
+    return True, int(row[0] or 1)
 
 
 @cache
-def _first_answer(placed: bool) -> Any:
+def _first_answer(placed: bool, if_none: bool, dialect: str) -> Any:
     """`set_answer_placed`'s INSERT of a first answer, built once; `placed`: returning its
     place on the waitlist — those of the action's waitlist (no role) queued before it: at its
     time or before, the earlier ones at the same time having a smaller id. Its own row is not
     counted (it is another person's answer that is ahead), whether the database's subquery sees
-    it (SQLite) or not (PostgreSQL)."""
+    it (SQLite) or not (PostgreSQL). `if_none`: nothing written (no row returned) when the
+    volunteer has an answer already."""
     rsvps: Table = Rsvp.__table__  # type: ignore[assignment]
-    statement = insert(rsvps).values(
+    maker = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = maker(rsvps).values(
         action_id=bindparam("first_action"),
         user_id=bindparam("first_user"),
         status=bindparam("first_status"),
         queued_at=bindparam("first_queued"),
         answered_at=bindparam("first_answered"),
     )
+    if if_none:
+        statement = statement.on_conflict_do_nothing(index_elements=["action_id", "user_id"])
     if not placed:
-        return statement
+        return statement.returning(rsvps.c.id) if if_none else statement
     ahead = rsvps.alias("ahead")
     place = (
         select(func.count() + 1)
