@@ -37,7 +37,10 @@ from bot.webhook import WebhookConfig
 from handlers.kernel.dispatch import Dispatcher, stop_grace
 
 POLL_TIMEOUT = 25
-POOL_SIZE = 64
+# Connections for calls (getUpdates has its own): at least the delivery engine's concurrency at
+# 1000/s (bot/delivery.py, DeliveryConfig.concurrency: 125), so that its requests never queue
+# for a connection.
+POOL_SIZE = 128
 # PTB waits 5 s for an answer by default (1 s for a free connection); a send that Telegram
 # answers later (a busy moment) would be retried although it went through, and arrive twice.
 # Wait as long as the aiogram runtime does (30 s).
