@@ -126,6 +126,14 @@ _NAMED = (
     Volunteer.status,
 )
 _ORDER = (Volunteer.display_name, Volunteer.user_id)
+# what the members' export writes of each (handlers/coalition/directory.py `_row`), names included
+_EXPORTED = (
+    *_NAMED,
+    Volunteer.country,
+    Volunteer.language,
+    Volunteer.skills,
+    Volunteer.hours_per_month,
+)
 
 
 def _numbered(total: int, page: int, per_page: int) -> tuple[int, int]:
@@ -177,6 +185,23 @@ async def search(
         for v in await session.scalars(select(Volunteer).where(Volunteer.user_id.in_(ids)))
     }
     return Page([loaded[i] for i in ids if i in loaded], len(found), number, pages)
+
+
+async def every_match(
+    session: AsyncSession, filters: Mapping[str, Any], sees_discreet: bool
+) -> list[Any]:
+    """Every volunteer matching `filters` for this reader (`search`'s rule), by name, as rows
+    of what a name and an export read (`_EXPORTED`), read as a Volunteer is, never ORM
+    objects: an export of 100,000 loaded as Volunteers took 11 s (issue 17)."""
+    conditions = _where(session, filters)
+    words = [_folded(word).lstrip("@") for word in filters.get("words") or []]
+    if words and not sees_discreet and all(words):
+        conditions.append(Volunteer.discreet.is_not(True))  # found by nothing they typed
+    rows = await session.execute(select(*_EXPORTED).where(*conditions).order_by(*_ORDER))
+    # a row has every attribute searchable_text reads of a Volunteer
+    return [
+        row for row in rows if not words or _has_words(cast(Volunteer, row), words, sees_discreet)
+    ]
 
 
 def _has_words(volunteer: Volunteer, words: Sequence[str], sees_discreet: bool) -> bool:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+
 from bot.app import Storage
 from handlers.coalition import directory
+from handlers.kernel.context import Services
 from handlers.kernel.ports import ShiftedClock
+from storage import create_read_sessionmaker
 from storage.coalition import directory_store
+from storage.db import READ_ONLY
 from storage.models import Volunteer
 from storage.people import preferences
 from tests.conftest import COORDINATOR_ID
@@ -224,3 +231,27 @@ async def test_a_member_card_opens_a_chat_and_says_whether_the_bot_reaches_them(
     assert "🚫 Cannot be reached by the bot since" in coral.last.text
     assert '<a href="tg://user?id=8501">Omar</a>' in coral.last.text
     assert "💬 Open a private chat" not in coral.last.labels
+
+
+async def test_an_export_reads_the_members_outside_the_write_lock(
+    conversation: Conversation, services: Services, storage: Storage, clock: ShiftedClock
+) -> None:
+    """At 100,000 members the export's reading took seconds; inside the update's transaction
+    every other update waited for it (issue 17). It reads in a read-only session, as rows."""
+    services.reads = create_read_sessionmaker(storage.engine)
+    await _people(storage, clock)
+    await make_member(storage, COORDINATOR_ID, now=clock.now(), name="Coral")
+    coral = someone(conversation, COORDINATOR_ID, "Coral")
+    await coral.send("/members skill:media")
+    read: list[bool] = []
+
+    @event.listens_for(storage.engine.sync_engine, "before_cursor_execute")
+    def _statement(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM volunteers" in statement and "ORDER BY volunteers.display_name" in statement:
+            read.append(bool(conn.get_execution_options().get(READ_ONLY)))
+
+    await coral.press("⬇️ CSV")
+    rows = read_export(coral.last.document, "members", COORDINATOR_ID, directory.CSV_HEADER)
+    assert [row["name"] for row in rows] == [f"Media {i:02}" for i in range(11)]
+    assert rows[3]["hours_per_month"] == "3" and rows[3]["skills"] == "media"
+    assert read == [True]
