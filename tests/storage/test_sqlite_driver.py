@@ -50,6 +50,19 @@ async def test_without_what_it_relies_on_the_engine_keeps_sqlalchemys_driver(
     assert rows == [(1, "a"), (2, "b"), (3, "c")]
 
 
+def _driver_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the calls sent to aiosqlite's connection threads from now on."""
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return calls
+
+
 async def test_a_transaction_begins_immediately_with_its_first_statement_in_one_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,14 +70,7 @@ async def test_a_transaction_begins_immediately_with_its_first_statement_in_one_
     try:
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
-        calls: list[str] = []
-        original = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            calls.append(getattr(fn, "__name__", repr(fn)))
-            return await original(self, fn, *args, **kwargs)
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        calls = _driver_calls(monkeypatch)
         async with engine.begin() as connection:
             await connection.execute(text("INSERT INTO t (n) VALUES (1)"))
             # The write lock was taken up front (BEGIN IMMEDIATE), not at the first write:
@@ -145,14 +151,7 @@ async def test_a_rollback_is_skipped_only_when_nothing_was_begun_since_the_last_
     try:
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (n INTEGER)"))
-        calls: list[str] = []
-        original = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            calls.append(getattr(fn, "__name__", repr(fn)))
-            return await original(self, fn, *args, **kwargs)
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        calls = _driver_calls(monkeypatch)
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
             adapted = raw.dbapi_connection
