@@ -190,17 +190,28 @@ class Pacer:
     MARGIN = 0.005
     IN_FLIGHT = math.inf
 
-    def __init__(self, rate: float, limit: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        limit: float,
+        *,
+        monotonic: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.interval = 1.0 / rate
         self.cap = max(1, int(limit))
         self.next_at = 0.0
         self.paused_until = 0.0
         self._recent: deque[list[Any]] = deque()  # [answered at, ticket] of the last `cap` sends
         self.shared: SharedSchedule | None = None  # several workers: one schedule for all
+        self._monotonic = monotonic  # seconds; None: the event loop's clock (tests move theirs)
+        self._sleep = sleep
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time() if self._monotonic is None else self._monotonic()
 
     async def slot(self) -> list[Any]:
         """Waits for the next free slot; returns the mark to pass to `answered`."""
-        loop = asyncio.get_running_loop()
         recent = self._recent
         reserved = ticket = None
         if self.shared is not None:
@@ -208,7 +219,7 @@ class Pacer:
         planned = self.next_at if reserved is None else reserved
         seen = self.paused_until  # the pause the reservation was made after
         while True:
-            now = loop.time()
+            now = self._now()
             if reserved is not None and self.paused_until != seen and self.paused_until > reserved:
                 # Paused (a 429) after the reservation: its slot would lie in the past when
                 # the pause ends, and every send holding one would leave at that moment.
@@ -224,7 +235,7 @@ class Pacer:
                 start = max(start, now + 0.005 if oldest == self.IN_FLIGHT else oldest + 1.0)
             if start <= now + 0.002:
                 break
-            await asyncio.sleep(start - now + (self.MARGIN if start > planned else 0.0))
+            await self._sleep(start - now + (self.MARGIN if start > planned else 0.0))
         if reserved is None:
             self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
         mark: list[Any] = [self.IN_FLIGHT, ticket]
@@ -239,26 +250,25 @@ class Pacer:
         spent in a burst of every waiting send (all their slots past) just after Telegram
         asked to slow down."""
         assert self.shared is not None
-        loop = asyncio.get_running_loop()
-        left = self.paused_until - loop.time()
+        left = self.paused_until - self._now()
         while left > 0:  # a pause may grow meanwhile (another 429)
-            await asyncio.sleep(left + self.MARGIN)
-            left = self.paused_until - loop.time()
+            await self._sleep(left + self.MARGIN)
+            left = self.paused_until - self._now()
         granted = await self.shared.reserve()
         if granted is None:
             return None, None
         wait, ticket = granted
-        return loop.time() + wait, ticket
+        return self._now() + wait, ticket
 
     def answered(self, mark: list[Any]) -> None:
         """Records when the answer to a send came back (on the shared window too)."""
-        mark[0] = asyncio.get_running_loop().time()
+        mark[0] = self._now()
         if mark[1] is not None and self.shared is not None:
             self.shared.answered(mark[1])
 
     def pause(self, seconds: float) -> None:
         """Nothing is sent for `seconds`."""
-        until = asyncio.get_running_loop().time() + seconds
+        until = self._now() + seconds
         self.paused_until = max(self.paused_until, until)
 
 
