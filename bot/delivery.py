@@ -183,7 +183,9 @@ class Pacer:
     The schedule is drift-free (a late wake-up is made up for within CATCH_UP seconds, so the
     pace holds at high rates). The window guard is exact whatever the jitter: the `limit`-th
     send before this one had its answer at `answered`, so it reached Telegram before then; this
-    one leaves after `answered + 1 s`, so no second holds more than `limit` arrivals.
+    one leaves after `answered + 1 s`, so no second holds more than `limit` arrivals. Sends
+    waiting at once queue in order and take their slots one after the other (one interval
+    apart); only the first watches the clock and the window, woken by the answer it waits for.
     """
 
     CATCH_UP = 0.1
@@ -206,43 +208,77 @@ class Pacer:
         self.shared: SharedSchedule | None = None  # several workers: one schedule for all
         self._monotonic = monotonic  # seconds; None: the event loop's clock (tests move theirs)
         self._sleep = sleep
+        self._turn = asyncio.Lock()  # the send watching the schedule; the others queue (FIFO)
+        # The oldest send of a full window, still in flight, and what its answer wakes.
+        self._watched: tuple[list[Any], asyncio.Future[None]] | None = None
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time() if self._monotonic is None else self._monotonic()
 
     async def slot(self) -> list[Any]:
-        """Waits for the next free slot; returns the mark to pass to `answered`."""
-        recent = self._recent
-        reserved = ticket = None
+        """Waits for the next free slot; returns the mark to pass to `answered`.
+
+        Sends wait their turn in order (first come, first served): only the send whose turn it
+        is watches the schedule and the window, the others sleep until the one before them
+        has its slot (each wakes about once, however full the window)."""
+        booking: list[Any] = [None, None]  # [loop time of the reserved slot, its ticket]
         if self.shared is not None:
-            reserved, ticket = await self._reserve()
-        planned = self.next_at if reserved is None else reserved
+            booking[:] = await self._reserve()
         seen = self.paused_until  # the pause the reservation was made after
-        while True:
-            now = self._now()
-            if reserved is not None and self.paused_until != seen and self.paused_until > reserved:
-                # Paused (a 429) after the reservation: its slot would lie in the past when
-                # the pause ends, and every send holding one would leave at that moment.
-                if ticket is not None and self.shared is not None:
-                    self.shared.answered(ticket)  # never sent: its place frees a second later
-                reserved, ticket = await self._reserve()
-                planned = self.next_at if reserved is None else reserved
-                seen = self.paused_until
-                continue
-            start = max(planned, self.paused_until)
-            if len(recent) >= self.cap:
-                oldest = recent[0][0]
-                start = max(start, now + 0.005 if oldest == self.IN_FLIGHT else oldest + 1.0)
-            if start <= now + 0.002:
-                break
-            await self._sleep(start - now + (self.MARGIN if start > planned else 0.0))
-        if reserved is None:
+        try:
+            async with self._turn:
+                start, now = await self._free_slot(booking, seen)
+        except BaseException:  # cancelled: no slot was taken; the reserved place is given back
+            if booking[1] is not None and self.shared is not None:
+                self.shared.answered(booking[1])
+            raise
+        if booking[0] is None:
             self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
-        mark: list[Any] = [self.IN_FLIGHT, ticket]
+        mark: list[Any] = [self.IN_FLIGHT, booking[1]]
+        recent = self._recent
         recent.append(mark)
         if len(recent) > self.cap:
             recent.popleft()
         return mark
+
+    async def _free_slot(self, booking: list[Any], seen: float) -> tuple[float, float]:
+        """(When the slot starts, now) once it is free: the schedule's time has come, no pause
+        holds it, and the window has room. A reservation made before a pause is made again
+        (in `booking`)."""
+        recent = self._recent
+        while True:
+            reserved = booking[0]
+            planned = self.next_at if reserved is None else reserved
+            now = self._now()
+            if reserved is not None and self.paused_until != seen and self.paused_until > reserved:
+                # Paused (a 429) after the reservation: its slot would lie in the past when
+                # the pause ends, and every send holding one would leave at that moment.
+                ticket = booking[1]
+                booking[:] = [None, None]
+                if ticket is not None and self.shared is not None:
+                    self.shared.answered(ticket)  # never sent: its place frees a second later
+                booking[:] = await self._reserve()
+                seen = self.paused_until
+                continue
+            start = max(planned, self.paused_until)
+            if len(recent) >= self.cap:
+                oldest = recent[0]
+                if oldest[0] == self.IN_FLIGHT:  # woken by its answer (answered), not polling
+                    await self._answer_to(oldest)
+                    continue
+                start = max(start, oldest[0] + 1.0)
+            if start <= now + 0.002:
+                return start, now
+            await self._sleep(start - now + (self.MARGIN if start > planned else 0.0))
+
+    async def _answer_to(self, mark: list[Any]) -> None:
+        """Returns once `mark` is answered."""
+        answer = asyncio.get_running_loop().create_future()
+        self._watched = (mark, answer)
+        try:
+            await answer
+        finally:
+            self._watched = None
 
     async def _reserve(self) -> tuple[float | None, str | None]:
         """The loop time of the slot reserved on the shared schedule and its ticket (None,
@@ -265,6 +301,9 @@ class Pacer:
         mark[0] = self._now()
         if mark[1] is not None and self.shared is not None:
             self.shared.answered(mark[1])
+        watched = self._watched
+        if watched is not None and watched[0] is mark and not watched[1].done():
+            watched[1].set_result(None)
 
     def pause(self, seconds: float) -> None:
         """Nothing is sent for `seconds`."""
@@ -351,8 +390,7 @@ class DeliveryEngine:
             self._wakeup.set()
             return
         self._chat_sending[chat] = item.id
-        mark = await self._pacer.slot() if self.config.paced else None
-        await self._semaphore.acquire()
+        mark = await self._slot(self.config.paced)
         now = asyncio.get_running_loop().time()
         self._chat_next[chat] = max(self._chat_next.get(chat, 0.0), now + self._interval(chat))
         await self._send(item, mark)
@@ -562,14 +600,26 @@ class DeliveryEngine:
                 heapq.heappush(self._deferred, (ready_at, item.id, item))
                 continue
             self._chat_sending[item.chat_id] = item.id
-            mark = await self._pacer.slot() if paced else None
-            await self._semaphore.acquire()
+            mark = await self._slot(paced)
             self._chat_next[item.chat_id] = loop.time() + self._interval(item.chat_id)
             if len(self._chat_next) > 50_000:
                 self._forget_old_chats(loop.time())
             task = loop.create_task(self._send(item, mark))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
+
+    async def _slot(self, paced: bool) -> list[Any] | None:
+        """A slot of the pace (None: unpaced), then a place among the requests in flight. A
+        cancellation in between counts the slot as answered: its mark, in flight for ever,
+        would hold the pacer's window once it is the oldest."""
+        mark = await self._pacer.slot() if paced else None
+        try:
+            await self._semaphore.acquire()
+        except BaseException:
+            if mark is not None:
+                self._pacer.answered(mark)
+            raise
+        return mark
 
     def _forget_old_chats(self, now: float) -> None:
         self._chat_next = {chat: t for chat, t in self._chat_next.items() if t > now}

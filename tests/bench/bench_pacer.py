@@ -1,35 +1,23 @@
 """The pacer alone: how often waiting sends wake up, and its CPU, for a storm of concurrent
 replies and for a broadcast (one send after the other), against a fake Telegram answering
-after a few milliseconds. `python -m tests.bench.bench_pacer [sends] [rate] [limit] [answer ms]`."""
+after a few milliseconds.
+
+    python -m tests.bench.bench_pacer [sends] [rate] [limit] [answer ms] [storm|broadcast]
+
+Defaults: 3000 sends at 970/s (DeliveryConfig(rate=1000).pace), limit 1000, answers in 3 ms.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-import types
-from collections.abc import Coroutine, Generator
 from typing import Any
 
 from bot.delivery import Pacer
+from tests.support.timing import counted
 
 ANSWER_AFTER = [0.003]  # seconds: the fake Telegram's latency
-
-
-@types.coroutine
-def counted(coroutine: Coroutine[Any, Any, Any], wakeups: list[int]) -> Generator[Any, Any, Any]:
-    """Runs `coroutine`, counting each time it is resumed after a suspension (a wake-up)."""
-    step, value, error = coroutine.__await__(), None, None
-    while True:
-        try:
-            suspended = step.throw(error) if error is not None else step.send(value)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            value, error = (yield suspended), None
-        except BaseException as exc:  # noqa: BLE001 - handed on to the coroutine
-            value, error = None, exc
-        wakeups[0] += 1
 
 
 async def _send(pacer: Pacer, mark: list[Any], sent: list[float]) -> None:
@@ -78,7 +66,8 @@ async def main() -> None:
     rate = float(sys.argv[2]) if len(sys.argv) > 2 else 970.0  # DeliveryConfig(rate=1000).pace
     limit = float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0
     ANSWER_AFTER[0] = float(sys.argv[4]) / 1000 if len(sys.argv) > 4 else 0.003
-    for kind in ("storm", "broadcast"):
+    kinds = sys.argv[5:] or ["storm", "broadcast"]
+    for kind in kinds:
         print(kind, await scenario(kind, sends, rate, limit), flush=True)
 
 

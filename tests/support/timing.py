@@ -7,6 +7,11 @@ pacing): the test then decides exactly when "4 seconds" have passed, however bus
 from __future__ import annotations
 
 import asyncio
+import types
+from collections.abc import Coroutine, Generator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ManualTime:
@@ -43,3 +48,25 @@ class ManualTime:
                 future.set_result(None)
         for _ in range(20):  # let the woken tasks reach their next real suspension point
             await asyncio.sleep(0)
+
+    def next_due(self) -> float | None:
+        """When the earliest sleeper wakes (None: nobody sleeps)."""
+        due = [at for at, future in self._sleepers if not future.done()]
+        return min(due) if due else None
+
+
+@types.coroutine
+def counted(coroutine: Coroutine[Any, Any, T], wakeups: list[int]) -> Generator[Any, Any, T]:
+    """Runs `coroutine`, counting in `wakeups[0]` each time it is resumed after a suspension
+    (how often a waiting task wakes up, whatever it waits on)."""
+    step, value, error = coroutine.__await__(), None, None
+    while True:
+        try:
+            suspended = step.throw(error) if error is not None else step.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        try:
+            value, error = (yield suspended), None
+        except BaseException as exc:  # handed on to the coroutine
+            value, error = None, exc
+        wakeups[0] += 1
