@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ from bot.scheduler import RESYNC_EVERY, TimerScheduler
 from bot.webhook import WebhookConfig
 from bot.workers import Leadership, hold_only_worker
 from handlers import build_router
-from handlers.actions.broadcasts import refresh_refs, resume_reports
+from handlers.actions.broadcasts import refresh_refs, resume_fan_outs, resume_reports
 from handlers.kernel.context import HandlerSettings, Services
 from handlers.kernel.dispatch import KILL_GRACE, Dispatcher, RateLimit, stop_grace
 from handlers.kernel.i18n import SUPPORTED_LOCALES, translator
@@ -245,11 +245,18 @@ async def _lead(
     resuming: set[asyncio.Task[None]],
 ) -> None:
     """Elected leader (at once on SQLite): fires the timers, and resumes in the background the
-    broadcast reports a crash interrupted before this moment (issue 13; once, by the leader)."""
+    broadcast fan-outs (issue 17) and reports (issue 13) a crash interrupted before this moment
+    (once, by the leader)."""
     await scheduler.start(resync)
-    task = asyncio.get_running_loop().create_task(resume_reports(services, services.clock.now()))
+    task = asyncio.get_running_loop().create_task(_resume(services, services.clock.now()))
     resuming.add(task)
     task.add_done_callback(resuming.discard)
+
+
+async def _resume(services: Services, before: datetime) -> None:
+    """The rest of the interrupted fan-outs is enqueued first: their reports then count it."""
+    await resume_fan_outs(services)
+    await resume_reports(services, before)
 
 
 async def _finish_tasks(tasks: set[asyncio.Task[None]], grace: float) -> None:

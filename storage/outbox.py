@@ -124,10 +124,12 @@ async def enqueue_each(
     purpose: str,
     ref: str | None,
     now: datetime,
+    stopped: bool = False,
 ) -> int:
     """Adds the messages a query yields — (chat id, HTML text, stored keyboard, not before) —
     in one INSERT … SELECT computed by the database (a broadcast to an audience: no row
-    crosses into Python). Returns how many."""
+    crosses into Python). Returns how many. `stopped`: the rows of a broadcast stopped while it
+    was being enqueued, recorded as not sent (as `stop` leaves the rows already there)."""
     found = messages.subquery()
     chat, text, keyboard, not_before = found.c
     rows = select(
@@ -136,13 +138,16 @@ async def enqueue_each(
         chat.label("chat_id"),
         text.label("text"),
         keyboard.label("keyboard"),
-        literal(PENDING, String).label("state"),
+        literal(STOPPED if stopped else PENDING, String).label("state"),
         literal(0, Integer).label("attempts"),
         not_before.label("not_before"),
         literal(now, _c.created_at.type).label("created_at"),
     )
     columns = ["purpose", "ref", "chat_id", "text", "keyboard", "state", "attempts"]
     columns += ["not_before", "created_at"]
+    if stopped:
+        rows = rows.add_columns(literal("stopped", String).label("failure"))
+        columns.append("failure")
     result = await session.execute(insert(_table).from_select(columns, rows))
     return int(getattr(result, "rowcount", 0) or 0)
 

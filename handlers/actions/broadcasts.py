@@ -226,8 +226,17 @@ async def announce(
         await digest_store.add_each(ctx.session, people, action.id, now)
     ref = broadcast_store.ref(broadcast.id)
     total = 0
-    for rows in audience_store.messages(ctx.session, filters, kind, views, leaving_out=answered):
-        total += await ctx.enqueue_each(rows, purpose="broadcast", ref=ref)
+    shared = sum(
+        share.people - theirs[(share.language, share.timezone, share.quiet_hours, share.digest)]
+        for share, *_ in views
+    )
+    fanning = shared > broadcast_store.FANOUT_CHUNK
+    if not fanning:
+        statements = audience_store.messages(
+            ctx.session, filters, kind, views, leaving_out=answered
+        )
+        for rows in statements:
+            total += await ctx.enqueue_each(rows, purpose="broadcast", ref=ref)
     messages = [
         Outgoing(
             p.user_id,
@@ -239,11 +248,63 @@ async def announce(
     ]
     default = ctx.settings.default_locale
     messages += [Outgoing(chat_id, *view(default, action.timezone, None)) for chat_id in group_ids]
+    if fanning:
+        # A large audience: the first chunk is enqueued here, the rest after the commit, a
+        # chunk a transaction, so that other updates need not wait for all of it (issue 17).
+        plan = broadcast_store.fanout_plan(filters, kind, views, answered, shared + len(messages))
+        broadcast.fanout, broadcast.fanout_after = plan, 0
+        await ctx.session.flush()
+        if await broadcast_store.fan_out(ctx.session, broadcast.id, now):
+            ctx.after_commit(_wake_delivery(ctx.services))
+        total = broadcast.total
     total += await ctx.enqueue(messages, purpose="broadcast", ref=ref)
     broadcast.total = total
     if report:
         ctx.after_commit(_start_report(ctx.services, broadcast.id, ctx.chat_id, ctx.t))
+    if broadcast.fanout_after is not None:
+        ctx.after_commit(_continue_fan_out(ctx.services, broadcast.id))
     return broadcast
+
+
+def _wake_delivery(services: Services) -> AfterCommit:
+    async def wake(_: Messenger) -> None:
+        services.delivery.wake()
+
+    return wake
+
+
+def _continue_fan_out(services: Services, broadcast_id: int) -> AfterCommit:
+    async def go(_: Messenger) -> None:
+        await continue_fan_out(services, broadcast_id)
+
+    return go
+
+
+async def continue_fan_out(services: Services, broadcast_id: int) -> None:
+    """Enqueues the rest of a broadcast's fan-out, a chunk a short transaction (other updates
+    take their turn between two), then refreshes its report. A failure leaves the rest to the
+    next start (`resume_fan_outs`): each chunk moves the cursor with its rows."""
+    try:
+        while True:
+            async with services.sessionmaker() as session, session.begin():
+                count = await broadcast_store.fan_out(session, broadcast_id, services.clock.now())
+            if count is None:
+                break
+            if count:
+                services.delivery.wake()
+    except Exception:
+        log.exception("fan-out of broadcast %s stopped: the next start resumes it", broadcast_id)
+        return
+    await refresh(services, broadcast_id)
+
+
+async def resume_fan_outs(services: Services) -> None:
+    """The fan-outs a crash interrupted, enqueued to the end when the bot starts (by the
+    leader; a worker still enqueueing one meanwhile shares its chunks, none twice)."""
+    async with services.sessionmaker() as session:
+        pending = await broadcast_store.fanning_out(session)
+    for broadcast_id in pending:
+        await continue_fan_out(services, broadcast_id)
 
 
 DIGEST_TIMER = "digest"
@@ -463,7 +524,14 @@ async def _refresh(services: Services, broadcast_id: int, *, force: bool) -> Non
             return
         ref = broadcast_store.ref(broadcast_id)
         counts = await outbox.counts(session, ref)
+        fanning = broadcast.fanout_after is not None  # rows still to enqueue: not done yet
+        if fanning:
+            stopped = broadcast.state == broadcast_store.STOPPED  # they will come as not sent
+            key = outbox.STOPPED if stopped else outbox.PENDING
+            counts[key] = counts.get(key, 0) + broadcast_store.not_enqueued(broadcast)
         remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
+        if fanning:
+            remaining = max(remaining, 1)
         done_now = remaining == 0 and broadcast.state == broadcast_store.RUNNING
         # nobody waits for a report; or the report's own start will refresh it once its
         # message is there

@@ -110,6 +110,10 @@ class Broadcast(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A fan-out still being enqueued in chunks (issue 17; see broadcast_store.fan_out): what
+    # its remaining chunks need, and the last volunteer id enqueued. Both None once done.
+    fanout: Mapped[dict[str, Any] | None] = mapped_column(TrackedJSON)
+    fanout_after: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DigestItem(Base):
