@@ -167,7 +167,8 @@ class Inbox:
 
     async def receive_batch(self, updates: Sequence[Mapping[str, Any]]) -> None:
         """`receive` for a whole getUpdates batch: recorded in one transaction (tried again
-        until the database takes it), then each update handled in a task of its own, in order.
+        until the database takes it), then handled in a task of its own, in order, as few
+        transactions as may be (Dispatcher.feed_batch).
         A stop cancels the polling, not the write (as in `receive`)."""
         work = asyncio.ensure_future(self._take_batch(updates))
         self.dispatcher.track(work)
@@ -175,8 +176,9 @@ class Inbox:
 
     async def _take_batch(self, updates: Sequence[Mapping[str, Any]]) -> None:
         first = updates[0].get("update_id") if updates else None
-        for event in await _surely(lambda: self.record_batch(updates), first):
-            self.dispatcher.spawn(event)
+        events = await _surely(lambda: self.record_batch(updates), first)
+        if events:
+            self.dispatcher.spawn_batch(events)
 
     async def replay(self) -> int:
         """Handles, in order, the updates a crash left received but not handled; returns how

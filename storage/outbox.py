@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import (
     Integer,
     Select,
@@ -295,37 +296,87 @@ async def add_replies(
 ) -> list[Claimed]:
     """Records replies in the caller's transaction, already claimed ('sending') by whoever
     sends them right after the commit; a crash before their result is written sends them
-    again at the next start (`recover`). Returns them in order."""
-    claimed = []
-    for message in messages:
+    again at the next start (`recover`). Returns them in order.
+
+    One statement, whatever their number (the replies of a whole batch of updates handled in
+    one transaction, issue 17). RETURNING gives the rows in no promised order, so each
+    message takes the lowest id among the rows that hold what it holds: two messages alike in
+    every column may swap ids, which nobody can tell apart."""
+    rows = [
+        {
+            "purpose": REPLY_KEYBOARD if message.keyboard_only else REPLY,
+            "chat_id": message.chat_id,
+            "text": message.text,
+            "keyboard": stored_keyboard(message.keyboard),
+            "edit_of": message.edit_of,
+            "thread_id": message.thread_id,
+        }
+        for message in messages
+    ]
+    ids: list[int] = []
+    if len(rows) == 1:
         row_id = await session.scalar(
             _reply_insert(),
-            {
-                "reply_purpose": REPLY_KEYBOARD if message.keyboard_only else REPLY,
-                "reply_chat": message.chat_id,
-                "reply_text": message.text,
-                "reply_keyboard": stored_keyboard(message.keyboard),
-                "reply_edit_of": message.edit_of,
-                "reply_thread": message.thread_id,
-                "reply_at": now,
-            },
+            {f"reply_{_REPLY_PARAMS[k]}": v for k, v in rows[0].items()} | {"reply_at": now},
         )
         assert row_id is not None
-        claimed.append(
-            Claimed(
-                int(row_id),
-                message.chat_id,
-                message.text,
-                message.keyboard,
-                None,
-                1,
-                message.edit_of,
-                reply=True,
-                keyboard_only=message.keyboard_only,
-                thread_id=message.thread_id,
+        ids.append(int(row_id))
+    for start in range(0, len(rows) if len(rows) > 1 else 0, _REPLIES_MOST):
+        chunk = rows[start : start + _REPLIES_MOST]
+        statement = (
+            insert(_table)
+            .values(
+                [
+                    row
+                    | {"ref": None, "state": SENDING, "attempts": 1}
+                    | {"claimed_at": now, "created_at": now}
+                    for row in chunk
+                ]
             )
+            .returning(_c.id, *(_c[name] for name in _REPLY_KEY))
         )
-    return claimed
+        found: dict[tuple[Any, ...], list[int]] = {}
+        for row_id, *key in sorted((await session.execute(statement)).all()):
+            found.setdefault(_reply_key(key), []).append(int(row_id))
+        for row in chunk:
+            ids.append(found[_reply_key([row[name] for name in _REPLY_KEY])].pop(0))
+    return [
+        Claimed(
+            row_id,
+            message.chat_id,
+            message.text,
+            message.keyboard,
+            None,
+            1,
+            message.edit_of,
+            reply=True,
+            keyboard_only=message.keyboard_only,
+            thread_id=message.thread_id,
+        )
+        for row_id, message in zip(ids, messages, strict=True)
+    ]
+
+
+_REPLY_PARAMS = {
+    "purpose": "purpose",
+    "chat_id": "chat",
+    "text": "text",
+    "keyboard": "keyboard",
+    "edit_of": "edit_of",
+    "thread_id": "thread",
+}
+_REPLY_KEY = ("purpose", "chat_id", "text", "keyboard", "edit_of", "thread_id")
+
+
+def _reply_key(values: list[Any]) -> tuple[Any, ...]:
+    """The columns of `_REPLY_KEY`, hashable (the stored keyboard is JSON)."""
+    return tuple(
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS) if name == "keyboard" else value
+        for name, value in zip(_REPLY_KEY, values, strict=True)
+    )
+
+
+_REPLIES_MOST = 500  # rows a statement (11 parameters each: PostgreSQL takes 32,767)
 
 
 async def record(session: AsyncSession, results: Results, now: datetime) -> None:

@@ -124,3 +124,30 @@ async def take(
     if claimed is None:
         return Taken.DUPLICATE
     return Taken.AFTER_EARLIER if claimed[0] else Taken.CLAIMED
+
+
+async def take_many(session: AsyncSession, update_ids: list[int], now: datetime) -> set[int]:
+    """SQLite: `take` for several updates in one statement (a batch handled in one
+    transaction, Dispatcher.feed_batch); returns the ids claimed here — the others were
+    processed already, and their inbox rows are removed all the same (a second statement,
+    only then). The claim's trigger removes each claimed update's inbox row (migration 0018).
+
+    Raises ValueError on PostgreSQL, whose claim is a statement of its own with the person's
+    context (storage/people/person_context.take_and_load)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        raise ValueError("take_many is SQLite's: PostgreSQL claims with take_and_load")
+    if not update_ids:
+        return set()
+    table: Any = ProcessedUpdate.__table__
+    statement = (
+        sqlite_insert(table)
+        .values([{"update_id": update_id, "processed_at": now} for update_id in update_ids])
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(table.c.update_id)
+    )
+    claimed = {int(row[0]) for row in await session.execute(statement)}
+    seen = [update_id for update_id in update_ids if update_id not in claimed]
+    if seen:  # copies received again: no claim, no trigger
+        await session.execute(delete(_inbox).where(_inbox.c.update_id.in_(seen)))
+    return claimed

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -40,6 +41,7 @@ DEFER_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before an update that raised NotY
 # Several workers: a person's update waits for their earlier ones received within this long
 # (an older one was left by a dead worker: it is handled at the next start, out of order).
 ORDER_WAIT = timedelta(seconds=30)
+BATCH_MOST = 20  # updates of a getUpdates batch handled in one transaction (feed_batch)
 
 
 def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
@@ -209,33 +211,177 @@ class Dispatcher:
 
     async def _feed(self, event: Event) -> None:
         started, outcome = time.perf_counter(), "error"
-        # An update handed over again (NotYet) was counted when it first came: one command.
-        if is_limited(event) and event.update_id not in self._deferrals:
-            allowed, warn = await self.limiter.acquire(event.user.id)
-            if not allowed:
-                self.observer.update_done(update_kind(event), "refused", None)
-                await self._forget(event)
-                await self._slow_down(event, warn)
-                log_update(event, "refused", started)
-                return
         key = event.user.id
+        # Counted from the start: a batch that comes meanwhile leaves this person's later
+        # updates to come after this one (`feed_batch`).
         self._waiting[key] += 1
         try:
+            # An update handed over again (NotYet) was counted when it first came: one command.
+            if is_limited(event) and event.update_id not in self._deferrals:
+                allowed, warn = await self.limiter.acquire(event.user.id)
+                if not allowed:
+                    outcome = "refused"
+                    await self._refuse(event, warn)
+                    return
             async with self._locks[key]:
                 outcome = await self._handle(event)
-            if outcome == "duplicate":
-                await self._answer_replayed_press(event)
-            elif outcome == "deferred":
-                self._defer(event)
-            if outcome != "deferred":
-                self._deferrals.pop(event.update_id, None)
+            await self._handled(event, outcome)
         finally:
-            log_update(event, outcome, started)
-            self.observer.update_done(update_kind(event), outcome, time.perf_counter() - started)
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key]
-                self._locks.pop(key, None)
+            self._done(event, outcome, started)
+            self._release(key)
+
+    async def _refuse(self, event: Event, warn: bool) -> None:
+        """An update over the rate limit: forgotten, and answered with "slow down"."""
+        await self._forget(event)
+        await self._slow_down(event, warn)
+
+    async def _handled(self, event: Event, outcome: str) -> None:
+        """What follows an update's outcome: a replayed press answered, a deferral."""
+        if outcome == "duplicate":
+            await self._answer_replayed_press(event)
+        elif outcome == "deferred":
+            self._defer(event)
+        if outcome != "deferred":
+            self._deferrals.pop(event.update_id, None)
+
+    def _done(self, event: Event, outcome: str, started: float) -> None:
+        log_update(event, outcome, started)
+        seconds = None if outcome == "refused" else time.perf_counter() - started
+        self.observer.update_done(update_kind(event), outcome, seconds)
+
+    def _release(self, key: int) -> None:
+        self._waiting[key] -= 1
+        if not self._waiting[key]:
+            del self._waiting[key]
+            self._locks.pop(key, None)
+
+    def spawn_batch(self, events: Sequence[Event]) -> None:
+        """Handles a getUpdates batch's events in a task of its own (`feed_batch`), which
+        `drain` waits for (the runtimes)."""
+        if len(events) == 1:
+            self.spawn(events[0])
+            return
+        self.track(asyncio.ensure_future(self.feed_batch(events)))
+
+    async def feed_batch(self, events: Sequence[Event]) -> None:
+        """Handles several updates, in order, in as few transactions as it may (issue 17: a
+        storm's updates cost a transaction each — its BEGIN, its COMMIT, a session, a trip
+        through SQLite's write gate — as much again as their own statements).
+
+        Up to BATCH_MOST updates share one transaction, one after the other, and their replies
+        are recorded in one statement; after its commit each is answered and its replies
+        sent, one person's in order (`_feed_together`, in a task of its own: the next chunk
+        need not wait for the sends). A person whose earlier update is still being handled
+        (or an update handed over again after NotYet) is handled alone, after it. Returns
+        once every chunk holds its people's locks."""
+        together: list[Event] = []
+        mine: set[int] = set()
+        ids: set[int] = set()
+        for event in events:
+            if event.from_bot or event.update_id in ids:  # the same update twice: once
+                continue
+            ids.add(event.update_id)
+            key = event.user.id
+            if key not in mine and (key in self._waiting or event.update_id in self._deferrals):
+                self.spawn(event)  # after the person's earlier update, by its lock
+                continue
+            mine.add(key)
+            self._waiting[key] += 1  # from now on, later updates come after this one
+            together.append(event)
+        for start in range(0, len(together), BATCH_MOST):
+            chunk = together[start : start + BATCH_MOST]
+            people = list(dict.fromkeys(event.user.id for event in chunk))
+            locked: list[int] = []
+            try:
+                for key in people:  # free, or held by this batch's previous chunk
+                    await self._locks[key].acquire()
+                    locked.append(key)
+            except BaseException:  # cancelled: nothing of the rest is handled here
+                for key in locked:
+                    self._locks[key].release()
+                for event in together[start:]:
+                    self._release(event.user.id)
+                raise
+            self.track(asyncio.ensure_future(self._chunk(chunk, people)))
+
+    async def _chunk(self, events: list[Event], people: list[int]) -> None:
+        try:
+            await self._feed_together(events)
+        finally:
+            for key in people:
+                self._locks[key].release()
+            for event in events:
+                self._release(event.user.id)
+
+    async def _feed_together(self, events: list[Event]) -> None:
+        """One chunk of `feed_batch`, its people's locks held. If anything in the shared
+        transaction raises — a failure, input no handler caught, NotYet, a lost lock — it is
+        rolled back and each of its updates is handled alone, in order, exactly as `feed`
+        would: its failure then costs only itself. Duplicates are found by each update's
+        claim, as alone."""
+        started = time.perf_counter()
+        allowed: list[Event] = []
+        for event in events:
+            if is_limited(event):
+                ok, warn = await self.limiter.acquire(event.user.id)
+                if not ok:
+                    try:
+                        await self._refuse(event, warn)
+                    finally:
+                        self._done(event, "refused", started)
+                    continue
+            allowed.append(event)
+        contexts: list[Context] = []
+        duplicates: set[int] = set()
+        try:
+            async with self.services.sessionmaker() as session, session.begin():
+                claims: set[int] | None = None
+                if not self._several_workers(session):  # SQLite: every claim in one statement
+                    claims = await updates.take_many(
+                        session, [event.update_id for event in allowed], self.services.clock.now()
+                    )
+                for event in allowed:
+                    if claims is not None and event.update_id not in claims:
+                        duplicates.add(event.update_id)
+                        continue
+                    ctx = await self._context_for(session, event, claimed=claims is not None)
+                    if ctx is None:
+                        duplicates.add(event.update_id)
+                        continue
+                    await self._route(ctx)
+                    contexts.append(ctx)
+                await self._record_replies(contexts)
+        except Exception as exc:
+            log.info("%s updates rolled back together (%r): each alone now", len(allowed), exc)
+            alone = True
+        else:
+            alone = False
+        handled = {ctx.event.update_id: ctx for ctx in contexts}
+
+        async def finish(event: Event) -> None:
+            outcome = "error"
+            try:
+                if alone:
+                    outcome = await self._handle(event)
+                elif event.update_id in duplicates:
+                    outcome = "duplicate"
+                else:
+                    await self._after_commit(handled[event.update_id])
+                    outcome = "handled"
+                await self._handled(event, outcome)
+            except Exception:
+                log.exception("update %s failed after its commit", event.update_id)
+            finally:
+                self._done(event, outcome, started)
+
+        async def one_person(theirs: list[Event]) -> None:
+            for event in theirs:
+                await finish(event)
+
+        by_person: defaultdict[int, list[Event]] = defaultdict(list)
+        for event in allowed:
+            by_person[event.user.id].append(event)
+        await asyncio.gather(*(one_person(theirs) for theirs in by_person.values()))
 
     def _defer(self, event: Event) -> None:
         """Hands an update over again after DEFER_DELAYS[n] seconds (NotYet). Its inbox row was
@@ -334,75 +480,11 @@ class Dispatcher:
         ctx: Context | None = None
         try:
             async with services.sessionmaker() as session, session.begin():
-                now = services.clock.now()
-                may_defer = self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS)
-                postgres = self._several_workers(session)
-                ordered = may_defer and postgres
-                person: person_context.PersonContext | None = None
-                if postgres:  # the claim and the person's context in one statement
-                    taken, person = await person_context.take_and_load(
-                        session,
-                        event.update_id,
-                        now,
-                        event.user.id,
-                        event.chat.id,
-                        ordered=ordered,
-                        received_after=now - ORDER_WAIT,
-                    )
-                else:
-                    taken = await updates.take(session, event.update_id, now)
-                if taken is updates.Taken.DUPLICATE:
+                ctx = await self._context_for(session, event)
+                if ctx is None:
                     return "duplicate"
-                if taken is updates.Taken.AFTER_EARLIER:
-                    raise NotYet  # the person's earlier update first (another worker has it)
-                on_behalf = behalf_roles(event.on_behalf)
-                if person is None:
-                    person = await person_context.load(session, event.user.id, event.chat.id)
-                volunteer = None if on_behalf is not None else person.volunteer
-                held = (
-                    on_behalf
-                    if on_behalf is not None
-                    else held_roles(event.user.id, person.roles, services.settings.admin_ids)
-                )
-                preference = person.preference
-                if preference and event.kind is EventKind.MESSAGE and event.chat.is_private:
-                    # They wrote to the bot: whatever a 403 said, it can write to them now.
-                    await preferences.reachable_again(session, preference, now)
-                locale = (
-                    (volunteer.language if volunteer else None)
-                    or (preference.language if preference else None)
-                    or normalise_locale(event.user.language_code, services.settings.default_locale)
-                )
-                if on_behalf is not None:  # no person: the group's language, if it has one
-                    group = await group_store.get(session, event.chat.id)
-                    chosen = (group.settings or {}).get("locale") if group is not None else None
-                    locale = normalise_locale(chosen if isinstance(chosen, str) else None, locale)
-                dialog = person.dialog
-                if (
-                    event.chat.is_group
-                    and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK)
-                    and on_behalf is None
-                ):
-                    await group_store.seen(
-                        session,
-                        event.chat.id,
-                        event.chat.title or "",
-                        event.chat.type.value,
-                        event.user.id,
-                        now,
-                    )
-                ctx = Context(
-                    event=event,
-                    session=session,
-                    services=services,
-                    t=translator(locale),
-                    volunteer=volunteer,
-                    roles=frozenset(held),
-                    dialog=dialog,
-                    may_defer=may_defer,
-                )
                 await self._route(ctx)
-                await self._record_replies(ctx)
+                await self._record_replies([ctx])
         except NotYet:
             log.info("update %s refers to something not recorded yet: later", event.update_id)
             return "deferred"
@@ -412,10 +494,92 @@ class Dispatcher:
             return await self._refuse_input(ctx, problem)
         except Exception:
             return await self._failed(event, ctx)
+        await self._after_commit(ctx)
+        return "handled"
+
+    async def _after_commit(self, ctx: Context) -> None:
+        """An update's transaction committed: its button press answered, its replies sent."""
         if ctx.event.kind is EventKind.CALLBACK and not ctx.answered:
             ctx.answer()
-        await self.flush(ctx.outbox, event)
-        return "handled"
+        await self.flush(ctx.outbox, ctx.event)
+
+    async def _context_for(
+        self, session: AsyncSession, event: Event, *, claimed: bool = False
+    ) -> Context | None:
+        """Claims one update in `session`'s transaction (unless `claimed` already) and reads
+        what its route needs: its context, or None when it was handled before. Raises NotYet
+        when the person's earlier update is another worker's still (the caller rolls back)."""
+        services = self.services
+        now = services.clock.now()
+        may_defer = self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS)
+        postgres = self._several_workers(session)
+        ordered = may_defer and postgres
+        person: person_context.PersonContext | None = None
+        if claimed:
+            taken = updates.Taken.CLAIMED
+        elif postgres:  # the claim and the person's context in one statement
+            taken, person = await person_context.take_and_load(
+                session,
+                event.update_id,
+                now,
+                event.user.id,
+                event.chat.id,
+                ordered=ordered,
+                received_after=now - ORDER_WAIT,
+            )
+        else:
+            taken = await updates.take(session, event.update_id, now)
+        if taken is updates.Taken.DUPLICATE:
+            return None
+        if taken is updates.Taken.AFTER_EARLIER:
+            raise NotYet  # the person's earlier update first (another worker has it)
+        on_behalf = behalf_roles(event.on_behalf)
+        if person is None:
+            person = await person_context.load(session, event.user.id, event.chat.id)
+        volunteer = None if on_behalf is not None else person.volunteer
+        held = (
+            on_behalf
+            if on_behalf is not None
+            else held_roles(event.user.id, person.roles, services.settings.admin_ids)
+        )
+        preference = person.preference
+        if preference and event.kind is EventKind.MESSAGE and event.chat.is_private:
+            # They wrote to the bot: whatever a 403 said, it can write to them now.
+            await preferences.reachable_again(session, preference, now)
+        locale = (
+            (volunteer.language if volunteer else None)
+            or (preference.language if preference else None)
+            or normalise_locale(event.user.language_code, services.settings.default_locale)
+        )
+        if on_behalf is not None:  # no person: the group's language, if it has one
+            group = await group_store.get(session, event.chat.id)
+            chosen = (group.settings or {}).get("locale") if group is not None else None
+            locale = normalise_locale(chosen if isinstance(chosen, str) else None, locale)
+        dialog = person.dialog
+        if (
+            event.chat.is_group
+            and event.kind in (EventKind.MESSAGE, EventKind.CALLBACK)
+            and on_behalf is None
+        ):
+            await group_store.seen(
+                session,
+                event.chat.id,
+                event.chat.title or "",
+                event.chat.type.value,
+                event.user.id,
+                now,
+            )
+        ctx = Context(
+            event=event,
+            session=session,
+            services=services,
+            t=translator(locale),
+            volunteer=volunteer,
+            roles=frozenset(held),
+            dialog=dialog,
+            may_defer=may_defer,
+        )
+        return ctx
 
     @staticmethod
     def _several_workers(session: AsyncSession) -> bool:
@@ -474,7 +638,7 @@ class Dispatcher:
                     dialog=None,
                 )
                 await self._run_events(f"timer:{timer.kind}", ctx)
-                await self._record_replies(ctx)
+                await self._record_replies([ctx])
         except Exception:
             log.exception("timer %s failed", timer_id)
             async with services.sessionmaker() as session, session.begin():
@@ -579,7 +743,7 @@ class Dispatcher:
             if not await updates.claim(session, event.update_id, self.services.clock.now()):
                 return "duplicate"
             ctx.session = session
-            await self._record_replies(ctx)  # the explanation is a reply like any other
+            await self._record_replies([ctx])  # the explanation is a reply like any other
         await self.flush(ctx.outbox, event)
         return "invalid"
 
@@ -608,15 +772,17 @@ class Dispatcher:
         delivery = self.services.delivery
         return cast(ReplySender, delivery) if hasattr(delivery, "send_reply") else None
 
-    async def _record_replies(self, ctx: Context) -> None:
-        """Records the replies (sends and edits) in the outbox, in the update's transaction,
-        so that a crash after the commit cannot lose them (docs/delivery.md)."""
+    async def _record_replies(self, contexts: list[Context]) -> None:
+        """Records the replies (sends and edits) of updates handled in one transaction in the
+        outbox, in that transaction (one statement), so that a crash after the commit cannot
+        lose them (docs/delivery.md)."""
         if self._reply_sender() is None:
             return
-        replies = [action for action in ctx.outbox if isinstance(action, Reply)]
+        replies = [action for ctx in contexts for action in ctx.outbox if isinstance(action, Reply)]
         if not replies:
             return
-        recorded = await outbox.add_replies(ctx.session, [r.message for r in replies], ctx.now())
+        now = contexts[0].now()
+        recorded = await outbox.add_replies(contexts[0].session, [r.message for r in replies], now)
         for reply, item in zip(replies, recorded, strict=True):
             reply.claimed = item
 

@@ -84,6 +84,9 @@ async def _queue(
     dispatcher = Dispatcher(build_router(), services)
     handed: list[int] = []
     monkeypatch.setattr(dispatcher, "spawn", lambda event: handed.append(event.update_id))
+    monkeypatch.setattr(
+        dispatcher, "spawn_batch", lambda events: handed.extend(e.update_id for e in events)
+    )
     request = UpdatesRequest(Heartbeat(), connection_pool_size=1)
     await request.initialize()
     queue = InboxQueue(request)

@@ -92,3 +92,42 @@ async def test_claimed_keyboards_on_postgresql(pg_storage: Storage) -> None:
     claimed = await _claimed_twice(pg_storage.sessionmaker)
     assert [item.keyboard for item in claimed] == [BUTTONS, BUTTONS, None]
     assert claimed[0].keyboard is claimed[1].keyboard
+
+
+async def test_replies_recorded_together_each_get_their_own_row(database_url: str) -> None:
+    """A batch's replies are one INSERT (issue 17), whose RETURNING promises no order: each
+    reply must still get the id of the row that holds it, twins and all."""
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = create_sessionmaker(engine)
+        messages = [
+            Outgoing(7, "b", [list(BUTTONS[0])]),
+            Outgoing(5, "a"),
+            Outgoing(7, "b"),  # the same text, without buttons
+            Outgoing(5, "a"),  # a twin of the second
+            Outgoing(5, "a", edit_of=3),
+            Outgoing(9, "", [list(BUTTONS[0])], edit_of=4, keyboard_only=True),
+        ]
+        async with sessions() as session, session.begin():
+            claimed = await outbox.add_replies(session, messages, NOW)
+        assert [c.text for c in claimed] == [m.text for m in messages]
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT id, chat_id, text, keyboard, edit_of, purpose FROM outbox")
+            )
+            stored = {row[0]: row[1:] for row in rows}
+        assert sorted(c.id for c in claimed) == sorted(stored)
+        for reply, message in zip(claimed, messages, strict=True):
+            chat_id, body, keyboard, edit_of, purpose = stored[reply.id]
+            assert (chat_id, body, edit_of) == (message.chat_id, message.text, message.edit_of)
+            assert (keyboard not in (None, "null")) == (message.keyboard is not None)
+            assert (purpose == outbox.REPLY_KEYBOARD) == message.keyboard_only
+        twins = [
+            c.id
+            for c, m in zip(claimed, messages, strict=True)
+            if (m.chat_id, m.text) == (5, "a") and m.edit_of is None
+        ]
+        assert twins == sorted(twins)  # twins in the order they were given
+    finally:
+        await engine.dispose()

@@ -1,0 +1,173 @@
+"""A getUpdates batch handled in as few transactions as may be (issue 17): counted statements,
+the outcomes each update would have had alone, one person's updates in order."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Storage
+from handlers.kernel.context import Context, Services
+from handlers.kernel.dispatch import BATCH_MOST, Dispatcher
+from handlers.kernel.events import Event
+from handlers.kernel.i18n import translator
+from storage import inbox
+from storage.actions import action_store
+from storage.actions.action_models import Action, Rsvp
+from storage.models import ProcessedUpdate
+from tests.handlers.test_rsvp_cost import (
+    _press,
+    _setup,
+    any_storage,
+    statements_of_first_transaction,
+)
+from tests.support.actions import make_volunteer
+
+__all__ = ["any_storage"]  # the fixture, imported for these tests
+
+PEOPLE = range(100, 100 + BATCH_MOST)
+
+
+async def _people(storage: Storage, services: Services) -> dict[int, int]:
+    """Volunteers 100…, each with the call they press: user id → message id."""
+    calls = {}
+    for user_id in PEOPLE:
+        await make_volunteer(storage, user_id, now=services.clock.now())
+        calls[user_id] = (await services.messenger.send_message(user_id, "The call")).message_id
+    return calls
+
+
+async def _received(storage: Storage, services: Services, events: list[Event]) -> None:
+    """The updates are in the inbox, as the runtimes record them before handing them over."""
+    async with storage.sessionmaker() as session, session.begin():
+        for event in events:
+            await inbox.add(
+                session,
+                event.update_id,
+                event.user.id,
+                {"update_id": event.update_id},
+                services.clock.now(),
+            )
+
+
+async def _batch(dispatcher: Dispatcher, events: list[Event]) -> None:
+    await dispatcher.feed_batch(events)
+    await dispatcher.drain(10)
+
+
+async def _statuses(storage: Storage, action_id: int) -> dict[int, str]:
+    async with storage.sessionmaker() as session:
+        rows = await session.execute(
+            select(Rsvp.user_id, Rsvp.status).where(Rsvp.action_id == action_id)
+        )
+        return {user_id: status for user_id, status in rows}
+
+
+async def test_a_batch_of_presses_is_one_transaction_of_three_statements_a_press(
+    any_storage: Storage, services: Services
+) -> None:
+    """Alone, a press costs its transaction (BEGIN on SQLite, the claim, the commit) and its
+    reply's INSERT besides its own reads and writes: 6–7 statements. In a batch the claims
+    (SQLite) and the replies are one statement each, and BEGIN and COMMIT are shared."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)  # 10 places
+    calls = await _people(any_storage, services)
+    events = [_press(u, action_id, 3000 + u, message_id=calls[u]) for u in PEOPLE]
+    await _received(any_storage, services, events)
+    with statements_of_first_transaction(any_storage.engine) as seen:
+        await _batch(dispatcher, events)
+    # BEGIN (SQLite), the claims (SQLite), the replies; and once, when the last place goes, the
+    # answers, slots and posts read to show the event full.
+    assert len(seen) <= 3 * len(events) + 6, "\n".join(seen)
+    answered = {callback_id for callback_id, _, _ in services.messenger.answers}
+    assert answered == {event.callback_id for event in events}  # every spinner stops
+    async with any_storage.sessionmaker() as session:
+        action = await session.get(Action, action_id)
+        assert action is not None
+        assert action_store.counts_of(action) == {"going": 10, "waitlist": BATCH_MOST - 10}
+        assert await inbox.waiting(session) == []
+        processed = select(func.count()).select_from(ProcessedUpdate)
+        assert await session.scalar(processed) == len(events)
+    # Each volunteer's call shows their answer: the replies were recorded and sent.
+    shown = [services.messenger.chats[u][-1] for u in PEOPLE]
+    assert all(message.keyboard for message in shown)
+
+
+async def test_a_failing_update_in_a_batch_costs_only_itself(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    route = dispatcher.router.buttons["rv"]
+    unlucky = PEOPLE[3]
+
+    async def failing(ctx: Context) -> None:
+        await route(ctx)
+        if ctx.user_id == unlucky:
+            raise RuntimeError("a bug")
+
+    monkeypatch.setitem(dispatcher.router.buttons, "rv", failing)
+    events = [_press(u, action_id, 4000 + u, message_id=calls[u]) for u in PEOPLE]
+    await _received(any_storage, services, events)
+    await _batch(dispatcher, events)
+    statuses = await _statuses(any_storage, action_id)
+    assert unlucky not in statuses  # its transaction rolled back
+    assert len(statuses) == len(events) - 1  # the others' answers kept
+    sorry = translator("en")("errors.internal")
+    answers = {callback_id: text for callback_id, text, _ in services.messenger.answers}
+    assert answers[f"q{4000 + unlucky}"] == sorry
+    assert sorry not in [text for key, text in answers.items() if key != f"q{4000 + unlucky}"]
+    async with any_storage.sessionmaker() as session:
+        assert await inbox.waiting(session) == []  # the failed one too: never replayed
+        processed = select(func.count()).select_from(ProcessedUpdate)
+        assert await session.scalar(processed) == len(events)
+
+
+async def test_one_persons_updates_in_a_batch_keep_their_order(
+    any_storage: Storage, services: Services
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    first, second = PEOPLE[0], PEOPLE[1]
+    events = [
+        _press(first, action_id, 5001, message_id=calls[first]),
+        _press(second, action_id, 5002, message_id=calls[second]),
+        _press(first, action_id, 5003, message_id=calls[first], answer="cant"),
+        _press(first, action_id, 5004, message_id=calls[first], answer="maybe"),
+    ]
+    await _received(any_storage, services, events)
+    await _batch(dispatcher, events)
+    assert await _statuses(any_storage, action_id) == {first: "maybe", second: "going"}
+    # The same person busy when the next batch comes: theirs waits for it, in order.
+    again = [
+        _press(first, action_id, 5005, message_id=calls[first], answer="cant"),
+        _press(second, action_id, 5006, message_id=calls[second], answer="cant"),
+    ]
+    later = [_press(first, action_id, 5007, message_id=calls[first])]
+    await _received(any_storage, services, again + later)
+    await dispatcher.feed_batch(again)
+    await dispatcher.feed_batch(later)  # `first` is still being handled: after it
+    await dispatcher.drain(10)
+    assert await _statuses(any_storage, action_id) == {first: "going", second: "cant"}
+
+
+async def test_a_replayed_batch_changes_nothing_and_stops_every_spinner(
+    any_storage: Storage, services: Services
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    events = [_press(u, action_id, 6000 + u, message_id=calls[u]) for u in PEOPLE]
+    await _received(any_storage, services, events)
+    await _batch(dispatcher, events)
+    before = await _statuses(any_storage, action_id)
+    services.messenger.answers.clear()
+    await _received(any_storage, services, events)  # Telegram sent the batch again
+    await _batch(dispatcher, events + events[:3])  # and a copy within the batch
+    assert await _statuses(any_storage, action_id) == before
+    answered = [callback_id for callback_id, _, _ in services.messenger.answers]
+    assert sorted(answered) == sorted(event.callback_id for event in events)  # once each
+    async with any_storage.sessionmaker() as session:
+        assert await inbox.waiting(session) == []
