@@ -189,20 +189,27 @@ ANYONE = 0  # a reader who has not answered (Telegram user ids are positive)
 
 
 async def announce(
-    ctx: Context, action: Action, *, group_ids: Iterable[int] = (), report: bool = False
+    ctx: Context,
+    action: Action,
+    *,
+    group_ids: Iterable[int] = (),
+    report: bool = False,
+    shares: Sequence[audience_store.Share] | None = None,
 ) -> Broadcast:
     """`send_about(…, audience(action), "announce")` computed by the database (issue 17: the
     cost must not grow with the coalition). The audience is split into shares by what its
     messages need (language, time zone, quiet hours, digest); each share's message is built
     once, and one INSERT … SELECT queues it for all its people, as one more schedules the
     digests. Those who already answered (through a scheduled call's deep link) get their own
-    view, one by one, as before."""
+    view, one by one, as before. `shares`: the audience's (`audience_store.shares`), when the
+    caller has read them in this transaction already."""
     broadcast = await _create(ctx, action, "announce", report)
     now = ctx.now()
     view, standing = await _views(ctx, action, "announce")
     filters, kind = action.audience, action.kind
     quiet, deadline = holds_for(action, "announce", now)
-    shares = await audience_store.shares(ctx.session, filters, kind)
+    if shares is None:
+        shares = await audience_store.shares(ctx.session, filters, kind)
     answered = set(standing.answers) | set(standing.positions) | set(standing.slot_of)
     found = await audience_store.among(ctx.session, filters, kind, answered)
     own = [Recipient(*row) for row in found]

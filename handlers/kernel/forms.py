@@ -118,7 +118,10 @@ class Step:
     `multi` steps toggle `choices` (or what `read_button` accepts) until "Done" (refused when
     empty if `required`). `view` loads what the question shows from the database (merged into
     the data it is asked with, never stored); `before` gives messages sent ahead of the question;
-    `skip` says the step has nothing to ask (it is passed over). `store`
+    `skip` says the step has nothing to ask (it is passed over); `read_view`: whether
+    `read_button` needs what `view` loads (False: a pressed value is read from the answers
+    alone, and the view — the preview's counts, the audience's — is not loaded just to read
+    it: issue 17, they held the write lock of "Send it"). `store`
     builds the new data (default: the value under `key`); `effect` does what else the answer
     needs (switch language, tell the person); `shown` is what the question reads once
     answered (None: just remove its buttons); `then` names the following step (default: the
@@ -141,6 +144,7 @@ class Step:
     view: View | None = None
     before: Before | None = None
     skip: Skip | None = None
+    read_view: bool = True
 
     @property
     def data_key(self) -> str:
@@ -183,6 +187,12 @@ def current(ctx: Context, form: Form) -> tuple[Step, Data]:
 async def shown_data(ctx: Context, step: Step, data: Data) -> Data:
     """The data a question is asked with: the answers, and what its `view` loads."""
     return {**data, **(await step.view(ctx, data))} if step.view is not None else data
+
+
+async def pressed_data(ctx: Context, step: Step, data: Data) -> Data:
+    """The data a pressed button is read with: `shown_data`, or the answers alone when the
+    step reads its buttons without its view (`Step.read_view`)."""
+    return await shown_data(ctx, step, data) if step.read_view else data
 
 
 async def keyboard(ctx: Context, form: Form, step: Step, data: Data) -> Message:
@@ -352,7 +362,7 @@ async def on_button(ctx: Context, form: Form, button: AnswerButton) -> None:
         return
     if step.read_button is None:
         raise StaleButton(raw)
-    value = step.read_button(await shown_data(ctx, step, data), raw)
+    value = step.read_button(await pressed_data(ctx, step, data), raw)
     if value is None:
         raise StaleButton(raw)
     ctx.answer()
@@ -369,7 +379,7 @@ async def _multi(ctx: Context, form: Form, step: Step, data: Data, raw: str) -> 
         await accept(ctx, form, step, data, chosen)
         return
     if step.read_button is not None:
-        value = step.read_button(await shown_data(ctx, step, data), raw)
+        value = step.read_button(await pressed_data(ctx, step, data), raw)
     else:
         value = raw if raw in step.choices else None
     if value is None:

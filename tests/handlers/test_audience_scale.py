@@ -74,7 +74,12 @@ async def _send_to_everyone(
     announce = sending.announce
 
     async def both(
-        ctx: Context, action: Action, *, group_ids: Iterable[int] = (), report: bool = False
+        ctx: Context,
+        action: Action,
+        *,
+        group_ids: Iterable[int] = (),
+        report: bool = False,
+        **more: Any,
     ) -> Broadcast:
         people = await action_store.audience(ctx.session, action.audience, action.kind)
         for person in people[:answering]:
@@ -86,7 +91,7 @@ async def _send_to_everyone(
         await ctx.session.execute(delete(DigestItem))
         await ctx.session.execute(delete(Timer).where(Timer.kind == sending.DIGEST_TIMER))
         with counting(storage.engine) as cost:
-            new = await announce(ctx, action, group_ids=group_ids, report=report)
+            new = await announce(ctx, action, group_ids=group_ids, report=report, **more)
         compared.append((before, await _snapshot(ctx.session, new), cost))
         return new
 
