@@ -57,6 +57,9 @@ class RawUpdatesSession(AiohttpSession):
         super().__init__(**kwargs)
         self.raw_updates: dict[int, list[dict[str, Any]]] = {}  # id(GetUpdates) → updates
         self.lean_updates = False
+        # pydantic builds a parametrised model's schema when it is first named (Update's is
+        # large): at start-up, not on the first batch of a storm.
+        self._no_updates = Response[list[Update]]
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[Any], status_code: int, content: str
@@ -67,7 +70,7 @@ class RawUpdatesSession(AiohttpSession):
             batch = _batch(content)
             if batch is not None:
                 self.raw_updates[id(method)] = batch
-                return Response[list[Update]](ok=True, result=[])
+                return self._no_updates(ok=True, result=[])
         response = super().check_response(bot, method, status_code, content)
         result = orjson.loads(content).get("result")
         self.raw_updates[id(method)] = result if isinstance(result, list) else []

@@ -268,29 +268,6 @@ def _claimed_keyboard(stored: str | None) -> Keyboard | None:
     return loaded_keyboard(json.loads(stored))
 
 
-@cache
-def _reply_insert() -> Any:
-    """`add_replies`'s INSERT, built once (issue 17: it was built per reply)."""
-    at = bindparam("reply_at", type_=_c.created_at.type)
-    return (
-        insert(_table)
-        .values(
-            purpose=bindparam("reply_purpose", type_=_c.purpose.type),
-            ref=None,
-            chat_id=bindparam("reply_chat", type_=_c.chat_id.type),
-            text=bindparam("reply_text", type_=_c.text.type),
-            keyboard=bindparam("reply_keyboard", type_=_c.keyboard.type),
-            edit_of=bindparam("reply_edit_of", type_=_c.edit_of.type),
-            thread_id=bindparam("reply_thread", type_=_c.thread_id.type),
-            state=SENDING,
-            attempts=1,
-            claimed_at=at,
-            created_at=at,
-        )
-        .returning(_c.id)
-    )
-
-
 async def add_replies(
     session: AsyncSession, messages: Sequence[Outgoing], now: datetime
 ) -> list[Claimed]:
@@ -314,29 +291,17 @@ async def add_replies(
         for message in messages
     ]
     ids: list[int] = []
-    if len(rows) == 1:
-        row_id = await session.scalar(
-            _reply_insert(),
-            {f"reply_{_REPLY_PARAMS[k]}": v for k, v in rows[0].items()} | {"reply_at": now},
-        )
-        assert row_id is not None
-        ids.append(int(row_id))
-    for start in range(0, len(rows) if len(rows) > 1 else 0, _REPLIES_MOST):
+    for start in range(0, len(rows), _REPLIES_MOST):
         chunk = rows[start : start + _REPLIES_MOST]
-        statement = (
-            insert(_table)
-            .values(
-                [
-                    row
-                    | {"ref": None, "state": SENDING, "attempts": 1}
-                    | {"claimed_at": now, "created_at": now}
-                    for row in chunk
-                ]
-            )
-            .returning(_c.id, *(_c[name] for name in _REPLY_KEY))
-        )
+        parameters = [
+            {f"reply_{_REPLY_PARAMS[name]}": value for name, value in row.items()}
+            | {"reply_at": now, "reply_claimed_at": now}
+            for row in chunk
+        ]
+        # Several parameter sets: SQLAlchemy's "insertmanyvalues" sends one INSERT … VALUES
+        # (…), (…) RETURNING, its text built once.
         found: dict[tuple[Any, ...], list[int]] = {}
-        for row_id, *key in sorted((await session.execute(statement)).all()):
+        for row_id, *key in sorted((await session.execute(_replies_insert(), parameters)).all()):
             found.setdefault(_reply_key(key), []).append(int(row_id))
         for row in chunk:
             ids.append(found[_reply_key([row[name] for name in _REPLY_KEY])].pop(0))
@@ -355,6 +320,29 @@ async def add_replies(
         )
         for row_id, message in zip(ids, messages, strict=True)
     ]
+
+
+@cache
+def _replies_insert() -> Any:
+    """`add_replies`'s INSERT, built once, for executemany (each parameter used once: a
+    parameter named twice is not renumbered by insertmanyvalues on asyncpg)."""
+    return (
+        insert(_table)
+        .values(
+            purpose=bindparam("reply_purpose", type_=_c.purpose.type),
+            ref=None,
+            chat_id=bindparam("reply_chat", type_=_c.chat_id.type),
+            text=bindparam("reply_text", type_=_c.text.type),
+            keyboard=bindparam("reply_keyboard", type_=_c.keyboard.type),
+            edit_of=bindparam("reply_edit_of", type_=_c.edit_of.type),
+            thread_id=bindparam("reply_thread", type_=_c.thread_id.type),
+            state=SENDING,
+            attempts=1,
+            claimed_at=bindparam("reply_claimed_at", type_=_c.claimed_at.type),
+            created_at=bindparam("reply_at", type_=_c.created_at.type),
+        )
+        .returning(_c.id, *(_c[name] for name in _REPLY_KEY))
+    )
 
 
 _REPLY_PARAMS = {

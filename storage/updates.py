@@ -126,6 +126,11 @@ async def take(
     return Taken.AFTER_EARLIER if claimed[0] else Taken.CLAIMED
 
 
+@cache
+def _take_many_statement() -> Any:
+    return _take_statement("sqlite", False).returning(ProcessedUpdate.__table__.c.update_id)
+
+
 async def take_many(session: AsyncSession, update_ids: list[int], now: datetime) -> set[int]:
     """SQLite: `take` for several updates in one statement (a batch handled in one
     transaction, Dispatcher.feed_batch); returns the ids claimed here — the others were
@@ -139,14 +144,11 @@ async def take_many(session: AsyncSession, update_ids: list[int], now: datetime)
         raise ValueError("take_many is SQLite's: PostgreSQL claims with take_and_load")
     if not update_ids:
         return set()
-    table: Any = ProcessedUpdate.__table__
-    statement = (
-        sqlite_insert(table)
-        .values([{"update_id": update_id, "processed_at": now} for update_id in update_ids])
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(table.c.update_id)
-    )
-    claimed = {int(row[0]) for row in await session.execute(statement)}
+    statement = _take_many_statement()
+    parameters = [{"claimed_id": update_id, "claimed_at": now} for update_id in update_ids]
+    # Several parameter sets: SQLAlchemy's "insertmanyvalues" sends one INSERT … VALUES (…),
+    # (…) … RETURNING, its text built once.
+    claimed = {int(row[0]) for row in await session.execute(statement, parameters)}
     seen = [update_id for update_id in update_ids if update_id not in claimed]
     if seen:  # copies received again: no claim, no trigger
         await session.execute(delete(_inbox).where(_inbox.c.update_id.in_(seen)))
