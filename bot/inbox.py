@@ -113,15 +113,16 @@ class Inbox:
 
     async def _take_within(self, update: Mapping[str, Any], within: float) -> None:
         event = await self._record_grouped(update, within)
-        if event is not None:
+        if event is not None:  # recorded alone (its group's write failed): handed over alone
             self.dispatcher.spawn(event)
 
     async def _record_grouped(self, update: Mapping[str, Any], within: float) -> Event | None:
         """`record_within`, as a group commit: the updates of the requests that arrive while
         one write is under way are written together by the next (one transaction, one
         statement), so a storm of webhook requests costs a write per group, not per update; a
-        lone request is written at once. If a group's write fails, each of its requests tries
-        again alone, for the rest of its `within` seconds."""
+        lone request is written at once. A group written is handed over as a batch
+        (Dispatcher.spawn_batch): None then. If a group's write fails, each of its requests
+        tries again alone, for the rest of its `within` seconds, and gets its event."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         written: asyncio.Future[Event | None] = loop.create_future()
@@ -146,9 +147,12 @@ class Inbox:
                     if not written.done():
                         written.set_exception(exc)
                 continue
-            for (_, written), event in zip(group, events, strict=True):
+            taken = [event for event in events if event is not None]
+            if taken:
+                self.dispatcher.spawn_batch(taken)
+            for _, written in group:
                 if not written.done():
-                    written.set_result(event)
+                    written.set_result(None)
 
     async def receive(self, update: Mapping[str, Any]) -> None:
         """Records an update, then handles it in a task of its own (the polling goes on).
