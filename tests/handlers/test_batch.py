@@ -171,3 +171,52 @@ async def test_a_replayed_batch_changes_nothing_and_stops_every_spinner(
     assert sorted(answered) == sorted(event.callback_id for event in events)  # once each
     async with any_storage.sessionmaker() as session:
         assert await inbox.waiting(session) == []
+
+
+async def test_a_person_of_a_later_chunk_keeps_their_order_while_it_waits(
+    any_storage: Storage, services: Services
+) -> None:
+    """A batch of more than BATCH_MOST updates in which someone has an update in each chunk:
+    the second chunk waits for the first to release that person's lock. Meanwhile another
+    person of the second chunk, whose lock it has not taken yet, sends a later update (the
+    next batch, or a webhook's): it must still come after their update of this batch."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    spans, later = PEOPLE[0], PEOPLE[1]  # `spans` has an update in both chunks
+    others = PEOPLE[2:]
+    first_chunk = [_press(spans, action_id, 7000, message_id=calls[spans])]
+    first_chunk += [_press(u, action_id, 7000 + u, message_id=calls[u]) for u in others]
+    first_chunk.append(_press(spans, action_id, 7200, message_id=calls[spans], answer="maybe"))
+    assert len(first_chunk) == BATCH_MOST
+    second_chunk = [
+        _press(spans, action_id, 7201, message_id=calls[spans], answer="cant"),
+        _press(later, action_id, 7202, message_id=calls[later]),  # going
+    ]
+    next_one = _press(later, action_id, 7300, message_id=calls[later], answer="cant")
+    await _received(any_storage, services, first_chunk + second_chunk + [next_one])
+    dispatcher.spawn_batch(first_chunk + second_chunk)  # as the inbox hands them over
+    dispatcher.spawn_batch([next_one])  # the next getUpdates (or a webhook request)
+    await dispatcher.drain(10)
+    statuses = await _statuses(any_storage, action_id)
+    assert statuses[spans] == "cant"
+    assert statuses[later] == "cant"  # their last press, handled last
+
+
+async def test_a_kill_right_after_a_batch_is_handed_over_leaves_no_lock_held(
+    any_storage: Storage, services: Services
+) -> None:
+    """A stop that cancels the work (Dispatcher.drain with cancel) when a batch's chunks hold
+    their people's locks but have not started: no lock stays held, nobody stays waiting
+    (their updates stay in the inbox, for the next start)."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    events = [_press(u, action_id, 8000 + u, message_id=calls[u]) for u in PEOPLE]
+    await _received(any_storage, services, events)
+    await dispatcher.feed_batch(events)  # returns once every chunk holds its locks
+    await dispatcher.drain(10, cancel=True)
+    assert not [key for key, lock in dispatcher._locks.items() if lock.locked()]
+    assert not dispatcher._waiting
+    async with any_storage.sessionmaker() as session:
+        assert len(await inbox.waiting(session)) == len(events)  # replayed at the next start
