@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from handlers.kernel.callbacks import StaleButton, prefix_of
@@ -288,30 +289,47 @@ class Dispatcher:
             mine.add(key)
             self._waiting[key] += 1  # from now on, later updates come after this one
             together.append(event)
-        for start in range(0, len(together), BATCH_MOST):
-            chunk = together[start : start + BATCH_MOST]
+        # A person's updates all go in the chunk of their first: the chunks' people are then
+        # disjoint and every lock below is free (a person not waiting holds none), so that
+        # taking them never yields — a later update of a person of a later chunk (the next
+        # batch, a webhook's) could otherwise take their lock first and overtake them.
+        chunks: list[list[Event]] = []
+        chunk_of: dict[int, list[Event]] = {}
+        for event in together:
+            chunk = chunk_of.get(event.user.id)
+            if chunk is None:
+                if not chunks or len(chunks[-1]) >= BATCH_MOST:
+                    chunks.append([])
+                chunk = chunk_of[event.user.id] = chunks[-1]
+            chunk.append(event)
+        for chunk in chunks:
             people = list(dict.fromkeys(event.user.id for event in chunk))
-            locked: list[int] = []
-            try:
-                for key in people:  # free, or held by this batch's previous chunk
-                    await self._locks[key].acquire()
-                    locked.append(key)
-            except BaseException:  # cancelled: nothing of the rest is handled here
-                for key in locked:
-                    self._locks[key].release()
-                for event in together[start:]:
-                    self._release(event.user.id)
-                raise
-            self.track(asyncio.ensure_future(self._chunk(chunk, people)))
+            for key in people:
+                await self._locks[key].acquire()  # free: returns at once
+            entered: list[bool] = []
+            task = asyncio.ensure_future(self._chunk(chunk, people, entered))
+            task.add_done_callback(partial(self._unlock_unstarted, chunk, people, entered))
+            self.track(task)
 
-    async def _chunk(self, events: list[Event], people: list[int]) -> None:
+    async def _chunk(self, events: list[Event], people: list[int], entered: list[bool]) -> None:
+        entered.append(True)
         try:
             await self._feed_together(events)
         finally:
-            for key in people:
-                self._locks[key].release()
-            for event in events:
-                self._release(event.user.id)
+            self._unlock(events, people)
+
+    def _unlock_unstarted(
+        self, events: list[Event], people: list[int], entered: list[bool], _: object
+    ) -> None:
+        """A chunk cancelled before its first step (a kill) never ran its `finally`."""
+        if not entered:
+            self._unlock(events, people)
+
+    def _unlock(self, events: list[Event], people: list[int]) -> None:
+        for key in people:
+            self._locks[key].release()
+        for event in events:
+            self._release(event.user.id)
 
     async def _feed_together(self, events: list[Event]) -> None:
         """One chunk of `feed_batch`, its people's locks held. If anything in the shared
