@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.app import Storage
 from handlers.kernel.context import Context, Services
-from handlers.kernel.dispatch import BATCH_MOST, Dispatcher
+from handlers.kernel.dispatch import BATCH_MOST, Dispatcher, RateLimit, RateLimiter
 from handlers.kernel.events import Event
 from handlers.kernel.i18n import translator
 from storage import inbox
@@ -220,3 +220,25 @@ async def test_a_kill_right_after_a_batch_is_handed_over_leaves_no_lock_held(
     assert not dispatcher._waiting
     async with any_storage.sessionmaker() as session:
         assert len(await inbox.waiting(session)) == len(events)  # replayed at the next start
+
+
+async def test_over_the_rate_limit_a_persons_later_press_is_the_one_refused(
+    any_storage: Storage, services: Services
+) -> None:
+    """The rate limit refuses what goes over it: a person's later update, not an earlier one
+    of theirs still waiting in a batch's chunk when the later one comes (next getUpdates)."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    dispatcher.limiter = RateLimiter(RateLimit(burst=1, per_second=0.001), services.clock)
+    calls = await _people(any_storage, services)
+    me, other = PEOPLE[0], PEOPLE[1]
+    first = [
+        _press(me, action_id, 9001, message_id=calls[me]),  # going
+        _press(other, action_id, 9002, message_id=calls[other]),
+    ]
+    later = _press(me, action_id, 9003, message_id=calls[me], answer="cant")
+    await _received(any_storage, services, [*first, later])
+    dispatcher.spawn_batch(first)
+    dispatcher.spawn_batch([later])
+    await dispatcher.drain(10)
+    assert (await _statuses(any_storage, action_id))[me] == "going"
