@@ -217,15 +217,19 @@ class Dispatcher:
         # updates to come after this one (`feed_batch`).
         self._waiting[key] += 1
         try:
-            # An update handed over again (NotYet) was counted when it first came: one command.
-            if is_limited(event) and event.update_id not in self._deferrals:
-                allowed, warn = await self.limiter.acquire(event.user.id)
-                if not allowed:
-                    outcome = "refused"
-                    await self._refuse(event, warn)
-                    return
+            allowed, warn = True, False
             async with self._locks[key]:
-                outcome = await self._handle(event)
+                # Asked under the person's lock, in the order of their updates (a batch's chunk
+                # asks it holding the lock too): what goes over the limit is their later ones.
+                # An update handed over again (NotYet) was counted when it first came.
+                if is_limited(event) and event.update_id not in self._deferrals:
+                    allowed, warn = await self.limiter.acquire(key)
+                if allowed:
+                    outcome = await self._handle(event)
+            if not allowed:
+                outcome = "refused"
+                await self._refuse(event, warn)
+                return
             await self._handled(event, outcome)
         finally:
             self._done(event, outcome, started)
