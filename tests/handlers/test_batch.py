@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Storage
-from handlers.kernel.context import Context, Services
+from handlers.kernel import dispatch
+from handlers.kernel.context import Context, NotYet, Services
 from handlers.kernel.dispatch import BATCH_MOST, Dispatcher, RateLimit, RateLimiter
 from handlers.kernel.events import Event
 from handlers.kernel.i18n import translator
@@ -240,5 +241,35 @@ async def test_over_the_rate_limit_a_persons_later_press_is_the_one_refused(
     await _received(any_storage, services, [*first, later])
     dispatcher.spawn_batch(first)
     dispatcher.spawn_batch([later])
+    await dispatcher.drain(10)
+    assert (await _statuses(any_storage, action_id))[me] == "going"
+
+
+async def test_a_persons_update_after_one_handed_over_again_comes_after_it(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update deferred (NotYet) and received again in a batch is handled alone, after its
+    person's earlier ones: their next update in the same batch must come after it too."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    me = PEOPLE[0]
+    deferred = _press(me, action_id, 9101, message_id=calls[me], answer="cant")
+    route = dispatcher.router.buttons["rv"]
+    tried: list[int] = []
+
+    async def not_yet_once(ctx: Context) -> None:
+        if ctx.event.update_id == deferred.update_id and not tried:
+            tried.append(ctx.event.update_id)
+            raise NotYet  # the first time only
+        await route(ctx)
+
+    monkeypatch.setitem(dispatcher.router.buttons, "rv", not_yet_once)
+    monkeypatch.setattr(dispatch, "DEFER_DELAYS", (0.0,) * 4)  # no wall-clock wait
+    after = _press(me, action_id, 9102, message_id=calls[me])  # going
+    other = _press(PEOPLE[1], action_id, 9103, message_id=calls[PEOPLE[1]])
+    await _received(any_storage, services, [deferred, after, other])
+    await dispatcher.feed(deferred)  # NotYet: handed over again shortly
+    await dispatcher.feed_batch([deferred, after, other])  # Telegram sent it again, and more
     await dispatcher.drain(10)
     assert (await _statuses(any_storage, action_id))[me] == "going"
