@@ -281,14 +281,20 @@ class Dispatcher:
         once every chunk holds its people's locks."""
         together: list[Event] = []
         mine: set[int] = set()
+        alone: set[int] = set()  # people whose updates of this batch are spawned, in order
         ids: set[int] = set()
         for event in events:
             if event.from_bot or event.update_id in ids:  # the same update twice: once
                 continue
             ids.add(event.update_id)
             key = event.user.id
-            if key not in mine and (key in self._waiting or event.update_id in self._deferrals):
-                self.spawn(event)  # after the person's earlier update, by its lock
+            if key in alone or (
+                key not in mine and (key in self._waiting or event.update_id in self._deferrals)
+            ):
+                # After the person's earlier update, by its lock; their later ones of this
+                # batch too (a spawned task counts them waiting only once it starts).
+                alone.add(key)
+                self.spawn(event)
                 continue
             mine.add(key)
             self._waiting[key] += 1  # from now on, later updates come after this one
