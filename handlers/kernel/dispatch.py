@@ -277,10 +277,16 @@ class Dispatcher:
         are recorded in one statement; after its commit each is answered and its replies
         sent, one person's in order (`_feed_together`, in a task of its own: the next chunk
         need not wait for the sends). A person whose earlier update is still being handled
-        (or an update handed over again after NotYet) is handled alone, after it. Returns
-        once every chunk holds its people's locks."""
-        together: list[Event] = []
-        mine: set[int] = set()
+        (or an update handed over again after NotYet) is handled alone, after it, as are a
+        person's updates beyond a full chunk. Returns once every chunk holds its people's
+        locks, without yielding."""
+        # A person's updates go in the chunk of their first, or alone once it is full: the
+        # chunks' people are disjoint and none of them is waiting, so that every lock below
+        # is free and taking them never yields. (A person of a later chunk whose lock was
+        # taken only after waiting for an earlier chunk could be overtaken meanwhile by their
+        # next update: the next batch's, a webhook's.)
+        chunks: list[list[Event]] = []
+        chunk_of: dict[int, list[Event]] = {}
         alone: set[int] = set()  # people whose updates of this batch are spawned, in order
         ids: set[int] = set()
         for event in events:
@@ -288,29 +294,22 @@ class Dispatcher:
                 continue
             ids.add(event.update_id)
             key = event.user.id
-            if key in alone or (
-                key not in mine and (key in self._waiting or event.update_id in self._deferrals)
+            chunk = chunk_of.get(key)
+            if (
+                key in alone
+                or (chunk is not None and len(chunk) >= BATCH_MOST)
+                or (chunk is None and (key in self._waiting or event.update_id in self._deferrals))
             ):
                 # After the person's earlier update, by its lock; their later ones of this
                 # batch too (a spawned task counts them waiting only once it starts).
                 alone.add(key)
                 self.spawn(event)
                 continue
-            mine.add(key)
-            self._waiting[key] += 1  # from now on, later updates come after this one
-            together.append(event)
-        # A person's updates all go in the chunk of their first: the chunks' people are then
-        # disjoint and every lock below is free (a person not waiting holds none), so that
-        # taking them never yields — a later update of a person of a later chunk (the next
-        # batch, a webhook's) could otherwise take their lock first and overtake them.
-        chunks: list[list[Event]] = []
-        chunk_of: dict[int, list[Event]] = {}
-        for event in together:
-            chunk = chunk_of.get(event.user.id)
             if chunk is None:
                 if not chunks or len(chunks[-1]) >= BATCH_MOST:
                     chunks.append([])
-                chunk = chunk_of[event.user.id] = chunks[-1]
+                chunk = chunk_of[key] = chunks[-1]
+            self._waiting[key] += 1  # from now on, later updates come after this one
             chunk.append(event)
         for chunk in chunks:
             people = list(dict.fromkeys(event.user.id for event in chunk))

@@ -273,3 +273,25 @@ async def test_a_persons_update_after_one_handed_over_again_comes_after_it(
     await dispatcher.feed_batch([deferred, after, other])  # Telegram sent it again, and more
     await dispatcher.drain(10)
     assert (await _statuses(any_storage, action_id))[me] == "going"
+
+
+async def test_a_persons_updates_beyond_a_full_chunk_keep_their_order(
+    any_storage: Storage, services: Services
+) -> None:
+    """More than BATCH_MOST updates of one person in a batch: a chunk holds BATCH_MOST, the
+    rest go alone after it, in order."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    me = PEOPLE[0]
+    answers = ["going", "cant", "maybe"] * 9
+    events = [
+        _press(me, action_id, 9200 + i, message_id=calls[me], answer=answer)
+        for i, answer in enumerate(answers[: BATCH_MOST + 3])
+    ]
+    await _received(any_storage, services, events)
+    dispatcher.spawn_batch(events)
+    await dispatcher.drain(10)
+    assert (await _statuses(any_storage, action_id))[me] == answers[BATCH_MOST + 2]
+    answered = [callback_id for callback_id, _, _ in services.messenger.answers]
+    assert answered == [event.callback_id for event in events]  # in order, once each
