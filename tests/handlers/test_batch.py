@@ -295,3 +295,33 @@ async def test_a_persons_updates_beyond_a_full_chunk_keep_their_order(
     assert (await _statuses(any_storage, action_id))[me] == answers[BATCH_MOST + 2]
     answered = [callback_id for callback_id, _, _ in services.messenger.answers]
     assert answered == [event.callback_id for event in events]  # in order, once each
+
+
+async def test_a_slow_down_that_fails_costs_no_other_update_of_the_chunk(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saying "slow down" reads the person's language: if that read fails (the database
+    busy, a connection lost), the refused update is lost anyway — the chunk's others must
+    still be handled, as each was alone."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    dispatcher.limiter = RateLimiter(RateLimit(burst=1, per_second=0.001), services.clock)
+    calls = await _people(any_storage, services)
+    me = PEOPLE[0]
+
+    async def unreadable(*_: object) -> None:
+        raise RuntimeError("the database is locked")
+
+    monkeypatch.setattr(dispatch.volunteers, "get", unreadable)
+    events = [
+        _press(me, action_id, 9301, message_id=calls[me]),
+        _press(me, action_id, 9302, message_id=calls[me], answer="cant"),  # over the limit
+        *(_press(u, action_id, 9300 + u, message_id=calls[u]) for u in PEOPLE[1:]),
+    ]
+    await _received(any_storage, services, events)
+    await _batch(dispatcher, events)
+    statuses = await _statuses(any_storage, action_id)
+    assert set(statuses) == set(PEOPLE)  # everyone's first press recorded
+    assert statuses[me] == "going"
+    async with any_storage.sessionmaker() as session:
+        assert await inbox.waiting(session) == []
