@@ -236,9 +236,13 @@ class Dispatcher:
             self._release(key)
 
     async def _refuse(self, event: Event, warn: bool) -> None:
-        """An update over the rate limit: forgotten, and answered with "slow down"."""
+        """An update over the rate limit: forgotten, and answered with "slow down" — best
+        effort: its failure must not leave a batch's chunk, whose other updates follow."""
         await self._forget(event)
-        await self._slow_down(event, warn)
+        try:
+            await self._slow_down(event, warn)
+        except Exception:
+            log.exception("could not say slow down to %s", event.user.id)
 
     async def _handled(self, event: Event, outcome: str) -> None:
         """What follows an update's outcome: a replayed press answered, a deferral."""
