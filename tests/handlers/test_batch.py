@@ -325,3 +325,27 @@ async def test_a_slow_down_that_fails_costs_no_other_update_of_the_chunk(
     assert statuses[me] == "going"
     async with any_storage.sessionmaker() as session:
         assert await inbox.waiting(session) == []
+
+
+async def test_one_persons_updates_in_a_chunk_share_its_transaction(
+    any_storage: Storage, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL's claim checks that the person has no earlier update still in the inbox
+    (another worker's): their earlier update of the same chunk, claimed in this transaction,
+    is not one — no NotYet, no fallback to one transaction each."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    me, other = PEOPLE[0], PEOPLE[1]
+    events = [
+        _press(me, action_id, 9401, message_id=calls[me]),
+        _press(other, action_id, 9402, message_id=calls[other]),
+        _press(me, action_id, 9403, message_id=calls[me], answer="cant"),
+        _press(me, action_id, 9404, message_id=calls[me], answer="maybe"),
+    ]
+    await _received(any_storage, services, events)
+    with caplog.at_level("INFO", logger="handlers.kernel.dispatch"):
+        await _batch(dispatcher, events)
+    assert not [r for r in caplog.records if "rolled back together" in r.getMessage()]
+    assert not [r for r in caplog.records if "not recorded yet" in r.getMessage()]
+    assert await _statuses(any_storage, action_id) == {me: "maybe", other: "going"}
