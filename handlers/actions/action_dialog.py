@@ -24,7 +24,8 @@ from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import Button, Keyboard
 from handlers.kernel.routing import Router
 from handlers.people import fields
-from storage.actions import action_store, audience_store
+from storage.actions import action_store, audience_store, broadcast_store
+from storage.actions.action_models import Action
 from storage.coalition import group_store
 from storage.people import shown_names
 
@@ -730,16 +731,36 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
                 ctx.t("actions.scheduled", id=action.id, title=action.title, when=when, link=link)
             )
             return
-    # The audience split into shares, read once: its size is the audit note's count, its
-    # shares are what announce enqueues (a count of its own held the write lock ~34 ms more
-    # at 100k volunteers: issue 17).
-    shares = await audience_store.shares(ctx.session, action.audience, action.kind)
-    people = sum(share.people for share in shares)
+    shares = await _shares(ctx, action)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
-    await note(ctx, "action.send", action=action.id, title=action.title, recipients=people)
+    entry = await note(ctx, "action.send", action=action.id, title=action.title, **_count(shares))
     ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
-    await sending.announce(ctx, action, group_ids=chosen, report=True, shares=shares)
+    await sending.announce(
+        ctx,
+        action,
+        group_ids=chosen,
+        report=True,
+        shares=shares,
+        audit_id=entry.id,
+        large=shares is None,
+    )
+
+
+async def _shares(ctx: Context, action: Action) -> list[audience_store.Share] | None:
+    """The audience split into shares, read once: its size is the audit note's count, its
+    shares are what announce enqueues (a count of its own held the write lock ~34 ms more at
+    100k volunteers: issue 17). None for an audience larger than a fan-out's chunk: its shares
+    are read after the commit, without the write lock, and fill in the note's count then."""
+    filters, kind = action.audience, action.kind
+    if await audience_store.larger_than(ctx.session, filters, kind, broadcast_store.FANOUT_CHUNK):
+        return None
+    return await audience_store.shares(ctx.session, filters, kind)
+
+
+def _count(shares: list[audience_store.Share] | None) -> dict[str, int]:
+    """The audit note's recipients, when known now."""
+    return {} if shares is None else {"recipients": sum(share.people for share in shares)}
 
 
 @router.timer(PUBLISH_TIMER)
@@ -750,13 +771,17 @@ async def publish_later(ctx: Context) -> None:
     if action is None or not views.is_live(action, ctx.now()):
         return
     ctx.use_locale(str(payload.get("locale") or ctx.settings.default_locale))
-    # The audience split into shares, read once: its size is the audit note's count, its
-    # shares are what announce enqueues (a count of its own held the write lock ~34 ms more
-    # at 100k volunteers: issue 17).
-    shares = await audience_store.shares(ctx.session, action.audience, action.kind)
-    people = sum(share.people for share in shares)
+    shares = await _shares(ctx, action)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
-    await note(ctx, "action.send", action=action.id, title=action.title, recipients=people)
+    entry = await note(ctx, "action.send", action=action.id, title=action.title, **_count(shares))
     ctx.reply(ctx.t("actions.scheduled_sent", id=action.id, title=action.title))
-    await sending.announce(ctx, action, group_ids=chosen, report=True, shares=shares)
+    await sending.announce(
+        ctx,
+        action,
+        group_ids=chosen,
+        report=True,
+        shares=shares,
+        audit_id=entry.id,
+        large=shares is None,
+    )

@@ -182,7 +182,7 @@ async def on_card(ctx: Context, button: CardButton) -> None:
         }
         await forms.start(ctx, EDIT_FORM, data, field)
     elif operation == "stop":
-        stopped = await broadcast_store.stop_all(ctx.session, action.id)
+        stopped = await broadcast_store.stop_all(ctx.session, action.id, sending.rows_to_plan)
         ctx.reply(t.plural("broadcast.stopped", stopped))
         _refresh_reports_after_commit(
             ctx, [b.id for b in await broadcast_store.of_action(ctx.session, action.id)]
@@ -231,7 +231,7 @@ async def _end(ctx: Context, action: Action, status: str) -> None:
     await reminders.drop(ctx, action)
     await attendance.drop(ctx, action, keep_thanks=status == action_store.CLOSED)
     await ctx.cancel_timers(action_dialog.PUBLISH_TIMER, f"a{action.id}")
-    await broadcast_store.stop_all(ctx.session, action.id)
+    await broadcast_store.stop_all(ctx.session, action.id, sending.rows_to_plan)
     await live.refresh(ctx, action)
     if status == action_store.CANCELLED:
         people = await action_store.responders(ctx.session, action.id, CONCERNED)
@@ -255,7 +255,7 @@ async def stop_broadcast(ctx: Context, button: sending.StopButton) -> None:
     if broadcast.state != broadcast_store.RUNNING:
         ctx.answer(ctx.t("broadcast.already_finished"))
         return
-    stopped = await broadcast_store.stop(ctx.session, broadcast)
+    stopped = await broadcast_store.stop(ctx.session, broadcast, sending.rows_to_plan)
     ctx.answer(ctx.t.plural("broadcast.stopped", stopped))
     _refresh_reports_after_commit(ctx, [broadcast.id])
 

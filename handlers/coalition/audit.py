@@ -95,7 +95,7 @@ def what(t: Translator, action: str) -> str:
 
 async def note(
     ctx: Context, change: str, /, *, target_id: int | None = None, **details: Any
-) -> None:
+) -> AuditEntry:
     """Writes what `ctx`'s person just changed to the log, in the update's transaction.
 
     `change` is one of KNOWN ("action.edit"); `details` name the object (action=…, title=…
@@ -105,7 +105,7 @@ async def note(
     if "from_" in details:
         details["from"] = details.pop("from_")
     plain = {k: audit_store.plain(v) for k, v in details.items()}
-    await audit_store.record(
+    return await audit_store.record(
         ctx.session, ctx.user_id, change, ctx.now(), target_id=target_id, details=plain
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -87,22 +87,29 @@ async def of_action(session: AsyncSession, action_id: int) -> Sequence[Broadcast
     ).all()
 
 
-async def stop(session: AsyncSession, broadcast: Broadcast) -> int:
+# How many rows a fan-out still to plan will enqueue (`broadcasts.rows_to_plan`).
+ToPlan = Callable[[AsyncSession, Broadcast], Awaitable[int]]
+
+
+async def stop(session: AsyncSession, broadcast: Broadcast, to_plan: ToPlan | None = None) -> int:
     """Stops a running broadcast; returns how many messages will not be sent (those its
-    fan-out has still to enqueue are enqueued as not sent)."""
+    fan-out has still to enqueue are enqueued as not sent; `to_plan` counts them while its
+    plan is pending)."""
     stopped = await outbox.stop(session, ref(broadcast.id)) + not_enqueued(broadcast)
+    if broadcast.fanout_after == PLANNING and to_plan is not None:
+        stopped += await to_plan(session, broadcast)
     if broadcast.state == RUNNING:
         broadcast.state = STOPPED
     await session.flush()
     return stopped
 
 
-async def stop_all(session: AsyncSession, action_id: int) -> int:
+async def stop_all(session: AsyncSession, action_id: int, to_plan: ToPlan | None = None) -> int:
     """Stops every running broadcast of an action."""
     total = 0
     for broadcast in await of_action(session, action_id):
         if broadcast.state == RUNNING:
-            total += await stop(session, broadcast)
+            total += await stop(session, broadcast, to_plan)
     return total
 
 
@@ -119,6 +126,44 @@ async def delivered_to(session: AsyncSession, action_id: int) -> list[int]:
 FANOUT_CHUNK = 2000
 
 View = tuple[audience_store.Share, str, Any, datetime | None]
+
+# `broadcasts.fanout_after` of a fan-out still to plan: its shares are read after the
+# coordinator's commit, in a read session (issue 17: their GROUP BY held SQLite's write lock
+# ~86 ms at 100k volunteers); `fanout` then holds only what planning needs (`pending_plan`).
+# Below every user id, so it is never mistaken for a cursor.
+PLANNING = -1
+
+
+def pending_plan(
+    filters: Mapping[str, Any], kind: str | None, leaving_out: Collection[int], audit_id: int | None
+) -> dict[str, Any]:
+    """What a fan-out still to plan needs (JSON): the audience's filters and kind, who is left
+    out (they got their own view), and the audit entry whose recipients the plan fills in."""
+    return {
+        "filters": detached(dict(filters)),
+        "kind": kind,
+        "leaving_out": sorted(leaving_out),
+        "audit_id": audit_id,
+    }
+
+
+async def store_plan(
+    session: AsyncSession, broadcast_id: int, plan: Mapping[str, Any], shared: int
+) -> bool:
+    """Stores the plan of a fan-out still to plan and sets its cursor before the first
+    volunteer, in the caller's transaction; `shared`: the rows its chunks will enqueue (the
+    expected total adds those enqueued already). False when it was planned meanwhile (on
+    PostgreSQL a second planner waits for this row, then finds it planned)."""
+    total = await session.scalar(select(Broadcast.total).where(Broadcast.id == broadcast_id))
+    stored = dict(plan) | {"expected": int(total or 0) + shared}
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.fanout_after == PLANNING)
+        .values(fanout=stored, fanout_after=0)
+        .execution_options(synchronize_session="evaluate")
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
 
 
 def fanout_plan(
@@ -182,6 +227,8 @@ async def fan_out(
     if found is None or found.fanout is None or found.fanout_after is None:
         return None
     plan, after = found.fanout, int(found.fanout_after)
+    if after == PLANNING:
+        return None  # its plan first (`broadcasts.plan_fan_out`)
     filters, kind = plan["filters"], plan["kind"]
     size = size or FANOUT_CHUNK
     through = await audience_store.next_bound(session, after, size)
@@ -230,7 +277,10 @@ async def fanning_out(session: AsyncSession) -> list[int]:
 
 
 def not_enqueued(broadcast: Broadcast) -> int:
-    """How many rows a broadcast's fan-out is still expected to enqueue (0: none pending)."""
+    """How many rows a broadcast's fan-out is still expected to enqueue (0: none pending, or
+    not known yet: its plan is pending, and the report shows it is not done)."""
     if broadcast.fanout is None or broadcast.fanout_after is None:
+        return 0
+    if broadcast.fanout_after == PLANNING:
         return 0
     return max(0, int(broadcast.fanout.get("expected", 0)) - broadcast.total)

@@ -82,6 +82,14 @@ async def record(
     return entry
 
 
+async def set_detail(session: AsyncSession, entry_id: int, name: str, value: Any) -> None:
+    """Fills in one detail of an entry known only after its change was committed (the
+    recipients of a large broadcast, once its fan-out is planned: issue 17)."""
+    entry = await session.get(AuditEntry, entry_id)
+    if entry is not None:
+        entry.details = dict(entry.details or {}) | {name: plain(value)}
+
+
 def plain(value: Any) -> Any:
     """A value as the log keeps it (JSON-ready): datetimes as ISO text, also inside lists and
     mappings; the rest as it is."""

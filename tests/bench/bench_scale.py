@@ -26,6 +26,7 @@ from handlers import build_router
 from handlers.kernel.context import HandlerSettings, Services
 from handlers.kernel.dispatch import Dispatcher
 from handlers.kernel.ports import SystemClock
+from storage import create_read_sessionmaker
 from storage.models import OutboxMessage
 from tests.bench import seed
 from tests.support.recording import Conversation, RecordingMessenger, Someone
@@ -100,7 +101,13 @@ async def measure(size: int) -> dict[str, float]:
         await seed.volunteers(storage, range(1, size + REPEATS * 4 + 1), now)
         messenger = QuietMessenger()
         settings = HandlerSettings(admin_ids=frozenset({COORDINATOR}))
-        services = Services(storage.sessionmaker, messenger, SystemClock(), settings)
+        services = Services(
+            storage.sessionmaker,
+            messenger,
+            SystemClock(),
+            settings,
+            reads=create_read_sessionmaker(storage.engine),  # as the bot's (bot/app.py)
+        )
         conversation = Conversation(Dispatcher(build_router(), services), messenger)
         coordinator = conversation.person("Coral", user_id=COORDINATOR)
         extra = range(size + 1, size + REPEATS * 4 + 1)  # 4 presses a repeat
