@@ -7,7 +7,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, literal
+from sqlalchemy import BigInteger, bindparam, delete, exists, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -153,3 +153,65 @@ async def take_many(session: AsyncSession, update_ids: list[int], now: datetime)
     if seen:  # copies received again: no claim, no trigger
         await session.execute(delete(_inbox).where(_inbox.c.update_id.in_(seen)))
     return claimed
+
+
+async def take_chunk(
+    session: AsyncSession,
+    taking: list[tuple[int, int]],
+    now: datetime,
+    received_after: datetime,
+) -> dict[int, Taken]:
+    """PostgreSQL: `take` with `person` for several updates, (update id, person) in order, in
+    one statement (a batch's chunk, issue 17): each update's inbox row removed, its claim, and
+    whether an earlier update of its person, received after `received_after` and not of these,
+    is still in the inbox (another worker's). Returns each update's Taken."""
+    if not taking:
+        return {}
+    ids = union_all(
+        *(
+            select(
+                literal(update_id, BigInteger).label("update_id"),
+                literal(person, BigInteger).label("person"),
+            )
+            for update_id, person in taking
+        )
+    ).cte("taking")
+    table: Any = ProcessedUpdate.__table__
+    mine = select(ids.c.update_id)
+    handled = delete(_inbox).where(_inbox.c.update_id.in_(mine)).cte("handled")
+    claimed = (
+        pg_insert(table)
+        .from_select(
+            ["update_id", "processed_at"],
+            select(ids.c.update_id, literal(now, table.c.processed_at.type)),
+        )
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(table.c.update_id)
+        .cte("claimed")
+    )
+    earlier = (
+        exists()
+        .where(
+            _inbox.c.user_id == ids.c.person,
+            _inbox.c.update_id < ids.c.update_id,
+            _inbox.c.received_at > received_after,
+            _inbox.c.update_id.not_in(mine),
+        )
+        .correlate(ids)
+    )
+    statement = (
+        select(claimed.c.update_id, earlier.label("earlier"))
+        .select_from(claimed.join(ids, ids.c.update_id == claimed.c.update_id))
+        .add_cte(handled)
+    )
+    found = {int(row[0]): bool(row[1]) for row in await session.execute(statement)}
+    return {
+        update_id: (
+            Taken.DUPLICATE
+            if update_id not in found
+            else Taken.AFTER_EARLIER
+            if found[update_id]
+            else Taken.CLAIMED
+        )
+        for update_id, _ in taking
+    }

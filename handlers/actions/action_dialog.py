@@ -731,11 +731,19 @@ async def publish(ctx: Context, data: dict[str, Any]) -> None:
                 ctx.t("actions.scheduled", id=action.id, title=action.title, when=when, link=link)
             )
             return
+    await _send_now(
+        ctx, action, ctx.t("actions.published", id=action.id, title=action.title, link=link)
+    )
+
+
+async def _send_now(ctx: Context, action: Action, said: str) -> None:
+    """Sends an action to its audience and its groups still known, with the coordinator's
+    report; notes it in the audit log and tells the coordinator `said`."""
     shares = await _shares(ctx, action)
     known = {g.chat_id for g in await group_store.active(ctx.session)}
     chosen = [g for g in action.group_ids if g in known]
     entry = await note(ctx, "action.send", action=action.id, title=action.title, **_count(shares))
-    ctx.reply(ctx.t("actions.published", id=action.id, title=action.title, link=link))
+    ctx.reply(said)
     await sending.announce(
         ctx,
         action,
@@ -771,17 +779,4 @@ async def publish_later(ctx: Context) -> None:
     if action is None or not views.is_live(action, ctx.now()):
         return
     ctx.use_locale(str(payload.get("locale") or ctx.settings.default_locale))
-    shares = await _shares(ctx, action)
-    known = {g.chat_id for g in await group_store.active(ctx.session)}
-    chosen = [g for g in action.group_ids if g in known]
-    entry = await note(ctx, "action.send", action=action.id, title=action.title, **_count(shares))
-    ctx.reply(ctx.t("actions.scheduled_sent", id=action.id, title=action.title))
-    await sending.announce(
-        ctx,
-        action,
-        group_ids=chosen,
-        report=True,
-        shares=shares,
-        audit_id=entry.id,
-        large=shares is None,
-    )
+    await _send_now(ctx, action, ctx.t("actions.scheduled_sent", id=action.id, title=action.title))

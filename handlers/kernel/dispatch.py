@@ -366,16 +366,23 @@ class Dispatcher:
         duplicates: set[int] = set()
         try:
             async with self.services.sessionmaker() as session, session.begin():
-                claims: set[int] | None = None
-                if not self._several_workers(session):  # SQLite: every claim in one statement
-                    claims = await updates.take_many(
-                        session, [event.update_id for event in allowed], self.services.clock.now()
-                    )
+                claims = await self._take_together(session, allowed)
+                # The contexts of each person's first update, in one statement; a person's
+                # later ones are read after their first has run (it may have changed them).
+                firsts: dict[int, Event] = {}
                 for event in allowed:
-                    if claims is not None and event.update_id not in claims:
+                    if event.update_id in claims:
+                        firsts.setdefault(event.user.id, event)
+                people = await person_context.load_many(
+                    session, [(event.user.id, event.chat.id) for event in firsts.values()]
+                )
+                for event in allowed:
+                    if event.update_id not in claims:
                         duplicates.add(event.update_id)
                         continue
-                    ctx = await self._context_for(session, event, claimed=claims is not None)
+                    first = firsts[event.user.id] is event
+                    person = people[(event.user.id, event.chat.id)] if first else None
+                    ctx = await self._context_for(session, event, claimed=True, person=person)
                     if ctx is None:
                         duplicates.add(event.update_id)
                         continue
@@ -534,18 +541,37 @@ class Dispatcher:
             ctx.answer()
         await self.flush(ctx.outbox, ctx.event)
 
+    async def _take_together(self, session: AsyncSession, events: list[Event]) -> set[int]:
+        """Claims a chunk's updates in one statement; returns the ids claimed (the others were
+        handled before). Raises NotYet when a person's earlier update is another worker's
+        still (PostgreSQL): the chunk rolls back, and each of its updates goes alone."""
+        now = self.services.clock.now()
+        if not self._several_workers(session):  # SQLite: one worker, whose locks keep order
+            return await updates.take_many(session, [event.update_id for event in events], now)
+        taken = await updates.take_chunk(
+            session, [(event.update_id, event.user.id) for event in events], now, now - ORDER_WAIT
+        )
+        if updates.Taken.AFTER_EARLIER in taken.values():
+            raise NotYet
+        return {update_id for update_id, one in taken.items() if one is updates.Taken.CLAIMED}
+
     async def _context_for(
-        self, session: AsyncSession, event: Event, *, claimed: bool = False
+        self,
+        session: AsyncSession,
+        event: Event,
+        *,
+        claimed: bool = False,
+        person: person_context.PersonContext | None = None,
     ) -> Context | None:
         """Claims one update in `session`'s transaction (unless `claimed` already) and reads
-        what its route needs: its context, or None when it was handled before. Raises NotYet
-        when the person's earlier update is another worker's still (the caller rolls back)."""
+        what its route needs (unless given `person`): its context, or None when it was handled
+        before. Raises NotYet when the person's earlier update is another worker's still (the
+        caller rolls back)."""
         services = self.services
         now = services.clock.now()
         may_defer = self._deferrals.get(event.update_id, 0) < len(DEFER_DELAYS)
         postgres = self._several_workers(session)
         ordered = may_defer and postgres
-        person: person_context.PersonContext | None = None
         if claimed:
             taken = updates.Taken.CLAIMED
         elif postgres:  # the claim and the person's context in one statement

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, select
+from sqlalchemy import BigInteger, and_, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import updates
@@ -47,6 +47,40 @@ async def load(session: AsyncSession, user_id: int, chat_id: int) -> PersonConte
     instead of one per table. The objects are the session's, as `session.get` returns them."""
     rows = (await session.execute(_STATEMENT, {"person_id": user_id, "chat_id": chat_id})).all()
     return _context(rows)
+
+
+async def load_many(
+    session: AsyncSession, people: list[tuple[int, int]]
+) -> dict[tuple[int, int], PersonContext]:
+    """`load` for several (user id, chat id) at once, in one SELECT (the first updates of the
+    people of a batch's chunk, issue 17): each pair's context, keyed by the pair."""
+    if not people:
+        return {}
+    pairs = list(dict.fromkeys(people))
+    me = union_all(
+        *(
+            select(
+                literal(user_id, BigInteger).label("user_id"),
+                literal(chat_id, BigInteger).label("chat_id"),
+            )
+            for user_id, chat_id in pairs
+        )
+    ).subquery("me")
+    statement = (
+        select(me.c.user_id, me.c.chat_id, Volunteer, UserPreference, DialogState, Role.role)
+        .select_from(me)
+        .outerjoin(Volunteer, Volunteer.user_id == me.c.user_id)
+        .outerjoin(UserPreference, UserPreference.user_id == me.c.user_id)
+        .outerjoin(
+            DialogState,
+            and_(DialogState.user_id == me.c.user_id, DialogState.chat_id == me.c.chat_id),
+        )
+        .outerjoin(Role, Role.user_id == me.c.user_id)
+    )
+    found: dict[tuple[int, int], list[Any]] = {pair: [] for pair in pairs}
+    for user_id, chat_id, *row in (await session.execute(statement)).all():
+        found[(int(user_id), int(chat_id))].append(row)
+    return {pair: _context(rows) for pair, rows in found.items()}
 
 
 def _context(rows: Any) -> PersonContext:

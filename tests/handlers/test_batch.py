@@ -64,12 +64,13 @@ async def _statuses(storage: Storage, action_id: int) -> dict[int, str]:
         return {user_id: status for user_id, status in rows}
 
 
-async def test_a_batch_of_presses_is_one_transaction_of_three_statements_a_press(
+async def test_a_batch_of_presses_is_one_transaction_of_two_statements_a_press(
     any_storage: Storage, services: Services
 ) -> None:
-    """Alone, a press costs its transaction (BEGIN on SQLite, the claim, the commit) and its
-    reply's INSERT besides its own reads and writes: 6–7 statements. In a batch the claims
-    (SQLite) and the replies are one statement each, and BEGIN and COMMIT are shared."""
+    """Alone, a press costs its transaction (BEGIN on SQLite, the claim, the commit), the
+    person's context and its reply's INSERT besides its own read and write: 6–7 statements. In
+    a batch the claims, the people's contexts and the replies are one statement each, and
+    BEGIN and COMMIT are shared: the press's own two remain."""
     services.sessionmaker = any_storage.sessionmaker
     dispatcher, action_id = await _setup(any_storage, services, 0)  # 10 places
     calls = await _people(any_storage, services)
@@ -77,9 +78,9 @@ async def test_a_batch_of_presses_is_one_transaction_of_three_statements_a_press
     await _received(any_storage, services, events)
     with statements_of_first_transaction(any_storage.engine) as seen:
         await _batch(dispatcher, events)
-    # BEGIN (SQLite), the claims (SQLite), the replies; and once, when the last place goes, the
+    # BEGIN (SQLite), the claims, the contexts, the replies; and once, when the last place goes, the
     # answers, slots and posts read to show the event full.
-    assert len(seen) <= 3 * len(events) + 6, "\n".join(seen)
+    assert len(seen) <= 2 * len(events) + 7, "\n".join(seen)
     answered = {callback_id for callback_id, _, _ in services.messenger.answers}
     assert answered == {event.callback_id for event in events}  # every spinner stops
     async with any_storage.sessionmaker() as session:

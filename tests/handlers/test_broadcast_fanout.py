@@ -58,6 +58,21 @@ def coordinator(conversation: Conversation) -> Someone:
     return conversation.person("Coral", user_id=COORDINATOR_ID)
 
 
+async def _send_held(
+    coordinator: Someone, clock: ShiftedClock, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], int]:
+    """`_send_to_everyone` with the rest of the fan-out held back after the commit of "Send it"
+    (the bot died then, or a stop comes first); every patch is undone after (the next start)."""
+
+    async def held(services: Services, broadcast_id: int) -> None:
+        """The rest of the fan-out waits."""
+
+    monkeypatch.setattr(sending, "continue_fan_out", held, raising=False)
+    sent = await _send_to_everyone(coordinator, clock, storage, monkeypatch)
+    monkeypatch.undo()
+    return sent
+
+
 async def _send_to_everyone(
     coordinator: Someone,
     clock: ShiftedClock,
@@ -246,12 +261,7 @@ async def test_two_workers_resuming_one_fan_out_enqueue_each_recipient_once(
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def killed(services: Services, broadcast_id: int) -> None:
-        """The bot dies right after the commit of "Send it"."""
-
-    monkeypatch.setattr(sending, "continue_fan_out", killed, raising=False)
-    before, broadcast_id = await _send_to_everyone(coordinator, clock, storage, monkeypatch)
-    monkeypatch.undo()
+    before, broadcast_id = await _send_held(coordinator, clock, storage, monkeypatch)
     await asyncio.gather(
         sending.continue_fan_out(services, broadcast_id),
         sending.continue_fan_out(services, broadcast_id),
@@ -267,12 +277,7 @@ async def test_a_broadcast_stopped_during_its_fan_out_sends_nothing_more(
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def killed(services: Services, broadcast_id: int) -> None:
-        """The rest of the fan-out waits (the stop comes first)."""
-
-    monkeypatch.setattr(sending, "continue_fan_out", killed, raising=False)
-    before, broadcast_id = await _send_to_everyone(coordinator, clock, storage, monkeypatch)
-    monkeypatch.undo()
+    before, broadcast_id = await _send_held(coordinator, clock, storage, monkeypatch)
     async with storage.sessionmaker() as session, session.begin():
         broadcast = await session.get(Broadcast, broadcast_id)
         assert broadcast is not None
@@ -291,12 +296,7 @@ async def test_the_report_counts_what_the_fan_out_has_still_to_enqueue(
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def killed(services: Services, broadcast_id: int) -> None:
-        """The rest of the fan-out waits."""
-
-    monkeypatch.setattr(sending, "continue_fan_out", killed, raising=False)
-    before, broadcast_id = await _send_to_everyone(coordinator, clock, storage, monkeypatch)
-    monkeypatch.undo()
+    before, broadcast_id = await _send_held(coordinator, clock, storage, monkeypatch)
     async with storage.sessionmaker() as session, session.begin():
         sent = await session.execute(
             update(OutboxMessage)

@@ -72,3 +72,33 @@ async def test_a_duplicate_is_told_and_its_row_removed_whatever_waits_before_it(
     assert await _take(pg, 2, NINA) is updates.Taken.DUPLICATE
     async with pg.sessionmaker() as session:
         assert (await session.scalars(select(InboxUpdate.update_id))).all() == [1]
+
+
+async def test_a_chunk_is_taken_in_one_statement_as_its_updates_would_be_alone(
+    pg: Storage,
+) -> None:
+    """`take_chunk` (a batch's chunk, issue 17): the person's earlier update of the chunk is
+    not another worker's; one outside it, not committed, is; a copy handled before is told."""
+    ada = 503
+    await _received(pg, (1, NINA, NOW), (2, NINA, NOW), (3, OMAR, NOW), (4, OMAR, NOW))
+    await _received(pg, (5, ada, NOW))
+    assert await _take(pg, 5, ada) is updates.Taken.CLAIMED  # handled before
+    await _received(pg, (5, ada, NOW))  # and received again
+    async with pg.sessionmaker() as first, first.begin():  # worker A handles Nina's 1
+        taken = await updates.take(first, 1, NOW, person=NINA, received_after=NOW - ORDER_WAIT)
+        assert taken is updates.Taken.CLAIMED
+        async with pg.sessionmaker() as second, second.begin():  # worker B's chunk
+            chunk = [(2, NINA), (3, OMAR), (4, OMAR), (5, ada)]
+            found = await updates.take_chunk(second, chunk, NOW, NOW - ORDER_WAIT)
+            assert found == {
+                2: updates.Taken.AFTER_EARLIER,  # after A's 1, not committed
+                3: updates.Taken.CLAIMED,
+                4: updates.Taken.CLAIMED,  # Omar's 3 is in the chunk: not waited for
+                5: updates.Taken.DUPLICATE,
+            }
+            await second.rollback()  # the dispatcher hands the chunk over alone
+    async with pg.sessionmaker() as session, session.begin():
+        found = await updates.take_chunk(session, [(2, NINA), (3, OMAR)], NOW, NOW - ORDER_WAIT)
+        assert found == {2: updates.Taken.CLAIMED, 3: updates.Taken.CLAIMED}  # A committed
+    async with pg.sessionmaker() as session:
+        assert sorted((await session.scalars(select(InboxUpdate.update_id))).all()) == [4, 5]
