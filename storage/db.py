@@ -6,7 +6,7 @@ import asyncio
 import weakref
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import BigInteger, CompoundSelect, event, literal, select, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -191,3 +191,16 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     if engine.dialect.name == "postgresql":
         options["postgresql_readonly"] = True
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+
+
+def id_rows(names: tuple[str, str], rows: list[tuple[int, int]]) -> CompoundSelect[Any]:
+    """A SELECT of literal rows of two big-integer columns named `names` (UNION ALL of
+    one-row SELECTs, which SQLite and PostgreSQL both read): a batch's ids to join against in
+    one statement (issue 17). `rows` must not be empty."""
+    first, second = names
+    return union_all(
+        *(
+            select(literal(a, BigInteger).label(first), literal(b, BigInteger).label(second))
+            for a, b in rows
+        )
+    )

@@ -7,12 +7,13 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, delete, exists, literal, select, union_all
+from sqlalchemy import bindparam, delete, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import id_rows
 from storage.models import InboxUpdate, ProcessedUpdate
 
 # Old ids are forgotten by the retention timer (storage/retention.py), well within a week.
@@ -167,15 +168,7 @@ async def take_chunk(
     is still in the inbox (another worker's). Returns each update's Taken."""
     if not taking:
         return {}
-    ids = union_all(
-        *(
-            select(
-                literal(update_id, BigInteger).label("update_id"),
-                literal(person, BigInteger).label("person"),
-            )
-            for update_id, person in taking
-        )
-    ).cte("taking")
+    ids = id_rows(("update_id", "person"), taking).cte("taking")
     table: Any = ProcessedUpdate.__table__
     mine = select(ids.c.update_id)
     handled = delete(_inbox).where(_inbox.c.update_id.in_(mine)).cte("handled")

@@ -7,10 +7,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, literal, select, union_all
+from sqlalchemy import BigInteger, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import updates
+from storage.db import id_rows
 from storage.models import DialogState, Role, UserPreference, Volunteer
 
 
@@ -57,15 +58,7 @@ async def load_many(
     if not people:
         return {}
     pairs = list(dict.fromkeys(people))
-    me = union_all(
-        *(
-            select(
-                literal(user_id, BigInteger).label("user_id"),
-                literal(chat_id, BigInteger).label("chat_id"),
-            )
-            for user_id, chat_id in pairs
-        )
-    ).subquery("me")
+    me = id_rows(("user_id", "chat_id"), pairs).subquery("me")
     statement = (
         select(me.c.user_id, me.c.chat_id, Volunteer, UserPreference, DialogState, Role.role)
         .select_from(me)
