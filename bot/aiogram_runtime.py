@@ -23,7 +23,6 @@ from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.types import TelegramObject, Update
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot import webhook
@@ -194,17 +193,10 @@ class BatchRecorder:
         return result
 
 
-def build_polling(
-    dispatcher: Dispatcher,
-    record_within: float | None = None,
-    recorder: BatchRecorder | None = None,
-) -> AiogramDispatcher:
+def build_polling(dispatcher: Dispatcher, recorder: BatchRecorder) -> AiogramDispatcher:
     """An aiogram dispatcher that records every update Chorus uses in the inbox, then hands it
-    to the neutral dispatcher in a task of its own; with `recorder` (long polling), the
-    recorder did both for the whole batch already.
-
-    With `record_within` (webhook mode), an update the database does not take within that many
-    seconds raises, so that the webhook answers an error and Telegram sends it again.
+    to the neutral dispatcher in a task of its own; the recorder (long polling) did both for
+    the whole batch already, as its answer came back.
 
     It must run with handle_as_tasks=False: aiogram then awaits this handler before its polling
     loop moves the offset past the update (aiogram's Dispatcher._listen_updates sets
@@ -212,17 +204,12 @@ def build_polling(
     confirms an update that is not in the inbox.
     """
     polling = AiogramDispatcher()
-    received = recorder.inbox if recorder is not None else Inbox(dispatcher)
 
     async def on_update(_: TelegramObject, event_update: Update) -> None:
-        if recorder is not None and event_update.update_id in recorder.taken:
+        if event_update.update_id in recorder.taken:
             recorder.taken.discard(event_update.update_id)
             return
-        raw = _raw(event_update)
-        if record_within is None:
-            await received.receive(raw)
-        else:
-            await received.accept(raw, record_within)
+        await recorder.inbox.receive(_raw(event_update))
 
     for observer in (
         polling.message,
@@ -309,12 +296,7 @@ class AiogramRuntime:
         secret (401 otherwise) and, with handle_in_background=False, answers only once the
         update is recorded (an error if it could not be)."""
         app = web.Application()
-        SimpleRequestHandler(
-            build_polling(dispatcher, record_within=webhook.RECORD_WITHIN),
-            self.bot,
-            handle_in_background=False,
-            secret_token=config.secret,
-        ).register(app, path=config.path)
+        app.router.add_post(config.path, webhook.update_handler(Inbox(dispatcher), config.secret))
         await webhook.serve(app, config, self.transport, stop)
 
     def bulk_sender(self) -> BulkSender:

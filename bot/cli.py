@@ -39,7 +39,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    from bot.app import run_bot
+    from bot.app import freeze_startup_heap, run_bot
 
     if settings.bot_token is None:
         raise ConfigError("BOT_TOKEN is not set (to try Chorus without a token: chorus sandbox)")
@@ -51,6 +51,7 @@ async def _run(settings: Settings) -> None:
         api_url=settings.telegram_api_url,
         database_url=settings.database_url,
         stop=stop,
+        on_ready=freeze_startup_heap,
     )
 
 

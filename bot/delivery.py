@@ -756,10 +756,16 @@ class DeliveryEngine:
         except BaseException:
             self._results.merge(results)
             raise
+        was_full = self._outstanding >= self.window
         self._outstanding -= len(results)
         for done in (results.sent, results.failed, results.retry, results.moved):
             self._held.difference_update(entry[0] for entry in done)
-        self._wakeup.set()
+        if was_full or results.retry or results.moved or results.reposted:
+            # The loop may claim again: room in the window, or rows back in the queue. Not
+            # after replies delivered with room to spare: each such wake-up was a claim that
+            # found nothing and a look at when the next row is due (a storm's replies
+            # flush dozens of times a second).
+            self._wakeup.set()
         self._flushed.set()
         self._report_refs |= results.refs
         await self._report()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -287,26 +286,12 @@ class PtbRuntime:
     async def serve_webhook(
         self, dispatcher: Dispatcher, stop: asyncio.Event, config: WebhookConfig
     ) -> None:
-        """Receives updates on an aiohttp server feeding the Application's update queue (PTB's
-        documented custom-webhook pattern; its own server would need tornado) until `stop` is
-        set. A wrong secret gets 403, as from PTB's own webhook server; the 200 goes only once
-        the update is recorded."""
+        """Receives updates on an aiohttp server (webhook.update_handler; PTB's own server
+        would need tornado) until `stop` is set: 403 for a wrong secret, as from PTB's own
+        server; the 200 goes only once the update is recorded."""
         self._handle_with(dispatcher)
-        bot = self.application.bot
-
-        async def on_post(request: web.Request) -> web.Response:
-            sent = request.headers.get(webhook.SECRET_HEADER, "")
-            if not secrets.compare_digest(sent.encode(), config.secret.encode()):
-                return web.Response(status=403, text="Forbidden")
-            try:
-                raw = await request.json()
-                Update.de_json(raw, bot)  # PTB's check that it is an update
-            except (ValueError, TypeError, KeyError):
-                return web.Response(status=400, text="not a Telegram update")
-            assert self.queue.inbox is not None
-            await self.queue.inbox.accept(raw, webhook.RECORD_WITHIN)
-            return web.Response()
-
+        assert self.queue.inbox is not None
+        on_post = webhook.update_handler(self.queue.inbox, config.secret)
         app = web.Application()
         app.router.add_post(config.path, on_post)
         await self.application.start()

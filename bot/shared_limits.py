@@ -66,13 +66,14 @@ redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 
 return {string.format('%d', slot), string.format('%d', now), 1}
 """
 )
-# KEYS: the window. ARGV: the ticket answered, how long after now its place frees, now (µs).
+# KEYS: the window. ARGV: how long after now the places free, the tickets answered, now (µs).
 ANSWERED = (
     NOW
     + """
-redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+local frees = string.format('%d', now + tonumber(ARGV[1]))
+for i = 2, #ARGV - 1 do redis.call('ZADD', KEYS[1], frees, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], 60000)
-return 1
+return #ARGV - 2
 """
 )
 
@@ -249,6 +250,7 @@ class SharedPace:
     ASK_AGAIN = 1.0  # seconds after Redis failed to answer before a reservation asks again
     LEASE = 15.0  # seconds a place stays held by a send whose answer was never recorded
     AFTER = 1.0  # Telegram's window: a place frees this long after the answer
+    ANSWERS_MOST = 200  # answers recorded by one script
 
     def __init__(
         self,
@@ -269,6 +271,8 @@ class SharedPace:
         self._tickets = itertools.count(1)
         self._origin = f"{os.getpid()}:{id(self)}"
         self._recording: set[asyncio.Task[None]] = set()
+        self._answers: list[str] = []  # tickets answered, not yet recorded on Redis
+        self._recorder: asyncio.Task[None] | None = None
         self._failing = False
         self._failed_at = 0.0  # loop time Redis last failed to answer a reservation
         # One reservation at a time from this worker: the others wait their turn here, first
@@ -327,21 +331,34 @@ class SharedPace:
 
     def answered(self, ticket: str) -> None:
         """The send of `ticket` was answered: its place frees one second from now (recorded in
-        the background; the send does not wait for Redis)."""
-        task = asyncio.get_running_loop().create_task(self._answered(ticket))
-        self._recording.add(task)
-        task.add_done_callback(self._recording.discard)
+        the background; the send does not wait for Redis). The answers that come while one
+        record is on its way are recorded together by the next (one script for all: a storm's
+        replies cost a round trip to Redis per batch of answers, not per answer); a place
+        recorded a little later frees a little later, never earlier."""
+        self._answers.append(ticket)
+        if self._recorder is None or self._recorder.done():
+            task = asyncio.get_running_loop().create_task(self._answered())
+            self._recorder = task
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
 
-    async def _answered(self, ticket: str) -> None:
-        try:
-            async with asyncio.timeout(self.ANSWER_WITHIN):
-                await self.record_answer(ticket)
-        except Exception:  # the place frees after LEASE instead
-            log.warning("could not record an answer on Redis", exc_info=True)
+    async def _answered(self) -> None:
+        while self._answers:
+            tickets, self._answers = (
+                self._answers[: self.ANSWERS_MOST],
+                self._answers[self.ANSWERS_MOST :],
+            )
+            try:
+                async with asyncio.timeout(self.ANSWER_WITHIN):
+                    await self.record_answer(*tickets)
+            except Exception:  # their places free after LEASE instead
+                log.warning("could not record %s answers on Redis", len(tickets), exc_info=True)
 
-    async def record_answer(self, ticket: str) -> None:
-        """Frees the place of `ticket` one second from now (Redis's clock)."""
-        args = [ticket, round(self.AFTER * 1_000_000), self._now()]
+    async def record_answer(self, *tickets: str) -> None:
+        """Frees the places of `tickets` one second from now (Redis's clock), in one script."""
+        if not tickets:
+            return
+        args = [round(self.AFTER * 1_000_000), *tickets, self._now()]
         await self.client.eval(ANSWERED, keys=[self.window_key], args=args)
 
     async def close(self) -> None:

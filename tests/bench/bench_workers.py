@@ -21,13 +21,14 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bot.app import open_storage, start_bot
+from bot.app import freeze_startup_heap, open_storage, start_bot
 from bot.config import Settings
 from handlers.kernel.ports import SystemClock
 from tests.bench import seed
 from tests.bench.bench_storm import (
     ARRIVALS_PER_SECOND,
     CAPACITY,
+    STORM_PACE,
     VOLUNTEERS,
     Statements,
     _fresh_postgres,
@@ -65,6 +66,7 @@ async def _work(conn: Connection, settings: Settings, token: str, api: str, data
         except Exception as exc:
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
             return
+        freeze_startup_heap()  # as `chorus run` does once it is ready
         conn.send(("ready", os.getpid()))
         while (await loop.run_in_executor(None, conn.recv)) == "sample":
             conn.send((time.process_time(), statements.count))
@@ -78,6 +80,7 @@ def _worker_main(conn: Connection, hook: str, port: int, redis: str, *where: str
     settings = Settings(
         bot_runtime="aiogram",
         metrics_port=0,
+        broadcast_rate=STORM_PACE,
         webhook_url=hook,
         webhook_port=port,
         redis_url=redis,
@@ -159,6 +162,7 @@ async def run(workers: int, database: str, redis: str) -> dict[str, Any]:
             "p50_ms": storm["p50_ms"],
             "p95_ms": storm["p95_ms"],
             "answered > 15 s": storm["too_old"],
+            "keyboards edited": storm["edited"],
             "cpu_ms_per_update": round(cpu * 1000 / answered, 2),
             "sql_per_update": round(sql / answered, 1),
             "going/waitlist": f"{counts.get('going', 0)}/{counts.get('waitlist', 0)}",

@@ -58,6 +58,7 @@ async def _storm(state: EmulatorState, ids: list[int], data: str, rate: float) -
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1) if latencies else None,
         "too_old": sum(1 for latency in latencies if latency > TOO_OLD),
+        "edited": sum(1 for message in shown if message.edit_date is not None),
     }
 
 

@@ -278,6 +278,41 @@ async def test_sends_waiting_for_a_full_window_do_not_all_ask_redis(redis_url: s
         await pace.close()
 
 
+@pytest.mark.redis
+async def test_answers_that_come_together_are_recorded_in_one_script(redis_url: str) -> None:
+    """A storm's replies are answered in bursts: each answer was its own script on Redis (two
+    round trips a reply with the reservation). The answers that come while one record is on
+    its way are recorded by the next, together; every place still frees a second after."""
+    now = 0.0
+    pace = SharedPace(redis_url, 1000.0, 40, key=f"chorus:pace:test:{someone()}", clock=lambda: now)
+    try:
+        tickets = []
+        for _ in range(40):
+            granted = await pace.reserve()
+            assert granted is not None
+            tickets.append(granted[1])
+        assert (await pace.reserve_slot()).ticket is None  # the window is full
+        scripts: list[int] = []
+        ask = pace.client.eval
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            scripts.append(len(kwargs["args"]) - 2)  # the tickets it records
+            return await ask(*args, **kwargs)
+
+        pace.client.eval = counted  # type: ignore[method-assign]
+        for ticket in tickets:
+            pace.answered(ticket)
+        await asyncio.gather(*pace._recording)
+        assert sum(scripts) == 40
+        assert len(scripts) <= 2, scripts  # the first alone (at once), the rest together
+        now = 0.999
+        assert (await pace.reserve_slot()).ticket is None  # a second after the answers
+        now = 1.001
+        assert (await pace.reserve_slot()).ticket is not None
+    finally:
+        await pace.close()
+
+
 async def test_sends_queued_behind_a_silent_redis_do_not_wait_for_it_in_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
