@@ -49,21 +49,33 @@ end
 # KEYS: the schedule's next free slot, the window (a sorted set: ticket -> when its place
 # frees). ARGV: the interval and how far behind a slot may be and still be used (a late
 # wake-up is made up for, an idle schedule is not), the window's places, the lease, the
-# ticket, now (µs). Returns {slot, now, 1}, or {when a place frees, now, 0} if none is free.
-RESERVE_SLOT = (
+# tickets (one per send, in order), now (µs). Reserves a place and the next slot for as many
+# tickets, in order, as the window has places. Returns {now, granted, slot..., [when the
+# first place frees, if not all were granted]}.
+RESERVE_SLOTS = (
     NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return {string.format('%d', tonumber(first[2])), string.format('%d', now), 0}
+local wanted = #ARGV - 5
+local granted = math.min(wanted, math.max(0, tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[2])))
+local out = {string.format('%d', now), granted}
+if granted > 0 then
+  local lease = string.format('%d', now + tonumber(ARGV[4]))
+  local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if slot < now - tonumber(ARGV[2]) then slot = now end
+  for i = 1, granted do
+    redis.call('ZADD', KEYS[2], lease, ARGV[4 + i])
+    out[#out + 1] = string.format('%d', slot)
+    slot = slot + tonumber(ARGV[1])
+  end
+  redis.call('PEXPIRE', KEYS[2], 60000)
+  redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', 60000)
 end
-redis.call('ZADD', KEYS[2], string.format('%d', now + tonumber(ARGV[4])), ARGV[5])
-redis.call('PEXPIRE', KEYS[2], 60000)
-local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if slot < now - tonumber(ARGV[2]) then slot = now end
-redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
-return {string.format('%d', slot), string.format('%d', now), 1}
+if granted < wanted then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  out[#out + 1] = string.format('%d', tonumber(first[2]))
+end
+return out
 """
 )
 # KEYS: the window. ARGV: how long after now the places free, the tickets answered, now (µs).
@@ -251,6 +263,7 @@ class SharedPace:
     LEASE = 15.0  # seconds a place stays held by a send whose answer was never recorded
     AFTER = 1.0  # Telegram's window: a place frees this long after the answer
     ANSWERS_MOST = 200  # answers recorded by one script
+    RESERVE_MOST = 100  # sends reserved for by one script
 
     def __init__(
         self,
@@ -275,11 +288,12 @@ class SharedPace:
         self._recorder: asyncio.Task[None] | None = None
         self._failing = False
         self._failed_at = 0.0  # loop time Redis last failed to answer a reservation
-        # One reservation at a time from this worker: the others wait their turn here, first
-        # come first served. Without it every waiting send asked Redis again whenever a place
-        # was due to free (all at the same moment, one of them granted): a storm of replies
-        # spent half a worker's CPU asking, and the asking grew with the square of the queue.
-        self._turn = asyncio.Lock()
+        # The sends waiting for a reservation, in order, and the one task that asks Redis for
+        # them. Each send used to ask for itself, and ask again whenever a place was due to free
+        # (all at the same moment, one of them granted): a storm of replies spent half a
+        # worker's CPU asking, and the asking grew with the square of the queue.
+        self._reserver: asyncio.Task[None] | None = None
+        self._wanting: list[asyncio.Future[tuple[float, str] | None]] = []  # sends waiting
 
     def _now(self) -> str:
         return "" if self.clock is None else str(round(self.clock() * 1_000_000))
@@ -287,47 +301,78 @@ class SharedPace:
     async def reserve(self) -> tuple[float, str] | None:
         """(seconds until the slot reserved for one send (≤ 0: now), its ticket for
         `answered`), once the window has a place; None if Redis does not answer (the worker
-        keeps its own pace meanwhile). Sends of this worker reserve one after the other."""
-        async with self._turn:
-            loop = asyncio.get_running_loop()
-            if self._failing and loop.time() - self._failed_at < self.ASK_AGAIN:
-                return None  # asked a moment ago in vain: the sends queued behind do not wait
-            return await self._reserve()
+        keeps its own pace meanwhile). A worker's sends reserve in order, through one task
+        that reserves for every send waiting in one script (`reserve_slots`): a burst of
+        replies costs a round trip to Redis, not one each, and while the window is full one
+        question waits for its first place to free, not every send."""
+        loop = asyncio.get_running_loop()
+        if self._failing and loop.time() - self._failed_at < self.ASK_AGAIN:
+            return None  # asked a moment ago in vain: the sends queued behind do not wait
+        wanted: asyncio.Future[tuple[float, str] | None] = loop.create_future()
+        self._wanting.append(wanted)
+        if self._reserver is None or self._reserver.done():
+            self._reserver = loop.create_task(self._reserve_wanted())
+        # Cancelled, the future is too: the reserver gives back a place granted to it.
+        return await wanted
 
-    async def _reserve(self) -> tuple[float, str] | None:
-        try:
-            while True:
+    async def _reserve_wanted(self) -> None:
+        """Reserves for the sends waiting, in order, RESERVE_MOST a script, until none waits;
+        when the window is full, waits for its first place to free."""
+        while True:
+            self._wanting = [future for future in self._wanting if not future.done()]
+            batch = self._wanting[: self.RESERVE_MOST]
+            if not batch:
+                return
+            try:
                 async with asyncio.timeout(self.ANSWER_WITHIN):
-                    slot = await self.reserve_slot()
-                if slot.ticket is not None:
-                    break
-                await asyncio.sleep(min(slot.at - slot.now, 1_000_000) / 1_000_000)
-        except Exception:
-            if not self._failing:
-                log.exception("Redis did not answer: this worker keeps its own sending pace")
-            self._failing = True
-            self._failed_at = asyncio.get_running_loop().time()
-            return None
-        if self._failing:
-            log.warning("Redis answers again: the sending pace is shared again")
-            self._failing = False
-        return (slot.at - slot.now) / 1_000_000, slot.ticket
+                    slots = await self.reserve_slots(len(batch))
+            except Exception:
+                if not self._failing:
+                    log.exception("Redis did not answer: this worker keeps its own sending pace")
+                self._failing = True
+                self._failed_at = asyncio.get_running_loop().time()
+                for future in self._wanting:
+                    if not future.done():
+                        future.set_result(None)
+                self._wanting = []
+                return
+            if self._failing:
+                log.warning("Redis answers again: the sending pace is shared again")
+                self._failing = False
+            granted = [slot for slot in slots if slot.ticket is not None]
+            for future, slot in zip(batch, granted, strict=False):
+                assert slot.ticket is not None
+                if future.done():  # its send was cancelled meanwhile
+                    self.answered(slot.ticket)
+                else:
+                    future.set_result(((slot.at - slot.now) / 1_000_000, slot.ticket))
+            if len(granted) < len(batch):  # the window is full: ask when its first place frees
+                full = slots[-1]
+                await asyncio.sleep(min(full.at - full.now, 1_000_000) / 1_000_000)
 
     async def reserve_slot(self) -> Slot:
         """A place in the window and the next slot of the schedule, or when to ask again."""
-        ticket = f"{self._origin}:{next(self._tickets)}"
+        return (await self.reserve_slots(1))[0]
+
+    async def reserve_slots(self, count: int) -> list[Slot]:
+        """Places in the window and the next slots of the schedule for up to `count` sends,
+        in one script: a Slot with a ticket for each granted, then, if the window could not
+        take them all, one without (`at`: when its first place frees)."""
+        tickets = [f"{self._origin}:{next(self._tickets)}" for _ in range(count)]
         args = [
             self.interval_us,
             round(self.CATCH_UP * 1_000_000),
             self.limit,
             round(self.LEASE * 1_000_000),
-            ticket,
+            *tickets,
             self._now(),
         ]
-        at, now, granted = await self.client.eval(
-            RESERVE_SLOT, keys=[self.key, self.window_key], args=args
-        )
-        return Slot(int(at), int(now), ticket if int(granted) else None)
+        answer = await self.client.eval(RESERVE_SLOTS, keys=[self.key, self.window_key], args=args)
+        now, granted = int(answer[0]), int(answer[1])
+        slots = [Slot(int(at), now, tickets[i]) for i, at in enumerate(answer[2 : 2 + granted])]
+        if granted < count:
+            slots.append(Slot(int(answer[2 + granted]), now, None))
+        return slots
 
     def answered(self, ticket: str) -> None:
         """The send of `ticket` was answered: its place frees one second from now (recorded in
@@ -363,5 +408,10 @@ class SharedPace:
 
     async def close(self) -> None:
         """Records the answers still on their way, then closes the connections to Redis."""
+        if self._reserver is not None:
+            self._reserver.cancel()
+        for future in self._wanting:  # their sends keep the worker's own pace
+            if not future.done():
+                future.set_result(None)
         await asyncio.gather(*self._recording, return_exceptions=True)
         self.client.connection_pool.disconnect()

@@ -279,6 +279,41 @@ async def test_sends_waiting_for_a_full_window_do_not_all_ask_redis(redis_url: s
 
 
 @pytest.mark.redis
+async def test_a_burst_of_sends_reserves_its_slots_in_one_script(redis_url: str) -> None:
+    """A chunk's replies all want a slot at once: one script reserves for all of them, in
+    their order, one interval apart (each asked alone: a round trip to Redis per reply); only
+    as many as the window has places, the rest wait for one to free, and the ones granted go
+    at once meanwhile."""
+    now = 0.0
+    pace = SharedPace(redis_url, 100.0, 20, key=f"chorus:pace:test:{someone()}", clock=lambda: now)
+    scripts: list[int] = []
+    ask = pace.client.eval
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        scripts.append(len(kwargs["args"]) - 5)  # the tickets it asks places for
+        return await ask(*args, **kwargs)
+
+    pace.client.eval = counted  # type: ignore[method-assign]
+    try:
+        granted = await asyncio.gather(*(pace.reserve() for _ in range(15)))
+        assert scripts == [15]
+        waits = [answer[0] for answer in granted if answer is not None]
+        assert waits == [i * 0.01 for i in range(15)]  # in order, one interval apart
+        scripts.clear()
+        more = [asyncio.create_task(pace.reserve()) for _ in range(10)]
+        async with asyncio.timeout(5):
+            while sum(task.done() for task in more) < 5:  # the window's last five places
+                await asyncio.sleep(0.01)
+        assert not any(task.done() for task in more[5:])  # the clock stands still: full
+        now = 15.5  # the leases of the first twenty have run out: their places free
+        async with asyncio.timeout(5):
+            await asyncio.gather(*more)
+        assert all(task.result() is not None for task in more)
+    finally:
+        await pace.close()
+
+
+@pytest.mark.redis
 async def test_answers_that_come_together_are_recorded_in_one_script(redis_url: str) -> None:
     """A storm's replies are answered in bursts: each answer was its own script on Redis (two
     round trips a reply with the reservation). The answers that come while one record is on
