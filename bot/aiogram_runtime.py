@@ -292,9 +292,11 @@ class AiogramRuntime:
     async def serve_webhook(
         self, dispatcher: Dispatcher, stop: asyncio.Event, config: WebhookConfig
     ) -> None:
-        """Receives updates on aiogram's webhook handler until `stop` is set: it checks the
-        secret (401 otherwise) and, with handle_in_background=False, answers only once the
-        update is recorded (an error if it could not be)."""
+        """Receives updates on Chorus's webhook handler (webhook.update_handler) until `stop`
+        is set: 403 for a wrong secret, 400 for a body that is not an update, 200 once the
+        update is recorded (an error if it could not be). aiogram's SimpleRequestHandler
+        parsed each update into its models and through its dispatcher before Chorus read the
+        JSON again: about 0.5 ms of CPU an update (issue 17)."""
         app = web.Application()
         app.router.add_post(config.path, webhook.update_handler(Inbox(dispatcher), config.secret))
         await webhook.serve(app, config, self.transport, stop)

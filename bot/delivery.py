@@ -626,6 +626,9 @@ class DeliveryEngine:
 
     async def _idle(self, look_ahead: bool) -> None:
         loop = asyncio.get_running_loop()
+        # Before the look ahead: a wake-up that comes while it runs (a row committed after
+        # the query read the outbox) must not be lost, or the row waits for idle_poll.
+        self._wakeup.clear()
         timeout = self.config.idle_poll
         if self._deferred:
             timeout = min(timeout, self._deferred[0][0] - loop.time())
@@ -635,7 +638,6 @@ class DeliveryEngine:
                 timeout = min(timeout, (due - self.clock.now()).total_seconds())
         if self._outstanding == 0:
             self._unreachable.clear()
-        self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await _wait(self._wakeup, max(timeout, 0.01))
 
@@ -756,16 +758,14 @@ class DeliveryEngine:
         except BaseException:
             self._results.merge(results)
             raise
-        was_full = self._outstanding >= self.window
         self._outstanding -= len(results)
         for done in (results.sent, results.failed, results.retry, results.moved):
             self._held.difference_update(entry[0] for entry in done)
-        if was_full or results.retry or results.moved or results.reposted:
-            # The loop may claim again: room in the window, or rows back in the queue. Not
-            # after replies delivered with room to spare: each such wake-up was a claim that
-            # found nothing and a look at when the next row is due (a storm's replies
-            # flush dozens of times a second).
-            self._wakeup.set()
+        # Delivered replies and reposted edits are done with too: kept, the set grew with every
+        # reply, and each renewal of the claims sent all of it (several workers).
+        self._held.difference_update(results.replied)
+        self._held.difference_update(results.reposted)
+        self._wakeup.set()
         self._flushed.set()
         self._report_refs |= results.refs
         await self._report()

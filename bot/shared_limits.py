@@ -388,15 +388,19 @@ class SharedPace:
             task.add_done_callback(self._recording.discard)
 
     async def _answered(self) -> None:
+        tried_again = False
         while self._answers:
-            tickets, self._answers = (
-                self._answers[: self.ANSWERS_MOST],
-                self._answers[self.ANSWERS_MOST :],
-            )
+            tickets = self._answers[: self.ANSWERS_MOST]
+            del self._answers[: self.ANSWERS_MOST]
             try:
                 async with asyncio.timeout(self.ANSWER_WITHIN):
                     await self.record_answer(*tickets)
-            except Exception:  # their places free after LEASE instead
+            except Exception:
+                if not tried_again:  # once more, with the answers that came meanwhile
+                    tried_again = True
+                    self._answers[:0] = tickets
+                    continue
+                # Their places free after LEASE instead.
                 log.warning("could not record %s answers on Redis", len(tickets), exc_info=True)
 
     async def record_answer(self, *tickets: str) -> None:
@@ -414,4 +418,9 @@ class SharedPace:
             if not future.done():
                 future.set_result(None)
         await asyncio.gather(*self._recording, return_exceptions=True)
+        if self._answers:  # the recorder was cancelled with answers waiting
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.ANSWER_WITHIN):
+                    await self.record_answer(*self._answers)
+            self._answers = []
         self.client.connection_pool.disconnect()

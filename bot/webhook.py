@@ -19,10 +19,12 @@ webhook on stop, so that Telegram keeps the updates for the workers that remain.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -120,23 +122,40 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def update_handler(inbox: Inbox, secret: str) -> Handler:
     """The aiohttp handler of Telegram's POSTs (setWebhook, Bot API "Getting updates"): 403
-    without the right secret header, 400 for a body that is not an update (a JSON object with
-    an integer update_id, which Chorus can read), and 200 once the update is recorded
-    (`Inbox.accept`); an update the database does not take within RECORD_WITHIN seconds gets
-    an error (500), so that Telegram sends it again."""
+    without the right secret header; 400 for a body that is no update at all (not a JSON
+    object with an integer update_id); 200 once the update is recorded (`Inbox.accept`), and
+    an error (500) when the database does not take it within RECORD_WITHIN seconds, so that
+    Telegram sends it again. Telegram repeats any answer but 2XX a number of times, then
+    drops the update: an update Chorus cannot read is answered 200 and logged, since asking
+    for it again would bring the same body."""
+    expected = secret.encode()
 
     async def on_post(request: web.Request) -> web.StreamResponse:
-        sent = request.headers.get(SECRET_HEADER, "")
-        if not secrets.compare_digest(sent.encode(), secret.encode()):
+        sent = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not secrets.compare_digest(sent, expected):
             return web.Response(status=403, text="Forbidden")
-        try:
-            raw = orjson.loads(await request.read())
-            if not isinstance(raw, dict) or type(raw.get("update_id")) is not int:
-                raise ValueError("no update_id")
-            event_from_update(raw)  # what the inbox will read of it
-        except (ValueError, TypeError, KeyError, AttributeError):
+        raw = _json_object(await request.read())
+        if raw is None or type(raw.get("update_id")) is not int:
             return web.Response(status=400, text="not a Telegram update")
+        try:
+            event_from_update(raw)  # what the inbox will read of it
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.error("update %s cannot be read (%r): dropped", raw["update_id"], exc)
+            return web.Response()
         await inbox.accept(raw, RECORD_WITHIN)
         return web.Response()
 
     return on_post
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """A JSON object (orjson; what it refuses — a lone surrogate, bytes that are not UTF-8 — by
+    the standard parser, decoding leniently, as on the polling path), or None."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(body.decode("utf-8", "replace"))
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None

@@ -110,6 +110,24 @@ async def test_a_reply_meeting_429s_and_5xx_is_sent_again_until_delivered(
     assert await _states(services) == []  # delivered replies leave no row
 
 
+async def test_delivered_replies_are_no_longer_held_by_the_engine(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """The rows an engine holds are renewed (several workers) until their result is written:
+    delivered replies stayed held forever, so the set (and each renewal's list of ids) grew
+    with every reply the worker ever sent."""
+    services.delivery = engine = _engine(services, MessengerTransport(messenger))
+    await engine.start()
+    dispatcher = Dispatcher(build_router(), services)
+    amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
+    await amira.send("/start")
+    await amira.send("/help")
+    await engine.wait_until_idle(30.0)
+    await engine.stop()
+    assert len(_welcomes(messenger)) == 1
+    assert engine._held == set()
+
+
 async def test_without_a_delivery_engine_replies_are_sent_directly(
     services: Services, messenger: RecordingMessenger
 ) -> None:

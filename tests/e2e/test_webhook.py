@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -97,12 +98,27 @@ async def test_a_wrong_secret_is_refused_and_nothing_recorded(
         for headers in ({}, {SECRET_HEADER: "not-the-secret"}):
             async with session.post(hooked.webhook_url, json=forged, headers=headers) as answer:
                 assert answer.status == 403, answer.status
-        # With the secret, a body that is not an update is refused as such (400), not a 500
-        # that Telegram would send again and again.
+        # A secret that is not even UTF-8 is refused the same way, not a 500.
+        where = urlsplit(hooked.webhook_url)
+        reader, writer = await asyncio.open_connection(where.hostname, where.port)
+        writer.write(
+            f"POST {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\n".encode()
+            + SECRET_HEADER.encode()
+            + b": caf\xe9\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
+        status_line = await reader.readline()
+        writer.close()
+        assert status_line.split()[1] == b"403", status_line
+        # With the secret, a body that is no update at all is refused as such (400), and one
+        # with an update id that Chorus cannot read is dropped (200: Telegram would only send
+        # the same body again), neither recorded.
         secret = {SECRET_HEADER: hooked.settings().webhook_secret_token(emulator.token)}
-        for body in (b"not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": 5, "message": 7}'):
+        for body in (b"not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "5"}'):
             async with session.post(hooked.webhook_url, data=body, headers=secret) as answer:
                 assert answer.status == 400, (body, answer.status)
+        unreadable = b'{"update_id": 999000002, "message": 7}'
+        async with session.post(hooked.webhook_url, data=unreadable, headers=secret) as answer:
+            assert answer.status == 200, answer.status
     # The real update behind it is handled; the forged one never was, nor recorded.
     await amira.send("/start")
     await amira.wait_for_message(lambda m: "Welcome to" in (m.text or ""), timeout=PATIENCE)
@@ -111,7 +127,9 @@ async def test_a_wrong_secret_is_refused_and_nothing_recorded(
         async with storage.sessionmaker() as session:
             for table in (InboxUpdate, ProcessedUpdate):
                 found = await session.scalar(
-                    select(table.update_id).where(table.update_id == forged["update_id"])
+                    select(table.update_id).where(
+                        table.update_id.in_([forged["update_id"], 999_000_002])
+                    )
                 )
                 assert found is None, table
     finally:
