@@ -100,10 +100,19 @@ def reading(storm: Rows, delivery: Rows, scale: Rows, workers: Rows | None = Non
     at = {row: values.get("100,000", "not run at 100k") for row, values in scale.items()}
     empty, full = at.get(bench_scale.PRESS_EMPTY), at.get(bench_scale.PRESS_FULL)
     same = round(full / empty, 2) if isinstance(empty, float) and isinstance(full, float) else full
-    for name, row in (workers or {}).items():
-        if name != bench_workers.name(1):
-            growth = row.get("× 1 worker's CPU", row.get("error", "not measured"))
-            lines.append(_check(f"{name}: CPU/update ≤ 1.1× one worker's", growth, 1.1))
+    for count in bench_workers.WORKERS[1:]:
+        if workers is None or bench_workers.name(count) not in workers:
+            continue
+        name = bench_workers.name(count)
+        row, bare = workers[name], workers.get(bench_workers.name(count, bare=True), {})
+        growth = row.get("× 1 worker's CPU", row.get("error", "not measured"))
+        lines.append(_check(f"{name}: CPU/update ≤ 1.1× one worker's", growth, 1.1))
+        control = bare.get("× 1 worker's CPU")
+        if isinstance(growth, float) and isinstance(control, float):
+            lines.append(
+                f"  - the bare aiogram webhook bot, {count} processes (the control): {control}× "
+                f"its one process's; Chorus's growth beyond it: {round(growth / control, 2)}×."
+            )
     return [
         *lines,
         _check("100k: an audience count under 200 ms", at.get(bench_scale.AUDIENCE), 200),
@@ -169,7 +178,11 @@ def write(storm: Rows, delivery: Rows, scale: Rows, load_before: str, workers: R
         "Redis (BENCH_REDIS_URL: the per-person limit, the 429 pause, the sending pace).",
         "`cpu_ms_per_update` and `sql_per_update` are summed over all the workers' processes",
         "(each its own process time, all threads); the proxy is not counted. CPU per update",
-        "must not grow with the number of workers.",
+        "must not grow with the number of workers. Beside each, the control: bare aiogram",
+        "webhook bots (answer, edit the keyboard; aiogram's SimpleRequestHandler) as as many",
+        "processes behind the same proxy: with more processes than cores (the emulator, the",
+        "proxy, PostgreSQL and Redis run too), every process's CPU per update grows with their",
+        "number, the bare bot's as well.",
         "",
         *_table(workers, "workers"),
         "",

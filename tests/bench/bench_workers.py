@@ -8,6 +8,11 @@ Same storm as bench_storm (2,000 volunteers press Going, 1000 presses a second, 
 in its own process). The CPU is the workers' (each reports its own process time, all threads),
 summed over the workers; the SQL statements likewise (statements sent plus commits). The proxy
 runs in this process and is not counted (nginx's share).
+
+Beside each row, the control: bare aiogram webhook bots (answer the press, edit its keyboard;
+aiogram's SimpleRequestHandler with its defaults) as as many processes behind the same proxy.
+On a machine with fewer cores than processes (the emulator, the proxy, PostgreSQL, Redis and
+the workers), every process's CPU per update grows with their number, the bare bot's too.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 from bot.app import freeze_startup_heap, open_storage, start_bot
 from bot.config import Settings
 from handlers.kernel.ports import SystemClock
-from tests.bench import seed
+from tests.bench import bare_bots, seed
 from tests.bench.bench_storm import (
     ARRIVALS_PER_SECOND,
     CAPACITY,
@@ -76,7 +81,22 @@ async def _work(conn: Connection, settings: Settings, token: str, api: str, data
     conn.send(("stopped", None))
 
 
+async def _work_bare(conn: Connection, hook: str, port: int, token: str, api: str) -> None:
+    """One bare aiogram webhook worker (the control): answers 'sample' with (CPU s, 0)."""
+    loop = asyncio.get_running_loop()
+    async with bare_bots.aiogram_webhook_bot(token, api, hook, port):
+        freeze_startup_heap()  # as the Chorus workers do
+        conn.send(("ready", os.getpid()))
+        while (await loop.run_in_executor(None, conn.recv)) == "sample":
+            conn.send((time.process_time(), 0))
+    conn.send(("stopped", None))
+
+
 def _worker_main(conn: Connection, hook: str, port: int, redis: str, *where: str) -> None:
+    token, api, database = where
+    if not database:
+        asyncio.run(_work_bare(conn, hook, port, token, api))
+        return
     settings = Settings(
         bot_runtime="aiogram",
         metrics_port=0,
@@ -128,23 +148,27 @@ class WorkerProcess:
             self.process.join(10)
 
 
-async def run(workers: int, database: str, redis: str) -> dict[str, Any]:
-    """The storm through `workers` webhook workers; rate, latency, CPU and SQL per update."""
+async def run(workers: int, database: str, redis: str, bare: bool = False) -> dict[str, Any]:
+    """The storm through `workers` webhook workers; rate, latency, CPU and SQL per update.
+    With `bare`, the workers are bare aiogram webhook bots (the control: no database)."""
     emulator = EmulatorProcess(VOLUNTEERS, enabled=False)
     url, token, ids = emulator.start()
     running: list[WorkerProcess] = []
     storage = None
     try:
-        await _fresh_postgres(database)
-        storage = await open_storage(database)
-        now = SystemClock().now()
-        await seed.volunteers(storage, ids, now)
-        action_id = await seed.event(storage, now, CAPACITY, created_by=ids[0])
+        action_id = 1
+        if not bare:
+            await _fresh_postgres(database)
+            storage = await open_storage(database)
+            now = SystemClock().now()
+            await seed.volunteers(storage, ids, now)
+            action_id = await seed.event(storage, now, CAPACITY, created_by=ids[0])
         ports = [free_port() for _ in range(workers)]
         turns = itertools.count()
         async with proxy(lambda _: next(turns) % workers, ports) as hook:
             for port in ports:
-                running.append(WorkerProcess(hook, port, redis, token, url, database))
+                where = (token, url, "" if bare else database)
+                running.append(WorkerProcess(hook, port, redis, *where))
                 await running[-1].start()
             before = [await worker.sample() for worker in running]
             storm = await emulator.ask("storm", f"rv:{action_id}:going", ARRIVALS_PER_SECOND)
@@ -156,7 +180,7 @@ async def run(workers: int, database: str, redis: str) -> dict[str, Any]:
             raise RuntimeError("no press was answered")
         cpu = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
         sql = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
-        counts = await seed.answer_counts(storage, action_id)
+        counts = {} if storage is None else await seed.answer_counts(storage, action_id)
         result: dict[str, Any] = {
             "updates_per_s": round(answered / storm["seconds"], 1),
             "p50_ms": storm["p50_ms"],
@@ -165,8 +189,9 @@ async def run(workers: int, database: str, redis: str) -> dict[str, Any]:
             "keyboards edited": storm["edited"],
             "cpu_ms_per_update": round(cpu * 1000 / answered, 2),
             "sql_per_update": round(sql / answered, 1),
-            "going/waitlist": f"{counts.get('going', 0)}/{counts.get('waitlist', 0)}",
         }
+        if not bare:
+            result["going/waitlist"] = f"{counts.get('going', 0)}/{counts.get('waitlist', 0)}"
         if answered < VOLUNTEERS:
             result["error"] = (
                 f"only {answered} of {VOLUNTEERS} presses answered within {PATIENCE} s"
@@ -180,13 +205,18 @@ async def run(workers: int, database: str, redis: str) -> dict[str, Any]:
         emulator.kill()
 
 
-def name(workers: int) -> str:
+def name(workers: int, bare: bool = False) -> str:
     """A row's name in the table."""
-    return f"{workers} worker{'s' if workers > 1 else ''} (aiogram, webhook, PostgreSQL + Redis)"
+    plural = "s" if workers > 1 else ""
+    if bare:
+        return f"bare aiogram, {workers} webhook worker{plural} (no database)"
+    return f"{workers} worker{plural} (aiogram, webhook, PostgreSQL + Redis)"
 
 
 async def main() -> dict[str, dict[str, Any]]:
-    """1, 2 and 3 workers, one after the other; one failing does not stop the others."""
+    """1, 2 and 3 workers, one after the other, each beside the bare aiogram webhook bot with
+    as many processes (the control: what more processes on the machine's cores cost a bot that
+    does nothing but answer); one failing does not stop the others."""
     database, redis = postgres_url(), redis_url()
     if not database or not redis:
         missing = " and ".join(
@@ -198,16 +228,20 @@ async def main() -> dict[str, dict[str, Any]]:
         return {name(workers): {"error": why} for workers in WORKERS}
     rows: dict[str, dict[str, Any]] = {}
     for workers in WORKERS:
-        try:
-            rows[name(workers)] = await asyncio.wait_for(run(workers, database, redis), TIMEOUT)
-        except Exception as exc:
-            why = f"timed out after {TIMEOUT:.0f} s" if isinstance(exc, TimeoutError) else ""
-            rows[name(workers)] = {"error": why or f"{type(exc).__name__}: {exc}"}
-        print(f"storm, {name(workers)}:", rows[name(workers)], flush=True)
-    one = rows[name(1)].get("cpu_ms_per_update")
-    for row in rows.values():
-        if isinstance(one, float) and "cpu_ms_per_update" in row:
-            row["× 1 worker's CPU"] = round(row["cpu_ms_per_update"] / one, 2)
+        for bare in (True, False):
+            row = name(workers, bare)
+            try:
+                rows[row] = await asyncio.wait_for(run(workers, database, redis, bare), TIMEOUT)
+            except Exception as exc:
+                why = f"timed out after {TIMEOUT:.0f} s" if isinstance(exc, TimeoutError) else ""
+                rows[row] = {"error": why or f"{type(exc).__name__}: {exc}"}
+            print(f"storm, {row}:", rows[row], flush=True)
+    for bare in (True, False):
+        one = rows[name(1, bare)].get("cpu_ms_per_update")
+        for workers in WORKERS:
+            row = rows[name(workers, bare)]
+            if isinstance(one, float) and "cpu_ms_per_update" in row:
+                row["× 1 worker's CPU"] = round(row["cpu_ms_per_update"] / one, 2)
     return rows
 
 
