@@ -346,7 +346,7 @@ class DeliveryEngine:
         # its turn again): a chat's next row waits, so that a slow answer followed by a 429
         # cannot let a later message overtake an earlier one (the welcome after the question).
         self._chat_sending: dict[int, int] = {}
-        self._unreachable: dict[int, str] = {}  # chat → why, answered 403 since last idle
+        self._unreachable: dict[int, str] = {}  # chat → why, answered 403 while sends were out
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._database_calls: set[asyncio.Task[Any]] = set()
@@ -758,6 +758,7 @@ class DeliveryEngine:
         except BaseException:
             self._results.merge(results)
             raise
+        was_full = self._outstanding >= self.window
         self._outstanding -= len(results)
         for done in (results.sent, results.failed, results.retry, results.moved):
             self._held.difference_update(entry[0] for entry in done)
@@ -765,7 +766,15 @@ class DeliveryEngine:
         # reply, and each renewal of the claims sent all of it (several workers).
         self._held.difference_update(results.replied)
         self._held.difference_update(results.reposted)
-        self._wakeup.set()
+        if self._outstanding == 0:
+            self._unreachable.clear()  # a chat found unreachable may be reached again
+        if was_full or results.retry or results.moved or results.reposted:
+            # The loop may claim again: room in the window, or rows back in the queue. Not
+            # after replies delivered with room to spare: each such wake-up was a claim that
+            # found nothing and a look at when the next row is due, four statements, and a
+            # storm's replies flush dozens of times a second (a third of a webhook worker's
+            # statements in the three-worker storm).
+            self._wakeup.set()
         self._flushed.set()
         self._report_refs |= results.refs
         await self._report()

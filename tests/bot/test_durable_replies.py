@@ -13,6 +13,7 @@ from handlers import build_router
 from handlers.kernel.context import Services
 from handlers.kernel.dispatch import Dispatcher
 from handlers.kernel.ports import RetryAfter, TransientError
+from storage import outbox
 from storage.models import OutboxMessage
 from storage.outbox import Claimed
 from tests.support.recording import Conversation, RecordingMessenger
@@ -126,6 +127,34 @@ async def test_delivered_replies_are_no_longer_held_by_the_engine(
     await engine.stop()
     assert len(_welcomes(messenger)) == 1
     assert engine._held == set()
+
+
+async def test_replies_delivered_do_not_send_the_engine_looking_for_rows(
+    services: Services, messenger: RecordingMessenger, monkeypatch: Any
+) -> None:
+    """Each flush of delivered replies woke the engine's loop, which then claimed (finding
+    nothing: replies are recorded already in flight) and looked for the next row due: four
+    statements a flush, a third of a webhook worker's statements in a storm."""
+    claims: list[int] = []
+    claim = outbox.claim
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        claims.append(1)
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "claim", counted)
+    services.delivery = engine = _engine(services, MessengerTransport(messenger))
+    await engine.start()
+    await engine.wait_until_idle(30.0)
+    claims.clear()
+    dispatcher = Dispatcher(build_router(), services)
+    amira = Conversation(dispatcher, messenger).person("Amira", user_id=AMIRA)
+    for command in ("/start", "/help", "/help", "/help"):
+        await amira.send(command)
+        await engine.wait_until_idle(30.0)
+    await engine.stop()
+    assert len(_welcomes(messenger)) == 1
+    assert claims == [], len(claims)
 
 
 async def test_without_a_delivery_engine_replies_are_sent_directly(
