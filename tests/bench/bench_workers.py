@@ -33,11 +33,14 @@ from tests.bench import bare_bots, seed
 from tests.bench.bench_storm import (
     ARRIVALS_PER_SECOND,
     CAPACITY,
+    REPEATS,
     STORM_PACE,
     VOLUNTEERS,
     Statements,
     _fresh_postgres,
+    median_run,
     postgres_url,
+    settle_heap,
 )
 from tests.bench.emulator_process import STORM_PATIENCE as PATIENCE
 from tests.bench.emulator_process import EmulatorProcess
@@ -85,7 +88,7 @@ async def _work_bare(conn: Connection, hook: str, port: int, token: str, api: st
     """One bare aiogram webhook worker (the control): answers 'sample' with (CPU s, 0)."""
     loop = asyncio.get_running_loop()
     async with bare_bots.aiogram_webhook_bot(token, api, hook, port):
-        freeze_startup_heap()  # as the Chorus workers do
+        settle_heap(tuned=False)  # start-up frozen; the collector's defaults, as a bare bot's
         conn.send(("ready", os.getpid()))
         while (await loop.run_in_executor(None, conn.recv)) == "sample":
             conn.send((time.process_time(), 0))
@@ -226,16 +229,20 @@ async def main() -> dict[str, dict[str, Any]]:
         )
         why = f"not measured: {missing} not set (the workers share PostgreSQL and Redis)"
         return {name(workers): {"error": why} for workers in WORKERS}
-    rows: dict[str, dict[str, Any]] = {}
-    for workers in WORKERS:
-        for bare in (True, False):
-            row = name(workers, bare)
-            try:
-                rows[row] = await asyncio.wait_for(run(workers, database, redis, bare), TIMEOUT)
-            except Exception as exc:
-                why = f"timed out after {TIMEOUT:.0f} s" if isinstance(exc, TimeoutError) else ""
-                rows[row] = {"error": why or f"{type(exc).__name__}: {exc}"}
-            print(f"storm, {row}:", rows[row], flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(REPEATS):  # in turn, each row its median run (bench_storm.median_run)
+        for workers in WORKERS:
+            for bare in (True, False):
+                row = name(workers, bare)
+                try:
+                    done = await asyncio.wait_for(run(workers, database, redis, bare), TIMEOUT)
+                except Exception as exc:
+                    late = isinstance(exc, TimeoutError)
+                    why = f"timed out after {TIMEOUT:.0f} s" if late else ""
+                    done = {"error": why or f"{type(exc).__name__}: {exc}"}
+                runs.setdefault(row, []).append(done)
+                print(f"storm, {row}:", done, flush=True)
+    rows = {row: median_run(each) for row, each in runs.items()}
     for bare in (True, False):
         one = rows[name(1, bare)].get("cpu_ms_per_update")
         for workers in WORKERS:
