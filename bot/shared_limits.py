@@ -79,11 +79,12 @@ return out
 """
 )
 # KEYS: the window. ARGV: how long after now the places free, the tickets answered, now (µs).
+# A ticket no longer (or never) in the window is left out: its place is free already.
 ANSWERED = (
     NOW
     + """
 local frees = string.format('%d', now + tonumber(ARGV[1]))
-for i = 2, #ARGV - 1 do redis.call('ZADD', KEYS[1], frees, ARGV[i]) end
+for i = 2, #ARGV - 1 do redis.call('ZADD', KEYS[1], 'XX', frees, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], 60000)
 return #ARGV - 2
 """
@@ -293,6 +294,7 @@ class SharedPace:
         # (all at the same moment, one of them granted): a storm of replies spent half a
         # worker's CPU asking, and the asking grew with the square of the queue.
         self._reserver: asyncio.Task[None] | None = None
+        self._closed = False
         self._wanting: list[asyncio.Future[tuple[float, str] | None]] = []  # sends waiting
 
     def _now(self) -> str:
@@ -310,10 +312,19 @@ class SharedPace:
             return None  # asked a moment ago in vain: the sends queued behind do not wait
         wanted: asyncio.Future[tuple[float, str] | None] = loop.create_future()
         self._wanting.append(wanted)
+        if self._closed:
+            return None
         if self._reserver is None or self._reserver.done():
             self._reserver = loop.create_task(self._reserve_wanted())
-        # Cancelled, the future is too: the reserver gives back a place granted to it.
-        return await wanted
+        try:
+            # Cancelled before its place was granted, the future is too: the reserver gives
+            # the place back when it is granted.
+            return await wanted
+        except asyncio.CancelledError:
+            # Cancelled once granted, before this send went on: the place goes back now.
+            if wanted.done() and not wanted.cancelled() and (granted := wanted.result()):
+                self.answered(granted[1])
+            raise
 
     async def _reserve_wanted(self) -> None:
         """Reserves for the sends waiting, in order, RESERVE_MOST a script, until none waits;
@@ -323,10 +334,16 @@ class SharedPace:
             batch = self._wanting[: self.RESERVE_MOST]
             if not batch:
                 return
+            tickets = self._new_tickets(len(batch))
             try:
                 async with asyncio.timeout(self.ANSWER_WITHIN):
-                    slots = await self.reserve_slots(len(batch))
+                    slots = await self._reserve_tickets(tickets)
             except Exception:
+                # The script may have run and its answer come late: the places it may have
+                # granted are given back (recorded as answered, only if they are there), not
+                # left held for the lease, the window full for every worker.
+                for ticket in tickets:
+                    self.answered(ticket)
                 if not self._failing:
                     log.exception("Redis did not answer: this worker keeps its own sending pace")
                 self._failing = True
@@ -358,7 +375,13 @@ class SharedPace:
         """Places in the window and the next slots of the schedule for up to `count` sends,
         in one script: a Slot with a ticket for each granted, then, if the window could not
         take them all, one without (`at`: when its first place frees)."""
-        tickets = [f"{self._origin}:{next(self._tickets)}" for _ in range(count)]
+        return await self._reserve_tickets(self._new_tickets(count))
+
+    def _new_tickets(self, count: int) -> list[str]:
+        return [f"{self._origin}:{next(self._tickets)}" for _ in range(count)]
+
+    async def _reserve_tickets(self, tickets: list[str]) -> list[Slot]:
+        count = len(tickets)
         args = [
             self.interval_us,
             round(self.CATCH_UP * 1_000_000),
@@ -412,8 +435,10 @@ class SharedPace:
 
     async def close(self) -> None:
         """Records the answers still on their way, then closes the connections to Redis."""
+        self._closed = True
         if self._reserver is not None:
             self._reserver.cancel()
+            await asyncio.gather(self._reserver, return_exceptions=True)
         for future in self._wanting:  # their sends keep the worker's own pace
             if not future.done():
                 future.set_result(None)

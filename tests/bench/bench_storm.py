@@ -122,7 +122,7 @@ async def chorus(runtime: str, token: str, url: str, database_url: str) -> Async
         task.cancel()
 
 
-DEFAULT_GC = (700, 10, 10)  # CPython's collection thresholds
+DEFAULT_GC = gc.get_threshold()  # CPython's collection thresholds, before anything tunes them
 
 
 def settle_heap(tuned: bool) -> None:
@@ -219,7 +219,8 @@ def contenders() -> dict[str, tuple[str, str | None, bool | None]]:
 
 
 def with_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Adds each Chorus row's ratios to the bare bot of its framework (same run)."""
+    """Adds each Chorus row's ratios to the bare bot of its framework (the same `make bench`;
+    each row its median run, so the two figures may come from different repeats)."""
     for name, row in rows.items():
         bare = rows["bare aiogram" if "aiogram" in name else "bare python-telegram-bot"]
         if name.startswith("Chorus") and "updates_per_s" in row and "updates_per_s" in bare:
@@ -233,10 +234,12 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Of a scenario's runs, the one with the median CPU per update (its figures together),
-    with every run's CPU beside it (`cpu_ms runs`); a run that failed counts as the worst."""
+    with every run's CPU beside it (`cpu_ms runs`); a run that failed counts as the worst,
+    and the row fails when half or more of its runs did."""
     measured = [run for run in runs if "cpu_ms_per_update" in run]
-    if not measured:
-        return runs[-1]
+    if len(measured) * 2 <= len(runs):  # half or more failed: so did the median
+        errors = "; ".join(str(run["error"]) for run in runs if "error" in run)
+        return {"error": f"{len(runs) - len(measured)} of {len(runs)} runs failed: {errors}"}
     measured.sort(key=lambda run: float(run["cpu_ms_per_update"]))
     middle = dict(measured[len(runs) // 2] if len(measured) == len(runs) else measured[-1])
     if len(runs) > 1:

@@ -17,7 +17,13 @@ import pytest
 from bot.app import open_storage
 from bot.config import ConfigError
 from bot.delivery import DeliveryConfig, DeliveryEngine
-from bot.shared_limits import SharedPace, SharedPause, SharedRateLimiter, namespace_for
+from bot.shared_limits import (
+    RESERVE_SLOTS,
+    SharedPace,
+    SharedPause,
+    SharedRateLimiter,
+    namespace_for,
+)
 from botapi_emulator.errors import ApiError
 from botapi_emulator.limits import RateLimiter as TelegramLimits
 from handlers.kernel.dispatch import RateLimit
@@ -379,6 +385,68 @@ async def test_a_failed_record_of_answers_is_tried_once_more(redis_url: str) -> 
         await pace.close()
 
 
+@pytest.mark.redis
+async def test_a_reservation_answered_too_late_gives_its_places_back(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis may run the script and answer after the worker stopped waiting (0.5 s): the
+    places it granted were held for the lease (15 s), the window full for every worker
+    without an error to fall back on. They are given back: free a second later."""
+    monkeypatch.setattr(SharedPace, "ANSWER_WITHIN", 0.05)
+    now = 0.0
+    key = f"chorus:pace:test:{someone()}"
+    pace = SharedPace(redis_url, 100.0, 5, key=key, clock=lambda: now)
+    other = SharedPace(redis_url, 100.0, 5, key=key, clock=lambda: now)
+    ask = pace.client.eval
+
+    async def late(*args: Any, **kwargs: Any) -> Any:
+        answer = await ask(*args, **kwargs)
+        if len(kwargs["args"]) > 5:  # a reservation: answered after the worker gave up
+            await asyncio.sleep(0.2)
+        return answer
+
+    pace.client.eval = late  # type: ignore[method-assign]
+    try:
+        assert await asyncio.gather(*(pace.reserve() for _ in range(5))) == [None] * 5
+        await asyncio.sleep(0.3)  # the script has run meanwhile
+        await asyncio.gather(*pace._recording)
+        now = 1.001
+        slots = await other.reserve_slots(5)
+        assert all(slot.ticket is not None for slot in slots)  # not held for 15 s
+    finally:
+        await pace.close()
+        await other.close()
+
+
+@pytest.mark.redis
+async def test_a_send_cancelled_once_granted_gives_its_place_back(redis_url: str) -> None:
+    """A send cancelled after its place was granted but before it went on (a stop, a kill:
+    here the send before it cancels it, both granted by one script) kept the place for the
+    lease."""
+    now = 0.0
+    pace = SharedPace(redis_url, 100.0, 2, key=f"chorus:pace:test:{someone()}", clock=lambda: now)
+    second: asyncio.Task[Any] | None = None
+
+    async def first() -> Any:
+        granted = await pace.reserve()
+        assert second is not None
+        second.cancel()  # granted too, not yet resumed
+        return granted
+
+    try:
+        one = asyncio.create_task(first())
+        second = asyncio.create_task(pace.reserve())
+        assert await one is not None
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        await asyncio.gather(*pace._recording)
+        now = 1.001
+        slots = await pace.reserve_slots(2)
+        assert [slot.ticket is not None for slot in slots] == [True, False]  # the second's back
+    finally:
+        await pace.close()
+
+
 async def test_sends_queued_behind_a_silent_redis_do_not_wait_for_it_in_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -387,8 +455,9 @@ async def test_sends_queued_behind_a_silent_redis_do_not_wait_for_it_in_turn(
     asked: list[int] = []
 
     class Silent:
-        async def eval(self, *args: Any, **kwargs: Any) -> Any:
-            asked.append(1)
+        async def eval(self, script: str, *args: Any, **kwargs: Any) -> Any:
+            if script == RESERVE_SLOTS:  # not the places given back after
+                asked.append(1)
             await asyncio.Event().wait()  # never answers
 
     monkeypatch.setattr(SharedPace, "ANSWER_WITHIN", 0.01, raising=False)
