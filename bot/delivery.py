@@ -159,6 +159,7 @@ class Stats:
     retried: int = 0
     rate_limited: int = 0
     recovered: int = 0
+    superseded: int = 0  # queued edits of a message dropped for a later one (replies)
 
 
 class SharedSchedule(Protocol):
@@ -346,6 +347,8 @@ class DeliveryEngine:
         # its turn again): a chat's next row waits, so that a slow answer followed by a 429
         # cannot let a later message overtake an earlier one (the welcome after the question).
         self._chat_sending: dict[int, int] = {}
+        # (chat, message) → (row, buttons only) of the newest queued reply editing it.
+        self._newest_edit: dict[tuple[int, int], tuple[int, bool]] = {}
         self._unreachable: dict[int, str] = {}  # chat → why, answered 403 while sends were out
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -386,6 +389,8 @@ class DeliveryEngine:
         if self._chat_sending.get(chat, item.id) != item.id:
             # The chat's previous message has no answer yet (or met a 429 and waits): this one
             # goes behind it, through the queue, never ahead of it.
+            if item.edit_of is not None:
+                self._newest_edit[(chat, item.edit_of)] = (item.id, item.keyboard_only)
             self._ready.append(item)
             self._wakeup.set()
             return
@@ -591,6 +596,8 @@ class DeliveryEngine:
                 self.stats.blocked += 1
                 self._flush_now.set()
                 continue
+            if self._superseded(item):
+                continue
             sending = self._chat_sending.get(item.chat_id)
             if sending is not None and sending != item.id:  # an earlier row's answer first
                 heapq.heappush(self._deferred, (loop.time() + CHAT_BUSY_RECHECK, item.id, item))
@@ -600,6 +607,10 @@ class DeliveryEngine:
                 heapq.heappush(self._deferred, (ready_at, item.id, item))
                 continue
             self._chat_sending[item.chat_id] = item.id
+            if item.edit_of is not None:
+                edited = (item.chat_id, item.edit_of)
+                if self._newest_edit.get(edited, (None, False))[0] == item.id:
+                    del self._newest_edit[edited]  # the newest edit goes: none queued now
             mark = await self._slot(paced)
             self._chat_next[item.chat_id] = loop.time() + self._interval(item.chat_id)
             if len(self._chat_next) > 50_000:
@@ -607,6 +618,25 @@ class DeliveryEngine:
             task = loop.create_task(self._send(item, mark))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
+
+    def _superseded(self, item: Claimed) -> bool:
+        """Whether a queued reply that edits a message is done with because a later edit of
+        the same message is queued behind it (the whole message, or its buttons when this one
+        changes only the buttons): a volunteer pressing Can't, Maybe, Can't in a second saw
+        their card go through every answer again, one edit a second, for seconds after the
+        last. Its row is deleted as a delivered reply's is."""
+        if not item.reply or item.edit_of is None:
+            return False
+        newest = self._newest_edit.get((item.chat_id, item.edit_of))
+        if newest is None or newest[0] == item.id:
+            return False
+        newest_id, newest_keyboard_only = newest
+        if newest_id < item.id or (newest_keyboard_only and not item.keyboard_only):
+            return False  # an older record, or this one also changes the text: it goes
+        self._results.replied.append(item.id)
+        self.stats.superseded += 1
+        self._flush_now.set()
+        return True
 
     async def _slot(self, paced: bool) -> list[Any] | None:
         """A slot of the pace (None: unpaced), then a place among the requests in flight. A

@@ -157,6 +157,54 @@ async def test_replies_delivered_do_not_send_the_engine_looking_for_rows(
     assert claims == [], len(claims)
 
 
+class Held(MessengerTransport):
+    """Records what is sent; the first send waits until released (a slow answer)."""
+
+    def __init__(self, messenger: RecordingMessenger) -> None:
+        super().__init__(messenger)
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.sent: list[Claimed] = []
+
+    async def send(self, item: Claimed, paid: bool) -> int:
+        if not self.sent:
+            self.sent.append(item)
+            self.started.set()
+            await self.release.wait()
+            return item.edit_of or 1
+        self.sent.append(item)
+        return item.edit_of or 1
+
+
+async def test_edits_of_a_message_queued_together_send_only_the_latest(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """Can't, Maybe, Can't, Maybe pressed within a second: each press edits the card, and the
+    edits queued behind the first went out one a second, the card replaying every answer for
+    seconds after the last (sandbox, both languages). A queued edit is dropped for a later
+    edit of the same message; an edit of the text is not dropped for one of the buttons."""
+    transport = Held(messenger)
+    services.delivery = engine = _engine(services, transport)
+    await engine.start()
+
+    def edit(row: int, keyboard_only: bool = True) -> Claimed:
+        text = f"card {row}"
+        return Claimed(row, AMIRA, text, None, None, 1, 77, True, keyboard_only)
+
+    first = asyncio.create_task(engine.send_reply(edit(1)))
+    async with asyncio.timeout(5):
+        await transport.started.wait()
+    for row, keyboard_only in ((2, True), (3, False), (4, True), (5, True)):
+        await engine.send_reply(edit(row, keyboard_only))
+    transport.release.set()
+    await first
+    await engine.wait_until_idle(30.0)
+    await engine.stop()
+    # 2 gives way to 3 (the whole message), 4 to 5; 3 changes the text, so it goes.
+    assert [item.id for item in transport.sent] == [1, 3, 5]
+    assert engine.stats.superseded == 2
+
+
 async def test_without_a_delivery_engine_replies_are_sent_directly(
     services: Services, messenger: RecordingMessenger
 ) -> None:
