@@ -284,6 +284,16 @@ async def test_sends_waiting_for_a_full_window_do_not_all_ask_redis(redis_url: s
         await pace.close()
 
 
+async def _fill(pace: SharedPace, places: int) -> list[str]:
+    """Reserves `places` places, one after the other; their tickets."""
+    tickets = []
+    for _ in range(places):
+        granted = await pace.reserve()
+        assert granted is not None
+        tickets.append(granted[1])
+    return tickets
+
+
 @pytest.mark.redis
 async def test_a_burst_of_sends_reserves_its_slots_in_one_script(redis_url: str) -> None:
     """A chunk's replies all want a slot at once: one script reserves for all of them, in
@@ -326,11 +336,7 @@ async def test_answers_that_come_together_are_recorded_in_one_script(redis_url: 
     now = 0.0
     pace = SharedPace(redis_url, 1000.0, 40, key=f"chorus:pace:test:{someone()}", clock=lambda: now)
     try:
-        tickets = []
-        for _ in range(40):
-            granted = await pace.reserve()
-            assert granted is not None
-            tickets.append(granted[1])
+        tickets = await _fill(pace, 40)
         assert (await pace.reserve_slot()).ticket is None  # the window is full
         scripts: list[int] = []
         ask = pace.client.eval
@@ -361,11 +367,7 @@ async def test_a_failed_record_of_answers_is_tried_once_more(redis_url: str) -> 
     now = 0.0
     pace = SharedPace(redis_url, 1000.0, 40, key=f"chorus:pace:test:{someone()}", clock=lambda: now)
     try:
-        tickets = []
-        for _ in range(40):
-            granted = await pace.reserve()
-            assert granted is not None
-            tickets.append(granted[1])
+        tickets = await _fill(pace, 40)
         ask = pace.client.eval
         failures = [ConnectionError("Redis went away")]
 
