@@ -223,16 +223,24 @@ class Pacer:
         is watches the schedule and the window, the others sleep until the one before them
         has its slot (each wakes about once, however full the window)."""
         booking: list[Any] = [None, None]  # [loop time of the reserved slot, its ticket]
-        if self.shared is not None:
-            booking[:] = await self._reserve()
-        seen = self.paused_until  # the pause the reservation was made after
-        try:
-            async with self._turn:
-                start, now = await self._free_slot(booking, seen)
-        except BaseException:  # cancelled: no slot was taken; the reserved place is given back
-            if booking[1] is not None and self.shared is not None:
-                self.shared.answered(booking[1])
-            raise
+        while True:
+            if self.shared is not None:
+                booking[:] = await self._reserve()
+            seen = self.paused_until  # the pause the reservation was made after
+            try:
+                async with self._turn:
+                    found = await self._free_slot(booking, seen)
+            except BaseException:  # cancelled: no slot was taken; the place is given back
+                self._give_back(booking)
+                raise
+            if found is not None:
+                break
+            # Paused (a 429) after the reservation: its slot would lie in the past when the
+            # pause ends, and every send holding one would leave at that moment. It is given
+            # back and made again out of turn: waiting for a place while holding the turn, it
+            # held up the sends queued behind, which held the places it waited for.
+            self._give_back(booking)
+        start, now = found
         if booking[0] is None:
             self.next_at = (start if now - start <= self.CATCH_UP else now) + self.interval
         mark: list[Any] = [self.IN_FLIGHT, booking[1]]
@@ -242,25 +250,17 @@ class Pacer:
             recent.popleft()
         return mark
 
-    async def _free_slot(self, booking: list[Any], seen: float) -> tuple[float, float]:
+    async def _free_slot(self, booking: list[Any], seen: float) -> tuple[float, float] | None:
         """(When the slot starts, now) once it is free: the schedule's time has come, no pause
-        holds it, and the window has room. A reservation made before a pause is made again
-        (in `booking`)."""
+        holds it, and the window has room. None: the reservation in `booking` was made before
+        a pause that began since (`seen`: the pause it was made after), to be made again."""
         recent = self._recent
         while True:
             reserved = booking[0]
             planned = self.next_at if reserved is None else reserved
             now = self._now()
             if reserved is not None and self.paused_until != seen and self.paused_until > reserved:
-                # Paused (a 429) after the reservation: its slot would lie in the past when
-                # the pause ends, and every send holding one would leave at that moment.
-                ticket = booking[1]
-                booking[:] = [None, None]
-                if ticket is not None and self.shared is not None:
-                    self.shared.answered(ticket)  # never sent: its place frees a second later
-                booking[:] = await self._reserve()
-                seen = self.paused_until
-                continue
+                return None
             start = max(planned, self.paused_until)
             if len(recent) >= self.cap:
                 oldest = recent[0]
@@ -271,6 +271,14 @@ class Pacer:
             if start <= now + 0.002:
                 return start, now
             await self._sleep(start - now + (self.MARGIN if start > planned else 0.0))
+
+    def _give_back(self, booking: list[Any]) -> None:
+        """Gives a reservation that was not used back to the shared window (never sent: its
+        place frees a second later) and empties `booking`."""
+        ticket = booking[1]
+        booking[:] = [None, None]
+        if ticket is not None and self.shared is not None:
+            self.shared.answered(ticket)
 
     async def _answer_to(self, mark: list[Any]) -> None:
         """Returns once `mark` is answered."""

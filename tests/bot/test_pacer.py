@@ -145,3 +145,59 @@ async def test_a_reply_cancelled_after_its_slot_does_not_hold_the_window() -> No
     with pytest.raises(asyncio.CancelledError):
         await reply
     assert engine._pacer._recent[0][0] != Pacer.IN_FLIGHT
+
+
+class WindowSchedule(Schedule):
+    """`Schedule` with the shared window of bot/shared_limits.py: at most `limit` places, each
+    held from its reservation until a second after its answer (or until its lease runs out,
+    LEASE seconds, when no answer comes); a reservation waits for a free place."""
+
+    LEASE = 16.0
+
+    def __init__(self, time: ManualTime, interval: float, limit: int) -> None:
+        super().__init__(time, interval)
+        self.limit = limit
+        self.frees_at: dict[str, float] = {}
+
+    async def reserve(self) -> tuple[float, str] | None:
+        while True:
+            now = self.time.now
+            self.frees_at = {t: at for t, at in self.frees_at.items() if at > now}
+            if len(self.frees_at) < self.limit:
+                wait, ticket = await super().reserve()
+                self.frees_at[ticket] = now + self.LEASE
+                return wait, ticket
+            await self.time.sleep(min(self.frees_at.values()) - now)
+
+    def answered(self, ticket: str) -> None:
+        super().answered(ticket)
+        if ticket in self.frees_at:
+            self.frees_at[ticket] = self.time.now + 1.0
+
+
+async def test_a_send_paused_after_reserving_does_not_hold_the_others_while_it_waits() -> None:
+    """A 429 pause begins after a send reserved its slot: it reserves again after the pause.
+    It used to do so holding the pacer's turn, while the sends queued behind it held the
+    window's places granted meanwhile: with a window of 2, nothing left for 16 s (until their
+    leases ran out), then all three at once. It now waits for its new place out of turn."""
+    storm = Storm(rate=100, limit=2)
+    schedule = WindowSchedule(storm.time, storm.pacer.interval, limit=2)
+    schedule.next = 0.05  # the first send's slot is a little ahead: it holds the turn, asleep
+    storm.pacer.shared = schedule
+    loop = asyncio.get_running_loop()
+    first = loop.create_task(storm._one())
+    await storm.time.advance(0)
+    storm.pacer.pause(0.4)  # a 429, after the first send reserved its slot
+    others = [loop.create_task(storm._one()) for _ in range(2)]
+    await storm.time.advance(0)
+    tasks = [first, *others]
+    for _ in range(100):
+        if all(task.done() for task in tasks):
+            break
+        due = storm.time.next_due()
+        assert due is not None, "sends wait for nothing that time brings"
+        await storm.time.advance(max(due - storm.time.now, 0.0))
+    await asyncio.gather(*tasks)
+    assert min(storm.left) >= 0.4  # nothing during the pause
+    assert max(storm.left) < 3.0, storm.left  # no stall until the leases run out
+    assert storm.most_in_one_second() <= 2, storm.left  # the window holds
