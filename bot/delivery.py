@@ -347,6 +347,7 @@ class DeliveryEngine:
         self._results = Results()
         self._report_refs: set[str] = set()
         self._last_report = 0.0
+        self._reporting: asyncio.Task[None] | None = None  # `_report`, when it runs
         self._outstanding = 0
         self._ready: deque[Claimed] = deque()
         self._deferred: list[tuple[float, int, Claimed]] = []
@@ -444,6 +445,9 @@ class DeliveryEngine:
             await flusher
         await self._database_calls_done()
         await self._flush()
+        await self._reports_done(10.0)
+        if self._reporting is not None:
+            self._reporting.cancel()
         unsent = [item.id for item in self._ready] + [entry[2].id for entry in self._deferred]
         if unsent:
             async with self.sessionmaker() as session, session.begin():
@@ -479,6 +483,8 @@ class DeliveryEngine:
     async def abort(self) -> None:
         """Stops at once, recording nothing more: what a crash does (a killed bot, tests)."""
         tasks = [*self._tasks, *self._sends, *self._database_calls]
+        if self._reporting is not None:
+            tasks.append(self._reporting)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)  # let open transactions roll back
@@ -498,6 +504,7 @@ class DeliveryEngine:
                 await self._send(item)
                 handled += 1
             await self._flush()
+            await self._reports_done(60.0)
 
     async def wait_for_flush(self) -> None:
         """Returns after the next batch of results is recorded."""
@@ -516,8 +523,11 @@ class DeliveryEngine:
                 if loop.time() < deadline:
                     continue
             async with self.sessionmaker() as session:
-                if await outbox.next_due(session) is None and not await outbox.in_flight(session):
-                    return
+                idle = await outbox.next_due(session) is None
+                idle = idle and not await outbox.in_flight(session)
+            if idle:
+                await self._reports_done(deadline - loop.time())
+                return
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError("the outbox is still not empty")
@@ -815,18 +825,31 @@ class DeliveryEngine:
             self._wakeup.set()
         self._flushed.set()
         self._report_refs |= results.refs
-        await self._report()
+        running = self._reporting is not None and not self._reporting.done()
+        if self.on_flush is not None and self._report_refs and not running:
+            self._reporting = asyncio.get_running_loop().create_task(self._report())
 
     async def _report(self) -> None:
-        if self.on_flush is None or not self._report_refs:
-            return
-        now = asyncio.get_running_loop().time()
-        idle = self._outstanding == 0
-        if not idle and now - self._last_report < self.config.report_interval:
-            return
-        refs, self._report_refs = self._report_refs, set()
-        self._last_report = now
-        try:
-            await self.on_flush(refs)
-        except Exception:
-            log.exception("delivery report failed")
+        """Tells `on_flush` which refs had results (the broadcasts' progress reports), at most
+        every `report_interval` seconds while rows are out, and once more when none are. In a
+        task of its own (`_flush` starts it): editing a progress message can wait out a 429,
+        and the flush that awaited it held every result, and so the window, meanwhile. Refs
+        gathered while it ran are reported in turn once the engine is idle, else at the next
+        flush."""
+        loop = asyncio.get_running_loop()
+        while self.on_flush is not None and self._report_refs:
+            now = loop.time()
+            idle = self._outstanding == 0
+            if not idle and now - self._last_report < self.config.report_interval:
+                return
+            refs, self._report_refs = self._report_refs, set()
+            self._last_report = now
+            try:
+                await self.on_flush(refs)
+            except Exception:
+                log.exception("delivery report failed")
+
+    async def _reports_done(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Waits (up to `timeout` seconds) for the progress reports being made."""
+        if self._reporting is not None and not self._reporting.done():
+            await asyncio.wait({self._reporting}, timeout=max(timeout, 0.0))

@@ -269,3 +269,50 @@ async def test_a_429_after_a_slow_answer_keeps_a_chats_messages_in_order(
     question = next(i for i, text in enumerate(texts) if "Which language" in text)
     assert welcome < question, texts
     assert engine.stats.rate_limited == 1
+
+
+async def test_a_progress_report_waiting_out_a_429_does_not_hold_the_results(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """The broadcast's progress report (the engine's `on_flush`) can wait out a 429 while it
+    edits the coordinator's message. The flush used to await it: no result was recorded
+    meanwhile, and the rows in flight held the window. Now the report runs beside."""
+    gate, reporting, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    reported: list[set[str]] = []
+
+    class Gated(MessengerTransport):
+        async def send(self, item: Claimed, paid: bool) -> int:
+            if item.chat_id == AMIRA + 1:
+                await gate.wait()  # the second message's answer comes after the first report
+            return await super().send(item, paid)
+
+    async def report(refs: set[str]) -> None:
+        reported.append(refs)
+        reporting.set()
+        await release.wait()  # waiting out Telegram's "retry after"
+
+    engine = DeliveryEngine(
+        services.sessionmaker,
+        Gated(messenger),
+        services.clock,
+        DeliveryConfig(flush_interval=0.01, report_interval=0.0),
+        on_flush=report,
+    )
+    async with services.sessionmaker() as session, session.begin():
+        messages = [outbox.Outgoing(AMIRA, "first"), outbox.Outgoing(AMIRA + 1, "second")]
+        await outbox.enqueue(
+            session, messages, purpose="broadcast", ref="b7", now=services.clock.now()
+        )
+    await engine.start()
+    try:
+        async with asyncio.timeout(10):
+            await reporting.wait()
+            gate.set()
+            while [state for _, state in await _states(services)] != [outbox.SENT] * 2:
+                await engine.wait_for_flush()
+        assert reported == [{"b7"}]  # still editing: the second result waits for the next one
+        release.set()
+    finally:
+        release.set()
+        await engine.stop()
+    assert reported == [{"b7"}, {"b7"}]  # reported again once idle
