@@ -358,7 +358,10 @@ class DeliveryEngine:
         self._chat_sending: dict[int, int] = {}
         # (chat, message) → (row, buttons only) of the newest queued reply editing it.
         self._newest_edit: dict[tuple[int, int], tuple[int, bool]] = {}
-        self._unreachable: dict[int, str] = {}  # chat → why, answered 403 while sends were out
+        # chat → (why, `_flushes` then): answered 403 while rows to it were out; those rows fail
+        # unsent until the second flush after (`_flush`: the person may unblock the bot).
+        self._unreachable: dict[int, tuple[str, int]] = {}
+        self._flushes = 0  # the flush loop's turns, each recording what came back meanwhile
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._database_calls: set[asyncio.Task[Any]] = set()
@@ -608,8 +611,9 @@ class DeliveryEngine:
                 exhausted = False
                 continue
             item = self._ready.popleft()
-            why = self._unreachable.get(item.chat_id)
-            if why is not None:
+            unreachable = self._unreachable.get(item.chat_id)
+            if unreachable is not None:
+                why = unreachable[0]
                 self._fail(item, why, f"unreachable: {why}")
                 self.stats.blocked += 1
                 self._flush_now.set()
@@ -720,7 +724,7 @@ class DeliveryEngine:
             self._fail(item, why, exc.description)
             self.stats.blocked += 1
             self._results.unreachable[item.chat_id] = why
-            self._unreachable[item.chat_id] = why
+            self._unreachable[item.chat_id] = (why, self._flushes)
         except ChatMigrated as exc:
             if item.edit_of is None:
                 self._results.moved.append((item.id, exc.new_chat_id))
@@ -792,6 +796,16 @@ class DeliveryEngine:
                 log.exception("renewing the outbox claims failed; will try again")
 
     async def _flush(self) -> None:
+        self._flushes += 1
+        if self._unreachable:
+            # A chat answered 403 stays unreachable for the rows claimed with it (they would
+            # each be refused) until the second flush after: it was cleared only once nothing
+            # was out, never during a long broadcast, so a volunteer who unblocked the bot got
+            # none of their notices (a promotion, a reminder) until the outbox ran dry.
+            expired = self._flushes - 2
+            self._unreachable = {
+                chat: noted for chat, noted in self._unreachable.items() if noted[1] > expired
+            }
         results = self._results
         if not len(results):
             return

@@ -316,3 +316,55 @@ async def test_a_progress_report_waiting_out_a_429_does_not_hold_the_results(
         release.set()
         await engine.stop()
     assert reported == [{"b7"}, {"b7"}]  # reported again once idle
+
+
+async def test_a_person_who_unblocks_the_bot_is_written_to_while_a_broadcast_runs(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """A 403 ("blocked") marked the chat unreachable in the engine until nothing was out: never
+    during a long broadcast, so a volunteer who unblocked the bot got none of their notices
+    until the outbox ran dry. It now holds for the rows claimed with it: two flushes."""
+    from handlers.kernel.ports import BotBlocked
+
+    blocked, stuck, sent_again = {AMIRA}, asyncio.Event(), asyncio.Event()
+
+    class Telegram(MessengerTransport):
+        async def send(self, item: Claimed, paid: bool) -> int:
+            if item.chat_id == AMIRA + 1:
+                stuck.set()
+                await asyncio.Event().wait()  # a send still out: the engine is never idle
+            if item.chat_id in blocked:
+                raise BotBlocked("Forbidden: bot was blocked by the user")
+            if item.chat_id == AMIRA:
+                sent_again.set()
+            return await super().send(item, paid)
+
+    engine = DeliveryEngine(
+        services.sessionmaker,
+        Telegram(messenger),
+        services.clock,
+        DeliveryConfig(flush_interval=3600.0),
+    )
+
+    async def enqueue(*messages: outbox.Outgoing) -> None:
+        async with services.sessionmaker() as session, session.begin():
+            now = services.clock.now()
+            await outbox.enqueue(session, messages, purpose="notice", ref=None, now=now)
+
+    await enqueue(outbox.Outgoing(AMIRA + 1, "still out"), outbox.Outgoing(AMIRA, "refused"))
+    await engine.start()
+    try:
+        async with asyncio.timeout(10):
+            await stuck.wait()
+            while ("notice", outbox.FAILED) not in await _states(services):
+                await engine._flush()
+                await asyncio.sleep(0)
+            blocked.clear()  # they unblock the bot
+            await engine._flush()
+            await engine._flush()
+            await enqueue(outbox.Outgoing(AMIRA, "you were promoted"))
+            engine.wake()
+            await sent_again.wait()
+        assert "you were promoted" in [s.text for s in messenger.chats[AMIRA]]
+    finally:
+        await engine.abort()
