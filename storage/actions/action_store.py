@@ -107,13 +107,21 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
     for a first press), or reads it (`answer_of`). The announcements are no such risk: a press
     does not change them."""
     if _dialect(session) == "postgresql":
-        row = (
-            await session.execute(
-                _for_answer_postgresql(), {"answer_action": action_id, "answer_user": user_id}
-            )
-        ).first()
+        parameters = {"answer_action": action_id, "answer_user": user_id}
+        locked = _locked(session)
+        held = _loaded(session, locked.get(action_id))
+        if held is not None:
+            # Read under this transaction's lock already, and followed since (`_moved`): the
+            # next presses of a batch (issue 17) read only what is theirs, without loading
+            # the action again.
+            found = (await session.execute(_for_next_answer(), parameters)).first()
+            if found is None:  # deleted by this transaction
+                return None
+            return ForAnswer(held, None, bool(found[0]), _message_ids(found[1]), known=False)
+        row = (await session.execute(_for_answer_postgresql(), parameters)).first()
         if row is None:
             return None
+        locked[action_id] = row[0]
         return ForAnswer(row[0], None, bool(row[1]), _message_ids(row[2]), known=False)
     found = (
         await session.execute(
@@ -123,6 +131,28 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
     if found is None:
         return None
     return ForAnswer(found[0], found[1], bool(found[2]), _message_ids(found[3]))
+
+
+def _locked(session: AsyncSession) -> dict[int, Action]:
+    """The actions whose row this session's transaction locked and loaded (`for_answer`,
+    PostgreSQL), by id, held here (the session's identity map would let them go): emptied
+    when another transaction begins."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get("locked_actions")
+    if held is None or held[0] is not transaction:
+        held = session.info["locked_actions"] = (transaction, {})
+    locked: dict[int, Action] = held[1]
+    return locked
+
+
+def _loaded(session: AsyncSession, action: Action | None) -> Action | None:
+    """`action`, if this session still holds it with every column loaded (none expired)."""
+    if action is None:
+        return None
+    state = inspect(action)
+    if state.session is not session.sync_session or state.unloaded or state.deleted:
+        return None
+    return action
 
 
 def _message_ids(listed: str | None) -> tuple[int, ...]:
@@ -170,6 +200,14 @@ def _for_answer_postgresql() -> Any:
         .with_for_update(of=Action)
         .execution_options(populate_existing=True)
     )
+
+
+@cache
+def _for_next_answer() -> Any:
+    """`for_answer`'s statement when the action is locked and loaded already (PostgreSQL):
+    whether it has roles, the presser's announcements."""
+    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
+    return select(has_slots, _announced(True)).where(Action.id == bindparam("answer_action"))
 
 
 @cache

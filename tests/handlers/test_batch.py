@@ -350,3 +350,34 @@ async def test_one_persons_updates_in_a_chunk_share_its_transaction(
     assert not [r for r in caplog.records if "rolled back together" in r.getMessage()]
     assert not [r for r in caplog.records if "not recorded yet" in r.getMessage()]
     assert await _statuses(any_storage, action_id) == {me: "maybe", other: "going"}
+
+
+async def test_a_chunk_reads_its_action_once_and_its_counts_stay_true(
+    any_storage: Storage, services: Services
+) -> None:
+    """On PostgreSQL the first press of a chunk locks and loads the event; the later ones read
+    only what is theirs (issue 17: each loaded the whole action again, under a lock it held
+    already). The counts it holds follow every answer of the chunk: people filling it, two of
+    them changing their minds (the first two waiting are promoted), more joining the waitlist."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)  # 10 places
+    calls = await _people(any_storage, services)
+    people = list(PEOPLE)
+    events = [_press(u, action_id, 4000 + u, message_id=calls[u]) for u in people[:12]]
+    events += [
+        _press(u, action_id, 4100 + u, message_id=calls[u], answer="cant") for u in people[:2]
+    ]
+    events += [_press(u, action_id, 4000 + u, message_id=calls[u]) for u in people[12:16]]
+    await _received(any_storage, services, events)
+    every: list[str] = []
+    with statements_of_first_transaction(any_storage.engine, every) as seen:
+        await _batch(dispatcher, events)
+    statuses = await _statuses(any_storage, action_id)
+    assert [statuses[u] for u in people[:16]] == (["cant"] * 2 + ["going"] * 10 + ["waitlist"] * 4)
+    async with any_storage.sessionmaker() as session:
+        action = await session.get(Action, action_id)
+        assert action is not None
+        assert action_store.counts_of(action) == {"going": 10, "waitlist": 4, "cant": 2}
+    if any_storage.engine.dialect.name == "postgresql":
+        locking = [s for s in seen if s.startswith("SELECT actions.id") and "FOR UPDATE" in s]
+        assert len(locking) == 1, "\n".join(seen)
