@@ -54,6 +54,8 @@ class Rsvp(Base):
     __table_args__ = (
         UniqueConstraint("action_id", "user_id"),
         Index("ix_rsvps_action_status", "action_id", "status"),
+        # A waitlist's order: a promotion reads its head, a new place counts who is behind.
+        Index("ix_rsvps_waitlist", "action_id", "status", "queued_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Integer,
     String,
     Table,
     and_,
@@ -130,13 +131,14 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
     ).first()
     if found is None:
         return None
+    _locked(session)[action_id] = found[0]
     return ForAnswer(found[0], found[1], bool(found[2]), _message_ids(found[3]))
 
 
 def _locked(session: AsyncSession) -> dict[int, Action]:
-    """The actions whose row this session's transaction locked and loaded (`for_answer`,
-    PostgreSQL), by id, held here (the session's identity map would let them go): emptied
-    when another transaction begins."""
+    """The actions this session's transaction read under their lock (`for_answer`), by id,
+    held here (the session's identity map would let them go): emptied when another
+    transaction begins."""
     transaction = session.sync_session.get_transaction()
     held = session.info.get("locked_actions")
     if held is None or held[0] is not transaction:
@@ -361,7 +363,14 @@ async def set_answer_placed(
     follow by the trigger on rsvps (migration 0019)."""
     if previous is not None:
         rsvp, _ = await _set_answer(session, action_id, user_id, status, now, None, previous)
-        return await place_of(session, rsvp) if status == WAITLIST else None
+        if status != WAITLIST:
+            return None
+        held = _held_counts(session, action_id)
+        if held is None:
+            return await place_of(session, rsvp)
+        # Its count (this answer in it) less those queued after it, as `_first_answer` counts.
+        later = await session.scalar(_later(), {"own": rsvp.id})
+        return max(int(held.waitlist_count or 0) - int(later or 0), 1)
     _, place = await _insert_first(session, action_id, user_id, status, now, if_none=False)
     return place
 
@@ -385,14 +394,17 @@ async def _insert_first(
     *,
     if_none: bool,
 ) -> tuple[bool, int | None]:
-    values = {
+    values: dict[str, Any] = {
         "first_action": action_id,
         "first_user": user_id,
         "first_status": status,
         "first_queued": now if status == WAITLIST else None,
         "first_answered": now,
     }
-    statement = _first_answer(status == WAITLIST, if_none, _dialect(session))
+    held = _held_counts(session, action_id) if status == WAITLIST else None
+    if held is not None:
+        values["first_waiting"] = int(held.waitlist_count or 0)
+    statement = _first_answer(status == WAITLIST, if_none, _dialect(session), held is not None)
     result = await session.execute(statement, values)
     row = result.first() if if_none or status == WAITLIST else None
     if if_none and row is None:  # they have an answer: nothing written
@@ -404,13 +416,17 @@ async def _insert_first(
 
 
 @cache
-def _first_answer(placed: bool, if_none: bool, dialect: str) -> Any:
+def _first_answer(placed: bool, if_none: bool, dialect: str, counted: bool = False) -> Any:
     """`set_answer_placed`'s INSERT of a first answer, built once; `placed`: returning its
     place on the waitlist — those of the action's waitlist (no role) queued before it: at its
     time or before, the earlier ones at the same time having a smaller id. Its own row is not
     counted (it is another person's answer that is ahead), whether the database's subquery sees
-    it (SQLite) or not (PostgreSQL). `if_none`: nothing written (no row returned) when the
-    volunteer has an answer already."""
+    it (SQLite) or not (PostgreSQL). `counted`: from the waitlist's count held on the action
+    (`first_waiting`, exact: `_held_counts`) less those queued after it (none, unless a clock
+    was set back: the index on (action, answer, queued) finds them without reading the
+    others), so that joining a waitlist of 100,000 costs what joining an empty one does
+    (issue 17); else every waiting answer is counted. `if_none`: nothing written (no row
+    returned) when the volunteer has an answer already."""
     rsvps: Table = Rsvp.__table__  # type: ignore[assignment]
     maker = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = maker(rsvps).values(
@@ -425,6 +441,19 @@ def _first_answer(placed: bool, if_none: bool, dialect: str) -> Any:
     if not placed:
         return statement.returning(rsvps.c.id) if if_none else statement
     ahead = rsvps.alias("ahead")
+    if counted:
+        later = (
+            select(func.count())
+            .where(
+                ahead.c.action_id == bindparam("first_action"),
+                ahead.c.status == WAITLIST,
+                ahead.c.queued_at > bindparam("first_queued"),
+                ahead.c.user_id != bindparam("first_user"),
+            )
+            .scalar_subquery()
+        )
+        waiting = bindparam("first_waiting", type_=Integer)
+        return statement.returning(waiting + 1 - later)
     place = (
         select(func.count() + 1)
         .where(
@@ -437,6 +466,17 @@ def _first_answer(placed: bool, if_none: bool, dialect: str) -> Any:
         .scalar_subquery()
     )
     return statement.returning(place)
+
+
+def _held_counts(session: AsyncSession, action_id: int) -> Action | None:
+    """The action, if this transaction holds its counts exactly: read by `for_answer` under
+    its lock (PostgreSQL's row lock; SQLite's write lock, held from the transaction's start),
+    its counts following every answer written since (`_moved`). Only for an action without
+    roles: its waitlist count is then the waitlist of `_place`'s order."""
+    action = _loaded(session, _locked(session).get(action_id))
+    if action is None or "waitlist_count" in inspect(action).unloaded:
+        return None
+    return action
 
 
 async def _set_answer(
@@ -610,6 +650,24 @@ async def standing_for(
         if status == WAITLIST:
             positions[user_id] = int(place or 1)
     return Standing(counts_of(action), answers, positions)
+
+
+@cache
+def _later() -> Any:
+    """How many of an action's waiting answers were queued after the answer `own` (or at the
+    same time, with a larger id): none, unless a clock was set back; found in the index on
+    (action, answer, queued) without reading the others."""
+    later, own = aliased(Rsvp), aliased(Rsvp)
+    return (
+        select(func.count())
+        .select_from(own)
+        .join(later, and_(later.action_id == own.action_id, later.status == WAITLIST))
+        .where(
+            own.id == bindparam("own"),
+            later.queued_at >= own.queued_at,  # the index's range
+            or_(later.queued_at > own.queued_at, later.id > own.id),
+        )
+    )
 
 
 @cache

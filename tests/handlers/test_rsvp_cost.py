@@ -424,3 +424,75 @@ async def test_a_change_of_answer_reads_the_answer_given(
         assert action is not None and action_store.counts_of(action) == {"going": 1}
         answer = await action_store.answer_of(session, action_id, 1)
         assert answer is not None and answer.status == "going"
+
+
+async def test_joining_a_long_waitlist_does_not_count_it(
+    any_storage: Storage, services: Services
+) -> None:
+    """A place on the waitlist is the waitlist's count kept on the action less those queued
+    after (none here): it counted every answer waiting before it, so that joining a waitlist
+    of 100,000 read 100,000 rows (issue 17). The place told is still the right one, for a
+    first answer and for a change of mind."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    now = services.clock.now()
+    async with any_storage.sessionmaker() as session, session.begin():
+        await session.execute(update(Action).where(Action.id == action_id).values(capacity=0))
+        await session.execute(
+            insert(Rsvp),
+            [
+                {"action_id": action_id, "user_id": 20_000 + i, "status": "waitlist"}
+                | {"queued_at": now - timedelta(minutes=1), "answered_at": now}
+                for i in range(3000)
+            ],
+        )
+        await session.execute(
+            update(Action).where(Action.id == action_id).values(waitlist_count=3000)
+        )
+    await make_volunteer(any_storage, 3, now=now)
+    calls = {u: (await services.messenger.send_message(u, "The call")).message_id for u in (1, 3)}
+    await dispatcher.feed(_press(3, action_id, 800, message_id=calls[3], answer="maybe"))
+    every: list[str] = []
+    with statements_of_first_transaction(any_storage.engine, every) as seen:
+        await dispatcher.feed(_press(1, action_id, 801, message_id=calls[1]))  # first answer
+    with statements_of_first_transaction(any_storage.engine, every):
+        await dispatcher.feed(_press(3, action_id, 802, message_id=calls[3]))  # changes mind
+    assert len(seen) <= MOST_STATEMENTS[any_storage.engine.dialect.name], "\n".join(seen)
+    counting = [s for s in every if "queued_at <=" in s or "queued_at <" in s]
+    assert not counting, "\n".join(counting)
+    told = {callback: text for callback, text, _ in services.messenger.answers}  # type: ignore[attr-defined]
+    assert "#3,001 on the waitlist" in (told["q801"] or ""), told["q801"]
+    assert "#3,002 on the waitlist" in (told["q802"] or ""), told["q802"]
+
+
+async def test_a_place_counted_from_the_counts_keeps_the_waitlist_s_order(
+    any_storage: Storage, services: Services
+) -> None:
+    """With the action read under its lock (as a press reads it), the place comes from its
+    count: one queued later (a clock set back since) is still behind the new answer."""
+    _, action_id = await _setup(any_storage, services, 0)
+    now = services.clock.now()
+    async with any_storage.sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(Rsvp),
+            [
+                {"action_id": action_id, "user_id": 60, "status": "waitlist", "queued_at": now}
+                | {"answered_at": now},
+                {"action_id": action_id, "user_id": 61, "status": "waitlist"}
+                | {"queued_at": now + timedelta(hours=1), "answered_at": now},
+                {"action_id": action_id, "user_id": 63, "status": "maybe", "answered_at": now},
+            ],
+        )
+    async with any_storage.sessionmaker() as session, session.begin():
+        found = await action_store.for_answer(session, action_id, 62)
+        assert found is not None and found.action.waitlist_count == 2
+        written, place = await action_store.first_answer(session, action_id, 62, "waitlist", now)
+        assert written and place == 2
+        previous = await action_store.answer_of(session, action_id, 63)
+        later = now + timedelta(seconds=1)
+        place = await action_store.set_answer_placed(
+            session, action_id, 63, "waitlist", later, previous=previous
+        )
+        assert place == 3  # after 60 and 62, before 61
+        positions = (await action_store.standing(session, action_id)).positions
+        assert positions == {60: 1, 62: 2, 63: 3, 61: 4}
