@@ -173,3 +173,46 @@ async def test_a_failed_group_write_leaves_each_request_to_try_alone(
     await dispatcher.drain(10.0)
     assert failed  # the group write was tried, and failed
     assert await _count(services, ProcessedUpdate) == 2
+
+
+def _of(update_id: int, person: int, text: str = "/start") -> dict[str, Any]:
+    update = _start(update_id, text)
+    update["message"]["chat"]["id"] = update["message"]["from"]["id"] = person
+    return update
+
+
+async def _payloads(services: Services) -> dict[int, dict[str, Any]]:
+    async with services.sessionmaker() as session:
+        rows = await session.execute(select(InboxUpdate.update_id, InboxUpdate.payload))
+        return {update_id: dict(payload) for update_id, payload in rows}
+
+
+async def test_a_getupdates_batch_keeps_its_good_updates_when_one_cannot_be_kept(
+    services: Services, storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An update_id no BIGINT holds (or a sender's id) used to fail the batch's one INSERT,
+    tried again for ever (the polling stuck); a lone UTF-16 surrogate (a lenient parser's) is
+    kept as U+FFFD. The batch is still one INSERT, of the updates that can be kept."""
+    inbox = Inbox(Dispatcher(build_router(), services))
+    too_far = _of(2**63, AMIRA + 1)
+    nobody = _of(301, 2**64)
+    mended = _of(302, AMIRA + 2, "caf\ud83d")
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO inbox"):
+            inserts.append(statement)
+
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        events = await inbox.record_batch([_of(300, AMIRA), too_far, nobody, mended])
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", count)
+    assert [e.update_id for e in events] == [300, 302]
+    assert events[1].text == "caf\ufffd"
+    assert len(inserts) == 1
+    kept = await _payloads(services)
+    assert sorted(kept) == [300, 302]
+    assert kept[302]["message"]["text"] == "caf\ufffd"
+    dropped = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(dropped) == 2, dropped
