@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +33,8 @@ class NotAnUpdate(ValueError):
 def storable_update(update: Mapping[str, Any]) -> Mapping[str, Any]:
     """The update as the inbox can keep it: `update` itself, or a copy in which each lone
     UTF-16 surrogate of its strings (keys too) is replaced by U+FFFD, since no database text
-    nor Telegram call takes one (only a lenient JSON parser lets one through; a volunteer's
+    nor Telegram call takes one, and each NaN or Infinity by null, which no JSON nor
+    PostgreSQL json column takes (only a lenient JSON parser lets either through; a volunteer's
     message with one replaced character beats a lost one). Raises NotAnUpdate when update_id
     is not an integer from 1 to ID_MOST: Bot API, Update.update_id ("Integer", starting
     "from a certain positive number"), and the BIGINT column that keys the inbox."""
@@ -39,16 +42,29 @@ def storable_update(update: Mapping[str, Any]) -> Mapping[str, Any]:
     if type(update_id) is not int or not 0 < update_id <= ID_MOST:
         raise NotAnUpdate(f"update_id {update_id!r} is not an integer from 1 to {ID_MOST}")
     try:
-        orjson.dumps(update)  # refuses a lone surrogate (and nothing JSON-made but ints > u64)
+        dumped = orjson.dumps(update)  # refuses a lone surrogate; writes NaN as null
     except orjson.JSONEncodeError:
         mended: Mapping[str, Any] = _mended(update)
         return mended
+    if b"null" in dumped and not _finite(update):  # the slower look, only when it may be one
+        mended = _mended(update)
+        return mended
     return update
+
+
+def _finite(update: Mapping[str, Any]) -> bool:
+    try:
+        json.dumps(update, allow_nan=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _mended(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Mapping):
         return {_mended(key): _mended(item) for key, item in value.items()}
     if isinstance(value, list):

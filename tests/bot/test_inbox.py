@@ -187,33 +187,48 @@ async def _payloads(services: Services) -> dict[int, dict[str, Any]]:
         return {update_id: dict(payload) for update_id, payload in rows}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def kept_in(request: pytest.FixtureRequest) -> Storage:
+    """SQLite, then PostgreSQL (a skip without CHORUS_TEST_POSTGRES_URL)."""
+    name = "storage" if request.param == "sqlite" else "pg_storage"
+    opened: Storage = request.getfixturevalue(name)
+    return opened
+
+
 async def test_a_getupdates_batch_keeps_its_good_updates_when_one_cannot_be_kept(
-    services: Services, storage: Storage, caplog: pytest.LogCaptureFixture
+    services: Services, kept_in: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An update_id no BIGINT holds (or a sender's id) used to fail the batch's one INSERT,
-    tried again for ever (the polling stuck); a lone UTF-16 surrogate (a lenient parser's) is
-    kept as U+FFFD. The batch is still one INSERT, of the updates that can be kept."""
+    tried again for ever (the polling stuck), as did a NaN on PostgreSQL (a lenient parser's,
+    no JSON); a lone UTF-16 surrogate (a lenient parser's too) was kept as it came. Now the
+    batch is still one INSERT, of the updates that can be kept: the surrogate as U+FFFD, the
+    NaN as null; the others are logged and dropped."""
+    services.sessionmaker = kept_in.sessionmaker
     inbox = Inbox(Dispatcher(build_router(), services))
     too_far = _of(2**63, AMIRA + 1)
     nobody = _of(301, 2**64)
     mended = _of(302, AMIRA + 2, "caf\ud83d")
+    no_number = _of(303, AMIRA + 3)
+    no_number["message"]["date"] = float("nan")
     inserts: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("INSERT INTO inbox"):
             inserts.append(statement)
 
-    event.listen(storage.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(kept_in.engine.sync_engine, "before_cursor_execute", count)
     try:
-        events = await inbox.record_batch([_of(300, AMIRA), too_far, nobody, mended])
+        batch = [_of(300, AMIRA), too_far, nobody, mended, no_number]
+        events = await inbox.record_batch(batch)
     finally:
-        event.remove(storage.engine.sync_engine, "before_cursor_execute", count)
-    assert [e.update_id for e in events] == [300, 302]
+        event.remove(kept_in.engine.sync_engine, "before_cursor_execute", count)
+    assert [e.update_id for e in events] == [300, 302, 303]
     assert events[1].text == "caf\ufffd"
     assert len(inserts) == 1
     kept = await _payloads(services)
-    assert sorted(kept) == [300, 302]
+    assert sorted(kept) == [300, 302, 303]
     assert kept[302]["message"]["text"] == "caf\ufffd"
+    assert kept[303]["message"]["date"] is None
     dropped = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert len(dropped) == 2, dropped
 
