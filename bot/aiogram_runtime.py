@@ -71,7 +71,11 @@ class RawUpdatesSession(AiohttpSession):
                 self.raw_updates[id(method)] = batch
                 return self._no_updates(ok=True, result=[])
         response = super().check_response(bot, method, status_code, content)
-        result = orjson.loads(content).get("result")
+        try:
+            answer = orjson.loads(content)
+        except orjson.JSONDecodeError:  # a lone surrogate: aiogram's parser took it, so must this
+            answer = self.json_loads(content)  # the inbox keeps it as U+FFFD (storable_update)
+        result = answer.get("result") if isinstance(answer, dict) else None
         self.raw_updates[id(method)] = result if isinstance(result, list) else []
         return response
 

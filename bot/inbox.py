@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bot.updates import event_from_update
+from bot.updates import event_from_update, storable_update
 from handlers.kernel.dispatch import Dispatcher
 from handlers.kernel.events import Event
 from storage import inbox
@@ -40,16 +40,16 @@ class Inbox:
 
     async def record(self, update: Mapping[str, Any]) -> Event | None:
         """Writes a Bot API Update (JSON) to the inbox and returns its event; None (nothing
-        written) for an update Chorus does not use. Raises what the database raised: the
-        runtime must then not confirm the update."""
-        event = event_from_update(update)
-        if event is None or event.from_bot:
+        written) for an update Chorus does not use, or cannot read or keep (logged; see
+        `_to_keep`). Raises what the database raised: the runtime must then not confirm the
+        update."""
+        kept = _to_keep(update)
+        if kept is None:
             return None
+        stored, event = kept
         services = self.dispatcher.services
         async with services.sessionmaker() as session, session.begin():
-            await inbox.add(
-                session, event.update_id, event.user.id, dict(update), services.clock.now()
-            )
+            await inbox.add(session, event.update_id, event.user.id, stored, services.clock.now())
         return event
 
     async def record_batch(self, updates: Sequence[Mapping[str, Any]]) -> list[Event]:
@@ -60,21 +60,23 @@ class Inbox:
 
     async def record_many(self, updates: Sequence[Mapping[str, Any]]) -> list[Event | None]:
         """`record` for several updates in one transaction and one statement: the event of
-        each update, in order (None for one Chorus does not use); an update given twice is
-        written once."""
+        each update, in order (None for one Chorus does not use, or cannot read or keep:
+        left out, so that it never fails the others' write); an update given twice is written
+        once."""
         events: list[Event | None] = []
         rows: dict[int, dict[str, Any]] = {}
         now = self.dispatcher.services.clock.now()
         for update in updates:
-            event = event_from_update(update)
-            if event is None or event.from_bot:
+            kept = _to_keep(update)
+            if kept is None:
                 events.append(None)
                 continue
+            stored, event = kept
             events.append(event)
             rows[event.update_id] = {
                 "update_id": event.update_id,
                 "user_id": event.user.id,
-                "payload": dict(update),
+                "payload": stored,
                 "received_at": now,
             }
         if rows:
@@ -200,6 +202,23 @@ class Inbox:
             if event is not None:
                 await self.dispatcher.feed(event)
         return len(waiting)
+
+
+def _to_keep(update: Mapping[str, Any]) -> tuple[dict[str, Any], Event] | None:
+    """What the inbox keeps of an update (bot/updates.py `storable_update`: lone surrogates
+    replaced by U+FFFD) and its event, read from that; None for an update Chorus does not use,
+    and for one it cannot read or keep (an update_id outside 1..2**63-1, an id no BIGINT
+    holds, a field missing): that one is logged and dropped, as the webhook drops it, since
+    asking Telegram for it again would bring the same update."""
+    try:
+        stored = storable_update(update)
+        event = event_from_update(stored)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.error("update %r cannot be read (%r): dropped", update.get("update_id"), exc)
+        return None
+    if event is None or event.from_bot:
+        return None
+    return dict(stored), event
 
 
 async def _surely(write: Callable[[], Awaitable[T]], update_id: Any) -> T:

@@ -183,8 +183,11 @@ class UpdatesRequest(AiohttpRequest):
 def _updates_by_id(payload: bytes) -> dict[int, dict[str, Any]]:
     try:
         answer = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return {}
+    except orjson.JSONDecodeError:  # a lone surrogate, say: read leniently, as PTB reads it
+        try:
+            answer = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            return {}
     result = answer.get("result") if isinstance(answer, dict) else None
     if not isinstance(result, list):
         return {}

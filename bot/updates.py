@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from handlers.kernel.events import (
     GROUP_ANONYMOUS_BOT_ID,
@@ -16,11 +21,68 @@ from handlers.kernel.events import (
 )
 
 ALLOWED_UPDATES = ("message", "callback_query", "poll_answer", "my_chat_member", "chat_member")
+ID_MOST = 2**63 - 1  # the largest id the database keeps (BIGINT: inbox.update_id, user ids)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class NotAnUpdate(ValueError):
+    """A JSON object that is no Bot API Update Chorus can keep: its update_id is not an integer
+    from 1 to ID_MOST."""
+
+
+def storable_update(update: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The update as the inbox can keep it: `update` itself, or a copy in which each lone
+    UTF-16 surrogate of its strings (keys too) is replaced by U+FFFD, since no database text
+    nor Telegram call takes one, and each NaN or Infinity by null, which no JSON nor
+    PostgreSQL json column takes (only a lenient JSON parser lets either through; a volunteer's
+    message with one replaced character beats a lost one). Raises NotAnUpdate when update_id
+    is not an integer from 1 to ID_MOST: Bot API, Update.update_id ("Integer", starting
+    "from a certain positive number"), and the BIGINT column that keys the inbox."""
+    update_id = update.get("update_id")
+    if type(update_id) is not int or not 0 < update_id <= ID_MOST:
+        raise NotAnUpdate(f"update_id {update_id!r} is not an integer from 1 to {ID_MOST}")
+    try:
+        dumped = orjson.dumps(update)  # refuses a lone surrogate; writes NaN as null
+    except orjson.JSONEncodeError:
+        mended: Mapping[str, Any] = _mended(update)
+        return mended
+    if b"null" in dumped and not _finite(update):  # the slower look, only when it may be one
+        mended = _mended(update)
+        return mended
+    return update
+
+
+def _finite(update: Mapping[str, Any]) -> bool:
+    try:
+        json.dumps(update, allow_nan=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _mended(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {_mended(key): _mended(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mended(item) for item in value]
+    return value
+
+
+def _id(value: Any) -> int:
+    """A Telegram id (a person's, a chat's), or ValueError when the database cannot keep it."""
+    number = int(value)
+    if not -ID_MOST <= number <= ID_MOST:
+        raise ValueError(f"id {number} does not fit a BIGINT")
+    return number
 
 
 def _person(raw: Mapping[str, Any]) -> Person:
     return Person(
-        id=int(raw["id"]),
+        id=_id(raw["id"]),
         first_name=str(raw.get("first_name") or ""),
         last_name=raw.get("last_name"),
         username=raw.get("username"),
@@ -34,7 +96,7 @@ def _chat(raw: Mapping[str, Any]) -> Chat:
         kind = ChatType(raw.get("type", "private"))
     except ValueError:
         kind = ChatType.PRIVATE
-    return Chat(id=int(raw["id"]), type=kind, title=raw.get("title"))
+    return Chat(id=_id(raw["id"]), type=kind, title=raw.get("title"))
 
 
 def _topic(message: Mapping[str, Any]) -> int | None:
@@ -98,7 +160,9 @@ def _message_event(update_id: int, message: Mapping[str, Any]) -> Event | None:
 
 
 def event_from_update(update: Mapping[str, Any]) -> Event | None:
-    """The neutral event for one update, or None for updates Chorus does not use."""
+    """The neutral event for one update, or None for updates Chorus does not use. Raises
+    ValueError, TypeError, KeyError or AttributeError for one it cannot read (a field missing
+    or of the wrong type, an id the database cannot keep)."""
     update_id = int(update["update_id"])
     if "message" in update:
         return _message_event(update_id, update["message"])

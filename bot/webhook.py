@@ -33,7 +33,7 @@ from aiohttp import web
 from bot.botapi import Call, Transport
 from bot.config import ConfigError, Settings
 from bot.inbox import Inbox
-from bot.updates import ALLOWED_UPDATES, event_from_update
+from bot.updates import ALLOWED_UPDATES, NotAnUpdate, event_from_update, storable_update
 from handlers.kernel.ports import MessengerError
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def update_handler(inbox: Inbox, secret: str) -> Handler:
     """The aiohttp handler of Telegram's POSTs (setWebhook, Bot API "Getting updates"): 403
     without the right secret header; 400 for a body that is no update at all (not a JSON
-    object with an integer update_id); 200 once the update is recorded (`Inbox.accept`), and
+    object with an integer update_id from 1 to 2**63-1, bot/updates.py `storable_update`);
+    200 once the update is recorded (`Inbox.accept`; a lone UTF-16 surrogate in a string is
+    recorded as U+FFFD, the update kept), and
     an error (500) when the database does not take it within RECORD_WITHIN seconds, so that
     Telegram sends it again. Telegram repeats any answer but 2XX a number of times, then
     drops the update: an update Chorus cannot read is answered 200 and logged, since asking
@@ -135,14 +137,18 @@ def update_handler(inbox: Inbox, secret: str) -> Handler:
         if not secrets.compare_digest(sent, expected):
             return web.Response(status=403, text="Forbidden")
         raw = _json_object(await request.read())
-        if raw is None or type(raw.get("update_id")) is not int:
+        if raw is None:
             return web.Response(status=400, text="not a Telegram update")
         try:
-            event_from_update(raw)  # what the inbox will read of it
+            update = storable_update(raw)  # checked and mended before it joins a group write
+        except NotAnUpdate:
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            event_from_update(update)  # what the inbox will read of it
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            log.error("update %s cannot be read (%r): dropped", raw["update_id"], exc)
+            log.error("update %s cannot be read (%r): dropped", update["update_id"], exc)
             return web.Response()
-        await inbox.accept(raw, RECORD_WITHIN)
+        await inbox.accept(update, RECORD_WITHIN)
         return web.Response()
 
     return on_post
@@ -150,12 +156,17 @@ def update_handler(inbox: Inbox, secret: str) -> Handler:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     """A JSON object (orjson; what it refuses — a lone surrogate, bytes that are not UTF-8 — by
-    the standard parser, decoding leniently, as on the polling path), or None."""
+    the standard parser, decoding leniently, as on the polling path, but refusing NaN and
+    Infinity, which are no JSON and which no database JSON column takes), or None."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         try:
-            value = json.loads(body.decode("utf-8", "replace"))
+            value = json.loads(body.decode("utf-8", "replace"), parse_constant=_no_constant)
         except ValueError:
             return None
     return value if isinstance(value, dict) else None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -71,4 +72,27 @@ async def test_an_error_answer_goes_through_aiograms_checks(
         bot.session.check_response(bot, GetUpdates(), 200, odd)
     me = {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "b"}}
     assert bot.session.check_response(bot, GetMe(), 200, orjson.dumps(me).decode()).result
+    await bot.session.close()
+
+
+@pytest.mark.parametrize("lean", [True, False])
+async def test_a_batch_with_a_lone_surrogate_is_recorded_not_refused_for_ever(lean: bool) -> None:
+    """orjson refuses a lone UTF-16 surrogate ("\\ud83d" alone) that aiogram's parser takes:
+    the raw batch was then read again with orjson, which raised, and the polling asked for the
+    same batch for ever. Now it goes to the inbox as it came (which keeps U+FFFD for it)."""
+    bot = create_bot("1:abc", "http://127.0.0.1:9")
+    bot.session.lean_updates = lean  # type: ignore[attr-defined]
+    odd = _press(51)
+    odd["callback_query"]["from"]["first_name"] = "Amira \ud83d"
+    batch = [_press(50), odd]
+    content = json.dumps({"ok": True, "result": batch})  # the surrogate as "\ud83d"
+    method = GetUpdates(offset=50)
+    inbox = _Inbox()
+    recorder = BatchRecorder(inbox)  # type: ignore[arg-type]
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        return bot.session.check_response(bot, method, 200, content).result
+
+    await recorder(make_request, bot, method)
+    assert inbox.batches == [batch]
     await bot.session.close()

@@ -150,3 +150,30 @@ async def test_the_inbox_keeps_updates_as_telegram_sent_them(
         assert recorded[-1]["update_id"] == 40 and await _recorded(services) == 4
     finally:
         await request.shutdown()
+
+
+async def test_an_answer_with_a_lone_surrogate_is_recorded_as_it_came_in_one_transaction(
+    services: Services, monkeypatch: pytest.MonkeyPatch, url: str, commits: list[int]
+) -> None:
+    """orjson refuses a lone UTF-16 surrogate ("\\ud83d" alone), which PTB's parser takes: the
+    answer's updates then came as PTB's to_dict of them, each recorded alone. Now the answer
+    is read as PTB reads it and recorded in one transaction, the surrogate kept as U+FFFD."""
+    odd = _start(35, 100_035)
+    odd["message"]["text"] = "caf\ud83d"
+    answer = [_start(34, 100_034), odd]
+    monkeypatch.setitem(globals(), "ANSWER", answer)  # what the Bot API answers
+    queue, request, handed = await _queue(services, monkeypatch)
+    try:
+        await request.do_request(url, "POST")
+        before = len(commits)
+        for raw in answer:
+            await queue.put(Update.de_json(raw, None))
+        assert len(commits) - before == 1
+        assert handed == [34, 35]
+        async with services.sessionmaker() as session:
+            kept = await session.scalar(
+                select(InboxUpdate.payload).where(InboxUpdate.update_id == 35)
+            )
+        assert kept is not None and kept["message"]["text"] == "caf\ufffd"
+    finally:
+        await request.shutdown()
