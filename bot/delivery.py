@@ -224,9 +224,9 @@ class Pacer:
         has its slot (each wakes about once, however full the window)."""
         booking: list[Any] = [None, None]  # [loop time of the reserved slot, its ticket]
         while True:
-            if self.shared is not None:
-                booking[:] = await self._reserve()
             seen = self.paused_until  # the pause the reservation was made after
+            if self.shared is not None:
+                *booking[:], seen = await self._reserve()
             try:
                 async with self._turn:
                     found = await self._free_slot(booking, seen)
@@ -289,7 +289,7 @@ class Pacer:
         finally:
             self._watched = None
 
-    async def _reserve(self) -> tuple[float | None, str | None]:
+    async def _reserve(self) -> tuple[float | None, str | None, float]:
         """The loop time of the slot reserved on the shared schedule and its ticket (None,
         None: not reachable), once any pause is over: a slot reserved during a pause would be
         spent in a burst of every waiting send (all their slots past) just after Telegram
@@ -299,11 +299,12 @@ class Pacer:
         while left > 0:  # a pause may grow meanwhile (another 429)
             await self._sleep(left + self.MARGIN)
             left = self.paused_until - self._now()
+        seen = self.paused_until  # a pause beginning while Redis answers comes after it
         granted = await self.shared.reserve()
         if granted is None:
-            return None, None
+            return None, None, seen
         wait, ticket = granted
-        return self._now() + wait, ticket
+        return self._now() + wait, ticket, seen
 
     def answered(self, mark: list[Any]) -> None:
         """Records when the answer to a send came back (on the shared window too)."""
@@ -358,10 +359,9 @@ class DeliveryEngine:
         self._chat_sending: dict[int, int] = {}
         # (chat, message) → (row, buttons only) of the newest queued reply editing it.
         self._newest_edit: dict[tuple[int, int], tuple[int, bool]] = {}
-        # chat → (why, `_flushes` then): answered 403 while rows to it were out; those rows fail
-        # unsent until the second flush after (`_flush`: the person may unblock the bot).
+        # chat → (why, the highest row id held then): answered 403; the rows to it claimed by
+        # then fail unsent, those queued after are tried (the person may unblock the bot).
         self._unreachable: dict[int, tuple[str, int]] = {}
-        self._flushes = 0  # the flush loop's turns, each recording what came back meanwhile
         self._sends: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._database_calls: set[asyncio.Task[Any]] = set()
@@ -451,6 +451,7 @@ class DeliveryEngine:
         await self._reports_done(10.0)
         if self._reporting is not None:
             self._reporting.cancel()
+            await asyncio.gather(self._reporting, return_exceptions=True)
         unsent = [item.id for item in self._ready] + [entry[2].id for entry in self._deferred]
         if unsent:
             async with self.sessionmaker() as session, session.begin():
@@ -612,7 +613,7 @@ class DeliveryEngine:
                 continue
             item = self._ready.popleft()
             unreachable = self._unreachable.get(item.chat_id)
-            if unreachable is not None:
+            if unreachable is not None and item.id <= unreachable[1]:
                 why = unreachable[0]
                 self._fail(item, why, f"unreachable: {why}")
                 self.stats.blocked += 1
@@ -724,7 +725,9 @@ class DeliveryEngine:
             self._fail(item, why, exc.description)
             self.stats.blocked += 1
             self._results.unreachable[item.chat_id] = why
-            self._unreachable[item.chat_id] = (why, self._flushes)
+            # the rows claimed with it (ids up to the highest held now) fail unsent; rows
+            # queued after the 403 (the person may unblock the bot) are tried
+            self._unreachable[item.chat_id] = (why, max(self._held, default=item.id))
         except ChatMigrated as exc:
             if item.edit_of is None:
                 self._results.moved.append((item.id, exc.new_chat_id))
@@ -796,15 +799,15 @@ class DeliveryEngine:
                 log.exception("renewing the outbox claims failed; will try again")
 
     async def _flush(self) -> None:
-        self._flushes += 1
         if self._unreachable:
             # A chat answered 403 stays unreachable for the rows claimed with it (they would
-            # each be refused) until the second flush after: it was cleared only once nothing
-            # was out, never during a long broadcast, so a volunteer who unblocked the bot got
-            # none of their notices (a promotion, a reminder) until the outbox ran dry.
-            expired = self._flushes - 2
+            # each be refused), forgotten once none of them is held. It was cleared only once
+            # nothing was out, never during a long broadcast, and held every later row too: a
+            # volunteer who unblocked the bot got none of their notices (a promotion, a
+            # reminder) until the outbox ran dry.
+            lowest = min(self._held, default=math.inf)
             self._unreachable = {
-                chat: noted for chat, noted in self._unreachable.items() if noted[1] > expired
+                chat: noted for chat, noted in self._unreachable.items() if noted[1] >= lowest
             }
         results = self._results
         if not len(results):

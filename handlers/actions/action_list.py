@@ -274,7 +274,8 @@ def _edit_step(field: str) -> Step:
 async def apply_edit(ctx: Context, data: Data) -> None:
     """Applies the new value of a field and tells the volunteers who answered."""
     field = ctx.dialog.step if ctx.dialog is not None else ""
-    action = await action_store.get(ctx.session, int(data.get("action_id", 0)))
+    # Locked: more places promote from the waitlist by the counts, which presses move meanwhile.
+    action = await action_store.get(ctx.session, int(data.get("action_id", 0)), lock=True)
     if action is None or action.status != action_store.OPEN:
         await ctx.clear_dialog()
         ctx.reply(ctx.t("actions.not_open", status=ctx.t("actions.status_closed")))

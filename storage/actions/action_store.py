@@ -140,6 +140,9 @@ def _locked(session: AsyncSession) -> dict[int, Action]:
     held here (the session's identity map would let them go): emptied when another
     transaction begins."""
     transaction = session.sync_session.get_transaction()
+    if transaction is None:  # none begun yet (autobegin): nothing held, nothing to remember
+        session.info.pop("locked_actions", None)
+        return {}
     held = session.info.get("locked_actions")
     if held is None or held[0] is not transaction:
         held = session.info["locked_actions"] = (transaction, {})

@@ -12,7 +12,7 @@ from bot.delivery import DeliveryConfig, DeliveryEngine, MessengerTransport
 from handlers import build_router
 from handlers.kernel.context import Services
 from handlers.kernel.dispatch import Dispatcher
-from handlers.kernel.ports import RetryAfter, TransientError
+from handlers.kernel.ports import BotBlocked, RetryAfter, TransientError
 from storage import outbox
 from storage.models import OutboxMessage
 from storage.outbox import Claimed
@@ -323,9 +323,7 @@ async def test_a_person_who_unblocks_the_bot_is_written_to_while_a_broadcast_run
 ) -> None:
     """A 403 ("blocked") marked the chat unreachable in the engine until nothing was out: never
     during a long broadcast, so a volunteer who unblocked the bot got none of their notices
-    until the outbox ran dry. It now holds for the rows claimed with it: two flushes."""
-    from handlers.kernel.ports import BotBlocked
-
+    until the outbox ran dry. It now holds for the rows claimed with it, not later ones."""
     blocked, stuck, sent_again = {AMIRA}, asyncio.Event(), asyncio.Event()
 
     class Telegram(MessengerTransport):
@@ -368,3 +366,102 @@ async def test_a_person_who_unblocks_the_bot_is_written_to_while_a_broadcast_run
         assert "you were promoted" in [s.text for s in messenger.chats[AMIRA]]
     finally:
         await engine.abort()
+
+
+async def test_rows_claimed_with_a_row_answered_403_are_not_sent(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """Two notices to a person who blocked the bot are claimed in one batch. The first is
+    answered 403; the second waits its turn (the chat's 1 s interval, while the flush loop
+    turns every 50 ms). It fails unsent, however many flushes pass meanwhile (a hold of two
+    flushes let it be sent, and refused again)."""
+    gate, holding = asyncio.Event(), asyncio.Event()
+    tried: list[int] = []
+
+    class Telegram(MessengerTransport):
+        async def send(self, item: Claimed, paid: bool) -> int:
+            tried.append(item.chat_id)
+            if item.chat_id == AMIRA:
+                raise BotBlocked("Forbidden: bot was blocked by the user")
+            if item.chat_id == AMIRA + 1:
+                holding.set()
+                await gate.wait()  # the only request slot is busy meanwhile
+            return await super().send(item, paid)
+
+    engine = DeliveryEngine(
+        services.sessionmaker,
+        Telegram(messenger),
+        services.clock,
+        DeliveryConfig(flush_interval=3600.0, max_in_flight=1, paced=False),
+    )
+    async with services.sessionmaker() as session, session.begin():
+        now = services.clock.now()
+        await outbox.enqueue(
+            session,
+            [
+                outbox.Outgoing(AMIRA, "first notice"),
+                outbox.Outgoing(AMIRA + 1, "someone else"),
+                outbox.Outgoing(AMIRA + 2, "someone else again"),
+                outbox.Outgoing(AMIRA, "second notice, claimed with the first"),
+            ],
+            purpose="notice",
+            ref=None,
+            now=now,
+        )
+    await engine.start()
+    try:
+        async with asyncio.timeout(10):
+            await holding.wait()
+            # the flush loop's turns while the second row to AMIRA waits its turn
+            await engine._flush()
+            await engine._flush()
+            gate.set()
+            for _ in range(100_000):  # event-loop turns, until the engine has done its work
+                if len(tried) >= 3 and not (engine._ready or engine._sends or engine._deferred):
+                    break
+                await asyncio.sleep(0)
+    finally:
+        await engine.stop()
+    # one request to a chat known to refuse; the row claimed with it fails unsent
+    assert tried.count(AMIRA) == 1, tried
+
+
+async def test_stop_leaves_no_report_running(
+    services: Services, messenger: RecordingMessenger
+) -> None:
+    """stop() waits up to 10 s for the report still running, then cancels it, and returns
+    only once it is done (the app then closes the messenger and the database engine). The
+    10 s wait is shortened here."""
+    reporting = asyncio.Event()
+
+    async def report(refs: set[str]) -> None:
+        reporting.set()
+        await asyncio.Event().wait()  # editing the report, waiting out a long 429
+
+    engine = DeliveryEngine(
+        services.sessionmaker,
+        MessengerTransport(messenger),
+        services.clock,
+        DeliveryConfig(flush_interval=0.01, report_interval=0.0),
+        on_flush=report,
+    )
+    original = engine._reports_done
+
+    async def shortly(timeout: float) -> None:  # noqa: ASYNC109
+        await original(0.0)
+
+    engine._reports_done = shortly  # type: ignore[method-assign]
+    async with services.sessionmaker() as session, session.begin():
+        await outbox.enqueue(
+            session,
+            [outbox.Outgoing(AMIRA, "x")],
+            purpose="broadcast",
+            ref="b1",
+            now=services.clock.now(),
+        )
+    await engine.start()
+    async with asyncio.timeout(10):
+        await reporting.wait()
+    await engine.stop()
+    assert engine._reporting is not None
+    assert engine._reporting.done(), "stop() returned with the report task still pending"

@@ -201,3 +201,35 @@ async def test_a_send_paused_after_reserving_does_not_hold_the_others_while_it_w
     assert min(storm.left) >= 0.4  # nothing during the pause
     assert max(storm.left) < 3.0, storm.left  # no stall until the leases run out
     assert storm.most_in_one_second() <= 2, storm.left  # the window holds
+
+
+class SlowSchedule(Schedule):
+    """`Schedule` whose answer takes a moment (Redis's round trip, or a full window waiting
+    for its first place to free: SharedPace._reserve_wanted sleeps up to a second)."""
+
+    async def reserve(self) -> tuple[float, str] | None:
+        await self.time.sleep(0.01)
+        return await super().reserve()
+
+
+async def test_a_pause_that_begins_while_a_send_reserves_is_seen() -> None:
+    """A 429 pause begins while the sends wait for the shared schedule's answer. The pause they
+    reserved after is the one before they asked: read once the answer came, their slots
+    (inside the pause) counted as made after it, none was made again, and all three left at
+    the moment the pause ended, together."""
+    storm = Storm(rate=100, limit=1000)
+    storm.pacer.shared = SlowSchedule(storm.time, storm.pacer.interval)
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(storm._one()) for _ in range(3)]
+    await storm.time.advance(0.005)  # the three are waiting for their reservations
+    storm.pacer.pause(0.4)  # a 429 (told by another worker)
+    for _ in range(100):
+        if all(task.done() for task in tasks):
+            break
+        due = storm.time.next_due()
+        assert due is not None
+        await storm.time.advance(max(due - storm.time.now, 0.0))
+    await asyncio.gather(*tasks)
+    assert min(storm.left) >= 0.4
+    gaps = [b - a for a, b in zip(storm.left, storm.left[1:], strict=False)]
+    assert min(gaps) >= storm.pacer.interval - 1e-9, storm.left

@@ -3,6 +3,8 @@ the outcomes each update would have had alone, one person's updates in order."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -381,3 +383,46 @@ async def test_a_chunk_reads_its_action_once_and_its_counts_stay_true(
     if any_storage.engine.dialect.name == "postgresql":
         locking = [s for s in seen if s.startswith("SELECT actions.id") and "FOR UPDATE" in s]
         assert len(locking) == 1, "\n".join(seen)
+
+
+async def test_a_locked_action_is_not_reused_by_the_next_transaction(
+    any_storage: Storage, services: Services
+) -> None:
+    """The actions a transaction read under their lock are remembered by transaction, which
+    is None before an autobegun transaction's first statement: a `for_answer` opening two
+    transactions in turn (no explicit begin()) found the first one's action, without the lock
+    and with its counts, the session keeping it loaded after the commit."""
+    if any_storage.engine.dialect.name != "postgresql":
+        return
+    now = services.clock.now()
+    async with any_storage.sessionmaker() as session, session.begin():
+        action = await action_store.create(
+            session,
+            {
+                "kind": "meeting",
+                "title": "T",
+                "description": "d",
+                "at": now + timedelta(days=1),
+                "timezone": "UTC",
+                "capacity": 1,
+                "audience": {},
+                "group_ids": [],
+                "reminder_minutes": [],
+                "created_by": 1,
+            },
+            now,
+        )
+        action_id = action.id
+    async with any_storage.sessionmaker() as session:
+        found = await action_store.for_answer(session, action_id, 7)  # autobegins
+        assert found is not None and found.action.going_count == 0
+        await session.commit()
+        # meanwhile another transaction fills the only place
+        async with any_storage.sessionmaker() as other, other.begin():
+            locked = await action_store.get(other, action_id, lock=True)
+            assert locked is not None
+            await action_store.set_answer(other, action_id, 8, action_store.GOING, now)
+        again = await action_store.for_answer(session, action_id, 7)  # autobegins again
+        assert again is not None
+        assert again.action.going_count == 1, "stale action from the previous transaction"
+        await session.rollback()
