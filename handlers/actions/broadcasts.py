@@ -569,20 +569,22 @@ class Tally:
     """Where a broadcast's messages are: its outbox rows by state, with those its fan-out has
     still to enqueue (as pending, or as not sent once stopped); how many remain (at least one
     while the fan-out is pending: never "done" before it ends); of those, how many wait for
-    the end of their recipients' quiet hours; why the failed ones failed; and the moment."""
+    the end of their recipients' quiet hours; why the failed ones failed; who it was meant for
+    but got no message because the bot could no longer write to them, by why; the moment."""
 
     counts: dict[str, int]
     remaining: int
     held: int
     reasons: dict[str, int]
+    unreachable: dict[str, int]
     now: datetime
 
 
 async def _tally(
     session: AsyncSession, broadcast: Broadcast, now: datetime, *, details: bool = True
 ) -> Tally:
-    """The broadcast's `Tally` at `now` (`details`: with what only a report shows, the holds
-    and the reasons of failure)."""
+    """The broadcast's `Tally` at `now` (`details`: with what only a report shows, the holds,
+    and once nothing remains the reasons of failure and who could not be reached)."""
     ref = broadcast_store.ref(broadcast.id)
     counts = await outbox.counts(session, ref)
     fanning = broadcast.fanout_after is not None  # rows still to enqueue: not done yet
@@ -596,15 +598,33 @@ async def _tally(
     if fanning:
         remaining = max(remaining, 1)
     held = await outbox.held(session, ref, now) if details and remaining else 0
-    reasons = await outbox.failures(session, ref) if details and not remaining else {}
-    return Tally(counts, remaining, held, reasons, now)
+    summary = details and not remaining
+    reasons = await outbox.failures(session, ref) if summary else {}
+    unreachable = await _unreachable(session, broadcast) if summary else {}
+    return Tally(counts, remaining, held, reasons, unreachable, now)
+
+
+async def _unreachable(session: AsyncSession, broadcast: Broadcast) -> dict[str, int]:
+    """Who an announcement was meant for (its audience) but got no message of it, because the
+    bot could no longer write to them (blocked it before the sending, or before their chunk of
+    a fan-out): the audience leaves them out, so no row of it says so. Other sendings go to
+    people picked one by one (those going, a reminder's): none."""
+    if broadcast.purpose != "announce":
+        return {}
+    action = await action_store.get(session, broadcast.action_id)
+    if action is None:
+        return {}
+    ref = broadcast_store.ref(broadcast.id)
+    return await audience_store.unreachable(
+        session, action.audience, action.kind, ref, broadcast.created_at
+    )
 
 
 def _report_view(t: Translator, broadcast: Broadcast, tally: Tally) -> tuple[Html, Keyboard | None]:
     """The report as the tally stands: the progress message, or the summary once nothing
     remains."""
     if not tally.remaining:
-        return summary_view(t, broadcast, tally.counts, tally.reasons), None
+        return summary_view(t, broadcast, tally.counts, tally.reasons, tally.unreachable), None
     counts = tally.counts
     done = counts.get(outbox.SENT, 0) + counts.get(outbox.FAILED, 0)
     elapsed = (tally.now - broadcast.created_at).total_seconds()
@@ -639,9 +659,14 @@ def progress_view(
 
 
 def summary_view(
-    t: Translator, broadcast: Broadcast, counts: dict[str, int], reasons: dict[str, int]
+    t: Translator,
+    broadcast: Broadcast,
+    counts: dict[str, int],
+    reasons: dict[str, int],
+    unreachable: dict[str, int] | None = None,
 ) -> Html:
-    """The final report: delivered, failed and why, stopped."""
+    """The final report: delivered, failed and why, not reached (those it was meant for whom
+    the bot could no longer write to) and why, stopped."""
     key = (
         "broadcast.summary_stopped"
         if broadcast.state == broadcast_store.STOPPED
@@ -651,13 +676,24 @@ def summary_view(
     failed = counts.get(outbox.FAILED, 0)
     if failed:
         lines.append(t.plural("broadcast.failed", failed))
-        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
-            known = reason if reason in FAILURE_REASONS else "other"
-            lines.append(f"  • {t(f'broadcast.reason_{known}')}{t.colon}{t.number(count)}")
+        lines += _reason_lines(t, reasons)
+    missed = sum((unreachable or {}).values())
+    if missed:
+        lines.append(t.plural("broadcast.unreachable", missed))
+        lines += _reason_lines(t, unreachable or {})
     stopped = counts.get(outbox.STOPPED, 0)
     if stopped:
         lines.append(t.plural("broadcast.not_sent", stopped))
     return Html("\n".join(lines))
+
+
+def _reason_lines(t: Translator, reasons: dict[str, int]) -> list[str]:
+    """A line per reason, the most frequent first."""
+    lines: list[str] = []
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        known = reason if reason in FAILURE_REASONS else "other"
+        lines.append(f"  • {t(f'broadcast.reason_{known}')}{t.colon}{t.number(count)}")
+    return lines
 
 
 # A report edit that meets a 5xx, a dropped connection or a 429 is tried again this many times
