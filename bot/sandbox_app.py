@@ -21,6 +21,7 @@ from bot.sandbox_people import (
     SeedVolunteer,
     add_to_world,
     demo_volunteers,
+    labels,
     populate,
     ready_volunteers,
     register,
@@ -79,6 +80,7 @@ class Sandbox:
                 **dict.fromkeys(sorted(self.admin_ids), "coordinator"),
             },
             advance_clock=self.advance,
+            current_roles=self.labels,
         )
         self.running: Running | None = None
         self._emulator: RunningEmulator | None = None
@@ -193,6 +195,16 @@ class Sandbox:
             if running.delivery is not None:
                 running.delivery.wake()
 
+    async def labels(self) -> dict[int, str]:
+        """What the page says each person is, read from the bot's database now (what the
+        ready-made people start as while Chorus is not running)."""
+        running = self.running
+        if running is None or self._emulator is None:
+            return dict(self.page.roles)
+        people = [user.id for user in self._emulator.state.users.values() if not user.is_bot]
+        async with running.dispatcher.services.sessionmaker() as session:
+            return await labels(session, people, self.admin_ids)
+
     async def wait(self) -> None:
         """Waits until Chorus stops (after `stop()`, or when it fails)."""
         if self._bot is not None:
@@ -215,11 +227,12 @@ class Sandbox:
                 self._emulator = None
 
 
-def banner(sandbox: Sandbox) -> str:
-    """What to print so that a newcomer knows where to go."""
+def banner(sandbox: Sandbox, roles: dict[int, str]) -> str:
+    """What to print so that a newcomer knows where to go (`roles`: what each person is)."""
     url = sandbox.url
     people = "\n".join(
-        f"    {p.first_name:<7} id {p.user_id}  ({p.role}, Telegram language {p.language_code})"
+        f"    {p.first_name:<7} id {p.user_id}  "
+        f"({roles.get(p.user_id, p.role)}, Telegram language {p.language_code})"
         for p in PEOPLE
     )
     demo = (
@@ -249,7 +262,7 @@ async def run_sandbox(
     sandbox = Sandbox(settings, port=port, demo=demo)
     await sandbox.start()
     try:
-        print(banner(sandbox), flush=True)
+        print(banner(sandbox, await sandbox.labels()), flush=True)
         stopping = asyncio.create_task(stop.wait())
         bot = asyncio.create_task(sandbox.wait())
         await asyncio.wait({stopping, bot}, return_when=asyncio.FIRST_COMPLETED)

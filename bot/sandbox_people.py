@@ -7,11 +7,15 @@ registered yet, and the coalition group with all of them. Each demo volunteer is
 the emulator (who has started the bot and is in the group) and a registered volunteer in the
 bot's database, with the same id; the set is the same on every start, and adding it twice
 changes nothing.
+
+A ready-made person's `role` is what they start as; what the page says of anyone is read from
+the bot's database each time (`labels`): Tom is a volunteer once he has registered.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,16 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from botapi_emulator.models import Chat, Member
 from botapi_emulator.state import EmulatorState
+from handlers.kernel.permissions import COORDINATORS, held_roles
 from handlers.people.fields import INTERESTS, ORG_TYPES, RESOURCES, SKILLS
-from storage.coalition import group_store
+from storage.coalition import group_store, role_store
 from storage.people import volunteers
 
 COORDINATOR_ID = 100_001
+COORDINATOR = "coordinator"
+VOLUNTEER = "volunteer"
+REPRESENTATIVE = "organisation representative"
+NEWCOMER = "newcomer, not registered yet"
 
 
 @dataclass(frozen=True, slots=True)
 class ReadyPerson:
-    """A simulated person who exists from the first start (registered unless `profile` is None)."""
+    """A simulated person who exists from the first start (registered unless `profile` is None);
+    `role`: what they start as."""
 
     user_id: int
     first_name: str
@@ -54,35 +64,35 @@ PEOPLE = (
         COORDINATOR_ID,
         "Coral",
         "en",
-        "coordinator",
+        COORDINATOR,
         _profile("Coral", "GB", "Europe/London", "en", skills=["lobbying", "events"]),
     ),
     ReadyPerson(
         100_002,
         "Amira",
         "ar",
-        "volunteer",
+        VOLUNTEER,
         _profile("أميرة", "LB", "Asia/Beirut", "ar", skills=["media", "translation"]),
     ),
     ReadyPerson(
         100_003,
         "Marie",
         "fr",
-        "volunteer",
+        VOLUNTEER,
         _profile("Marie", "FR", "Europe/Paris", "fr", skills=["legal", "research"]),
     ),
     ReadyPerson(
         100_004,
         "Lucía",
         "es",
-        "volunteer",
+        VOLUNTEER,
         _profile("Lucía", "CO", "America/Bogota", "es", skills=["social_media", "design"]),
     ),
     ReadyPerson(
         100_005,
         "Sam",
         "en",
-        "organisation representative",
+        REPRESENTATIVE,
         _profile(
             "Sam",
             "KE",
@@ -95,7 +105,7 @@ PEOPLE = (
             skills=["survivor_assistance", "first_aid"],
         ),
     ),
-    ReadyPerson(100_006, "Tom", "en", "newcomer, not registered yet"),
+    ReadyPerson(100_006, "Tom", "en", NEWCOMER),
 )
 COALITION_GROUP = "Coalition"
 
@@ -114,6 +124,28 @@ def populate(state: EmulatorState) -> Chat:
         creator_id=COORDINATOR_ID,
         bot_status="administrator",
     )
+
+
+async def labels(
+    session: AsyncSession, user_ids: Iterable[int], admin_ids: Iterable[int]
+) -> dict[int, str]:
+    """What the sandbox page says each of these people is now: a coordinator (a coordinating
+    role, ADMIN_IDS included), a volunteer or an organisation's representative (registered:
+    with their status when they are not an active member), or a newcomer, not registered yet."""
+    ids = list(user_ids)
+    roles = await role_store.everyone(session)
+    registered = await volunteers.kinds_and_statuses(session, ids)
+    found: dict[int, str] = {}
+    for user_id in ids:
+        if held_roles(user_id, roles.get(user_id, ()), admin_ids) & COORDINATORS:
+            found[user_id] = COORDINATOR
+        elif user_id in registered:
+            kind, status = registered[user_id]
+            label = REPRESENTATIVE if kind == "organisation" else VOLUNTEER
+            found[user_id] = label if status == "active" else f"{label} ({status})"
+        else:
+            found[user_id] = NEWCOMER
+    return found
 
 
 def ready_volunteers() -> list[SeedVolunteer]:

@@ -26,10 +26,19 @@ MAX_ADVANCE = 366 * 24 * 3600
 
 @dataclass
 class SandboxPage:
-    """What the page shows beyond the emulator: people's roles, and how to move time."""
+    """What the page shows beyond the emulator: people's roles, and how to move time.
+
+    `roles`: fixed labels; `current_roles`, when set, reads them as they stand at each ask
+    (a newcomer who registers is labelled so: `chorus sandbox` asks the bot's database)."""
 
     roles: dict[int, str] = field(default_factory=dict)
     advance_clock: Callable[[float], Awaitable[None]] | None = None
+    current_roles: Callable[[], Awaitable[dict[int, str]]] | None = None
+
+    async def roles_now(self) -> JsonDict:
+        """People's labels as they stand, by user id (as a string: JSON's keys)."""
+        roles = self.roles if self.current_roles is None else await self.current_roles()
+        return {str(k): v for k, v in roles.items()}
 
 
 PAGE_KEY: web.AppKey[SandboxPage] = web.AppKey("sandbox_page", SandboxPage)
@@ -67,10 +76,15 @@ async def page_info(request: web.Request) -> web.Response:
     return json_response(
         {
             "bot": state.get_me(),
-            "roles": {str(k): v for k, v in page.roles.items()},
+            "roles": await page.roles_now(),
             "clock": clock_view(state, page),
         }
     )
+
+
+async def get_roles(request: web.Request) -> web.Response:
+    """People's labels as they stand now (the page asks again when a private chat changes)."""
+    return json_response(await request.app[PAGE_KEY].roles_now())
 
 
 async def get_clock(request: web.Request) -> web.Response:
@@ -153,6 +167,7 @@ def add_routes(app: web.Application, page: SandboxPage) -> None:
     app.router.add_routes(
         [
             web.get("/control/page", page_info),
+            web.get("/control/roles", get_roles),
             web.get("/control/clock", get_clock),
             web.post("/control/clock", advance_clock),
             web.get("/control/people/{user_id}/chats", person_chats),

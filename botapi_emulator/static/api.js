@@ -24,6 +24,7 @@ async function call(method, path, body) {
 
 export const api = {
   page: () => call("GET", "/control/page"),
+  roles: () => call("GET", "/control/roles"),
   users: () => call("GET", "/control/users"),
   createUser: (firstName, languageCode) =>
     call("POST", "/control/users", { first_name: firstName, language_code: languageCode || null }),

@@ -69,7 +69,16 @@ const person = (id) => store.people.find((p) => p.id === id);
 const fullName = (user) => [user.first_name, user.last_name].filter(Boolean).join(" ");
 
 const loadPeople = coalesced(async () => {
-  store.people = await api.users();
+  [store.people, store.roles] = await Promise.all([api.users(), api.roles()]);
+  renderPeople();
+});
+
+// People's labels follow what they do (a newcomer who registers becomes a volunteer): asked
+// again when a private chat changes, redrawn only when one differs.
+const loadRoles = coalesced(async () => {
+  const roles = await api.roles();
+  if (JSON.stringify(roles) === JSON.stringify(store.roles)) return;
+  store.roles = roles;
   renderPeople();
 });
 
@@ -494,6 +503,7 @@ function listen() {
     if (data.type === "chat") {
       if (data.chat_id === store.chatId) loadView();
       loadChats();
+      if (data.chat_id > 0) loadRoles();
     } else if (data.type === "user") {
       loadPeople();
     } else if (data.type === "chat_created") {

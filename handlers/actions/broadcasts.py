@@ -12,6 +12,7 @@ import logging
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -500,7 +501,12 @@ async def _post_report(
     failure is tried again (as a report edit is); if it still fails, the next start of the bot
     sends it (`resume_reports`). A refusal for good (the coordinator blocked the bot) ends the
     report: nobody can see it."""
-    text, keyboard = progress_view(t, broadcast_id, {})
+    async with services.read_session() as session, session.begin():
+        broadcast = await broadcast_store.get(session, broadcast_id)
+        if broadcast is None:
+            return
+        tally = await _tally(session, broadcast, services.clock.now())
+    text, keyboard = _report_view(t, broadcast, tally)
     message_id: int | None = None
     for attempt in range(REPORT_ATTEMPTS):
         try:
@@ -558,6 +564,75 @@ async def resume_reports(services: Services, before: datetime) -> None:
             log.exception("could not resume the report of broadcast %s", broadcast.id)
 
 
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Where a broadcast's messages are: its outbox rows by state, with those its fan-out has
+    still to enqueue (as pending, or as not sent once stopped); how many remain (at least one
+    while the fan-out is pending: never "done" before it ends); of those, how many wait for
+    the end of their recipients' quiet hours; why the failed ones failed; who it was meant for
+    but got no message because the bot could no longer write to them, by why; the moment."""
+
+    counts: dict[str, int]
+    remaining: int
+    held: int
+    reasons: dict[str, int]
+    unreachable: dict[str, int]
+    now: datetime
+
+
+async def _tally(
+    session: AsyncSession, broadcast: Broadcast, now: datetime, *, details: bool = True
+) -> Tally:
+    """The broadcast's `Tally` at `now` (`details`: with what only a report shows, the holds,
+    and once nothing remains the reasons of failure and who could not be reached)."""
+    ref = broadcast_store.ref(broadcast.id)
+    counts = await outbox.counts(session, ref)
+    fanning = broadcast.fanout_after is not None  # rows still to enqueue: not done yet
+    if fanning:
+        stopped = broadcast.state == broadcast_store.STOPPED  # they will come as not sent
+        key = outbox.STOPPED if stopped else outbox.PENDING
+        still = broadcast_store.not_enqueued(broadcast)
+        still += await rows_to_plan(session, broadcast)  # its plan pending: read here
+        counts[key] = counts.get(key, 0) + still
+    remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
+    if fanning:
+        remaining = max(remaining, 1)
+    held = await outbox.held(session, ref, now) if details and remaining else 0
+    summary = details and not remaining
+    reasons = await outbox.failures(session, ref) if summary else {}
+    unreachable = await _unreachable(session, broadcast) if summary else {}
+    return Tally(counts, remaining, held, reasons, unreachable, now)
+
+
+async def _unreachable(session: AsyncSession, broadcast: Broadcast) -> dict[str, int]:
+    """Who an announcement was meant for (its audience) but got no message of it, because the
+    bot could no longer write to them (blocked it before the sending, or before their chunk of
+    a fan-out): the audience leaves them out, so no row of it says so. Other sendings go to
+    people picked one by one (those going, a reminder's): none."""
+    if broadcast.purpose != "announce":
+        return {}
+    action = await action_store.get(session, broadcast.action_id)
+    if action is None:
+        return {}
+    ref = broadcast_store.ref(broadcast.id)
+    return await audience_store.unreachable(
+        session, action.audience, action.kind, ref, broadcast.created_at
+    )
+
+
+def _report_view(t: Translator, broadcast: Broadcast, tally: Tally) -> tuple[Html, Keyboard | None]:
+    """The report as the tally stands: the progress message, or the summary once nothing
+    remains."""
+    if not tally.remaining:
+        return summary_view(t, broadcast, tally.counts, tally.reasons, tally.unreachable), None
+    counts = tally.counts
+    done = counts.get(outbox.SENT, 0) + counts.get(outbox.FAILED, 0)
+    elapsed = (tally.now - broadcast.created_at).total_seconds()
+    going = tally.remaining - tally.held
+    eta = timedelta(seconds=going * elapsed / done) if going and done and elapsed > 0 else None
+    return progress_view(t, broadcast.id, counts, eta, tally.held)
+
+
 def progress_view(
     t: Translator,
     broadcast_id: int,
@@ -584,9 +659,14 @@ def progress_view(
 
 
 def summary_view(
-    t: Translator, broadcast: Broadcast, counts: dict[str, int], reasons: dict[str, int]
+    t: Translator,
+    broadcast: Broadcast,
+    counts: dict[str, int],
+    reasons: dict[str, int],
+    unreachable: dict[str, int] | None = None,
 ) -> Html:
-    """The final report: delivered, failed and why, stopped."""
+    """The final report: delivered, failed and why, not reached (those it was meant for whom
+    the bot could no longer write to) and why, stopped."""
     key = (
         "broadcast.summary_stopped"
         if broadcast.state == broadcast_store.STOPPED
@@ -596,13 +676,24 @@ def summary_view(
     failed = counts.get(outbox.FAILED, 0)
     if failed:
         lines.append(t.plural("broadcast.failed", failed))
-        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
-            known = reason if reason in FAILURE_REASONS else "other"
-            lines.append(f"  • {t(f'broadcast.reason_{known}')}{t.colon}{t.number(count)}")
+        lines += _reason_lines(t, reasons)
+    missed = sum((unreachable or {}).values())
+    if missed:
+        lines.append(t.plural("broadcast.unreachable", missed))
+        lines += _reason_lines(t, unreachable or {})
     stopped = counts.get(outbox.STOPPED, 0)
     if stopped:
         lines.append(t.plural("broadcast.not_sent", stopped))
     return Html("\n".join(lines))
+
+
+def _reason_lines(t: Translator, reasons: dict[str, int]) -> list[str]:
+    """A line per reason, the most frequent first."""
+    lines: list[str] = []
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        known = reason if reason in FAILURE_REASONS else "other"
+        lines.append(f"  • {t(f'broadcast.reason_{known}')}{t.colon}{t.number(count)}")
+    return lines
 
 
 # A report edit that meets a 5xx, a dropped connection or a 429 is tried again this many times
@@ -636,28 +727,16 @@ async def _refresh(services: Services, broadcast_id: int, *, force: bool) -> Non
         broadcast = await broadcast_store.get(session, broadcast_id)
         if broadcast is None or broadcast.finished_at is not None:
             return
-        ref = broadcast_store.ref(broadcast_id)
-        counts = await outbox.counts(session, ref)
-        fanning = broadcast.fanout_after is not None  # rows still to enqueue: not done yet
-        if fanning:
-            stopped = broadcast.state == broadcast_store.STOPPED  # they will come as not sent
-            key = outbox.STOPPED if stopped else outbox.PENDING
-            still = broadcast_store.not_enqueued(broadcast)
-            still += await rows_to_plan(session, broadcast)  # its plan pending: read here
-            counts[key] = counts.get(key, 0) + still
-        remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
-        if fanning:
-            remaining = max(remaining, 1)
-        done_now = remaining == 0 and broadcast.state == broadcast_store.RUNNING
         # nobody waits for a report; or the report's own start will refresh it once its
         # message is there
         unreported = broadcast.report_chat_id is None
         show = not unreported and broadcast.report_message_id is not None
-        held = await outbox.held(session, ref, now) if show and remaining else 0
+        tally = await _tally(session, broadcast, now, details=show)
+        remaining = tally.remaining
+        done_now = remaining == 0 and broadcast.state == broadcast_store.RUNNING
         recent = broadcast.reported_at is not None and now - broadcast.reported_at < REPORT_EVERY
-        if remaining > held and recent and not force:
+        if remaining > tally.held and recent and not force:
             show = False
-        reasons = await outbox.failures(session, ref) if show and not remaining else {}
     finished = unreported and remaining == 0
     if done_now or finished or show:
         async with services.sessionmaker() as session, session.begin():
@@ -673,16 +752,7 @@ async def _refresh(services: Services, broadcast_id: int, *, force: bool) -> Non
             broadcast.state = current.state  # stopped meanwhile: the summary says so
     if not show:
         return
-    t = translator(broadcast.report_locale)
-    keyboard: Keyboard | None
-    if remaining:
-        done = counts.get(outbox.SENT, 0) + counts.get(outbox.FAILED, 0)
-        elapsed = (now - broadcast.created_at).total_seconds()
-        going = remaining - held
-        eta = timedelta(seconds=going * elapsed / done) if going and done and elapsed > 0 else None
-        text, keyboard = progress_view(t, broadcast_id, counts, eta, held)
-    else:
-        text, keyboard = summary_view(t, broadcast, counts, reasons), None
+    text, keyboard = _report_view(translator(broadcast.report_locale), broadcast, tally)
     assert broadcast.report_chat_id is not None and broadcast.report_message_id is not None
     chat_id, message_id = broadcast.report_chat_id, broadcast.report_message_id
     shown = await _show_report(

@@ -329,6 +329,37 @@ class LeftOut:
     first: Sequence[Volunteer]
 
 
+async def unreachable(
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    kind: str | None,
+    ref: str,
+    before: datetime,
+) -> dict[str, int]:
+    """Who a sending (outbox `ref`) was meant for but got no message of it because the bot
+    could no longer write to them, by why (blocked the bot, deleted their account, never
+    started it: `preferences.set_unreachable`; "blocked" on older rows): the audience but for
+    that rule, registered before `before`, unreachable now, with no row of `ref`."""
+    dialect = dialect_of(session)
+    why = func.coalesce(UserPreference.unreachable_reason, "blocked")
+    queued = select(OutboxMessage.chat_id).where(OutboxMessage.ref == ref)
+    rows = await session.execute(
+        select(why, func.count())
+        .select_from(Volunteer)
+        .join(UserPreference, UserPreference.user_id == Volunteer.user_id)
+        .where(
+            UserPreference.blocked_bot_at.is_not(None),
+            Volunteer.status == "active",
+            _fits(dialect, filters),
+            not_(_muted(dialect, kind)),
+            Volunteer.registered_at <= before,
+            Volunteer.user_id.not_in(queued),
+        )
+        .group_by(why)
+    )
+    return {str(reason): int(n) for reason, n in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class Preview:
     """What /newaction's preview says of an audience: how many read each language, and who

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Volunteer
@@ -40,6 +41,21 @@ SAFETY_CHOICES = ("pseudonym", "keep_username")  # set in /profile only
 async def get(session: AsyncSession, user_id: int) -> Volunteer | None:
     """A volunteer by Telegram user id."""
     return await session.get(Volunteer, user_id)
+
+
+async def kinds_and_statuses(
+    session: AsyncSession, user_ids: Iterable[int]
+) -> dict[int, tuple[str, str]]:
+    """Of these people, the registered ones: their kind and status."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Volunteer.user_id, Volunteer.kind, Volunteer.status).where(
+            Volunteer.user_id.in_(ids)
+        )
+    )
+    return {user_id: (kind, status) for user_id, kind, status in rows}
 
 
 async def register(

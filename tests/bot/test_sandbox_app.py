@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import open_storage
+from bot.app import Storage, open_storage
 from bot.cli import parser
 from bot.config import Settings
-from bot.sandbox_app import Sandbox, reset_files, world_path
-from bot.sandbox_people import COALITION_GROUP, DEMO_SIZE, FIRST_DEMO_ID, PEOPLE, demo_volunteers
+from bot.sandbox_app import Sandbox, banner, reset_files, world_path
+from bot.sandbox_people import (
+    COALITION_GROUP,
+    COORDINATOR_ID,
+    DEMO_SIZE,
+    FIRST_DEMO_ID,
+    PEOPLE,
+    demo_volunteers,
+    labels,
+)
 from botapi_emulator.client import Person, SandboxClient
+from storage.coalition import role_store
 from storage.models import GroupMember, Volunteer
+from storage.people import volunteers
 
 AMIRA = PEOPLE[1].user_id
+SAM = PEOPLE[4].user_id
+TOM = PEOPLE[5].user_id
+PLACE = {"language": "en", "timezone": "Africa/Nairobi"}
 
 
 @pytest.fixture
@@ -128,3 +141,76 @@ async def test_the_demo_registers_a_varied_coalition_once(
 def test_the_command_line_takes_demo_and_reset() -> None:
     args = parser().parse_args(["sandbox", "--demo", "--reset", "--port", "0"])
     assert (args.demo, args.reset, args.port) == (True, True, 0)
+
+
+async def test_the_page_labels_a_newcomer_who_registered_as_a_volunteer(
+    started: Callable[..., Sandbox],
+) -> None:
+    """Sandbox finding: Tom stayed "newcomer, not registered yet" on the page (and in the
+    banner) after he had registered through the bot; the labels now follow the database."""
+    sandbox = await started()
+    async with SandboxClient(sandbox.url, timeout=30.0) as client:
+        info = await client.request("GET", "/control/page")
+        assert info["roles"][str(TOM)] == "newcomer, not registered yet"
+        assert info["roles"][str(SAM)] == "organisation representative"
+        assert info["roles"][str(COORDINATOR_ID)] == "coordinator"
+        tom = await _person(client, TOM)
+        await tom.send("/start")
+        await tom.wait_for_message(lambda m: "Welcome to" in m.text)
+        await tom.press("English")
+        await tom.press("An individual")
+        await tom.wait_for_message(lambda m: "What name" in m.text)
+        await tom.send("Tom")
+        await tom.wait_for_message(lambda m: "Which country" in m.text)
+        await tom.send("Kenya")
+        await tom.press("Translation")
+        await tom.press("Done ✔")
+        await tom.press("5")
+        await tom.press("Done ✔")
+        await tom.press("Youth")
+        await tom.press("Done ✔")
+        await tom.press("No")
+        await tom.press("I accept the pledge")
+        await tom.press("I agree")
+        await tom.wait_for_message(lambda m: "check your answers" in m.text)
+        await tom.press("✅ Confirm")
+        await tom.wait_for_message(lambda m: "Thank you, Tom" in m.text)
+        roles = (await client.request("GET", "/control/page"))["roles"]
+        assert roles[str(TOM)] == "volunteer"
+        assert await client.request("GET", "/control/roles") == roles
+    assert "Tom     id 100006  (volunteer," in banner(sandbox, await sandbox.labels())
+
+
+async def test_each_label_is_what_the_database_says_the_person_is(storage: Storage) -> None:
+    """Promoted, applying, rejected, an organisation, not registered: each as it stands."""
+    now = datetime.now(UTC)
+    async with storage.sessionmaker() as session, session.begin():
+        for user_id, kind, status in (
+            (1, "individual", "active"),
+            (2, "organisation", "active"),
+            (3, "individual", "applicant"),
+            (4, "organisation", "rejected"),
+            (5, "individual", "active"),
+        ):
+            profile = {"kind": kind, "display_name": f"P{user_id}", "country": "KE", **PLACE}
+            await volunteers.register(
+                session,
+                user_id,
+                profile,
+                pledge_accepted_at=now,
+                consent_given_at=now,
+                status=status,
+                now=now,
+            )
+        await role_store.grant(session, 5, "chair", now)
+    async with storage.sessionmaker() as session:
+        found = await labels(session, [1, 2, 3, 4, 5, 6, 7], admin_ids=[7])
+    assert found == {
+        1: "volunteer",
+        2: "organisation representative",
+        3: "volunteer (applicant)",
+        4: "organisation representative (rejected)",
+        5: "coordinator",
+        6: "newcomer, not registered yet",
+        7: "coordinator",
+    }

@@ -27,6 +27,8 @@ README_SCREENSHOT = (
 async def test_a_newcomer_registers_by_typing_and_clicking(page: Page) -> None:
     me = Screen(page)
     await me.be("Tom")
+    label = page.locator("#people .person", has_text="Tom").locator(".badge.role")
+    await expect(label).to_have_text("newcomer, not registered yet")
     await me.send("/start")
     await me.sees("Welcome to Chorus")
     await me.press("English")
@@ -53,6 +55,7 @@ async def test_a_newcomer_registers_by_typing_and_clicking(page: Page) -> None:
     await expect(summary).to_contain_text("Tom <Okello>")  # typed markup shows as text
     await me.press("✅ Confirm")
     await me.sees("Thank you, Tom <Okello>")
+    await expect(label).to_have_text("volunteer")  # it said "newcomer" still (sandbox finding)
 
 
 async def test_arabic_renders_right_to_left(page: Page) -> None:

@@ -18,6 +18,7 @@ from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import ShiftedClock, TransientError
 from storage.actions.action_models import Action, Rsvp
 from storage.models import OutboxMessage, Volunteer
+from storage.people import preferences
 from tests.conftest import COORDINATOR_ID
 from tests.support.actions import engine_for, make_volunteer
 from tests.support.csv_files import read_export
@@ -348,6 +349,35 @@ async def test_the_summary_shows_when_sending_ends_before_the_report_is_recorded
     assert "Sending finished" in report.text and "Delivered: 1 message" in report.text
 
 
+async def test_the_summary_accounts_for_those_the_bot_could_no_longer_reach_before_sending(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """Sandbox finding: a volunteer of the audience who had blocked the bot before the sending
+    was in no line of the summary (the audience leaves them out, so no row said so); the
+    summary now counts them, by why, beside those a refusal met while sending."""
+    now = clock.now()
+    for user_id, name in ((1, "Amira"), (2, "Omar"), (3, "Lina"), (4, "Kim")):
+        await make_volunteer(storage, user_id, now=now, name=name, skills=["media"])
+    await make_volunteer(storage, 5, now=now, name="Noor", skills=["legal"])  # not meant for
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, 2, preferences.BLOCKED, now)
+        await preferences.set_unreachable(session, 3, preferences.DEACTIVATED, now)
+        await preferences.set_unreachable(session, 5, preferences.BLOCKED, now)
+    await create_meeting(coordinator, clock, skills=["Media"])
+    clock.advance(timedelta(minutes=1))
+    await coordinator.press("✅ Send it")
+    assert await engine_for(conversation.dispatcher.services).drain() == 2
+    report = coordinator.messages[-1].text
+    assert "Sending finished" in report and "Delivered: 2 messages" in report, report
+    assert "Not reached: 2 people it was meant for, because:" in report, report
+    assert "  • blocked the bot: 1" in report and "  • deleted their Telegram account: 1" in report
+    assert "Failed" not in report
+
+
 async def test_the_summary_edit_meeting_a_5xx_still_ends_as_the_summary(
     conversation: Conversation,
     coordinator: Someone,
@@ -493,5 +523,10 @@ def test_french_labels_in_reports_take_the_narrow_space_before_the_colon() -> No
     summary = summary_view(t, broadcast, {"sent": 3, "failed": 2}, {"blocked": 2})
     reason = next(line for line in summary.split("\n") if line.startswith("  • "))
     assert "\u202f: 2" in reason and " : " not in reason and "): " not in reason
+    unreached = summary_view(t, broadcast, {"sent": 3}, {}, {"blocked": 2}).split("\n")
+    assert unreached[2:] == [
+        "Non joints\u202f: 2 destinataires prévus, car\u202f:",
+        "  • ont bloqué le bot\u202f: 2",
+    ]
     left = _left_out_lines(t, {"muted": [1, ["Lina"]]})
     assert left[1].endswith("(1)\u202f: Lina"), left

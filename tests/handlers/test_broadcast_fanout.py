@@ -19,7 +19,8 @@ from handlers.kernel.ports import ShiftedClock
 from storage import create_engine
 from storage.actions import action_store, broadcast_store
 from storage.actions.action_models import Action, Broadcast, DigestItem
-from storage.models import AuditEntry, OutboxMessage, Timer
+from storage.models import AuditEntry, OutboxMessage, Timer, UserPreference, Volunteer
+from storage.people import preferences
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import create_meeting
 from tests.handlers.test_audience_scale import _snapshot
@@ -334,3 +335,48 @@ async def test_send_it_counts_the_audience_once_in_its_transaction(
         audience = await action_store.audience(session, {}, "meeting")
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "action.send"))
     assert entry is not None and entry.details["recipients"] == len(audience) > 0
+
+
+async def test_the_summary_counts_who_could_not_be_reached_before_their_chunk(
+    coordinator: Someone,
+    clock: ShiftedClock,
+    storage: Storage,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The audience leaves out who blocked the bot, when "Send it" was pressed or before their
+    chunk was enqueued: the summary counts both (no row of the broadcast says so)."""
+    _, broadcast_id = await _send_held(coordinator, clock, storage, monkeypatch)
+    ref = broadcast_store.ref(broadcast_id)
+    async with storage.sessionmaker() as session, session.begin():
+        queued = set(
+            await session.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.ref == ref))
+        )
+        audience = await action_store.audience(session, {}, "meeting")
+        late = next(p.user_id for p in audience if p.user_id not in queued and p.digest is None)
+        await preferences.set_unreachable(session, late, preferences.BLOCKED, clock.now())
+    await sending.continue_fan_out(services, broadcast_id)
+    async with storage.sessionmaker() as session, session.begin():
+        assert late not in set(
+            await session.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.ref == ref))
+        )
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.ref == ref).values(state=sending.outbox.SENT)
+        )
+        blocked = set(
+            await session.scalars(
+                select(UserPreference.user_id).where(UserPreference.blocked_bot_at.is_not(None))
+            )
+        )
+        meant_for = [
+            v
+            for v in await session.scalars(select(Volunteer))
+            if v.status == "active" and "action:meeting" not in (v.muted or [])
+        ]
+    expected = sum(1 for v in meant_for if v.user_id in blocked)
+    assert expected > 1
+    await sending.refresh(services, broadcast_id, force=True)
+    summary = coordinator.messages[-1].text
+    assert "Sending finished" in summary, summary
+    assert f"Not reached: {expected} people it was meant for, because:" in summary, summary
+    assert f"  • blocked the bot: {expected}" in summary, summary

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from bot.app import Storage
 from handlers.actions import broadcasts
@@ -16,6 +17,7 @@ from handlers.kernel.i18n import translator
 from handlers.kernel.ports import ShiftedClock
 from storage import outbox
 from storage.actions import action_store, broadcast_store
+from storage.models import OutboxMessage
 from storage.outbox import Outgoing
 from tests.conftest import COORDINATOR_ID
 from tests.support.recording import RecordingMessenger
@@ -148,3 +150,70 @@ async def test_on_postgresql_another_worker_resuming_leaves_the_post_to_the_work
             await connection.execute(text("DROP SCHEMA public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
         await storage.engine.dispose()
+
+
+class FirstTexts(RecordingMessenger):
+    """Remembers each message as it was first posted (edits change what the chat shows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[str] = []
+
+    async def send_message(self, chat_id: int, text: str, *args: Any, **kwargs: Any) -> Any:
+        self.posted.append(text)
+        return await super().send_message(chat_id, text, *args, **kwargs)
+
+
+async def test_the_progress_message_counts_the_messages_to_send_from_its_first_post(
+    services: Services, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Sandbox finding: the progress message was first posted with no counts at all, so it
+    said "Remaining: 0" before anything was sent, until its first edit."""
+    recording = FirstTexts()
+    services.messenger = recording
+    broadcast_id = await _broadcast(storage, clock)
+    start = broadcasts._start_report(services, broadcast_id, COORDINATOR_ID, translator("en"))
+    await start(recording)
+    assert len(recording.posted) == 1
+    assert "Remaining: 2" in recording.posted[0], recording.posted[0]
+
+
+async def test_a_fan_out_still_to_enqueue_counts_as_remaining_in_the_first_post(
+    services: Services, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Rows the fan-out has not enqueued yet are remaining from the first post on."""
+    recording = FirstTexts()
+    services.messenger = recording
+    broadcast_id = await _broadcast(storage, clock)
+    async with storage.sessionmaker() as session, session.begin():
+        broadcast = await broadcast_store.get(session, broadcast_id)
+        assert broadcast is not None
+        broadcast.total = 2
+        broadcast.fanout = {"expected": 5000}  # the rest comes a chunk a transaction
+        broadcast.fanout_after = 0
+    start = broadcasts._start_report(services, broadcast_id, COORDINATOR_ID, translator("en"))
+    await start(recording)
+    assert "Remaining: 5,000" in recording.posted[0], recording.posted[0]
+
+
+async def test_a_broadcast_over_before_its_report_is_posted_is_posted_as_its_summary(
+    services: Services, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Every message went before the progress message could be posted: the first post is
+    the summary, not "Sending… Remaining: 0"."""
+    recording = FirstTexts()
+    services.messenger = recording
+    broadcast_id = await _broadcast(storage, clock)
+    async with storage.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.ref == broadcast_store.ref(broadcast_id))
+            .values(state=outbox.SENT)
+        )
+    start = broadcasts._start_report(services, broadcast_id, COORDINATOR_ID, translator("en"))
+    await start(recording)
+    assert "Remaining" not in recording.posted[0], recording.posted[0]
+    assert "Delivered: 2 messages" in recording.posted[0], recording.posted[0]
+    async with storage.sessionmaker() as session:
+        broadcast = await broadcast_store.get(session, broadcast_id)
+        assert broadcast is not None and broadcast.finished_at is not None
