@@ -254,9 +254,26 @@ def media_words(t: Translator, media: str | None) -> Html:
     return Html(t(f"media.kind.{_MEDIA_WORDS.get(media or '', 'other')}"))
 
 
-@lru_cache(maxsize=4096)
 def _number(value: float, locale: str) -> str:
+    # A whole number under 1,000 has no grouping: in a locale written in ASCII digits it is
+    # its digits (a storm's waitlist places are each new to the cache below).
+    if type(value) is int and 0 <= value < 1000 and _ascii_digits(locale):
+        return str(value)
+    return _formatted(value, locale)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: float, locale: str) -> str:
     return str(format_decimal(value, locale=_babel(locale)))
+
+
+@cache
+def _ascii_digits(locale: str) -> bool:
+    """Whether the locale writes numbers in ASCII digits (babel, CLDR's default numbering)."""
+    return _formatted(1234567890, locale).translate(_NO_GROUPING) == "1234567890"
+
+
+_NO_GROUPING = {ord(c): None for c in ",.\u00a0\u202f\u066c' "}
 
 
 @cache

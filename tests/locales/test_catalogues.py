@@ -260,3 +260,14 @@ def test_a_command_in_an_arabic_sentence_keeps_its_slash_in_front() -> None:
     assert "https://" not in text or "\u200e//" not in text
     assert "/start" in translator("en")("help.register_first")
     assert "\u200e" not in translator("en")("help.register_first")
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_numbers_read_as_the_locale_writes_them(locale: str) -> None:
+    """A number is written as babel writes it in the locale (CLDR), the short cut for small
+    whole numbers included."""
+    from babel.numbers import format_decimal
+
+    t = translator(locale)
+    for value in [*range(1000), 1000, 1500, 12_345, 1_000_000, -3, 2.5]:
+        assert t.number(value) == format_decimal(value, locale=locale), value
