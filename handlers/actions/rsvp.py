@@ -73,6 +73,15 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         await _undo(ctx, action, before)
         return
     if before == choice or (before == action_store.WAITLIST and choice == action_store.GOING):
+        # A place freed while they could not be told (promote passes over them): theirs now,
+        # in turn, if they are first of those waiting who can be told.
+        waiting = before == action_store.WAITLIST and not has_slots and room_left(action)
+        if waiting and await promote(ctx, action):
+            live.refresh_groups_later(ctx, action)
+            now = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
+            if now is not None and now.status == action_store.GOING:
+                ctx.answer()  # "A place freed up: you are in!" comes as its notice
+                return
         ctx.answer(ctx.t("rsvp.unchanged"))
         return
     if choice == action_store.GOING and has_slots:
@@ -254,6 +263,11 @@ async def promote(ctx: Context, action: Action) -> int:
     await ctx.enqueue(messages, purpose="notice", ref=live.promoted_ref(action.id))
     await live.refresh(ctx, action, users=[*standing.positions, *(r.user_id for r in promoted)])
     return len(promoted)
+
+
+def room_left(action: Action) -> bool:
+    """Whether the action (without roles) has a free place, by the counts it holds."""
+    return action.capacity is None or action.going_count < action.capacity
 
 
 async def _next_in_line(ctx: Context, action: Action) -> list[Rsvp]:

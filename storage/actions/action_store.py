@@ -740,11 +740,13 @@ async def slot_going(session: AsyncSession, action_id: int, slot_id: int) -> int
 async def slot_waitlisted(
     session: AsyncSession, action_id: int, slot_id: int, limit: int
 ) -> Sequence[Rsvp]:
-    """The first volunteers waiting for one role, in the order they joined its waitlist."""
+    """The first volunteers waiting for one role who can be told, in the order they joined
+    its waitlist (see `waitlisted`)."""
     return (
         await session.scalars(
             select(Rsvp)
             .where(Rsvp.action_id == action_id, Rsvp.slot_id == slot_id, Rsvp.status == WAITLIST)
+            .where(_reachable())
             .order_by(Rsvp.queued_at, Rsvp.id)
             .limit(limit)
         )
@@ -791,15 +793,25 @@ async def counts(session: AsyncSession, action_id: int) -> dict[str, int]:
 
 
 async def waitlisted(session: AsyncSession, action_id: int, limit: int) -> Sequence[Rsvp]:
-    """The first volunteers on the waitlist, in the order they joined it."""
+    """The first volunteers on the waitlist who can be told, in the order they joined it: one
+    the bot cannot write to (blocked it, deleted their account: `preferences.set_unreachable`)
+    would be given a place without knowing it, and the coordinator would count them coming;
+    they keep their place on the waitlist, and are promoted in turn once they are back."""
     return (
         await session.scalars(
             select(Rsvp)
-            .where(Rsvp.action_id == action_id, Rsvp.status == WAITLIST)
+            .where(Rsvp.action_id == action_id, Rsvp.status == WAITLIST, _reachable())
             .order_by(Rsvp.queued_at, Rsvp.id)
             .limit(limit)
         )
     ).all()
+
+
+def _reachable() -> Any:
+    """An answer whose volunteer the bot can write to (none recorded unreachable)."""
+    return ~exists().where(
+        UserPreference.user_id == Rsvp.user_id, UserPreference.blocked_bot_at.is_not(None)
+    )
 
 
 async def responders(

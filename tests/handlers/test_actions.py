@@ -173,6 +173,81 @@ async def test_rsvp_changes_capacity_waitlist_and_promotion(
     assert rows == {11: "cant", 12: "going", 13: "waitlist"}
 
 
+async def test_a_place_goes_to_the_next_who_can_be_told(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """A waitlisted volunteer who blocked the bot was given the freed place without knowing it
+    (the notice refused), and the coordinator counted them coming (sandbox finding). The
+    place goes to the next who can be told; back, the one passed over who presses Going again
+    while a place is free takes it."""
+    now = clock.now()
+    people = []
+    for user_id in (21, 22, 23):
+        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
+        people.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    first, blocked, third = people
+    await first.press("Going")
+    await blocked.press("Going")  # waitlist #1
+    await third.press("Going")  # waitlist #2
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, 22, preferences.BLOCKED, clock.now())
+    await first.press("Can't")
+    await engine_for(conversation.dispatcher.services).drain()
+    assert "you are in" in third.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {21: "cant", 22: "waitlist", 23: "going"}
+    await blocked.send("/start")  # back: reachable again
+    await third.press("Can't")  # a place frees: theirs, in turn
+    await engine_for(conversation.dispatcher.services).drain()
+    assert "you are in" in blocked.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {21: "cant", 22: "going", 23: "cant"}
+
+
+async def test_one_passed_over_takes_a_free_place_by_pressing_going_again(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """Passed over while the bot could not write to them, with nobody else waiting: the place
+    stays free. Back, they press Going on their "#1 on the waitlist" message and get it."""
+    now = clock.now()
+    people = []
+    for user_id in (31, 32):
+        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
+        people.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    first, blocked = people
+    await first.press("Going")
+    await blocked.press("Going")  # waitlist #1
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, 32, preferences.BLOCKED, clock.now())
+    await first.press("Can't")  # nobody who can be told is waiting: the place stays free
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {31: "cant", 32: "waitlist"}
+    await blocked.send("/start")
+    await blocked.press("#1 on the waitlist")  # the Going button of a waiting volunteer
+    await engine_for(conversation.dispatcher.services).drain()
+    assert "you are in" in blocked.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {31: "cant", 32: "going"}
+
+
 async def test_same_rsvp_update_twice_counts_once_and_forged_buttons_are_refused(
     conversation: Conversation,
     coordinator: Someone,
