@@ -464,13 +464,13 @@ async def in_flight(session: AsyncSession) -> int:
     return int(count or 0)
 
 
-async def stop(session: AsyncSession, ref: str) -> int:
-    """Stops what is still waiting under `ref`; returns how many rows will not be sent."""
-    result = await session.execute(
-        update(_table)
-        .where(_c.ref == ref, _c.state == PENDING)
-        .values(state=STOPPED, failure="stopped")
-    )
+async def stop(session: AsyncSession, ref: str, chat_id: int | None = None) -> int:
+    """Stops what is still waiting under `ref` (to `chat_id` only, when given); returns how
+    many rows will not be sent."""
+    statement = update(_table).where(_c.ref == ref, _c.state == PENDING)
+    if chat_id is not None:
+        statement = statement.where(_c.chat_id == chat_id)
+    result = await session.execute(statement.values(state=STOPPED, failure="stopped"))
     assert isinstance(result, CursorResult)
     return result.rowcount
 

@@ -29,6 +29,7 @@ from handlers.kernel.context import Context
 from handlers.kernel.i18n import Html, translator
 from handlers.kernel.ports import Button
 from handlers.kernel.routing import Router
+from storage import outbox
 from storage.actions import action_store
 from storage.actions.action_models import Action, Rsvp
 from storage.outbox import Outgoing, SentMessage
@@ -93,7 +94,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
             ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
         )
     if before == action_store.GOING:
-        await promote(ctx, action)
+        await leaves(ctx, action, ctx.user_id)
     elif before == action_store.WAITLIST:
         await _shift_waitlist(ctx, action)
     if has_slots:  # counted per role: the whole standing (an action with roles is small)
@@ -182,7 +183,7 @@ async def take_role(ctx: Context, button: SlotButton) -> None:
         ctx.session, action.id, ctx.user_id, status, ctx.now(), slot_id=slot.id
     )
     if before == action_store.GOING:
-        await promote(ctx, action)
+        await leaves(ctx, action, ctx.user_id)
     elif before == action_store.WAITLIST:
         await _shift_waitlist(ctx, action)
     standing = await action_store.standing(ctx.session, action.id)
@@ -224,7 +225,7 @@ async def withdraw_everywhere(ctx: Context, user_id: int) -> None:
             continue
         await action_store.clear_answer(ctx.session, action.id, user_id)
         if previous.status == action_store.GOING:
-            await promote(ctx, action)
+            await leaves(ctx, action, user_id)
         elif previous.status == action_store.WAITLIST:
             await _shift_waitlist(ctx, action)
         live.refresh_groups_later(ctx, action)
@@ -235,6 +236,15 @@ async def _shift_waitlist(ctx: Context, action: Action) -> None:
     standing = await action_store.standing(ctx.session, action.id)
     if standing.positions:
         await live.refresh(ctx, action, users=standing.positions)
+
+
+async def leaves(ctx: Context, action: Action, user_id: int) -> int:
+    """A volunteer who was going is no more: a "place freed up" notice to them not sent yet is
+    not sent (it would tell them they are in: their Can't and another's, pressed together, had
+    one promote them and the other take it back), and their place goes to the waitlist
+    (`promote`). Returns how many were promoted."""
+    await outbox.stop(ctx.session, live.promoted_ref(action.id), chat_id=user_id)
+    return await promote(ctx, action)
 
 
 async def promote(ctx: Context, action: Action) -> int:

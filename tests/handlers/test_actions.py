@@ -248,6 +248,39 @@ async def test_one_passed_over_takes_a_free_place_by_pressing_going_again(
     assert rows == {31: "cant", 32: "going"}
 
 
+async def test_one_promoted_who_says_can_t_before_being_told_is_not_told_they_are_in(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """Two Can't pressed together, by one going and by the first waiting (sandbox finding):
+    the first promoted the second, whose own Can't then gave the place on. The "place freed
+    up: you are in!" notice, queued by the first and not sent yet, still went out after: the
+    last word they had was a place they no longer held. It is not sent now."""
+    now = clock.now()
+    people = []
+    for user_id in (41, 42, 43):
+        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
+        people.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    first, second, third = people
+    await first.press("Going")
+    await second.press("Going")  # waitlist #1
+    await third.press("Going")  # waitlist #2
+    await first.press("Can't")  # promotes the second: their notice is queued, not sent yet
+    await second.press("Can't")  # pressed at the same moment, on the card they had
+    await engine_for(conversation.dispatcher.services).drain()
+    assert not [m for m in messenger.chats[42] if "you are in" in m.text]
+    assert "you are in" in third.last.text
+    async with storage.sessionmaker() as session:
+        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert rows == {41: "cant", 42: "cant", 43: "going"}
+
+
 async def test_same_rsvp_update_twice_counts_once_and_forged_buttons_are_refused(
     conversation: Conversation,
     coordinator: Someone,
