@@ -387,7 +387,7 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
     languages = [t.locale, *sorted(data.get("translations") or {})]
     lines.append(t("actions.preview_languages", languages=t.join(map(t.language_name, languages))))
     if data.get("fallback"):
-        own = t.language_name(t.locale)
+        own = t.language_in_text(t.locale)
         lines.append(t.plural("actions.preview_fallback", int(data["fallback"]), language=own))
     send_at = data.get("send_at")
     if send_at:
@@ -464,12 +464,12 @@ def _ask_tr_lang(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
 
 
 def _ask_tr_title(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
-    language = t.language_name(str(data["tr_lang"]))
+    language = t.language_in_text(str(data["tr_lang"]))
     return t("actions.ask_tr_title", language=language, max=views.TITLE_LIMITS[1]), None
 
 
 def _ask_tr_description(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
-    language = t.language_name(str(data["tr_lang"]))
+    language = t.language_in_text(str(data["tr_lang"]))
     return t("actions.ask_tr_description", language=language), None
 
 

@@ -159,7 +159,7 @@ def render(
     title, description, fallback = words_for(data, t.locale)
     lines = [] if status == action_store.OPEN else [t(f"actions.banner_{status}"), ""]
     if fallback is not None:
-        lines += [t("actions.fallback_line", language=t.language_name(fallback)), ""]
+        lines += [t("actions.fallback_line", language=t.language_in_text(fallback)), ""]
     lines += [
         f"{KIND_ICONS.get(kind, '📌')} {t(f'actions.kind_{kind}')}",
         f"<b>{t.isolate(title)}</b>",

@@ -217,6 +217,12 @@ class Translator:
         name = Locale.parse(code).get_display_name(code) or code
         return name[:1].upper() + name[1:]
 
+    def language_in_text(self, code: str) -> str:
+        """A language's name in this locale, as running text writes it (CLDR, by babel: "in
+        French", "en anglais", "en francés"): not its own name, which reads as a foreign word
+        in a sentence ("le recevront en Français", "en English")."""
+        return str(Locale.parse(code).get_display_name(self.babel_locale) or code)
+
     def country_name(self, code: str) -> str:
         """A country's name in this locale."""
         return str(self.babel_locale.territories.get(code, code))

@@ -285,15 +285,15 @@ async def test_a_bilingual_call_reaches_each_person_in_their_language(
     await _says(coordinator, "2 recipients read other languages")
     await coordinator.press("🌐 Add a language")
     await coordinator.press("Français")
-    await _says(coordinator, "title in Français")
+    await _says(coordinator, "title in French")
     await coordinator.send("Veillée pour les survivant·es")
-    await _says(coordinator, "description in Français")
+    await _says(coordinator, "description in French")
     await coordinator.send("Apportez des bougies.")
     await _says(coordinator, "Written in: English, Français")
     await coordinator.press("✅ Send it")
     assert "Bring candles." in await _says(ann, "Vigil for survivors")
     assert "Apportez des bougies." in await _says(marie, "Veillée pour les survivant·es")
-    assert "aquí lo tienes en English" in await _says(paz, "Vigil for survivors")
+    assert "aquí lo tienes en inglés" in await _says(paz, "Vigil for survivors")
 
 
 async def test_an_empty_role_invites_only_matching_people_once_across_a_restart(

@@ -374,7 +374,7 @@ async def test_one_call_in_two_languages_reaches_each_person_in_theirs(
     assert "Veillée pour les survivant·es" in marie and "Apportez des bougies." in marie
     assert "Vigil" not in marie and "🌐" not in marie
     assert "Vigil for survivors" in paz
-    assert "No está redactado en tu idioma: aquí lo tienes en English." in paz
+    assert "No está redactado en tu idioma: aquí lo tienes en inglés." in paz
 
 
 async def test_roles_are_picked_and_an_empty_role_invites_only_matching_people_once(

@@ -634,7 +634,7 @@ def test_french_labels_in_reports_take_the_narrow_space_before_the_colon() -> No
     unreached = summary_view(t, broadcast, {"sent": 3}, {}, {"blocked": 2}).split("\n")
     assert unreached[2:] == [
         "Non joints\u202f: 2 destinataires prévus, car\u202f:",
-        "  • ont bloqué le bot\u202f: 2",
+        "  • bot bloqué\u202f: 2",
     ]
     left = _left_out_lines(t, {"muted": [1, ["Lina"]]})
     assert left[1].endswith("(1)\u202f: Lina"), left
