@@ -254,6 +254,11 @@ class OutboxMessage(Base):
     """One message waiting to be delivered, paced by Telegram's limits; survives a crash."""
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # A person's copies of an action's messages, read by every press (issue 17: without
+        # it the press of one volunteer read all 100,000 rows of an announcement to everyone).
+        Index("ix_outbox_chat_ref", "chat_id", "ref"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(32))  # broadcast | reminder | nudge | notice

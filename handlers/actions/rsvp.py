@@ -45,7 +45,8 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     A press must cost the same however many answered before (issue 17): the action's counts are
     kept on it (read with the lock), and only this person's answer and place are read."""
     choice = button.answer
-    found = await action_store.for_answer(ctx.session, button.action_id, ctx.user_id)
+    notices = live.promoted_ref(button.action_id)  # "a place freed up", with its buttons
+    found = await action_store.for_answer(ctx.session, button.action_id, ctx.user_id, notices)
     if found is None:
         raise StaleButton(ctx.event.data)
     action, previous, has_slots = found.action, found.previous, found.has_slots
@@ -112,10 +113,15 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         ctx.answer(ctx.t("rsvp.waitlisted", position=place), alert=True)
     else:
         ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
+    keyboard = rsvp_keyboard(ctx.t, action.id, action.kind, status, position, calendar=True)
     if ctx.event.chat.is_private:
-        ctx.edit_keyboard(
-            rsvp_keyboard(ctx.t, action.id, action.kind, status, position, calendar=True)
-        )
+        ctx.edit_keyboard(keyboard)
+    # Their other copies of its buttons (a reminder, "a place freed up") show the answer too:
+    # each kept the one it was sent with (a sandbox finding: ✅ Going there, ✅ Can't here).
+    pressed = ctx.event.message_id if ctx.event.chat.is_private else None
+    for message_id in found.noticed:
+        if message_id != pressed:
+            ctx.edit_keyboard_of(ctx.user_id, message_id, keyboard)
     if action.capacity is not None:
         # The places-left line: the presser's own message now; everyone's when the action
         # became full or has places again (not at every press: that would be an edit per

@@ -181,8 +181,13 @@ class Context:
         message_id = self.event.message_id
         if message_id is None:
             return
+        self.edit_keyboard_of(self.chat_id, message_id, keyboard)
+
+    def edit_keyboard_of(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> None:
+        """Replaces the buttons of a message the bot sent (a reply: recorded with this update's
+        change, sent right after its commit)."""
         self.after_commit(
-            Reply(Outgoing(self.chat_id, "", keyboard, edit_of=message_id, keyboard_only=True))
+            Reply(Outgoing(chat_id, "", keyboard, edit_of=message_id, keyboard_only=True))
         )
 
     def privately(

@@ -95,9 +95,14 @@ class ForAnswer:
     has_slots: bool  # whether it has roles
     announced: tuple[int, ...]  # ids of the announcements delivered to this volunteer's chat
     known: bool = True  # False: their answer is not read yet (`first_answer`, `answer_of`)
+    # ids of the action's other messages with its buttons delivered to this volunteer's chat:
+    # its other broadcasts (reminders…) and the notices of `for_answer`'s `notice_ref`
+    noticed: tuple[int, ...] = ()
 
 
-async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> ForAnswer | None:
+async def for_answer(
+    session: AsyncSession, action_id: int, user_id: int, notice_ref: str | None = None
+) -> ForAnswer | None:
     """An action about to be answered, locked (as `get` with `lock`), with this volunteer's
     answer, whether it has roles and the announcements of it delivered to their private chat
     (their places-left line is refreshed: issue 17, not a statement of its own): one statement
@@ -106,9 +111,13 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
     the transaction that held the lock (a promotion from the waitlist). The caller writes a
     first answer if there is none (`first_answer`, after the lock: no statement of its own
     for a first press), or reads it (`answer_of`). The announcements are no such risk: a press
-    does not change them."""
+    does not change them. `noticed` (read in the same statement): the presser's other copies
+    of the action's buttons, so that every one shows their answer (a sandbox finding: a
+    promotion notice still said ✅ Going after the Can't); `notice_ref`: the outbox ref of
+    the notices with its buttons that are no broadcast ("a place freed up")."""
     if _dialect(session) == "postgresql":
-        parameters = {"answer_action": action_id, "answer_user": user_id}
+        parameters: dict[str, Any] = {"answer_action": action_id, "answer_user": user_id}
+        parameters["answer_notice"] = notice_ref
         locked = _locked(session)
         held = _loaded(session, locked.get(action_id))
         if held is not None:
@@ -118,21 +127,21 @@ async def for_answer(session: AsyncSession, action_id: int, user_id: int) -> For
             found = (await session.execute(_for_next_answer(), parameters)).first()
             if found is None:  # deleted by this transaction
                 return None
-            return ForAnswer(held, None, bool(found[0]), _message_ids(found[1]), known=False)
+            announced, noticed = _message_ids(found[1]), _message_ids(found[2])
+            return ForAnswer(held, None, bool(found[0]), announced, False, noticed)
         row = (await session.execute(_for_answer_postgresql(), parameters)).first()
         if row is None:
             return None
         locked[action_id] = row[0]
-        return ForAnswer(row[0], None, bool(row[1]), _message_ids(row[2]), known=False)
-    found = (
-        await session.execute(
-            _for_answer_sqlite(), {"answer_action": action_id, "answer_user": user_id}
-        )
-    ).first()
+        announced, noticed = _message_ids(row[2]), _message_ids(row[3])
+        return ForAnswer(row[0], None, bool(row[1]), announced, False, noticed)
+    values = {"answer_action": action_id, "answer_user": user_id, "answer_notice": notice_ref}
+    found = (await session.execute(_for_answer_sqlite(), values)).first()
     if found is None:
         return None
     _locked(session)[action_id] = found[0]
-    return ForAnswer(found[0], found[1], bool(found[2]), _message_ids(found[3]))
+    announced, noticed = _message_ids(found[3]), _message_ids(found[4])
+    return ForAnswer(found[0], found[1], bool(found[2]), announced, True, noticed)
 
 
 def _locked(session: AsyncSession) -> dict[int, Action]:
@@ -167,25 +176,45 @@ def _message_ids(listed: str | None) -> tuple[int, ...]:
     return tuple(sorted(int(part) for part in str(listed).split(",")))
 
 
-def _announced(postgresql: bool) -> Any:
+def _announced(postgresql: bool, announce: bool = True) -> Any:
     """The ids of the action's delivered announcements in the presser's private chat, listed
-    ("12,15"; NULL when none), as `live` reads them (outbox.action_messages)."""
+    ("12,15"; NULL when none), as `live` reads them (outbox.action_messages); with `announce`
+    False, those of its other messages there that carry buttons: its other broadcasts, and the
+    notices under the ref `answer_notice`."""
     message_ids = OutboxMessage.message_id
     listed = (
         func.string_agg(cast(message_ids, String), ",")
         if postgresql
         else func.group_concat(message_ids)
     )
-    announcements = (
+    purpose = Broadcast.purpose == "announce" if announce else Broadcast.purpose != "announce"
+    broadcasts = (
         select(literal("b") + cast(Broadcast.id, String))
-        .where(Broadcast.action_id == Action.id, Broadcast.purpose == "announce")
+        .where(Broadcast.action_id == Action.id, purpose)
         .correlate(Action)
     )
+    which: Any = OutboxMessage.ref.in_(broadcasts)
+    if not announce:
+        # With buttons, and none taken away since (an outdated notice, a press once over).
+        notices = OutboxMessage.ref == bindparam("answer_notice", type_=String)
+        edit = aliased(OutboxMessage)
+        stripped = exists().where(
+            edit.chat_id == OutboxMessage.chat_id,
+            edit.edit_of == OutboxMessage.message_id,
+            or_(
+                edit.keyboard.is_(None),
+                cast(edit.keyboard, String) == "null",
+                cast(edit.keyboard, String) == "[]",
+            ),
+        )
+        kept = cast(OutboxMessage.keyboard, String)
+        has_buttons = and_(kept != "null", kept != "[]")
+        which = and_(or_(which, notices), has_buttons, ~stripped)
     return (
         select(listed)
         .where(
             OutboxMessage.chat_id == bindparam("answer_user"),
-            OutboxMessage.ref.in_(announcements),
+            which,
             OutboxMessage.state == SENT,
             OutboxMessage.edit_of.is_(None),
             message_ids.is_not(None),
@@ -200,7 +229,7 @@ def _for_answer_postgresql() -> Any:
     """PostgreSQL's `for_answer` statement, built once."""
     has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
     return (
-        select(Action, has_slots, _announced(True))
+        select(Action, has_slots, _announced(True), _announced(True, announce=False))
         .where(Action.id == bindparam("answer_action"))
         .with_for_update(of=Action)
         .execution_options(populate_existing=True)
@@ -212,7 +241,10 @@ def _for_next_answer() -> Any:
     """`for_answer`'s statement when the action is locked and loaded already (PostgreSQL):
     whether it has roles, the presser's announcements."""
     has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
-    return select(has_slots, _announced(True)).where(Action.id == bindparam("answer_action"))
+    noticed = _announced(True, announce=False)
+    return select(has_slots, _announced(True), noticed).where(
+        Action.id == bindparam("answer_action")
+    )
 
 
 @cache
@@ -225,6 +257,7 @@ def _for_answer_sqlite() -> Any:
             Rsvp,
             exists().where(ActionSlot.action_id == Action.id).label("has_slots"),
             _announced(False),
+            _announced(False, announce=False),
         )
         .outerjoin(
             Rsvp,

@@ -116,6 +116,37 @@ async def test_an_edit_reaches_the_group_post_every_original_and_the_cant_people
     assert "Parliament gate" in going.messages[0].text and "Parliament gate" in post.text
 
 
+async def test_an_answer_shows_on_every_live_copy_and_never_on_an_outdated_one(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """An answer given on the call shows on the newest notice of a change too (its buttons
+    answer the same call); a notice marked outdated keeps no buttons."""
+    (going,) = await people(storage, conversation, 1)
+    await meeting(coordinator, storage, clock)
+    await _deliver(conversation)
+    await going.press("Going")
+    await coordinator.send("/actions")
+    await coordinator.press("#1 Vigil for survivors")
+    for field, value in (("Date and time", in_days(clock, 5)), ("Place", "Parliament gate")):
+        await coordinator.press("✏️ Edit")
+        await coordinator.press(field)
+        await coordinator.send(value)
+        await _deliver(conversation)
+    outdated, latest = going.messages[-2], going.last
+    assert outdated.text.startswith("⚠️ <i>Outdated") and outdated.labels == []
+    assert latest.labels[0] == "✅ Going"
+    call = going.messages[0]
+    maybe = next(data for row in call.keyboard for label, data in row if label == "Maybe")
+    await going.press_data(call.message_id, maybe)
+    await _deliver(conversation)
+    assert call.labels[1] == "✅ Maybe" and latest.labels[1] == "✅ Maybe", latest.labels
+    assert outdated.labels == []
+
+
 async def test_no_answer_and_no_promotion_after_the_end_and_actions_says_ended(
     conversation: Conversation, coordinator: Someone, storage: Storage, clock: ShiftedClock
 ) -> None:

@@ -281,6 +281,42 @@ async def test_one_promoted_who_says_can_t_before_being_told_is_not_told_they_ar
     assert rows == {41: "cant", 42: "cant", 43: "going"}
 
 
+async def test_every_copy_of_a_call_shows_the_answer_given_on_any(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """One promoted from the waitlist has the call twice in their chat: the announcement and
+    "a place freed up", each with its buttons. Answering on one, the other kept the answer it
+    was sent with (sandbox finding: ✅ Going there, ✅ Can't here). Both show it now."""
+    now = clock.now()
+    people = []
+    for user_id in (51, 52):
+        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
+        people.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    engine = engine_for(conversation.dispatcher.services)
+    await engine.drain()
+    first, second = people
+    await first.press("Going")
+    await second.press("Going")  # waitlist #1
+    await first.press("Can't")
+    await engine.drain()
+    notice = second.last
+    assert "you are in" in notice.text and "✅ Going" in notice.labels
+    announcement = next(m for m in messenger.chats[52] if m is not notice and m.keyboard)
+    cant = next(data for row in announcement.keyboard for label, data in row if label == "Can't")
+    await second.press_data(announcement.message_id, cant)  # on the announcement
+    await engine.drain()
+    assert "✅ Can't" in notice.labels and "✅ Going" not in notice.labels, notice.labels
+    await second.press("Maybe")  # on the newest: the notice
+    await engine.drain()
+    assert "✅ Maybe" in announcement.labels, announcement.labels
+
+
 async def test_same_rsvp_update_twice_counts_once_and_forged_buttons_are_refused(
     conversation: Conversation,
     coordinator: Someone,
