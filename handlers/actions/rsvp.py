@@ -58,6 +58,8 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
         ctx.edit_keyboard(None)
         return
+    if await _passed_over_first(ctx, action, has_slots):
+        return
     going = action.going_count
     status = choice
     if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
@@ -75,15 +77,6 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
         await _undo(ctx, action, before)
         return
     if before == choice or (before == action_store.WAITLIST and choice == action_store.GOING):
-        # A place freed while they could not be told (promote passes over them): theirs now,
-        # in turn, if they are first of those waiting who can be told.
-        waiting = before == action_store.WAITLIST and not has_slots and room_left(action)
-        if waiting and await promote(ctx, action):
-            live.refresh_groups_later(ctx, action)
-            now = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
-            if now is not None and now.status == action_store.GOING:
-                ctx.answer()  # "A place freed up: you are in!" comes as its notice
-                return
         ctx.answer(ctx.t("rsvp.unchanged"))
         return
     if choice == action_store.GOING and has_slots:
@@ -178,6 +171,9 @@ async def take_role(ctx: Context, button: SlotButton) -> None:
         ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
         ctx.edit_keyboard(None)
         return
+    if await _passed_over_first(ctx, action, has_slots=True):
+        ctx.edit_keyboard(None)
+        return
     previous = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
     before = previous.status if previous is not None else None
     if previous is not None and previous.slot_id == slot.id and before in WAITING_OR_GOING:
@@ -244,23 +240,23 @@ async def _shift_waitlist(ctx: Context, action: Action) -> None:
         await live.refresh(ctx, action, users=standing.positions)
 
 
-async def leaves(ctx: Context, action: Action, user_id: int) -> int:
+async def leaves(ctx: Context, action: Action, user_id: int) -> list[int]:
     """A volunteer who was going is no more: a "place freed up" notice to them not sent yet is
     not sent (it would tell them they are in: their Can't and another's, pressed together, had
     one promote them and the other take it back), and their place goes to the waitlist
-    (`promote`). Returns how many were promoted."""
+    (`promote`). Returns who was promoted."""
     await outbox.stop(ctx.session, live.promoted_ref(action.id), chat_id=user_id)
     return await promote(ctx, action)
 
 
-async def promote(ctx: Context, action: Action) -> int:
+async def promote(ctx: Context, action: Action) -> list[int]:
     """Gives free places to the waitlist, first come first served, and tells those promoted;
-    nobody is promoted once the action is over."""
+    nobody is promoted once the action is over. Returns who was promoted."""
     if not is_live(action, ctx.now()):
-        return 0
+        return []
     promoted = await _next_in_line(ctx, action)
     if not promoted:
-        return 0
+        return []
     for rsvp in promoted:
         await action_store.set_answer(
             ctx.session, action.id, rsvp.user_id, action_store.GOING, ctx.now(), previous=rsvp
@@ -278,12 +274,28 @@ async def promote(ctx: Context, action: Action) -> int:
         )
     await ctx.enqueue(messages, purpose="notice", ref=live.promoted_ref(action.id))
     await live.refresh(ctx, action, users=[*standing.positions, *(r.user_id for r in promoted)])
-    return len(promoted)
+    return [rsvp.user_id for rsvp in promoted]
 
 
 def room_left(action: Action) -> bool:
     """Whether the action (without roles) has a free place, by the counts it holds."""
     return action.capacity is None or action.going_count < action.capacity
+
+
+async def _passed_over_first(ctx: Context, action: Action, has_slots: bool) -> bool:
+    """Free places while some wait: a place freed while those first in line could not be told
+    (`promote` passes over them). Theirs in turn, before this press counts, now that they may
+    be back: a newcomer must not take it from them. True when the presser was among them (they
+    are told by their "place freed up" notice: nothing more to do). Costs nothing more while
+    the waitlist is empty, or (without roles) full."""
+    if not action.waitlist_count or not (has_slots or room_left(action)):
+        return False
+    promoted = await promote(ctx, action)
+    if ctx.user_id not in promoted:
+        return False
+    ctx.answer()
+    live.refresh_groups_later(ctx, action)
+    return True
 
 
 async def _next_in_line(ctx: Context, action: Action) -> list[Rsvp]:

@@ -117,7 +117,7 @@ async def decisions_command(ctx: Context) -> None:
 async def _voice_text(ctx: Context, key: str) -> str:
     voice = await group_voice.of_context(ctx)
     t = group_voice.replies(ctx, voice)  # once changed, already in the group's new language
-    return t(key, language=t.language_name(voice.locale), zone=voice.timezone)
+    return t(key, language=t.language_in_text(voice.locale), zone=voice.timezone)
 
 
 async def _set_voice(ctx: Context, setting: str, value: str) -> None:

@@ -53,8 +53,9 @@ class Rsvp(Base):
     __tablename__ = "rsvps"
     __table_args__ = (
         UniqueConstraint("action_id", "user_id"),
-        Index("ix_rsvps_action_status", "action_id", "status"),
-        # A waitlist's order: a promotion reads its head, a new place counts who is behind.
+        # An action's answers by status (counts, rosters) and a waitlist's order: a promotion
+        # reads its head, a new place counts who is behind (0021; it replaced (action, status)
+        # in 0022).
         Index("ix_rsvps_waitlist", "action_id", "status", "queued_at"),
     )
 

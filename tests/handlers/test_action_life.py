@@ -17,6 +17,7 @@ from handlers.kernel.ports import ShiftedClock
 from storage.actions import action_store
 from storage.actions.action_models import Action, Rsvp
 from storage.coalition import group_store
+from storage.people import preferences
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_actions import in_days
 from tests.support.actions import engine_for, make_volunteer
@@ -749,3 +750,45 @@ def test_an_older_notice_keeps_a_description_line_that_starts_like_the_places_li
     assert "Bring a friend along." in left
     assert t.plural("actions.line_capacity", 2) in left
     assert t.plural("actions.places_left", 1, total=t.number(2)) not in left
+
+
+async def _answers_of(storage: Storage) -> dict[int, str]:
+    async with storage.sessionmaker() as session:
+        return dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+
+
+async def test_a_role_waiter_passed_over_takes_the_free_role_place_when_back(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """One passed over takes a free place by pressing Going again, with roles too: neither
+    Going nor the role's button gave it (found by review), the role's place left free while
+    they waited."""
+    first, blocked = await people(storage, conversation, 41, 42)
+    await meeting(coordinator, storage, clock, group=False, send=False)
+    await coordinator.press("🧩 Roles")
+    await coordinator.send("1 steward")
+    await coordinator.press("✅ Send it")
+    await _deliver(conversation)
+    await first.press("Going")
+    await first.press("steward — 1 of 1 places left")
+    await blocked.press("Going")
+    await blocked.press("steward — full: join the waitlist")
+    assert await _answers_of(storage) == {41: "going", 42: "waitlist"}
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, 42, preferences.BLOCKED, clock.now())
+    await first.press("Can't")  # passed over: the role's place stays free
+    assert await _answers_of(storage) == {41: "cant", 42: "waitlist"}
+    await blocked.send("/start")
+    await _deliver(conversation)
+    # pressing Going again, as without roles: the first button of the call ("⏳ #1 …" now)
+    call = blocked.messages[0]
+    await blocked.press_data(call.message_id, call.keyboard[0][0][1])
+    rows = await _answers_of(storage)
+    if rows[42] != "going" and any("Which role" in m.text for m in blocked.messages[-2:]):
+        await blocked.press("steward — 1 of 1 places left")
+        rows = await _answers_of(storage)
+    assert rows == {41: "cant", 42: "going"}, (rows, blocked.last.text)

@@ -674,3 +674,42 @@ def test_french_labels_in_reports_take_the_narrow_space_before_the_colon() -> No
     ]
     left = _left_out_lines(t, {"muted": [1, ["Lina"]]})
     assert left[1].endswith("(1)\u202f: Lina"), left
+
+
+async def _answers(storage: Storage) -> dict[int, str]:
+    async with storage.sessionmaker() as session:
+        return dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+
+
+async def test_a_place_freed_while_the_head_was_unreachable_is_not_taken_by_a_newcomer(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """The place freed while the only waiting volunteer could not be told stays free. Once they
+    are back, a newcomer pressing Going took it directly, ahead of the one who waited, left
+    "#1 on the waitlist" of a full action (found by review). The one who waited gets it."""
+    now = clock.now()
+    found = []
+    for user_id in (31, 32, 33):
+        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
+        found.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    first, blocked, newcomer = found
+    await first.press("Going")
+    await blocked.press("Going")  # waitlist #1
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, 32, preferences.BLOCKED, clock.now())
+    await first.press("Can't")  # nobody who can be told is waiting: the place stays free
+    assert await _answers(storage) == {31: "cant", 32: "waitlist"}
+    await blocked.send("/start")  # back: reachable again, still first in line
+    await newcomer.press("Going")
+    await engine_for(conversation.dispatcher.services).drain()
+    rows = await _answers(storage)
+    # The one who waited should have the place (promoted when back, or at the newcomer's press);
+    # the newcomer waits behind them.
+    assert rows == {31: "cant", 32: "going", 33: "waitlist"}, rows

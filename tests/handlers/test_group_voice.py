@@ -82,3 +82,18 @@ async def test_command_replies_in_a_group_are_in_the_groups_language(
     assert group.last.text.startswith("Enregistré\u202f: les décisions de ce groupe")
     await group.say(coral, "/poll Venue? | Hall | in 3d")  # a mistake: told in French
     assert "Envoyez /poll seul pour voir comment l’écrire." in group.last.text
+
+
+async def test_a_group_s_language_is_named_as_running_text_names_it(
+    conversation: Conversation, messenger: RecordingMessenger
+) -> None:
+    """A group's language named in a sentence is named as running text in the group's language
+    names it: "rédigées en français", not "en Français" (found by review)."""
+    group = Group(conversation)
+    coral = await _arabic_group(conversation, group, messenger, known=True)
+    await group.say(coral, "/decisions language fr")
+    said = group.last.text.replace("\u2068", "").replace("\u2069", "")
+    assert "rédigées en français" in said, said
+    await group.say(coral, "/decisions language es")
+    said = group.last.text.replace("\u2068", "").replace("\u2069", "")
+    assert "se escriben ahora en español" in said, said

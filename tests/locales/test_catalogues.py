@@ -271,3 +271,16 @@ def test_numbers_read_as_the_locale_writes_them(locale: str) -> None:
     t = translator(locale)
     for value in [*range(1000), 1000, 1500, 12_345, 1_000_000, -3, 2.5]:
         assert t.number(value) == format_decimal(value, locale=locale), value
+
+
+def test_arabic_reasons_of_failure_read_with_a_count_of_one() -> None:
+    """The reasons of failure are noun phrases that read with any count, in Arabic too (they
+    were verbs in the masculine plural, "they blocked the bot", before a count of 1)."""
+    from handlers.actions.broadcasts import summary_view
+    from handlers.kernel.i18n import translator
+    from storage.actions.action_models import Broadcast
+
+    t = translator("ar")
+    summary = summary_view(t, Broadcast(state="done"), {"sent": 3}, {}, {"blocked": 1})
+    reason = next(line for line in summary.split("\n") if line.startswith("  • "))
+    assert not any(verb in reason for verb in ("حظروا", "حذفوا", "يبدأوا")), reason

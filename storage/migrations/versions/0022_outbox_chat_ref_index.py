@@ -1,9 +1,12 @@
-"""a person's messages of a sending in an index: outbox (chat, ref)
+"""a person's messages of a sending in an index: outbox (chat, ref); rsvps (action, status) gone
 
 Every RSVP press reads the presser's copies of the action's messages (the announcement, a
 reminder, "a place freed up") to show their answer on each: by chat and ref. Without an index
 that read went through every row of the announcement, 100,000 for a call to everyone, so that
 a press cost more the larger the coalition (issue 17).
+
+The index of rsvps on (action, status) is dropped: 0021's (action, status, queued) begins with
+it and serves every query it served, and each answer written kept both up to date.
 
 Revision ID: 0022_outbox_chat_ref_index
 Revises: 0021_rsvps_waitlist_index
@@ -23,8 +26,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.create_index("ix_outbox_chat_ref", ["chat_id", "ref"])
+    with op.batch_alter_table("rsvps") as batch:
+        batch.drop_index("ix_rsvps_action_status")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rsvps") as batch:
+        batch.create_index("ix_rsvps_action_status", ["action_id", "status"])
     with op.batch_alter_table("outbox") as batch:
         batch.drop_index("ix_outbox_chat_ref")
