@@ -173,6 +173,35 @@ async def test_rsvp_changes_capacity_waitlist_and_promotion(
     assert rows == {11: "cant", 12: "going", 13: "waitlist"}
 
 
+async def _one_place_call(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    *user_ids: int,
+) -> list[Someone]:
+    """Volunteers, and a meeting of one place sent to them (delivered)."""
+    people = []
+    for user_id in user_ids:
+        await make_volunteer(storage, user_id, now=clock.now(), name=f"V{user_id}")
+        people.append(conversation.person(f"V{user_id}", user_id=user_id))
+    await create_meeting(coordinator, clock, capacity="1")
+    await coordinator.press("✅ Send it")
+    await engine_for(conversation.dispatcher.services).drain()
+    return people
+
+
+async def _blocks(storage: Storage, clock: ShiftedClock, user_id: int) -> None:
+    """The volunteer blocked the bot, as a refused send records it."""
+    async with storage.sessionmaker() as session, session.begin():
+        await preferences.set_unreachable(session, user_id, preferences.BLOCKED, clock.now())
+
+
+async def _answers(storage: Storage) -> dict[int, str]:
+    async with storage.sessionmaker() as session:
+        return dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+
+
 async def test_a_place_goes_to_the_next_who_can_be_told(
     conversation: Conversation,
     coordinator: Someone,
@@ -184,33 +213,21 @@ async def test_a_place_goes_to_the_next_who_can_be_told(
     (the notice refused), and the coordinator counted them coming (sandbox finding). The
     place goes to the next who can be told; back, the one passed over who presses Going again
     while a place is free takes it."""
-    now = clock.now()
-    people = []
-    for user_id in (21, 22, 23):
-        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
-        people.append(conversation.person(f"V{user_id}", user_id=user_id))
-    await create_meeting(coordinator, clock, capacity="1")
-    await coordinator.press("✅ Send it")
-    await engine_for(conversation.dispatcher.services).drain()
+    people = await _one_place_call(conversation, coordinator, storage, clock, 21, 22, 23)
     first, blocked, third = people
     await first.press("Going")
     await blocked.press("Going")  # waitlist #1
     await third.press("Going")  # waitlist #2
-    async with storage.sessionmaker() as session, session.begin():
-        await preferences.set_unreachable(session, 22, preferences.BLOCKED, clock.now())
+    await _blocks(storage, clock, 22)
     await first.press("Can't")
     await engine_for(conversation.dispatcher.services).drain()
     assert "you are in" in third.last.text
-    async with storage.sessionmaker() as session:
-        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-    assert rows == {21: "cant", 22: "waitlist", 23: "going"}
+    assert await _answers(storage) == {21: "cant", 22: "waitlist", 23: "going"}
     await blocked.send("/start")  # back: reachable again
     await third.press("Can't")  # a place frees: theirs, in turn
     await engine_for(conversation.dispatcher.services).drain()
     assert "you are in" in blocked.last.text
-    async with storage.sessionmaker() as session:
-        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-    assert rows == {21: "cant", 22: "going", 23: "cant"}
+    assert await _answers(storage) == {21: "cant", 22: "going", 23: "cant"}
 
 
 async def test_one_passed_over_takes_a_free_place_by_pressing_going_again(
@@ -222,30 +239,18 @@ async def test_one_passed_over_takes_a_free_place_by_pressing_going_again(
 ) -> None:
     """Passed over while the bot could not write to them, with nobody else waiting: the place
     stays free. Back, they press Going on their "#1 on the waitlist" message and get it."""
-    now = clock.now()
-    people = []
-    for user_id in (31, 32):
-        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
-        people.append(conversation.person(f"V{user_id}", user_id=user_id))
-    await create_meeting(coordinator, clock, capacity="1")
-    await coordinator.press("✅ Send it")
-    await engine_for(conversation.dispatcher.services).drain()
+    people = await _one_place_call(conversation, coordinator, storage, clock, 31, 32)
     first, blocked = people
     await first.press("Going")
     await blocked.press("Going")  # waitlist #1
-    async with storage.sessionmaker() as session, session.begin():
-        await preferences.set_unreachable(session, 32, preferences.BLOCKED, clock.now())
+    await _blocks(storage, clock, 32)
     await first.press("Can't")  # nobody who can be told is waiting: the place stays free
-    async with storage.sessionmaker() as session:
-        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-    assert rows == {31: "cant", 32: "waitlist"}
+    assert await _answers(storage) == {31: "cant", 32: "waitlist"}
     await blocked.send("/start")
     await blocked.press("#1 on the waitlist")  # the Going button of a waiting volunteer
     await engine_for(conversation.dispatcher.services).drain()
     assert "you are in" in blocked.last.text
-    async with storage.sessionmaker() as session:
-        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-    assert rows == {31: "cant", 32: "going"}
+    assert await _answers(storage) == {31: "cant", 32: "going"}
 
 
 async def test_one_promoted_who_says_can_t_before_being_told_is_not_told_they_are_in(
@@ -259,14 +264,7 @@ async def test_one_promoted_who_says_can_t_before_being_told_is_not_told_they_ar
     the first promoted the second, whose own Can't then gave the place on. The "place freed
     up: you are in!" notice, queued by the first and not sent yet, still went out after: the
     last word they had was a place they no longer held. It is not sent now."""
-    now = clock.now()
-    people = []
-    for user_id in (41, 42, 43):
-        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
-        people.append(conversation.person(f"V{user_id}", user_id=user_id))
-    await create_meeting(coordinator, clock, capacity="1")
-    await coordinator.press("✅ Send it")
-    await engine_for(conversation.dispatcher.services).drain()
+    people = await _one_place_call(conversation, coordinator, storage, clock, 41, 42, 43)
     first, second, third = people
     await first.press("Going")
     await second.press("Going")  # waitlist #1
@@ -276,9 +274,7 @@ async def test_one_promoted_who_says_can_t_before_being_told_is_not_told_they_ar
     await engine_for(conversation.dispatcher.services).drain()
     assert not [m for m in messenger.chats[42] if "you are in" in m.text]
     assert "you are in" in third.last.text
-    async with storage.sessionmaker() as session:
-        rows = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-    assert rows == {41: "cant", 42: "cant", 43: "going"}
+    assert await _answers(storage) == {41: "cant", 42: "cant", 43: "going"}
 
 
 async def test_every_copy_of_a_call_shows_the_answer_given_on_any(
@@ -291,15 +287,8 @@ async def test_every_copy_of_a_call_shows_the_answer_given_on_any(
     """One promoted from the waitlist has the call twice in their chat: the announcement and
     "a place freed up", each with its buttons. Answering on one, the other kept the answer it
     was sent with (sandbox finding: ✅ Going there, ✅ Can't here). Both show it now."""
-    now = clock.now()
-    people = []
-    for user_id in (51, 52):
-        await make_volunteer(storage, user_id, now=now, name=f"V{user_id}")
-        people.append(conversation.person(f"V{user_id}", user_id=user_id))
-    await create_meeting(coordinator, clock, capacity="1")
-    await coordinator.press("✅ Send it")
+    people = await _one_place_call(conversation, coordinator, storage, clock, 51, 52)
     engine = engine_for(conversation.dispatcher.services)
-    await engine.drain()
     first, second = people
     await first.press("Going")
     await second.press("Going")  # waitlist #1
@@ -676,11 +665,6 @@ def test_french_labels_in_reports_take_the_narrow_space_before_the_colon() -> No
     assert left[1].endswith("(1)\u202f: Lina"), left
 
 
-async def _answers(storage: Storage) -> dict[int, str]:
-    async with storage.sessionmaker() as session:
-        return dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-
-
 async def test_a_place_freed_while_the_head_was_unreachable_is_not_taken_by_a_newcomer(
     conversation: Conversation,
     coordinator: Someone,
@@ -702,8 +686,7 @@ async def test_a_place_freed_while_the_head_was_unreachable_is_not_taken_by_a_ne
     first, blocked, newcomer = found
     await first.press("Going")
     await blocked.press("Going")  # waitlist #1
-    async with storage.sessionmaker() as session, session.begin():
-        await preferences.set_unreachable(session, 32, preferences.BLOCKED, clock.now())
+    await _blocks(storage, clock, 32)
     await first.press("Can't")  # nobody who can be told is waiting: the place stays free
     assert await _answers(storage) == {31: "cant", 32: "waitlist"}
     await blocked.send("/start")  # back: reachable again, still first in line
