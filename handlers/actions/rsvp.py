@@ -46,7 +46,10 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     kept on it (read with the lock), and only this person's answer and place are read."""
     choice = button.answer
     notices = live.promoted_ref(button.action_id)  # "a place freed up", with its buttons
-    found = await action_store.for_answer(ctx.session, button.action_id, ctx.user_id, notices)
+    pressed = ctx.event.message_id if ctx.event.chat.is_private else None
+    found = await action_store.for_answer(
+        ctx.session, button.action_id, ctx.user_id, notices, pressed
+    )
     if found is None:
         raise StaleButton(ctx.event.data)
     action, previous, has_slots = found.action, found.previous, found.has_slots
@@ -107,12 +110,15 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     else:
         ctx.answer(ctx.t("rsvp.recorded", answer=answer_label(ctx.t, action.kind, status)))
     keyboard = rsvp_keyboard(ctx.t, action.id, action.kind, status, position, calendar=True)
-    if ctx.event.chat.is_private:
+    if ctx.event.chat.is_private and not found.pressed_stripped:
+        # (A copy marked outdated keeps no buttons: a tap on one its screen still showed is
+        # taken, but gave them back.)
         ctx.edit_keyboard(keyboard)
     # Their other copies of its buttons (a reminder, "a place freed up") show the answer too:
     # each kept the one it was sent with (a sandbox finding: ✅ Going there, ✅ Can't here).
-    pressed = ctx.event.message_id if ctx.event.chat.is_private else None
-    for message_id in found.noticed:
+    # The announcement as well, pressed elsewhere; with places it is redrawn whole below.
+    copies = found.noticed if action.capacity is not None else found.noticed + found.announced
+    for message_id in copies:
         if message_id != pressed:
             ctx.edit_keyboard_of(ctx.user_id, message_id, keyboard)
     if action.capacity is not None:
@@ -263,6 +269,16 @@ async def promote(ctx: Context, action: Action) -> list[int]:
         )
     people = await action_store.recipients(ctx.session, [r.user_id for r in promoted])
     standing = await action_store.standing(ctx.session, action.id)
+    # Their earlier copies of its buttons ("a place freed up" before, a reminder) show Going
+    # too (a sandbox finding: the one pressed while waiting still said "⏳ #1").
+    copies = await action_store.live_copies(
+        ctx.session, action.id, [r.user_id for r in promoted], live.promoted_ref(action.id)
+    )
+    languages = {person.user_id: person.language for person in people}
+    for chat_id, message_id in copies:
+        t = translator(languages.get(chat_id, ctx.settings.default_locale))
+        going = rsvp_keyboard(t, action.id, action.kind, action_store.GOING, None, calendar=True)
+        ctx.edit_keyboard_of(chat_id, message_id, going)
     messages = []
     for person in people:
         t = translator(person.language)

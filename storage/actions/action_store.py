@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
     String,
     Table,
@@ -98,10 +99,15 @@ class ForAnswer:
     # ids of the action's other messages with its buttons delivered to this volunteer's chat:
     # its other broadcasts (reminders…) and the notices of `for_answer`'s `notice_ref`
     noticed: tuple[int, ...] = ()
+    pressed_stripped: bool = False  # the message pressed had its buttons taken away
 
 
 async def for_answer(
-    session: AsyncSession, action_id: int, user_id: int, notice_ref: str | None = None
+    session: AsyncSession,
+    action_id: int,
+    user_id: int,
+    notice_ref: str | None = None,
+    pressed: int | None = None,
 ) -> ForAnswer | None:
     """An action about to be answered, locked (as `get` with `lock`), with this volunteer's
     answer, whether it has roles and the announcements of it delivered to their private chat
@@ -118,6 +124,7 @@ async def for_answer(
     if _dialect(session) == "postgresql":
         parameters: dict[str, Any] = {"answer_action": action_id, "answer_user": user_id}
         parameters["answer_notice"] = notice_ref
+        parameters["answer_pressed"] = pressed
         locked = _locked(session)
         held = _loaded(session, locked.get(action_id))
         if held is not None:
@@ -128,20 +135,21 @@ async def for_answer(
             if found is None:  # deleted by this transaction
                 return None
             announced, noticed = _message_ids(found[1]), _message_ids(found[2])
-            return ForAnswer(held, None, bool(found[0]), announced, False, noticed)
+            return ForAnswer(held, None, bool(found[0]), announced, False, noticed, bool(found[3]))
         row = (await session.execute(_for_answer_postgresql(), parameters)).first()
         if row is None:
             return None
         locked[action_id] = row[0]
         announced, noticed = _message_ids(row[2]), _message_ids(row[3])
-        return ForAnswer(row[0], None, bool(row[1]), announced, False, noticed)
+        return ForAnswer(row[0], None, bool(row[1]), announced, False, noticed, bool(row[4]))
     values = {"answer_action": action_id, "answer_user": user_id, "answer_notice": notice_ref}
+    values["answer_pressed"] = pressed
     found = (await session.execute(_for_answer_sqlite(), values)).first()
     if found is None:
         return None
     _locked(session)[action_id] = found[0]
     announced, noticed = _message_ids(found[3]), _message_ids(found[4])
-    return ForAnswer(found[0], found[1], bool(found[2]), announced, True, noticed)
+    return ForAnswer(found[0], found[1], bool(found[2]), announced, True, noticed, bool(found[5]))
 
 
 def _locked(session: AsyncSession) -> dict[int, Action]:
@@ -176,6 +184,61 @@ def _message_ids(listed: str | None) -> tuple[int, ...]:
     return tuple(sorted(int(part) for part in str(listed).split(",")))
 
 
+async def live_copies(
+    session: AsyncSession, action_id: int, user_ids: Sequence[int], notice_ref: str
+) -> list[tuple[int, int]]:
+    """(chat, message id) of the copies of the action's buttons in these people's private
+    chats other than its announcements — its other broadcasts, the notices under `notice_ref`
+    — not marked outdated: what `for_answer` reads as `noticed` for one presser."""
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        _live_copies(),
+        {"copies_action": action_id, "copies_users": list(user_ids)}
+        | {"answer_notice": notice_ref},
+    )
+    return [(int(chat), int(message)) for chat, message in rows]
+
+
+@cache
+def _live_copies() -> Any:
+    broadcasts = select(literal("b") + cast(Broadcast.id, String)).where(
+        Broadcast.action_id == bindparam("copies_action"), Broadcast.purpose != "announce"
+    )
+    notices = OutboxMessage.ref == bindparam("answer_notice", type_=String)
+    kept = cast(OutboxMessage.keyboard, String)
+    return select(OutboxMessage.chat_id, OutboxMessage.message_id).where(
+        OutboxMessage.chat_id.in_(bindparam("copies_users", expanding=True)),
+        or_(OutboxMessage.ref.in_(broadcasts), notices),
+        and_(kept != "null", kept != "[]"),
+        ~_stripped(OutboxMessage.chat_id, OutboxMessage.message_id),
+        OutboxMessage.state == SENT,
+        OutboxMessage.edit_of.is_(None),
+        OutboxMessage.message_id.is_not(None),
+    )
+
+
+def _stripped(chat_id: Any, message_id: Any) -> Any:
+    """Whether the bot took a message's buttons away (an edit of it without any: a notice
+    marked outdated, a press once the action was over)."""
+    edit = aliased(OutboxMessage)
+    return exists().where(
+        edit.chat_id == chat_id,
+        edit.edit_of == message_id,
+        or_(
+            edit.keyboard.is_(None),
+            cast(edit.keyboard, String) == "null",
+            cast(edit.keyboard, String) == "[]",
+        ),
+    )
+
+
+def _pressed_stripped() -> Any:
+    """`_stripped` of the message pressed (`answer_pressed`) in the presser's chat."""
+    pressed = bindparam("answer_pressed", type_=BigInteger)
+    return _stripped(bindparam("answer_user", type_=BigInteger), pressed).label("stripped")
+
+
 def _announced(postgresql: bool, announce: bool = True) -> Any:
     """The ids of the action's delivered announcements in the presser's private chat, listed
     ("12,15"; NULL when none), as `live` reads them (outbox.action_messages); with `announce`
@@ -197,16 +260,7 @@ def _announced(postgresql: bool, announce: bool = True) -> Any:
     if not announce:
         # With buttons, and none taken away since (an outdated notice, a press once over).
         notices = OutboxMessage.ref == bindparam("answer_notice", type_=String)
-        edit = aliased(OutboxMessage)
-        stripped = exists().where(
-            edit.chat_id == OutboxMessage.chat_id,
-            edit.edit_of == OutboxMessage.message_id,
-            or_(
-                edit.keyboard.is_(None),
-                cast(edit.keyboard, String) == "null",
-                cast(edit.keyboard, String) == "[]",
-            ),
-        )
+        stripped = _stripped(OutboxMessage.chat_id, OutboxMessage.message_id)
         kept = cast(OutboxMessage.keyboard, String)
         has_buttons = and_(kept != "null", kept != "[]")
         which = and_(or_(which, notices), has_buttons, ~stripped)
@@ -229,7 +283,13 @@ def _for_answer_postgresql() -> Any:
     """PostgreSQL's `for_answer` statement, built once."""
     has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
     return (
-        select(Action, has_slots, _announced(True), _announced(True, announce=False))
+        select(
+            Action,
+            has_slots,
+            _announced(True),
+            _announced(True, announce=False),
+            _pressed_stripped(),
+        )
         .where(Action.id == bindparam("answer_action"))
         .with_for_update(of=Action)
         .execution_options(populate_existing=True)
@@ -242,7 +302,7 @@ def _for_next_answer() -> Any:
     whether it has roles, the presser's announcements."""
     has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
     noticed = _announced(True, announce=False)
-    return select(has_slots, _announced(True), noticed).where(
+    return select(has_slots, _announced(True), noticed, _pressed_stripped()).where(
         Action.id == bindparam("answer_action")
     )
 
@@ -258,6 +318,7 @@ def _for_answer_sqlite() -> Any:
             exists().where(ActionSlot.action_id == Action.id).label("has_slots"),
             _announced(False),
             _announced(False, announce=False),
+            _pressed_stripped(),
         )
         .outerjoin(
             Rsvp,

@@ -146,6 +146,13 @@ async def test_an_answer_shows_on_every_live_copy_and_never_on_an_outdated_one(
     await _deliver(conversation)
     assert call.labels[1] == "✅ Maybe" and latest.labels[1] == "✅ Maybe", latest.labels
     assert outdated.labels == []
+    # A tap on the outdated copy's old buttons, still on their screen (found by the sandbox
+    # tester): the answer is taken, and the copy keeps no buttons.
+    going_data = next(data for row in call.keyboard for label, data in row if "Going" in label)
+    await going.press_data(outdated.message_id, going_data)
+    await _deliver(conversation)
+    assert call.labels[0] == "✅ Going" and latest.labels[0] == "✅ Going", latest.labels
+    assert outdated.labels == []
 
 
 async def test_no_answer_and_no_promotion_after_the_end_and_actions_says_ended(

@@ -306,6 +306,39 @@ async def test_every_copy_of_a_call_shows_the_answer_given_on_any(
     assert "✅ Maybe" in announcement.labels, announcement.labels
 
 
+async def test_one_promoted_again_sees_going_on_every_earlier_copy(
+    conversation: Conversation,
+    coordinator: Someone,
+    storage: Storage,
+    clock: ShiftedClock,
+    messenger: RecordingMessenger,
+) -> None:
+    """Promoted, then Can't, then back on the waitlist by the "place freed up" copy's Going,
+    then promoted again: that copy kept "⏳ #1 on the waitlist" (found by the sandbox tester).
+    Every earlier copy shows Going."""
+    first, second, third = await _one_place_call(
+        conversation, coordinator, storage, clock, 61, 62, 63
+    )
+    engine = engine_for(conversation.dispatcher.services)
+    await first.press("Going")
+    await second.press("Going")  # waitlist #1
+    await first.press("Can't")  # the second is promoted: "a place freed up"
+    await engine.drain()
+    freed = second.last
+    assert "you are in" in freed.text
+    await second.press("Can't")  # the first is promoted in turn
+    await first.press("Going")  # (the first is back in)
+    await engine.drain()
+    going = next(data for row in freed.keyboard for label, data in row if "Going" in label)
+    await second.press_data(freed.message_id, going)  # full: waitlist #1, on that copy
+    assert "#1 on the waitlist" in freed.labels[0], freed.labels
+    await third.press("Going")  # waitlist #2
+    await first.press("Can't")  # the second is promoted again
+    await engine.drain()
+    assert "you are in" in second.last.text and second.last is not freed
+    assert freed.labels[0] == "✅ Going", freed.labels
+
+
 async def test_same_rsvp_update_twice_counts_once_and_forged_buttons_are_refused(
     conversation: Conversation,
     coordinator: Someone,

@@ -531,6 +531,7 @@ async def test_a_press_finds_its_presser_s_copies_without_reading_everyone_s(
         )
         compiled = statement.compile(dialect=any_storage.engine.dialect)
         values = {"answer_action": action_id, "answer_user": 10_042, "answer_notice": "p1"}
+        values["answer_pressed"] = 7
         parameters = compiled.construct_params(values)
         explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
         positional = tuple(parameters[name] for name in compiled.positiontup or [])
