@@ -123,8 +123,9 @@ class Inbox:
         one write is under way are written together by the next (one transaction, one
         statement), so a storm of webhook requests costs a write per group, not per update; a
         lone request is written at once. A group written is handed over as a batch
-        (Dispatcher.spawn_batch): None then. If a group's write fails, each of its requests
-        tries again alone, for the rest of its `within` seconds, and gets its event."""
+        (Dispatcher.hand_over, which joins it to what waits for a chunk): None then. If a
+        group's write fails, each of its requests tries again alone, for the rest of its
+        `within` seconds, and gets its event."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         written: asyncio.Future[Event | None] = loop.create_future()
@@ -151,7 +152,7 @@ class Inbox:
                 continue
             taken = [event for event in events if event is not None]
             if taken:
-                self.dispatcher.spawn_batch(taken)
+                self.dispatcher.hand_over(taken)
             for _, written in group:
                 if not written.done():
                     written.set_result(None)

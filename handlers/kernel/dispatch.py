@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -43,6 +43,9 @@ DEFER_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before an update that raised NotY
 # (an older one was left by a dead worker: it is handled at the next start, out of order).
 ORDER_WAIT = timedelta(seconds=30)
 BATCH_MOST = 20  # updates of a getUpdates batch handled in one transaction (feed_batch)
+# Transactions of `hand_over`'s chunks open at once; what comes meanwhile waits, and joins the
+# next chunk (a webhook worker's requests bring a few updates each).
+HANDING_OVER_OPEN = 2
 
 
 def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
@@ -194,6 +197,12 @@ class Dispatcher:
         self.limiter: PersonLimiter = RateLimiter(RateLimit(), services.clock)
         self._deferrals: dict[int, int] = {}  # update id → times handed over again (NotYet)
         self.observer: Observer = Unobserved()
+        # `hand_over`: events waiting for a chunk, the task forming chunks, the chunks whose
+        # transaction is open and what tells it one ended.
+        self._handing: list[Event] = []
+        self._handing_task: asyncio.Task[None] | None = None
+        self._open_chunks = 0
+        self._chunk_ended = asyncio.Event()
 
     async def feed(self, event: Event) -> None:
         """Handles one event; safe to call concurrently and with redelivered updates."""
@@ -272,7 +281,34 @@ class Dispatcher:
             return
         self.track(asyncio.ensure_future(self.feed_batch(events)))
 
-    async def feed_batch(self, events: Sequence[Event]) -> None:
+    def hand_over(self, events: Sequence[Event]) -> None:
+        """`spawn_batch` as a group commit (the webhook's: each request brings one update and a
+        worker's group write only the few that arrived together — a third as many with three
+        workers behind the proxy). At most HANDING_OVER_OPEN of the chunks it forms have their
+        transaction open at once; what is handed over meanwhile waits, in order, and makes the
+        next chunk (up to BATCH_MOST), so that a busy worker handles a storm in chunks as full
+        as a polling batch's whatever its share of the requests, and an idle one at once.
+        `drain` waits for what is waiting (a kill cancels it: it stays in the inbox, handled
+        at the next start)."""
+        self._handing.extend(events)
+        if self._handing_task is None or self._handing_task.done():
+            self._handing_task = asyncio.ensure_future(self._form_chunks())
+            self.track(self._handing_task)
+
+    async def _form_chunks(self) -> None:
+        while self._handing:
+            while self._open_chunks >= HANDING_OVER_OPEN:
+                self._chunk_ended.clear()
+                await self._chunk_ended.wait()
+            events = self._handing[:BATCH_MOST]
+            del self._handing[:BATCH_MOST]
+            await self.feed_batch(events, counted=True)
+
+    def _end_chunk(self) -> None:
+        self._open_chunks -= 1
+        self._chunk_ended.set()
+
+    async def feed_batch(self, events: Sequence[Event], *, counted: bool = False) -> None:
         """Handles several updates, in order, in as few transactions as it may (issue 17: a
         storm's updates cost a transaction each — its BEGIN, its COMMIT, a session, a trip
         through SQLite's write gate — as much again as their own statements).
@@ -283,7 +319,8 @@ class Dispatcher:
         need not wait for the sends). A person whose earlier update is still being handled
         (or an update handed over again after NotYet) is handled alone, after it, as are a
         person's updates beyond a full chunk. Returns once every chunk holds its people's
-        locks, without yielding."""
+        locks, without yielding. With `counted`, its chunks count as open until their
+        transaction ends (`hand_over`)."""
         # A person's updates go in the chunk of their first, or alone once it is full: the
         # chunks' people are disjoint and none of them is waiting, so that every lock below
         # is free and taking them never yields. (A person of a later chunk whose lock was
@@ -320,23 +357,39 @@ class Dispatcher:
             for key in people:
                 await self._locks[key].acquire()  # free: returns at once
             entered: list[bool] = []
-            task = asyncio.ensure_future(self._chunk(chunk, people, entered))
-            task.add_done_callback(partial(self._unlock_unstarted, chunk, people, entered))
+            ended = self._end_chunk if counted else None
+            if counted:
+                self._open_chunks += 1
+            task = asyncio.ensure_future(self._chunk(chunk, people, entered, ended))
+            task.add_done_callback(partial(self._unlock_unstarted, chunk, people, entered, ended))
             self.track(task)
 
-    async def _chunk(self, events: list[Event], people: list[int], entered: list[bool]) -> None:
+    async def _chunk(
+        self,
+        events: list[Event],
+        people: list[int],
+        entered: list[bool],
+        ended: Callable[[], None] | None,
+    ) -> None:
         entered.append(True)
         try:
-            await self._feed_together(events)
+            await self._feed_together(events, ended)
         finally:
             self._unlock(events, people)
 
     def _unlock_unstarted(
-        self, events: list[Event], people: list[int], entered: list[bool], _: object
+        self,
+        events: list[Event],
+        people: list[int],
+        entered: list[bool],
+        ended: Callable[[], None] | None,
+        _: object,
     ) -> None:
         """A chunk cancelled before its first step (a kill) never ran its `finally`."""
         if not entered:
             self._unlock(events, people)
+            if ended is not None:
+                ended()
 
     def _unlock(self, events: list[Event], people: list[int]) -> None:
         for key in people:
@@ -344,13 +397,53 @@ class Dispatcher:
         for event in events:
             self._release(event.user.id)
 
-    async def _feed_together(self, events: list[Event]) -> None:
+    async def _feed_together(
+        self, events: list[Event], ended: Callable[[], None] | None = None
+    ) -> None:
         """One chunk of `feed_batch`, its people's locks held. If anything in the shared
         transaction raises — a failure, input no handler caught, NotYet, a lost lock — it is
         rolled back and each of its updates is handled alone, in order, exactly as `feed`
         would: its failure then costs only itself. Duplicates are found by each update's
-        claim, as alone."""
+        claim, as alone. `ended` is called once the shared transaction has ended."""
         started = time.perf_counter()
+        try:
+            allowed, contexts, duplicates, alone = await self._transact_together(events, started)
+        finally:
+            if ended is not None:
+                ended()
+        handled = {ctx.event.update_id: ctx for ctx in contexts}
+
+        async def finish(event: Event) -> None:
+            outcome = "error"
+            try:
+                if alone:
+                    outcome = await self._handle(event)
+                elif event.update_id in duplicates:
+                    outcome = "duplicate"
+                else:
+                    await self._after_commit(handled[event.update_id])
+                    outcome = "handled"
+                await self._handled(event, outcome)
+            except Exception:
+                log.exception("update %s failed after its commit", event.update_id)
+            finally:
+                self._done(event, outcome, started)
+
+        async def one_person(theirs: list[Event]) -> None:
+            for event in theirs:
+                await finish(event)
+
+        by_person: defaultdict[int, list[Event]] = defaultdict(list)
+        for event in allowed:
+            by_person[event.user.id].append(event)
+        await asyncio.gather(*(one_person(theirs) for theirs in by_person.values()))
+
+    async def _transact_together(
+        self, events: list[Event], started: float
+    ) -> tuple[list[Event], list[Context], set[int], bool]:
+        """`_feed_together`'s shared transaction: the updates allowed by the rate limit (the
+        others refused), the contexts handled, the ids found handled before, and whether it
+        rolled back (each then goes alone)."""
         allowed: list[Event] = []
         for event in events:
             if is_limited(event):
@@ -391,35 +484,8 @@ class Dispatcher:
                 await self._record_replies(contexts)
         except Exception as exc:
             log.info("%s updates rolled back together (%r): each alone now", len(allowed), exc)
-            alone = True
-        else:
-            alone = False
-        handled = {ctx.event.update_id: ctx for ctx in contexts}
-
-        async def finish(event: Event) -> None:
-            outcome = "error"
-            try:
-                if alone:
-                    outcome = await self._handle(event)
-                elif event.update_id in duplicates:
-                    outcome = "duplicate"
-                else:
-                    await self._after_commit(handled[event.update_id])
-                    outcome = "handled"
-                await self._handled(event, outcome)
-            except Exception:
-                log.exception("update %s failed after its commit", event.update_id)
-            finally:
-                self._done(event, outcome, started)
-
-        async def one_person(theirs: list[Event]) -> None:
-            for event in theirs:
-                await finish(event)
-
-        by_person: defaultdict[int, list[Event]] = defaultdict(list)
-        for event in allowed:
-            by_person[event.user.id].append(event)
-        await asyncio.gather(*(one_person(theirs) for theirs in by_person.values()))
+            return allowed, contexts, duplicates, True
+        return allowed, contexts, duplicates, False
 
     def _defer(self, event: Event) -> None:
         """Hands an update over again after DEFER_DELAYS[n] seconds (NotYet). Its inbox row was

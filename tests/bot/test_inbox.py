@@ -253,7 +253,7 @@ async def test_a_bad_webhook_update_costs_its_group_nothing(
     inbox = Inbox(dispatcher)
     handed: list[list[int]] = []
     monkeypatch.setattr(
-        dispatcher, "spawn_batch", lambda events: handed.append([e.update_id for e in events])
+        dispatcher, "hand_over", lambda events: handed.append([e.update_id for e in events])
     )
     monkeypatch.setattr(dispatcher, "spawn", lambda event: handed.append([-event.update_id]))
     writes: list[int] = []

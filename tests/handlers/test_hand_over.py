@@ -1,0 +1,225 @@
+"""A webhook worker's updates handed over as a group commit (Dispatcher.hand_over, issue 17):
+each request brings one update and a worker's group write only the few that came together, so
+what is handed over while HANDING_OVER_OPEN chunks hold their transaction waits and makes the
+next chunk. Three workers behind a proxy used to handle a storm in chunks of 2–13 (a third of
+one worker's); these pin chunks as full as the waiting allows, in order, whatever fails."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from bot.app import Storage
+from bot.inbox import Inbox
+from handlers.kernel.context import Context, Services
+from handlers.kernel.dispatch import BATCH_MOST, HANDING_OVER_OPEN, Dispatcher
+from handlers.kernel.events import Event
+from storage import inbox
+from tests.handlers.test_batch import PEOPLE, _people, _received, _statuses
+from tests.handlers.test_rsvp_cost import _press, _setup, any_storage
+
+__all__ = ["any_storage"]  # the fixture, imported for these tests
+
+
+def _chunks_seen(
+    dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch, gate: asyncio.Event | None = None
+) -> list[list[int]]:
+    """The update ids of each chunk whose shared transaction the dispatcher goes to open, in
+    order; with `gate`, each waits for it first (no transaction held meanwhile: on SQLite one
+    would keep the inbox from recording)."""
+    seen: list[list[int]] = []
+    transact = dispatcher._transact_together
+
+    async def recorded(events: list[Event], started: float) -> object:
+        seen.append([event.update_id for event in events])
+        if gate is not None:
+            await gate.wait()
+        return await transact(events, started)
+
+    monkeypatch.setattr(dispatcher, "_transact_together", recorded)
+    return seen
+
+
+def _held_at(
+    dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch, held: set[int]
+) -> tuple[asyncio.Event, list[int]]:
+    """The presses of `held` wait in their transaction until the returned gate opens; the
+    second item lists the ones waiting there."""
+    gate, waiting = asyncio.Event(), []
+    route = dispatcher.router.buttons["rv"]
+
+    async def slow(ctx: Context) -> None:
+        if ctx.user_id in held:
+            waiting.append(ctx.user_id)
+            await gate.wait()
+        await route(ctx)
+
+    monkeypatch.setitem(dispatcher.router.buttons, "rv", slow)
+    return gate, waiting
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Lets the loop run (no clock involved) until `condition` holds."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never came")
+
+
+async def test_what_is_handed_over_while_chunks_are_open_makes_one_chunk(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    events = [_press(u, action_id, 5000 + u, message_id=calls[u]) for u in PEOPLE]
+    await _received(any_storage, services, events)
+    gate = asyncio.Event()
+    seen = _chunks_seen(dispatcher, monkeypatch, gate)
+    for opened, event in enumerate(events[:HANDING_OVER_OPEN], start=1):
+        dispatcher.hand_over([event])  # one request: a chunk of its own, at once
+        await _until(lambda opened=opened: len(seen) == opened)  # type: ignore[misc]
+    for event in events[HANDING_OVER_OPEN:]:  # the requests that come meanwhile
+        dispatcher.hand_over([event])
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert len(seen) == HANDING_OVER_OPEN  # the others wait
+    gate.set()
+    await dispatcher.drain(10)
+    rest = [event.update_id for event in events[HANDING_OVER_OPEN:]]
+    assert seen[HANDING_OVER_OPEN:] == [rest]  # one chunk, in the order they came
+    assert len(rest) == BATCH_MOST - HANDING_OVER_OPEN
+    answered = {callback_id for callback_id, _, _ in services.messenger.answers}
+    assert answered == {event.callback_id for event in events}  # every spinner stops
+    assert set((await _statuses(any_storage, action_id)).values()) == {"going", "waitlist"}
+
+
+async def test_a_persons_updates_handed_over_one_by_one_keep_their_order(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's next press comes while their first waits in an open chunk (Telegram sends
+    it once the first was recorded): it goes after it, and so do the ones after it."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    me, other = PEOPLE[0], PEOPLE[1]
+    answers = ["going", "cant", "maybe", "going", "cant"]
+    mine = [
+        _press(me, action_id, 6000 + i, message_id=calls[me], answer=answer)
+        for i, answer in enumerate(answers)
+    ]
+    theirs = _press(other, action_id, 6100, message_id=calls[other])
+    await _received(any_storage, services, [*mine, theirs])
+    gate, waiting = _held_at(dispatcher, monkeypatch, {me})
+    dispatcher.hand_over([mine[0]])
+    await _until(lambda: bool(waiting))
+    for event in [mine[1], theirs, *mine[2:]]:
+        dispatcher.hand_over([event])
+    gate.set()
+    await dispatcher.drain(10)
+    statuses = await _statuses(any_storage, action_id)
+    assert statuses == {me: "cant", other: "going"}
+    answered = [callback_id for callback_id, _, _ in services.messenger.answers]
+    assert [a for a in answered if a != theirs.callback_id] == [e.callback_id for e in mine]
+
+
+async def test_a_chunk_that_fails_frees_its_place(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shared transaction that raises (each of its updates then goes alone) no longer
+    counts as open: what waits behind it is handled."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    route = dispatcher.router.buttons["rv"]
+    unlucky = set(PEOPLE[: HANDING_OVER_OPEN + 1])
+
+    async def failing(ctx: Context) -> None:
+        await route(ctx)
+        if ctx.user_id in unlucky:
+            raise RuntimeError("a bug")
+
+    monkeypatch.setitem(dispatcher.router.buttons, "rv", failing)
+    events = [_press(u, action_id, 7000 + u, message_id=calls[u]) for u in PEOPLE]
+    await _received(any_storage, services, events)
+    for event in events:
+        dispatcher.hand_over([event])
+    await dispatcher.drain(10)
+    assert dispatcher._open_chunks == 0
+    statuses = await _statuses(any_storage, action_id)
+    assert set(statuses) == set(PEOPLE) - unlucky  # the others' answers kept
+    answered = {callback_id for callback_id, _, _ in services.messenger.answers}
+    assert {e.callback_id for e in events if e.user.id not in unlucky} <= answered
+
+
+async def test_a_kill_while_updates_wait_for_a_chunk_leaves_them_in_the_inbox(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    events = [_press(u, action_id, 8000 + u, message_id=calls[u]) for u in PEOPLE]
+    async with any_storage.sessionmaker() as session, session.begin():  # as Inbox records
+        for event in events:
+            await inbox.add(
+                session, event.update_id, event.user.id, _as_update(event), services.clock.now()
+            )
+    gate, waiting = _held_at(dispatcher, monkeypatch, set(PEOPLE))
+    seen = _chunks_seen(dispatcher, monkeypatch)
+    for opened, event in enumerate(events[:HANDING_OVER_OPEN], start=1):
+        dispatcher.hand_over([event])
+        await _until(lambda opened=opened: len(seen) == opened)  # type: ignore[misc]
+    for event in events[HANDING_OVER_OPEN:]:  # waiting for a chunk
+        dispatcher.hand_over([event])
+    await _until(lambda: bool(waiting))
+    await dispatcher.drain(10, cancel=True)
+    assert not [key for key, lock in dispatcher._locks.items() if lock.locked()]
+    assert not dispatcher._waiting
+    assert await _statuses(any_storage, action_id) == {}  # nothing half done
+    replayed = Inbox(dispatcher)  # the next start
+    gate.set()
+    assert await replayed.replay() == len(events)
+    assert len(await _statuses(any_storage, action_id)) == len(events)
+
+
+async def test_a_webhook_workers_requests_are_handled_in_chunks_as_full_as_waiting_allows(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the inbox as the webhook records them (Inbox.accept: one update a request,
+    answered once recorded): requests arriving while the chunks' transactions are open are
+    handled together, not in a transaction per group written."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    events = [_press(u, action_id, 9000 + u, message_id=calls[u]) for u in PEOPLE]
+    updates = [_as_update(event) for event in events]
+    gate = asyncio.Event()
+    seen = _chunks_seen(dispatcher, monkeypatch, gate)
+    received = Inbox(dispatcher)
+    for opened, update in enumerate(updates[:HANDING_OVER_OPEN], start=1):
+        await received.accept(update, 20.0)  # recorded: the 200 may go
+        await _until(lambda opened=opened: len(seen) == opened)  # type: ignore[misc]
+    for update in updates[HANDING_OVER_OPEN:]:  # one request after the other
+        await received.accept(update, 20.0)
+    gate.set()
+    await dispatcher.drain(10)
+    assert len(seen) == HANDING_OVER_OPEN + 1, seen
+    assert len(await _statuses(any_storage, action_id)) == len(events)
+
+
+def _as_update(event: Event) -> dict[str, object]:
+    """The Bot API Update (JSON) a button press of `event` comes as."""
+    user = {"id": event.user.id, "is_bot": False, "first_name": event.user.first_name}
+    chat = {"id": event.chat.id, "type": "private", "first_name": event.user.first_name}
+    message = {"message_id": event.message_id, "date": 0, "chat": chat, "text": "The call"}
+    query = {
+        "id": event.callback_id,
+        "from": user,
+        "message": message,
+        "chat_instance": "1",
+        "data": event.data,
+    }
+    return {"update_id": event.update_id, "callback_query": query}
