@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, CompoundSelect, event, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    String,
+    bindparam,
+    event,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -193,14 +206,38 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
-def id_rows(names: tuple[str, str], rows: list[tuple[int, int]]) -> CompoundSelect[Any]:
-    """A SELECT of literal rows of two big-integer columns named `names` (UNION ALL of
-    one-row SELECTs, which SQLite and PostgreSQL both read): a batch's ids to join against in
-    one statement (issue 17). `rows` must not be empty."""
+@cache
+def id_rows(names: tuple[str, str], dialect: str) -> Select[int, int]:
+    """A SELECT of rows of two big-integer columns named `names`, the rows given as parameters
+    (`id_rows_values`): a batch's ids to join against in one statement (issue 17). Built once
+    per dialect, so that SQLAlchemy compiles it once: PostgreSQL unnests two BIGINT arrays,
+    SQLite reads a JSON array of pairs (json_each)."""
     first, second = names
-    return union_all(
-        *(
-            select(literal(a, BigInteger).label(first), literal(b, BigInteger).label(second))
-            for a, b in rows
+    if dialect == "postgresql":
+        listed = func.unnest(
+            bindparam(f"{first}_list", type_=ARRAY(BigInteger)),
+            bindparam(f"{second}_list", type_=ARRAY(BigInteger)),
         )
+        rows = listed.table_valued(first, second).render_derived(name=f"{first}_rows")
+        return select(
+            type_coerce(rows.c[first], BigInteger).label(first),
+            type_coerce(rows.c[second], BigInteger).label(second),
+        )
+    pairs = func.json_each(bindparam(f"{first}_{second}_json", type_=String)).table_valued("value")
+    return select(
+        type_coerce(func.json_extract(pairs.c.value, "$[0]"), BigInteger).label(first),
+        type_coerce(func.json_extract(pairs.c.value, "$[1]"), BigInteger).label(second),
     )
+
+
+def id_rows_values(
+    names: tuple[str, str], dialect: str, rows: Sequence[tuple[int, int]]
+) -> dict[str, Any]:
+    """The parameters of `id_rows(names, dialect)` for these rows."""
+    first, second = names
+    if dialect == "postgresql":
+        return {
+            f"{first}_list": [int(a) for a, _ in rows],
+            f"{second}_list": [int(b) for _, b in rows],
+        }
+    return {f"{first}_{second}_json": json.dumps([[int(a), int(b)] for a, b in rows])}

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import id_rows
+from storage.db import id_rows, id_rows_values
 from storage.models import InboxUpdate, ProcessedUpdate
 
 # Old ids are forgotten by the retention timer (storage/retention.py), well within a week.
@@ -156,6 +156,44 @@ async def take_many(session: AsyncSession, update_ids: list[int], now: datetime)
     return claimed
 
 
+_TAKING = ("update_id", "person")
+
+
+@cache
+def _take_chunk() -> Any:
+    """`take_chunk`'s statement, built once (the chunk's ids are parameters)."""
+    ids = id_rows(_TAKING, "postgresql").cte("taking")
+    table: Any = ProcessedUpdate.__table__
+    mine = select(ids.c.update_id)
+    handled = delete(_inbox).where(_inbox.c.update_id.in_(mine)).cte("handled")
+    claimed = (
+        pg_insert(table)
+        .from_select(
+            ["update_id", "processed_at"],
+            select(ids.c.update_id, bindparam("chunk_now", type_=table.c.processed_at.type)),
+        )
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(table.c.update_id)
+        .cte("claimed")
+    )
+    earlier = (
+        exists()
+        .where(
+            _inbox.c.user_id == ids.c.person,
+            _inbox.c.update_id < ids.c.update_id,
+            _inbox.c.received_at
+            > bindparam("chunk_received_after", type_=_inbox.c.received_at.type),
+            _inbox.c.update_id.not_in(mine),
+        )
+        .correlate(ids)
+    )
+    return (
+        select(claimed.c.update_id, earlier.label("earlier"))
+        .select_from(claimed.join(ids, ids.c.update_id == claimed.c.update_id))
+        .add_cte(handled)
+    )
+
+
 async def take_chunk(
     session: AsyncSession,
     taking: list[tuple[int, int]],
@@ -168,36 +206,9 @@ async def take_chunk(
     is still in the inbox (another worker's). Returns each update's Taken."""
     if not taking:
         return {}
-    ids = id_rows(("update_id", "person"), taking).cte("taking")
-    table: Any = ProcessedUpdate.__table__
-    mine = select(ids.c.update_id)
-    handled = delete(_inbox).where(_inbox.c.update_id.in_(mine)).cte("handled")
-    claimed = (
-        pg_insert(table)
-        .from_select(
-            ["update_id", "processed_at"],
-            select(ids.c.update_id, literal(now, table.c.processed_at.type)),
-        )
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(table.c.update_id)
-        .cte("claimed")
-    )
-    earlier = (
-        exists()
-        .where(
-            _inbox.c.user_id == ids.c.person,
-            _inbox.c.update_id < ids.c.update_id,
-            _inbox.c.received_at > received_after,
-            _inbox.c.update_id.not_in(mine),
-        )
-        .correlate(ids)
-    )
-    statement = (
-        select(claimed.c.update_id, earlier.label("earlier"))
-        .select_from(claimed.join(ids, ids.c.update_id == claimed.c.update_id))
-        .add_cte(handled)
-    )
-    found = {int(row[0]): bool(row[1]) for row in await session.execute(statement)}
+    values = id_rows_values(_TAKING, "postgresql", taking)
+    values |= {"chunk_now": now, "chunk_received_after": received_after}
+    found = {int(row[0]): bool(row[1]) for row in await session.execute(_take_chunk(), values)}
     return {
         update_id: (
             Taken.DUPLICATE

@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import updates
-from storage.db import id_rows
+from storage.db import id_rows, id_rows_values
 from storage.models import DialogState, Role, UserPreference, Volunteer
 
 
@@ -58,8 +58,22 @@ async def load_many(
     if not people:
         return {}
     pairs = list(dict.fromkeys(people))
-    me = id_rows(("user_id", "chat_id"), pairs).subquery("me")
-    statement = (
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    values = id_rows_values(_PAIR, dialect, pairs)
+    found: dict[tuple[int, int], list[Any]] = {pair: [] for pair in pairs}
+    for user_id, chat_id, *row in (await session.execute(_load_many(dialect), values)).all():
+        found[(int(user_id), int(chat_id))].append(row)
+    return {pair: _context(rows) for pair, rows in found.items()}
+
+
+_PAIR = ("user_id", "chat_id")
+
+
+@cache
+def _load_many(dialect: str) -> Any:
+    """`load_many`'s statement, built once per dialect: the pairs are parameters."""
+    me = id_rows(_PAIR, dialect).subquery("me")
+    return (
         select(me.c.user_id, me.c.chat_id, Volunteer, UserPreference, DialogState, Role.role)
         .select_from(me)
         .outerjoin(Volunteer, Volunteer.user_id == me.c.user_id)
@@ -70,10 +84,6 @@ async def load_many(
         )
         .outerjoin(Role, Role.user_id == me.c.user_id)
     )
-    found: dict[tuple[int, int], list[Any]] = {pair: [] for pair in pairs}
-    for user_id, chat_id, *row in (await session.execute(statement)).all():
-        found[(int(user_id), int(chat_id))].append(row)
-    return {pair: _context(rows) for pair, rows in found.items()}
 
 
 def _context(rows: Any) -> PersonContext:
