@@ -115,8 +115,9 @@ class Inbox:
 
     async def _take_within(self, update: Mapping[str, Any], within: float) -> None:
         event = await self._record_grouped(update, within)
-        if event is not None:  # recorded alone (its group's write failed): handed over alone
-            self.dispatcher.spawn(event)
+        if event is not None:  # recorded alone (its group's write failed): handed over alone,
+            # behind those of its person written before it and waiting for a chunk
+            self.dispatcher.hand_over([event])
 
     async def _record_grouped(self, update: Mapping[str, Any], within: float) -> Event | None:
         """`record_within`, as a group commit: the updates of the requests that arrive while

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from collections.abc import Sequence
 from functools import cache
@@ -21,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -124,10 +126,47 @@ class WriteGate:
         dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
+PING_AFTER_IDLE = 10.0  # seconds a pooled PostgreSQL connection may rest and go unchecked
+idle_clock = time.monotonic  # seconds; replaced by tests
+
+
+def ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's `pool_pre_ping` (pessimistic disconnect handling), for the connections that
+    rested PING_AFTER_IDLE seconds or more: a connection checked in less than that ago is used
+    without a ping. On asyncpg a ping is three round trips (BEGIN, an empty statement,
+    ROLLBACK) before every transaction: issue 17 measured it at 6 % of a webhook worker's
+    CPU in a storm, more the more workers share the storm. A connection the server closed
+    meanwhile fails its first statement instead; SQLAlchemy then invalidates the pool, and the
+    callers try again (the inbox write, a chunk's updates each alone, the outbox's next
+    round). A checkout handler raising DisconnectionError makes the pool take another
+    connection (PoolEvents.checkout)."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def rested(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = idle_clock()
+
+    @event.listens_for(pool, "checkout")
+    def pinged(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or idle_clock() - since < PING_AFTER_IDLE:
+            return  # new, or used a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the connection did not answer a ping") from exc
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Builds the async engine; on SQLite: WAL, a busy timeout and BEGIN IMMEDIATE writes."""
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_async_engine(url, echo=echo)
+        ping_when_idle(engine)
+        return engine
     one_hop = sqlite_driver.dbapi()  # one thread hop a statement (issue 17), where it fits
     engine = create_async_engine(
         url,

@@ -12,6 +12,8 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from sqlalchemy.exc import DBAPIError
+
 from handlers.kernel.callbacks import StaleButton, prefix_of
 from handlers.kernel.context import (
     AfterCommit,
@@ -406,11 +408,17 @@ class Dispatcher:
         would: its failure then costs only itself. Duplicates are found by each update's
         claim, as alone. `ended` is called once the shared transaction has ended."""
         started = time.perf_counter()
+        refused: list[tuple[Event, bool]] = []
         try:
-            allowed, contexts, duplicates, alone = await self._transact_together(events, started)
+            allowed, contexts, duplicates, alone = await self._transact_together(events, refused)
         finally:
             if ended is not None:
                 ended()
+        for event, warn in refused:  # after: a "slow down" may wait seconds for Telegram
+            try:
+                await self._refuse(event, warn)
+            finally:
+                self._done(event, "refused", started)
         handled = {ctx.event.update_id: ctx for ctx in contexts}
 
         async def finish(event: Event) -> None:
@@ -439,20 +447,18 @@ class Dispatcher:
         await asyncio.gather(*(one_person(theirs) for theirs in by_person.values()))
 
     async def _transact_together(
-        self, events: list[Event], started: float
+        self, events: list[Event], refused: list[tuple[Event, bool]]
     ) -> tuple[list[Event], list[Context], set[int], bool]:
         """`_feed_together`'s shared transaction: the updates allowed by the rate limit (the
-        others refused), the contexts handled, the ids found handled before, and whether it
-        rolled back (each then goes alone)."""
+        others added to `refused`, with whether to warn, for the caller to refuse), the
+        contexts handled, the ids found handled before, and whether it rolled back (each
+        then goes alone)."""
         allowed: list[Event] = []
         for event in events:
             if is_limited(event):
                 ok, warn = await self.limiter.acquire(event.user.id)
                 if not ok:
-                    try:
-                        await self._refuse(event, warn)
-                    finally:
-                        self._done(event, "refused", started)
+                    refused.append((event, warn))
                     continue
             allowed.append(event)
         contexts: list[Context] = []
@@ -580,26 +586,46 @@ class Dispatcher:
     async def _handle(self, event: Event) -> str:
         """Handles one update; returns its outcome: "handled", "duplicate", "invalid" (input
         that no handler caught, answered by `_refuse_input`) or "error"."""
-        services = self.services
+        made: list[Context] = []
         ctx: Context | None = None
         try:
-            async with services.sessionmaker() as session, session.begin():
-                ctx = await self._context_for(session, event)
-                if ctx is None:
-                    return "duplicate"
-                await self._route(ctx)
-                await self._record_replies([ctx])
+            try:
+                ctx = await self._transact(event, made)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The database closed the connection under the transaction (a restart, a
+                # failover, a connection that rested: storage/db.py `ping_when_idle`):
+                # nothing was kept, or the claim finds what was. Once more, on another.
+                log.warning("update %s lost its database connection: once more", event.update_id)
+                made.clear()
+                ctx = await self._transact(event, made)
+            if ctx is None:
+                return "duplicate"
         except NotYet:
             log.info("update %s refers to something not recorded yet: later", event.update_id)
             return "deferred"
         except InvalidInput as problem:
+            ctx = made[-1] if made else None
             if ctx is None:  # only routes raise it; were it raised earlier, it is a failure
                 return await self._failed(event, ctx)
             return await self._refuse_input(ctx, problem)
         except Exception:
-            return await self._failed(event, ctx)
+            return await self._failed(event, made[-1] if made else None)
         await self._after_commit(ctx)
         return "handled"
+
+    async def _transact(self, event: Event, made: list[Context]) -> Context | None:
+        """`_handle`'s transaction: the update's context (appended to `made` as soon as it
+        exists), routed, its replies recorded; None for a duplicate."""
+        async with self.services.sessionmaker() as session, session.begin():
+            ctx = await self._context_for(session, event)
+            if ctx is None:
+                return None
+            made.append(ctx)
+            await self._route(ctx)
+            await self._record_replies([ctx])
+        return ctx
 
     async def _after_commit(self, ctx: Context) -> None:
         """An update's transaction committed: its button press answered, its replies sent."""

@@ -58,7 +58,7 @@ async def load_many(
     if not people:
         return {}
     pairs = list(dict.fromkeys(people))
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = session.get_bind().dialect.name
     values = id_rows_values(_PAIR, dialect, pairs)
     found: dict[tuple[int, int], list[Any]] = {pair: [] for pair in pairs}
     for user_id, chat_id, *row in (await session.execute(_load_many(dialect), values)).all():

@@ -32,11 +32,11 @@ def _chunks_seen(
     seen: list[list[int]] = []
     transact = dispatcher._transact_together
 
-    async def recorded(events: list[Event], started: float) -> object:
+    async def recorded(events: list[Event], refused: list[tuple[Event, bool]]) -> object:
         seen.append([event.update_id for event in events])
         if gate is not None:
             await gate.wait()
-        return await transact(events, started)
+        return await transact(events, refused)
 
     monkeypatch.setattr(dispatcher, "_transact_together", recorded)
     return seen
@@ -208,6 +208,88 @@ async def test_a_webhook_workers_requests_are_handled_in_chunks_as_full_as_waiti
     await dispatcher.drain(10)
     assert len(seen) == HANDING_OVER_OPEN + 1, seen
     assert len(await _statuses(any_storage, action_id)) == len(events)
+
+
+async def test_a_later_update_written_alone_does_not_overtake_an_earlier_one_waiting(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: a request whose group write failed is written alone; handed straight
+    to the dispatcher, it overtook its person's earlier update still waiting for a chunk
+    (SQLite keeps the order by the in-process locks alone)."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    me, others = PEOPLE[0], PEOPLE[1 : 1 + HANDING_OVER_OPEN]
+    gate = asyncio.Event()
+    seen = _chunks_seen(dispatcher, monkeypatch, gate)
+    received = Inbox(dispatcher)
+    for opened, user in enumerate(others, start=1):  # the chunks are open
+        press = _press(user, action_id, 5000 + user, message_id=calls[user])
+        await received.accept(_as_update(press), 20.0)
+        await _until(lambda opened=opened: len(seen) == opened)  # type: ignore[misc]
+    going = _press(me, action_id, 6000, message_id=calls[me], answer="going")
+    cant = _press(me, action_id, 6001, message_id=calls[me], answer="cant")
+    await received.accept(_as_update(going), 20.0)  # waits for a chunk
+    record_many = received.record_many
+
+    async def fails_once(updates: object) -> object:
+        monkeypatch.setattr(received, "record_many", record_many)
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(received, "record_many", fails_once)
+    await received.accept(_as_update(cant), 20.0)  # its group failed: written alone
+    for _ in range(200):
+        await asyncio.sleep(0)
+    gate.set()
+    await dispatcher.drain(10)
+    mine = {going.callback_id, cant.callback_id}
+    order = [callback_id for callback_id, _, _ in services.messenger.answers if callback_id in mine]
+    assert order == [going.callback_id, cant.callback_id]
+    assert (await _statuses(any_storage, action_id))[me] == "cant"
+
+
+async def test_saying_slow_down_does_not_hold_a_chunks_place(
+    any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: a chunk counted as open while it answered its refused presses (each
+    "slow down" may wait up to SLOW_DOWN_WAIT for Telegram), so two chunks of refused presses
+    held up every other update of the worker."""
+    services.sessionmaker = any_storage.sessionmaker
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    calls = await _people(any_storage, services)
+    flooding = set(PEOPLE[:HANDING_OVER_OPEN])
+    limiter = dispatcher.limiter
+
+    class Refusing:
+        async def acquire(self, user_id: int) -> tuple[bool, bool]:
+            if user_id in flooding:
+                return False, True
+            return await limiter.acquire(user_id)
+
+    dispatcher.limiter = Refusing()
+    telegram_slow = asyncio.Event()
+    answer = services.messenger.answer_button
+    refused = {f"q{7000 + u}" for u in flooding}
+
+    async def slow(callback_id: str, text: str | None = None, alert: bool = False) -> None:
+        if callback_id in refused:
+            await telegram_slow.wait()
+        await answer(callback_id, text, alert)
+
+    monkeypatch.setattr(services.messenger, "answer_button", slow)
+    seen = _chunks_seen(dispatcher, monkeypatch)
+    for opened, user in enumerate(sorted(flooding), start=1):
+        dispatcher.hand_over([_press(user, action_id, 7000 + user, message_id=calls[user])])
+        await _until(lambda opened=opened: len(seen) == opened)  # type: ignore[misc]
+    other = PEOPLE[-1]
+    press = _press(other, action_id, 7000 + other, message_id=calls[other])
+    await _received(any_storage, services, [press])
+    dispatcher.hand_over([press])
+    answered = services.messenger.answers
+    await _until(lambda: any(callback_id == press.callback_id for callback_id, _, _ in answered))
+    telegram_slow.set()
+    await dispatcher.drain(10)
+    assert (await _statuses(any_storage, action_id)) == {other: "going"}
 
 
 def _as_update(event: Event) -> dict[str, object]:
