@@ -69,12 +69,20 @@ async def _until(condition: Callable[[], bool]) -> None:
     raise AssertionError("never came")
 
 
+async def _event_and_people(
+    storage: Storage, services: Services
+) -> tuple[Dispatcher, int, dict[int, int]]:
+    """`_setup`'s event (10 places) and PEOPLE, each with the call they press; the dispatcher
+    on `storage`."""
+    services.sessionmaker = storage.sessionmaker
+    dispatcher, action_id = await _setup(storage, services, 0)
+    return dispatcher, action_id, await _people(storage, services)
+
+
 async def test_what_is_handed_over_while_chunks_are_open_makes_one_chunk(
     any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     events = [_press(u, action_id, 5000 + u, message_id=calls[u]) for u in PEOPLE]
     await _received(any_storage, services, events)
     gate = asyncio.Event()
@@ -102,9 +110,7 @@ async def test_a_persons_updates_handed_over_one_by_one_keep_their_order(
 ) -> None:
     """A person's next press comes while their first waits in an open chunk (Telegram sends
     it once the first was recorded): it goes after it, and so do the ones after it."""
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     me, other = PEOPLE[0], PEOPLE[1]
     answers = ["going", "cant", "maybe", "going", "cant"]
     mine = [
@@ -131,9 +137,7 @@ async def test_a_chunk_that_fails_frees_its_place(
 ) -> None:
     """A shared transaction that raises (each of its updates then goes alone) no longer
     counts as open: what waits behind it is handled."""
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     route = dispatcher.router.buttons["rv"]
     unlucky = set(PEOPLE[: HANDING_OVER_OPEN + 1])
 
@@ -158,9 +162,7 @@ async def test_a_chunk_that_fails_frees_its_place(
 async def test_a_kill_while_updates_wait_for_a_chunk_leaves_them_in_the_inbox(
     any_storage: Storage, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     events = [_press(u, action_id, 8000 + u, message_id=calls[u]) for u in PEOPLE]
     async with any_storage.sessionmaker() as session, session.begin():  # as Inbox records
         for event in events:
@@ -191,9 +193,7 @@ async def test_a_webhook_workers_requests_are_handled_in_chunks_as_full_as_waiti
     """Through the inbox as the webhook records them (Inbox.accept: one update a request,
     answered once recorded): requests arriving while the chunks' transactions are open are
     handled together, not in a transaction per group written."""
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     events = [_press(u, action_id, 9000 + u, message_id=calls[u]) for u in PEOPLE]
     updates = [_as_update(event) for event in events]
     gate = asyncio.Event()
@@ -216,9 +216,7 @@ async def test_a_later_update_written_alone_does_not_overtake_an_earlier_one_wai
     """Found by review: a request whose group write failed is written alone; handed straight
     to the dispatcher, it overtook its person's earlier update still waiting for a chunk
     (SQLite keeps the order by the in-process locks alone)."""
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     me, others = PEOPLE[0], PEOPLE[1 : 1 + HANDING_OVER_OPEN]
     gate = asyncio.Event()
     seen = _chunks_seen(dispatcher, monkeypatch, gate)
@@ -254,9 +252,7 @@ async def test_saying_slow_down_does_not_hold_a_chunks_place(
     """Found by review: a chunk counted as open while it answered its refused presses (each
     "slow down" may wait up to SLOW_DOWN_WAIT for Telegram), so two chunks of refused presses
     held up every other update of the worker."""
-    services.sessionmaker = any_storage.sessionmaker
-    dispatcher, action_id = await _setup(any_storage, services, 0)
-    calls = await _people(any_storage, services)
+    dispatcher, action_id, calls = await _event_and_people(any_storage, services)
     flooding = set(PEOPLE[:HANDING_OVER_OPEN])
     limiter = dispatcher.limiter
 
