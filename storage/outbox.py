@@ -515,16 +515,22 @@ async def counts(session: AsyncSession, ref: str) -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
-async def held(session: AsyncSession, ref: str, now: datetime) -> int:
-    """How many rows of `ref` were enqueued to wait (quiet hours) and are not due yet.
+async def held(session: AsyncSession, ref: str, now: datetime) -> tuple[int, datetime | None]:
+    """How many rows of `ref` were enqueued to wait (quiet hours) and are not due yet, and when
+    the last of them is due (None: none held).
 
     Never tried (`attempts` 0), so a retry's back-off is not counted as a hold."""
-    count = await session.scalar(
-        select(func.count()).where(
-            _c.ref == ref, _c.state == PENDING, _c.attempts == 0, _c.not_before > now
+    found = (
+        await session.execute(
+            select(func.count(), func.max(_c.not_before)).where(
+                _c.ref == ref, _c.state == PENDING, _c.attempts == 0, _c.not_before > now
+            )
         )
-    )
-    return int(count or 0)
+    ).one()
+    count, last = int(found[0] or 0), found[1]
+    if last is not None and last.tzinfo is None:  # SQLite keeps no offset: stored in UTC
+        last = last.replace(tzinfo=UTC)
+    return count, (last if count else None)
 
 
 async def failures(session: AsyncSession, ref: str) -> dict[str, int]:

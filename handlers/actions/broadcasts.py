@@ -570,7 +570,8 @@ class Tally:
     still to enqueue (as pending, or as not sent once stopped); how many remain (at least one
     while the fan-out is pending: never "done" before it ends); of those, how many wait for
     the end of their recipients' quiet hours; why the failed ones failed; who it was meant for
-    but got no message because the bot could no longer write to them, by why; the moment."""
+    but got no message because the bot could no longer write to them, by why; the moment;
+    when the last held message is due."""
 
     counts: dict[str, int]
     remaining: int
@@ -578,6 +579,7 @@ class Tally:
     reasons: dict[str, int]
     unreachable: dict[str, int]
     now: datetime
+    held_until: datetime | None = None  # when the last held message is due
 
 
 async def _tally(
@@ -597,11 +599,11 @@ async def _tally(
     remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
     if fanning:
         remaining = max(remaining, 1)
-    held = await outbox.held(session, ref, now) if details and remaining else 0
+    held, held_until = await outbox.held(session, ref, now) if details and remaining else (0, None)
     summary = details and not remaining
     reasons = await outbox.failures(session, ref) if summary else {}
     unreachable = await _unreachable(session, broadcast) if summary else {}
-    return Tally(counts, remaining, held, reasons, unreachable, now)
+    return Tally(counts, remaining, held, reasons, unreachable, now, held_until)
 
 
 async def _unreachable(session: AsyncSession, broadcast: Broadcast) -> dict[str, int]:
@@ -630,6 +632,9 @@ def _report_view(t: Translator, broadcast: Broadcast, tally: Tally) -> tuple[Htm
     elapsed = (tally.now - broadcast.created_at).total_seconds()
     going = tally.remaining - tally.held
     eta = timedelta(seconds=going * elapsed / done) if going and done and elapsed > 0 else None
+    if tally.held_until is not None:  # the held ones go at their recipients' morning
+        waiting = tally.held_until - tally.now
+        eta = waiting if eta is None else max(eta, waiting)
     return progress_view(t, broadcast.id, counts, eta, tally.held)
 
 
@@ -641,14 +646,15 @@ def progress_view(
     held: int = 0,
 ) -> tuple[Html, Keyboard | None]:
     """The progress message while sending, with its stop button; `held` of the remaining
-    messages wait for the end of their recipients' quiet hours."""
+    messages wait for the end of their recipients' quiet hours (counted as remaining: a
+    tester read "Remaining: 0" above them as done)."""
     sent = counts.get(outbox.SENT, 0)
     failed = counts.get(outbox.FAILED, 0)
     remaining = counts.get(outbox.PENDING, 0) + counts.get(outbox.SENDING, 0)
     lines = [
         t("broadcast.progress_title"),
         t("broadcast.progress", sent=t.number(sent), failed=t.number(failed)),
-        t("broadcast.remaining", remaining=t.number(remaining - held)),
+        t("broadcast.remaining", remaining=t.number(remaining)),
     ]
     if held:
         lines.append(t.plural("broadcast.held", held))
