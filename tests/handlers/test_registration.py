@@ -294,3 +294,14 @@ def test_a_time_zone_is_found_by_its_city_in_any_of_our_languages(typed: str, zo
     """The profile shows "بيروت"; typing it back was refused ("I don't know this time zone";
     newcomer trial). An alias never wins over the zone named after its city (not Belfast)."""
     assert parse_timezone(typed) == zone
+
+
+def test_an_empty_answer_reads_as_none_whatever_the_fields_gender() -> None:
+    """A sandbox finding: French read "Ressources : aucun" (the field is feminine plural, as
+    are "Compétences"); "néant", the word French forms use, agrees with every field."""
+    from handlers.kernel.i18n import translator
+    from handlers.people.fields import answer_label
+
+    french = translator("fr")
+    for field in ("resources", "skills", "interests"):
+        assert answer_label(french, field, []) == "néant"
