@@ -132,8 +132,18 @@ def _ask_when(t: Translator, data: Data, kind: type[AnswerButton]) -> Message:
     return t(key), None
 
 
+# The last time zone to reach a wall time (UTC−12; the "Etc/GMT+12" of the tz database, whose
+# signs are POSIX's): a moment already passed there has passed everywhere.
+LAST_ZONE = "Etc/GMT+12"
+
+
 def _read_when(ctx: Context, data: Data, text: str) -> str:
-    return views.parse_local_time(text, ctx.now(), _zone_of(ctx, data))
+    """The typed moment (`parse_local_time`); one already passed in every time zone is refused
+    at once, not after the time zone is asked (a sandbox finding)."""
+    local = views.parse_local_time(text, ctx.now(), _zone_of(ctx, data))
+    if views.to_utc(local, LAST_ZONE) <= ctx.now():
+        raise InvalidInput("actions.in_the_past")
+    return local
 
 
 def _store_when(ctx: Context, data: Data, value: Any) -> dict[str, Any]:

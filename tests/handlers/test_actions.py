@@ -122,7 +122,11 @@ async def test_every_validation_path_explains_and_asks_again(
     await coordinator.send("https://example.org/sign")
     await coordinator.send("next friday")
     assert "can't read “next friday” as a date" in coordinator.messages[-2].text
-    await coordinator.send("2001-01-01")
+    await coordinator.send("2001-01-01")  # passed in every time zone: refused at once
+    assert "already passed" in coordinator.messages[-2].text
+    assert coordinator.last.text.startswith("What is the deadline?")  # asked again
+    hour_ago = (clock.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    await coordinator.send(hour_ago)  # still to come west of here: the time zone decides
     await coordinator.send("Atlantis/Nowhere")
     assert "don't know that time zone" in coordinator.messages[-2].text
     await coordinator.press("UTC")
