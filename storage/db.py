@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -138,8 +138,11 @@ def ping_when_idle(engine: AsyncEngine) -> None:
     CPU in a storm, more the more workers share the storm. A connection the server closed
     meanwhile fails its first statement instead; SQLAlchemy then invalidates the pool, and the
     callers try again (the inbox write, a chunk's updates each alone, the outbox's next
-    round). A checkout handler raising DisconnectionError makes the pool take another
-    connection (PoolEvents.checkout)."""
+    round, a timer). A checkout handler raising DisconnectionError makes the pool take another
+    connection (PoolEvents.checkout); InvalidatePoolError, as `pool_pre_ping` raises it, also
+    replaces every other connection checked in before (the server that closed one has closed
+    them all). The pool hands out the connection used last (`pool_use_lifo`), so that under
+    light traffic one stays warm and the others rest (and are pinged when next needed)."""
     pool = engine.sync_engine.pool
     dialect = engine.sync_engine.dialect
 
@@ -156,15 +159,15 @@ def ping_when_idle(engine: AsyncEngine) -> None:
         try:
             alive = dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            raise DisconnectionError("the connection did not answer a ping") from exc
+            raise InvalidatePoolError("the connection did not answer a ping") from exc
         if not alive:
-            raise DisconnectionError("the connection did not answer a ping")
+            raise InvalidatePoolError("the connection did not answer a ping")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Builds the async engine; on SQLite: WAL, a busy timeout and BEGIN IMMEDIATE writes."""
     if not is_sqlite(url):
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, pool_use_lifo=True)
         ping_when_idle(engine)
         return engine
     one_hop = sqlite_driver.dbapi()  # one thread hop a statement (issue 17), where it fits

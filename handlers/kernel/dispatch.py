@@ -187,6 +187,14 @@ def is_limited(event: Event) -> bool:
     return event.kind is EventKind.MESSAGE and (event.text or "").startswith("/")
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the database closed the connection under a transaction (a restart, a failover,
+    a pooled connection that rested: storage/db.py `ping_when_idle`): SQLAlchemy then marks
+    the error `connection_invalidated` and replaces the pool's connections. Nothing of the
+    transaction was kept, or its claim finds what was: it may go once more."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class Dispatcher:
     """Turns events into handler calls, exactly once each, with replies after commit."""
 
@@ -592,7 +600,7 @@ class Dispatcher:
             try:
                 ctx = await self._transact(event, made)
             except DBAPIError as exc:
-                if not exc.connection_invalidated:
+                if not connection_lost(exc):
                     raise
                 # The database closed the connection under the transaction (a restart, a
                 # failover, a connection that rested: storage/db.py `ping_when_idle`):
@@ -738,6 +746,9 @@ class Dispatcher:
 
     async def fire_timer(self, timer_id: int) -> bool:
         """Runs a due timer's handler exactly once; one later than its grace is logged, not run."""
+        return await self._fire_timer(timer_id, retried=False)
+
+    async def _fire_timer(self, timer_id: int, *, retried: bool) -> bool:
         services = self.services
         ctx: Context | None = None
         try:
@@ -788,7 +799,10 @@ class Dispatcher:
                 )
                 await self._run_events(f"timer:{timer.kind}", ctx)
                 await self._record_replies([ctx])
-        except Exception:
+        except Exception as exc:
+            if not retried and connection_lost(exc):  # as `_handle`: once more, on another
+                log.warning("timer %s lost its database connection: once more", timer_id)
+                return await self._fire_timer(timer_id, retried=True)
             log.exception("timer %s failed", timer_id)
             async with services.sessionmaker() as session, session.begin():
                 await timers.claim(session, timer_id, "failed", services.clock.now())

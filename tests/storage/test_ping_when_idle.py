@@ -86,43 +86,92 @@ async def test_a_rested_connection_the_server_closed_is_replaced_unseen(
     assert pings == [1]
 
 
-async def test_an_update_whose_connection_the_server_just_closed_is_handled_all_the_same(
-    services: Any, storage: Any
-) -> None:
-    """A connection used a moment ago goes unpinged: if the server closed it meanwhile (a
-    restart, a failover), the update's first statement fails; the dispatcher tries once more
-    on another connection (SQLAlchemy invalidated the pool) instead of apologising."""
+@pytest.fixture
+async def fresh() -> AsyncIterator[Any]:
+    """Chorus's storage on a PostgreSQL schema of its own (dropped after)."""
     from bot.app import open_storage
-    from tests.handlers.test_batch import PEOPLE, _people, _received, _statuses
-    from tests.handlers.test_rsvp_cost import _press, _setup
 
     url = os.environ["CHORUS_TEST_POSTGRES_URL"]
-    reset = db.create_engine(url)
-    async with reset.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
+
+    async def drop() -> None:  # on an engine of its own: the test closes the others'
+        reset = db.create_engine(url)
+        try:
+            async with reset.begin() as connection:
+                await connection.execute(text("DROP SCHEMA public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+        finally:
+            await reset.dispose()
+
+    await drop()
     opened = await open_storage(url)
     try:
-        services.sessionmaker = opened.sessionmaker
-        dispatcher, action_id = await _setup(opened, services, 0)
-        calls = await _people(opened, services)
-        me = PEOPLE[0]
-        press = _press(me, action_id, 4242, message_id=calls[me])
-        await _received(opened, services, [press])
-        async with reset.connect() as connection:  # every connection of the bot's pool
+        yield opened
+    finally:
+        await opened.engine.dispose()
+        await drop()
+
+
+async def _server_restarted() -> None:
+    """Every other connection to the database closed by the server (a restart, a failover)."""
+    other = db.create_engine(os.environ["CHORUS_TEST_POSTGRES_URL"])
+    try:
+        async with other.connect() as connection:
             await connection.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
-        await dispatcher.feed(press)
-        assert (await _statuses(opened, action_id))[me] == "going"
-        answers = [text for callback_id, text, _ in services.messenger.answers]
-        assert answers and "wrong" not in str(answers[-1]).lower()
     finally:
-        await opened.engine.dispose()
-        async with reset.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-        await reset.dispose()
+        await other.dispose()
+
+
+async def test_an_update_whose_connection_the_server_just_closed_is_handled_all_the_same(
+    services: Any, fresh: Any
+) -> None:
+    """A connection used a moment ago goes unpinged: if the server closed it meanwhile (a
+    restart, a failover), the update's first statement fails; the dispatcher tries once more
+    on another connection (SQLAlchemy invalidated the pool) instead of apologising."""
+    from tests.handlers.test_batch import PEOPLE, _people, _received, _statuses
+    from tests.handlers.test_rsvp_cost import _press, _setup
+
+    services.sessionmaker = fresh.sessionmaker
+    dispatcher, action_id = await _setup(fresh, services, 0)
+    calls = await _people(fresh, services)
+    me = PEOPLE[0]
+    press = _press(me, action_id, 4242, message_id=calls[me])
+    await _received(fresh, services, [press])
+    await _server_restarted()
+    await dispatcher.feed(press)
+    assert (await _statuses(fresh, action_id))[me] == "going"
+    answers = [text for callback_id, text, _ in services.messenger.answers]
+    assert answers and "wrong" not in str(answers[-1]).lower()
+
+
+async def test_a_timer_due_just_after_the_server_closed_its_connection_still_runs(
+    services: Any, fresh: Any
+) -> None:
+    """Found by review: the retry was the updates' alone; a timer whose transaction lost its
+    connection was marked failed for good (a reminder never sent, a vote never closed)."""
+    from datetime import timedelta
+
+    from handlers import build_router
+    from handlers.kernel.dispatch import Dispatcher
+    from storage import timers
+
+    services.sessionmaker = fresh.sessionmaker
+    dispatcher = Dispatcher(build_router(), services)
+    ran: list[int] = []
+
+    async def probe(ctx: Any) -> None:
+        ran.append(1)
+
+    dispatcher.router.events.setdefault("timer:probe", []).append(probe)  # type: ignore[arg-type]
+    now = services.clock.now()
+    async with fresh.sessionmaker() as session, session.begin():  # the pool's connection used
+        timer = await timers.schedule(session, "probe", "k", now - timedelta(seconds=1), now)
+    await _server_restarted()
+    assert await dispatcher.fire_timer(timer.id)
+    async with fresh.sessionmaker() as session:
+        found = await timers.get(session, timer.id)
+    assert found is not None and (ran, found.status) == ([1], timers.DONE)
