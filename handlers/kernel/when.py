@@ -14,7 +14,9 @@ one moment in a group where people write from several countries:
   Spanish habit). The time may come after or before the date: ``1/12 18:00``, ``18:00 1/12``.
 - **A date without a year** is its next occurrence: this year unless that day has already gone
   by in the person's time zone, then next year (``5/1`` typed on the 30th of December is the
-  5th of January of the new year).
+  5th of January of the new year) — except a day gone by within JUST_GONE (a month): that one
+  is the day just gone, a slip rather than a plan eleven months ahead, and the callers refuse
+  it as past (a sandbox finding: yesterday's date became the same day next year unseen).
 - **A date without a time** means the end of that day (23:59); **a time without a date** its
   next occurrence (today if still ahead, otherwise tomorrow).
 - **Durations** count from now: ``in 3h``, ``in 2d``, ``in 1d 12h``, ``+90 min``, ``dans 2
@@ -115,6 +117,17 @@ def _time(text: str) -> time | None:
     return time(hour, minute)
 
 
+JUST_GONE = timedelta(days=31)  # a year-less date gone by within this long is the one just gone
+
+
+def _same_day(year: int, month: int, day: int) -> date | None:
+    """That day in `year`; None where it has none (the 29th of February)."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
 def _date(text: str, today: date) -> date | None:
     iso = _ISO.match(text)
     if iso:
@@ -126,7 +139,12 @@ def _date(text: str, today: date) -> date | None:
     day, month = int(local.group(1)), int(local.group(2))
     if local.group(3) is None:
         candidate = date(today.year, month, day)
-        return candidate if candidate >= today else date(today.year + 1, month, day)
+        if candidate >= today:
+            gone = _same_day(today.year - 1, month, day)  # "30/12" typed on the 3rd of January
+            return gone if gone is not None and today - gone <= JUST_GONE else candidate
+        if today - candidate <= JUST_GONE:
+            return candidate
+        return date(today.year + 1, month, day)
     year = int(local.group(3))
     return date(year + 2000 if year < 100 else year, month, day)
 

@@ -124,6 +124,9 @@ async def test_every_validation_path_explains_and_asks_again(
     assert "can't read “next friday” as a date" in coordinator.messages[-2].text
     await coordinator.send("2001-01-01")  # passed in every time zone: refused at once
     assert "already passed" in coordinator.messages[-2].text
+    yesterday = (clock.now() - timedelta(days=1)).strftime("%d/%m %H:%M")
+    await coordinator.send(yesterday)  # not the same day next year (a sandbox finding)
+    assert "already passed" in coordinator.messages[-2].text
     assert coordinator.last.text.startswith("What is the deadline?")  # asked again
     hour_ago = (clock.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
     await coordinator.send(hour_ago)  # still to come west of here: the time zone decides

@@ -32,7 +32,11 @@ def at(zone: str, year: int, month: int, day: int, hour: int, minute: int) -> da
     ("text", "zone", "expected"),
     [
         # day before month, whatever the language; the year rolls over when the day has passed
-        ("1/12 18:00", "UTC", at("UTC", 2027, 12, 1, 18, 0)),
+        ("1/11 18:00", "UTC", at("UTC", 2027, 11, 1, 18, 0)),  # gone two months ago
+        # gone within a month: the day just gone (callers refuse it as past), not next year's
+        # (a sandbox finding: yesterday's "30/11" became the 30th of November 2027 unseen)
+        ("1/12 18:00", "UTC", at("UTC", 2026, 12, 1, 18, 0)),
+        ("29/12", "UTC", at("UTC", 2026, 12, 29, 23, 59)),
         ("31/12 18:00", "UTC", at("UTC", 2026, 12, 31, 18, 0)),
         ("2/1", PARIS, at(PARIS, 2027, 1, 2, 23, 59)),
         ("30/12", BEIRUT, at(BEIRUT, 2026, 12, 30, 23, 59)),
@@ -54,6 +58,15 @@ def at(zone: str, year: int, month: int, day: int, hour: int, minute: int) -> da
 )
 def test_dates_and_times(now: datetime, text: str, zone: str, expected: datetime) -> None:
     assert when.parse(text, now, zone) == expected
+
+
+def test_a_day_just_gone_across_the_new_year_is_last_years() -> None:
+    january = datetime(2027, 1, 3, 10, 0, tzinfo=UTC)
+    assert when.parse("30/12 18:00", january, "UTC") == at("UTC", 2026, 12, 30, 18, 0)
+    assert when.parse("30/11 18:00", january, "UTC") == at("UTC", 2027, 11, 30, 18, 0)
+    assert when.parse("29/2", datetime(2028, 3, 5, tzinfo=UTC), "UTC").date().isoformat() == (
+        "2028-02-29"
+    )
 
 
 @pytest.mark.parametrize(
