@@ -327,7 +327,8 @@ async def member_card(ctx: Context, button: MemberButton) -> None:
         lines.append(handle)
     lines += [
         t("directory.roles", roles=permissions.role_names(t, held)),
-        t("directory.status_line", status=t(f"directory.status.{volunteer.status}")),
+        # One member: the singular ("actif·ve"; the filters and counts say "actif·ves").
+        t("directory.status_line", status=t(f"directory.member_status.{volunteer.status}")),
         "",
         *fields.summary_lines(t, values, names),
     ]

@@ -57,7 +57,7 @@ def report(
                 title=_short(a.title),
                 delivered=t.number(a.delivered),
                 failed=t.number(a.failed),
-                answers=answers or t("common.none"),
+                answers=answers or t("stats.no_answers"),  # "néant" read oddly mid-sentence
                 rate=_percent(t, a.response_rate),
             )
         )

@@ -86,6 +86,20 @@ async def test_member_card_inventory_and_export(
     assert "exported by Coral" in coral.last.text
 
 
+async def test_one_members_status_reads_in_the_singular(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A sandbox finding: a French card said "Statut : actif·ves" (the plural of the filters
+    and counts) of one person."""
+    await _people(storage, clock)
+    await make_member(storage, COORDINATOR_ID, now=clock.now(), name="Coral", language="fr")
+    coral = someone(conversation, COORDINATOR_ID, "Coral", language_code="fr")
+    await coral.send("/members skill:legal")
+    await coral.press("1. 🔒 Legal <Org> (Lawyers)")
+    assert "Statut\u202f: actif·ve\n" in coral.last.text  # French's thin space
+    assert "actif·ves" not in coral.last.text
+
+
 async def test_another_coordinators_list_is_refused(
     conversation: Conversation, storage: Storage, clock: ShiftedClock
 ) -> None:
