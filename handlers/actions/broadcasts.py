@@ -632,9 +632,11 @@ def _report_view(t: Translator, broadcast: Broadcast, tally: Tally) -> tuple[Htm
     elapsed = (tally.now - broadcast.created_at).total_seconds()
     going = tally.remaining - tally.held
     eta = timedelta(seconds=going * elapsed / done) if going and done and elapsed > 0 else None
-    if tally.held_until is not None:  # the held ones go at their recipients' morning
-        waiting = tally.held_until - tally.now
-        eta = waiting if eta is None else max(eta, waiting)
+    if eta is not None and tally.held_until is not None:
+        # The held ones go at their recipients' morning. Once only they remain, no estimate:
+        # nothing is sent until then, so nothing would edit it ("Done in 10 hours" for hours;
+        # second sandbox pass), and the held line says when.
+        eta = max(eta, tally.held_until - tally.now)
     return progress_view(t, broadcast.id, counts, eta, tally.held)
 
 

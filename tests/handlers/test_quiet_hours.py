@@ -99,10 +99,10 @@ async def test_a_broadcast_reaches_one_at_once_and_holds_another_until_her_morni
     assert 1 not in messenger.chats
     report = coordinator.messages[-1].text
     assert "1 message held until its recipient's morning" in report
-    # Held is not done: counted as remaining, and the end is her morning (a tester read
-    # "Remaining: 0" above the held line as finished, and the estimate left her out).
+    # Held is not done: counted as remaining (a tester read "Remaining: 0" above the held line
+    # as finished); only held ones left, no estimate (nothing would edit it until morning).
     assert "Remaining: 1" in report
-    assert "Done in 9 hours" in report
+    assert "Done " not in report
     set_local_time(clock, BEIRUT, 7, days=0)
     clock.advance(timedelta(minutes=59))  # 07:59: still night
     assert await engine.drain() == 0
@@ -346,3 +346,24 @@ async def test_a_daily_digest_gathers_calls_to_action_in_one_message_at_the_chos
     await amira.press("One by one")
     async with storage.sessionmaker() as session:
         assert (await session.get(Volunteer, 1)).digest is None  # type: ignore[union-attr]
+
+
+def test_the_estimate_while_sending_reaches_the_last_held_morning() -> None:
+    """A stop-24 sandbox finding: "Done in 2 minutes" while some messages waited for their
+    recipients' morning, nine hours away."""
+    from handlers.actions.broadcasts import Tally, _report_view
+    from handlers.kernel.i18n import translator
+    from storage import outbox
+    from storage.actions.action_models import Broadcast
+
+    now = at("2026-12-01T21:00")
+    broadcast = Broadcast(id=7, created_at=now - timedelta(seconds=10))
+    counts = {outbox.SENT: 5, outbox.PENDING: 5}
+    tally = Tally(counts, 5, 2, {}, {}, now, now + timedelta(hours=9))
+    text, _ = _report_view(translator("en"), broadcast, tally)
+    assert "Remaining: 5" in text and "2 messages held" in text
+    assert "Done in 9 hours" in text
+    assert (
+        "Done in 9 hours"
+        not in _report_view(translator("en"), broadcast, Tally(counts, 5, 2, {}, {}, now, None))[0]
+    )
