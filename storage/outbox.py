@@ -527,9 +527,7 @@ async def held(session: AsyncSession, ref: str, now: datetime) -> tuple[int, dat
             )
         )
     ).one()
-    count, last = int(found[0] or 0), found[1]
-    if last is not None and last.tzinfo is None:  # SQLite keeps no offset: stored in UTC
-        last = last.replace(tzinfo=UTC)
+    count, last = int(found[0] or 0), found[1]  # max() keeps the column's type: UTC, aware
     return count, (last if count else None)
 
 
