@@ -47,29 +47,31 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     choice = button.answer
     notices = live.promoted_ref(button.action_id)  # "a place freed up", with its buttons
     pressed = ctx.event.message_id if ctx.event.chat.is_private else None
+    # PostgreSQL, the next presses of a batch: the action is held by this transaction already,
+    # so it is checked first and their first answer written in `for_answer`'s statement.
+    held = action_store.held_for_answer(ctx.session, button.action_id)
+    first = None
+    if held is not None:
+        if await _refused(ctx, button, *held):
+            return
+        status = _status(choice, held[0])
+        if choice != UNDO and not (choice == action_store.GOING and held[1]):
+            first = action_store.FirstAnswer(status, ctx.now())
     found = await action_store.for_answer(
-        ctx.session, button.action_id, ctx.user_id, notices, pressed
+        ctx.session, button.action_id, ctx.user_id, notices, pressed, first=first
     )
     if found is None:
         raise StaleButton(ctx.event.data)
     action, previous, has_slots = found.action, found.previous, found.has_slots
-    allowed = answers_for(action.kind) + (() if is_event(action.kind) else (UNDO,))
-    if choice not in allowed:
-        raise StaleButton(ctx.event.data)
-    status_now = shown_status(action, ctx.now())
-    if status_now != action_store.OPEN:
-        ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
-        ctx.edit_keyboard(None)
-        return
-    if await _passed_over_first(ctx, action, has_slots):
-        return
-    going = action.going_count
-    status = choice
-    if choice == action_store.GOING and action.capacity is not None and going >= action.capacity:
-        status = action_store.WAITLIST
-    written, waiting_place = False, None
+    if held is None:
+        if await _refused(ctx, button, action, has_slots):
+            return
+        status = _status(choice, action)
+    going = action.going_count - (1 if found.first_written and status == action_store.GOING else 0)
+    written, waiting_place = found.first_written, found.first_place
     if not found.known:  # PostgreSQL: a first answer is written without reading it first
-        if choice != UNDO and not (choice == action_store.GOING and has_slots):
+        tried = found.first_tried and not has_slots  # roles added meanwhile: it was not
+        if not tried and choice != UNDO and not (choice == action_store.GOING and has_slots):
             written, waiting_place = await action_store.first_answer(
                 ctx.session, action.id, ctx.user_id, status, ctx.now()
             )
@@ -296,6 +298,27 @@ async def promote(ctx: Context, action: Action) -> list[int]:
 def room_left(action: Action) -> bool:
     """Whether the action (without roles) has a free place, by the counts it holds."""
     return action.capacity is None or action.going_count < action.capacity
+
+
+async def _refused(ctx: Context, button: RsvpButton, action: Action, has_slots: bool) -> bool:
+    """Checks a press before anything is written: a forged answer raises StaleButton; an
+    action no longer open is told (True), as is one whose freed place went to the presser
+    (`_passed_over_first`)."""
+    allowed = answers_for(action.kind) + (() if is_event(action.kind) else (UNDO,))
+    if button.answer not in allowed:
+        raise StaleButton(ctx.event.data)
+    status_now = shown_status(action, ctx.now())
+    if status_now != action_store.OPEN:
+        ctx.answer(ctx.t(f"rsvp.action_{status_now}"), alert=True)
+        ctx.edit_keyboard(None)
+        return True
+    return await _passed_over_first(ctx, action, has_slots)
+
+
+def _status(choice: str, action: Action) -> str:
+    """The answer to write for `choice`: Going becomes the waitlist once the action is full."""
+    full = action.capacity is not None and action.going_count >= action.capacity
+    return action_store.WAITLIST if choice == action_store.GOING and full else choice
 
 
 async def _passed_over_first(ctx: Context, action: Action, has_slots: bool) -> bool:

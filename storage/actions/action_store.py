@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage import direct
 from storage.actions import audience_store
 from storage.actions.action_models import Action, ActionSlot, Broadcast, Rsvp, SlotInvitation
 from storage.models import OutboxMessage, UserPreference, Volunteer
@@ -100,6 +101,19 @@ class ForAnswer:
     # its other broadcasts (reminders…) and the notices of `for_answer`'s `notice_ref`
     noticed: tuple[int, ...] = ()
     pressed_stripped: bool = False  # the message pressed had its buttons taken away
+    # `for_answer`'s `first`: a first answer tried in the same statement (it is not when the
+    # action has roles); whether it was written (they had none) and its place when it waits
+    first_tried: bool = False
+    first_written: bool = False
+    first_place: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAnswer:
+    """A first answer (without a role) for `for_answer` to write in its statement."""
+
+    status: str
+    now: datetime
 
 
 async def for_answer(
@@ -108,6 +122,8 @@ async def for_answer(
     user_id: int,
     notice_ref: str | None = None,
     pressed: int | None = None,
+    *,
+    first: FirstAnswer | None = None,
 ) -> ForAnswer | None:
     """An action about to be answered, locked (as `get` with `lock`), with this volunteer's
     answer, whether it has roles and the announcements of it delivered to their private chat
@@ -120,7 +136,12 @@ async def for_answer(
     does not change them. `noticed` (read in the same statement): the presser's other copies
     of the action's buttons, so that every one shows their answer (a sandbox finding: a
     promotion notice still said ✅ Going after the Can't); `notice_ref`: the outbox ref of
-    the notices with its buttons that are no broadcast ("a place freed up")."""
+    the notices with its buttons that are no broadcast ("a place freed up").
+
+    `first` (PostgreSQL, for an action this transaction holds: `held_for_answer`): the first
+    answer to write in the same statement, as `first_answer` would, unless the action has roles
+    now (`first_tried`): one statement a press instead of two (issue 17). The statements of a
+    press run as their text (`storage.direct`)."""
     if _dialect(session) == "postgresql":
         parameters: dict[str, Any] = {"answer_action": action_id, "answer_user": user_id}
         parameters["answer_notice"] = notice_ref
@@ -131,15 +152,19 @@ async def for_answer(
             # Read under this transaction's lock already, and followed since (`_moved`): the
             # next presses of a batch (issue 17) read only what is theirs, without loading
             # the action again.
-            found = (await session.execute(_for_next_answer(), parameters)).first()
+            if first is not None:
+                return await _for_next_first_answer(session, held, parameters, first)
+            found = await direct.first(session, _for_next_answer(), parameters)
             if found is None:  # deleted by this transaction
                 return None
+            _slots_held(session)[action_id] = bool(found[0])
             announced, noticed = _message_ids(found[1]), _message_ids(found[2])
             return ForAnswer(held, None, bool(found[0]), announced, False, noticed, bool(found[3]))
         row = (await session.execute(_for_answer_postgresql(), parameters)).first()
         if row is None:
             return None
         locked[action_id] = row[0]
+        _slots_held(session)[action_id] = bool(row[1])
         announced, noticed = _message_ids(row[2]), _message_ids(row[3])
         return ForAnswer(row[0], None, bool(row[1]), announced, False, noticed, bool(row[4]))
     values = {"answer_action": action_id, "answer_user": user_id, "answer_notice": notice_ref}
@@ -150,6 +175,123 @@ async def for_answer(
     _locked(session)[action_id] = found[0]
     announced, noticed = _message_ids(found[3]), _message_ids(found[4])
     return ForAnswer(found[0], found[1], bool(found[2]), announced, True, noticed, bool(found[5]))
+
+
+def held_for_answer(session: AsyncSession, action_id: int) -> tuple[Action, bool] | None:
+    """PostgreSQL: the action, if this transaction read it under its lock (`for_answer`) and
+    holds it still, every column loaded and its counts followed since (`_moved`), with whether
+    it had roles then; else None (SQLite: never, its `for_answer` is one statement anyway)."""
+    if _dialect(session) != "postgresql":
+        return None
+    action = _loaded(session, _locked(session).get(action_id))
+    if action is None:
+        return None
+    has_slots = _slots_held(session).get(action_id)
+    return None if has_slots is None else (action, has_slots)
+
+
+def _slots_held(session: AsyncSession) -> dict[int, bool]:
+    """Whether each action of `_locked` had roles when this transaction last read it."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:  # as `_locked`: nothing held before a transaction begins
+        session.info.pop("locked_slots", None)
+        return {}
+    held = session.info.get("locked_slots")
+    if held is None or held[0] is not transaction:
+        held = session.info["locked_slots"] = (transaction, {})
+    found: dict[int, bool] = held[1]
+    return found
+
+
+async def _for_next_first_answer(
+    session: AsyncSession, action: Action, parameters: dict[str, Any], first: FirstAnswer
+) -> ForAnswer | None:
+    """`for_answer` of a held action with its first answer written in the same statement."""
+    placed = first.status == WAITLIST
+    values = parameters | {
+        "first_action": action.id,
+        "first_user": parameters["answer_user"],
+        "first_status": first.status,
+        "first_queued": first.now if placed else None,
+        "first_answered": first.now,
+        "first_waiting": int(action.waitlist_count or 0),
+    }
+    found = await direct.first(session, _for_next_first_answer_statement(placed), values)
+    if found is None:  # deleted by this transaction: nothing written (the INSERT's WHERE)
+        return None
+    has_slots, written = bool(found[0]), bool(found[5])
+    _slots_held(session)[action.id] = has_slots
+    if written:
+        _moved(session, action.id, None, first.status)
+    place = int(found[4] or 1) if written and placed else None
+    announced, noticed = _message_ids(found[1]), _message_ids(found[2])
+    return ForAnswer(
+        action,
+        None,
+        has_slots,
+        announced,
+        False,
+        noticed,
+        bool(found[3]),
+        first_tried=True,
+        first_written=written,
+        first_place=place,
+    )
+
+
+@cache
+def _for_next_first_answer_statement(placed: bool) -> Any:
+    """`_for_next_answer` with the first answer's INSERT (`_first_answer`'s, `if_none`,
+    `counted`) as a CTE: written only while the action exists and has no roles (one added in
+    this transaction: the caller tries again as it would without this); the outer SELECT does
+    not see the row written (PostgreSQL: one snapshot for the whole statement), and reads
+    nothing it changes. `written`: whether a row was; `place`: its place on the waitlist."""
+    rsvps: Table = Rsvp.__table__  # type: ignore[assignment]
+    slots: Table = ActionSlot.__table__  # type: ignore[assignment]
+    actions: Table = Action.__table__  # type: ignore[assignment]
+    action_id = bindparam("first_action", type_=rsvps.c.action_id.type)
+    source = select(
+        action_id,
+        bindparam("first_user", type_=rsvps.c.user_id.type),
+        bindparam("first_status", type_=rsvps.c.status.type),
+        bindparam("first_queued", type_=rsvps.c.queued_at.type),
+        bindparam("first_answered", type_=rsvps.c.answered_at.type),
+    ).where(
+        exists().where(actions.c.id == action_id),
+        ~exists().where(slots.c.action_id == action_id),
+    )
+    columns = ["action_id", "user_id", "status", "queued_at", "answered_at"]
+    write = (
+        postgresql_insert(rsvps)
+        .from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=["action_id", "user_id"])
+    )
+    if placed:
+        ahead = rsvps.alias("ahead")
+        later = (
+            select(func.count())
+            .where(
+                ahead.c.action_id == action_id,
+                ahead.c.status == WAITLIST,
+                ahead.c.queued_at > bindparam("first_queued", type_=rsvps.c.queued_at.type),
+                ahead.c.user_id != bindparam("first_user", type_=rsvps.c.user_id.type),
+            )
+            .scalar_subquery()
+        )
+        waiting = bindparam("first_waiting", type_=Integer)
+        value: Any = (waiting + 1 - later).label("place")
+    else:
+        value = rsvps.c.id.label("place")
+    written = write.returning(value).cte("first_answer")
+    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
+    return select(
+        has_slots,
+        _announced(True),
+        _announced(True, announce=False),
+        _pressed_stripped(),
+        select(written.c.place).scalar_subquery().label("place"),
+        exists().select_from(written).label("written"),
+    ).where(Action.id == bindparam("answer_action"))
 
 
 def _locked(session: AsyncSession) -> dict[int, Action]:
@@ -502,7 +644,7 @@ async def _insert_first(
     if held is not None:
         values["first_waiting"] = int(held.waitlist_count or 0)
     statement = _first_answer(status == WAITLIST, if_none, _dialect(session), held is not None)
-    result = await session.execute(statement, values)
+    result = await direct.execute(session, statement, values)
     row = result.first() if if_none or status == WAITLIST else None
     if if_none and row is None:  # they have an answer: nothing written
         return False, None

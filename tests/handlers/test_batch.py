@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Storage
 from handlers.kernel import dispatch
@@ -16,7 +17,7 @@ from handlers.kernel.events import Event
 from handlers.kernel.i18n import translator
 from storage import inbox
 from storage.actions import action_store
-from storage.actions.action_models import Action, Rsvp
+from storage.actions.action_models import Action, ActionSlot, Rsvp
 from storage.models import ProcessedUpdate
 from tests.handlers.test_rsvp_cost import (
     _press,
@@ -83,6 +84,10 @@ async def test_a_batch_of_presses_is_one_transaction_of_two_statements_a_press(
     # BEGIN (SQLite), the claims, the contexts, the replies; and once, when the last place goes, the
     # answers, slots and posts read to show the event full.
     assert len(seen) <= 2 * len(events) + 7, "\n".join(seen)
+    if any_storage.engine.dialect.name == "postgresql":
+        # The press that locks the event reads it, then writes; each later one reads what is
+        # its own and writes its first answer in one statement (storage: `for_answer`'s first).
+        assert len(seen) <= len(events) + 7, "\n".join(seen)
     answered = {callback_id for callback_id, _, _ in services.messenger.answers}
     assert answered == {event.callback_id for event in events}  # every spinner stops
     async with any_storage.sessionmaker() as session:
@@ -425,4 +430,94 @@ async def test_a_locked_action_is_not_reused_by_the_next_transaction(
         again = await action_store.for_answer(session, action_id, 7)  # autobegins again
         assert again is not None
         assert again.action.going_count == 1, "stale action from the previous transaction"
+        await session.rollback()
+
+
+async def _held_event(session: AsyncSession, services: Services, capacity: int) -> int:
+    """An event created and locked by this session's transaction, as a chunk's first press
+    leaves it (PostgreSQL)."""
+    now = services.clock.now()
+    action = await action_store.create(
+        session,
+        {
+            "kind": "meeting",
+            "title": "T",
+            "description": "d",
+            "at": now + timedelta(days=1),
+            "timezone": "UTC",
+            "capacity": capacity,
+            "audience": {},
+            "group_ids": [],
+            "reminder_minutes": [],
+            "created_by": 1,
+        },
+        now,
+    )
+    await session.commit()
+    await session.begin()  # as the dispatcher begins a chunk's transaction
+    found = await action_store.for_answer(session, action.id, 7)
+    assert found is not None
+    assert action_store.held_for_answer(session, action.id) == (found.action, False)
+    return action.id
+
+
+async def test_a_later_press_writes_nothing_for_an_event_deleted_meanwhile(
+    any_storage: Storage, services: Services
+) -> None:
+    """The first answer written in `for_answer`'s statement (a chunk's later presses) is
+    written only while the event exists: deleted by the same transaction, the press finds
+    nothing (a stale button), and no answer points at no event."""
+    if any_storage.engine.dialect.name != "postgresql":
+        return
+    async with any_storage.sessionmaker() as session:
+        action_id = await _held_event(session, services, 5)
+        await session.execute(delete(Action).where(Action.id == action_id))
+        first = action_store.FirstAnswer(action_store.GOING, services.clock.now())
+        found = await action_store.for_answer(session, action_id, 8, first=first)
+        assert found is None
+        written = select(func.count()).select_from(Rsvp).where(Rsvp.action_id == action_id)
+        assert await session.scalar(written) == 0
+        await session.rollback()
+
+
+async def test_a_later_press_writes_no_plain_answer_once_roles_were_added(
+    any_storage: Storage, services: Services
+) -> None:
+    """Roles added by the same transaction after the event was locked: the first answer in
+    `for_answer`'s statement is not written (Going would need a role) and the press is told
+    the event has roles, so the handler asks which one, as for any event with roles."""
+    if any_storage.engine.dialect.name != "postgresql":
+        return
+    async with any_storage.sessionmaker() as session:
+        action_id = await _held_event(session, services, 5)
+        session.add(ActionSlot(action_id=action_id, position=1, name="Steward", capacity=2))
+        first = action_store.FirstAnswer(action_store.GOING, services.clock.now())
+        found = await action_store.for_answer(session, action_id, 8, first=first)
+        assert found is not None and found.first_tried
+        assert found.has_slots and not found.first_written
+        assert await action_store.answer_of(session, action_id, 8) is None
+        assert found.action.going_count == 0
+        await session.rollback()
+
+
+async def test_a_later_press_onto_the_waitlist_is_told_its_place(
+    any_storage: Storage, services: Services
+) -> None:
+    """A first answer on the waitlist written in `for_answer`'s statement returns its place
+    (after those waiting before it), and the counts held follow it."""
+    if any_storage.engine.dialect.name != "postgresql":
+        return
+    now = services.clock.now()
+    async with any_storage.sessionmaker() as session:
+        action_id = await _held_event(session, services, 1)
+        for user_id, status in ((8, action_store.GOING), (9, action_store.WAITLIST)):
+            first = action_store.FirstAnswer(status, now)
+            found = await action_store.for_answer(session, action_id, user_id, first=first)
+            assert found is not None and found.first_written
+        first = action_store.FirstAnswer(action_store.WAITLIST, now + timedelta(seconds=1))
+        found = await action_store.for_answer(session, action_id, 10, first=first)
+        assert found is not None and found.first_written and found.first_place == 2
+        assert action_store.counts_of(found.action) == {"going": 1, "waitlist": 2}
+        again = await action_store.for_answer(session, action_id, 10, first=first)
+        assert again is not None and again.first_tried and not again.first_written
         await session.rollback()
