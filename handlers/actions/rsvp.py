@@ -47,8 +47,8 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     choice = button.answer
     notices = live.promoted_ref(button.action_id)  # "a place freed up", with its buttons
     pressed = ctx.event.message_id if ctx.event.chat.is_private else None
-    # PostgreSQL, the next presses of a batch: the action is held by this transaction already,
-    # so it is checked first and their first answer written in `for_answer`'s statement.
+    # The next presses of a batch: the action is held by this transaction already, so it is
+    # checked first and their first answer written in `for_answer`'s statement.
     held = action_store.held_for_answer(ctx.session, button.action_id)
     first = None
     if held is not None:

@@ -169,20 +169,59 @@ async def for_answer(
         return ForAnswer(row[0], None, bool(row[1]), announced, False, noticed, bool(row[4]))
     values = {"answer_action": action_id, "answer_user": user_id, "answer_notice": notice_ref}
     values["answer_pressed"] = pressed
+    held = _loaded(session, _locked(session).get(action_id)) if first is not None else None
+    if held is not None and first is not None and _slots_held(session).get(action_id) is False:
+        written = await _first_answer_reading(session, held, values, first)
+        if written is not None:
+            return written
     found = (await session.execute(_for_answer_sqlite(), values)).first()
     if found is None:
         return None
     _locked(session)[action_id] = found[0]
+    _slots_held(session)[action_id] = bool(found[2])
     announced, noticed = _message_ids(found[3]), _message_ids(found[4])
     return ForAnswer(found[0], found[1], bool(found[2]), announced, True, noticed, bool(found[5]))
 
 
-def held_for_answer(session: AsyncSession, action_id: int) -> tuple[Action, bool] | None:
-    """PostgreSQL: the action, if this transaction read it under its lock (`for_answer`) and
-    holds it still, every column loaded and its counts followed since (`_moved`), with whether
-    it had roles then; else None (SQLite: never, its `for_answer` is one statement anyway)."""
-    if _dialect(session) != "postgresql":
+async def _first_answer_reading(
+    session: AsyncSession, action: Action, parameters: dict[str, Any], first: FirstAnswer
+) -> ForAnswer | None:
+    """SQLite, an action this transaction holds: its first answer written (if the volunteer has
+    none, the action exists and has no roles), returning what `for_answer` reads: one statement
+    a press. None when nothing was written: the caller reads as for any press."""
+    placed = first.status == WAITLIST
+    values = parameters | {
+        "first_action": action.id,
+        "first_user": parameters["answer_user"],
+        "first_status": first.status,
+        "first_queued": first.now if placed else None,
+        "first_answered": first.now,
+        "first_waiting": int(action.waitlist_count or 0),
+    }
+    found = await direct.first(session, _first_answer_reading_statement(placed), values)
+    if found is None:
         return None
+    _moved(session, action.id, None, first.status)
+    place = int(found[0] or 1) if placed else None
+    announced, noticed = _message_ids(found[1]), _message_ids(found[2])
+    return ForAnswer(
+        action,
+        None,
+        False,
+        announced,
+        True,
+        noticed,
+        bool(found[3]),
+        first_tried=True,
+        first_written=True,
+        first_place=place,
+    )
+
+
+def held_for_answer(session: AsyncSession, action_id: int) -> tuple[Action, bool] | None:
+    """The action, if this transaction read it under its lock (`for_answer`: PostgreSQL's row
+    lock, SQLite's write lock) and holds it still, every column loaded and its counts followed
+    since (`_moved`), with whether it had roles then; else None."""
     action = _loaded(session, _locked(session).get(action_id))
     if action is None:
         return None
@@ -246,6 +285,34 @@ def _for_next_first_answer_statement(placed: bool) -> Any:
     this transaction: the caller tries again as it would without this); the outer SELECT does
     not see the row written (PostgreSQL: one snapshot for the whole statement), and reads
     nothing it changes. `written`: whether a row was; `place`: its place on the waitlist."""
+    written = _first_answer_if_free(placed, "postgresql").cte("first_answer")
+    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
+    return select(
+        has_slots,
+        _announced(True),
+        _announced(True, announce=False),
+        _pressed_stripped(),
+        select(written.c.place).scalar_subquery().label("place"),
+        exists().select_from(written).label("written"),
+    ).where(Action.id == bindparam("answer_action"))
+
+
+@cache
+def _first_answer_reading_statement(placed: bool) -> Any:
+    """SQLite's `_first_answer_reading`: the INSERT returning, with its place, what
+    `for_answer` reads (SQLite has no INSERT in a WITH clause; a RETURNING clause may hold
+    subqueries). A row only when one was written."""
+    action_id = bindparam("first_action", type_=Integer)
+    return _first_answer_if_free(placed, "sqlite").returning(  # after its `place`
+        _announced(False, action_id=action_id),
+        _announced(False, announce=False, action_id=action_id),
+        _pressed_stripped(),
+    )
+
+
+def _first_answer_if_free(placed: bool, dialect: str) -> Any:
+    """`_first_answer`'s INSERT (`if_none`, `counted`), written only while the action exists
+    and has no roles, returning `place`: its place on the waitlist (`placed`) or its id."""
     rsvps: Table = Rsvp.__table__  # type: ignore[assignment]
     slots: Table = ActionSlot.__table__  # type: ignore[assignment]
     actions: Table = Action.__table__  # type: ignore[assignment]
@@ -261,8 +328,9 @@ def _for_next_first_answer_statement(placed: bool) -> Any:
         ~exists().where(slots.c.action_id == action_id),
     )
     columns = ["action_id", "user_id", "status", "queued_at", "answered_at"]
+    maker = postgresql_insert if dialect == "postgresql" else sqlite_insert
     write = (
-        postgresql_insert(rsvps)
+        maker(rsvps)
         .from_select(columns, source)
         .on_conflict_do_nothing(index_elements=["action_id", "user_id"])
     )
@@ -282,16 +350,7 @@ def _for_next_first_answer_statement(placed: bool) -> Any:
         value: Any = (waiting + 1 - later).label("place")
     else:
         value = rsvps.c.id.label("place")
-    written = write.returning(value).cte("first_answer")
-    has_slots = exists().where(ActionSlot.action_id == Action.id).label("has_slots")
-    return select(
-        has_slots,
-        _announced(True),
-        _announced(True, announce=False),
-        _pressed_stripped(),
-        select(written.c.place).scalar_subquery().label("place"),
-        exists().select_from(written).label("written"),
-    ).where(Action.id == bindparam("answer_action"))
+    return write.returning(value)
 
 
 def _locked(session: AsyncSession) -> dict[int, Action]:
@@ -381,11 +440,12 @@ def _pressed_stripped() -> Any:
     return _stripped(bindparam("answer_user", type_=BigInteger), pressed).label("stripped")
 
 
-def _announced(postgresql: bool, announce: bool = True) -> Any:
+def _announced(postgresql: bool, announce: bool = True, action_id: Any = None) -> Any:
     """The ids of the action's delivered announcements in the presser's private chat, listed
     ("12,15"; NULL when none), as `live` reads them (outbox.action_messages); with `announce`
     False, those of its other messages there that carry buttons: its other broadcasts, and the
-    notices under the ref `answer_notice`."""
+    notices under the ref `answer_notice`. `action_id`: the action's id, when the statement
+    reads no actions row (default: `Action.id`, correlated)."""
     message_ids = OutboxMessage.message_id
     listed = (
         func.string_agg(cast(message_ids, String), ",")
@@ -395,7 +455,7 @@ def _announced(postgresql: bool, announce: bool = True) -> Any:
     purpose = Broadcast.purpose == "announce" if announce else Broadcast.purpose != "announce"
     broadcasts = (
         select(literal("b") + cast(Broadcast.id, String))
-        .where(Broadcast.action_id == Action.id, purpose)
+        .where(Broadcast.action_id == (Action.id if action_id is None else action_id), purpose)
         .correlate(Action)
     )
     which: Any = OutboxMessage.ref.in_(broadcasts)
