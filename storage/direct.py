@@ -57,14 +57,15 @@ class CompiledText:
         return tuple(values[name] for name in self.order)
 
 
-_compiled: dict[tuple[int, str], CompiledText] = {}
+_compiled: dict[tuple[int, str, str], CompiledText] = {}  # kept for good: statements built once
 
 
 def compiled(statement: ClauseElement, dialect: Dialect) -> CompiledText:
-    """`statement` compiled for `dialect`, once (statements built once: `functools.cache`).
+    """`statement` compiled for `dialect`, once. For statements built once (`functools.cache`):
+    each one given is kept for good, by its id, its dialect and its driver.
     Raises ValueError for a statement whose text depends on its parameters (an expanding IN
     or another post-compile parameter): it has no one text to keep."""
-    key = (id(statement), dialect.name)
+    key = (id(statement), dialect.name, dialect.driver)
     found = _compiled.get(key)
     if found is not None and found.statement is statement:
         return found
@@ -89,10 +90,13 @@ async def _connection(session: AsyncSession) -> AsyncConnection:
     """The connection of the session's transaction, begun if none is (as `execute` begins it),
     kept for the rest of that transaction."""
     transaction = session.sync_session.get_transaction()
-    if transaction is not None:
+    if transaction is not None and transaction.is_active:
         held = session.info.get(_CONNECTION)
         if held is not None and held[0] is transaction:
             return held[1]  # type: ignore[no-any-return]
+    # (A transaction a failed flush rolled back is no longer active: this raises, as
+    # `AsyncSession.execute` does, rather than begin another on the connection; a cold
+    # review's finding.)
     connection = await session.connection()
     session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection)
     return connection

@@ -423,15 +423,30 @@ def _stripped(chat_id: Any, message_id: Any) -> Any:
     """Whether the bot took a message's buttons away (an edit of it without any: a notice
     marked outdated, a press once the action was over)."""
     edit = aliased(OutboxMessage)
-    return exists().where(
-        edit.chat_id == chat_id,
-        edit.edit_of == message_id,
-        or_(
-            edit.keyboard.is_(None),
-            cast(edit.keyboard, String) == "null",
-            cast(edit.keyboard, String) == "[]",
-        ),
+    return exists().where(edit.chat_id == chat_id, edit.edit_of == message_id, _no_buttons(edit))
+
+
+def _no_buttons(edit: Any) -> Any:
+    """An outbox row (an edit) that leaves its message without buttons."""
+    return or_(
+        edit.keyboard.is_(None),
+        cast(edit.keyboard, String) == "null",
+        cast(edit.keyboard, String) == "[]",
     )
+
+
+def _stripped_in_presser_chat() -> Any:
+    """`_stripped` of an outbox row of the presser's chat, written without correlating two
+    copies of the outbox table: in a RETURNING clause SQLite's compiler names columns without
+    their table, so `edit.chat_id = outbox.chat_id` became `chat_id = chat_id` (always true, a
+    cold review's finding: an outdated notice got its buttons back)."""
+    edit = aliased(OutboxMessage)
+    taken_away = select(edit.edit_of).where(
+        edit.chat_id == bindparam("answer_user", type_=BigInteger),
+        edit.edit_of.is_not(None),
+        _no_buttons(edit),
+    )
+    return OutboxMessage.message_id.in_(taken_away)
 
 
 def _pressed_stripped() -> Any:
@@ -462,7 +477,11 @@ def _announced(postgresql: bool, announce: bool = True, action_id: Any = None) -
     if not announce:
         # With buttons, and none taken away since (an outdated notice, a press once over).
         notices = OutboxMessage.ref == bindparam("answer_notice", type_=String)
-        stripped = _stripped(OutboxMessage.chat_id, OutboxMessage.message_id)
+        stripped = (
+            _stripped(OutboxMessage.chat_id, OutboxMessage.message_id)
+            if action_id is None
+            else _stripped_in_presser_chat()  # in a RETURNING clause (SQLite)
+        )
         kept = cast(OutboxMessage.keyboard, String)
         has_buttons = and_(kept != "null", kept != "[]")
         which = and_(or_(which, notices), has_buttons, ~stripped)

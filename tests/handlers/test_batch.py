@@ -17,8 +17,8 @@ from handlers.kernel.events import Event
 from handlers.kernel.i18n import translator
 from storage import inbox
 from storage.actions import action_store
-from storage.actions.action_models import Action, ActionSlot, Rsvp
-from storage.models import ProcessedUpdate
+from storage.actions.action_models import Action, ActionSlot, Broadcast, Rsvp
+from storage.models import OutboxMessage, ProcessedUpdate
 from tests.handlers.test_rsvp_cost import (
     _press,
     _setup,
@@ -514,3 +514,88 @@ async def test_a_later_press_onto_the_waitlist_is_told_its_place(
         assert again is not None and not again.first_written
         assert again.previous is None or again.previous.status == action_store.WAITLIST
         await session.rollback()
+
+
+async def test_an_outdated_notice_is_not_noticed_by_a_later_first_answer(
+    any_storage: Storage, services: Services
+) -> None:
+    """A "changed" notice (broadcast, not the announcement) whose buttons the bot took away
+    (an edit of it without any: marked outdated) is no copy to give buttons back to, when the
+    press's first answer is written in its read too (a cold review's finding: on SQLite the
+    check compiled to `chat_id = chat_id` inside the INSERT's RETURNING clause)."""
+    now = services.clock.now()
+    async with any_storage.sessionmaker() as session:
+        action_id = await _held_event(session, services, 5)
+        broadcast = Broadcast(action_id=action_id, purpose="update", created_at=now)
+        session.add(broadcast)
+        await session.flush()
+        common = {"chat_id": 8, "text": "x", "attempts": 1, "created_at": now}
+        session.add(
+            OutboxMessage(
+                purpose="broadcast",
+                ref=f"b{broadcast.id}",
+                state="sent",
+                message_id=100,
+                keyboard=[[{"text": "Going", "callback_data": "r"}]],
+                **common,
+            )
+        )
+        session.add(  # marked outdated: its buttons taken away
+            OutboxMessage(
+                purpose="action_edit",
+                ref=f"e{action_id}",
+                state="sent",
+                edit_of=100,
+                keyboard=None,
+                **common,
+            )
+        )
+        await session.flush()
+        # The same read without the first answer: the outdated notice is not noticed.
+        plain = await action_store.for_answer(session, action_id, 9)
+        assert plain is not None and plain.noticed == ()
+        first = action_store.FirstAnswer(action_store.GOING, now)
+        found = await action_store.for_answer(session, action_id, 8, first=first)
+        assert found is not None and found.first_written
+        assert found.noticed == (), "an outdated notice would get its buttons back"
+        await session.rollback()
+
+
+async def test_a_later_press_in_a_batch_gives_no_buttons_back_to_an_outdated_notice(
+    any_storage: Storage, services: Services
+) -> None:
+    """Through the dispatcher: person 2's press is a chunk's later press (person 1 locked the
+    event); their notice marked outdated (shown without buttons) must stay without any."""
+    dispatcher, action_id = await _setup(any_storage, services, 0)
+    now = services.clock.now()
+    messenger = services.messenger
+    calls = {u: (await messenger.send_message(u, "The call")).message_id for u in (1, 2)}
+    notice = await messenger.send_message(2, "Outdated: changed")  # shown without buttons
+    async with any_storage.sessionmaker() as session, session.begin():
+        broadcast = Broadcast(action_id=action_id, purpose="update", created_at=now)
+        session.add(broadcast)
+        await session.flush()
+        common = {"chat_id": 2, "text": "x", "attempts": 1, "created_at": now, "state": "sent"}
+        session.add(
+            OutboxMessage(
+                purpose="broadcast",
+                ref=f"b{broadcast.id}",
+                message_id=notice.message_id,
+                keyboard=[[{"text": "Going", "callback_data": "r"}]],
+                **common,
+            )
+        )
+        session.add(
+            OutboxMessage(
+                purpose="action_edit",
+                ref=f"e{action_id}",
+                edit_of=notice.message_id,
+                keyboard=None,
+                **common,
+            )
+        )
+    events = [_press(u, action_id, 900 + u, message_id=calls[u]) for u in (1, 2)]
+    await _received(any_storage, services, events)
+    await _batch(dispatcher, events)
+    shown = next(m for m in messenger.chats[2] if m.message_id == notice.message_id)
+    assert shown.labels == [], f"the outdated notice got buttons back: {shown.labels}"
