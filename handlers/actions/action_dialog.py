@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from handlers.actions import action_views as views
 from handlers.actions import attendance, reminders, slots
 from handlers.actions import broadcasts as sending
 from handlers.coalition.audit import note
 from handlers.kernel import forms, names, permissions, typed_text
+from handlers.kernel.callbacks import CallbackData, StaleButton
 from handlers.kernel.context import Context
 from handlers.kernel.forms import NEXT, STAY, AnswerButton, Data, Message, Step, get_in, put_in
 from handlers.kernel.i18n import SUPPORTED_LOCALES, Html, Translator, escape
@@ -665,9 +666,47 @@ FORM = forms.Form(
 forms.route(FORM, router)
 
 
+class Draft(CallbackData, prefix="nadr"):
+    """What to do with the call being written when /newaction is sent again:
+    nadr:<the draft's run>:<keep|new>."""
+
+    run: str
+    choice: Literal["keep", "new"]
+
+
 @router.command("newaction")
 async def new_action(ctx: Context) -> None:
-    """Starts describing a new call to action."""
+    """Starts describing a new call to action. A call being written (titled already) is not
+    thrown away unasked: sent again mid-way, /newaction offers to continue it or start anew
+    (a sandbox finding: the draft went without a word)."""
+    draft = ctx.dialog
+    if draft is not None and draft.flow == FORM.flow and draft.data.get("title"):
+        run = str(draft.data.get(forms.RUN) or "")
+        t = ctx.t
+        ctx.reply(
+            t("actions.draft_waiting", title=str(draft.data["title"])),
+            [
+                [Button(t("actions.draft_continue"), Draft(run, "keep").pack())],
+                [Button(t("actions.draft_restart"), Draft(run, "new").pack())],
+            ],
+        )
+        return
+    ctx.reply(ctx.t("actions.intro"))
+    await forms.start(ctx, FORM, {})
+
+
+@router.button(Draft)
+async def draft_chosen(ctx: Context, button: Draft) -> None:
+    """Continues the call being written (its question asked again) or starts a new one; a
+    button of a draft since finished, cancelled or replaced is stale."""
+    draft = ctx.dialog
+    if draft is None or draft.flow != FORM.flow or str(draft.data.get(forms.RUN)) != button.run:
+        raise StaleButton(ctx.event.data)
+    ctx.answer()
+    ctx.edit_keyboard(None)
+    if button.choice == "keep":
+        await forms.resume(ctx, FORM)
+        return
     ctx.reply(ctx.t("actions.intro"))
     await forms.start(ctx, FORM, {})
 

@@ -164,6 +164,7 @@ BUTTONS: dict[str, Rule] = {
     "nm": Rule(REGISTERED),  # nm:menu | nm:<kind> (what reaches me, in /profile)
     "na": Rule("actions.manage"),  # /newaction answers
     "nadec": Rule("actions.manage"),  # nadec:<decision> — /newaction from a decision's outcome
+    "nadr": Rule("actions.manage"),  # nadr:<run>:<keep|new> — /newaction sent mid-draft
     "ac": Rule("actions.manage"),  # ac:<operation>:<action>[:<field>]
     "bs": Rule("actions.manage"),  # stop a broadcast
     "ro": Rule("actions.manage"),  # ro:<action> (roster)

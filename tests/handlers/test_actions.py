@@ -736,3 +736,51 @@ async def test_a_place_freed_while_the_head_was_unreachable_is_not_taken_by_a_ne
     # The one who waited should have the place (promoted when back, or at the newcomer's press);
     # the newcomer waits behind them.
     assert rows == {31: "cant", 32: "going", 33: "waitlist"}, rows
+
+
+async def test_newaction_mid_draft_offers_to_continue_it_or_start_anew(
+    coordinator: Someone, clock: ShiftedClock, storage: Storage
+) -> None:
+    """/newaction sent again while a call is being written threw the draft away without a
+    word (a sandbox finding): it now offers to continue it — its question asked again, every
+    answer kept — or to start a new one; the choice's buttons go stale once used."""
+    await coordinator.send("/newaction")
+    await coordinator.press("Petition")
+    await coordinator.send("Ban <cluster> munitions")
+    await coordinator.send("/newaction")
+    offer = coordinator.last
+    assert "middle of writing" in offer.text and "Ban &lt;cluster&gt; munitions" in offer.text
+    assert offer.labels == ["↩️ Continue it", "🆕 Start a new one"]
+    await coordinator.press("Continue it")
+    assert offer.labels == []  # the choice is made
+    assert coordinator.last.text.startswith("Describe it")  # the question it stopped at
+    await coordinator.send("Sign and share.")
+    await coordinator.press("No link")
+    await coordinator.send(in_days(clock, 10))
+    await coordinator.press("UTC")
+    await coordinator.press("Done ✔")
+    assert "Ban &lt;cluster&gt; munitions" in coordinator.messages[-2].text  # the preview: kept
+    answer, _ = await coordinator.press_data(offer.message_id, "nadr:" + "x" * 4 + ":new")
+    assert answer is not None and "no longer active" in answer  # forged: another draft's
+    await coordinator.send("/newaction")
+    again = coordinator.last
+    start_anew = dict(again.keyboard[1])["🆕 Start a new one"]
+    await coordinator.press("Start a new one")
+    assert "prepare a call to action" in coordinator.messages[-2].text
+    assert coordinator.last.labels[0] == "✍️ Petition"  # the first question
+    await coordinator.press("Petition")
+    await coordinator.send("Another call")
+    answer, _ = await coordinator.press_data(again.message_id, start_anew)  # used: stale
+    assert answer is not None and "no longer active" in answer
+    assert coordinator.last.text.startswith("Describe it")  # the new draft goes on
+    async with storage.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Action)) == 0
+
+
+async def test_newaction_before_a_title_simply_starts_again(coordinator: Someone) -> None:
+    """Nothing worth keeping yet (only the kind chosen): /newaction starts again at once."""
+    await coordinator.send("/newaction")
+    await coordinator.press("Meeting")
+    await coordinator.send("/newaction")
+    assert "prepare a call to action" in coordinator.messages[-2].text
+    assert coordinator.last.labels[0] == "✍️ Petition"
