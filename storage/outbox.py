@@ -559,18 +559,20 @@ class SentMessage:
     text: str
 
 
-async def sent_messages(session: AsyncSession, refs: Iterable[str]) -> list[SentMessage]:
-    """The new messages (not edits) delivered under any of `refs`, oldest first."""
-    rows = await session.execute(
-        select(_c.ref, _c.chat_id, _c.message_id, _c.text)
-        .where(
-            _c.ref.in_(list(refs)),
-            _c.state == SENT,
-            _c.edit_of.is_(None),
-            _c.message_id.is_not(None),
-        )
-        .order_by(_c.id)
+async def sent_messages(
+    session: AsyncSession, refs: Iterable[str], chat_id: int | None = None
+) -> list[SentMessage]:
+    """The new messages (not edits) delivered under any of `refs`, oldest first; only those in
+    `chat_id` when given (found by the index on chat and ref)."""
+    statement = select(_c.ref, _c.chat_id, _c.message_id, _c.text).where(
+        _c.ref.in_(list(refs)),
+        _c.state == SENT,
+        _c.edit_of.is_(None),
+        _c.message_id.is_not(None),
     )
+    if chat_id is not None:
+        statement = statement.where(_c.chat_id == chat_id)
+    rows = await session.execute(statement.order_by(_c.id))
     return [SentMessage(ref, chat, int(mid), text) for ref, chat, mid, text in rows]
 
 

@@ -93,7 +93,7 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
             ctx.session, action.id, ctx.user_id, status, ctx.now(), previous=previous
         )
     if before == action_store.GOING:
-        await leaves(ctx, action, ctx.user_id)
+        await not_coming(ctx, action, ctx.user_id)
     elif before == action_store.WAITLIST:
         await _shift_waitlist(ctx, action)
     if has_slots:  # counted per role: the whole standing (an action with roles is small)
@@ -235,7 +235,7 @@ async def withdraw_everywhere(ctx: Context, user_id: int) -> None:
             continue
         await action_store.clear_answer(ctx.session, action.id, user_id)
         if previous.status == action_store.GOING:
-            await leaves(ctx, action, user_id)
+            await not_coming(ctx, action, user_id)
         elif previous.status == action_store.WAITLIST:
             await _shift_waitlist(ctx, action)
         live.refresh_groups_later(ctx, action)
@@ -255,6 +255,20 @@ async def leaves(ctx: Context, action: Action, user_id: int) -> list[int]:
     (`promote`). Returns who was promoted."""
     await outbox.stop(ctx.session, live.promoted_ref(action.id), chat_id=user_id)
     return await promote(ctx, action)
+
+
+async def not_coming(ctx: Context, action: Action, user_id: int) -> list[int]:
+    """`leaves`, for a volunteer who is not going at all any more (not one who changed role):
+    their "Still coming?" question is not asked any more either — not sent if it waits, its
+    buttons taken away if delivered (a sandbox finding: it still asked after their Maybe
+    elsewhere, and its Yes only said they were not going)."""
+    confirm = live.confirm_ref(action.id)
+    await outbox.stop(ctx.session, confirm, chat_id=user_id)
+    pressed = ctx.event.message_id if ctx.event.chat.id == user_id else None
+    for asked in await outbox.sent_messages(ctx.session, [confirm], chat_id=user_id):
+        if asked.message_id != pressed:  # the one pressed shows their answer (still_coming)
+            ctx.edit_keyboard_of(user_id, asked.message_id, None)
+    return await leaves(ctx, action, user_id)
 
 
 async def promote(ctx: Context, action: Action) -> list[int]:

@@ -210,6 +210,7 @@ async def test_a_member_pressing_any_admin_button_gets_a_polite_refusal(
         "ra": pack("ra", 1),
         "na": pack("na", "kind", "event"),
         "nadec": pack("nadec", 1),
+        "nadr": pack("nadr", "ab12", "new"),
         "ac": pack("ac", "cancel_yes", 1),
         "bs": pack("bs", 1),
         "ro": pack("ro", 1),

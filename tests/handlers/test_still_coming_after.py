@@ -48,3 +48,31 @@ async def test_still_coming_is_marked_past_at_the_end_and_a_late_press_changes_n
         row = (await session.execute(select(Rsvp.status, Rsvp.confirmed_at))).one()
     assert tuple(row) == ("going", None)
     assert asking.text.startswith("⏹ <b>This action is over</b>") and asking.labels == []
+
+
+async def test_still_coming_is_not_asked_any_more_once_they_answered_otherwise(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """Going, asked "Still coming?", then Maybe on the call (a sandbox finding): the question
+    kept its buttons, and its Yes only said they were not going. Its buttons go with their
+    Going; a question not sent yet when they answer otherwise is not sent at all."""
+    coordinator = conversation.person("Coral", user_id=COORDINATOR_ID)
+    coming, later = await people(storage, conversation, 1, 2)
+    await meeting(coordinator, storage, clock, group=False)
+    await _deliver(conversation)
+    await coming.press("Going")
+    await later.press("Going")
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()  # both questions queued
+    await later.press("Can't")  # before theirs was sent
+    await _deliver(conversation)
+    assert not any("Still coming" in shown.text for shown in later.messages)
+    asking = coming.last
+    assert "Still coming" in asking.text and asking.labels
+    await coming.press("Maybe")  # on the call
+    await _deliver(conversation)
+    assert "Still coming" in asking.text and asking.labels == []
+    assert "✅ Maybe" in coming.messages[0].labels
