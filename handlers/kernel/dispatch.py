@@ -242,7 +242,7 @@ class Dispatcher:
                 # asks it holding the lock too): what goes over the limit is their later ones.
                 # An update handed over again (NotYet) was counted when it first came.
                 if is_limited(event) and event.update_id not in self._deferrals:
-                    allowed, warn = await self.limiter.acquire(key)
+                    allowed, warn = await self._acquire(key)
                 if allowed:
                     outcome = await self._handle(event)
             if not allowed:
@@ -253,6 +253,18 @@ class Dispatcher:
         finally:
             self._done(event, outcome, started)
             self._release(key)
+
+    async def _acquire(self, user_id: int) -> tuple[bool, bool]:
+        """The rate limit's decision (allowed, warn); a limiter that raises lets the update
+        through: a limit must never cost an update (mid-chunk, those refused before it went
+        unanswered and the rest waited for a restart). The shared limiter already falls back
+        to this worker's own limit when Redis fails (bot/shared_limits.py): this is the last
+        resort."""
+        try:
+            return await self.limiter.acquire(user_id)
+        except Exception:
+            log.exception("the rate limiter failed: an update of %s let through", user_id)
+            return True, False
 
     async def _refuse(self, event: Event, warn: bool) -> None:
         """An update over the rate limit: forgotten, and answered with "slow down" — best
@@ -464,7 +476,7 @@ class Dispatcher:
         allowed: list[Event] = []
         for event in events:
             if is_limited(event):
-                ok, warn = await self.limiter.acquire(event.user.id)
+                ok, warn = await self._acquire(event.user.id)
                 if not ok:
                     refused.append((event, warn))
                     continue

@@ -107,3 +107,43 @@ async def test_a_stop_waits_for_an_update_still_asking_the_rate_limit(
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(handling, 5)
     assert handling.cancelled() and lee.messages == []
+
+
+class _FailingFor:
+    """A limiter that raises for one person (a broken shared store, a bug), and refuses
+    everyone else's second update."""
+
+    def __init__(self, broken: int) -> None:
+        self.broken = broken
+        self.seen: set[int] = set()
+
+    async def acquire(self, user_id: int) -> tuple[bool, bool]:
+        if user_id == self.broken:
+            raise RuntimeError("the limiter's store is gone")
+        allowed = user_id not in self.seen
+        self.seen.add(user_id)
+        return allowed, not allowed
+
+
+async def test_a_limiter_that_fails_lets_the_update_through_alone_and_in_a_batch(
+    conversation: Conversation,
+) -> None:
+    """A limit must never cost an update: mid-chunk, a limiter raising left the updates it had
+    refused unanswered and the rest of the chunk waiting for a restart."""
+    dispatcher = conversation.dispatcher
+    dispatcher.limiter = _FailingFor(broken=7)
+    broken = conversation.person("Lee", user_id=7)
+    await broken.send("/help")
+    assert "/start" in broken.last.text  # handled
+    people = [conversation.person(f"P{i}", user_id=100 + i) for i in range(3)]
+    events = []
+    for someone in (*people, broken, *people):
+        update_id = conversation.next_update_id()
+        chat = Chat(someone.person.id, ChatType.PRIVATE)
+        events.append(Event(update_id, EventKind.MESSAGE, someone.person, chat, text="/help"))
+    await dispatcher.feed_batch(events)
+    await dispatcher.drain(10)
+    assert len(broken.messages) == 2  # both of theirs handled
+    for someone in people:  # one answered, one refused with "slow down"
+        texts = [shown.text for shown in someone.messages]
+        assert len(texts) == 2 and sum("Slow down" in text for text in texts) == 1
