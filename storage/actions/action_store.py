@@ -190,14 +190,7 @@ async def _first_answer_reading(
     none, the action exists and has no roles), returning what `for_answer` reads: one statement
     a press. None when nothing was written: the caller reads as for any press."""
     placed = first.status == WAITLIST
-    values = parameters | {
-        "first_action": action.id,
-        "first_user": parameters["answer_user"],
-        "first_status": first.status,
-        "first_queued": first.now if placed else None,
-        "first_answered": first.now,
-        "first_waiting": int(action.waitlist_count or 0),
-    }
+    values = _first_values(action, parameters, first)
     found = await direct.first(session, _first_answer_reading_statement(placed), values)
     if found is None:
         return None
@@ -216,6 +209,20 @@ async def _first_answer_reading(
         first_written=True,
         first_place=place,
     )
+
+
+def _first_values(action: Action, parameters: dict[str, Any], first: FirstAnswer) -> dict[str, Any]:
+    """`for_answer`'s parameters with those of the first answer it writes (`_first_answer`'s
+    names; the waitlist's count as this transaction holds it: `_held_counts`)."""
+    placed = first.status == WAITLIST
+    return parameters | {
+        "first_action": action.id,
+        "first_user": parameters["answer_user"],
+        "first_status": first.status,
+        "first_queued": first.now if placed else None,
+        "first_answered": first.now,
+        "first_waiting": int(action.waitlist_count or 0),
+    }
 
 
 def held_for_answer(session: AsyncSession, action_id: int) -> tuple[Action, bool] | None:
@@ -247,14 +254,7 @@ async def _for_next_first_answer(
 ) -> ForAnswer | None:
     """`for_answer` of a held action with its first answer written in the same statement."""
     placed = first.status == WAITLIST
-    values = parameters | {
-        "first_action": action.id,
-        "first_user": parameters["answer_user"],
-        "first_status": first.status,
-        "first_queued": first.now if placed else None,
-        "first_answered": first.now,
-        "first_waiting": int(action.waitlist_count or 0),
-    }
+    values = _first_values(action, parameters, first)
     found = await direct.first(session, _for_next_first_answer_statement(placed), values)
     if found is None:  # deleted by this transaction: nothing written (the INSERT's WHERE)
         return None
