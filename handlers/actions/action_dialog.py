@@ -667,29 +667,41 @@ forms.route(FORM, router)
 
 
 class Draft(CallbackData, prefix="nadr"):
-    """What to do with the call being written when /newaction is sent again:
-    nadr:<the draft's run>:<keep|new>."""
+    """What to do with the call being written when another is started: nadr:<the draft's
+    run>:<keep|new>[:<decision>] (the new one from a decision's outcome: `from_decision`)."""
 
     run: str
     choice: Literal["keep", "new"]
+    decision: int = 0
+
+
+def _run_of(data: Data) -> str:
+    """A draft's run, "" for one saved before runs were stamped (forms.RUN)."""
+    return str(data.get(forms.RUN) or "")
+
+
+def offered_draft(ctx: Context, decision: int = 0) -> bool:
+    """A call being written (titled already) is not thrown away unasked (a sandbox finding:
+    /newaction sent again mid-way lost it without a word): offers to continue it or to start
+    the new one (from `decision`'s outcome when given). False when there is no such draft."""
+    draft = ctx.dialog
+    if draft is None or draft.flow != FORM.flow or not draft.data.get("title"):
+        return False
+    run, t = _run_of(draft.data), ctx.t
+    ctx.reply(
+        t("actions.draft_waiting", title=str(draft.data["title"])),
+        [
+            [Button(t("actions.draft_continue"), Draft(run, "keep", decision).pack())],
+            [Button(t("actions.draft_restart"), Draft(run, "new", decision).pack())],
+        ],
+    )
+    return True
 
 
 @router.command("newaction")
 async def new_action(ctx: Context) -> None:
-    """Starts describing a new call to action. A call being written (titled already) is not
-    thrown away unasked: sent again mid-way, /newaction offers to continue it or start anew
-    (a sandbox finding: the draft went without a word)."""
-    draft = ctx.dialog
-    if draft is not None and draft.flow == FORM.flow and draft.data.get("title"):
-        run = str(draft.data.get(forms.RUN) or "")
-        t = ctx.t
-        ctx.reply(
-            t("actions.draft_waiting", title=str(draft.data["title"])),
-            [
-                [Button(t("actions.draft_continue"), Draft(run, "keep").pack())],
-                [Button(t("actions.draft_restart"), Draft(run, "new").pack())],
-            ],
-        )
+    """Starts describing a new call to action, or offers to continue the one being written."""
+    if offered_draft(ctx):
         return
     ctx.reply(ctx.t("actions.intro"))
     await forms.start(ctx, FORM, {})
@@ -697,18 +709,22 @@ async def new_action(ctx: Context) -> None:
 
 @router.button(Draft)
 async def draft_chosen(ctx: Context, button: Draft) -> None:
-    """Continues the call being written (its question asked again) or starts a new one; a
+    """Continues the call being written (its question asked again) or starts the new one; a
     button of a draft since finished, cancelled or replaced is stale."""
     draft = ctx.dialog
-    if draft is None or draft.flow != FORM.flow or str(draft.data.get(forms.RUN)) != button.run:
+    if draft is None or draft.flow != FORM.flow or _run_of(draft.data) != button.run:
         raise StaleButton(ctx.event.data)
     ctx.answer()
     ctx.edit_keyboard(None)
     if button.choice == "keep":
         await forms.resume(ctx, FORM)
-        return
-    ctx.reply(ctx.t("actions.intro"))
-    await forms.start(ctx, FORM, {})
+    elif button.decision:
+        from handlers.actions import from_decision  # it builds on this module
+
+        await from_decision.start(ctx, button.decision)
+    else:
+        ctx.reply(ctx.t("actions.intro"))
+        await forms.start(ctx, FORM, {})
 
 
 def parse_field(ctx: Context, step: str, text: str) -> dict[str, Any]:

@@ -175,7 +175,7 @@ async def still_coming(ctx: Context, button: ConfirmButton) -> None:
         ctx.edit_keyboard([[Button("✅ " + ctx.t("attendance.yes"), button.pack())]])
         return
     await action_store.set_answer(ctx.session, action.id, ctx.user_id, action_store.CANT, ctx.now())
-    await rsvp.leaves(ctx, action, ctx.user_id)
+    await rsvp.not_coming(ctx, action, ctx.user_id)  # another copy of the question too
     await live.refresh(ctx, action, users=[ctx.user_id])
     live.refresh_groups_later(ctx, action)
     ctx.answer(ctx.t("attendance.freed"))

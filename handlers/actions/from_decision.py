@@ -30,11 +30,21 @@ class FromDecision(CallbackData, prefix="nadec"):
 
 @router.button(FromDecision)
 async def from_decision(ctx: Context, button: FromDecision) -> None:
-    """Starts /newaction with the decision's question and outcome filled in."""
+    """Starts /newaction with the decision's question and outcome filled in; with a call
+    being written already, first offers to continue that one (`action_dialog.offered_draft`)."""
     decision = await decision_store.get(ctx.session, button.decision_id)
     if decision is None or not decision.outcome:
         raise StaleButton(ctx.event.data)
     ctx.answer()
+    if not action_dialog.offered_draft(ctx, decision.id):
+        await start(ctx, decision.id)
+
+
+async def start(ctx: Context, decision_id: int) -> None:
+    """/newaction from the decision's outcome (StaleButton if it has none any more)."""
+    decision = await decision_store.get(ctx.session, decision_id)
+    if decision is None or not decision.outcome:
+        raise StaleButton(ctx.event.data)
     data: dict[str, object] = {forms.RETURN: "preview"}  # what is filled in is not asked
     with contextlib.suppress(InvalidInput):  # a question too long for a title: it is asked
         data["title"] = typed_text.clean_line(decision.question, views.TITLE_LIMITS)

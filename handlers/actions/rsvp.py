@@ -192,8 +192,9 @@ async def take_role(ctx: Context, button: SlotButton) -> None:
     await action_store.set_answer(
         ctx.session, action.id, ctx.user_id, status, ctx.now(), slot_id=slot.id
     )
-    if before == action_store.GOING:
-        await leaves(ctx, action, ctx.user_id)
+    if before == action_store.GOING:  # Going in another role still, or waiting for this one
+        gone = leaves if status == action_store.GOING else not_coming
+        await gone(ctx, action, ctx.user_id)
     elif before == action_store.WAITLIST:
         await _shift_waitlist(ctx, action)
     standing = await action_store.standing(ctx.session, action.id)

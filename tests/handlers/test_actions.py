@@ -16,6 +16,7 @@ from handlers.kernel.events import Event, EventKind
 from handlers.kernel.i18n import translator
 from handlers.kernel.invalid_input import InvalidInput
 from handlers.kernel.ports import ShiftedClock, TransientError
+from storage import dialogs
 from storage.actions.action_models import Action, Rsvp
 from storage.models import OutboxMessage, Volunteer
 from storage.people import preferences
@@ -784,3 +785,20 @@ async def test_newaction_before_a_title_simply_starts_again(coordinator: Someone
     await coordinator.send("/newaction")
     assert "prepare a call to action" in coordinator.messages[-2].text
     assert coordinator.last.labels[0] == "✍️ Petition"
+
+
+async def test_a_draft_saved_before_runs_were_stamped_can_be_continued(
+    coordinator: Someone, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A cold review's finding: a draft without a run (saved before forms stamped one) got an
+    offer whose two buttons were both stale ("" against "None")."""
+    await coordinator.send("/start")
+    async with storage.sessionmaker() as session, session.begin():
+        data = {"kind": "petition", "title": "Old draft"}
+        await dialogs.save(
+            session, COORDINATOR_ID, COORDINATOR_ID, "newaction", "description", data, clock.now()
+        )
+    await coordinator.send("/newaction")
+    assert "Old draft" in coordinator.last.text
+    await coordinator.press("Continue it")
+    assert coordinator.last.text.startswith("Describe it")

@@ -81,3 +81,33 @@ async def test_the_outcome_is_for_closed_decisions_only(
     shown = group.find("Rally?")
     toast, alert = await group.press_data(coral, shown.message_id, "dout:1")
     assert alert and toast == "The outcome is written once the decision is closed."
+
+
+async def test_a_call_being_written_is_offered_before_one_from_a_decision_replaces_it(
+    conversation: Conversation, group: Group, clock: ShiftedClock
+) -> None:
+    """The decision's "Create it now" replaced a call being written without a word (a cold
+    review's finding, as /newaction sent again did): it offers to continue that one, or to
+    start the one from the outcome."""
+    coral = conversation.person("Coral", user_id=COORDINATOR_ID)
+    amira = conversation.person("Amira")
+    await make_volunteer(conversation, amira)
+    await group.join(amira)
+    await group.say(coral, "/poll Rally? | Yes | No | anonymous | in 1h")
+    await group.press(amira, "Yes")
+    clock.advance(timedelta(hours=1, minutes=1))
+    await conversation.dispatcher.run_due_timers()
+    await group.press(coral, "✍ Write the outcome")
+    await coral.send(OUTCOME)
+    await coral.send("/newaction")
+    await coral.press("Petition")
+    await coral.send("Ban cluster munitions")
+    await coral.press("📣 Create it now, the outcome filled in")
+    assert "Ban cluster munitions" in coral.last.text
+    assert coral.last.labels == ["↩️ Continue it", "🆕 Start a new one"]
+    await coral.press("Start a new one")
+    await coral.press("Meeting")
+    assert "link" in coral.last.text.lower()  # the title and description filled in
+    await coral.press("📣 Create it now, the outcome filled in")
+    await coral.press("Continue it")  # this time the one from the outcome goes on
+    assert "link" in coral.last.text.lower()

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from bot.app import Storage
 from handlers.actions.attendance import ConfirmButton
+from handlers.actions.rsvp import SlotButton
 from handlers.kernel.ports import ShiftedClock
-from storage.actions.action_models import Action, Rsvp
+from storage.actions.action_models import Action, ActionSlot, Rsvp
 from tests.conftest import COORDINATOR_ID
 from tests.handlers.test_action_life import _deliver, meeting, people
 from tests.support.recording import Conversation
@@ -76,3 +77,40 @@ async def test_still_coming_is_not_asked_any_more_once_they_answered_otherwise(
     await _deliver(conversation)
     assert "Still coming" in asking.text and asking.labels == []
     assert "✅ Maybe" in coming.messages[0].labels
+
+
+async def test_still_coming_loses_its_buttons_when_a_role_change_puts_them_on_a_waitlist(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A cold review's finding: from Going in one role to a full one (its waitlist: not Going
+    any more), the "Still coming?" question kept its buttons, as Maybe left it before."""
+    coordinator = conversation.person("Coral", user_id=COORDINATOR_ID)
+    coming, other = await people(storage, conversation, 1, 2)
+    await meeting(coordinator, storage, clock, group=False)
+    await _deliver(conversation)
+    async with storage.sessionmaker() as session, session.begin():
+        action_id = await session.scalar(select(Action.id))
+        assert action_id is not None
+        open_role = ActionSlot(action_id=action_id, position=1, name="Steward", capacity=5)
+        full_role = ActionSlot(action_id=action_id, position=2, name="Medic", capacity=1)
+        session.add_all([open_role, full_role])
+        await session.flush()
+        open_id, full_id = open_role.id, full_role.id
+    call = coming.messages[0].message_id
+    await other.press_data(other.messages[0].message_id, SlotButton(action_id, full_id).pack())
+    await coming.press_data(call, SlotButton(action_id, open_id).pack())
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+        going = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
+    assert at is not None and going == {1: "going", 2: "going"}, going
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    asking = coming.last
+    assert "Still coming" in asking.text and asking.labels
+    await coming.press_data(call, SlotButton(action_id, full_id).pack())  # full: waitlisted
+    await _deliver(conversation)
+    async with storage.sessionmaker() as session:
+        status = await session.scalar(select(Rsvp.status).where(Rsvp.user_id == 1))
+    assert status == "waitlist"
+    assert asking.labels == [], f"not Going any more, still asked: {asking.labels}"
