@@ -129,9 +129,10 @@ async def ask_still_coming(ctx: Context) -> None:
     people = await action_store.responders(ctx.session, action.id, (action_store.GOING,))
     now = ctx.now()
     messages = []
+    waiting = bool(action.waitlist_count)  # else their place would go to nobody in particular
     for person in people:
         t = translator(person.language)
-        text = _still_coming_text(t, action, person.timezone)
+        text = _still_coming_text(t, action, person.timezone, waiting)
         keyboard = [
             [Button(t("attendance.yes"), ConfirmButton(action.id, "yes").pack())],
             [Button(t("attendance.no"), ConfirmButton(action.id, "no").pack())],
@@ -141,10 +142,12 @@ async def ask_still_coming(ctx: Context) -> None:
     await ctx.enqueue(messages, purpose="notice", ref=live.confirm_ref(action.id))
 
 
-def _still_coming_text(t: Translator, action: Action, timezone: str) -> Html:
+def _still_coming_text(t: Translator, action: Action, timezone: str, waiting: bool) -> Html:
+    """The question; `waiting`: someone is on the waitlist (their place would go to them)."""
     assert action.at is not None
+    key = "attendance.still_coming" if waiting else "attendance.still_coming_open"
     return Html(
-        t("attendance.still_coming", title=action.title)
+        t(key, title=action.title)
         + "\n"
         + t("actions.line_when", when=views.when_text(t, action.at, timezone))
     )
@@ -161,7 +164,8 @@ async def still_coming(ctx: Context, button: ConfirmButton) -> None:
         t = ctx.t
         ctx.answer(t(f"attendance.past_{status}", title=action.title), alert=True)
         zone = ctx.volunteer.timezone if ctx.volunteer is not None else action.timezone
-        past = _still_coming_text(t, action, zone) if action.at is not None else ""
+        waiting = bool(action.waitlist_count)
+        past = _still_coming_text(t, action, zone, waiting) if action.at is not None else ""
         ctx.edit(Html(t(f"actions.banner_{status}") + "\n\n" + past))
         return
     answer = await action_store.answer_of(ctx.session, action.id, ctx.user_id)
@@ -174,12 +178,31 @@ async def still_coming(ctx: Context, button: ConfirmButton) -> None:
         ctx.answer(ctx.t("attendance.see_you"))
         ctx.edit_keyboard([[Button("✅ " + ctx.t("attendance.yes"), button.pack())]])
         return
+    full_before = _full(action)
     await action_store.set_answer(ctx.session, action.id, ctx.user_id, action_store.CANT, ctx.now())
-    await rsvp.not_coming(ctx, action, ctx.user_id)  # another copy of the question too
-    await live.refresh(ctx, action, users=[ctx.user_id])
+    promoted = await rsvp.not_coming(ctx, action, ctx.user_id)  # another copy of it too
+    # As a press on the call (rsvp.answer): everyone's places line once it has places again,
+    # and their other copies of its buttons show their answer (a sandbox finding: a reminder
+    # still said ✅ Going, and everyone else's copy "Full").
+    if full_before != _full(action):
+        await live.refresh(ctx, action)
+    else:
+        await live.refresh(ctx, action, users=[ctx.user_id])
+    keyboard = views.rsvp_keyboard(
+        ctx.t, action.id, action.kind, action_store.CANT, None, calendar=True
+    )
+    for chat_id, message_id in await action_store.live_copies(
+        ctx.session, action.id, [ctx.user_id], live.promoted_ref(action.id)
+    ):
+        ctx.edit_keyboard_of(chat_id, message_id, keyboard)
     live.refresh_groups_later(ctx, action)
-    ctx.answer(ctx.t("attendance.freed"))
+    ctx.answer(ctx.t("attendance.freed" if promoted else "attendance.freed_open"))
     ctx.edit_keyboard([[Button("✅ " + ctx.t("attendance.no"), button.pack())]])
+
+
+def _full(action: Action) -> bool:
+    """Whether every place is taken (an action without roles; counts kept on the action)."""
+    return action.capacity is not None and action.going_count >= action.capacity
 
 
 # check-in

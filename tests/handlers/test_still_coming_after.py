@@ -114,3 +114,35 @@ async def test_still_coming_loses_its_buttons_when_a_role_change_puts_them_on_a_
         status = await session.scalar(select(Rsvp.status).where(Rsvp.user_id == 1))
     assert status == "waitlist"
     assert asking.labels == [], f"not Going any more, still asked: {asking.labels}"
+
+
+async def test_no_to_still_coming_frees_the_place_for_everyone_to_see(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A sandbox finding: "No, I can't any more" on a full event changed only the presser's
+    own copy (everyone else's still said Full), their reminder kept ✅ Going, and the toast
+    promised the place to a waitlist nobody was on. Now, as a press on the call: everyone's
+    places line, their other copies' buttons, and words that fit an empty waitlist."""
+    coordinator = conversation.person("Coral", user_id=COORDINATOR_ID)
+    one, two = await people(storage, conversation, 1, 2)
+    await meeting(coordinator, storage, clock, group=False, capacity="2")
+    await _deliver(conversation)
+    await one.press("Going")
+    await two.press("Going")
+    await _deliver(conversation)
+    assert "Full (2 places)" in two.messages[0].text
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    asking = one.last
+    assert "your place will be free for someone else" in asking.text  # nobody waiting
+    reminder = next(shown for shown in one.messages if "Reminder" in shown.text)
+    assert "✅ Going" in reminder.labels
+    toast, _ = await one.press("No, I can't any more")
+    assert toast == "Thank you for saying so: your place is free again for someone else."
+    await _deliver(conversation)
+    assert "1 of 2 places left" in two.messages[0].text  # everyone's copy, not only theirs
+    assert "✅ Can't" in reminder.labels and "✅ Going" not in reminder.labels
