@@ -289,7 +289,7 @@ async def test_a_bilingual_call_reaches_each_person_in_their_language(
     await coordinator.send("Veillée pour les survivant·es")
     await _says(coordinator, "description in French")
     await coordinator.send("Apportez des bougies.")
-    await _says(coordinator, "Written in: English, Français")
+    await _says(coordinator, "Written in: English, French")
     await coordinator.press("✅ Send it")
     assert "Bring candles." in await _says(ann, "Vigil for survivors")
     assert "Apportez des bougies." in await _says(marie, "Veillée pour les survivant·es")

@@ -404,7 +404,7 @@ async def test_one_call_in_two_languages_reaches_each_person_in_theirs(
     await coordinator.press("Français")
     await coordinator.send("Veillée pour les survivant·es")
     await coordinator.send("Apportez des bougies.")
-    assert "🌐 Written in: English, Français." in coordinator.last.text
+    assert "🌐 Written in: English, French." in coordinator.last.text
     assert "1 recipient reads another language" in coordinator.last.text
     await coordinator.press("✅ Send it")
     await _deliver(conversation)
