@@ -396,7 +396,9 @@ def _ask_preview(t: Translator, data: Data, kind: type[AnswerButton]) -> Message
     lines += _left_out_lines(t, data.get("left_out") or {})
     lines.append(t("actions.preview_reminders", when=views.reminders_text(t, data["reminders"])))
     languages = [t.locale, *sorted(data.get("translations") or {})]
-    lines.append(t("actions.preview_languages", languages=t.join(map(t.language_in_text, languages))))
+    lines.append(
+        t("actions.preview_languages", languages=t.join(map(t.language_in_text, languages)))
+    )
     if data.get("fallback"):
         own = t.language_in_text(t.locale)
         lines.append(t.plural("actions.preview_fallback", int(data["fallback"]), language=own))
