@@ -31,11 +31,13 @@ from botapi_emulator.models import Chat, JsonDict
 from botapi_emulator.page import SandboxPage
 from botapi_emulator.snapshot import SnapshotError, WorldKeeper, load
 from handlers.kernel.ports import ShiftedClock
+from storage import timers
 
 log = logging.getLogger(__name__)
 
 SANDBOX_BOT_ID = 700_000_001
 READY_TIMEOUT = 60.0
+MAX_STEPS = 10_000  # timers fired one moment at a time by one `advance`, at most
 
 
 def world_path(database_url: str) -> Path:
@@ -187,9 +189,25 @@ class Sandbox:
         )
 
     async def advance(self, seconds: float) -> None:
-        """Moves the sandbox's time forward; timers now due fire, paced sends resume."""
-        self.clock.advance(timedelta(seconds=seconds))
+        """Moves the sandbox's time forward as that time would pass: each timer due meanwhile
+        fires at its own moment, in order (a sandbox finding: jumped to the end of a day, they
+        all came hours late at once, and those whose grace had passed were dropped: "Still
+        coming?" was never asked); then paced sends resume."""
+        goal = self.clock.offset + timedelta(seconds=seconds)  # exactly that much later
+        target = self.clock.now() + timedelta(seconds=seconds)
         running = self.running
+        if running is not None:
+            dispatcher = running.dispatcher
+            for _ in range(MAX_STEPS):
+                async with dispatcher.services.sessionmaker() as session:
+                    due = await timers.next_due(session)
+                if due is None or due > target:
+                    break
+                step = min(due - self.clock.now(), goal - self.clock.offset)
+                self.clock.advance(max(step, timedelta(0)))
+                if not await dispatcher.run_due_timers():
+                    break  # none could fire (taken meanwhile, or failing): on to the end
+        self.clock.advance(goal - self.clock.offset)
         if running is not None:
             await running.scheduler.sync()
             if running.delivery is not None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, cast, literal, select, true, update
+from sqlalchemy import Integer, Select, String, cast, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -124,6 +124,11 @@ async def pending(session: AsyncSession) -> Sequence[Timer]:
     return (
         await session.scalars(select(Timer).where(Timer.status == PENDING).order_by(Timer.due_at))
     ).all()
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest pending timer is due (None: none pending)."""
+    return await session.scalar(select(func.min(Timer.due_at)).where(Timer.status == PENDING))
 
 
 async def due(session: AsyncSession, now: datetime) -> Sequence[int]:

@@ -23,8 +23,9 @@ from bot.sandbox_people import (
     labels,
 )
 from botapi_emulator.client import Person, SandboxClient
+from storage import timers
 from storage.coalition import role_store
-from storage.models import GroupMember, Volunteer
+from storage.models import GroupMember, Timer, Volunteer
 from storage.people import volunteers
 
 AMIRA = PEOPLE[1].user_id
@@ -214,3 +215,36 @@ async def test_each_label_is_what_the_database_says_the_person_is(storage: Stora
         6: "newcomer, not registered yet",
         7: "coordinator",
     }
+
+
+async def test_a_day_moved_on_fires_each_timer_at_its_own_moment(
+    started: Callable[..., Sandbox],
+) -> None:
+    """A sandbox finding: +1 day jumped straight to the end, every timer of the day came
+    hours late at once, and those whose grace had passed (the "Still coming?" question: 6 h)
+    were dropped, never asked. Each now fires at its moment, in order, none dropped."""
+    sandbox = await started()
+    running = sandbox.running
+    assert running is not None
+    now = sandbox.clock.now()
+    async with running.dispatcher.services.sessionmaker() as session, session.begin():
+        for hours in (20, 2):  # a grace of 6 h: dropped if fired at the day's end
+            await timers.schedule(
+                session,
+                "action_confirm",
+                f"sandbox-{hours}",
+                now + timedelta(hours=hours),
+                now,
+                payload={"action_id": 0},
+                grace_seconds=6 * 3600,
+            )
+    await sandbox.advance(86400)
+    assert sandbox.clock.now() >= now + timedelta(days=1)
+    async with running.dispatcher.services.sessionmaker() as session:
+        found = await session.execute(select(Timer.key, Timer.status, Timer.fired_at))
+        fired = {key: (status, at) for key, status, at in found if key.startswith("sandbox")}
+    assert {key: status for key, (status, _) in fired.items()} == {
+        "sandbox-2": timers.DONE,
+        "sandbox-20": timers.DONE,
+    }
+    assert fired["sandbox-2"][1] < fired["sandbox-20"][1]  # in order, each at its moment
