@@ -209,9 +209,14 @@ def without_places(
     over: the reader's place on the waitlist ("You are #1 on the waitlist. If a place frees
     up…") dropped, and the places left ("👥 Full (1 place) · 1 waiting", and each of the
     action's roles `slots`: "🧩 Stewards: 1 of 2 places left") back to the capacity alone, so
-    that it promises no place any more."""
+    that it promises no place any more; a reminder's first line ("⏰ Reminder: this starts in
+    10 hours") dropped too (a sandbox finding: it followed "This action is over")."""
     waitlist = str(t("actions.line_waitlist_position", position=_MARK))
     head, _, tail = waitlist.strip(_BIDI).partition(_MARK)
+    reminders = [
+        str(t(key, delta=_MARK)).strip(_BIDI).partition(_MARK)[0]
+        for key in ("actions.reminder_event", "actions.reminder_deadline")
+    ]
     roles = [(_slot_head(t, slot), slot_line(t, slot, live=False)) for slot in slots]
     lines = text.split("\n")
     # The places line is the last "👥" line: the description above it may start with one too.
@@ -222,6 +227,8 @@ def without_places(
     for index, line in enumerate(lines):
         bare = line.strip(_BIDI)
         if bare.startswith(head) and bare.endswith(tail):
+            continue
+        if index == 0 and any(bare.startswith(reminder) for reminder in reminders):
             continue
         if capacity and index == places:
             line = str(t.plural("actions.line_capacity", capacity))

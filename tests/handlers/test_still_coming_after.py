@@ -146,3 +146,27 @@ async def test_no_to_still_coming_frees_the_place_for_everyone_to_see(
     await _deliver(conversation)
     assert "1 of 2 places left" in two.messages[0].text  # everyone's copy, not only theirs
     assert "✅ Can't" in reminder.labels and "✅ Going" not in reminder.labels
+
+
+async def test_a_reminder_once_the_event_is_over_says_no_more_when_it_starts(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> None:
+    """A sandbox finding: a reminder marked over read "This action is over" then "⏰ Reminder:
+    this starts in 10 hours"."""
+    coordinator = conversation.person("Coral", user_id=COORDINATOR_ID)
+    (coming,) = await people(storage, conversation, 1)
+    await meeting(coordinator, storage, clock, group=False)
+    await _deliver(conversation)
+    await coming.press("Going")
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    reminder = next(shown for shown in coming.messages if "Reminder" in shown.text)
+    clock.advance(at + timedelta(hours=3) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    await _deliver(conversation)
+    assert reminder.text.startswith("⏹ <b>This action is over</b>")
+    assert "Reminder" not in reminder.text and "Vigil for survivors" in reminder.text
