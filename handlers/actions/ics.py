@@ -55,6 +55,9 @@ def ics_bytes(action: Action, timezone: str, now: datetime, bot_username: str) -
 @router.button(CalendarButton)
 async def add_to_calendar(ctx: Context, button: CalendarButton) -> None:
     """Sends the event as a calendar file, in the person's time zone, to their private chat."""
+    if button.action_id == 0:  # a button of a preview or a test (views.INERT)
+        ctx.answer(ctx.t("actions.preview_button"))
+        return
     action = await action_store.get(ctx.session, button.action_id)
     if action is None or action.at is None or not views.is_event(action.kind):
         raise StaleButton(ctx.event.data)

@@ -45,6 +45,9 @@ async def answer(ctx: Context, button: RsvpButton) -> None:
     A press must cost the same however many answered before (issue 17): the action's counts are
     kept on it (read with the lock), and only this person's answer and place are read."""
     choice = button.answer
+    if button.action_id == 0:  # a button of a preview or a test: names no action
+        ctx.answer(ctx.t("actions.preview_button"))
+        return
     notices = live.promoted_ref(button.action_id)  # "a place freed up", with its buttons
     pressed = ctx.event.message_id if ctx.event.chat.is_private else None
     # The next presses of a batch: the action is held by this transaction already, so it is
