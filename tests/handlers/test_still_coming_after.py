@@ -3,7 +3,7 @@ end, and a press on an old copy answers that it is past and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -17,6 +17,25 @@ from tests.handlers.test_action_life import _deliver, meeting, people
 from tests.support.recording import Conversation
 
 
+async def _a_day_before(
+    conversation: Conversation, storage: Storage, clock: ShiftedClock
+) -> datetime:
+    """Moves to a minute past a day before the event's start and fires what is due then (the
+    "Still coming?" question, the day-before reminder); returns the start."""
+    async with storage.sessionmaker() as session:
+        at = await session.scalar(select(Action.at))
+    assert at is not None
+    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+    return at
+
+
+async def _after_the_end(conversation: Conversation, clock: ShiftedClock, at: datetime) -> None:
+    """Moves past the event's end (three hours after its start) and fires what is due."""
+    clock.advance(at + timedelta(hours=3) - clock.now())
+    await conversation.dispatcher.run_due_timers()
+
+
 async def test_still_coming_is_marked_past_at_the_end_and_a_late_press_changes_nothing(
     conversation: Conversation, storage: Storage, clock: ShiftedClock
 ) -> None:
@@ -25,16 +44,11 @@ async def test_still_coming_is_marked_past_at_the_end_and_a_late_press_changes_n
     await meeting(coordinator, storage, clock, group=False)
     await _deliver(conversation)
     await coming.press("Going")
-    async with storage.sessionmaker() as session:
-        at = await session.scalar(select(Action.at))
-    assert at is not None
-    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
-    await conversation.dispatcher.run_due_timers()
+    at = await _a_day_before(conversation, storage, clock)
     await _deliver(conversation)
     asking = coming.last
     assert "Still coming" in asking.text and asking.labels
-    clock.advance(at + timedelta(hours=3) - clock.now())
-    await conversation.dispatcher.run_due_timers()
+    await _after_the_end(conversation, clock, at)
     await _deliver(conversation)
     assert asking.text.startswith("⏹ <b>This action is over</b>")
     assert "Still coming" in asking.text and asking.labels == []
@@ -63,11 +77,7 @@ async def test_still_coming_is_not_asked_any_more_once_they_answered_otherwise(
     await _deliver(conversation)
     await coming.press("Going")
     await later.press("Going")
-    async with storage.sessionmaker() as session:
-        at = await session.scalar(select(Action.at))
-    assert at is not None
-    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
-    await conversation.dispatcher.run_due_timers()  # both questions queued
+    await _a_day_before(conversation, storage, clock)  # both questions queued
     await later.press("Can't")  # before theirs was sent
     await _deliver(conversation)
     assert not any("Still coming" in shown.text for shown in later.messages)
@@ -100,11 +110,9 @@ async def test_still_coming_loses_its_buttons_when_a_role_change_puts_them_on_a_
     await other.press_data(other.messages[0].message_id, SlotButton(action_id, full_id).pack())
     await coming.press_data(call, SlotButton(action_id, open_id).pack())
     async with storage.sessionmaker() as session:
-        at = await session.scalar(select(Action.at))
         going = dict((await session.execute(select(Rsvp.user_id, Rsvp.status))).all())
-    assert at is not None and going == {1: "going", 2: "going"}, going
-    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
-    await conversation.dispatcher.run_due_timers()
+    assert going == {1: "going", 2: "going"}, going
+    await _a_day_before(conversation, storage, clock)
     await _deliver(conversation)
     asking = coming.last
     assert "Still coming" in asking.text and asking.labels
@@ -131,11 +139,7 @@ async def test_no_to_still_coming_frees_the_place_for_everyone_to_see(
     await two.press("Going")
     await _deliver(conversation)
     assert "Full (2 places)" in two.messages[0].text
-    async with storage.sessionmaker() as session:
-        at = await session.scalar(select(Action.at))
-    assert at is not None
-    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
-    await conversation.dispatcher.run_due_timers()
+    await _a_day_before(conversation, storage, clock)
     await _deliver(conversation)
     asking = one.last
     assert "your place will be free for someone else" in asking.text  # nobody waiting
@@ -158,15 +162,10 @@ async def test_a_reminder_once_the_event_is_over_says_no_more_when_it_starts(
     await meeting(coordinator, storage, clock, group=False)
     await _deliver(conversation)
     await coming.press("Going")
-    async with storage.sessionmaker() as session:
-        at = await session.scalar(select(Action.at))
-    assert at is not None
-    clock.advance(at - timedelta(days=1) + timedelta(minutes=1) - clock.now())
-    await conversation.dispatcher.run_due_timers()
+    at = await _a_day_before(conversation, storage, clock)
     await _deliver(conversation)
     reminder = next(shown for shown in coming.messages if "Reminder" in shown.text)
-    clock.advance(at + timedelta(hours=3) - clock.now())
-    await conversation.dispatcher.run_due_timers()
+    await _after_the_end(conversation, clock, at)
     await _deliver(conversation)
     assert reminder.text.startswith("⏹ <b>This action is over</b>")
     assert "Reminder" not in reminder.text and "Vigil for survivors" in reminder.text
