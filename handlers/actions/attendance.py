@@ -178,13 +178,13 @@ async def still_coming(ctx: Context, button: ConfirmButton) -> None:
         ctx.answer(ctx.t("attendance.see_you"))
         ctx.edit_keyboard([[Button("✅ " + ctx.t("attendance.yes"), button.pack())]])
         return
-    full_before = _full(action)
+    full_before = not rsvp.room_left(action)
     await action_store.set_answer(ctx.session, action.id, ctx.user_id, action_store.CANT, ctx.now())
     promoted = await rsvp.not_coming(ctx, action, ctx.user_id)  # another copy of it too
     # As a press on the call (rsvp.answer): everyone's places line once it has places again,
     # and their other copies of its buttons show their answer (a sandbox finding: a reminder
     # still said ✅ Going, and everyone else's copy "Full").
-    if full_before != _full(action):
+    if full_before != (not rsvp.room_left(action)):
         await live.refresh(ctx, action)
     else:
         await live.refresh(ctx, action, users=[ctx.user_id])
@@ -198,11 +198,6 @@ async def still_coming(ctx: Context, button: ConfirmButton) -> None:
     live.refresh_groups_later(ctx, action)
     ctx.answer(ctx.t("attendance.freed" if promoted else "attendance.freed_open"))
     ctx.edit_keyboard([[Button("✅ " + ctx.t("attendance.no"), button.pack())]])
-
-
-def _full(action: Action) -> bool:
-    """Whether every place is taken (an action without roles; counts kept on the action)."""
-    return action.capacity is not None and action.going_count >= action.capacity
 
 
 # check-in

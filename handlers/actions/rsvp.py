@@ -335,7 +335,7 @@ async def _refused(ctx: Context, button: RsvpButton, action: Action, has_slots: 
 
 def _status(choice: str, action: Action) -> str:
     """The answer to write for `choice`: Going becomes the waitlist once the action is full."""
-    full = action.capacity is not None and action.going_count >= action.capacity
+    full = not room_left(action)
     return action_store.WAITLIST if choice == action_store.GOING and full else choice
 
 
